@@ -1,0 +1,30 @@
+/** mtl-torch: multi-task Transformer models built and trained from TypeScript on libtorch. */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { native, packageRoot } from './native.ts';
+import * as functional from './nn/functional.ts';
+
+export { TorchError } from './errors.ts';
+export type { DType, Device } from './validate.ts';
+export {
+  Tensor, tensor, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
+  zerosLike, onesLike, randLike, randnLike, fullLike, cat, stack, where,
+  noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, tidy, keep, dispose,
+} from './tensor.ts';
+export type { CreateOptions, TensorLike, TypedData, NestedArray } from './tensor.ts';
+
+const runtime = native.runtimeInfo();
+const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+
+export const version = { package: pkg.version, torch: runtime.torch, cuda: runtime.cuda } as const;
+
+export const cuda = {
+  isAvailable: (): boolean => runtime.cuda,
+  deviceCount: (): number => runtime.cudaDeviceCount,
+};
+
+export const nn = { functional };
+
+// libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
+native.setNumThreads(availableParallelism());

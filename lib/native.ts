@@ -1,0 +1,114 @@
+/**
+ * Loads the native addon and declares, in one place, the TypeScript types of its surface.
+ * A local build (build/Release) wins; else a prebuild under prebuilds/<platform>-<arch>/ tagged
+ * with the libtorch it links (e.g. `mtl_torch.torch1.13.0-cpu.node`).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TorchError } from './errors.ts';
+
+/** An opaque handle to a native at::Tensor. */
+export interface NativeTensor {
+  readonly __nativeTensor: unique symbol;
+}
+
+type T = NativeTensor;
+type Operand = T | number | boolean;
+type Opt<V> = V | undefined;
+type OpFn = (...args: any[]) => T | T[] | undefined;
+
+/** The op table of native/napi/tensor_ops.cc; argument order follows PyTorch's signatures. */
+export interface NativeOps extends Record<string, OpFn> {
+  add(self: T, other: Operand, alpha?: number): T;
+  sub(self: T, other: Operand, alpha?: number): T;
+  sum(self: T, dim?: number | number[], keepdim?: boolean, dtype?: string): T;
+  mean(self: T, dim?: number | number[], keepdim?: boolean, dtype?: string): T;
+  max(self: T, dim?: number, keepdim?: boolean): T | T[];
+  min(self: T, dim?: number, keepdim?: boolean): T | T[];
+  split(self: T, sizes: number | number[], dim?: number): T[];
+  chunk(self: T, chunks: number, dim?: number): T[];
+  topk(self: T, k: number, dim?: number, largest?: boolean, sorted?: boolean): T[];
+  sort(self: T, dim?: number, descending?: boolean): T[];
+  cat(tensors: T[], dim?: number): T;
+  stack(tensors: T[], dim?: number): T;
+}
+
+export interface NativeAddon {
+  NativeTensor: Function;
+  ops: NativeOps;
+  fromData(data: ArrayBufferView, shape: number[], dtype?: string, device?: string, requiresGrad?: boolean): T;
+  shape(t: T): number[];
+  dtype(t: T): string;
+  device(t: T): string;
+  numel(t: T): number;
+  requiresGrad(t: T): boolean;
+  setRequiresGrad(t: T, value: boolean): void;
+  grad(t: T): T | null;
+  zeroGrad(t: T): void;
+  isLeaf(t: T): boolean;
+  retainGrad(t: T): void;
+  backward(t: T, gradient: Opt<T>, retainGraph: boolean): void;
+  dataSync(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+  data(t: T): Promise<Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array>;
+  item(t: T): number | boolean;
+  dispose(t: T): void;
+  isDisposed(t: T): boolean;
+  memory(): { tensors: number; bytes: number };
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number | bigint): void;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
+  setErrorClass(cls: Function): void;
+}
+
+export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+const require = createRequire(import.meta.url);
+
+function prebuildCandidates(): string[] {
+  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f));
+}
+
+function loadAddon(): NativeAddon {
+  // MTL_TORCH_ADDON names a binary to load; MTL_TORCH_SKIP_LOCAL_BUILD=1 ignores build/ (to test prebuilds).
+  if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
+  const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
+  if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
+  const candidates = prebuildCandidates();
+  let expected = 'an installed libtorch';
+  let lastError: unknown;
+  if (candidates.length > 0) {
+    // Only now ask which libtorch is installed: it may start Python, so a local build skips it.
+    let tag: string | undefined;
+    try {
+      const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
+      tag = findLibtorch().tag;
+      expected = `libtorch ${tag}`;
+    } catch (error) {
+      lastError = error;
+    }
+    for (const file of candidates.filter((f) => !tag || path.basename(f).includes(`.${tag}.`))) {
+      try {
+        return require(file) as NativeAddon;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+  }
+  const reason = lastError instanceof Error ? `\nLast error: ${lastError.message}` : '';
+  throw new TorchError(
+    `mtl-torch: no native addon could be loaded for ${expected}. ` +
+      `Looked for ${local} and prebuilds in ${path.join(packageRoot, 'prebuilds')}. ` +
+      `Rebuild it with \`npm rebuild mtl-torch\` (or \`npm run build:native\` in a checkout) after installing ` +
+      `libtorch (Debian: apt-get install libtorch-dev libopenblas0-openmp).${reason}`,
+    'ERR_ADDON_LOAD',
+  );
+}
+
+export const native: NativeAddon = loadAddon();
+native.setErrorClass(TorchError);

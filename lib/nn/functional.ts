@@ -1,0 +1,90 @@
+/** mt.nn.functional: the torch.nn.functional calls a Transformer and its losses need. */
+import { argumentError } from '../errors.ts';
+import { native } from '../native.ts';
+import { checkTensor, Tensor } from '../tensor.ts';
+import { checkBoolean, checkInt, checkNumber, checkOneOf, checkShape } from '../validate.ts';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+const ops = native.ops;
+
+function optTensor(value: unknown, where: string, name: string) {
+  return value === undefined || value === null ? undefined : checkTensor(value, where, name).handle;
+}
+function reduction(value: unknown, where: string): Reduction {
+  return value === undefined ? 'mean' : checkOneOf(value, REDUCTIONS, where, 'reduction');
+}
+
+export interface CrossEntropyOptions {
+  weight?: Tensor;
+  ignoreIndex?: number;
+  reduction?: Reduction;
+  labelSmoothing?: number;
+}
+/** F.cross_entropy: input (N, C, ...) logits; target class indices (N, ...) or class probabilities. */
+export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const where = 'crossEntropy';
+  const smoothing = options.labelSmoothing === undefined ? 0 : checkNumber(options.labelSmoothing, where, 'labelSmoothing');
+  if (smoothing < 0 || smoothing > 1) throw argumentError(where, `'labelSmoothing' must be between 0 and 1, got ${smoothing}`);
+  return new Tensor(ops.crossEntropy(
+    checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
+    optTensor(options.weight, where, 'weight'), reduction(options.reduction, where),
+    options.ignoreIndex === undefined ? -100 : checkInt(options.ignoreIndex, where, 'ignoreIndex'), smoothing,
+  ) as never);
+}
+
+export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+  const where = 'nllLoss';
+  return new Tensor(ops.nllLoss(
+    checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
+    optTensor(options.weight, where, 'weight'), reduction(options.reduction, where),
+    options.ignoreIndex === undefined ? -100 : checkInt(options.ignoreIndex, where, 'ignoreIndex'),
+  ) as never);
+}
+
+export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  const where = 'mseLoss';
+  return new Tensor(ops.mseLoss(checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle, reduction(options.reduction, where)) as never);
+}
+
+export function binaryCrossEntropyWithLogits(
+  input: Tensor, target: Tensor, options: { weight?: Tensor; posWeight?: Tensor; reduction?: Reduction } = {},
+): Tensor {
+  const where = 'binaryCrossEntropyWithLogits';
+  return new Tensor(ops.binaryCrossEntropyWithLogits(
+    checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
+    optTensor(options.weight, where, 'weight'), optTensor(options.posWeight, where, 'posWeight'), reduction(options.reduction, where),
+  ) as never);
+}
+
+/** F.embedding(input, weight, { paddingIdx }): rows of weight picked by integer indices. */
+export function embedding(input: Tensor, weight: Tensor, options: { paddingIdx?: number } = {}): Tensor {
+  const where = 'embedding';
+  return new Tensor(ops.embedding(
+    checkTensor(weight, where, 'weight').handle, checkTensor(input, where, 'input').handle,
+    options.paddingIdx === undefined ? -1 : checkInt(options.paddingIdx, where, 'paddingIdx'),
+  ) as never);
+}
+
+/** F.linear: input @ weight^T + bias. */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const where = 'linear';
+  return new Tensor(ops.linear(checkTensor(input, where, 'input').handle, checkTensor(weight, where, 'weight').handle, optTensor(bias, where, 'bias')) as never);
+}
+
+export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  const where = 'layerNorm';
+  return new Tensor(ops.layerNorm(
+    checkTensor(input, where, 'input').handle, checkShape(normalizedShape, where, 'normalizedShape'),
+    optTensor(weight, where, 'weight'), optTensor(bias, where, 'bias'), checkNumber(eps, where, 'eps'),
+  ) as never);
+}
+
+export function softmax(input: Tensor, dim: number): Tensor { return checkTensor(input, 'softmax', 'input').softmax(dim); }
+export function logSoftmax(input: Tensor, dim: number): Tensor { return checkTensor(input, 'logSoftmax', 'input').logSoftmax(dim); }
+export function relu(input: Tensor): Tensor { return checkTensor(input, 'relu', 'input').relu(); }
+export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return checkTensor(input, 'gelu', 'input').gelu(approximate); }
+export function dropout(input: Tensor, options: { p?: number; training?: boolean } = {}): Tensor {
+  const training = options.training === undefined ? true : checkBoolean(options.training, 'dropout', 'training');
+  return checkTensor(input, 'dropout', 'input').dropout(options.p ?? 0.5, training);
+}

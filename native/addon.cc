@@ -1,0 +1,27 @@
+// Registers the exported classes and functions of the mtl-torch addon.
+#include <napi.h>
+
+#include "napi/addon_data.h"
+#include "napi/tensor.h"
+
+namespace mtl::napi {
+
+AddonData& addonData(Napi::Env env) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr) {
+    data = new AddonData();
+    env.SetInstanceData(data);
+  }
+  return *data;
+}
+
+}  // namespace mtl::napi
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  mtl::napi::TensorHandle::Init(env, exports);
+  mtl::napi::InitTensorFunctions(env, exports);
+  mtl::napi::InitTensorOps(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(mtl_torch, Init)

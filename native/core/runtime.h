@@ -1,0 +1,26 @@
+// Process-wide runtime facts and settings: dtype and device names, seeding, threads, CUDA.
+#pragma once
+#include <ATen/ATen.h>
+#include <cstdint>
+#include <string>
+
+namespace mtl {
+
+// dtype names are PyTorch's ("float32", "int64", ...). Throws std::invalid_argument otherwise.
+c10::ScalarType parseDtype(const std::string& name);
+std::string dtypeName(c10::ScalarType type);
+
+// "cpu", "cuda", "cuda:N". Throws std::invalid_argument for anything else.
+c10::Device parseDevice(const std::string& name);
+std::string deviceName(const c10::Device& device);
+
+// Seeds the CPU generator and every CUDA generator, as torch.manual_seed does.
+void manualSeed(uint64_t seed);
+
+void setNumThreads(int threads);
+int getNumThreads();
+
+bool cudaAvailable();
+int64_t cudaDeviceCount();
+
+}  // namespace mtl

@@ -1,0 +1,14 @@
+// Per-environment state of the addon (one per Node.js thread that loads it).
+#pragma once
+#include <napi.h>
+
+namespace mtl::napi {
+
+struct AddonData {
+  Napi::FunctionReference tensorConstructor;
+  Napi::FunctionReference errorClass;  // TorchError, registered by lib/native.ts
+};
+
+AddonData& addonData(Napi::Env env);
+
+}  // namespace mtl::napi
