@@ -3,7 +3,7 @@
  * A local build (build/Release) wins; else a prebuild under prebuilds/<platform>-<arch>/ tagged
  * with the libtorch it links (e.g. `mtl_torch.torch1.13.0-cpu.node`).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,10 +68,28 @@ export interface NativeAddon {
 export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
+// MTL_TORCH_PREBUILDS names another prebuilds folder (for tests and relocated installs).
+const prebuildsRoot = process.env.MTL_TORCH_PREBUILDS ?? path.join(packageRoot, 'prebuilds');
+
 function prebuildCandidates(): string[] {
-  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const dir = path.join(prebuildsRoot, `${process.platform}-${process.arch}`);
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f));
+}
+
+// The libtorch a prebuild must match. The install script records the prebuild that matched; without
+// that record, ask scripts/find-libtorch.cjs (it may start Python, so it is the last resort).
+function installedTorchTag(): string {
+  const selection = path.join(packageRoot, 'build', 'selected-prebuild.json');
+  if (existsSync(selection) && !process.env.MTL_TORCH_PREBUILDS) {
+    try {
+      return (JSON.parse(readFileSync(selection, 'utf8')) as { tag: string }).tag;
+    } catch {
+      // unreadable record: search again
+    }
+  }
+  const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
+  return findLibtorch().tag;
 }
 
 function loadAddon(): NativeAddon {
@@ -79,31 +97,28 @@ function loadAddon(): NativeAddon {
   if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
   const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
   if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
-  const candidates = prebuildCandidates();
   let expected = 'an installed libtorch';
   let lastError: unknown;
+  const candidates = prebuildCandidates();
   if (candidates.length > 0) {
-    // Only now ask which libtorch is installed: it may start Python, so a local build skips it.
-    let tag: string | undefined;
     try {
-      const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
-      tag = findLibtorch().tag;
+      const tag = installedTorchTag();
       expected = `libtorch ${tag}`;
+      for (const file of candidates.filter((f) => path.basename(f).includes(`.${tag}.`))) {
+        try {
+          return require(file) as NativeAddon;
+        } catch (error) {
+          lastError = error;
+        }
+      }
     } catch (error) {
       lastError = error;
-    }
-    for (const file of candidates.filter((f) => !tag || path.basename(f).includes(`.${tag}.`))) {
-      try {
-        return require(file) as NativeAddon;
-      } catch (error) {
-        lastError = error;
-      }
     }
   }
   const reason = lastError instanceof Error ? `\nLast error: ${lastError.message}` : '';
   throw new TorchError(
     `mtl-torch: no native addon could be loaded for ${expected}. ` +
-      `Looked for ${local} and prebuilds in ${path.join(packageRoot, 'prebuilds')}. ` +
+      `Looked for ${local} and prebuilds in ${prebuildsRoot}. ` +
       `Rebuild it with \`npm rebuild mtl-torch\` (or \`npm run build:native\` in a checkout) after installing ` +
       `libtorch (Debian: apt-get install libtorch-dev libopenblas0-openmp).${reason}`,
     'ERR_ADDON_LOAD',

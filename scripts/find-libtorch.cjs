@@ -4,7 +4,7 @@
 //
 // Search order: LIBTORCH (a libtorch folder) or Torch_DIR (the folder holding TorchConfig.cmake);
 // an installed PyTorch (`python3` on PATH, then /usr/bin/python3) that ships its CMake files;
-// Debian's libtorch-dev.
+// Debian's libtorch-dev. MTL_TORCH_ONLY_ENV=1 limits the search to the two variables.
 //
 // CommonJS so that the loader can require() it synchronously.
 //
@@ -32,6 +32,8 @@ function candidates() {
   const list = [];
   if (process.env.LIBTORCH) list.push({ source: 'LIBTORCH', dir: path.join(process.env.LIBTORCH, 'share', 'cmake', 'Torch') });
   if (process.env.Torch_DIR) list.push({ source: 'Torch_DIR', dir: process.env.Torch_DIR });
+  // MTL_TORCH_ONLY_ENV=1: use LIBTORCH / Torch_DIR or nothing (no Python, no system package).
+  if (process.env.MTL_TORCH_ONLY_ENV === '1') return list;
   for (const python of ['python3', '/usr/bin/python3']) {
     const dir = pythonTorchDir(python);
     if (dir) list.push({ source: `PyTorch (${python})`, dir });

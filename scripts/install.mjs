@@ -2,7 +2,7 @@
 // npm install hook: use a prebuilt binary that matches the installed libtorch, else build the addon
 // with cmake-js (Ninja when present). Set MTL_TORCH_SKIP_BUILD=1 to skip.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -30,6 +30,9 @@ const prebuild = existsSync(prebuildDir) && readdirSync(prebuildDir).find((f) =>
 if (prebuild) {
   const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(prebuildDir, prebuild))})`], { stdio: 'inherit' });
   if (check.status === 0) {
+    // Recorded so that loading the package need not search for libtorch again (it may start Python).
+    mkdirSync(path.join(root, 'build'), { recursive: true });
+    writeFileSync(path.join(root, 'build', 'selected-prebuild.json'), JSON.stringify({ file: prebuild, tag: found.tag }) + '\n');
     console.log(`mtl-torch: using prebuilt ${prebuild}`);
     process.exit(0);
   }
