@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm install hook: use a prebuilt binary that matches the installed libtorch, else build the addon
-// with cmake-js (Ninja when present). Set MTL_TORCH_SKIP_BUILD=1 to skip.
+// with cmake-js (Ninja when present). `--from-source` always builds; MTL_TORCH_SKIP_BUILD=1 skips.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +26,8 @@ try {
 console.log(`mtl-torch: libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}`);
 
 const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-const prebuild = existsSync(prebuildDir) && readdirSync(prebuildDir).find((f) => f.includes(`.${found.tag}.`) && f.endsWith('.node'));
+const fromSource = process.argv.includes('--from-source');
+const prebuild = !fromSource && existsSync(prebuildDir) && readdirSync(prebuildDir).find((f) => f.includes(`.${found.tag}.`) && f.endsWith('.node'));
 if (prebuild) {
   const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(prebuildDir, prebuild))})`], { stdio: 'inherit' });
   if (check.status === 0) {
