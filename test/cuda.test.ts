@@ -15,7 +15,7 @@ describe.skipIf(!hasCuda)(title, () => {
   it('creates tensors on cuda and reads them back', async () => {
     const t = mt.tensor([[1, 2], [3, 4]], { dtype: 'float32', device: 'cuda' });
     expect(t.device).toBe('cuda:0');
-    expect(Array.from(await t.data())).toEqual([1, 2, 3, 4]);
+    expect(Array.from((await t.data()) as Float32Array)).toEqual([1, 2, 3, 4]);
     expect(t.add(1).cpu().toArray()).toEqual([[2, 3], [4, 5]]);
   });
 
