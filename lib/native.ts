@@ -62,6 +62,10 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
+  /** Writes a safetensors file atomically; names[i] names tensors[i]. */
+  saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
+  /** Reads a safetensors file onto the CPU, tensors in the file's order. */
+  loadSafetensors(path: string): { names: string[]; tensors: T[]; metadata: Record<string, string> };
   setErrorClass(cls: Function): void;
 }
 
