@@ -49,6 +49,19 @@ void appendCodePoint(std::string& out, uint32_t cp) {
   }
 }
 
+// The two-character escapes, which Python's json and serde_json write too, so that quoted strings
+// match theirs byte for byte.
+const char* shortEscapeOf(unsigned char c) {
+  switch (c) {
+    case '\n': return "\\n";
+    case '\t': return "\\t";
+    case '\r': return "\\r";
+    case '\b': return "\\b";
+    case '\f': return "\\f";
+    default: return nullptr;
+  }
+}
+
 bool isDigit(char c) { return c >= '0' && c <= '9'; }
 
 const char* kindName(Kind kind) {
@@ -125,6 +138,8 @@ bool Reader::nextMember(std::string& key) {
   }
   if (!firstInContainer_.back()) expect(',', "',' or '}'");
   firstInContainer_.back() = false;
+  skipWhitespace();
+  if (pos_ >= text_.size() || text_[pos_] != '"') fail("expected a member name in quotes");
   key = readString();
   expect(':', "':'");
   return true;
@@ -315,6 +330,8 @@ std::string quote(std::string_view value) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
+    } else if (const char* escape = shortEscapeOf(c)) {
+      out += escape;
     } else if (c < 0x20) {
       out += "\\u00";
       out += kHex[c >> 4];

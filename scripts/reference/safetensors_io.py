@@ -20,6 +20,7 @@ Script use (for test/safetensors.test.ts; each exits non-zero with a message on 
         `transform(x)` of every tensor (x * 2 + 1; logical not for bool) to OUT with the same metadata.
 """
 import json
+import math
 import struct
 import sys
 
@@ -122,15 +123,16 @@ def save(tensors, path, metadata=None):
 # ---- script modes ----
 
 def values_json(tensors, metadata):
-    """Exact values as JSON: floats as numbers (float16/bfloat16/float32 are exact in a double),
-    int64 as decimal strings (JavaScript numbers would round them), bools as booleans."""
+    """Exact values as JSON: floats as numbers (float16/bfloat16/float32 are exact in a double) or,
+    where JSON has no number for them, the strings "nan", "inf", "-inf" (and "-0" from JavaScript);
+    int64 as decimal strings (JavaScript numbers would round them); bools as booleans."""
     out = {"__metadata__": metadata, "tensors": {}}
     for name, tensor in tensors.items():
         flat = tensor.reshape(-1)
         if tensor.dtype == torch.int64:
             values = [str(v) for v in flat.tolist()]
         elif tensor.dtype.is_floating_point:
-            values = flat.double().tolist()
+            values = [v if math.isfinite(v) else repr(v) for v in flat.double().tolist()]
         else:
             values = flat.tolist()
         out["tensors"][name] = {"dtype": TORCH_NAMES[tensor.dtype], "shape": list(tensor.shape), "values": values}
@@ -144,6 +146,8 @@ def tensors_from_json(spec):
         values = entry["values"]
         if dtype == torch.int64:
             values = [int(v) for v in values]
+        elif dtype.is_floating_point:
+            values = [float(v) for v in values]
         source = torch.tensor(values, dtype=torch.float64 if dtype.is_floating_point else dtype)
         tensors[name] = source.to(dtype).reshape(entry["shape"])
     return tensors
@@ -194,7 +198,8 @@ def main(argv):
             problems.append("names %r != %r" % (sorted(loaded), sorted(expected)))
         for name in sorted(set(loaded) & set(expected)):
             a, b = loaded[name], expected[name]
-            if a.dtype != b.dtype or a.shape != b.shape or not torch.equal(a, b):
+            # Bytes, not torch.equal: -0.0 and NaN must come through exactly too.
+            if a.dtype != b.dtype or a.shape != b.shape or _tensor_bytes(a) != _tensor_bytes(b):
                 problems.append("%s: got %s %s %s, expected %s %s %s" %
                                 (name, a.dtype, tuple(a.shape), a.tolist(), b.dtype, tuple(b.shape), b.tolist()))
         if problems:
