@@ -13,6 +13,8 @@ export {
   noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, tidy, keep, dispose,
 } from './tensor.ts';
 export type { CreateOptions, TensorLike, TypedData, NestedArray } from './tensor.ts';
+export { save, load, loadWithMetadata } from './serialization.ts';
+export type { StateDict, LoadedTensors } from './serialization.ts';
 
 const runtime = native.runtimeInfo();
 const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

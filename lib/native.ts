@@ -35,9 +35,57 @@ export interface NativeOps extends Record<string, OpFn> {
   stack(tensors: T[], dim?: number): T;
 }
 
+/** The tensors of a native data set (native/core/data/dataset.h); optional ones may be absent. */
+export interface NativeDatasetTensors {
+  inputIds: T;
+  lengths: T;
+  tokenTypeIds?: T;
+  targets: T;
+  targetLengths?: T;
+  features?: T;
+}
+
+/** One batch drawn from a native data set, padding trimmed to the batch's longest row. */
+export interface NativeBatch extends NativeDatasetTensors {
+  indices: T;
+}
+
+/** native/napi/dataset.cc: a handle owning a core mtl::data::Dataset. */
+export interface NativeDatasetHandle {
+  size(): number;
+  maxLength(): number;
+  targetKind(): string;
+  batch(indices: T): NativeBatch;
+  batchIndices(batchSize: number, seed?: number | bigint, dropLast?: boolean): T[];
+  shuffledOrder(seed: number | bigint): T;
+  tensors(): NativeDatasetTensors;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+/** native/napi/metrics.cc: metrics over tensors (native/core/metrics/metrics.h). */
+export interface NativeMetrics {
+  accuracy(predictions: T, targets: T): number;
+  f1(predictions: T, targets: T, positive?: number): number;
+  f1Macro(predictions: T, targets: T, numClasses?: number): number;
+  matthewsCorrelation(predictions: T, targets: T): number;
+  pearson(x: T, y: T): number;
+  spearman(x: T, y: T): number;
+  averageRanks(values: T): T;
+  editDistance(hypothesis: T, reference: T): number;
+  sequenceErrors(hypotheses: T, hypothesisLengths: T | number, references: T, referenceLengths: T | number): {
+    edits: number; referenceTokens: number; wrongSequences: number; sequences: number;
+    tokenErrorRate: number; sequenceErrorRate: number;
+  };
+  glueTaskScore(task: string, metrics: Record<string, number>): number;
+  glueAverage(tasks: Record<string, Record<string, number>>): number;
+}
+
 export interface NativeAddon {
   NativeTensor: Function;
   ops: NativeOps;
+  NativeDataset: new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number) => NativeDatasetHandle;
+  metrics: NativeMetrics;
   fromData(data: ArrayBufferView, shape: number[], dtype?: string, device?: string, requiresGrad?: boolean): T;
   shape(t: T): number[];
   dtype(t: T): string;
@@ -62,6 +110,10 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
+  /** Writes a safetensors file atomically; names[i] names tensors[i]. */
+  saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
+  /** Reads a safetensors file onto the CPU, tensors in the file's order. */
+  loadSafetensors(path: string): { names: string[]; tensors: T[]; metadata: Record<string, string> };
   setErrorClass(cls: Function): void;
 }
 
