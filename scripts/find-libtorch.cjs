@@ -94,7 +94,23 @@ function findLibtorch() {
 
 module.exports = { findLibtorch };
 
+const FLAGS = {
+  '--json': (found) => JSON.stringify(found, null, 2),
+  '--cmake-dir': (found) => found.torchDir,
+  '--include': (found) => found.includeDirs.join(' '),
+  '--libdir': (found) => found.libdir,
+  '--libs': (found) => found.libs.join(' '),
+  '--cxxflags': (found) => found.cxxflags.join(' '),
+  '--rpath': (found) => (found.rpath ? `-Wl,-rpath,${found.rpath}` : ''),
+  '--tag': (found) => found.tag,
+};
+
 if (require.main === module) {
+  const flag = process.argv[2];
+  if (flag !== undefined && !(flag in FLAGS)) {
+    console.error(`find-libtorch: unknown flag ${flag} (expected one of ${Object.keys(FLAGS).join(', ')})`);
+    process.exit(2);
+  }
   let found;
   try {
     found = findLibtorch();
@@ -102,22 +118,8 @@ if (require.main === module) {
     console.error(error.message);
     process.exit(1);
   }
-  const flag = process.argv[2];
-  const print = (value) => process.stdout.write(String(value) + '\n');
-  switch (flag) {
-    case '--json': print(JSON.stringify(found, null, 2)); break;
-    case '--cmake-dir': print(found.torchDir); break;
-    case '--include': print(found.includeDirs.join(' ')); break;
-    case '--libdir': print(found.libdir); break;
-    case '--libs': print(found.libs.join(' ')); break;
-    case '--cxxflags': print(found.cxxflags.join(' ')); break;
-    case '--rpath': print(found.rpath ? `-Wl,-rpath,${found.rpath}` : ''); break;
-    case '--tag': print(found.tag); break;
-    case undefined:
-      print(`libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}: ${found.torchDir}`);
-      break;
-    default:
-      console.error(`find-libtorch: unknown flag ${flag}`);
-      process.exit(2);
-  }
+  const line = flag === undefined
+    ? `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}: ${found.torchDir}`
+    : FLAGS[flag](found);
+  process.stdout.write(line + '\n');
 }

@@ -10,13 +10,16 @@ const root = path.resolve(import.meta.dirname, '..');
 const findScript = path.join(root, 'scripts', 'find-libtorch.cjs');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 
+// Searching may start Python twice; the children reuse this one search through Torch_DIR.
+const found = JSON.parse(execFileSync(process.execPath, [findScript, '--json'], { encoding: 'utf8' }));
+const knownTorch = { MTL_TORCH_ONLY_ENV: '1', Torch_DIR: found.torchDir, LIBTORCH: '' };
+
 function runNode(code: string, env: Record<string, string>) {
-  return spawnSync(tsx, ['-e', code], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(tsx, ['-e', code], { cwd: root, env: { ...process.env, ...knownTorch, ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
 describe('libtorch discovery', () => {
   it('finds a libtorch and describes it', () => {
-    const found = JSON.parse(execFileSync(process.execPath, [findScript, '--json'], { encoding: 'utf8' }));
     expect(found.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(existsSync(path.join(found.torchDir, 'TorchConfig.cmake'))).toBe(true);
     expect(found.tag).toBe(`torch${found.version}-${found.cuda ? 'cuda' : 'cpu'}`);
@@ -63,7 +66,7 @@ describe('addon loading', () => {
 
   it('reports why a matching but broken prebuild did not load', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-prebuilds-'));
-    const tag = execFileSync(process.execPath, [findScript, '--tag'], { encoding: 'utf8' }).trim();
+    const tag = execFileSync(process.execPath, [findScript, '--tag'], { encoding: 'utf8', env: { ...process.env, ...knownTorch } }).trim();
     mkdirSync(path.join(dir, `${process.platform}-${process.arch}`));
     writeFileSync(path.join(dir, `${process.platform}-${process.arch}`, `mtl_torch.napi.${tag}.node`), 'not a shared object');
     const result = runNode("import './lib/index.ts'", { MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: dir });
