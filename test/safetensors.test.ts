@@ -375,6 +375,7 @@ describe('corrupted files are refused with a TorchError', () => {
       [entry('F32', '[4294967296,4294967296,4294967296]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[9223372036854775807,2]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[4611686018427387904,4611686018427387904,0]', '[0,8]'), /overflows 64 bits/],
+      [entry('F32', '[0,4611686018427387904,4611686018427387904]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[9223372036854775808]', '[0,8]'), /larger than 2\^63 - 1/],
       [entry('F32', '[3]', '[0,8]'), /has 8 bytes but its dtype and shape need 12/],
       [entry('F32', '[2]', '[0,16]'), /ends at byte 16 of a data buffer of 8 bytes/],

@@ -66,18 +66,22 @@ struct Header {
   Metadata metadata;
 };
 
-// numel × element size, refusing shapes whose element count does not fit in int64 (as libtorch
-// needs) before anything is allocated for them.
+// numel × element size. Refuses, before anything is allocated, shapes whose product of sizes
+// (zeros counted as ones) overflows int64: libtorch's contiguous strides are such products, so
+// they must fit even for an empty tensor like [0, 2^62, 2^62].
 uint64_t byteSizeOf(const Entry& entry) {
   uint64_t count = 1;
+  uint64_t span = 1;
   for (const int64_t size : entry.shape) {
     const auto extent = static_cast<uint64_t>(size);
-    if (extent != 0 && count > static_cast<uint64_t>(INT64_MAX) / extent) {
-      refuse("tensor " + describeName(entry.name) + " has a shape whose element count overflows 64 bits");
+    const uint64_t factor = std::max<uint64_t>(extent, 1);
+    if (span > static_cast<uint64_t>(INT64_MAX) / factor) {
+      refuse("tensor " + describeName(entry.name) + " has a shape whose size product overflows 64 bits");
     }
-    count *= extent;
+    span *= factor;
+    count *= extent;  // count ≤ span
   }
-  return count * c10::elementSize(entry.dtype);  // count ≤ 2^63 and element size ≤ 8: no overflow
+  return count * c10::elementSize(entry.dtype);  // count < 2^63 and element size ≤ 8: no overflow
 }
 
 void readShape(json::Reader& reader, Entry& entry) {
