@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import type { Tensor } from '../lib/index.ts';
+import { native } from '../lib/native.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mtl-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -139,6 +140,18 @@ describe('save and load', () => {
       [() => mt.load(dir), /not a regular file/],
     ];
     for (const [call, message] of cases) expect(call, String(message)).toThrow(message);
+    // What TypeScript cannot pass (a record has no duplicate keys) is still refused natively.
+    const h = t.handle;
+    const nativeCases: [() => unknown, RegExp][] = [
+      [() => native.saveSafetensors(freshPath(), ['a', 'a'], [h, h]), /two tensors are named 'a'/],
+      [() => native.saveSafetensors(freshPath(), ['a'], [h, h]), /differ in length/],
+      [() => native.saveSafetensors(freshPath(), [1 as unknown as string], [h]), /names\[0\] must be a string/],
+      [() => native.saveSafetensors(freshPath(), ['a'], [h], { k: 1 as unknown as string }), /metadata values must be strings/],
+      [() => native.loadSafetensors(5 as unknown as string), /argument 0 must be a string/],
+    ];
+    for (const [call, message] of nativeCases) {
+      expect(call, String(message)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(message) }));
+    }
     const disposed = mt.ones([1]);
     disposed.dispose();
     expect(() => mt.save(freshPath(), { disposed })).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
