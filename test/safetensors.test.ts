@@ -104,11 +104,14 @@ describe('save and load', () => {
     expect(loaded.w!.requiresGrad).toBe(false);
   });
 
-  it('does not turn a tensor named __proto__ into a prototype', () => {
+  it('does not turn a tensor or metadata key named __proto__ into a prototype', () => {
     const sd = Object.fromEntries([['__proto__', mt.ones([1])], ['x', mt.zeros([1])]]) as Record<string, Tensor>;
     const loaded = mt.load(freshPathWith(sd));
     expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
     expect(Object.keys(loaded)).toEqual(['__proto__', 'x']);
+    const { metadata } = mt.loadWithMetadata(freshPathWith({ x: mt.ones([1]) }, JSON.parse('{"__proto__":"p","k":"v"}')));
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(Object.entries(metadata)).toEqual([['__proto__', 'p'], ['k', 'v']]);
   });
 
   it('replaces a file atomically and leaves no temporary file, also when it fails', () => {
