@@ -104,6 +104,12 @@ describe('save and load', () => {
     expect(loaded.w!.requiresGrad).toBe(false);
   });
 
+  it.skipIf(!mt.cuda.isAvailable())(`saves CUDA tensors and loads them onto the CPU${mt.cuda.isAvailable() ? '' : ' (skipped: no CUDA device)'}`, () => {
+    const onGpu = { w: mt.randn([4, 5], { device: 'cuda' }).bfloat16(), t: mt.randn([3, 2], { device: 'cuda' }).t() };
+    const loaded = mt.load(freshPathWith(onGpu));
+    for (const [name, t] of Object.entries(onGpu)) expectSameTensor(loaded[name], t.to('cpu'), name);
+  });
+
   it('does not turn a tensor or metadata key named __proto__ into a prototype', () => {
     const sd = Object.fromEntries([['__proto__', mt.ones([1])], ['x', mt.zeros([1])]]) as Record<string, Tensor>;
     const loaded = mt.load(freshPathWith(sd));
