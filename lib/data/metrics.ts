@@ -120,7 +120,7 @@ export function sequenceErrors(hypotheses: Sequences, references: Sequences, opt
       return [value, checkInt(options.padId, where, 'padId')];
     }
     const rows = checkSequences(where, name, value);
-    const width = Math.max(1, ...rows.map((r) => r.length));
+    const width = rows.reduce((m, r) => Math.max(m, r.length), 1);
     const flat = new Float64Array(rows.length * width);
     rows.forEach((row, i) => flat.set(row, i * width));
     const padded = tensor(flat, [rows.length, width], { dtype: 'int64' });

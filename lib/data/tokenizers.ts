@@ -355,7 +355,11 @@ export class SubwordTokenizer implements TextTokenizer {
     return new SubwordTokenizer(bertTokenizerJson(vocab, lowercase));
   }
 
-  get vocabSize(): number { return Math.max(...this.vocab.values()) + 1; }
+  get vocabSize(): number {
+    let largest = -1;
+    for (const id of this.vocab.values()) largest = Math.max(largest, id);
+    return largest + 1;
+  }
   tokenToId(token: string): number | undefined { return this.vocab.get(token); }
   /** The vocabulary in id order (vocab.txt layout). */
   vocabulary(): string[] {
