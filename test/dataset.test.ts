@@ -6,7 +6,7 @@ const made: mt.data.Dataset[] = [];
 const keep = (d: mt.data.Dataset) => { made.push(d); return d; };
 afterAll(() => made.forEach((d) => d.dispose()));
 
-const disposeAll = (b: Record<string, mt.Tensor | undefined>) => Object.values(b).forEach((t) => t?.dispose());
+const disposeAll = (b: object) => Object.values(b as Record<string, mt.Tensor | undefined>).forEach((t) => t?.dispose());
 
 describe('Dataset.fromArrays', () => {
   it('pads rows, keeps lengths, and trims a batch to its longest row', () => {

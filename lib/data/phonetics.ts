@@ -62,7 +62,7 @@ export const CMUDICT_TASKS = ['g2p', 'syllables', 'stress'] as const;
 export type CmudictTask = (typeof CMUDICT_TASKS)[number];
 
 export interface PhoneticsDatasetOptions {
-  /** Input tokens per word, <bos> and <eos> included (default 34: the longest word plus 2). Longer words are cut. */
+  /** Input tokens per word, <bos> and <eos> included (default: the longest word plus 2). Longer words are cut. */
   maxLength?: number;
 }
 
@@ -75,6 +75,8 @@ export class Cmudict {
   /** Syllable classes: 0..maxSyllables. */
   readonly maxSyllables: number;
   readonly vowels: ReadonlySet<string>;
+  /** Letters in the longest word. */
+  readonly longestWord: number;
 
   /** @internal Use mt.data.cmudict(). */
   constructor(entries: Pronunciation[], phoneTypes: Record<string, string>) {
@@ -84,6 +86,7 @@ export class Cmudict {
     this.letters = CharTokenizer.fromCorpus(entries.map((e) => e.word));
     this.phonemes = new CharTokenizer({ alphabet: phones });
     this.maxSyllables = entries.reduce((m, e) => Math.max(m, e.syllables), 0);
+    this.longestWord = entries.reduce((m, e) => Math.max(m, e.word.length), 0);
   }
 
   /** The pronunciations of one split. */
@@ -101,7 +104,7 @@ export class Cmudict {
     const where = 'cmudict.dataset';
     checkOneOf(task, CMUDICT_TASKS, where, 'task');
     const rows = this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null);
-    const maxLength = options.maxLength === undefined ? 34 : checkInt(options.maxLength, where, 'maxLength');
+    const maxLength = options.maxLength === undefined ? this.longestWord + 2 : checkInt(options.maxLength, where, 'maxLength');
     const inputIds = rows.map((e) => this.letters.encode(e.word, { maxLength }).ids);
     const common = { inputIds, padId: this.letters.padId, vocabSize: this.letters.vocabSize, maxLength, name: `cmudict/${task}/${split}` };
     if (task === 'g2p') {
@@ -165,12 +168,15 @@ export class FirstNames {
   /** Names found in both lists, left out as ambiguous. */
   readonly ambiguous: readonly string[];
   readonly labels = GENDER_LABELS;
+  /** Letters in the longest name. */
+  readonly longestName: number;
 
   /** @internal Use mt.data.firstNames(). */
   constructor(entries: Name[], ambiguous: string[]) {
     this.entries = entries;
     this.ambiguous = ambiguous;
     this.letters = CharTokenizer.fromCorpus(entries.map((e) => e.name));
+    this.longestName = entries.reduce((m, e) => Math.max(m, e.name.length), 0);
   }
 
   split(split: Split): Name[] {
@@ -181,7 +187,7 @@ export class FirstNames {
   /** The `gender` task: letters `<bos> n a m e <eos>` → 0 female / 1 male. */
   dataset(split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
     const rows = this.split(split);
-    const maxLength = options.maxLength === undefined ? 24 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
+    const maxLength = options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
     return Dataset.fromArrays({
       inputIds: rows.map((e) => this.letters.encode(e.name, { maxLength }).ids),
       targets: rows.map((e) => e.gender),
