@@ -1,3 +1,5 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -169,5 +171,37 @@ describe('glue: bad input', () => {
       expect(error).toBeInstanceOf(mt.TorchError);
       expect((error as mt.TorchError).code).toBe('ERR_NOT_FOUND');
     }
+  });
+});
+
+describe('glue: bad data files', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'mt-glue-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const write = (task: string, file: string, text: string) => {
+    mkdirSync(path.join(root, task), { recursive: true });
+    writeFileSync(path.join(root, task, file), text);
+  };
+  const failure = (fn: () => unknown): mt.TorchError => {
+    try { fn(); } catch (error) { return error as mt.TorchError; }
+    throw new Error('expected an error');
+  };
+
+  it('a label outside the vocabulary names the file and line', () => {
+    write('RTE', 'train.tsv', 'index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\ta\tb\tmaybe\n');
+    const error = failure(() => glue.readExamples(root, 'rte'));
+    expect(error.code).toBe('ERR_BAD_DATA');
+    expect(error.message).toMatch(/RTE\/train.tsv:3: label 'maybe' is not one of entailment,not_entailment/);
+  });
+
+  it('a score that is not a number', () => {
+    write('STS-B', 'dev.tsv', 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\ta\tb\thigh\n');
+    expect(glue.readExamples.bind(null, root, 'stsb', { split: 'dev' })).toThrow(/score 'high' is not a number/);
+  });
+
+  it('a header without the expected column, and a file without examples', () => {
+    write('SST-2', 'train.tsv', 'text\tlabel\nfine\t1\n');
+    expect(() => glue.readExamples(root, 'sst2')).toThrow(/has no 'sentence' column/);
+    write('SST-2', 'dev.tsv', 'sentence\tlabel\n');
+    expect(() => glue.readExamples(root, 'sst2', { split: 'dev' })).toThrow(/has no examples/);
   });
 });
