@@ -88,6 +88,43 @@ describe('Dataset.fromArrays', () => {
   });
 });
 
+describe('Dataset.fromTensors', () => {
+  it('takes padded tensors and keeps its own copy', () => {
+    const inputIds = mt.tensor([[3, 4, 0], [5, 0, 0]]);
+    const lengths = mt.tensor([2, 1]);
+    const targets = mt.tensor([[1, 2], [3, 0]]);
+    const targetLengths = mt.tensor([2, 1]);
+    const ds = keep(Dataset.fromTensors({ inputIds, lengths, targets, targetLengths, targetKind: 'sequence' }));
+    for (const t of [inputIds, lengths, targets, targetLengths]) t.dispose();
+    const b = ds.batch([1]);
+    expect(b.inputIds.toArray()).toEqual([[5]]);
+    expect(b.targets.toArray()).toEqual([[3]]);
+    disposeAll(b);
+  });
+
+  it('shape errors are found natively and name the field', () => {
+    const ids = mt.tensor([[3, 4], [5, 0]]);
+    const two = mt.tensor([2, 1]);
+    const three = mt.tensor([0, 1, 1]);
+    const tooLong = mt.tensor([3, 1]);
+    const floats = mt.tensor([[0.5, 1], [1, 2]]);
+    const fail = (fn: () => unknown) => { try { fn(); } catch (e) { return e as mt.TorchError; } throw new Error('expected an error'); };
+    expect(fail(() => Dataset.fromTensors({ inputIds: ids, lengths: two, targets: three, targetKind: 'class' })).message)
+      .toMatch(/'targets' must have 2 rows \(one per example\), got 3/);
+    expect(fail(() => Dataset.fromTensors({ inputIds: ids, lengths: tooLong, targets: two, targetKind: 'class' })).message)
+      .toMatch(/'lengths' must lie in \[1, 2\]/);
+    expect(fail(() => Dataset.fromTensors({ inputIds: ids, lengths: two, targets: two, targetKind: 'tagging' })).message)
+      .toMatch(/'targets' must have 2 dimensions/);
+    expect(fail(() => Dataset.fromTensors({ inputIds: floats, lengths: two, targets: two, targetKind: 'class' })).message)
+      .toMatch(/'inputIds' must hold integers/);
+    expect(fail(() => Dataset.fromTensors({ inputIds: ids, lengths: two, targets: two, targetKind: 'sequence' })).message)
+      .toMatch(/'targetLengths' is required/);
+    expect(fail(() => Dataset.fromTensors({ inputIds: [[1]] as never, lengths: two, targets: two, targetKind: 'class' })).message)
+      .toMatch(/'inputIds' must be a tensor/);
+    for (const t of [ids, two, three, tooLong, floats]) t.dispose();
+  });
+});
+
 describe('Dataset: shuffling and batching', () => {
   const ds = keep(Dataset.fromArrays({ inputIds: Array.from({ length: 50 }, (_, i) => [i + 1]), targets: Array.from({ length: 50 }, (_, i) => i % 3), targetKind: 'class' }));
 

@@ -64,6 +64,21 @@ export interface TokenizedExample {
 export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'tokenTypeIds' | 'targets'>;
 
 
+/** The tensors of Dataset.fromTensors (see TargetKind for the target layouts). */
+export interface DatasetTensors {
+  inputIds: Tensor;
+  lengths: Tensor;
+  targets: Tensor;
+  targetKind: TargetKind;
+  tokenTypeIds?: Tensor;
+  targetLengths?: Tensor;
+  features?: Tensor;
+  padId?: number;
+  targetPadId?: number;
+  labels?: string[];
+  name?: string;
+}
+
 /** One batch, as tensors (padding trimmed to the batch's longest row). The caller disposes them. */
 export interface Batch {
   indices: Tensor;
@@ -265,6 +280,33 @@ export class Dataset {
       // The data set holds its own (converted, contiguous) copies.
       for (const t of created) t.dispose();
     }
+  }
+
+  /**
+   * Builds a data set from tensors already padded (e.g. made by another pipeline): `inputIds` int
+   * [N, L] right-padded, `lengths` [N], and the targets in the layout of `targetKind` (see TargetKind;
+   * `targetLengths` [N] for sequences). The data set keeps its own contiguous CPU copy, so the
+   * tensors may be disposed afterwards. Shapes are checked natively; errors name the field.
+   */
+  static fromTensors(tensors: DatasetTensors): Dataset {
+    const where = 'Dataset.fromTensors';
+    if (typeof tensors !== 'object' || tensors === null) throw argumentError(where, `expected an object of tensors, got ${describe(tensors)}`);
+    const kind = checkOneOf(tensors.targetKind, TARGET_KINDS, where, 'targetKind');
+    const fields = {} as NativeDatasetTensors;
+    for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
+      const value = tensors[name];
+      if (value === undefined) {
+        if (name === 'inputIds' || name === 'lengths' || name === 'targets' || (name === 'targetLengths' && kind === 'sequence')) {
+          throw argumentError(where, `'${name}' is required`);
+        }
+        continue;
+      }
+      if (!(value instanceof Tensor)) throw argumentError(where, `'${name}' must be a tensor, got ${describe(value)}`);
+      fields[name] = value.handle;
+    }
+    const padId = tensors.padId === undefined ? 0 : checkInt(tensors.padId, where, 'padId');
+    const targetPadId = tensors.targetPadId === undefined ? (kind === 'tagging' ? -100 : padId) : checkInt(tensors.targetPadId, where, 'targetPadId');
+    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, name: tensors.name });
   }
 
   /** Builds a data set from tokenized examples (e.g. `tokenizer.encode(...)` results with a target). */
