@@ -8,13 +8,13 @@ native/core/metrics computes it, so that the two check each other:
   - Spearman with ranks counted directly (values below + half the ties), then numpy's corrcoef;
   - edit distance as the full Wagner-Fischer matrix.
 Degenerate cases follow mtl-torch's documented conventions (0 for constant inputs).
-Run with the interpreter that has numpy and torch: /usr/bin/python3 on Debian.
+Needs only numpy (no torch import, so the test stays fast): /usr/bin/python3 on Debian, which CI
+has for the PyTorch oracles anyway.
 """
 import json
 import sys
 
 import numpy as np
-import torch
 
 
 def accuracy(p, t):
@@ -53,10 +53,11 @@ def pearson(x, y):
 
 
 def ranks(v):
-    v = torch.tensor(v, dtype=torch.float64)
-    below = (v.unsqueeze(1) > v.unsqueeze(0)).sum(1).double()
-    equal = (v.unsqueeze(1) == v.unsqueeze(0)).sum(1).double()
-    return (below + (equal + 1) / 2).tolist()
+    # Rank of each value: the count of smaller values plus the mean position among its ties.
+    v = np.asarray(v, dtype=np.float64)
+    below = (v[:, None] > v[None, :]).sum(1)
+    equal = (v[:, None] == v[None, :]).sum(1)
+    return below + (equal + 1) / 2
 
 
 def spearman(x, y):
