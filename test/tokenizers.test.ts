@@ -114,6 +114,24 @@ describe('SubwordTokenizer (WordPiece / BPE through @huggingface/tokenizers)', (
     expect(SubwordTokenizer.trainWordPiece(corpus, { vocabSize: 22 }).vocabSize).toBe(22);
   });
 
+  it('trains a BPE tokenizer (end-of-word suffix, ranked merges, <s> template)', () => {
+    const corpus = ['the cat sat on the mat', 'the cats sat', 'cats and dogs', 'the lowest newest'];
+    const bpe = SubwordTokenizer.trainBpe(corpus, { vocabSize: 40 });
+    expect(bpe.vocabulary().slice(0, 4)).toEqual(['<pad>', '<unk>', '<s>', '</s>']);
+    expect(bpe.padId).toBe(0);
+    const json = bpe.json as { model: { merges: string[] } };
+    // 'th' occurs 4 times: the first merge; 'the</w>' next.
+    expect(json.model.merges.slice(0, 2)).toEqual(['t h', 'th e</w>']);
+    const enc = bpe.encode('The cats sat', { pair: 'on dogs' });
+    expect(enc.tokens.slice(0, 5)).toEqual(['<s>', 'the</w>', 'cats</w>', 'sat</w>', '</s>']);
+    expect(enc.tokenTypeIds.slice(4, 6)).toEqual([0, 1]);
+    expect(bpe.decode(bpe.encode('the cats sat').ids)).toBe('the cats sat');
+    expect(SubwordTokenizer.trainBpe(corpus, { vocabSize: 40 }).vocabulary()).toEqual(bpe.vocabulary());
+    expect(() => SubwordTokenizer.trainBpe(corpus, { vocabSize: 4 })).toThrow(/'vocabSize' must exceed the 4 special tokens/);
+    expect(() => SubwordTokenizer.trainBpe(5 as never, { vocabSize: 40 })).toThrow(/'texts' must be an iterable of strings/);
+    expect(() => SubwordTokenizer.trainBpe(corpus, { vocabSize: 40, minFrequency: 0 })).toThrow(/'minFrequency' must be at least 1/);
+  });
+
   it('refuses bad input with the field named', () => {
     expect(() => SubwordTokenizer.fromFile(path.join(fixtures, 'missing.json'))).toThrow(/cannot read tokenizer.json/);
     expect(() => SubwordTokenizer.fromVocab(path.join(fixtures, 'missing.txt'))).toThrow(/cannot read vocab.txt/);
