@@ -5,6 +5,9 @@ import path from 'node:path';
 import { native, packageRoot } from './native.ts';
 import * as functional from './nn/functional.ts';
 
+export * as data from './data/index.ts';
+export * as metrics from './data/metrics.ts';
+
 export { TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
 export {
