@@ -446,3 +446,16 @@ describe('tidy misuse', () => {
     expect(mt.memory().tensors).toBe(before);
   });
 });
+
+describe('handles', () => {
+  it('objects that are not tensor handles are refused by the native layer, not crashed on', async () => {
+    const { native } = await import('../lib/native.ts');
+    const fake = Object.create((native.NativeTensor as { prototype: object }).prototype) as never;
+    for (const bad of [{}, [], 1, 'x', null, fake, mt.ones([1])]) {
+      const e = caught(() => native.ops.add(bad as never, 1));
+      expect(['ERR_INVALID_ARG', 'ERR_DISPOSED']).toContain(e.code);
+    }
+    expect(caught(() => native.ops.add(fake, 1)).code).toBe('ERR_DISPOSED');
+    expect(() => new (native.NativeTensor as new () => unknown)()).toThrow(/cannot be constructed/);
+  });
+});
