@@ -2,7 +2,8 @@
 """Per-op overhead of small tensor ops in PyTorch eager (the Python side of op-overhead.ts).
 
 Usage: /usr/bin/python3 scripts/bench/op-overhead.py N
-Prints one JSON object: { "torch": version, "threads": 1, "ops": { name: microseconds per op } }.
+Prints one JSON object: { "torch": version, "threads": 1, "ops": { name: wall microseconds per op },
+"cpu": { name: process CPU microseconds per op } }.
 Each op runs on tiny tensors so the time is the call overhead, not the math; results are dropped
 right away (Python frees them by reference counting, as JavaScript frees with dispose()).
 """
@@ -67,13 +68,15 @@ def bench(fn, count):
     for _ in range(min(count, 20_000)):
         fn()
     start = time.perf_counter()
+    cpu = time.process_time()
     for _ in range(count):
         fn()
-    return (time.perf_counter() - start) / count * 1e6
+    return (time.perf_counter() - start) / count * 1e6, (time.process_time() - cpu) / count * 1e6
 
 
-results = {}
+wall = {}
+cpu = {}
 for name, fn in OPS.items():
     count = n if name == "add" else max(n // 4, 1000)
-    results[name] = bench(fn, count)
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "n": n, "ops": results}))
+    wall[name], cpu[name] = bench(fn, count)
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "n": n, "ops": wall, "cpu": cpu}))
