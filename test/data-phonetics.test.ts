@@ -114,4 +114,16 @@ describe('mt.data.firstNames', () => {
     const test = new Set(names.split('test').map((e) => e.name));
     expect(train.some((e) => test.has(e.name))).toBe(false);
   });
+
+  it('encodes names with another tokenizer so tasks can share one encoder', () => {
+    const shared = dict.letters;
+    const ds = keep(names.dataset('dev', { tokenizer: shared, maxLength: 12 }));
+    const first = names.split('dev')[0]!;
+    const b = ds.batch([0]);
+    const expected = shared.encode(first.name, { maxLength: 12 }).ids;
+    expect((b.inputIds.toArray() as number[][])[0]!.slice(0, expected.length)).toEqual(expected);
+    Object.values(b).forEach((t) => t?.dispose());
+    expect(() => names.dataset('dev', { tokenizer: {} as never })).toThrow(/'tokenizer' must be a CharTokenizer/);
+    expect(() => dict.dataset('g2p', 'dev', { tokenizer: 'abc' as never })).toThrow(/'tokenizer' must be a CharTokenizer/);
+  });
 });

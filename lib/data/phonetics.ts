@@ -21,7 +21,8 @@
  * task, package version or machine.
  */
 import { createRequire } from 'node:module';
-import { checkInt, checkOneOf } from '../validate.ts';
+import { argumentError } from '../errors.ts';
+import { checkInt, checkOneOf, describe } from '../validate.ts';
 import { Dataset } from './dataset.ts';
 import { CharTokenizer } from './tokenizers.ts';
 
@@ -64,6 +65,18 @@ export type CmudictTask = (typeof CMUDICT_TASKS)[number];
 export interface PhoneticsDatasetOptions {
   /** Input tokens per word, <bos> and <eos> included (default: the longest word plus 2). Longer words are cut. */
   maxLength?: number;
+  /**
+   * The input tokenizer (default: this data set's own `letters`). Tasks that share one encoder must
+   * share its input ids: e.g. give the names task `cmudict().letters`, whose alphabet covers the
+   * names' letters too (unknown characters map to <unk>).
+   */
+  tokenizer?: CharTokenizer;
+}
+
+function inputTokenizer(options: PhoneticsDatasetOptions, own: CharTokenizer, where: string): CharTokenizer {
+  if (options.tokenizer === undefined) return own;
+  if (!(options.tokenizer instanceof CharTokenizer)) throw argumentError(where, `'tokenizer' must be a CharTokenizer, got ${describe(options.tokenizer)}`);
+  return options.tokenizer;
 }
 
 export class Cmudict {
@@ -105,8 +118,9 @@ export class Cmudict {
     checkOneOf(task, CMUDICT_TASKS, where, 'task');
     const rows = this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null);
     const maxLength = options.maxLength === undefined ? this.longestWord + 2 : checkInt(options.maxLength, where, 'maxLength');
-    const inputIds = rows.map((e) => this.letters.encode(e.word, { maxLength }).ids);
-    const common = { inputIds, padId: this.letters.padId, vocabSize: this.letters.vocabSize, maxLength, name: `cmudict/${task}/${split}` };
+    const letters = inputTokenizer(options, this.letters, where);
+    const inputIds = rows.map((e) => letters.encode(e.word, { maxLength }).ids);
+    const common = { inputIds, padId: letters.padId, vocabSize: letters.vocabSize, maxLength, name: `cmudict/${task}/${split}` };
     if (task === 'g2p') {
       return Dataset.fromArrays({
         ...common, targetKind: 'sequence', numClasses: this.phonemes.vocabSize, targetPadId: this.phonemes.padId,
@@ -187,12 +201,13 @@ export class FirstNames {
   /** The `gender` task: letters `<bos> n a m e <eos>` → 0 female / 1 male. */
   dataset(split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
     const rows = this.split(split);
+    const letters = inputTokenizer(options, this.letters, 'firstNames.dataset');
     const maxLength = options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
     return Dataset.fromArrays({
-      inputIds: rows.map((e) => this.letters.encode(e.name, { maxLength }).ids),
+      inputIds: rows.map((e) => letters.encode(e.name, { maxLength }).ids),
       targets: rows.map((e) => e.gender),
       targetKind: 'class', numClasses: 2, labels: GENDER_LABELS,
-      padId: this.letters.padId, vocabSize: this.letters.vocabSize, maxLength, name: `names/gender/${split}`,
+      padId: letters.padId, vocabSize: letters.vocabSize, maxLength, name: `names/gender/${split}`,
     });
   }
 }
