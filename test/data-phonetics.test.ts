@@ -126,4 +126,15 @@ describe('mt.data.firstNames', () => {
     expect(() => names.dataset('dev', { tokenizer: {} as never })).toThrow(/'tokenizer' must be a CharTokenizer/);
     expect(() => dict.dataset('g2p', 'dev', { tokenizer: 'abc' as never })).toThrow(/'tokenizer' must be a CharTokenizer/);
   });
+
+  it('limits a data set to evenly spaced rows', () => {
+    const all = names.split('dev');
+    const ds = keep(names.dataset('dev', { limit: 10 }));
+    expect(ds.size).toBe(10);
+    const b = ds.batch([9]);
+    expect(b.targets.toArray()).toEqual([all[Math.floor((9 * all.length) / 10)]!.gender]);
+    Object.values(b).forEach((t) => t?.dispose());
+    expect(keep(dict.dataset('syllables', 'dev', { limit: 5 })).size).toBe(5);
+    expect(() => names.dataset('dev', { limit: 0 })).toThrow(/'limit' must be a positive integer/);
+  });
 });

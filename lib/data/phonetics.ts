@@ -71,6 +71,17 @@ export interface PhoneticsDatasetOptions {
    * names' letters too (unknown characters map to <unk>).
    */
   tokenizer?: CharTokenizer;
+  /** At most this many examples, evenly spaced through the split (for quick runs and tests). */
+  limit?: number;
+}
+
+// Every k-th row so that a limited set still spans the alphabet (rows are sorted by word).
+function limitRows<R>(rows: R[], options: PhoneticsDatasetOptions, where: string): R[] {
+  if (options.limit === undefined) return rows;
+  const limit = checkInt(options.limit, where, 'limit');
+  if (limit <= 0) throw argumentError(where, `'limit' must be a positive integer, got ${limit}`);
+  if (limit >= rows.length) return rows;
+  return Array.from({ length: limit }, (_, i) => rows[Math.floor((i * rows.length) / limit)]!);
 }
 
 function inputTokenizer(options: PhoneticsDatasetOptions, own: CharTokenizer, where: string): CharTokenizer {
@@ -116,7 +127,7 @@ export class Cmudict {
   dataset(task: CmudictTask, split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
     const where = 'cmudict.dataset';
     checkOneOf(task, CMUDICT_TASKS, where, 'task');
-    const rows = this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null);
+    const rows = limitRows(this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null), options, where);
     const maxLength = options.maxLength === undefined ? this.longestWord + 2 : checkInt(options.maxLength, where, 'maxLength');
     const letters = inputTokenizer(options, this.letters, where);
     const inputIds = rows.map((e) => letters.encode(e.word, { maxLength }).ids);
@@ -200,7 +211,7 @@ export class FirstNames {
 
   /** The `gender` task: letters `<bos> n a m e <eos>` → 0 female / 1 male. */
   dataset(split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
-    const rows = this.split(split);
+    const rows = limitRows(this.split(split), options, 'firstNames.dataset');
     const letters = inputTokenizer(options, this.letters, 'firstNames.dataset');
     const maxLength = options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
     return Dataset.fromArrays({
