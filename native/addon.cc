@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "napi/addon_data.h"
+#include "napi/module.h"
 #include "napi/tensor.h"
 
 namespace mtl::napi {
@@ -21,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::TensorHandle::Init(env, exports);
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);
+  mtl::napi::InitModules(env, exports);
   return exports;
 }
 
