@@ -28,14 +28,18 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 def decode(t):
     if t is None:
         return None
-    return torch.tensor(t["data"], dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+    # Non-finite numbers travel as strings ("-Infinity"): JSON has no infinities.
+    data = [float(x) if isinstance(x, str) else x for x in t["data"]]
+    return torch.tensor(data, dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
 
 
 def encode(t):
     if t is None:
         return None
     t = t.detach().cpu().contiguous()
-    return {"shape": list(t.shape), "dtype": DTYPE_NAMES[t.dtype], "data": t.reshape(-1).tolist()}
+    data = [x if math.isfinite(x) else ("NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity")
+            for x in t.reshape(-1).tolist()]
+    return {"shape": list(t.shape), "dtype": DTYPE_NAMES[t.dtype], "data": data}
 
 
 def layer_kwargs(o):
