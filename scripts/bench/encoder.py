@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """PyTorch eager side of scripts/bench/encoder.ts: forward + backward of the same 4-layer
-torch.nn.TransformerEncoder, same threads and sizes; prints one JSON line of timings."""
+torch.nn.TransformerEncoder, same threads and sizes; prints one JSON line of per-iteration times
+(one round: encoder.ts alternates rounds of both sides so that load changes hit both alike)."""
 import json
-import statistics
 import sys
 import time
 
@@ -27,8 +27,7 @@ def main():
         elapsed = (time.perf_counter() - start) * 1000
         if i >= config["warmup"]:
             times.append(elapsed)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "medianMs": statistics.median(times), "timesMs": times}))
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "timesMs": times}))
 
 
 if __name__ == "__main__":
