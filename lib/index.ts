@@ -4,6 +4,9 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { native, packageRoot } from './native.ts';
 
+export * as data from './data/index.ts';
+export * as metrics from './data/metrics.ts';
+
 export { TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
 export {
@@ -12,6 +15,8 @@ export {
   noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, tidy, keep, dispose,
 } from './tensor.ts';
 export type { CreateOptions, TensorLike, TypedData, NestedArray } from './tensor.ts';
+export { save, load, loadWithMetadata } from './serialization.ts';
+export type { StateDict, LoadedTensors } from './serialization.ts';
 
 const runtime = native.runtimeInfo();
 const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

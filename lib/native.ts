@@ -3,7 +3,7 @@
  * A local build (build/Release) wins; else a prebuild under prebuilds/<platform>-<arch>/ tagged
  * with the libtorch it links (e.g. `mtl_torch.torch1.13.0-cpu.node`).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,52 @@ export interface NativeModule {
   kind(): string;
 }
 
+/** The tensors of a native data set (native/core/data/dataset.h); optional ones may be absent. */
+export interface NativeDatasetTensors {
+  inputIds: T;
+  lengths: T;
+  tokenTypeIds?: T;
+  targets: T;
+  targetLengths?: T;
+  features?: T;
+}
+
+/** One batch drawn from a native data set, padding trimmed to the batch's longest row. */
+export interface NativeBatch extends NativeDatasetTensors {
+  indices: T;
+}
+
+/** native/napi/dataset.cc: a handle owning a core mtl::data::Dataset. */
+export interface NativeDatasetHandle {
+  size(): number;
+  maxLength(): number;
+  targetKind(): string;
+  batch(indices: T): NativeBatch;
+  batchIndices(batchSize: number, seed?: number | bigint, dropLast?: boolean): T[];
+  shuffledOrder(seed: number | bigint): T;
+  tensors(): NativeDatasetTensors;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+/** native/napi/metrics.cc: metrics over tensors (native/core/metrics/metrics.h). */
+export interface NativeMetrics {
+  accuracy(predictions: T, targets: T): number;
+  f1(predictions: T, targets: T, positive?: number): number;
+  f1Macro(predictions: T, targets: T, numClasses?: number): number;
+  matthewsCorrelation(predictions: T, targets: T): number;
+  pearson(x: T, y: T): number;
+  spearman(x: T, y: T): number;
+  averageRanks(values: T): T;
+  editDistance(hypothesis: T, reference: T): number;
+  sequenceErrors(hypotheses: T, hypothesisLengths: T | number, references: T, referenceLengths: T | number): {
+    edits: number; referenceTokens: number; wrongSequences: number; sequences: number;
+    tokenErrorRate: number; sequenceErrorRate: number;
+  };
+  glueTaskScore(task: string, metrics: Record<string, number>): number;
+  glueAverage(tasks: Record<string, Record<string, number>>): number;
+}
+
 export interface NativeAddon {
   NativeTensor: Function;
   NativeModule: new (kind: string, options: object) => NativeModule;
@@ -68,6 +114,8 @@ export interface NativeAddon {
     squareSubsequentMask(size: number, dtype?: string, device?: string): T;
   };
   ops: NativeOps;
+  NativeDataset: new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number) => NativeDatasetHandle;
+  metrics: NativeMetrics;
   fromData(data: ArrayBufferView, shape: number[], dtype?: string, device?: string, requiresGrad?: boolean): T;
   shape(t: T): number[];
   dtype(t: T): string;
@@ -92,16 +140,38 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
+  /** Writes a safetensors file atomically; names[i] names tensors[i]. */
+  saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
+  /** Reads a safetensors file onto the CPU, tensors in the file's order. */
+  loadSafetensors(path: string): { names: string[]; tensors: T[]; metadata: Record<string, string> };
   setErrorClass(cls: Function): void;
 }
 
 export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
+// MTL_TORCH_PREBUILDS names another prebuilds folder (for tests and relocated installs).
+const prebuildsRoot = process.env.MTL_TORCH_PREBUILDS ?? path.join(packageRoot, 'prebuilds');
+
 function prebuildCandidates(): string[] {
-  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const dir = path.join(prebuildsRoot, `${process.platform}-${process.arch}`);
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f));
+}
+
+// The libtorch a prebuild must match. The install script records the prebuild that matched; without
+// that record, ask scripts/find-libtorch.cjs (it may start Python, so it is the last resort).
+function installedTorchTag(): string {
+  const selection = path.join(packageRoot, 'build', 'selected-prebuild.json');
+  if (existsSync(selection) && !process.env.MTL_TORCH_PREBUILDS) {
+    try {
+      return (JSON.parse(readFileSync(selection, 'utf8')) as { tag: string }).tag;
+    } catch {
+      // unreadable record: search again
+    }
+  }
+  const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
+  return findLibtorch().tag;
 }
 
 function loadAddon(): NativeAddon {
@@ -109,31 +179,28 @@ function loadAddon(): NativeAddon {
   if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
   const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
   if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
-  const candidates = prebuildCandidates();
   let expected = 'an installed libtorch';
   let lastError: unknown;
+  const candidates = prebuildCandidates();
   if (candidates.length > 0) {
-    // Only now ask which libtorch is installed: it may start Python, so a local build skips it.
-    let tag: string | undefined;
     try {
-      const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
-      tag = findLibtorch().tag;
+      const tag = installedTorchTag();
       expected = `libtorch ${tag}`;
+      for (const file of candidates.filter((f) => path.basename(f).includes(`.${tag}.`))) {
+        try {
+          return require(file) as NativeAddon;
+        } catch (error) {
+          lastError = error;
+        }
+      }
     } catch (error) {
       lastError = error;
-    }
-    for (const file of candidates.filter((f) => !tag || path.basename(f).includes(`.${tag}.`))) {
-      try {
-        return require(file) as NativeAddon;
-      } catch (error) {
-        lastError = error;
-      }
     }
   }
   const reason = lastError instanceof Error ? `\nLast error: ${lastError.message}` : '';
   throw new TorchError(
     `mtl-torch: no native addon could be loaded for ${expected}. ` +
-      `Looked for ${local} and prebuilds in ${path.join(packageRoot, 'prebuilds')}. ` +
+      `Looked for ${local} and prebuilds in ${prebuildsRoot}. ` +
       `Rebuild it with \`npm rebuild mtl-torch\` (or \`npm run build:native\` in a checkout) after installing ` +
       `libtorch (Debian: apt-get install libtorch-dev libopenblas0-openmp).${reason}`,
     'ERR_ADDON_LOAD',

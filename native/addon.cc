@@ -3,6 +3,9 @@
 
 #include "napi/addon_data.h"
 #include "napi/module.h"
+#include "napi/serialization.h"
+#include "napi/dataset.h"
+#include "napi/metrics.h"
 #include "napi/tensor.h"
 
 namespace mtl::napi {
@@ -23,6 +26,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);
   mtl::napi::InitModules(env, exports);
+  mtl::napi::InitSerialization(env, exports);
+  mtl::napi::DatasetHandle::Init(env, exports);
+  mtl::napi::InitMetrics(env, exports);
   return exports;
 }
 

@@ -4,7 +4,7 @@
 //
 // Search order: LIBTORCH (a libtorch folder) or Torch_DIR (the folder holding TorchConfig.cmake);
 // an installed PyTorch (`python3` on PATH, then /usr/bin/python3) that ships its CMake files;
-// Debian's libtorch-dev.
+// Debian's libtorch-dev. MTL_TORCH_ONLY_ENV=1 limits the search to the two variables.
 //
 // CommonJS so that the loader can require() it synchronously.
 //
@@ -32,6 +32,8 @@ function candidates() {
   const list = [];
   if (process.env.LIBTORCH) list.push({ source: 'LIBTORCH', dir: path.join(process.env.LIBTORCH, 'share', 'cmake', 'Torch') });
   if (process.env.Torch_DIR) list.push({ source: 'Torch_DIR', dir: process.env.Torch_DIR });
+  // MTL_TORCH_ONLY_ENV=1: use LIBTORCH / Torch_DIR or nothing (no Python, no system package).
+  if (process.env.MTL_TORCH_ONLY_ENV === '1') return list;
   for (const python of ['python3', '/usr/bin/python3']) {
     const dir = pythonTorchDir(python);
     if (dir) list.push({ source: `PyTorch (${python})`, dir });
@@ -92,7 +94,23 @@ function findLibtorch() {
 
 module.exports = { findLibtorch };
 
+const FLAGS = {
+  '--json': (found) => JSON.stringify(found, null, 2),
+  '--cmake-dir': (found) => found.torchDir,
+  '--include': (found) => found.includeDirs.join(' '),
+  '--libdir': (found) => found.libdir,
+  '--libs': (found) => found.libs.join(' '),
+  '--cxxflags': (found) => found.cxxflags.join(' '),
+  '--rpath': (found) => (found.rpath ? `-Wl,-rpath,${found.rpath}` : ''),
+  '--tag': (found) => found.tag,
+};
+
 if (require.main === module) {
+  const flag = process.argv[2];
+  if (flag !== undefined && !(flag in FLAGS)) {
+    console.error(`find-libtorch: unknown flag ${flag} (expected one of ${Object.keys(FLAGS).join(', ')})`);
+    process.exit(2);
+  }
   let found;
   try {
     found = findLibtorch();
@@ -100,22 +118,8 @@ if (require.main === module) {
     console.error(error.message);
     process.exit(1);
   }
-  const flag = process.argv[2];
-  const print = (value) => process.stdout.write(String(value) + '\n');
-  switch (flag) {
-    case '--json': print(JSON.stringify(found, null, 2)); break;
-    case '--cmake-dir': print(found.torchDir); break;
-    case '--include': print(found.includeDirs.join(' ')); break;
-    case '--libdir': print(found.libdir); break;
-    case '--libs': print(found.libs.join(' ')); break;
-    case '--cxxflags': print(found.cxxflags.join(' ')); break;
-    case '--rpath': print(found.rpath ? `-Wl,-rpath,${found.rpath}` : ''); break;
-    case '--tag': print(found.tag); break;
-    case undefined:
-      print(`libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}: ${found.torchDir}`);
-      break;
-    default:
-      console.error(`find-libtorch: unknown flag ${flag}`);
-      process.exit(2);
-  }
+  const line = flag === undefined
+    ? `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}: ${found.torchDir}`
+    : FLAGS[flag](found);
+  process.stdout.write(line + '\n');
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // npm install hook: use a prebuilt binary that matches the installed libtorch, else build the addon
-// with cmake-js (Ninja when present). Set MTL_TORCH_SKIP_BUILD=1 to skip.
+// with cmake-js (Ninja when present). `--from-source` always builds; MTL_TORCH_SKIP_BUILD=1 skips.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -26,10 +26,14 @@ try {
 console.log(`mtl-torch: libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) from ${found.source}`);
 
 const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-const prebuild = existsSync(prebuildDir) && readdirSync(prebuildDir).find((f) => f.includes(`.${found.tag}.`) && f.endsWith('.node'));
+const fromSource = process.argv.includes('--from-source');
+const prebuild = !fromSource && existsSync(prebuildDir) && readdirSync(prebuildDir).find((f) => f.includes(`.${found.tag}.`) && f.endsWith('.node'));
 if (prebuild) {
   const check = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(prebuildDir, prebuild))})`], { stdio: 'inherit' });
   if (check.status === 0) {
+    // Recorded so that loading the package need not search for libtorch again (it may start Python).
+    mkdirSync(path.join(root, 'build'), { recursive: true });
+    writeFileSync(path.join(root, 'build', 'selected-prebuild.json'), JSON.stringify({ file: prebuild, tag: found.tag }) + '\n');
     console.log(`mtl-torch: using prebuilt ${prebuild}`);
     process.exit(0);
   }

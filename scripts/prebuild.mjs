@@ -3,7 +3,7 @@
 // binding.gyp). It builds in a temporary copy of the sources so that the working build/ folder
 // stays as it is; the binary's rpath names libtorch's folder, never the temporary one.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,11 @@ try {
   for (const item of ['package.json', 'binding.gyp', 'native', 'scripts']) cpSync(path.join(root, item), path.join(work, item), { recursive: true });
   symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'));
   const prebuildify = require.resolve('prebuildify/bin.js');
-  execFileSync(process.execPath, [prebuildify, '--napi', '--strip'], { cwd: work, stdio: 'inherit' });
+  // node-gyp must not download headers: point it at this Node's own install prefix when npm has not.
+  const env = { ...process.env };
+  const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
+  if (!env.npm_config_nodedir && existsSync(path.join(nodePrefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = nodePrefix;
+  execFileSync(process.execPath, [prebuildify, '--napi', '--strip'], { cwd: work, stdio: 'inherit', env });
   const platformDir = `${process.platform}-${process.arch}`;
   const built = readdirSync(path.join(work, 'prebuilds', platformDir)).filter((f) => f.endsWith('.node'));
   if (built.length !== 1) throw new Error(`prebuildify produced ${built.length} binaries: ${built.join(', ')}`);

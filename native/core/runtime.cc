@@ -31,12 +31,27 @@ std::string dtypeName(c10::ScalarType type) {
   return c10::toString(type);
 }
 
+namespace {
+// A CUDA device that this process cannot use is refused here with a clear sentence, instead of
+// libtorch's dispatcher error (a page listing every backend) deep inside the first op.
+c10::Device checkedCuda(const std::string& name, int index) {
+  if (!cudaAvailable()) {
+    throw std::invalid_argument("device '" + name + "' is not available: this libtorch has no CUDA support or no GPU is visible");
+  }
+  const int64_t count = cudaDeviceCount();
+  if (index >= count) {
+    throw std::invalid_argument("device '" + name + "' does not exist: " + std::to_string(count) + " CUDA device(s) visible");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+}  // namespace
+
 c10::Device parseDevice(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda") return c10::Device(c10::kCUDA, 0);
+  if (name == "cuda") return checkedCuda(name, 0);
   if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
       name.find_first_not_of("0123456789", 5) == std::string::npos) {
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(std::stoi(name.substr(5))));
+    return checkedCuda(name, std::stoi(name.substr(5)));
   }
   throw std::invalid_argument("unknown device '" + name + "' (expected 'cpu', 'cuda' or 'cuda:N')");
 }

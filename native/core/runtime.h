@@ -10,7 +10,8 @@ namespace mtl {
 c10::ScalarType parseDtype(const std::string& name);
 std::string dtypeName(c10::ScalarType type);
 
-// "cpu", "cuda", "cuda:N". Throws std::invalid_argument for anything else.
+// "cpu", "cuda", "cuda:N". Throws std::invalid_argument for anything else, and for a CUDA device
+// this process cannot use (no CUDA support, no GPU, index out of range).
 c10::Device parseDevice(const std::string& name);
 std::string deviceName(const c10::Device& device);
 

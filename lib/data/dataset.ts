@@ -1,0 +1,398 @@
+/**
+ * mt.data.Dataset: a native-resident data set. Rows are tokenized once, padded and stored as
+ * libtorch tensors (native/core/data/dataset.h), so a training loop in C++ draws batches without
+ * crossing into JavaScript. This file validates JavaScript input (errors name the field and row)
+ * and packs it into typed arrays.
+ */
+import { argumentError } from '../errors.ts';
+import { native, type NativeBatch, type NativeDatasetHandle, type NativeDatasetTensors } from '../native.ts';
+import { Tensor, tensor } from '../tensor.ts';
+import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
+
+export const TARGET_KINDS = ['class', 'regression', 'multiLabel', 'sequence', 'tagging'] as const;
+/**
+ * What each example's target is:
+ * - `class`: one class id (int64 [N]);
+ * - `regression`: one real value (float32 [N]);
+ * - `multiLabel`: one 0/1 (or soft) value per label (float32 [N, K]);
+ * - `sequence`: an output token sequence, e.g. phonemes (int64 [N, T], padded with `targetPadId`);
+ * - `tagging`: one class id per input token (int64 [N, L], padded with `targetPadId`).
+ */
+export type TargetKind = (typeof TARGET_KINDS)[number];
+export type Target = number | number[];
+
+export interface DatasetArrays {
+  /** Token ids of each example (rows may differ in length; they are right-padded with `padId`). */
+  inputIds: number[][];
+  /** A second segment per example: appended to `inputIds`, with token type 1 (the first segment has 0). */
+  pairIds?: number[][];
+  /** Segment of each token, as `inputIds`; exclusive with `pairIds`. */
+  tokenTypeIds?: number[][];
+  /** One per example (may be omitted when `unlabeled`). */
+  targets?: Target[];
+  targetKind: TargetKind;
+  /** Id that pads input rows (default 0). */
+  padId?: number;
+  /** Padded width; rows longer than this are refused (default: the longest row). */
+  maxLength?: number;
+  /** When given, every input id must lie in [0, vocabSize). */
+  vocabSize?: number;
+  /** Class count for `class` and `tagging`, target vocabulary size for `sequence`: bounds the targets. */
+  numClasses?: number;
+  /** Pads `sequence` and `tagging` targets (default: `padId` for sequence, -100 for tagging, the ignore
+   * index of PyTorch's cross-entropy). */
+  targetPadId?: number;
+  /** Continuous features per example, all rows of one width. */
+  features?: number[][];
+  /** Names of the classes, in id order (kept for reports; e.g. a GLUE task's label vocabulary). */
+  labels?: string[];
+  /** The targets are placeholders (e.g. a GLUE test file, which has no labels): the data set can be
+   * predicted on but not trained or evaluated on. `targets` may then be omitted. */
+  unlabeled?: boolean;
+  /** A name for messages and reports (e.g. 'glue/rte/dev'). */
+  name?: string;
+}
+
+/** A tokenized example, as the tokenizers produce it, with its target. */
+export interface TokenizedExample {
+  inputIds: number[];
+  tokenTypeIds?: number[];
+  /** Omitted only for an `unlabeled` data set. */
+  target?: Target;
+}
+
+export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'tokenTypeIds' | 'targets'>;
+
+
+/** The tensors of Dataset.fromTensors (see TargetKind for the target layouts). */
+export interface DatasetTensors {
+  inputIds: Tensor;
+  lengths: Tensor;
+  targets: Tensor;
+  targetKind: TargetKind;
+  tokenTypeIds?: Tensor;
+  targetLengths?: Tensor;
+  features?: Tensor;
+  padId?: number;
+  targetPadId?: number;
+  labels?: string[];
+  name?: string;
+}
+
+/** One batch, as tensors (padding trimmed to the batch's longest row). The caller disposes them. */
+export interface Batch {
+  indices: Tensor;
+  inputIds: Tensor;
+  lengths: Tensor;
+  tokenTypeIds?: Tensor;
+  targets: Tensor;
+  targetLengths?: Tensor;
+  features?: Tensor;
+}
+
+const WHERE = 'Dataset.fromArrays';
+
+function checkIdRows(value: unknown, field: string, bound: number | undefined, allowEmptyRows: boolean): number[][] {
+  if (!Array.isArray(value)) throw argumentError(WHERE, `'${field}' must be an array of id arrays, got ${describe(value)}`);
+  value.forEach((row, i) => {
+    if (!Array.isArray(row)) throw argumentError(WHERE, `'${field}[${i}]' must be an array of ids, got ${describe(row)}`);
+    if (!allowEmptyRows && row.length === 0) throw argumentError(WHERE, `'${field}[${i}]' is empty`);
+    for (let j = 0; j < row.length; j++) {
+      const id = row[j];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+        throw argumentError(WHERE, `'${field}[${i}][${j}]' must be a non-negative integer id, got ${describe(id)}`);
+      }
+      if (bound !== undefined && id >= bound) {
+        throw argumentError(WHERE, `'${field}[${i}][${j}]' = ${id} is out of range for a vocabulary of ${bound}`);
+      }
+    }
+  });
+  return value as number[][];
+}
+
+// Right-pads rows into one Int32Array [rows, width].
+function padRows(rows: readonly number[][], width: number, pad: number): Int32Array {
+  const out = new Int32Array(rows.length * width).fill(pad);
+  rows.forEach((row, i) => out.set(row, i * width));
+  return out;
+}
+
+function longTensor(data: Int32Array, shape: number[]): Tensor {
+  return tensor(data, shape, { dtype: 'int64' });
+}
+
+export class Dataset {
+  /** @internal The native handle; the trainer passes it to C++. */
+  readonly handle: NativeDatasetHandle;
+  readonly targetKind: TargetKind;
+  /** Class names in id order, when known. */
+  readonly labels: string[] | undefined;
+  /** False when the targets are placeholders (a test split without labels). */
+  readonly hasTargets: boolean;
+  readonly name: string | undefined;
+
+  /** @internal Use Dataset.fromArrays / fromExamples. */
+  constructor(handle: NativeDatasetHandle, targetKind: TargetKind, info: { labels?: string[]; hasTargets?: boolean; name?: string } = {}) {
+    this.handle = handle;
+    this.targetKind = targetKind;
+    this.labels = info.labels;
+    this.hasTargets = info.hasTargets ?? true;
+    this.name = info.name;
+  }
+
+  /** Builds a data set from JavaScript arrays; see DatasetArrays for the fields. */
+  static fromArrays(arraysIn: DatasetArrays): Dataset {
+    let arrays = arraysIn;
+    if (typeof arrays !== 'object' || arrays === null) throw argumentError(WHERE, `expected an options object, got ${describe(arrays)}`);
+    const kind = checkOneOf(arrays.targetKind, TARGET_KINDS, WHERE, 'targetKind');
+    const padId = arrays.padId === undefined ? 0 : checkInt(arrays.padId, WHERE, 'padId');
+    const vocabSize = arrays.vocabSize === undefined ? undefined : checkInt(arrays.vocabSize, WHERE, 'vocabSize');
+    if (vocabSize !== undefined && vocabSize <= 0) throw argumentError(WHERE, `'vocabSize' must be positive, got ${vocabSize}`);
+    const numClasses = arrays.numClasses === undefined ? undefined : checkInt(arrays.numClasses, WHERE, 'numClasses');
+    const inputIds = checkIdRows(arrays.inputIds, 'inputIds', vocabSize, true);
+    const n = inputIds.length;
+    if (n === 0) throw argumentError(WHERE, "the data set is empty ('inputIds' has no rows)");
+
+    // Rows with their second segment appended, and the token types that tell the two apart.
+    let rows = inputIds;
+    let tokenTypes: number[][] | undefined;
+    if (arrays.pairIds !== undefined && arrays.tokenTypeIds !== undefined) {
+      throw argumentError(WHERE, "give either 'pairIds' or 'tokenTypeIds', not both");
+    }
+    if (arrays.pairIds !== undefined) {
+      const pairs = checkIdRows(arrays.pairIds, 'pairIds', vocabSize, true);
+      if (pairs.length !== n) throw argumentError(WHERE, `'pairIds' has ${pairs.length} rows but 'inputIds' has ${n}`);
+      rows = inputIds.map((row, i) => row.concat(pairs[i]!));
+      tokenTypes = inputIds.map((row, i) => [...new Array<number>(row.length).fill(0), ...new Array<number>(pairs[i]!.length).fill(1)]);
+    } else if (arrays.tokenTypeIds !== undefined) {
+      tokenTypes = checkIdRows(arrays.tokenTypeIds, 'tokenTypeIds', undefined, true);
+      if (tokenTypes.length !== n) throw argumentError(WHERE, `'tokenTypeIds' has ${tokenTypes.length} rows but 'inputIds' has ${n}`);
+      tokenTypes.forEach((row, i) => {
+        if (row.length !== inputIds[i]!.length) {
+          throw argumentError(WHERE, `'tokenTypeIds[${i}]' has ${row.length} entries but 'inputIds[${i}]' has ${inputIds[i]!.length}`);
+        }
+      });
+    }
+    rows.forEach((row, i) => { if (row.length === 0) throw argumentError(WHERE, `'inputIds[${i}]' is empty`); });
+    const longest = rows.reduce((m, row) => Math.max(m, row.length), 0);
+    const width = arrays.maxLength === undefined ? longest : checkInt(arrays.maxLength, WHERE, 'maxLength');
+    if (width <= 0) throw argumentError(WHERE, `'maxLength' must be positive, got ${width}`);
+    const tooLong = rows.findIndex((row) => row.length > width);
+    if (tooLong >= 0) {
+      throw argumentError(WHERE, `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`);
+    }
+
+    const unlabeled = arrays.unlabeled === undefined ? false : checkBoolean(arrays.unlabeled, WHERE, 'unlabeled');
+    if (unlabeled && arrays.targets === undefined) {
+      // Placeholders of the right shape: class 0, value 0, empty sequences, tags of pad.
+      arrays = { ...arrays, targets: rows.map((row) => (kind === 'class' || kind === 'regression' ? 0 : kind === 'tagging' ? new Array<number>(row.length).fill(0) : kind === 'sequence' ? [] : [0])) };
+    }
+    if (!Array.isArray(arrays.targets)) throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
+    if (arrays.targets.length !== n) throw argumentError(WHERE, `'targets' has ${arrays.targets.length} entries but 'inputIds' has ${n}`);
+    const labels = arrays.labels;
+    if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))) {
+      throw argumentError(WHERE, "'labels' must be an array of strings");
+    }
+    const classBound = numClasses ?? labels?.length;
+
+    const created: Tensor[] = [];
+    const make = (t: Tensor): Tensor => { created.push(t); return t; };
+    try {
+      const fields: NativeDatasetTensors = {
+        inputIds: make(longTensor(padRows(rows, width, padId), [n, width])).handle,
+        lengths: make(longTensor(Int32Array.from(rows, (row) => row.length), [n])).handle,
+        targets: undefined as never,
+      };
+      if (tokenTypes) fields.tokenTypeIds = make(longTensor(padRows(tokenTypes, width, 0), [n, width])).handle;
+      let targetPadId = padId;
+      switch (kind) {
+        case 'class': {
+          const values = arrays.targets.map((t, i) => {
+            if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
+              throw argumentError(WHERE, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
+            }
+            if (classBound !== undefined && t >= classBound) throw argumentError(WHERE, `'targets[${i}]' = ${t} is out of range for ${classBound} classes`);
+            return t;
+          });
+          fields.targets = make(longTensor(Int32Array.from(values), [n])).handle;
+          break;
+        }
+        case 'regression': {
+          const values = arrays.targets.map((t, i) => {
+            if (typeof t !== 'number' || !Number.isFinite(t)) throw argumentError(WHERE, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
+            return t;
+          });
+          fields.targets = make(tensor(Float32Array.from(values), [n])).handle;
+          break;
+        }
+        case 'multiLabel': {
+          const first = arrays.targets[0];
+          const k = Array.isArray(first) ? first.length : -1;
+          const flat = new Float32Array(n * Math.max(k, 0));
+          arrays.targets.forEach((t, i) => {
+            if (!Array.isArray(t)) throw argumentError(WHERE, `'targets[${i}]' must be an array of label values, got ${describe(t)}`);
+            if (t.length !== k) throw argumentError(WHERE, `'targets' is ragged: row ${i} has ${t.length} labels, row 0 has ${k}`);
+            t.forEach((v, j) => {
+              if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'targets[${i}][${j}]' must be a finite number, got ${describe(v)}`);
+              flat[i * k + j] = v;
+            });
+          });
+          if (k === 0) throw argumentError(WHERE, "'targets' rows have no labels");
+          fields.targets = make(tensor(flat, [n, k])).handle;
+          break;
+        }
+        case 'sequence': {
+          targetPadId = arrays.targetPadId === undefined ? padId : checkInt(arrays.targetPadId, WHERE, 'targetPadId');
+          const sequences = checkIdRows(arrays.targets, 'targets', classBound, true);
+          const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
+          fields.targets = make(longTensor(padRows(sequences, targetWidth, targetPadId), [n, targetWidth])).handle;
+          fields.targetLengths = make(longTensor(Int32Array.from(sequences, (row) => row.length), [n])).handle;
+          break;
+        }
+        case 'tagging': {
+          targetPadId = arrays.targetPadId === undefined ? -100 : checkInt(arrays.targetPadId, WHERE, 'targetPadId');
+          const tags = checkIdRows(arrays.targets, 'targets', classBound, true);
+          tags.forEach((row, i) => {
+            if (row.length !== rows[i]!.length) throw argumentError(WHERE, `'targets[${i}]' has ${row.length} tags but the input has ${rows[i]!.length} tokens`);
+          });
+          fields.targets = make(longTensor(padRows(tags, width, targetPadId), [n, width])).handle;
+          break;
+        }
+      }
+      if (arrays.features !== undefined) {
+        if (!Array.isArray(arrays.features) || arrays.features.length !== n) {
+          throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
+        }
+        const f = Array.isArray(arrays.features[0]) ? arrays.features[0].length : -1;
+        const flat = new Float32Array(n * Math.max(f, 0));
+        arrays.features.forEach((row, i) => {
+          if (!Array.isArray(row) || row.length !== f) throw argumentError(WHERE, `'features' is ragged: row ${i} must have ${f} values`);
+          row.forEach((v, j) => {
+            if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'features[${i}][${j}]' must be a finite number, got ${describe(v)}`);
+            flat[i * f + j] = v;
+          });
+        });
+        fields.features = make(tensor(flat, [n, f])).handle;
+      }
+      const name = arrays.name === undefined ? undefined : String(arrays.name);
+      return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels, hasTargets: !unlabeled, name });
+    } finally {
+      // The data set holds its own (converted, contiguous) copies.
+      for (const t of created) t.dispose();
+    }
+  }
+
+  /**
+   * Builds a data set from tensors already padded (e.g. made by another pipeline): `inputIds` int
+   * [N, L] right-padded, `lengths` [N], and the targets in the layout of `targetKind` (see TargetKind;
+   * `targetLengths` [N] for sequences). The data set keeps its own contiguous CPU copy, so the
+   * tensors may be disposed afterwards. Shapes are checked natively; errors name the field.
+   */
+  static fromTensors(tensors: DatasetTensors): Dataset {
+    const where = 'Dataset.fromTensors';
+    if (typeof tensors !== 'object' || tensors === null) throw argumentError(where, `expected an object of tensors, got ${describe(tensors)}`);
+    const kind = checkOneOf(tensors.targetKind, TARGET_KINDS, where, 'targetKind');
+    const fields = {} as NativeDatasetTensors;
+    for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
+      const value = tensors[name];
+      if (value === undefined) {
+        if (name === 'inputIds' || name === 'lengths' || name === 'targets' || (name === 'targetLengths' && kind === 'sequence')) {
+          throw argumentError(where, `'${name}' is required`);
+        }
+        continue;
+      }
+      if (!(value instanceof Tensor)) throw argumentError(where, `'${name}' must be a tensor, got ${describe(value)}`);
+      fields[name] = value.handle;
+    }
+    const padId = tensors.padId === undefined ? 0 : checkInt(tensors.padId, where, 'padId');
+    const targetPadId = tensors.targetPadId === undefined ? (kind === 'tagging' ? -100 : padId) : checkInt(tensors.targetPadId, where, 'targetPadId');
+    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, name: tensors.name });
+  }
+
+  /** Builds a data set from tokenized examples (e.g. `tokenizer.encode(...)` results with a target). */
+  static fromExamples(examples: TokenizedExample[], options: DatasetOptions): Dataset {
+    if (!Array.isArray(examples)) throw argumentError('Dataset.fromExamples', `'examples' must be an array, got ${describe(examples)}`);
+    const withTypes = examples.some((e) => e?.tokenTypeIds !== undefined);
+    examples.forEach((e, i) => {
+      if (typeof e !== 'object' || e === null) throw argumentError('Dataset.fromExamples', `'examples[${i}]' must be an object`);
+      if (withTypes && e.tokenTypeIds === undefined) throw argumentError('Dataset.fromExamples', `'examples[${i}].tokenTypeIds' is missing (other examples have it)`);
+    });
+    return Dataset.fromArrays({
+      ...options,
+      inputIds: examples.map((e) => e.inputIds),
+      ...(withTypes ? { tokenTypeIds: examples.map((e) => e.tokenTypeIds!) } : {}),
+      ...(options.unlabeled ? {} : { targets: examples.map((e) => e.target!) }),
+    });
+  }
+
+  /** Number of examples. */
+  get size(): number { return this.handle.size(); }
+  get length(): number { return this.size; }
+  /** Padded width of the stored input rows. */
+  get maxLength(): number { return this.handle.maxLength(); }
+
+  /** The rows `indices`, padding trimmed to their longest input (and longest target for sequences). */
+  batch(indices: number[] | Tensor): Batch {
+    let owned: Tensor | undefined;
+    if (Array.isArray(indices)) {
+      indices.forEach((v, i) => checkInt(v, 'Dataset.batch', `indices[${i}]`));
+      if (indices.length === 0) throw argumentError('Dataset.batch', "'indices' is empty");
+      const bad = indices.findIndex((v) => v < 0 || v >= this.size);
+      if (bad >= 0) throw argumentError('Dataset.batch', `'indices[${bad}]' = ${indices[bad]} is out of range for ${this.size} examples`);
+      owned = tensor(Float64Array.from(indices), [indices.length], { dtype: 'int64' });
+    } else if (!(indices instanceof Tensor)) {
+      throw argumentError('Dataset.batch', `'indices' must be an array of row numbers or a tensor, got ${describe(indices)}`);
+    }
+    try {
+      return wrapBatch(this.handle.batch((owned ?? (indices as Tensor)).handle));
+    } finally {
+      owned?.dispose();
+    }
+  }
+
+  /** A permutation of the rows drawn from `seed` alone (independent of mt.manualSeed). */
+  shuffledOrder(seed: number): number[] {
+    checkInt(seed, 'Dataset.shuffledOrder', 'seed');
+    const t = new Tensor(this.handle.shuffledOrder(seed));
+    try { return Array.from(t.dataSync() as BigInt64Array, Number); } finally { t.dispose(); }
+  }
+
+  /** Row indices grouped into batches: in order, or shuffled by `seed`; the last batch may be short unless dropLast. */
+  batchIndices(options: { batchSize: number; seed?: number; dropLast?: boolean }): number[][] {
+    const where = 'Dataset.batchIndices';
+    const batchSize = checkInt(options?.batchSize, where, 'batchSize');
+    if (batchSize <= 0) throw argumentError(where, `'batchSize' must be positive, got ${batchSize}`);
+    const seed = options.seed === undefined ? undefined : checkInt(options.seed, where, 'seed');
+    const dropLast = options.dropLast === undefined ? false : checkBoolean(options.dropLast, where, 'dropLast');
+    return this.handle.batchIndices(batchSize, seed, dropLast).map((h) => {
+      const t = new Tensor(h);
+      try { return Array.from(t.dataSync() as BigInt64Array, Number); } finally { t.dispose(); }
+    });
+  }
+
+  /** The whole data set as tensors (sharing its storage), for inspection. The caller disposes them. */
+  tensors(): Omit<Batch, 'indices'> {
+    const t = this.handle.tensors();
+    return wrapTensors(t);
+  }
+
+  dispose(): void { this.handle.dispose(); }
+  get isDisposed(): boolean { return this.handle.isDisposed(); }
+  [Symbol.dispose](): void { this.dispose(); }
+}
+
+function wrapTensors(t: NativeDatasetTensors): Omit<Batch, 'indices'> {
+  const out: Omit<Batch, 'indices'> = {
+    inputIds: new Tensor(t.inputIds),
+    lengths: new Tensor(t.lengths),
+    targets: new Tensor(t.targets),
+  };
+  if (t.tokenTypeIds) out.tokenTypeIds = new Tensor(t.tokenTypeIds);
+  if (t.targetLengths) out.targetLengths = new Tensor(t.targetLengths);
+  if (t.features) out.features = new Tensor(t.features);
+  return out;
+}
+
+function wrapBatch(b: NativeBatch): Batch {
+  return { indices: new Tensor(b.indices), ...wrapTensors(b) };
+}

@@ -1,0 +1,78 @@
+// A native-resident data set: every example already tokenized, padded and stored as tensors, so
+// that a C++ training loop can draw batches without crossing into JavaScript.
+#pragma once
+#include <ATen/ATen.h>
+#include <c10/util/Optional.h>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mtl::data {
+
+// What a row's target is, which fixes the shape and dtype of `targets`:
+//   Class       int64 [N]          one class id per example
+//   Regression  float32 [N]        one real value per example
+//   MultiLabel  float32 [N, K]     0/1 (or soft) label per class
+//   Sequence    int64 [N, T]       an output sequence (e.g. phonemes), padded with targetPadId
+//   Tagging     int64 [N, L]       one class per input position, padded with targetPadId
+enum class TargetKind { Class, Regression, MultiLabel, Sequence, Tagging };
+
+TargetKind parseTargetKind(const std::string& name);
+const char* targetKindName(TargetKind kind);
+
+// The tensors a data set is built from. Optional members are undefined tensors when absent.
+struct DatasetTensors {
+  at::Tensor inputIds;       // int64 [N, L], right-padded with padId
+  at::Tensor lengths;        // int64 [N], tokens before padding (1..L)
+  at::Tensor tokenTypeIds;   // optional int64 [N, L]: segment of each token (0 first, 1 second)
+  at::Tensor targets;        // see TargetKind
+  at::Tensor targetLengths;  // Sequence only: int64 [N], tokens of each target before padding
+  at::Tensor features;       // optional float32 [N, F]: continuous features per example
+};
+
+// One batch: the selected rows, with padding trimmed to the longest row of the batch, so short
+// batches do not pay for the data set's longest example.
+struct Batch {
+  at::Tensor indices;  // int64 [B]: rows of the data set, in batch order
+  at::Tensor inputIds;
+  at::Tensor lengths;
+  at::Tensor tokenTypeIds;  // undefined when the data set has none
+  at::Tensor targets;
+  at::Tensor targetLengths;  // undefined unless Sequence
+  at::Tensor features;       // undefined when the data set has none
+};
+
+class Dataset {
+ public:
+  // Checks every shape and dtype (errors name the field) and keeps the tensors contiguous on CPU.
+  Dataset(DatasetTensors tensors, TargetKind kind, int64_t padId, int64_t targetPadId);
+
+  int64_t size() const { return tensors_.inputIds.size(0); }
+  int64_t maxLength() const { return tensors_.inputIds.size(1); }
+  TargetKind targetKind() const { return kind_; }
+  int64_t padId() const { return padId_; }
+  int64_t targetPadId() const { return targetPadId_; }
+  bool hasTokenTypes() const { return tensors_.tokenTypeIds.defined(); }
+  bool hasFeatures() const { return tensors_.features.defined(); }
+  const DatasetTensors& tensors() const { return tensors_; }
+
+  // The rows `indices` (int64 [B], each in [0, size)), trimmed to the batch's longest input
+  // (and longest target for Sequence).
+  Batch batch(const at::Tensor& indices) const;
+
+  // A permutation of 0..size-1 drawn from its own generator seeded with `seed`: the same seed
+  // gives the same order on every run and platform, whatever the global RNG state is.
+  at::Tensor shuffledOrder(uint64_t seed) const;
+
+  // Row indices split into consecutive batches of `batchSize` (the last one shorter unless
+  // dropLast), in data set order or, with a seed, in shuffledOrder(seed).
+  std::vector<at::Tensor> batchIndices(int64_t batchSize, c10::optional<uint64_t> seed, bool dropLast) const;
+
+ private:
+  DatasetTensors tensors_;
+  TargetKind kind_;
+  int64_t padId_;
+  int64_t targetPadId_;
+};
+
+}  // namespace mtl::data

@@ -1,0 +1,445 @@
+#include "core/safetensors.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string_view>
+#include <tuple>
+
+#include "core/json.h"
+#include "core/runtime.h"
+
+// The format is little-endian and tensors are copied byte for byte; a big-endian host would need
+// byte swapping, which nothing here does.
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "mtl-torch's safetensors code assumes a little-endian host"
+#endif
+
+namespace mtl::safetensors {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kLengthPrefixBytes = 8;
+// The reference writer pads the header so that the data buffer starts 8-byte aligned.
+constexpr size_t kHeaderAlignment = 8;
+const char* const kMetadataKey = "__metadata__";
+
+const std::pair<const char*, c10::ScalarType> kFormatDtypes[] = {
+    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf},  {"BF16", c10::kBFloat16},
+    {"I64", c10::kLong},   {"I32", c10::kInt},   {"U8", c10::kByte},   {"BOOL", c10::kBool},
+};
+
+// A name as it appears in messages: quoted, and cut short, since a hostile file may hold anything.
+std::string describeName(const std::string& name) {
+  constexpr size_t kShown = 64;
+  return "'" + (name.size() <= kShown ? name : name.substr(0, kShown) + "...") + "'";
+}
+
+[[noreturn]] void refuse(const std::string& message) { throw FormatError(message); }
+
+c10::ScalarType parseFormatDtype(const std::string& text, const std::string& name) {
+  for (const auto& [formatName, type] : kFormatDtypes) {
+    if (text == formatName) return type;
+  }
+  refuse("tensor " + describeName(name) + " has dtype " + describeName(text) +
+         ", which mtl-torch does not read (it reads F64, F32, F16, BF16, I64, I32, U8 and BOOL)");
+}
+
+// One tensor as the header describes it.
+struct Entry {
+  std::string name;
+  c10::ScalarType dtype = c10::kFloat;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+
+struct Header {
+  std::vector<Entry> entries;  // sorted by their position in the data buffer
+  Metadata metadata;
+};
+
+// numel × element size. Refuses, before anything is allocated, shapes whose product of sizes
+// (zeros counted as ones) overflows int64: libtorch's contiguous strides are such products, so
+// they must fit even for an empty tensor like [0, 2^62, 2^62].
+uint64_t byteSizeOf(const Entry& entry) {
+  uint64_t count = 1;
+  uint64_t span = 1;
+  for (const int64_t size : entry.shape) {
+    const auto extent = static_cast<uint64_t>(size);
+    const uint64_t factor = std::max<uint64_t>(extent, 1);
+    if (span > static_cast<uint64_t>(INT64_MAX) / factor) {
+      refuse("tensor " + describeName(entry.name) + " has a shape whose size product overflows 64 bits");
+    }
+    span *= factor;
+    count *= extent;  // count ≤ span
+  }
+  return count * c10::elementSize(entry.dtype);  // count < 2^63 and element size ≤ 8: no overflow
+}
+
+void readShape(json::Reader& reader, Entry& entry) {
+  reader.beginArray();
+  while (reader.nextElement()) {
+    const uint64_t size = reader.readUnsigned();
+    if (size > static_cast<uint64_t>(INT64_MAX)) {
+      refuse("tensor " + describeName(entry.name) + " has a dimension larger than 2^63 - 1");
+    }
+    entry.shape.push_back(static_cast<int64_t>(size));
+  }
+}
+
+void readOffsets(json::Reader& reader, Entry& entry) {
+  uint64_t offsets[2];
+  size_t count = 0;
+  reader.beginArray();
+  while (reader.nextElement()) {
+    if (count == 2) refuse("tensor " + describeName(entry.name) + ": data_offsets must be [begin, end]");
+    offsets[count++] = reader.readUnsigned();
+  }
+  if (count != 2) refuse("tensor " + describeName(entry.name) + ": data_offsets must be [begin, end]");
+  entry.begin = offsets[0];
+  entry.end = offsets[1];
+}
+
+Entry readEntry(json::Reader& reader, std::string name) {
+  Entry entry;
+  entry.name = std::move(name);
+  bool hasDtype = false, hasShape = false, hasOffsets = false;
+  const auto once = [&](bool& seen, const char* field) {
+    if (seen) refuse("tensor " + describeName(entry.name) + " has two '" + field + "' fields");
+    seen = true;
+  };
+  reader.beginObject();
+  std::string field;
+  while (reader.nextMember(field)) {
+    if (field == "dtype") {
+      once(hasDtype, "dtype");
+      entry.dtype = parseFormatDtype(reader.readString(), entry.name);
+    } else if (field == "shape") {
+      once(hasShape, "shape");
+      readShape(reader, entry);
+    } else if (field == "data_offsets") {
+      once(hasOffsets, "data_offsets");
+      readOffsets(reader, entry);
+    } else {
+      reader.skipValue();  // the reference implementation ignores fields it does not know, too
+    }
+  }
+  if (!hasDtype || !hasShape || !hasOffsets) {
+    refuse("tensor " + describeName(entry.name) + " lacks " +
+           (!hasDtype ? "'dtype'" : !hasShape ? "'shape'" : "'data_offsets'"));
+  }
+  return entry;
+}
+
+void readMetadata(json::Reader& reader, Metadata& metadata) {
+  reader.beginObject();
+  std::string key;
+  while (reader.nextMember(key)) {
+    if (reader.peek() != json::Kind::String) refuse("__metadata__ value of " + describeName(key) + " is not a string");
+    if (!metadata.emplace(key, reader.readString()).second) refuse("__metadata__ has the key " + describeName(key) + " twice");
+  }
+}
+
+void checkRanges(const Entry& entry, uint64_t dataSize) {
+  const std::string where = "tensor " + describeName(entry.name);
+  if (entry.begin > entry.end) refuse(where + " has data_offsets that end before they begin");
+  if (entry.end > dataSize) {
+    refuse(where + " ends at byte " + std::to_string(entry.end) + " of a data buffer of " + std::to_string(dataSize) +
+           " bytes");
+  }
+  const uint64_t expected = byteSizeOf(entry);
+  if (entry.end - entry.begin != expected) {
+    refuse(where + " has " + std::to_string(entry.end - entry.begin) + " bytes but its dtype and shape need " +
+           std::to_string(expected));
+  }
+}
+
+// The format requires the entries to tile the data buffer: no two overlap and no byte is unused
+// (so a file cannot hide other content). Sorts the entries into buffer order on the way.
+void checkTiling(std::vector<Entry>& entries, uint64_t dataSize) {
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  uint64_t cursor = 0;
+  for (const Entry& entry : entries) {
+    if (entry.begin < cursor) refuse("tensor " + describeName(entry.name) + " overlaps the tensor before it");
+    if (entry.begin > cursor) {
+      refuse("bytes " + std::to_string(cursor) + " to " + std::to_string(entry.begin) +
+             " of the data buffer belong to no tensor");
+    }
+    cursor = entry.end;
+  }
+  if (cursor != dataSize) {
+    refuse("the last " + std::to_string(dataSize - cursor) + " bytes of the data buffer belong to no tensor");
+  }
+}
+
+// A name that occurs twice, or null. Sorts pointers, so the names themselves are not copied.
+const std::string* findDuplicate(std::vector<const std::string*> names) {
+  std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  const auto twin = std::adjacent_find(names.begin(), names.end(),
+                                       [](const std::string* a, const std::string* b) { return *a == *b; });
+  return twin == names.end() ? nullptr : *twin;
+}
+
+Header parseHeader(std::string_view text, uint64_t dataSize) {
+  if (text.empty() || text[0] != '{') refuse("the header does not start with '{'");
+  Header header;
+  try {
+    json::Reader reader(text);
+    bool hasMetadata = false;
+    reader.beginObject();
+    std::string key;
+    while (reader.nextMember(key)) {
+      if (key == kMetadataKey) {
+        if (hasMetadata) refuse("the header has two __metadata__ entries");
+        hasMetadata = true;
+        readMetadata(reader, header.metadata);
+      } else {
+        header.entries.push_back(readEntry(reader, std::move(key)));
+      }
+    }
+    reader.finish();
+  } catch (const json::ParseError& error) {
+    refuse(std::string("header: ") + error.what());
+  }
+  {
+    std::vector<const std::string*> names;
+    names.reserve(header.entries.size());
+    for (const Entry& entry : header.entries) names.push_back(&entry.name);
+    if (const std::string* twin = findDuplicate(std::move(names))) {
+      refuse("the header names tensor " + describeName(*twin) + " twice");
+    }
+  }
+  for (const Entry& entry : header.entries) checkRanges(entry, dataSize);
+  checkTiling(header.entries, dataSize);
+  return header;
+}
+
+// Reads a whole safetensors image of `totalSize` bytes through readBytes(destination, count),
+// which delivers the next `count` bytes. Every size is validated before the memory it implies is
+// allocated, and bytes go straight into the tensors' storage.
+template <typename ReadBytes>
+Loaded readImage(uint64_t totalSize, ReadBytes&& readBytes) {
+  if (totalSize < kLengthPrefixBytes) {
+    refuse("only " + std::to_string(totalSize) + " bytes, fewer than the 8-byte header length");
+  }
+  uint8_t prefix[kLengthPrefixBytes];
+  readBytes(prefix, kLengthPrefixBytes);
+  uint64_t headerLength = 0;
+  for (size_t i = 0; i < kLengthPrefixBytes; ++i) headerLength |= static_cast<uint64_t>(prefix[i]) << (8 * i);
+  if (headerLength > kMaxHeaderBytes) {
+    refuse("header length " + std::to_string(headerLength) + " exceeds the limit of " +
+           std::to_string(kMaxHeaderBytes) + " bytes");
+  }
+  if (headerLength > totalSize - kLengthPrefixBytes) {
+    refuse("header length " + std::to_string(headerLength) + " is more than the " +
+           std::to_string(totalSize - kLengthPrefixBytes) + " bytes that follow it (truncated?)");
+  }
+  Header header;
+  {
+    std::string text(headerLength, '\0');
+    readBytes(text.data(), headerLength);
+    header = parseHeader(text, totalSize - kLengthPrefixBytes - headerLength);
+  }
+  Loaded loaded;
+  loaded.metadata = std::move(header.metadata);
+  loaded.tensors.reserve(header.entries.size());
+  for (Entry& entry : header.entries) {
+    at::Tensor tensor = at::empty(entry.shape, at::TensorOptions().dtype(entry.dtype));
+    const uint64_t bytes = entry.end - entry.begin;
+    if (bytes > 0) readBytes(tensor.data_ptr(), bytes);
+    // A bool byte other than 0 or 1 is undefined behaviour in C++ kernels: refuse it here.
+    if (entry.dtype == c10::kBool && bytes > 0) {
+      const auto* data = static_cast<const uint8_t*>(tensor.data_ptr());
+      if (std::any_of(data, data + bytes, [](uint8_t b) { return b > 1; })) {
+        refuse("BOOL tensor " + describeName(entry.name) + " holds a byte that is neither 0 nor 1");
+      }
+    }
+    loaded.tensors.emplace_back(std::move(entry.name), std::move(tensor));
+  }
+  return loaded;
+}
+
+// ---- writing ----
+
+// What save() and serialize() write: the length prefix and padded header, then the tensors'
+// bytes in `order`.
+struct Layout {
+  std::string prefixAndHeader;
+  std::vector<size_t> order;  // indices into the caller's tensors, in data-buffer order
+};
+
+Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
+  std::vector<const std::string*> names;
+  names.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    const std::string where = "tensor " + describeName(name);
+    if (name == kMetadataKey) throw std::invalid_argument("a tensor cannot be named __metadata__");
+    if (!tensor.defined()) throw std::invalid_argument(where + " is undefined");
+    if (tensor.layout() != c10::kStrided) throw std::invalid_argument(where + " is not dense");
+    if (!json::isValidUtf8(name)) throw std::invalid_argument(where + " has a name that is not UTF-8");
+    formatDtypeName(tensor.scalar_type());  // throws for a dtype the format cannot hold
+    names.push_back(&name);
+  }
+  if (const std::string* twin = findDuplicate(std::move(names))) {
+    throw std::invalid_argument("two tensors are named " + describeName(*twin));
+  }
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  // Larger elements first keeps each tensor aligned to its element size; stable, so within one
+  // element size the caller's order survives.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return tensors[a].second.element_size() > tensors[b].second.element_size();
+  });
+
+  std::string json = "{";
+  if (!metadata.empty()) {
+    json += json::quote(kMetadataKey) + ":{";
+    bool first = true;
+    for (const auto& [key, value] : metadata) {
+      if (!first) json += ',';
+      first = false;
+      json += json::quote(key) + ':' + json::quote(value);
+    }
+    json += '}';
+    if (!tensors.empty()) json += ',';
+  }
+  uint64_t offset = 0;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const auto& [name, tensor] = tensors[order[k]];
+    const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+    if (k > 0) json += ',';
+    json += json::quote(name) + ":{\"dtype\":\"" + formatDtypeName(tensor.scalar_type()) + "\",\"shape\":[";
+    for (int64_t d = 0; d < tensor.dim(); ++d) json += (d > 0 ? "," : "") + std::to_string(tensor.size(d));
+    json += "],\"data_offsets\":[" + std::to_string(offset) + ',' + std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  json += '}';
+  json.append((kHeaderAlignment - json.size() % kHeaderAlignment) % kHeaderAlignment, ' ');
+  if (json.size() > kMaxHeaderBytes) throw std::invalid_argument("the safetensors header would exceed 100 MB");
+
+  Layout layout;
+  layout.prefixAndHeader.reserve(kLengthPrefixBytes + json.size());
+  for (size_t i = 0; i < kLengthPrefixBytes; ++i) {
+    layout.prefixAndHeader += static_cast<char>((static_cast<uint64_t>(json.size()) >> (8 * i)) & 0xFF);
+  }
+  layout.prefixAndHeader += json;
+  layout.order = std::move(order);
+  return layout;
+}
+
+// Hands each tensor's bytes, in layout order, to write(pointer, count). One tensor at a time is
+// copied to the CPU (and made contiguous) only if it is not already, so a CUDA model does not
+// need a second full copy in host memory.
+template <typename WriteBytes>
+void writeImage(const NamedTensors& tensors, const Layout& layout, WriteBytes&& write) {
+  write(layout.prefixAndHeader.data(), layout.prefixAndHeader.size());
+  for (const size_t index : layout.order) {
+    const at::Tensor host = tensors[index].second.detach().to(c10::kCPU).contiguous();
+    const size_t bytes = static_cast<size_t>(host.numel()) * host.element_size();
+    if (bytes > 0) write(static_cast<const char*>(host.data_ptr()), bytes);
+  }
+}
+
+void checkPath(const std::string& path) {
+  if (path.empty()) throw std::invalid_argument("the path is empty");
+  if (path.find('\0') != std::string::npos) throw std::invalid_argument("the path contains a NUL character");
+}
+
+// A fresh name in the target's folder: rename() is only atomic within one file system.
+fs::path temporaryPathFor(const fs::path& target) {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device entropy;
+  const uint64_t tag = ((static_cast<uint64_t>(entropy()) << 32) | entropy()) ^ counter.fetch_add(1);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(tag));
+  return target.parent_path() / ("." + target.filename().string() + ".tmp-" + hex);
+}
+
+}  // namespace
+
+std::string formatDtypeName(c10::ScalarType type) {
+  for (const auto& [name, candidate] : kFormatDtypes) {
+    if (candidate == type) return name;
+  }
+  throw std::invalid_argument("safetensors cannot hold dtype " + dtypeName(type) +
+                              " (float32, float64, float16, bfloat16, int32, int64, uint8 and bool can be saved)");
+}
+
+std::string serialize(const NamedTensors& tensors, const Metadata& metadata) {
+  const Layout layout = planLayout(tensors, metadata);
+  std::string bytes;
+  writeImage(tensors, layout, [&](const char* data, size_t count) { bytes.append(data, count); });
+  return bytes;
+}
+
+Loaded deserialize(const uint8_t* data, size_t size) {
+  size_t cursor = 0;
+  try {
+    return readImage(size, [&](void* destination, size_t count) {
+      std::memcpy(destination, data + cursor, count);
+      cursor += count;
+    });
+  } catch (const FormatError& error) {
+    throw FormatError(std::string("not valid safetensors data: ") + error.what());
+  }
+}
+
+void save(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  checkPath(path);
+  const fs::path target(path);
+  if (target.filename().empty()) throw std::invalid_argument("the path '" + path + "' names a folder, not a file");
+  const Layout layout = planLayout(tensors, metadata);  // refuse bad input before touching the disk
+  const fs::path temporary = temporaryPathFor(target);
+  try {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot create '" + temporary.string() + "': " + std::strerror(errno));
+    writeImage(tensors, layout, [&](const char* data, size_t count) {
+      out.write(data, static_cast<std::streamsize>(count));
+    });
+    out.close();
+    if (!out) throw std::runtime_error("cannot write '" + temporary.string() + "' (is the disk full?)");
+    std::error_code error;
+    fs::rename(temporary, target, error);
+    if (error) throw std::runtime_error("cannot replace '" + path + "': " + error.message());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+}
+
+Loaded load(const std::string& path) {
+  checkPath(path);
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (!fs::exists(status)) throw std::runtime_error("cannot read '" + path + "': no such file");
+  if (!fs::is_regular_file(status)) throw std::runtime_error("cannot read '" + path + "': not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.seekg(0, std::ios::beg);
+  if (size < 0 || !in) throw std::runtime_error("cannot read '" + path + "'");
+  try {
+    return readImage(static_cast<uint64_t>(size), [&](void* destination, size_t count) {
+      in.read(static_cast<char*>(destination), static_cast<std::streamsize>(count));
+      if (static_cast<size_t>(in.gcount()) != count) {
+        throw std::runtime_error("'" + path + "' ended early while being read (was it changed meanwhile?)");
+      }
+    });
+  } catch (const FormatError& error) {
+    throw FormatError("'" + path + "' is not a valid safetensors file: " + error.what());
+  }
+}
+
+}  // namespace mtl::safetensors
