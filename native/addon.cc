@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "napi/addon_data.h"
+#include "napi/module.h"
 #include "napi/serialization.h"
 #include "napi/dataset.h"
 #include "napi/metrics.h"
@@ -24,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::TensorHandle::Init(env, exports);
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);
+  mtl::napi::InitModules(env, exports);
   mtl::napi::InitSerialization(env, exports);
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
