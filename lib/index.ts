@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { native, packageRoot } from './native.ts';
-import * as functional from './nn/functional.ts';
 
 export { TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
@@ -26,7 +25,7 @@ export const cuda = {
   deviceCount: (): number => runtime.cudaDeviceCount,
 };
 
-export const nn = { functional };
+export * as nn from './nn/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
 native.setNumThreads(availableParallelism());

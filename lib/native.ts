@@ -81,8 +81,38 @@ export interface NativeMetrics {
   glueAverage(tasks: Record<string, Record<string, number>>): number;
 }
 
+/** An opaque handle to a decoder's key/value cache (native/core/nn/kv_cache.h). */
+export interface NativeDecoderCache {
+  readonly __nativeDecoderCache: unique symbol;
+}
+
+/** native/napi/module.cc: one class for every block kind of native/core/nn. */
+export interface NativeModule {
+  /** Arguments and results depend on the kind; lib/nn/ declares each. */
+  forward(...args: unknown[]): T | (T | null)[];
+  /** The module's own tensors (shared storage), in torch.nn's order and names. */
+  namedParameters(): { names: string[]; tensors: T[] };
+  namedBuffers(): { names: string[]; tensors: T[] };
+  /** Throws (listing every bad key) unless accepted; returns the non-fatal keys of a non-strict load. */
+  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: Opt<string>, dtype: Opt<string>): void;
+  setRequiresGrad(value: boolean): void;
+  newCache(): NativeDecoderCache;
+  kind(): string;
+}
+
 export interface NativeAddon {
   NativeTensor: Function;
+  NativeModule: new (kind: string, options: object) => NativeModule;
+  decoderCacheLength(cache: NativeDecoderCache): number;
+  decoderCacheReorder(cache: NativeDecoderCache, indices: T): void;
+  decoderCacheClear(cache: NativeDecoderCache): void;
+  nnFunctional: {
+    scaledDotProductAttention(query: T, key: T, value: T, attnMask: Opt<T>, dropoutP: number, isCausal: boolean, needWeights: boolean): [T, T | null];
+    squareSubsequentMask(size: number, dtype?: string, device?: string): T;
+  };
   ops: NativeOps;
   NativeDataset: new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number) => NativeDatasetHandle;
   metrics: NativeMetrics;
