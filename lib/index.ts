@@ -4,6 +4,9 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { native, packageRoot } from './native.ts';
 
+export * as data from './data/index.ts';
+export * as metrics from './data/metrics.ts';
+
 export { TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
 export {

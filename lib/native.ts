@@ -35,6 +35,28 @@ export interface NativeOps extends Record<string, OpFn> {
   stack(tensors: T[], dim?: number): T;
 }
 
+/** An opaque handle to a decoder's key/value cache (native/core/nn/kv_cache.h). */
+export interface NativeDecoderCache {
+  readonly __nativeDecoderCache: unique symbol;
+}
+
+/** native/napi/module.cc: one class for every block kind of native/core/nn. */
+export interface NativeModule {
+  /** Arguments and results depend on the kind; lib/nn/ declares each. */
+  forward(...args: unknown[]): T | (T | null)[];
+  /** The module's own tensors (shared storage), in torch.nn's order and names. */
+  namedParameters(): { names: string[]; tensors: T[] };
+  namedBuffers(): { names: string[]; tensors: T[] };
+  /** Throws (listing every bad key) unless accepted; returns the non-fatal keys of a non-strict load. */
+  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: Opt<string>, dtype: Opt<string>): void;
+  setRequiresGrad(value: boolean): void;
+  newCache(): NativeDecoderCache;
+  kind(): string;
+}
+
 /** The tensors of a native data set (native/core/data/dataset.h); optional ones may be absent. */
 export interface NativeDatasetTensors {
   inputIds: T;
@@ -79,28 +101,6 @@ export interface NativeMetrics {
   };
   glueTaskScore(task: string, metrics: Record<string, number>): number;
   glueAverage(tasks: Record<string, Record<string, number>>): number;
-}
-
-/** An opaque handle to a decoder's key/value cache (native/core/nn/kv_cache.h). */
-export interface NativeDecoderCache {
-  readonly __nativeDecoderCache: unique symbol;
-}
-
-/** native/napi/module.cc: one class for every block kind of native/core/nn. */
-export interface NativeModule {
-  /** Arguments and results depend on the kind; lib/nn/ declares each. */
-  forward(...args: unknown[]): T | (T | null)[];
-  /** The module's own tensors (shared storage), in torch.nn's order and names. */
-  namedParameters(): { names: string[]; tensors: T[] };
-  namedBuffers(): { names: string[]; tensors: T[] };
-  /** Throws (listing every bad key) unless accepted; returns the non-fatal keys of a non-strict load. */
-  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
-  train(mode: boolean): void;
-  isTraining(): boolean;
-  to(device: Opt<string>, dtype: Opt<string>): void;
-  setRequiresGrad(value: boolean): void;
-  newCache(): NativeDecoderCache;
-  kind(): string;
 }
 
 export interface NativeAddon {

@@ -4,7 +4,10 @@
  * dict loading, train/eval, to(), freeze, positional encodings, the functional attention and every
  * bad-option error.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { allClose, equal, expectClose, fromWire, runReference, wireRecord, type WireTensor } from './support/nn-reference.ts';
 
@@ -46,9 +49,14 @@ const specs: Record<string, { kind: string; options: Record<string, unknown>; ma
 };
 
 let reference: Record<string, Reference> = {};
+// PyTorch saves its initialised weights here as safetensors; mt.load reads them back.
+const weightsDir = mkdtempSync(path.join(tmpdir(), 'mtl-nn-modules-'));
+const weightsFile = (spec: string) => path.join(weightsDir, `${spec.replace(/\W+/g, '_')}.safetensors`);
+afterAll(() => rmSync(weightsDir, { recursive: true, force: true }));
 beforeAll(() => {
   const wire = Object.fromEntries(Object.entries(specs).map(([name, s]) => [name, {
     kind: s.kind, options: s.options, inputShapes: s.inputShapes ?? {}, inputs: wireRecord(s.inputs ?? {}), call: s.call ?? {},
+    saveWeightsTo: weightsFile(name),
   }]));
   reference = runReference<Reference>('reference', wire);
 }, 300_000);
@@ -65,12 +73,14 @@ describe('names and counts equal torch.nn', () => {
   }
 });
 
-describe('PyTorch-initialised weights load and reproduce PyTorch (eval, its inference path)', () => {
+describe('PyTorch-initialised weights (saved by PyTorch as safetensors) load and reproduce PyTorch (eval, its inference path)', () => {
   for (const [name, spec] of Object.entries(specs).filter(([, s]) => s.inputShapes)) {
     it(name, () => {
       const ref = reference[name]!;
       const m = spec.make().eval();
-      m.loadStateDict(new Map(ref.stateDict.map(([k, t]) => [k, fromWire(t)])));
+      m.loadStateDict(mt.load(weightsFile(name)));
+      // The file holds exactly PyTorch's state dict.
+      for (const [k, t] of ref.stateDict) expect(equal(m.stateDict()[k]!, fromWire(t)), k).toBe(true);
       const inputs = Object.fromEntries(Object.entries(ref.inputs!).map(([k, t]) => [k, fromWire(t)]));
       const output = mt.noGrad(() => {
         if (m instanceof mt.nn.MultiheadAttention) return m.forward(inputs.query!, inputs.query!, inputs.query!, { keyPaddingMask: inputs.keyPaddingMask }).output;

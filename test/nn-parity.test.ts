@@ -1,10 +1,14 @@
 /**
- * mt.nn blocks against torch.nn, live: every case's weights and inputs go to
- * scripts/reference/nn_blocks.py, which builds the same torch.nn module, runs the same inputs and
- * returns outputs and the gradients of loss = sum(output * w) for inputs and every parameter.
+ * mt.nn blocks against torch.nn, live: every case's weights (saved with mt.save as safetensors, the
+ * interop path) and inputs go to scripts/reference/nn_blocks.py, which builds the same torch.nn
+ * module, loads the weights, runs the same inputs and returns outputs and the gradients of
+ * loss = sum(output * w) for inputs and every parameter.
  * fp32 forward within 1e-5, gradients within 1e-4 (relative, see expectClose).
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { expectClose, runReference, wireRecord, type WireTensor } from './support/nn-reference.ts';
 
@@ -158,10 +162,14 @@ for (const [normFirst, activation, norm] of [[false, 'relu', false], [false, 'ge
 
 const mine: Record<string, Mine> = {};
 let theirs: Record<string, Theirs> = {};
+const weightsDir = mkdtempSync(path.join(tmpdir(), 'mtl-nn-parity-'));
+afterAll(() => rmSync(weightsDir, { recursive: true, force: true }));
 
 beforeAll(() => {
   const wire: Record<string, unknown> = {};
-  for (const [name, c] of Object.entries(cases)) {
+  for (const [index, [name, c]] of Object.entries(cases).entries()) {
+    const weightsFile = path.join(weightsDir, `case${index}.safetensors`);
+    mt.save(weightsFile, c.module.stateDict());
     const outputs = c.forward();
     const lossWeights = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, mt.randn(t.shape)]));
     Object.entries(outputs).map(([k, t]) => t.mul(lossWeights[k]!).sum()).reduce((a, b) => a.add(b)).backward();
@@ -172,7 +180,7 @@ beforeAll(() => {
     };
     wire[name] = {
       kind: c.kind, options: c.options, train: c.train, call: c.call ?? {},
-      weights: wireRecord(c.module.stateDict()), inputs: wireRecord(c.inputs), gradInputs: c.gradInputs,
+      weightsFile, inputs: wireRecord(c.inputs), gradInputs: c.gradInputs,
       lossWeights: wireRecord(lossWeights),
     };
   }

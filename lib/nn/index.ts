@@ -1,7 +1,7 @@
 /** mt.nn: Transformer blocks with torch.nn's names, options and numerics. */
 export * as functional from './functional.ts';
 export { Module } from './module.ts';
-export type { StateDict, LoadStateDictResult } from './module.ts';
+export type { LoadStateDictResult } from './module.ts';
 export { Linear, Embedding, LayerNorm, Dropout } from './layers.ts';
 export type { LinearOptions, EmbeddingOptions, LayerNormOptions } from './layers.ts';
 export { SinusoidalPositionalEncoding, LearnedPositionalEncoding } from './positional.ts';

@@ -5,10 +5,9 @@
  */
 import { argumentError } from '../errors.ts';
 import { native, type NativeModule, type NativeTensor } from '../native.ts';
+import type { StateDict } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkBoolean, checkDevice, checkDtype, describe, type Device, type DType } from '../validate.ts';
-
-export type StateDict = Record<string, Tensor>;
 
 export interface LoadStateDictResult {
   /** Module keys absent from the dict (only possible with strict: false). */
@@ -36,8 +35,8 @@ export abstract class Module {
   namedBuffers(): [string, Tensor][] { return entries(this.native.namedBuffers()); }
 
   /** Parameters, then buffers, detached (as torch's state_dict()): they share storage with the module. */
-  stateDict(): StateDict {
-    const out: StateDict = {};
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
     for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) out[name] = t.detach();
     return out;
   }
@@ -47,7 +46,7 @@ export abstract class Module {
    * missing and unexpected keys fail when strict (the default). The error lists every bad key, and
    * a failed load changes nothing.
    */
-  loadStateDict(stateDict: StateDict | Map<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
+  loadStateDict(stateDict: StateDict, options: { strict?: boolean } = {}): LoadStateDictResult {
     const where = 'loadStateDict';
     const strict = options.strict === undefined ? true : checkBoolean(options.strict, where, 'strict');
     if (typeof stateDict !== 'object' || stateDict === null) {

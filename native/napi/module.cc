@@ -70,9 +70,11 @@ nn::DecoderMasks decoderMasks(const Args& a, size_t first) {
   return {a.optionalTensor(first), a.optionalTensor(first + 1), a.optionalTensor(first + 2), a.optionalTensor(first + 3)};
 }
 
+// torch::nn::Module is a virtual base of every Impl (through Cloneable), so only dynamic_cast
+// reaches the Impl; the kind table pairs each factory with its own forward, so it never fails.
 template <typename Impl>
 Impl& as(torch::nn::Module& module) {
-  return static_cast<Impl&>(module);
+  return dynamic_cast<Impl&>(module);
 }
 
 // Every forward that maps one tensor to one tensor.

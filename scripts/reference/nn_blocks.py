@@ -7,8 +7,9 @@
       every parameter gradient of loss = sum(output * lossWeights).
   nn_blocks.py reference SPEC.json RESULTS.json
       For every spec: build the module with torch's own initialisation (seeded), draw inputs, and
-      write its state dict (names in order), parameter count, inputs and outputs, for the
-      PyTorch -> mtl-torch round trip and the name checks.
+      write its state dict (names in order; also as safetensors to "saveWeightsTo" when given),
+      parameter count, inputs and outputs, for the PyTorch -> mtl-torch round trip and the name
+      checks.
 
 Tensors travel as {"shape": [...], "dtype": "float32" | "float64" | "bool" | "int64", "data": [...]}
 (flat, row-major), or as a safetensors file when a case names one ("weightsFile").
@@ -21,6 +22,9 @@ import sys
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402  (scripts/reference's safetensors reader and writer)
+
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bool": torch.bool, "int64": torch.int64}
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 
@@ -28,14 +32,18 @@ DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 def decode(t):
     if t is None:
         return None
-    return torch.tensor(t["data"], dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+    # Non-finite numbers travel as strings ("-Infinity"): JSON has no infinities.
+    data = [float(x) if isinstance(x, str) else x for x in t["data"]]
+    return torch.tensor(data, dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
 
 
 def encode(t):
     if t is None:
         return None
     t = t.detach().cpu().contiguous()
-    return {"shape": list(t.shape), "dtype": DTYPE_NAMES[t.dtype], "data": t.reshape(-1).tolist()}
+    data = [x if math.isfinite(x) else ("NaN" if math.isnan(x) else "Infinity" if x > 0 else "-Infinity")
+            for x in t.reshape(-1).tolist()]
+    return {"shape": list(t.shape), "dtype": DTYPE_NAMES[t.dtype], "data": data}
 
 
 def layer_kwargs(o):
@@ -100,9 +108,7 @@ def run(kind, module, inputs, call):
 
 def load_weights(case):
     if "weightsFile" in case:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from safetensors_io import load  # the safetensors reader of scripts/reference
-        return load(case["weightsFile"])
+        return safetensors_io.load(case["weightsFile"])
     return {name: decode(t) for name, t in case["weights"].items()}
 
 
@@ -132,6 +138,8 @@ def reference_case(spec):
     generator = torch.Generator().manual_seed(spec.get("seed", 0) + 1)
     inputs = {name: torch.randn(shape, generator=generator) for name, shape in spec.get("inputShapes", {}).items()}
     inputs.update({name: decode(t) for name, t in spec.get("inputs", {}).items()})
+    if "saveWeightsTo" in spec:
+        safetensors_io.save(module.state_dict(), spec["saveWeightsTo"])
     result = {
         "stateDict": [[name, encode(t)] for name, t in module.state_dict().items()],
         "parameterNames": [name for name, _ in module.named_parameters()],

@@ -15,14 +15,16 @@ import { native, type NativeTensor } from '../../lib/native.ts';
 export const PYTHON = process.env.MTL_REFERENCE_PYTHON ?? '/usr/bin/python3';
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/reference/nn_blocks.py');
 
-export interface WireTensor { shape: number[]; dtype: string; data: number[] }
+/** JSON has no infinities (causal masks hold -Infinity): non-finite numbers travel as strings. */
+export interface WireTensor { shape: number[]; dtype: string; data: (number | string)[] }
 
 export function toWire(t: mt.Tensor): WireTensor {
-  const data = t.dataSync();
-  return { shape: t.shape, dtype: t.dtype, data: Array.from(data as ArrayLike<number | bigint>, Number) };
+  const data = Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
+  return { shape: t.shape, dtype: t.dtype, data: data.map((x) => (Number.isFinite(x) ? x : String(x))) };
 }
 
-export function fromWire(w: WireTensor): mt.Tensor {
+export function fromWire(wire: WireTensor): mt.Tensor {
+  const w = { ...wire, data: wire.data.map(Number) };
   if (w.dtype === 'bool') return mt.tensor(Uint8Array.from(w.data), w.shape).bool();
   if (w.dtype === 'int64') return mt.tensor(BigInt64Array.from(w.data.map((x) => BigInt(x))), w.shape);
   if (w.dtype === 'float64') return mt.tensor(Float64Array.from(w.data), w.shape);
@@ -61,7 +63,7 @@ export function expectClose(actual: mt.Tensor | null | undefined, expected: Wire
   let worst = 0;
   let at = -1;
   for (let i = 0; i < expected.data.length; i++) {
-    const e = expected.data[i]!;
+    const e = Number(expected.data[i]!);
     const excess = Math.abs(a[i]! - e) / (1 + Math.abs(e));
     if (!(excess <= worst)) { worst = excess; at = i; }
   }
