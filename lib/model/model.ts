@@ -6,36 +6,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
-import { native, type NativeTensor } from '../native.ts';
+import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
 import { load as loadTensors, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkBoolean, checkDevice, describe, type Device } from '../validate.ts';
 import { normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
-
-/** The native surface of NativeMultiTaskModel (native/napi/model.cc). */
-export interface NativeMultiTaskModel {
-  forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: NativeTensor; loss?: NativeTensor }>;
-  predict(task: string, batch: NativeModelBatch): NativeTensor;
-  generate(task: string, batch: NativeModelBatch, options: GenerateOptions): { sequences: NativeTensor; scores: NativeTensor };
-  addTask(task: object): void;
-  summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
-  namedParameters(): { names: string[]; tensors: NativeTensor[] };
-  namedBuffers(): { names: string[]; tensors: NativeTensor[] };
-  loadStateDict(names: string[], tensors: NativeTensor[], strict: boolean): { missing: string[]; unexpected: string[] };
-  setTrainable(part: string, trainable: boolean): void;
-  partParameterNames(part: string): string[];
-  train(mode: boolean): void;
-  isTraining(): boolean;
-  to(device: string): void;
-  sharedEncoderRuns(): number;
-}
-
-interface NativeModelBatch {
-  inputIds?: NativeTensor; lengths?: NativeTensor; features?: NativeTensor; targets?: NativeTensor; targetLengths?: NativeTensor;
-}
-
-const NativeModelClass = (native as unknown as { NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel })
-  .NativeMultiTaskModel;
 
 /** A model's inputs: token ids (B, L) or features (B, L, F), with lengths (B) (else padding is inputIds == padId). */
 export interface ModelInputs {
@@ -108,7 +83,7 @@ export class MultiTaskModel {
   private constructor(config: ModelConfig, device: Device) {
     this.#config = config;
     this.#device = device;
-    this.native = new NativeModelClass(config, device);
+    this.native = new native.NativeMultiTaskModel(config, device);
   }
 
   /** @internal use mt.multitask(spec) */
