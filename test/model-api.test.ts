@@ -133,7 +133,7 @@ describe('save and load', () => {
     mt.save(path.join(dir, 'inputs.safetensors'), { inputIds: x.inputIds, lengths: x.lengths });
     const here = model.forwardMany(x, { topic: null, score: null, pos: null });
     const generated = model.generate('g2p', x, { beamSize: 2 });
-    const script = path.join(tmp.dir, 'reload.ts');
+    const script = path.join(tmp.dir, 'reload.mts');  // .mts: an ES module, for top-level await
     const lib = fileURLToPath(new URL('../lib/index.ts', import.meta.url));
     writeFileSync(script, `
       import * as mt from ${JSON.stringify(lib)};
