@@ -98,6 +98,25 @@ describe('frozen backbones', () => {
   });
 });
 
+describe('predict', () => {
+  it('gives each head kind its predictions: class ids, values, 0/1 labels, tags (ignoreIndex at padding)', () => {
+    const model = mt.multitask({ input, encoder, tasks: { ...threeTasks(), labels: mt.tasks.multiLabel({ labels: 4 }) } }).eval();
+    randomizeWeights(model, 8);
+    const x = inputs();
+    const topic = model.predict('topic', x);
+    expect(topic.shape).toEqual([3]);
+    expect(topic.dtype).toBe('int64');
+    expect(topic.toArray()).toEqual(model.forward('topic', x).outputs.argmax(-1).toArray());
+    expect(model.predict('score', x).shape).toEqual([3]);
+    const labels = model.predict('labels', x).toArray() as number[][];
+    expect(labels.flat().every((v) => Number(v) === 0 || Number(v) === 1)).toBe(true);
+    const tags = (model.predict('pos', x).toArray() as number[][]).map((r) => r.map(Number));
+    expect(tags[2]!.slice(2)).toEqual([-100, -100, -100]);
+    expect(tags[0]!.every((t) => t >= 0 && t < 4)).toBe(true);
+    expect(mt.isGradEnabled()).toBe(true);
+  });
+});
+
 describe('addTask', () => {
   it('adds a head to a trained model and keeps the shared weights', () => {
     const model = mt.multitask({ input, encoder, sharing: mt.sharing.adapters({ reduction: 4 }), tasks: threeTasks() });
