@@ -119,6 +119,8 @@ export interface NativeMultiTaskModel {
   isTraining(): boolean;
   to(device: string): void;
   sharedEncoderRuns(): number;
+  /** The trainer's view (TrainableModel): parameter groups, and how many shared / last-shared tensors. */
+  parameterGroups(): { groups: { name: string; parameterNames: string[] }[]; sharedParameters: number; lastSharedParameters: number };
 }
 
 /** The tensors of one task's batch for NativeMultiTaskModel. */

@@ -98,6 +98,29 @@ describe('frozen backbones', () => {
   });
 });
 
+describe("the trainer's view (TrainableModel)", () => {
+  for (const sharing of [mt.sharing.sharedEncoder(), mt.sharing.fullyShared(), mt.sharing.layerwise({ sharedLayers: 1 }),
+    mt.sharing.adapters({ reduction: 4, freezeBackbone: true }), mt.sharing.lora({ rank: 2 }), mt.sharing.mmoe({ experts: 2 })]) {
+    it(`${sharing.kind}: parameter groups cover every trainable parameter once, shared first, one group per task`, () => {
+      const model = mt.multitask({ input, encoder, sharing, tasks: threeTasks() });
+      const view = model.native.parameterGroups();
+      expect(view.groups.map((g) => g.name)).toEqual(['shared', 'task:topic', 'task:score', 'task:pos']);
+      const grouped = view.groups.flatMap((g) => g.parameterNames);
+      const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+      expect([...grouped].sort()).toEqual([...trainable].sort());
+      for (const g of view.groups.slice(1)) {
+        const task = g.name.slice('task:'.length);
+        // the head (tasks.<task>.) or the scheme's part for the task (<scheme>.<task>.)
+        expect(g.parameterNames.every((n) => new RegExp(`^[a-z_]+\\.${task}\\.`).test(n)), g.name).toBe(true);
+      }
+      expect(view.sharedParameters).toBe(view.groups[0]!.parameterNames.length);
+      // a frozen backbone leaves nothing shared to weight
+      if (view.sharedParameters > 0) expect(view.lastSharedParameters).toBeGreaterThan(0);
+      expect(view.lastSharedParameters).toBeLessThanOrEqual(view.sharedParameters);
+    });
+  }
+});
+
 describe('predict', () => {
   it('gives each head kind its predictions: class ids, values, 0/1 labels, tags (ignoreIndex at padding)', () => {
     const model = mt.multitask({ input, encoder, tasks: { ...threeTasks(), labels: mt.tasks.multiLabel({ labels: 4 }) } }).eval();

@@ -122,7 +122,8 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
        InstanceMethod<&NativeMultiTaskModel::Train>("train"),
        InstanceMethod<&NativeMultiTaskModel::IsTraining>("isTraining"),
        InstanceMethod<&NativeMultiTaskModel::To>("to"),
-       InstanceMethod<&NativeMultiTaskModel::SharedEncoderRuns>("sharedEncoderRuns")});
+       InstanceMethod<&NativeMultiTaskModel::SharedEncoderRuns>("sharedEncoderRuns"),
+       InstanceMethod<&NativeMultiTaskModel::ParameterGroups>("parameterGroups")});
   addonData(env).modelConstructor = Napi::Persistent(ctor);
   exports.Set("NativeMultiTaskModel", ctor);
 }
@@ -281,6 +282,29 @@ Napi::Value NativeMultiTaskModel::To(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeMultiTaskModel::SharedEncoderRuns(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(model_->sharedEncoderRuns()));
+}
+
+// parameterGroups() -> [{ name, parameterNames, sharedWeighting }]: the trainer's view (TrainableModel),
+// for tests and tools; sharedWeighting counts sharedParameters() and lastSharedParameters().
+Napi::Value NativeMultiTaskModel::ParameterGroups(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const auto env = info.Env();
+    const auto groups = model_->parameterGroups();
+    auto list = Napi::Array::New(env, groups.size());
+    for (uint32_t i = 0; i < groups.size(); ++i) {
+      auto group = Napi::Object::New(env);
+      group.Set("name", groups[i].name);
+      auto names = Napi::Array::New(env, groups[i].parameterNames.size());
+      for (uint32_t j = 0; j < groups[i].parameterNames.size(); ++j) names.Set(j, groups[i].parameterNames[j]);
+      group.Set("parameterNames", names);
+      list.Set(i, group);
+    }
+    auto out = Napi::Object::New(env);
+    out.Set("groups", list);
+    out.Set("sharedParameters", Napi::Number::New(env, static_cast<double>(model_->sharedParameters().size())));
+    out.Set("lastSharedParameters", Napi::Number::New(env, static_cast<double>(model_->lastSharedParameters().size())));
+    return out;
+  });
 }
 
 }  // namespace mtl::napi

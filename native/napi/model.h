@@ -31,6 +31,7 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel> {
   Napi::Value IsTraining(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value SharedEncoderRuns(const Napi::CallbackInfo& info);
+  Napi::Value ParameterGroups(const Napi::CallbackInfo& info);
 
   std::shared_ptr<model::MultiTaskModelImpl> model_;
 };
