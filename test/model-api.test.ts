@@ -194,6 +194,21 @@ describe('save and load', () => {
     sameValues(there.scores!, generated.scores);
   });
 
+  it('round-trips a features model and a task added after training (config.json lists it)', async () => {
+    const model = mt.multitask({ input: { features: 3, maxLength: 8 }, encoder, sharing: mt.sharing.fullyShared(), tasks: { score: mt.tasks.regression({ decoderLayers: 1 }) } });
+    randomizeWeights(model, 9);
+    model.addTask('kind', mt.tasks.classification({ classes: 2, decoderLayers: 1 }));
+    expect(() => model.addTask('deeper', mt.tasks.classification({ classes: 2, decoderLayers: 2 }))).toThrow(/tasks\.deeper\.decoderLayers \(2\) exceeds the shared decoder's 1 layers/);
+    const dir = path.join(tmp.dir, 'features');
+    await model.save(dir);
+    const loaded = await mt.MultiTaskModel.load(dir);
+    expect(loaded.taskNames).toEqual(['score', 'kind']);
+    expect(loaded.config).toEqual(model.config);
+    mt.manualSeed(1);
+    const x = { features: mt.randn([2, 4, 3]), lengths: mt.tensor([4, 2], { dtype: 'int64' }) };
+    for (const task of ['score', 'kind']) sameValues(loaded.forward(task, x).outputs, model.forward(task, x).outputs);
+  });
+
   it('refuses weights that disagree with the config, naming the key', async () => {
     const model = mt.multitask(spec());
     const dir = path.join(tmp.dir, 'mismatch');
