@@ -29,6 +29,8 @@ export const cuda = {
 };
 
 export * as nn from './nn/index.ts';
+export { multitask, MultiTaskModel, sharing, tasks } from './model/index.ts';
+export type * from './model/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
 native.setNumThreads(availableParallelism());

@@ -103,9 +103,35 @@ export interface NativeMetrics {
   glueAverage(tasks: Record<string, Record<string, number>>): number;
 }
 
+/** native/napi/model.cc: a handle owning a core mtl::model::MultiTaskModelImpl. */
+export interface NativeMultiTaskModel {
+  forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
+  predict(task: string, batch: NativeModelBatch): T;
+  generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
+  addTask(task: object): void;
+  summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
+  namedParameters(): { names: string[]; tensors: T[] };
+  namedBuffers(): { names: string[]; tensors: T[] };
+  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  setTrainable(part: string, trainable: boolean): void;
+  partParameterNames(part: string): string[];
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: string): void;
+  sharedEncoderRuns(): number;
+  /** The trainer's view (TrainableModel): parameter groups, and how many shared / last-shared tensors. */
+  parameterGroups(): { groups: { name: string; parameterNames: string[] }[]; sharedParameters: number; lastSharedParameters: number };
+}
+
+/** The tensors of one task's batch for NativeMultiTaskModel. */
+export interface NativeModelBatch {
+  inputIds?: T; lengths?: T; features?: T; targets?: T; targetLengths?: T;
+}
+
 export interface NativeAddon {
   NativeTensor: Function;
   NativeModule: new (kind: string, options: object) => NativeModule;
+  NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
   decoderCacheLength(cache: NativeDecoderCache): number;
   decoderCacheReorder(cache: NativeDecoderCache, indices: T): void;
   decoderCacheClear(cache: NativeDecoderCache): void;

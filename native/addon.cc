@@ -6,6 +6,7 @@
 #include "napi/serialization.h"
 #include "napi/dataset.h"
 #include "napi/metrics.h"
+#include "napi/model.h"
 #include "napi/tensor.h"
 
 namespace mtl::napi {
@@ -29,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::InitSerialization(env, exports);
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
+  mtl::napi::NativeMultiTaskModel::Init(env, exports);
   return exports;
 }
 
