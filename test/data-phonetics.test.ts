@@ -69,9 +69,9 @@ describe('mt.data.cmudict', () => {
     const word = dict.letters.decode((b.inputIds.toArray() as number[][])[0]!.filter((id) => id !== 0));
     expect(word).toBe(dev[0]!.word);
     const targets = (b.targets.toArray() as number[][])[0]!;
-    expect(targets[0]).toBe(dict.phonemes.bosId);
-    expect(dict.phonemes.decodeSymbols(targets)).toEqual(dev[0]!.phonemes);
-    expect(b.targetLengths!.toArray()).toEqual([dev[0]!.phonemes.length + 2, dev[1]!.phonemes.length + 2]);
+    expect(targets[dev[0]!.phonemes.length]).toBe(dict.phonemes.eosId);
+    expect(dict.phonemes.decodeSymbols(targets.slice(0, dev[0]!.phonemes.length))).toEqual(dev[0]!.phonemes);
+    expect(b.targetLengths!.toArray()).toEqual([dev[0]!.phonemes.length + 1, dev[1]!.phonemes.length + 1]);
     Object.values(b).forEach((t) => t?.dispose());
 
     const syllables = keep(dict.dataset('syllables', 'dev'));

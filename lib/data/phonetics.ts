@@ -121,8 +121,9 @@ export class Cmudict {
 
   /**
    * A native data set for one task and split. Inputs are the word's letters `<bos> w o r d <eos>`.
-   * g2p targets are `<bos> phonemes <eos>` in the `phonemes` tokenizer's ids (padded with its
-   * <pad>, 0), ready for teacher forcing (decoder input = target[:-1], labels = target[1:]).
+   * g2p targets are `phonemes <eos>` in the `phonemes` tokenizer's ids (padded with its <pad>, 0),
+   * as a sequence head reads them: it feeds `<bos>` + targets[:-1] to its decoder (teacher forcing)
+   * and learns targets; give the head the tokenizer's bosId, eosId and padId.
    */
   dataset(task: CmudictTask, split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
     const where = 'cmudict.dataset';
@@ -135,7 +136,7 @@ export class Cmudict {
     if (task === 'g2p') {
       return Dataset.fromArrays({
         ...common, targetKind: 'sequence', numClasses: this.phonemes.vocabSize, targetPadId: this.phonemes.padId,
-        targets: rows.map((e) => this.phonemes.encode(e.phonemes).ids),
+        targets: rows.map((e) => this.phonemes.encode(e.phonemes).ids.slice(1)),  // without <bos>
       });
     }
     if (task === 'syllables') {
