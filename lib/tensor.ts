@@ -41,7 +41,8 @@ const registry = new FinalizationRegistry<NativeTensor>((handle) => {
     // the environment is going away
   }
 });
-let young: Tensor[] = [];
+const young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG_BATCH).fill(undefined);
+let youngCount = 0;
 let sweepQueued = false;
 
 export class Tensor {
@@ -52,7 +53,8 @@ export class Tensor {
 
   constructor(handle: NativeTensor) {
     this.handle = handle;
-    if (young.push(this) >= YOUNG_BATCH) Tensor.#sweep();
+    young[youngCount++] = this;
+    if (youngCount === YOUNG_BATCH) Tensor.#sweep();
     else if (!sweepQueued) {
       sweepQueued = true;
       queueMicrotask(Tensor.#sweep);
@@ -62,10 +64,11 @@ export class Tensor {
 
   static #sweep(this: void): void {
     sweepQueued = false;
-    const batch = young;
-    young = [];
-    for (let i = 0; i < batch.length; i++) {
-      const t = batch[i]!;
+    const count = youngCount;
+    youngCount = 0;
+    for (let i = 0; i < count; i++) {
+      const t = young[i]!;
+      young[i] = undefined; // the list must not keep a tensor from the collector
       if (t.#life === NEW) {
         t.#life = REGISTERED;
         registry.register(t, t.handle, t);

@@ -49,10 +49,23 @@ struct Slot {
   bool live = false;
 };
 
+// External memory is reported to V8 in steps of at least this many bytes: the GC feels large
+// tensors at once, and small ones cost no V8 call per op.
+constexpr int64_t kExternalMemoryStep = int64_t{1} << 20;
+
 struct HandleTable {
   napi_env env = nullptr;
   std::deque<Slot> slots;
   std::vector<uint32_t> freeSlots;  // LIFO: the slot just freed is the one warm in cache
+  int64_t unreportedBytes = 0;
+
+  void reportExternal(int64_t delta) {
+    unreportedBytes += delta;
+    if (env == nullptr || (unreportedBytes < kExternalMemoryStep && unreportedBytes > -kExternalMemoryStep)) return;
+    int64_t unused = 0;
+    napi_adjust_external_memory(env, unreportedBytes, &unused);
+    unreportedBytes = 0;
+  }
 
   uint32_t acquire() {
     if (!freeSlots.empty()) {
@@ -71,10 +84,7 @@ struct HandleTable {
     slot.live = false;
     gLiveHandles.fetch_sub(1, std::memory_order_relaxed);
     gLiveBytes.fetch_sub(slot.bytes, std::memory_order_relaxed);
-    if (env != nullptr && slot.bytes != 0) {
-      int64_t unused = 0;
-      napi_adjust_external_memory(env, -slot.bytes, &unused);
-    }
+    reportExternal(-slot.bytes);
     slot.bytes = 0;
     if (++slot.generation <= kGenerationMask) freeSlots.push_back(index);  // else retired
   }
@@ -149,7 +159,7 @@ Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor tensor) {
   slot.live = true;
   gLiveHandles.fetch_add(1, std::memory_order_relaxed);
   gLiveBytes.fetch_add(slot.bytes, std::memory_order_relaxed);
-  if (slot.bytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, slot.bytes);
+  table.reportExternal(slot.bytes);
   return Napi::Value(env, handle);
 }
 
