@@ -55,6 +55,9 @@ constexpr int64_t kExternalMemoryStep = int64_t{1} << 20;
 
 struct HandleTable {
   napi_env env = nullptr;
+  // Where new slots start counting generations: different per environment, so a handle number
+  // carried to another thread (postMessage) names no live tensor there.
+  uint32_t firstGeneration = 0;
   std::deque<Slot> slots;
   std::vector<uint32_t> freeSlots;  // LIFO: the slot just freed is the one warm in cache
   int64_t unreportedBytes = 0;
@@ -74,7 +77,7 @@ struct HandleTable {
       return slot;
     }
     if (slots.size() > kSlotMask) throw std::runtime_error("too many live tensors (16M): dispose tensors you no longer need");
-    slots.emplace_back();
+    slots.emplace_back().generation = firstGeneration;
     return static_cast<uint32_t>(slots.size() - 1);
   }
 
@@ -91,6 +94,8 @@ struct HandleTable {
 };
 
 thread_local HandleTable* tTable = nullptr;
+thread_local bool tTornDown = false;
+std::atomic<uint32_t> gTables{0};
 
 // Environment teardown (process exit, a worker ending): free what was never disposed.
 void destroyTable(void* data) {
@@ -100,13 +105,18 @@ void destroyTable(void* data) {
     if (table->slots[i].live) table->release(i);
   }
   if (tTable == table) tTable = nullptr;
+  tTornDown = true;
   delete table;
 }
 
 HandleTable& tableOf(napi_env env) {
   if (tTable == nullptr) {
+    // A finalizer running after the cleanup hook finds no table rather than a new one.
+    if (tTornDown) throw std::runtime_error("the JavaScript environment is shutting down");
     auto* table = new HandleTable();
     table->env = env;
+    // Up to 2^26 generations of offset (a Weyl sequence): a slot still has >= 2^27 uses.
+    table->firstGeneration = (gTables.fetch_add(1) * 0x9E3779B1u) & ((1u << 26) - 1);
     napi_add_env_cleanup_hook(env, destroyTable, table);
     tTable = table;
   }
