@@ -9,13 +9,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TorchError } from './errors.ts';
 
-/** An opaque handle to a native at::Tensor. */
+/**
+ * An opaque handle to a native at::Tensor (a slot of native/napi/tensor.cc's handle table). It
+ * holds no finalizer: wrap every handle a native call returns in one lib Tensor (whose
+ * FinalizationRegistry is the GC safety net) or dispose it.
+ */
 export interface NativeTensor {
   readonly __nativeTensor: unique symbol;
 }
 
 type T = NativeTensor;
-type Operand = T | number | boolean;
+// A tensor, or a scalar (a number outside [2^52, 2^53), where handles live, or a BigInt).
+type Operand = T | number | boolean | bigint;
 type Opt<V> = V | undefined;
 type OpFn = (...args: any[]) => T | T[] | undefined;
 
@@ -129,7 +134,6 @@ export interface NativeModelBatch {
 }
 
 export interface NativeAddon {
-  NativeTensor: Function;
   NativeModule: new (kind: string, options: object) => NativeModule;
   NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
   decoderCacheLength(cache: NativeDecoderCache): number;

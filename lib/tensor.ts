@@ -23,13 +23,57 @@ const ops = native.ops;
 // Tensors created inside tidy() are tracked here so that the scope can dispose them.
 const scopes: Set<Tensor>[] = [];
 
+// The garbage-collector safety net: a tensor collected without dispose() frees its native tensor
+// through this registry. FinalizationRegistry.register + unregister cost ~0.5-1 µs per object
+// (measured), more than the whole op, so registration is lazy: a new Tensor goes on the `young`
+// list, and a sweep registers only the young tensors not yet disposed: every YOUNG_BATCH tensors
+// and once per microtask checkpoint (the end of the current synchronous run). Most tensors of an
+// op chain are disposed by then and never touch the registry. A disposed handle is stale natively
+// (its slot's generation moved on), so a late finalizer is harmless.
+const YOUNG_BATCH = 1024;
+const NEW = 0;
+const REGISTERED = 1;
+const DISPOSED = 2;
+const registry = new FinalizationRegistry<NativeTensor>((handle) => {
+  try {
+    native.dispose(handle);
+  } catch {
+    // the environment is going away
+  }
+});
+const young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG_BATCH).fill(undefined);
+let youngCount = 0;
+let sweepQueued = false;
+
 export class Tensor {
-  /** @internal The native handle; wrap native results with `new Tensor(handle)`. */
+  /** @internal The native handle; wrap native results with `new Tensor(handle)`, once per handle. */
   readonly handle: NativeTensor;
+  /** NEW (on the young list), REGISTERED (with the registry) or DISPOSED. */
+  #life = NEW;
 
   constructor(handle: NativeTensor) {
     this.handle = handle;
+    young[youngCount++] = this;
+    if (youngCount === YOUNG_BATCH) Tensor.#sweep();
+    else if (!sweepQueued) {
+      sweepQueued = true;
+      queueMicrotask(Tensor.#sweep);
+    }
     if (scopes.length > 0) scopes[scopes.length - 1]!.add(this);
+  }
+
+  static #sweep(this: void): void {
+    sweepQueued = false;
+    const count = youngCount;
+    youngCount = 0;
+    for (let i = 0; i < count; i++) {
+      const t = young[i]!;
+      young[i] = undefined; // the list must not keep a tensor from the collector
+      if (t.#life === NEW) {
+        t.#life = REGISTERED;
+        registry.register(t, t.handle, t);
+      }
+    }
   }
 
   get shape(): number[] { return native.shape(this.handle); }
@@ -89,7 +133,13 @@ export class Tensor {
 
   // ---- memory ----
   /** Frees the native tensor now. Using it afterwards throws TorchError ERR_DISPOSED. */
-  dispose(): void { native.dispose(this.handle); }
+  dispose(): void {
+    const life = this.#life;
+    if (life === DISPOSED) return;
+    if (life === REGISTERED) registry.unregister(this);
+    this.#life = DISPOSED;
+    native.dispose(this.handle);
+  }
   get isDisposed(): boolean { return native.isDisposed(this.handle); }
   [Symbol.dispose](): void { this.dispose(); }
 
@@ -285,9 +335,15 @@ export function checkTensor(value: unknown, where: string, name: string): Tensor
   return value;
 }
 
-function operand(value: unknown, where: string, name = 'other'): NativeTensor | number | boolean {
+// Native handles are the numbers in [2^52, 2^53) (native/napi/tensor.cc); a scalar there goes as
+// a BigInt (the same int64 scalar natively: every double in that range is an integer).
+const HANDLE_BASE = 2 ** 52;
+const HANDLE_END = 2 ** 53;
+
+function operand(value: unknown, where: string, name = 'other'): NativeTensor | number | boolean | bigint {
   if (value instanceof Tensor) return value.handle;
-  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value >= HANDLE_BASE && value < HANDLE_END ? BigInt(value) : value;
+  if (typeof value === 'boolean') return value;
   throw argumentError(where, `'${name}' must be a Tensor, number or boolean, got ${describe(value)}`);
 }
 

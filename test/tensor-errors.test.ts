@@ -448,15 +448,49 @@ describe('tidy misuse', () => {
 });
 
 describe('handles', () => {
-  it('objects that are not tensor handles are refused by the native layer, not crashed on', async () => {
+  it('values that are not tensor handles are refused by the native layer, not crashed on', async () => {
     const { native } = await import('../lib/native.ts');
-    const fake = Object.create((native.NativeTensor as { prototype: object }).prototype) as never;
-    for (const bad of [{}, [], 1, 'x', null, fake, mt.ones([1])]) {
+    // Handles are not numbers: no number (a small one, or one shaped like a handle) is taken for a tensor.
+    for (const bad of [{}, [], 1, 0, 2 ** 40 + 3, -1, 'x', null, undefined, mt.ones([1])]) {
       const e = caught(() => native.ops.add(bad as never, 1));
-      expect(['ERR_INVALID_ARG', 'ERR_DISPOSED']).toContain(e.code);
+      expect(e.code).toBe('ERR_INVALID_ARG');
+      expect(e.message).toMatch(/argument 0 must be a tensor/);
+      expect(caught(() => native.shape(bad as never)).code).toBe('ERR_INVALID_ARG');
+      expect(caught(() => native.dispose(bad as never)).code).toBe('ERR_INVALID_ARG');
     }
-    expect(caught(() => native.ops.add(fake, 1)).code).toBe('ERR_DISPOSED');
-    expect(() => new (native.NativeTensor as new () => unknown)()).toThrow(/cannot be constructed/);
+  });
+  it('a handle-shaped number that was never issued is refused with ERR_INVALID_ARG', async () => {
+    const { native } = await import('../lib/native.ts');
+    const e = caught(() => native.ops.add((2 ** 53 - 1) as never, 1));
+    expect(e.code).toBe('ERR_INVALID_ARG');
+    expect(e.message).toMatch(/not a tensor handle/);
+  });
+  it('scalars in the number range of handles stay scalars (lib passes them as BigInt)', () => {
+    const t = mt.ones([2], { dtype: 'float64' });
+    mt.tidy(() => {
+      for (const big of [2 ** 52, 2 ** 52 + 2, t.handle as unknown as number]) {
+        expect(Array.from(t.mul(big).dataSync() as Float64Array)).toEqual([big, big]);
+        expect(Array.from(t.add(big).sub(1).dataSync() as Float64Array)).toEqual([big, big]);
+      }
+    });
+    t.dispose();
+  });
+  it('a disposed handle is refused with ERR_DISPOSED, also after its slot is reused', async () => {
+    const { native } = await import('../lib/native.ts');
+    const t = mt.ones([2]);
+    const stale = t.handle;
+    t.dispose();
+    const reuse = mt.zeros([3]); // takes the freed slot: the stale handle must not reach it
+    for (const call of [() => native.ops.add(stale, 1), () => native.shape(stale), () => native.ops.add(reuse.handle, stale)]) {
+      const e = caught(call);
+      expect(e.code).toBe('ERR_DISPOSED');
+      expect(e.message).toMatch(/disposed/);
+    }
+    expect(native.isDisposed(stale)).toBe(true);
+    native.dispose(stale); // a no-op
+    expect(reuse.shape).toEqual([3]);
+    expect(reuse.isDisposed).toBe(false);
+    reuse.dispose();
   });
 });
 

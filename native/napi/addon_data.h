@@ -5,7 +5,6 @@
 namespace mtl::napi {
 
 struct AddonData {
-  Napi::FunctionReference tensorConstructor;
   Napi::FunctionReference datasetConstructor;
   Napi::FunctionReference modelConstructor;
   Napi::FunctionReference errorClass;  // TorchError, registered by lib/native.ts

@@ -13,8 +13,9 @@ void Args::fail(size_t i, const char* expected) const {
 }
 
 const at::Tensor& Args::tensor(size_t i) const {
-  if (i >= info_.Length() || !TensorHandle::IsHandle(info_[i])) fail(i, "a tensor");
-  return TensorHandle::FromHandle(info_[i])->tensor();
+  const at::Tensor* tensor = i < info_.Length() ? TensorHandle::Find(info_[i]) : nullptr;
+  if (tensor == nullptr) fail(i, "a tensor");
+  return *tensor;
 }
 
 bool Args::isTensor(size_t i) const { return i < info_.Length() && TensorHandle::IsHandle(info_[i]); }
@@ -116,8 +117,9 @@ std::vector<at::Tensor> Args::tensors(size_t i) const {
   out.reserve(array.Length());
   for (uint32_t k = 0; k < array.Length(); ++k) {
     const Napi::Value v = array.Get(k);
-    if (!TensorHandle::IsHandle(v)) fail(i, "an array of tensors");
-    out.push_back(TensorHandle::TensorOf(v, "tensor"));
+    const at::Tensor* tensor = TensorHandle::Find(v);
+    if (tensor == nullptr) fail(i, "an array of tensors");
+    out.push_back(*tensor);
   }
   return out;
 }

@@ -3,6 +3,9 @@
 #include <ATen/autocast_mode.h>
 #include <atomic>
 #include <cstring>
+#include <deque>
+#include <stdexcept>
+#include <vector>
 
 #include "core/compat.h"
 #include "core/runtime.h"
@@ -15,97 +18,197 @@ namespace mtl::napi {
 namespace {
 std::atomic<int64_t> gLiveHandles{0};
 std::atomic<int64_t> gLiveBytes{0};
-// Wrap() hands its tensor to the constructor through this slot: JavaScript runs one call at a time
-// per thread, and it avoids a Napi::External allocation per tensor.
-thread_local at::Tensor* tPendingTensor = nullptr;
-
-// NativeTensor.prototype of the environment on this thread (Node runs one per thread), for
-// IsHandle: comparing an object's prototype is several times cheaper than instanceof, which looks
-// up Symbol.hasInstance and walks the chain, and it runs for every tensor argument of every op.
-thread_local napi_env tPrototypeEnv = nullptr;
-thread_local napi_ref tPrototype = nullptr;
 
 int64_t bytesOf(const at::Tensor& t) { return t.defined() ? static_cast<int64_t>(t.numel() * t.element_size()) : 0; }
-}  // namespace
 
-void TensorHandle::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTensor", {});
-  addonData(env).tensorConstructor = Napi::Persistent(ctor);
-  if (napi_create_reference(env, ctor.Get("prototype"), 1, &tPrototype) == napi_ok) tPrototypeEnv = env;
-  exports.Set("NativeTensor", ctor);
+// The handle table. Each environment (Node runs one per thread: the main thread and each worker)
+// has its own table, reached through a thread_local pointer: no napi call to find it. A slot holds
+// a tensor and the generation of its current (or next) occupant; dispose frees the slot at once
+// and bumps the generation, so an old handle to a reused slot reads as disposed, never as another
+// tensor. A slot whose generation runs out is retired instead of reused. Slots live in a deque so
+// that a const at::Tensor& from TensorOf stays valid while later Wraps grow the table.
+//
+// A handle is a JavaScript number: 2^52 + generation * 2^24 + slot, an integer in [2^52, 2^53).
+// Creating one costs a heap number at most: no object, constructor call, finalizer or weak
+// reference (an ObjectWrap per tensor, or even a napi External, which in Node 20 carries a weak
+// callback, cost most of an op: perf). Numbers outside that range are never handles, so the
+// tensor-or-number arguments (ops' operands, metrics' lengths) stay unambiguous for every value
+// but integers >= 2^52, which lib/tensor.ts passes as BigInt (the same int64 scalar natively).
+constexpr int kSlotBits = 24;
+constexpr int kGenerationBits = 28;
+constexpr uint64_t kSlotMask = (uint64_t{1} << kSlotBits) - 1;
+constexpr uint64_t kGenerationMask = (uint64_t{1} << kGenerationBits) - 1;
+constexpr double kHandleBase = 4503599627370496.0;  // 2^52
+constexpr double kHandleEnd = 9007199254740992.0;   // 2^53
+static_assert(kSlotBits + kGenerationBits == 52, "slot and generation fill the 52 bits above 2^52");
+
+struct Slot {
+  at::Tensor tensor;
+  int64_t bytes = 0;
+  uint32_t generation = 0;
+  bool live = false;
+};
+
+// External memory is reported to V8 in steps of at least this many bytes: the GC feels large
+// tensors at once, and small ones cost no V8 call per op.
+constexpr int64_t kExternalMemoryStep = int64_t{1} << 20;
+
+struct HandleTable {
+  napi_env env = nullptr;
+  // Where new slots start counting generations: different per environment, so a handle number
+  // carried to another thread (postMessage) names no live tensor there.
+  uint32_t firstGeneration = 0;
+  std::deque<Slot> slots;
+  std::vector<uint32_t> freeSlots;  // LIFO: the slot just freed is the one warm in cache
+  int64_t unreportedBytes = 0;
+
+  void reportExternal(int64_t delta) {
+    unreportedBytes += delta;
+    if (env == nullptr || (unreportedBytes < kExternalMemoryStep && unreportedBytes > -kExternalMemoryStep)) return;
+    int64_t unused = 0;
+    napi_adjust_external_memory(env, unreportedBytes, &unused);
+    unreportedBytes = 0;
+  }
+
+  uint32_t acquire() {
+    if (!freeSlots.empty()) {
+      const uint32_t slot = freeSlots.back();
+      freeSlots.pop_back();
+      return slot;
+    }
+    if (slots.size() > kSlotMask) throw std::runtime_error("too many live tensors (16M): dispose tensors you no longer need");
+    slots.emplace_back().generation = firstGeneration;
+    return static_cast<uint32_t>(slots.size() - 1);
+  }
+
+  void release(uint32_t index) {
+    Slot& slot = slots[index];
+    slot.tensor.reset();
+    slot.live = false;
+    gLiveHandles.fetch_sub(1, std::memory_order_relaxed);
+    gLiveBytes.fetch_sub(slot.bytes, std::memory_order_relaxed);
+    reportExternal(-slot.bytes);
+    slot.bytes = 0;
+    if (++slot.generation <= kGenerationMask) freeSlots.push_back(index);  // else retired
+  }
+};
+
+thread_local HandleTable* tTable = nullptr;
+thread_local bool tTornDown = false;
+std::atomic<uint32_t> gTables{0};
+
+// Environment teardown (process exit, a worker ending): free what was never disposed.
+void destroyTable(void* data) {
+  auto* table = static_cast<HandleTable*>(data);
+  table->env = nullptr;  // no external-memory reports to a dying environment
+  for (uint32_t i = 0; i < table->slots.size(); ++i) {
+    if (table->slots[i].live) table->release(i);
+  }
+  if (tTable == table) tTable = nullptr;
+  tTornDown = true;
+  delete table;
 }
 
-Napi::Object TensorHandle::Wrap(Napi::Env env, at::Tensor tensor) {
-  tPendingTensor = &tensor;
-  Napi::Object object = addonData(env).tensorConstructor.New({});
-  tPendingTensor = nullptr;
-  return object;
+HandleTable& tableOf(napi_env env) {
+  if (tTable == nullptr) {
+    // A finalizer running after the cleanup hook finds no table rather than a new one.
+    if (tTornDown) throw std::runtime_error("the JavaScript environment is shutting down");
+    auto* table = new HandleTable();
+    table->env = env;
+    // Up to 2^26 generations of offset (a Weyl sequence): a slot still has >= 2^27 uses.
+    table->firstGeneration = (gTables.fetch_add(1) * 0x9E3779B1u) & ((1u << 26) - 1);
+    napi_add_env_cleanup_hook(env, destroyTable, table);
+    tTable = table;
+  }
+  return *tTable;
+}
+
+enum class Lookup { kLive, kNotHandle, kDisposed, kUnknown };
+
+// The slot a value names, and whether it is live. Two napi calls on the fast path.
+Lookup find(napi_env env, napi_value value, Slot** out, uint32_t* indexOut = nullptr) {
+  double number = 0;
+  if (napi_get_value_double(env, value, &number) != napi_ok) return Lookup::kNotHandle;
+  if (!(number >= kHandleBase && number < kHandleEnd)) return Lookup::kNotHandle;  // NaN too
+  const uint64_t payload = static_cast<uint64_t>(number - kHandleBase);
+  const uint32_t index = static_cast<uint32_t>(payload & kSlotMask);
+  const uint32_t generation = static_cast<uint32_t>(payload >> kSlotBits);
+  HandleTable& table = tableOf(env);
+  if (index >= table.slots.size()) return Lookup::kUnknown;
+  Slot& slot = table.slots[index];
+  if (generation < slot.generation) return Lookup::kDisposed;
+  if (generation > slot.generation || !slot.live) return Lookup::kUnknown;
+  *out = &slot;
+  if (indexOut != nullptr) *indexOut = index;
+  return Lookup::kLive;
+}
+
+// A handle-shaped number that names no issued slot was made up, or came from another environment
+// (a worker's handle table).
+[[noreturn]] void failLookup(Lookup status, const char* what) {
+  if (status == Lookup::kDisposed) throw DisposedError("tensor was disposed");
+  if (status == Lookup::kUnknown) throw ArgumentError(std::string(what) + " is not a tensor handle issued by this environment");
+  throw ArgumentError(std::string(what) + " must be a tensor");
+}
+}  // namespace
+
+void TensorHandle::Init(Napi::Env env, Napi::Object) { tableOf(env); }
+
+Napi::Value TensorHandle::Wrap(Napi::Env env, at::Tensor tensor) {
+  HandleTable& table = tableOf(env);
+  const uint32_t index = table.acquire();
+  Slot& slot = table.slots[index];
+  const uint64_t payload = (uint64_t{slot.generation} << kSlotBits) | index;
+  napi_value handle = nullptr;
+  if (napi_create_double(env, kHandleBase + static_cast<double>(payload), &handle) != napi_ok) {
+    table.freeSlots.push_back(index);
+    throw Napi::Error::New(env);
+  }
+  slot.bytes = bytesOf(tensor);
+  slot.tensor = std::move(tensor);
+  slot.live = true;
+  gLiveHandles.fetch_add(1, std::memory_order_relaxed);
+  gLiveBytes.fetch_add(slot.bytes, std::memory_order_relaxed);
+  table.reportExternal(slot.bytes);
+  return Napi::Value(env, handle);
+}
+
+const at::Tensor* TensorHandle::Find(const Napi::Value& value) {
+  Slot* slot = nullptr;
+  const Lookup status = find(value.Env(), value, &slot);
+  if (status == Lookup::kLive) return &slot->tensor;
+  if (status == Lookup::kNotHandle) return nullptr;
+  failLookup(status, "argument");
 }
 
 bool TensorHandle::IsHandle(const Napi::Value& value) {
-  // Not a napi type tag either: tagging each new object costs more (a private property that
-  // migrates the object's map) than the checks save (measured with perf). Like instanceof, this
-  // trusts the prototype; a plain object given NativeTensor.prototype still fails to unwrap.
-  if (!value.IsObject()) return false;
-  napi_env env = value.Env();
-  if (env != tPrototypeEnv) return value.As<Napi::Object>().InstanceOf(addonData(value.Env()).tensorConstructor.Value());
-  napi_value prototype = nullptr;
-  napi_value expected = nullptr;
-  bool same = false;
-  return napi_get_prototype(env, value, &prototype) == napi_ok && napi_get_reference_value(env, tPrototype, &expected) == napi_ok &&
-         napi_strict_equals(env, prototype, expected, &same) == napi_ok && same;
+  Slot* slot = nullptr;
+  return find(value.Env(), value, &slot) != Lookup::kNotHandle;
 }
 
 const at::Tensor& TensorHandle::TensorOf(const Napi::Value& value, const char* what) {
-  if (!IsHandle(value)) throw ArgumentError(std::string(what) + " must be a tensor");
-  return FromHandle(value)->tensor();
+  Slot* slot = nullptr;
+  const Lookup status = find(value.Env(), value, &slot);
+  if (status != Lookup::kLive) failLookup(status, what);
+  return slot->tensor;
 }
 
-TensorHandle* TensorHandle::FromHandle(const Napi::Value& value) {
-  // dispose() removes the wrap, so a disposed handle no longer unwraps.
-  void* instance = nullptr;
-  if (napi_unwrap(value.Env(), value, &instance) != napi_ok || instance == nullptr) throw DisposedError("tensor was disposed");
-  return static_cast<TensorHandle*>(instance);
+bool TensorHandle::Dispose(const Napi::Value& value) {
+  Slot* slot = nullptr;
+  uint32_t index = 0;
+  const Lookup status = find(value.Env(), value, &slot, &index);
+  if (status == Lookup::kDisposed) return false;
+  if (status != Lookup::kLive) failLookup(status, "argument 0");
+  tableOf(value.Env()).release(index);
+  return true;
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  if (tPendingTensor == nullptr) {
-    throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed from JavaScript");
-  }
-  tensor_ = std::move(*tPendingTensor);
-  accountedBytes_ = bytesOf(tensor_);
-  gLiveHandles.fetch_add(1, std::memory_order_relaxed);
-  gLiveBytes.fetch_add(accountedBytes_, std::memory_order_relaxed);
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accountedBytes_);
-}
-
-TensorHandle::~TensorHandle() {
-  if (!disposed_) {
-    gLiveHandles.fetch_sub(1, std::memory_order_relaxed);
-    gLiveBytes.fetch_sub(accountedBytes_, std::memory_order_relaxed);
-  }
-}
-
-const at::Tensor& TensorHandle::tensor() const {
-  if (disposed_) throw DisposedError("tensor was disposed");
-  return tensor_;
-}
-
-void TensorHandle::dispose() {
-  if (disposed_) return;
-  disposed_ = true;
-  tensor_.reset();
-  gLiveHandles.fetch_sub(1, std::memory_order_relaxed);
-  gLiveBytes.fetch_sub(accountedBytes_, std::memory_order_relaxed);
-  Napi::Env env = Env();
-  Napi::MemoryManagement::AdjustExternalMemory(env, -accountedBytes_);
-  accountedBytes_ = 0;
-  // Detach from the JavaScript object and free this handle now: no finalizer is left for Node-API
-  // to queue and no weak reference for V8 to trace at the next scavenge, which was most of the
-  // per-op overhead of a disposed tensor (perf). The object stays a NativeTensor whose uses throw
-  // ERR_DISPOSED (FromHandle). ~ObjectWrap then only deletes its reference.
-  Napi::Object object = Value();
-  if (!object.IsEmpty() && napi_remove_wrap(env, object, nullptr) == napi_ok) delete this;
+bool TensorHandle::IsDisposed(const Napi::Value& value) {
+  Slot* slot = nullptr;
+  const Lookup status = find(value.Env(), value, &slot);
+  if (status == Lookup::kLive) return false;
+  if (status == Lookup::kDisposed) return true;
+  failLookup(status, "argument 0");
 }
 
 int64_t TensorHandle::liveHandles() { return gLiveHandles.load(); }
@@ -115,9 +218,9 @@ namespace {
 
 using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
 
-TensorHandle* handleOf(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !TensorHandle::IsHandle(info[0])) throw ArgumentError("argument 0 must be a tensor");
-  return TensorHandle::FromHandle(info[0]);
+const at::Tensor& handleOf(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1) throw ArgumentError("argument 0 must be a tensor");
+  return TensorHandle::TensorOf(info[0], "argument 0");
 }
 
 // The element type a tensor is exported as, and the host tensor that holds exactly those bytes.
@@ -221,37 +324,37 @@ Napi::Value fromData(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value shape(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value { return shapeToArray(info.Env(), handleOf(info)->tensor().sizes()); });
+  return guard(info.Env(), [&]() -> Napi::Value { return shapeToArray(info.Env(), handleOf(info).sizes()); });
 }
 
 Napi::Value dtype(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), dtypeName(handleOf(info)->tensor().scalar_type()));
+    return Napi::String::New(info.Env(), dtypeName(handleOf(info).scalar_type()));
   });
 }
 
 Napi::Value device(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), deviceName(handleOf(info)->tensor().device()));
+    return Napi::String::New(info.Env(), deviceName(handleOf(info).device()));
   });
 }
 
 Napi::Value numel(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Number::New(info.Env(), static_cast<double>(handleOf(info)->tensor().numel()));
+    return Napi::Number::New(info.Env(), static_cast<double>(handleOf(info).numel()));
   });
 }
 
 Napi::Value requiresGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Boolean::New(info.Env(), handleOf(info)->tensor().requires_grad());
+    return Napi::Boolean::New(info.Env(), handleOf(info).requires_grad());
   });
 }
 
 Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Args args(info);
-    at::Tensor tensor = handleOf(info)->tensor();
+    at::Tensor tensor = handleOf(info);
     tensor.set_requires_grad(args.boolean(1, true));
     return info.Env().Undefined();
   });
@@ -259,7 +362,7 @@ Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
 
 Napi::Value grad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    const at::Tensor& gradient = handleOf(info)->tensor().grad();
+    const at::Tensor& gradient = handleOf(info).grad();
     if (!gradient.defined()) return info.Env().Null();
     return TensorHandle::Wrap(info.Env(), gradient);
   });
@@ -267,19 +370,19 @@ Napi::Value grad(const Napi::CallbackInfo& info) {
 
 Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    at::Tensor tensor = handleOf(info)->tensor();
+    at::Tensor tensor = handleOf(info);
     tensor.mutable_grad().reset();
     return info.Env().Undefined();
   });
 }
 
 Napi::Value isLeaf(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), handleOf(info)->tensor().is_leaf()); });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), handleOf(info).is_leaf()); });
 }
 
 Napi::Value retainGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    handleOf(info)->tensor().retain_grad();
+    handleOf(info).retain_grad();
     return info.Env().Undefined();
   });
 }
@@ -288,7 +391,7 @@ Napi::Value retainGrad(const Napi::CallbackInfo& info) {
 Napi::Value backward(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Args args(info);
-    const at::Tensor& tensor = handleOf(info)->tensor();
+    const at::Tensor& tensor = handleOf(info);
     const auto gradient = args.optionalTensor(1);
     const bool retainGraph = args.boolean(2, false);
     tensor.backward(gradient.value_or(at::Tensor()), retainGraph);
@@ -297,12 +400,12 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value dataSync(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value { return toTypedArray(info.Env(), exportable(handleOf(info)->tensor())); });
+  return guard(info.Env(), [&]() -> Napi::Value { return toTypedArray(info.Env(), exportable(handleOf(info))); });
 }
 
 Napi::Value data(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    auto* worker = new DataWorker(info.Env(), handleOf(info)->tensor());
+    auto* worker = new DataWorker(info.Env(), handleOf(info));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -311,7 +414,7 @@ Napi::Value data(const Napi::CallbackInfo& info) {
 
 Napi::Value item(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    const at::Scalar value = handleOf(info)->tensor().item();
+    const at::Scalar value = handleOf(info).item();
     if (value.isBoolean()) return Napi::Boolean::New(info.Env(), value.toBool());
     if (value.isIntegral(false)) return Napi::Number::New(info.Env(), static_cast<double>(value.toLong()));
     return Napi::Number::New(info.Env(), value.toDouble());
@@ -320,23 +423,17 @@ Napi::Value item(const Napi::CallbackInfo& info) {
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    try {
-      handleOf(info)->dispose();
-    } catch (const DisposedError&) {
-      // disposing twice is a no-op
-    }
+    // Disposing twice is a no-op.
+    if (info.Length() < 1) throw ArgumentError("argument 0 must be a tensor");
+    TensorHandle::Dispose(info[0]);
     return info.Env().Undefined();
   });
 }
 
 Napi::Value isDisposed(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
-    try {
-      handleOf(info)->tensor();
-      return Napi::Boolean::New(info.Env(), false);
-    } catch (const DisposedError&) {
-      return Napi::Boolean::New(info.Env(), true);
-    }
+    if (info.Length() < 1) throw ArgumentError("argument 0 must be a tensor");
+    return Napi::Boolean::New(info.Env(), TensorHandle::IsDisposed(info[0]));
   });
 }
 

@@ -25,7 +25,9 @@ struct OpEntry {
 // A tensor operand, or a number turned into a "wrapped number" tensor so type promotion is
 // PyTorch's: float32 + 2 stays float32, int64 * 2.5 becomes float32.
 at::Tensor operand(const Args& a, size_t i) {
-  if (a.isTensor(i)) return a.tensor(i);
+  if (i < a.size()) {
+    if (const at::Tensor* tensor = TensorHandle::Find(a.value(i))) return *tensor;
+  }
   return at::native::wrapped_scalar_tensor(a.scalar(i));
 }
 
