@@ -30,3 +30,5 @@ export const nn = { functional };
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
 native.setNumThreads(availableParallelism());
+
+export * from './train/index.ts';

@@ -6,6 +6,7 @@
 #include "napi/dataset.h"
 #include "napi/metrics.h"
 #include "napi/tensor.h"
+#include "napi/train.h"
 
 namespace mtl::napi {
 
@@ -27,6 +28,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::InitSerialization(env, exports);
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
+  mtl::napi::InitTraining(env, exports);
   return exports;
 }
 
