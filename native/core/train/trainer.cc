@@ -507,7 +507,8 @@ void Trainer::restoreState(const State& state) {
   epochTask_ = getInt(state, "loop.epoch_task");
   lossScale_ = getDouble(state, "loop.loss_scale");
   stepsSinceScaleGrowth_ = getInt(state, "loop.steps_since_scale_growth");
-  at::detail::getDefaultCPUGenerator().set_state(getTensor(state, "rng.cpu"));
+  at::Generator globalGenerator = at::detail::getDefaultCPUGenerator();  // a handle sharing the global generator
+  globalGenerator.set_state(getTensor(state, "rng.cpu"));
 }
 
 void Trainer::saveCheckpoint(const std::string& path) { writeCheckpoint(path, captureState()); }

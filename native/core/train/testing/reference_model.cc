@@ -5,6 +5,7 @@
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
+#include <set>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -40,7 +41,8 @@ ReferenceNetImpl::ReferenceNetImpl(const ReferenceModelConfig& config) {
       throw std::invalid_argument("referenceModel: task '" + task.name + "' has kind '" + task.kind + "' (classification or regression)");
     }
     if (task.outputs <= 0) throw std::invalid_argument("referenceModel: task '" + task.name + "' needs outputs > 0");
-    heads->update(task.name, torch::nn::Linear(width, task.outputs).ptr());
+    std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> head{{task.name, torch::nn::Linear(width, task.outputs).ptr()}};
+    heads->update(head);
   }
   register_module("heads", heads);
 }

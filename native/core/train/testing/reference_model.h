@@ -12,6 +12,7 @@
 #include <torch/nn/modules/container/moduledict.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
 
 #include <string>
 #include <vector>
