@@ -186,12 +186,13 @@ export class Trainer {
         }
       : undefined;
     const signal = options.signal;
+    if (signal?.aborted) {
+      // Nothing to start: the model stays as it is.
+      return { steps: this.stepsDone, epochs: 0, aborted: true, stoppedEarly: false, epochHistory: [], evalHistory: [], checkpoints: [] };
+    }
     const abort = () => this.handle.abort();
     const promise = this.handle.fit(sets, native_, listener);
-    if (signal) {
-      if (signal.aborted) abort();
-      else signal.addEventListener('abort', abort, { once: true });
-    }
+    signal?.addEventListener('abort', abort, { once: true });
     try {
       return (await promise) as History;
     } finally {

@@ -4,7 +4,9 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <type_traits>
 
 #include "core/compat.h"
 

@@ -313,7 +313,7 @@ Metrics Trainer::evaluate(const Datasets& evalSets) {
       if (counted > 0) out["accuracy"] = correct / counted;
       if (!predictions.empty()) {
         out["mse"] = squaredError / static_cast<double>(dataset->size());
-        out["pearson"] = metrics::pearson(at::cat(predictions), at::cat(targets));
+        out["pearson"] = mtl::metrics::pearson(at::cat(predictions), at::cat(targets));
       }
     }
   } catch (...) {

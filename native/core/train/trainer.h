@@ -4,6 +4,7 @@
 // through the callback; grad mode and autocast are thread-local, so fit() sets them itself.
 #pragma once
 #include <atomic>
+#include <stdexcept>
 #include <cstdint>
 #include <functional>
 #include <map>

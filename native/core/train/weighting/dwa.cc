@@ -2,6 +2,7 @@
 //   λᵢ(t) = K · exp(wᵢ(t−1)/T) / Σⱼ exp(wⱼ(t−1)/T),   wᵢ(t−1) = Lᵢ(t−1) / Lᵢ(t−2)
 // where t counts epochs and Lᵢ(t) is task i's mean training loss over epoch t. λ = 1 in the first
 // two epochs (no ratio yet). The loss means are accumulated here from the losses of each step.
+#include <algorithm>
 #include <cmath>
 
 #include "core/train/weighting/methods.h"

@@ -1,4 +1,5 @@
 // Fixed weights: L = Σ λᵢ Lᵢ with the λᵢ the user gave (one per task, none missing).
+#include <algorithm>
 #include <stdexcept>
 
 #include "core/train/weighting/methods.h"
