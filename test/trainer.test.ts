@@ -208,6 +208,16 @@ describe('fit on a worker thread', () => {
     expect(Array.from(model.namedParameters()['trunk.0.weight']!.dataSync() as Float32Array)).toEqual(before);
   });
 
+  it('bf16 autocast on the CPU trains (fp32 weights, lower loss)', async () => {
+    const { sets, model } = bigFixture(512);
+    const trainer = new mt.Trainer(model, { batchSize: 64, precision: 'bf16', optimizer: mt.optim.adamW({ lr: 3e-3 }) });
+    const history = await trainer.fit(sets, { epochs: 4 });
+    const first = history.epochHistory[0]!.losses.a!;
+    const last = history.epochHistory.at(-1)!.losses.a!;
+    expect(last).toBeLessThan(first);
+    expect(model.namedParameters()['trunk.0.weight']!.dtype).toBe('float32');
+  });
+
   it('trainer.step runs one step for a loop written in JavaScript', () => {
     const { data, model } = parityFixture();
     const trainer = new mt.Trainer(model, { weighting: mt.weighting.sigmoidLoss() });
