@@ -59,7 +59,7 @@ describe('a training step equals the PyTorch reference step', () => {
     mt.save(path.join(dir, 'in.safetensors'), model.namedParameters());
     const tensors: Record<string, mt.Tensor> = {};
     for (const [task, d] of Object.entries(data)) {
-      tensors[`${task}.features`] = mt.tensor(d.features.flat(), [d.features.length, 5]);
+      tensors[`${task}.features`] = mt.tensor(Float32Array.from(d.features.flat()), [d.features.length, 5]);
       tensors[`${task}.targets`] = TASK_SPECS[task as keyof typeof TASK_SPECS].kind === 'regression' ? mt.tensor(d.targets) : mt.tensor(d.targets, undefined, { dtype: 'int64' });
     }
     mt.save(path.join(dir, 'data.safetensors'), tensors);

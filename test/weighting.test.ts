@@ -69,7 +69,7 @@ function runNative(c: Case): RefStep[] {
   const needsGradients = weighting.info().gradientNeed !== 'none';
   return c.steps.map((step, index) => {
     const losses = step.losses.map((l) => mt.tensor([l]).reshape([]).requiresGrad_());
-    const grads = mt.tensor(step.grads.flat(), [K, P]);
+    const grads = mt.tensor(Float32Array.from(step.grads.flat()), [K, P]);
     const result = weighting.combine(losses.map((l) => l.handle), needsGradients ? grads.handle : undefined, index, step.epoch);
     let combined: number[];
     if (result.sharedGradient) {
