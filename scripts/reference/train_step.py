@@ -75,7 +75,9 @@ def main():
         opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8)
     tasks = {t["name"]: t for t in spec["tasks"]}
     for step in spec["plan"]:
-        opt.zero_grad()
+        # Gradients are reset to None, as PyTorch 2's default zero_grad does and as the native loop
+        # does: a parameter no task of the step reaches (an idle head) is not updated at all.
+        opt.zero_grad(set_to_none=True)
         total = 0
         for item in step:
             task = tasks[item["task"]]
