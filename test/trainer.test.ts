@@ -5,9 +5,10 @@
  * refusal, NaN handling and refused combinations.
  */
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { Dataset } from '../lib/data/dataset.ts';
 import { RESUME_STEPS, resumeSetup } from './helpers/resume-setup.ts';
@@ -53,31 +54,35 @@ const parityCases: ParityCase[] = [
 ];
 
 describe('a training step equals the PyTorch reference step', () => {
-  it.each(parityCases.map((c) => [c.name, c] as const))('%s', async (_, c) => {
-    const dir = tempDir('mtl-step-');
+  const dir = tempDir('mtl-step-');
+  const specs = parityCases.map((c, i) => ({
+    weights: path.join(dir, `in-${i}.safetensors`),
+    data: path.join(dir, 'data.safetensors'),
+    tasks: Object.entries(TASK_SPECS).map(([name, t]) => ({ name, kind: t.kind, outputs: t.kind === 'regression' ? 1 : t.classes })),
+    inputDim: 5,
+    hidden: [8, 6],
+    optimizer: c.optimizer,
+    clipGradNorm: c.clipGradNorm ?? 0,
+    plan: c.plan,
+    out: path.join(dir, `out-${i}.safetensors`),
+  }));
+
+  beforeAll(() => {
+    // Every case starts from the same weights and data; PyTorch runs them all in one process.
     const { data, model } = parityFixture();
-    mt.save(path.join(dir, 'in.safetensors'), model.namedParameters());
     const tensors: Record<string, mt.Tensor> = {};
     for (const [task, d] of Object.entries(data)) {
       tensors[`${task}.features`] = mt.tensor(Float32Array.from(d.features.flat()), [d.features.length, 5]);
       tensors[`${task}.targets`] = TASK_SPECS[task as keyof typeof TASK_SPECS].kind === 'regression' ? mt.tensor(d.targets) : mt.tensor(d.targets, undefined, { dtype: 'int64' });
     }
     mt.save(path.join(dir, 'data.safetensors'), tensors);
-    const spec = {
-      weights: path.join(dir, 'in.safetensors'),
-      data: path.join(dir, 'data.safetensors'),
-      tasks: Object.entries(TASK_SPECS).map(([name, t]) => ({ name, kind: t.kind, outputs: t.kind === 'regression' ? 1 : t.classes })),
-      inputDim: 5,
-      hidden: [8, 6],
-      optimizer: c.optimizer,
-      clipGradNorm: c.clipGradNorm ?? 0,
-      plan: c.plan,
-      out: path.join(dir, 'out.safetensors'),
-    };
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(path.join(dir, 'spec.json'), JSON.stringify(spec));
+    for (const spec of specs) mt.save(spec.weights, model.namedParameters());
+    writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ runs: specs }));
     runPython('train_step.py', [path.join(dir, 'spec.json')]);
+  });
 
+  it.each(parityCases.map((c, i) => [c.name, c, i] as const))('%s', async (_, c, i) => {
+    const { data, model } = parityFixture();
     // Each task's whole data set is one batch, so the shuffled order cannot change the batch.
     const trainer = new mt.Trainer(model, { strategy: c.strategy, sampler: c.sampler, optimizer: c.optimizer, clipGradNorm: c.clipGradNorm, batchSize: 64 });
     const seen: string[][] = [];
@@ -86,12 +91,12 @@ describe('a training step equals the PyTorch reference step', () => {
       onProgress: (e) => { if (e.type === 'step') seen.push(Object.keys(e.losses).sort()); },
     });
     expect(seen).toEqual(c.plan.map((s) => s.map((x) => x.task).sort()));
-    const expected = mt.load(spec.out);
+    const expected = mt.load(specs[i]!.out);
     for (const [name, value] of Object.entries(model.namedParameters())) {
       const ours = value.dataSync() as Float32Array;
       const theirs = expected[name]!.dataSync() as Float32Array;
-      ours.forEach((v, i) => {
-        if (Math.abs(v - theirs[i]!) > 1e-5 * (1 + Math.abs(theirs[i]!))) throw new Error(`${c.name}: ${name}[${i}] = ${v}, PyTorch ${theirs[i]}`);
+      ours.forEach((v, j) => {
+        if (Math.abs(v - theirs[j]!) > 1e-5 * (1 + Math.abs(theirs[j]!))) throw new Error(`${c.name}: ${name}[${j}] = ${v}, PyTorch ${theirs[j]}`);
       });
     }
   });

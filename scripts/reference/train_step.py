@@ -3,7 +3,8 @@
 
     train_step.py SPEC.json
 
-SPEC.json: {
+SPEC.json is one spec or {"runs": [spec, ...]} (one process for all, as torch's import is slow):
+spec = {
   "weights": "in.safetensors",          # the model's parameters by torch.nn name
   "data": "data.safetensors",           # "<task>.features" float [N, F], "<task>.targets"
   "tasks": [{"name", "kind": "classification"|"regression", "outputs"}],
@@ -60,10 +61,7 @@ def param_groups(model, cfg):
     return groups
 
 
-def main():
-    with open(sys.argv[1]) as f:
-        spec = json.load(f)
-    torch.set_num_threads(1)
+def run(spec):
     model = ReferenceNet(spec["inputDim"], spec["hidden"], spec["tasks"])
     model.load_state_dict(load(spec["weights"]))
     data = load(spec["data"])
@@ -88,6 +86,14 @@ def main():
             torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clipGradNorm"])
         opt.step()
     save({k: v.detach().contiguous() for k, v in model.state_dict().items()}, spec["out"])
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    torch.set_num_threads(1)
+    for one in spec.get("runs", [spec]):
+        run(one)
 
 
 if __name__ == "__main__":

@@ -139,16 +139,20 @@ class Cagrad:
         def F(w):
             return w @ A @ b + radius * torch.sqrt(w @ A @ w + 1e-8)
 
+        def grad_F(w):  # ∇F = A b + radius · A w / √(wᵀAw + 1e-8)
+            return A @ b + radius * (A @ w) / torch.sqrt(w @ A @ w + 1e-8)
+
         w = torch.full((k,), 1.0 / k)
         lr = 1.0
         for _ in range(20000):
-            wv = w.clone().requires_grad_(True)
-            (g,) = torch.autograd.grad(F(wv), wv)
-            candidate = w * torch.exp(-lr * g)
+            candidate = w * torch.exp(-lr * grad_F(w))
             candidate = candidate / candidate.sum()
             if F(candidate) <= F(w):
+                moved = (candidate - w).abs().max().item()
                 w = candidate
                 lr *= 1.2
+                if moved < 1e-15:
+                    break
             else:
                 lr *= 0.5
             if lr < 1e-30:

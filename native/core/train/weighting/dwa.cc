@@ -2,6 +2,8 @@
 //   λᵢ(t) = K · exp(wᵢ(t−1)/T) / Σⱼ exp(wⱼ(t−1)/T),   wᵢ(t−1) = Lᵢ(t−1) / Lᵢ(t−2)
 // where t counts epochs and Lᵢ(t) is task i's mean training loss over epoch t. λ = 1 in the first
 // two epochs (no ratio yet). The loss means are accumulated here from the losses of each step.
+// A task that had no step in one of the two epochs (progressive warm-up, alternating per epoch)
+// has no ratio yet either: its wᵢ is taken as 1, a loss that neither rose nor fell.
 #include <algorithm>
 #include <cmath>
 
@@ -70,7 +72,8 @@ class Dwa : public LossWeighting {
     std::vector<double> exps(k);
     double total = 0;
     for (size_t i = 0; i < k; ++i) {
-      exps[i] = std::exp(previous_[i] / beforePrevious_[i] / temperature_);
+      const bool hasRatio = previous_[i] > 0 && beforePrevious_[i] > 0;
+      exps[i] = std::exp((hasRatio ? previous_[i] / beforePrevious_[i] : 1.0) / temperature_);
       total += exps[i];
     }
     for (double& e : exps) e = static_cast<double>(k) * e / total;
