@@ -30,6 +30,7 @@ interface ParityCase {
   sampler?: mt.Sampler;
   optimizer: mt.Optimizer;
   clipGradNorm?: number;
+  accumulateSteps?: number;
   /** The tasks and loss scales of each step, as the strategy must choose them. */
   plan: { task: string; scale: number }[][];
 }
@@ -38,6 +39,8 @@ const all = (scale = 1) => ['a', 'b', 'c'].map((task) => ({ task, scale }));
 const parityCases: ParityCase[] = [
   { name: 'joint, AdamW', strategy: mt.strategy.joint(), optimizer: mt.optim.adamW({ lr: 0.05, weightDecay: 0.1 }), plan: [all(), all()] },
   { name: 'joint, SGD Nesterov, clipped', strategy: mt.strategy.joint(), optimizer: mt.optim.sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }), clipGradNorm: 0.5, plan: [all(), all()] },
+  // Two micro-batches that each hold the whole data set: the summed half-gradients equal one step's.
+  { name: 'joint, AdamW, accumulating 2 micro-batches', strategy: mt.strategy.joint(), optimizer: mt.optim.adamW({ lr: 0.05, weightDecay: 0.1 }), accumulateSteps: 2, plan: [all(), all()] },
   {
     name: 'alternating (round robin), AdamW',
     strategy: mt.strategy.alternating({ every: 'step' }),
@@ -84,7 +87,7 @@ describe('a training step equals the PyTorch reference step', () => {
   it.each(parityCases.map((c, i) => [c.name, c, i] as const))('%s', async (_, c, i) => {
     const { data, model } = parityFixture();
     // Each task's whole data set is one batch, so the shuffled order cannot change the batch.
-    const trainer = new mt.Trainer(model, { strategy: c.strategy, sampler: c.sampler, optimizer: c.optimizer, clipGradNorm: c.clipGradNorm, batchSize: 64 });
+    const trainer = new mt.Trainer(model, { strategy: c.strategy, sampler: c.sampler, optimizer: c.optimizer, clipGradNorm: c.clipGradNorm, accumulateSteps: c.accumulateSteps, batchSize: 64 });
     const seen: string[][] = [];
     await trainer.fit(Object.fromEntries(Object.entries(data).map(([t, d]) => [t, d.dataset])), {
       steps: c.plan.length,
@@ -230,6 +233,43 @@ describe('fit on a worker thread', () => {
     expect(Object.keys(result.losses).sort()).toEqual(['a', 'b']);
     expect(result.lambdas.a).toBeCloseTo(1 / (1 + Math.exp(-result.losses.a!)), 6);
     expect(trainer.stepsDone).toBe(1);
+  });
+});
+
+describe('optimizer, schedule, evaluation', () => {
+  it('the learning rate follows warm-up then linear decay (transformers\' formula), as the step events report', async () => {
+    const { data, model } = parityFixture();
+    const trainer = new mt.Trainer(model, { optimizer: mt.optim.sgd({ lr: 0.1 }), schedule: mt.schedule.warmupLinear({ warmupSteps: 4 }) });
+    const rates: number[] = [];
+    await trainer.fit({ a: data.a.dataset }, { steps: 10, onProgress: (e) => { if (e.type === 'step') rates.push(e.learningRate); } });
+    const expected = Array.from({ length: 10 }, (_, s) => 0.1 * (s < 4 ? s / 4 : Math.max(0, (10 - s) / (10 - 4))));
+    rates.forEach((r, i) => expect(r).toBeCloseTo(expected[i]!, 12));
+  });
+
+  it('per-part learning rates: a part with rate 0 does not move, the others do', async () => {
+    const { data, model } = parityFixture();
+    const before = Object.fromEntries(Object.entries(model.namedParameters()).map(([n, t]) => [n, Array.from(t.dataSync() as Float32Array)]));
+    const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0.1, partLearningRates: { shared: 0 } }) });
+    await trainer.fit({ a: data.a.dataset, b: data.b.dataset }, { steps: 3 });
+    for (const [name, t] of Object.entries(model.namedParameters())) {
+      const moved = Array.from(t.dataSync() as Float32Array).some((v, i) => v !== before[name]![i]);
+      expect(moved, name).toBe(name.startsWith('heads.a') || name.startsWith('heads.b'));
+    }
+  });
+
+  it('evaluates during fit and stops early when the metric stops improving', async () => {
+    const { data, model } = parityFixture();
+    const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01 }) });
+    const sets = { a: data.a.dataset, b: data.b.dataset };
+    // The loss falls, so "max" never improves after the first evaluation: patience 2 stops at the third.
+    const history = await trainer.fit(sets, { steps: 50, evalSets: sets, evalEvery: 5, earlyStopping: { metric: 'a.loss', mode: 'max', patience: 2 } });
+    expect(history.stoppedEarly).toBe(true);
+    expect(history.evalHistory).toHaveLength(3);
+    expect(history.steps).toBe(15);
+    const metrics = history.evalHistory[0]!.metrics;
+    expect(Object.keys(metrics.a!).sort()).toEqual(['accuracy', 'loss']);
+    expect(Object.keys(metrics.b!).sort()).toEqual(['loss', 'mse', 'pearson']);
+    expect(metrics.b!.mse).toBeCloseTo(metrics.b!.loss!, 5);
   });
 });
 
