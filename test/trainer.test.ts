@@ -273,6 +273,31 @@ describe('optimizer, schedule, evaluation', () => {
   });
 });
 
+describe('epochs and checkpoints', () => {
+  it('alternating every epoch trains one task per epoch, in sampler order; an epoch is max Bᵢ steps', async () => {
+    const { data, model } = parityFixture();
+    const trainer = new mt.Trainer(model, { strategy: mt.strategy.alternating({ every: 'epoch' }), sampler: mt.sampler.roundRobin(), batchSize: 8 });
+    const stepTasks: string[] = [];
+    const history = await trainer.fit({ a: data.a.dataset, b: data.b.dataset, c: data.c.dataset }, {
+      epochs: 4,
+      onProgress: (e) => { if (e.type === 'step') stepTasks.push(Object.keys(e.losses).join()); },
+    });
+    // a: 24 rows → 3 batches, b: 17 → 3, c: 20 → 3; an epoch is 3 steps.
+    expect(history.steps).toBe(12);
+    expect(stepTasks).toEqual(['a', 'a', 'a', 'b', 'b', 'b', 'c', 'c', 'c', 'a', 'a', 'a']);
+    expect(history.epochHistory.map((e) => Object.keys(e.losses).join())).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  it('refuses to resume from a file that is not a checkpoint', async () => {
+    const dir = tempDir('mtl-notckpt-');
+    const file = path.join(dir, 'weights.safetensors');
+    const { data, model } = parityFixture();
+    mt.save(file, model.namedParameters());
+    const trainer = new mt.Trainer(model);
+    await expect(trainer.fit({ a: data.a.dataset }, { steps: 1, resumeFrom: file })).rejects.toThrow(/is not an mtl-torch checkpoint/);
+  });
+});
+
 describe('configuration', () => {
   const model = () => new mt.ReferenceModel({ inputDim: 2, hidden: [4], tasks: { x: { kind: 'regression' }, y: { kind: 'regression' } } });
 
