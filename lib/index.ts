@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { native, packageRoot } from './native.ts';
-import * as functional from './nn/functional.ts';
+
+export * as data from './data/index.ts';
+export * as metrics from './data/metrics.ts';
 
 export { TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
@@ -26,7 +28,9 @@ export const cuda = {
   deviceCount: (): number => runtime.cudaDeviceCount,
 };
 
-export const nn = { functional };
+export * as nn from './nn/index.ts';
+export { multitask, MultiTaskModel, sharing, tasks } from './model/index.ts';
+export type * from './model/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
 native.setNumThreads(availableParallelism());

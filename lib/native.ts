@@ -35,6 +35,28 @@ export interface NativeOps extends Record<string, OpFn> {
   stack(tensors: T[], dim?: number): T;
 }
 
+/** An opaque handle to a decoder's key/value cache (native/core/nn/kv_cache.h). */
+export interface NativeDecoderCache {
+  readonly __nativeDecoderCache: unique symbol;
+}
+
+/** native/napi/module.cc: one class for every block kind of native/core/nn. */
+export interface NativeModule {
+  /** Arguments and results depend on the kind; lib/nn/ declares each. */
+  forward(...args: unknown[]): T | (T | null)[];
+  /** The module's own tensors (shared storage), in torch.nn's order and names. */
+  namedParameters(): { names: string[]; tensors: T[] };
+  namedBuffers(): { names: string[]; tensors: T[] };
+  /** Throws (listing every bad key) unless accepted; returns the non-fatal keys of a non-strict load. */
+  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: Opt<string>, dtype: Opt<string>): void;
+  setRequiresGrad(value: boolean): void;
+  newCache(): NativeDecoderCache;
+  kind(): string;
+}
+
 /** The tensors of a native data set (native/core/data/dataset.h); optional ones may be absent. */
 export interface NativeDatasetTensors {
   inputIds: T;
@@ -117,12 +139,44 @@ export interface NativeSamplerHandle {
   probabilities(): number[];
 }
 
+/** native/napi/model.cc: a handle owning a core mtl::model::MultiTaskModelImpl. */
+export interface NativeMultiTaskModel {
+  forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
+  predict(task: string, batch: NativeModelBatch): T;
+  generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
+  addTask(task: object): void;
+  summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
+  namedParameters(): { names: string[]; tensors: T[] };
+  namedBuffers(): { names: string[]; tensors: T[] };
+  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  setTrainable(part: string, trainable: boolean): void;
+  partParameterNames(part: string): string[];
+  train(mode: boolean): void;
+  isTraining(): boolean;
+  to(device: string): void;
+  sharedEncoderRuns(): number;
+}
+
+/** The tensors of one task's batch for NativeMultiTaskModel. */
+export interface NativeModelBatch {
+  inputIds?: T; lengths?: T; features?: T; targets?: T; targetLengths?: T;
+}
+
 export interface NativeAddon {
   NativeReferenceModel: new (config: Record<string, unknown>) => NativeReferenceModelHandle;
   NativeTrainer: new (model: unknown, options: Record<string, unknown>) => NativeTrainerHandle;
   NativeWeighting: new (config: Record<string, unknown>, taskNames: string[]) => NativeWeightingHandle;
   NativeSampler: new (config: Record<string, unknown>, sizes: number[], seed?: number) => NativeSamplerHandle;
   NativeTensor: Function;
+  NativeModule: new (kind: string, options: object) => NativeModule;
+  NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
+  decoderCacheLength(cache: NativeDecoderCache): number;
+  decoderCacheReorder(cache: NativeDecoderCache, indices: T): void;
+  decoderCacheClear(cache: NativeDecoderCache): void;
+  nnFunctional: {
+    scaledDotProductAttention(query: T, key: T, value: T, attnMask: Opt<T>, dropoutP: number, isCausal: boolean, needWeights: boolean): [T, T | null];
+    squareSubsequentMask(size: number, dtype?: string, device?: string): T;
+  };
   ops: NativeOps;
   NativeDataset: new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number) => NativeDatasetHandle;
   metrics: NativeMetrics;

@@ -375,29 +375,22 @@ function isRectangular(data: unknown, shape: number[], dim: number): boolean {
   return data.every((row) => isRectangular(row, shape, dim + 1));
 }
 
-export function zeros(shape: number[], options?: CreateOptions): Tensor {
-  const o = checkOptions(options, 'zeros');
-  return finish(ops.zeros(checkShape(shape, 'zeros'), o.dtype, o.device), o);
+function shapeFactory(name: 'zeros' | 'ones' | 'empty' | 'rand' | 'randn') {
+  return (shape: number[], options?: CreateOptions): Tensor => {
+    const o = checkOptions(options, name);
+    return finish(ops[name](checkShape(shape, name), o.dtype, o.device), o);
+  };
 }
-export function ones(shape: number[], options?: CreateOptions): Tensor {
-  const o = checkOptions(options, 'ones');
-  return finish(ops.ones(checkShape(shape, 'ones'), o.dtype, o.device), o);
-}
-export function empty(shape: number[], options?: CreateOptions): Tensor {
-  const o = checkOptions(options, 'empty');
-  return finish(ops.empty(checkShape(shape, 'empty'), o.dtype, o.device), o);
-}
+export const zeros = shapeFactory('zeros');
+export const ones = shapeFactory('ones');
+export const empty = shapeFactory('empty');
+/** Uniform samples from [0, 1). */
+export const rand = shapeFactory('rand');
+/** Standard normal samples; with the same seed, PyTorch's on CPU. */
+export const randn = shapeFactory('randn');
 export function full(shape: number[], value: number | boolean, options?: CreateOptions): Tensor {
   const o = checkOptions(options, 'full');
   return finish(ops.full(checkShape(shape, 'full'), scalar(value, 'full', 'value'), o.dtype, o.device), o);
-}
-export function rand(shape: number[], options?: CreateOptions): Tensor {
-  const o = checkOptions(options, 'rand');
-  return finish(ops.rand(checkShape(shape, 'rand'), o.dtype, o.device), o);
-}
-export function randn(shape: number[], options?: CreateOptions): Tensor {
-  const o = checkOptions(options, 'randn');
-  return finish(ops.randn(checkShape(shape, 'randn'), o.dtype, o.device), o);
 }
 /** Integers drawn uniformly from [low, high), as torch.randint(low, high, size). */
 export function randint(low: number, high: number, shape: number[], options?: CreateOptions): Tensor {

@@ -2,9 +2,11 @@
 #include <napi.h>
 
 #include "napi/addon_data.h"
+#include "napi/module.h"
 #include "napi/serialization.h"
 #include "napi/dataset.h"
 #include "napi/metrics.h"
+#include "napi/model.h"
 #include "napi/tensor.h"
 #include "napi/train.h"
 
@@ -25,10 +27,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::TensorHandle::Init(env, exports);
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);
+  mtl::napi::InitModules(env, exports);
   mtl::napi::InitSerialization(env, exports);
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
   mtl::napi::InitTraining(env, exports);
+  mtl::napi::NativeMultiTaskModel::Init(env, exports);
   return exports;
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import type { Tensor } from '../lib/index.ts';
+import { native } from '../lib/native.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mtl-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -103,11 +104,20 @@ describe('save and load', () => {
     expect(loaded.w!.requiresGrad).toBe(false);
   });
 
-  it('does not turn a tensor named __proto__ into a prototype', () => {
+  it.skipIf(!mt.cuda.isAvailable())(`saves CUDA tensors and loads them onto the CPU${mt.cuda.isAvailable() ? '' : ' (skipped: no CUDA device)'}`, () => {
+    const onGpu = { w: mt.randn([4, 5], { device: 'cuda' }).bfloat16(), t: mt.randn([3, 2], { device: 'cuda' }).t() };
+    const loaded = mt.load(freshPathWith(onGpu));
+    for (const [name, t] of Object.entries(onGpu)) expectSameTensor(loaded[name], t.to('cpu'), name);
+  });
+
+  it('does not turn a tensor or metadata key named __proto__ into a prototype', () => {
     const sd = Object.fromEntries([['__proto__', mt.ones([1])], ['x', mt.zeros([1])]]) as Record<string, Tensor>;
     const loaded = mt.load(freshPathWith(sd));
     expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
     expect(Object.keys(loaded)).toEqual(['__proto__', 'x']);
+    const { metadata } = mt.loadWithMetadata(freshPathWith({ x: mt.ones([1]) }, JSON.parse('{"__proto__":"p","k":"v"}')));
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(Object.entries(metadata)).toEqual([['__proto__', 'p'], ['k', 'v']]);
   });
 
   it('replaces a file atomically and leaves no temporary file, also when it fails', () => {
@@ -139,6 +149,18 @@ describe('save and load', () => {
       [() => mt.load(dir), /not a regular file/],
     ];
     for (const [call, message] of cases) expect(call, String(message)).toThrow(message);
+    // What TypeScript cannot pass (a record has no duplicate keys) is still refused natively.
+    const h = t.handle;
+    const nativeCases: [() => unknown, RegExp][] = [
+      [() => native.saveSafetensors(freshPath(), ['a', 'a'], [h, h]), /two tensors are named 'a'/],
+      [() => native.saveSafetensors(freshPath(), ['a'], [h, h]), /differ in length/],
+      [() => native.saveSafetensors(freshPath(), [1 as unknown as string], [h]), /names\[0\] must be a string/],
+      [() => native.saveSafetensors(freshPath(), ['a'], [h], { k: 1 as unknown as string }), /metadata values must be strings/],
+      [() => native.loadSafetensors(5 as unknown as string), /argument 0 must be a string/],
+    ];
+    for (const [call, message] of nativeCases) {
+      expect(call, String(message)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(message) }));
+    }
     const disposed = mt.ones([1]);
     disposed.dispose();
     expect(() => mt.save(freshPath(), { disposed })).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
@@ -375,6 +397,7 @@ describe('corrupted files are refused with a TorchError', () => {
       [entry('F32', '[4294967296,4294967296,4294967296]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[9223372036854775807,2]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[4611686018427387904,4611686018427387904,0]', '[0,8]'), /overflows 64 bits/],
+      [entry('F32', '[0,4611686018427387904,4611686018427387904]', '[0,8]'), /overflows 64 bits/],
       [entry('F32', '[9223372036854775808]', '[0,8]'), /larger than 2\^63 - 1/],
       [entry('F32', '[3]', '[0,8]'), /has 8 bytes but its dtype and shape need 12/],
       [entry('F32', '[2]', '[0,16]'), /ends at byte 16 of a data buffer of 8 bytes/],

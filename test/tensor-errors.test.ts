@@ -446,3 +446,38 @@ describe('tidy misuse', () => {
     expect(mt.memory().tensors).toBe(before);
   });
 });
+
+describe('handles', () => {
+  it('objects that are not tensor handles are refused by the native layer, not crashed on', async () => {
+    const { native } = await import('../lib/native.ts');
+    const fake = Object.create((native.NativeTensor as { prototype: object }).prototype) as never;
+    for (const bad of [{}, [], 1, 'x', null, fake, mt.ones([1])]) {
+      const e = caught(() => native.ops.add(bad as never, 1));
+      expect(['ERR_INVALID_ARG', 'ERR_DISPOSED']).toContain(e.code);
+    }
+    expect(caught(() => native.ops.add(fake, 1)).code).toBe('ERR_DISPOSED');
+    expect(() => new (native.NativeTensor as new () => unknown)()).toThrow(/cannot be constructed/);
+  });
+});
+
+describe('native argument conversion (reached only by bypassing lib/)', () => {
+  it('refuses unknown dtype and device names and bad shapes with ERR_INVALID_ARG', async () => {
+    const { native } = await import('../lib/native.ts');
+    const bad: [() => unknown, RegExp][] = [
+      [() => native.ops.zeros!([2], 'float8'), /unknown dtype 'float8'/],
+      [() => native.ops.zeros!([2], undefined, 'tpu'), /unknown device 'tpu'/],
+      [() => native.ops.zeros!([2.5]), /argument 0 must be/],
+      [() => native.ops.zeros!('2'), /argument 0 must be/],
+      [() => native.ops.add(mt.ones([1]).handle, 'x' as never), /argument 1 must be/],
+      [() => native.ops.sum(mt.ones([1]).handle, 0, 'yes' as never), /argument 2 must be a boolean/],
+      [() => native.fromData(new Float32Array(3), [2, 2]), /shape holds 4 elements but data has 3/],
+      [() => native.fromData([1, 2] as never, [2]), /typed array/],
+      [() => native.fromData(new Float32Array(2), [-1, -2]), /negative/],
+    ];
+    for (const [fn, message] of bad) {
+      const e = caught(fn);
+      expect(e.code).toBe('ERR_INVALID_ARG');
+      expect(e.message).toMatch(message);
+    }
+  });
+});

@@ -28,7 +28,8 @@ export interface DatasetArrays {
   pairIds?: number[][];
   /** Segment of each token, as `inputIds`; exclusive with `pairIds`. */
   tokenTypeIds?: number[][];
-  targets: Target[];
+  /** One per example (may be omitted when `unlabeled`). */
+  targets?: Target[];
   targetKind: TargetKind;
   /** Id that pads input rows (default 0). */
   padId?: number;
@@ -45,16 +46,38 @@ export interface DatasetArrays {
   features?: number[][];
   /** Names of the classes, in id order (kept for reports; e.g. a GLUE task's label vocabulary). */
   labels?: string[];
+  /** The targets are placeholders (e.g. a GLUE test file, which has no labels): the data set can be
+   * predicted on but not trained or evaluated on. `targets` may then be omitted. */
+  unlabeled?: boolean;
+  /** A name for messages and reports (e.g. 'glue/rte/dev'). */
+  name?: string;
 }
 
 /** A tokenized example, as the tokenizers produce it, with its target. */
 export interface TokenizedExample {
   inputIds: number[];
   tokenTypeIds?: number[];
-  target: Target;
+  /** Omitted only for an `unlabeled` data set. */
+  target?: Target;
 }
 
 export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'tokenTypeIds' | 'targets'>;
+
+
+/** The tensors of Dataset.fromTensors (see TargetKind for the target layouts). */
+export interface DatasetTensors {
+  inputIds: Tensor;
+  lengths: Tensor;
+  targets: Tensor;
+  targetKind: TargetKind;
+  tokenTypeIds?: Tensor;
+  targetLengths?: Tensor;
+  features?: Tensor;
+  padId?: number;
+  targetPadId?: number;
+  labels?: string[];
+  name?: string;
+}
 
 /** One batch, as tensors (padding trimmed to the batch's longest row). The caller disposes them. */
 export interface Batch {
@@ -104,16 +127,22 @@ export class Dataset {
   readonly targetKind: TargetKind;
   /** Class names in id order, when known. */
   readonly labels: string[] | undefined;
+  /** False when the targets are placeholders (a test split without labels). */
+  readonly hasTargets: boolean;
+  readonly name: string | undefined;
 
-  /** @internal Use Dataset.fromArrays / fromExamples / fromTensors. */
-  constructor(handle: NativeDatasetHandle, targetKind: TargetKind, labels?: string[]) {
+  /** @internal Use Dataset.fromArrays / fromExamples. */
+  constructor(handle: NativeDatasetHandle, targetKind: TargetKind, info: { labels?: string[]; hasTargets?: boolean; name?: string } = {}) {
     this.handle = handle;
     this.targetKind = targetKind;
-    this.labels = labels;
+    this.labels = info.labels;
+    this.hasTargets = info.hasTargets ?? true;
+    this.name = info.name;
   }
 
   /** Builds a data set from JavaScript arrays; see DatasetArrays for the fields. */
-  static fromArrays(arrays: DatasetArrays): Dataset {
+  static fromArrays(arraysIn: DatasetArrays): Dataset {
+    let arrays = arraysIn;
     if (typeof arrays !== 'object' || arrays === null) throw argumentError(WHERE, `expected an options object, got ${describe(arrays)}`);
     const kind = checkOneOf(arrays.targetKind, TARGET_KINDS, WHERE, 'targetKind');
     const padId = arrays.padId === undefined ? 0 : checkInt(arrays.padId, WHERE, 'padId');
@@ -153,6 +182,11 @@ export class Dataset {
       throw argumentError(WHERE, `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`);
     }
 
+    const unlabeled = arrays.unlabeled === undefined ? false : checkBoolean(arrays.unlabeled, WHERE, 'unlabeled');
+    if (unlabeled && arrays.targets === undefined) {
+      // Placeholders of the right shape: class 0, value 0, empty sequences, tags of pad.
+      arrays = { ...arrays, targets: rows.map((row) => (kind === 'class' || kind === 'regression' ? 0 : kind === 'tagging' ? new Array<number>(row.length).fill(0) : kind === 'sequence' ? [] : [0])) };
+    }
     if (!Array.isArray(arrays.targets)) throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
     if (arrays.targets.length !== n) throw argumentError(WHERE, `'targets' has ${arrays.targets.length} entries but 'inputIds' has ${n}`);
     const labels = arrays.labels;
@@ -240,11 +274,39 @@ export class Dataset {
         });
         fields.features = make(tensor(flat, [n, f])).handle;
       }
-      return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, labels);
+      const name = arrays.name === undefined ? undefined : String(arrays.name);
+      return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels, hasTargets: !unlabeled, name });
     } finally {
       // The data set holds its own (converted, contiguous) copies.
       for (const t of created) t.dispose();
     }
+  }
+
+  /**
+   * Builds a data set from tensors already padded (e.g. made by another pipeline): `inputIds` int
+   * [N, L] right-padded, `lengths` [N], and the targets in the layout of `targetKind` (see TargetKind;
+   * `targetLengths` [N] for sequences). The data set keeps its own contiguous CPU copy, so the
+   * tensors may be disposed afterwards. Shapes are checked natively; errors name the field.
+   */
+  static fromTensors(tensors: DatasetTensors): Dataset {
+    const where = 'Dataset.fromTensors';
+    if (typeof tensors !== 'object' || tensors === null) throw argumentError(where, `expected an object of tensors, got ${describe(tensors)}`);
+    const kind = checkOneOf(tensors.targetKind, TARGET_KINDS, where, 'targetKind');
+    const fields = {} as NativeDatasetTensors;
+    for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
+      const value = tensors[name];
+      if (value === undefined) {
+        if (name === 'inputIds' || name === 'lengths' || name === 'targets' || (name === 'targetLengths' && kind === 'sequence')) {
+          throw argumentError(where, `'${name}' is required`);
+        }
+        continue;
+      }
+      if (!(value instanceof Tensor)) throw argumentError(where, `'${name}' must be a tensor, got ${describe(value)}`);
+      fields[name] = value.handle;
+    }
+    const padId = tensors.padId === undefined ? 0 : checkInt(tensors.padId, where, 'padId');
+    const targetPadId = tensors.targetPadId === undefined ? (kind === 'tagging' ? -100 : padId) : checkInt(tensors.targetPadId, where, 'targetPadId');
+    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, name: tensors.name });
   }
 
   /** Builds a data set from tokenized examples (e.g. `tokenizer.encode(...)` results with a target). */
@@ -259,7 +321,7 @@ export class Dataset {
       ...options,
       inputIds: examples.map((e) => e.inputIds),
       ...(withTypes ? { tokenTypeIds: examples.map((e) => e.tokenTypeIds!) } : {}),
-      targets: examples.map((e) => e.target),
+      ...(options.unlabeled ? {} : { targets: examples.map((e) => e.target!) }),
     });
   }
 

@@ -20,7 +20,8 @@ export type Sequences = Tensor | readonly (readonly number[])[];
 const m = native.metrics;
 
 // Runs `body` on tensors made from arrays (disposed afterwards) or the tensors given.
-function withTensors<R>(where: string, inputs: [string, Values][], body: (...handles: Tensor[]) => R): R {
+// Class ids in arrays must be non-negative integers (`classIds`); tensors are checked natively.
+function withTensors<R>(where: string, inputs: [string, Values][], body: (...handles: Tensor[]) => R, classIds = false): R {
   const owned: Tensor[] = [];
   try {
     const tensors = inputs.map(([name, value]) => {
@@ -28,6 +29,7 @@ function withTensors<R>(where: string, inputs: [string, Values][], body: (...han
       if (!Array.isArray(value)) throw argumentError(where, `'${name}' must be a tensor or an array of numbers, got ${describe(value)}`);
       value.forEach((v, i) => {
         if (typeof v !== 'number' || Number.isNaN(v)) throw argumentError(where, `'${name}[${i}]' must be a number, got ${describe(v)}`);
+        if (classIds && (!Number.isInteger(v) || v < 0)) throw argumentError(where, `'${name}[${i}]' must be a non-negative class id, got ${v}`);
       });
       const t = tensor(Float64Array.from(value), [value.length]);
       owned.push(t);
@@ -46,7 +48,7 @@ function withTensors<R>(where: string, inputs: [string, Values][], body: (...han
 
 const classMetric = (name: string, fn: (p: Tensor, t: Tensor) => number) =>
   (predictions: Values, targets: Values): number =>
-    withTensors(name, [['predictions', predictions], ['targets', targets]], fn);
+    withTensors(name, [['predictions', predictions], ['targets', targets]], fn, true);
 
 /** Fraction of correct predictions. Predictions are class ids [N] or scores [N, C] (argmax). */
 export const accuracy = classMetric('metrics.accuracy', (p, t) => m.accuracy(p.handle, t.handle));
@@ -54,13 +56,13 @@ export const accuracy = classMetric('metrics.accuracy', (p, t) => m.accuracy(p.h
 /** F1 of the class `positive` (1 by default: binary F1, as GLUE's MRPC and QQP). */
 export function f1(predictions: Values, targets: Values, options: { positive?: number } = {}): number {
   const positive = options.positive === undefined ? 1 : checkInt(options.positive, 'metrics.f1', 'positive');
-  return withTensors('metrics.f1', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1(p.handle, t.handle, positive));
+  return withTensors('metrics.f1', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1(p.handle, t.handle, positive), true);
 }
 
 /** Unweighted mean of per-class F1 over `numClasses` classes (default: the classes seen). */
 export function f1Macro(predictions: Values, targets: Values, options: { numClasses?: number } = {}): number {
   const classes = options.numClasses === undefined ? -1 : checkInt(options.numClasses, 'metrics.f1Macro', 'numClasses');
-  return withTensors('metrics.f1Macro', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1Macro(p.handle, t.handle, classes));
+  return withTensors('metrics.f1Macro', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1Macro(p.handle, t.handle, classes), true);
 }
 
 /** Matthews correlation coefficient (binary or multi-class; 0 for constant predictions or targets). */
@@ -73,6 +75,14 @@ const valueMetric = (name: string, fn: (x: Tensor, y: Tensor) => number) =>
 export const pearson = valueMetric('metrics.pearson', (x, y) => m.pearson(x.handle, y.handle));
 /** Spearman rank correlation, ties given average ranks (0 when either input is constant). */
 export const spearman = valueMetric('metrics.spearman', (x, y) => m.spearman(x.handle, y.handle));
+
+/** Ranks 1..N of `values`, tied values sharing the average of the ranks they span (as Spearman uses). */
+export function averageRanks(values: Values): number[] {
+  return withTensors('metrics.averageRanks', [['values', values]], (v) => {
+    const ranks = new Tensor(m.averageRanks(v.handle));
+    try { return Array.from(ranks.dataSync() as Float64Array); } finally { ranks.dispose(); }
+  });
+}
 
 function checkSequences(where: string, name: string, value: unknown): readonly number[][] {
   if (!Array.isArray(value)) throw argumentError(where, `'${name}' must be a tensor or an array of token-id arrays, got ${describe(value)}`);
@@ -120,7 +130,7 @@ export function sequenceErrors(hypotheses: Sequences, references: Sequences, opt
       return [value, checkInt(options.padId, where, 'padId')];
     }
     const rows = checkSequences(where, name, value);
-    const width = Math.max(1, ...rows.map((r) => r.length));
+    const width = rows.reduce((m, r) => Math.max(m, r.length), 1);
     const flat = new Float64Array(rows.length * width);
     rows.forEach((row, i) => flat.set(row, i * width));
     const padded = tensor(flat, [rows.length, width], { dtype: 'int64' });

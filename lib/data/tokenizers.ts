@@ -237,9 +237,109 @@ function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object
   };
 }
 
+const BPE_SPECIALS = ['<pad>', '<unk>', '<s>', '</s>'];
+const END_OF_WORD = '</w>';
+
+// A BPE tokenizer.json: lower-casing (optional), whitespace/punctuation pre-tokenizer, merges in
+// rank order, and the `<s> A </s> B </s>` template.
+function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, string][], lowercase: boolean): object {
+  const ids: Record<string, number> = {};
+  vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
+  const special = (t: string, type: number) => ({ SpecialToken: { id: t, type_id: type } });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: BPE_SPECIALS.map((t) => ({ id: ids[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: lowercase ? { type: 'Lowercase' } : null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [special('<s>', 0), { Sequence: { id: 'A', type_id: 0 } }, special('</s>', 0)],
+      pair: [special('<s>', 0), { Sequence: { id: 'A', type_id: 0 } }, special('</s>', 0), { Sequence: { id: 'B', type_id: 1 } }, special('</s>', 1)],
+      special_tokens: Object.fromEntries(['<s>', '</s>'].map((t) => [t, { id: t, ids: [ids[t]], tokens: [t] }])),
+    },
+    decoder: { type: 'BPEDecoder', suffix: END_OF_WORD },
+    model: {
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: END_OF_WORD,
+      fuse_unk: false, vocab: ids, merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}
+
+interface TrainOptions { vocabSize: number; lowercase: boolean; minFrequency: number }
+
+function checkTrainOptions(options: SubwordTrainOptions, specials: number, where: string): TrainOptions {
+  if (typeof options !== 'object' || options === null) throw argumentError(where, `expected an options object, got ${describe(options)}`);
+  const vocabSize = checkInt(options.vocabSize, where, 'vocabSize');
+  if (vocabSize <= specials) throw argumentError(where, `'vocabSize' must exceed the ${specials} special tokens, got ${vocabSize}`);
+  const lowercase = options.lowercase === undefined ? true : checkBoolean(options.lowercase, where, 'lowercase');
+  const minFrequency = options.minFrequency === undefined ? 2 : checkInt(options.minFrequency, where, 'minFrequency');
+  if (minFrequency < 1) throw argumentError(where, `'minFrequency' must be at least 1, got ${minFrequency}`);
+  return { vocabSize, lowercase, minFrequency };
+}
+
+// Word frequencies, the words split by the normalizer and pre-tokenizer of `splitter` (a tokenizer
+// of the kind being trained) so that training sees words exactly as encoding will.
+function wordCounts(splitter: HFTokenizer, texts: Iterable<string>, where: string): Map<string, number> {
+  if (texts === null || typeof (texts as Iterable<string>)?.[Symbol.iterator] !== 'function') {
+    throw argumentError(where, `'texts' must be an iterable of strings, got ${describe(texts)}`);
+  }
+  const counts = new Map<string, number>();
+  for (const text of texts) {
+    if (typeof text !== 'string') throw argumentError(where, `'texts' must hold strings, got ${describe(text)}`);
+    const normalized = splitter.normalizer ? splitter.normalizer(text) : text;
+    const words: string[] = splitter.pre_tokenizer ? splitter.pre_tokenizer(normalized) : normalized.split(/\s+/);
+    for (const w of words) if (w.length > 0) counts.set(w, (counts.get(w) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * The merge loop shared by WordPiece and BPE training: every word starts as its spelled pieces
+ * (`spell`), the vocabulary as the specials plus every piece; then the most frequent adjacent pair
+ * (counted over word frequencies) is merged into `join(a, b)` everywhere, until the vocabulary has
+ * `vocabSize` entries or no pair occurs `minFrequency` times. Ties go to the pair seen first, so
+ * training is deterministic. O(merges × words): meant for small corpora.
+ */
+function learnVocabulary(counts: Map<string, number>, specials: readonly string[], options: TrainOptions,
+  scheme: { spell: (word: string) => string[]; join: (a: string, b: string) => string }): { vocab: string[]; merges: [string, string][] } {
+  const words = [...counts].map(([w, count]) => ({ pieces: scheme.spell(w), count }));
+  const vocab = [...specials];
+  const known = new Set(vocab);
+  const merges: [string, string][] = [];
+  for (const { pieces } of words) for (const p of pieces) if (!known.has(p)) { known.add(p); vocab.push(p); }
+  while (vocab.length < options.vocabSize) {
+    const pairCounts = new Map<string, number>();
+    for (const { pieces, count } of words) {
+      for (let i = 0; i + 1 < pieces.length; i++) {
+        const key = `${pieces[i]}\u0000${pieces[i + 1]}`;
+        pairCounts.set(key, (pairCounts.get(key) ?? 0) + count);
+      }
+    }
+    let best: string | undefined;
+    let bestCount = 0;
+    for (const [key, count] of pairCounts) if (count > bestCount) { best = key; bestCount = count; }
+    if (best === undefined || bestCount < options.minFrequency) break;
+    const [a, b] = best.split('\u0000') as [string, string];
+    const merged = scheme.join(a, b);
+    merges.push([a, b]);
+    for (const word of words) {
+      const out: string[] = [];
+      for (let i = 0; i < word.pieces.length; i++) {
+        if (i + 1 < word.pieces.length && word.pieces[i] === a && word.pieces[i + 1] === b) { out.push(merged); i++; }
+        else out.push(word.pieces[i]!);
+      }
+      word.pieces = out;
+    }
+    if (!known.has(merged)) { known.add(merged); vocab.push(merged); }
+  }
+  return { vocab, merges };
+}
+
 /**
  * WordPiece and BPE tokenizers through @huggingface/tokenizers: load a `tokenizer.json` (any model
- * the library supports), a BERT `vocab.txt`, or train a WordPiece vocabulary on your data. The
+ * the library supports), a BERT `vocab.txt`, or train a WordPiece or BPE vocabulary on your data. The
  * library encodes; truncation and the pair template are applied here so that `maxLength` counts
  * the special tokens.
  */
@@ -302,60 +402,43 @@ export class SubwordTokenizer implements TextTokenizer {
 
   /**
    * Trains a BERT-style WordPiece vocabulary on `texts`, as Hugging Face's WordPieceTrainer does:
-   * words (split by the BERT normalizer and pre-tokenizer of the library) start as characters
-   * (non-initial ones prefixed `##`), and the most frequent adjacent pair is merged until the
-   * vocabulary reaches `vocabSize` or no pair occurs `minFrequency` times. Ties go to the pair
-   * seen first, so training is deterministic. Meant for small corpora (it is O(merges × words)).
+   * words (split by the library's BERT normalizer and pre-tokenizer) start as characters, non-initial
+   * ones prefixed `##`, and the most frequent adjacent pair is merged (see learnVocabulary).
+   * Specials: [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4.
    */
   static trainWordPiece(texts: Iterable<string>, options: SubwordTrainOptions): SubwordTokenizer {
     const where = 'SubwordTokenizer.trainWordPiece';
-    const vocabSize = checkInt(options?.vocabSize, where, 'vocabSize');
-    if (vocabSize <= BERT_SPECIALS.length) throw argumentError(where, `'vocabSize' must exceed the ${BERT_SPECIALS.length} special tokens, got ${vocabSize}`);
-    const lowercase = options.lowercase === undefined ? true : checkBoolean(options.lowercase, where, 'lowercase');
-    const minFrequency = options.minFrequency === undefined ? 2 : checkInt(options.minFrequency, where, 'minFrequency');
-    // An empty-vocabulary tokenizer lends its normalizer and pre-tokenizer, so training splits words
-    // exactly as encoding will.
-    const splitter = new HFTokenizer(bertTokenizerJson(BERT_SPECIALS, lowercase), {});
-    const wordCounts = new Map<string, number>();
-    for (const text of texts) {
-      if (typeof text !== 'string') throw argumentError(where, `'texts' must hold strings, got ${describe(text)}`);
-      const normalized = splitter.normalizer ? splitter.normalizer(text) : text;
-      const words: string[] = splitter.pre_tokenizer ? splitter.pre_tokenizer(normalized) : normalized.split(/\s+/);
-      for (const w of words) if (w.length > 0) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
-    }
-    const words = [...wordCounts].map(([w, count]) => ({ pieces: Array.from(w).map((c, i) => (i === 0 ? c : `##${c}`)), count }));
-    const vocab = [...BERT_SPECIALS];
-    const known = new Set(vocab);
-    for (const { pieces } of words) for (const p of pieces) if (!known.has(p)) { known.add(p); vocab.push(p); }
-    const join = (a: string, b: string) => a + b.replace(/^##/, '');
-    while (vocab.length < vocabSize) {
-      const pairCounts = new Map<string, number>();
-      for (const { pieces, count } of words) {
-        for (let i = 0; i + 1 < pieces.length; i++) {
-          const key = `${pieces[i]}\u0000${pieces[i + 1]}`;
-          pairCounts.set(key, (pairCounts.get(key) ?? 0) + count);
-        }
-      }
-      let best: string | undefined;
-      let bestCount = 0;
-      for (const [key, count] of pairCounts) if (count > bestCount) { best = key; bestCount = count; }
-      if (best === undefined || bestCount < minFrequency) break;
-      const [a, b] = best.split('\u0000') as [string, string];
-      const merged = join(a, b);
-      for (const word of words) {
-        const out: string[] = [];
-        for (let i = 0; i < word.pieces.length; i++) {
-          if (i + 1 < word.pieces.length && word.pieces[i] === a && word.pieces[i + 1] === b) { out.push(merged); i++; }
-          else out.push(word.pieces[i]!);
-        }
-        word.pieces = out;
-      }
-      if (!known.has(merged)) { known.add(merged); vocab.push(merged); }
-    }
-    return new SubwordTokenizer(bertTokenizerJson(vocab, lowercase));
+    const o = checkTrainOptions(options, BERT_SPECIALS.length, where);
+    const splitter = new HFTokenizer(bertTokenizerJson(BERT_SPECIALS, o.lowercase), {});
+    const { vocab } = learnVocabulary(wordCounts(splitter, texts, where), BERT_SPECIALS, o, {
+      spell: (word) => Array.from(word).map((c, i) => (i === 0 ? c : `##${c}`)),
+      join: (a, b) => a + b.replace(/^##/, ''),
+    });
+    return new SubwordTokenizer(bertTokenizerJson(vocab, o.lowercase));
   }
 
-  get vocabSize(): number { return Math.max(...this.vocab.values()) + 1; }
+  /**
+   * Trains a BPE tokenizer on `texts` (words split on whitespace and punctuation, each ending in
+   * the suffix `</w>`, as the original subword-nmt BPE): the merges are learned as for WordPiece
+   * (see learnVocabulary) and saved in rank order. Specials: <pad> 0, <unk> 1, <s> 2, </s> 3;
+   * a text encodes as `<s> A </s>`, a pair as `<s> A </s> B </s>`.
+   */
+  static trainBpe(texts: Iterable<string>, options: SubwordTrainOptions): SubwordTokenizer {
+    const where = 'SubwordTokenizer.trainBpe';
+    const o = checkTrainOptions(options, BPE_SPECIALS.length, where);
+    const splitter = new HFTokenizer(bpeTokenizerJson(BPE_SPECIALS, [], o.lowercase), {});
+    const { vocab, merges } = learnVocabulary(wordCounts(splitter, texts, where), BPE_SPECIALS, o, {
+      spell: (word) => Array.from(word).map((c, i, all) => (i === all.length - 1 ? `${c}${END_OF_WORD}` : c)),
+      join: (a, b) => a + b,
+    });
+    return new SubwordTokenizer(bpeTokenizerJson(vocab, merges, o.lowercase));
+  }
+
+  get vocabSize(): number {
+    let largest = -1;
+    for (const id of this.vocab.values()) largest = Math.max(largest, id);
+    return largest + 1;
+  }
   tokenToId(token: string): number | undefined { return this.vocab.get(token); }
   /** The vocabulary in id order (vocab.txt layout). */
   vocabulary(): string[] {

@@ -88,3 +88,35 @@ export function dropout(input: Tensor, options: { p?: number; training?: boolean
   const training = options.training === undefined ? true : checkBoolean(options.training, 'dropout', 'training');
   return checkTensor(input, 'dropout', 'input').dropout(options.p ?? 0.5, training);
 }
+
+export interface ScaledDotProductAttentionOptions {
+  /** Broadcastable to (..., L, S). As torch.nn.functional.scaled_dot_product_attention: bool true =
+   * MAY attend (the opposite of MultiheadAttention's masks); a float mask is added to the scores. */
+  attnMask?: Tensor;
+  /** Dropout on the attention weights. Default 0. */
+  dropoutP?: number;
+  /** The causal mask (query i attends to keys 0..i); excludes attnMask. Default false. */
+  isCausal?: boolean;
+}
+
+/**
+ * softmax(q kᵀ / √E + mask) v for query (..., L, E), key (..., S, E), value (..., S, Ev), through
+ * libtorch's fused kernel (torch.nn.functional.scaled_dot_product_attention on 2.x, its private
+ * predecessor on 1.13).
+ */
+export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
+  const where = 'scaledDotProductAttention';
+  const q = checkTensor(query, where, 'query');
+  const k = checkTensor(key, where, 'key');
+  const v = checkTensor(value, where, 'value');
+  if (q.ndim < 2 || k.ndim < 2 || v.ndim < 2) throw argumentError(where, `'query', 'key' and 'value' must have at least 2 dimensions`);
+  if (q.shape[q.ndim - 1] !== k.shape[k.ndim - 1]) throw argumentError(where, `'query' [${q.shape}] and 'key' [${k.shape}] must have the same last dimension`);
+  if (k.shape[k.ndim - 2] !== v.shape[v.ndim - 2]) throw argumentError(where, `'key' [${k.shape}] and 'value' [${v.shape}] must have the same length`);
+  const dropoutP = options.dropoutP === undefined ? 0 : checkNumber(options.dropoutP, where, 'dropoutP');
+  if (!(dropoutP >= 0 && dropoutP <= 1)) throw argumentError(where, `'dropoutP' must be between 0 and 1, got ${dropoutP}`);
+  const isCausal = options.isCausal === undefined ? false : checkBoolean(options.isCausal, where, 'isCausal');
+  const mask = optTensor(options.attnMask, where, 'attnMask');
+  if (mask !== undefined && isCausal) throw argumentError(where, `'attnMask' and 'isCausal' cannot both be given`);
+  const [output] = native.nnFunctional.scaledDotProductAttention(q.handle, k.handle, v.handle, mask, dropoutP, isCausal, false);
+  return new Tensor(output);
+}

@@ -13,9 +13,18 @@ import {
   type Optimizer, type Sampler, type Schedule, type Strategy, type Weighting,
 } from './config.ts';
 
-/** Any model the native trainer can drive: its `handle` is a native TrainableModel. */
-export interface TrainableModel {
-  readonly handle: unknown;
+const WHERE = 'Trainer';
+
+/** Any model the native trainer can drive: its `handle` (mt.ReferenceModel) or `native`
+ * (mt.MultiTaskModel) is a native TrainableModel. */
+export type TrainableModel = { readonly handle: unknown } | { readonly native: unknown };
+
+function nativeModelOf(model: TrainableModel): unknown {
+  if (typeof model === 'object' && model !== null) {
+    if ('native' in model) return model.native;
+    if ('handle' in model) return model.handle;
+  }
+  throw argumentError(WHERE, `'model' must be a trainable model (mt.multitask(...) or mt.ReferenceModel), got ${describe(model)}`);
 }
 
 export interface TrainerOptions {
@@ -86,8 +95,6 @@ export interface StepResult {
   reason?: string;
 }
 
-const WHERE = 'Trainer';
-
 function positiveInt(value: unknown, where: string, name: string): number {
   const v = checkInt(value, where, name);
   if (v <= 0) throw argumentError(where, `'${name}' must be a positive integer, got ${v}`);
@@ -122,7 +129,7 @@ export class Trainer {
   readonly options: Required<Omit<TrainerOptions, 'evalBatchSize'>> & { evalBatchSize?: number };
 
   constructor(model: TrainableModel, options: TrainerOptions = {}) {
-    if (typeof model !== 'object' || model === null || !('handle' in model)) throw argumentError(WHERE, `'model' must be a trainable model, got ${describe(model)}`);
+    const nativeModel = nativeModelOf(model);
     if (typeof options !== 'object' || options === null) throw argumentError(WHERE, `'options' must be an object, got ${describe(options)}`);
     const o = {
       strategy: options.strategy ?? strategies.joint(),
@@ -142,7 +149,7 @@ export class Trainer {
     if (o.seed < 0) throw argumentError(WHERE, `'seed' must be >= 0, got ${o.seed}`);
     checkCombination(o.strategy, o.weighting);
     this.options = o;
-    this.handle = new native.NativeTrainer(model.handle, o);
+    this.handle = new native.NativeTrainer(nativeModel, o);
   }
 
   /** Trains on `trainSets` (task → data set) until `epochs` or `steps` are done, the signal aborts, or early stopping. */

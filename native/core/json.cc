@@ -121,23 +121,33 @@ void Reader::require(Kind wanted) {
 
 void Reader::open(Kind container) {
   require(container);
-  if (firstInContainer_.size() >= maxDepth_) fail("nesting deeper than " + std::to_string(maxDepth_) + " levels");
+  if (open_.size() >= maxDepth_) fail("nesting deeper than " + std::to_string(maxDepth_) + " levels");
   ++pos_;
-  firstInContainer_.push_back(true);
+  open_.push_back({container, true});
+}
+
+Reader::Container& Reader::innermost(Kind container) {
+  // Calling nextMember outside an object (or nextElement outside an array) is a caller bug.
+  if (open_.empty() || open_.back().kind != container) {
+    throw std::logic_error(container == Kind::Object ? "json::Reader::nextMember outside an object"
+                                                     : "json::Reader::nextElement outside an array");
+  }
+  return open_.back();
 }
 
 void Reader::beginObject() { open(Kind::Object); }
 void Reader::beginArray() { open(Kind::Array); }
 
 bool Reader::nextMember(std::string& key) {
+  Container& object = innermost(Kind::Object);
   skipWhitespace();
   if (pos_ < text_.size() && text_[pos_] == '}') {
     ++pos_;
-    firstInContainer_.pop_back();
+    open_.pop_back();
     return false;
   }
-  if (!firstInContainer_.back()) expect(',', "',' or '}'");
-  firstInContainer_.back() = false;
+  if (!object.first) expect(',', "',' or '}'");
+  object.first = false;
   skipWhitespace();
   if (pos_ >= text_.size() || text_[pos_] != '"') fail("expected a member name in quotes");
   key = readString();
@@ -146,14 +156,15 @@ bool Reader::nextMember(std::string& key) {
 }
 
 bool Reader::nextElement() {
+  Container& array = innermost(Kind::Array);
   skipWhitespace();
   if (pos_ < text_.size() && text_[pos_] == ']') {
     ++pos_;
-    firstInContainer_.pop_back();
+    open_.pop_back();
     return false;
   }
-  if (!firstInContainer_.back()) expect(',', "',' or ']'");
-  firstInContainer_.back() = false;
+  if (!array.first) expect(',', "',' or ']'");
+  array.first = false;
   return true;
 }
 
@@ -172,8 +183,17 @@ std::string Reader::readString() {
       appendEscape(out);
     } else if (static_cast<unsigned char>(c) < 0x20) {
       fail("control character in a string (it must be escaped)");
-    } else {
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
       appendUtf8Sequence(out);
+    } else {
+      // A run of plain ASCII, appended at once.
+      const size_t start = pos_;
+      while (pos_ < text_.size()) {
+        const auto b = static_cast<unsigned char>(text_[pos_]);
+        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+        ++pos_;
+      }
+      out.append(text_.substr(start, pos_ - start));
     }
   }
 }

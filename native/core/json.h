@@ -58,11 +58,16 @@ class Reader {
   void appendUtf8Sequence(std::string& out);
   bool consumeLiteral(std::string_view word);
 
+  struct Container {
+    Kind kind;   // Object or Array
+    bool first;  // no member/element read yet
+  };
+  Container& innermost(Kind container);
+
   std::string_view text_;
   size_t pos_ = 0;
   size_t maxDepth_;
-  // One entry per open container: true until its first member/element has been read.
-  std::vector<bool> firstInContainer_;
+  std::vector<Container> open_;  // innermost last; its size is capped by maxDepth_
 };
 
 // `value` as a JSON string literal, quotes included. `value` must be UTF-8 (throws otherwise).

@@ -66,18 +66,22 @@ struct Header {
   Metadata metadata;
 };
 
-// numel × element size, refusing shapes whose element count does not fit in int64 (as libtorch
-// needs) before anything is allocated for them.
+// numel × element size. Refuses, before anything is allocated, shapes whose product of sizes
+// (zeros counted as ones) overflows int64: libtorch's contiguous strides are such products, so
+// they must fit even for an empty tensor like [0, 2^62, 2^62].
 uint64_t byteSizeOf(const Entry& entry) {
   uint64_t count = 1;
+  uint64_t span = 1;
   for (const int64_t size : entry.shape) {
     const auto extent = static_cast<uint64_t>(size);
-    if (extent != 0 && count > static_cast<uint64_t>(INT64_MAX) / extent) {
-      refuse("tensor " + describeName(entry.name) + " has a shape whose element count overflows 64 bits");
+    const uint64_t factor = std::max<uint64_t>(extent, 1);
+    if (span > static_cast<uint64_t>(INT64_MAX) / factor) {
+      refuse("tensor " + describeName(entry.name) + " has a shape whose size product overflows 64 bits");
     }
-    count *= extent;
+    span *= factor;
+    count *= extent;  // count ≤ span
   }
-  return count * c10::elementSize(entry.dtype);  // count ≤ 2^63 and element size ≤ 8: no overflow
+  return count * c10::elementSize(entry.dtype);  // count < 2^63 and element size ≤ 8: no overflow
 }
 
 void readShape(json::Reader& reader, Entry& entry) {
@@ -178,14 +182,12 @@ void checkTiling(std::vector<Entry>& entries, uint64_t dataSize) {
   }
 }
 
-void checkUniqueNames(const std::vector<Entry>& entries) {
-  std::vector<const std::string*> names;
-  names.reserve(entries.size());
-  for (const Entry& entry : entries) names.push_back(&entry.name);
+// A name that occurs twice, or null. Sorts pointers, so the names themselves are not copied.
+const std::string* findDuplicate(std::vector<const std::string*> names) {
   std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
   const auto twin = std::adjacent_find(names.begin(), names.end(),
                                        [](const std::string* a, const std::string* b) { return *a == *b; });
-  if (twin != names.end()) refuse("the header names tensor " + describeName(**twin) + " twice");
+  return twin == names.end() ? nullptr : *twin;
 }
 
 Header parseHeader(std::string_view text, uint64_t dataSize) {
@@ -209,7 +211,14 @@ Header parseHeader(std::string_view text, uint64_t dataSize) {
   } catch (const json::ParseError& error) {
     refuse(std::string("header: ") + error.what());
   }
-  checkUniqueNames(header.entries);
+  {
+    std::vector<const std::string*> names;
+    names.reserve(header.entries.size());
+    for (const Entry& entry : header.entries) names.push_back(&entry.name);
+    if (const std::string* twin = findDuplicate(std::move(names))) {
+      refuse("the header names tensor " + describeName(*twin) + " twice");
+    }
+  }
   for (const Entry& entry : header.entries) checkRanges(entry, dataSize);
   checkTiling(header.entries, dataSize);
   return header;
@@ -270,26 +279,27 @@ struct Layout {
 };
 
 Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, tensor] = tensors[i];
+  std::vector<const std::string*> names;
+  names.reserve(tensors.size());
+  for (const auto& [name, tensor] : tensors) {
+    const std::string where = "tensor " + describeName(name);
     if (name == kMetadataKey) throw std::invalid_argument("a tensor cannot be named __metadata__");
-    if (!tensor.defined()) throw std::invalid_argument("tensor '" + name + "' is undefined");
-    if (tensor.layout() != c10::kStrided) throw std::invalid_argument("tensor '" + name + "' is not dense");
+    if (!tensor.defined()) throw std::invalid_argument(where + " is undefined");
+    if (tensor.layout() != c10::kStrided) throw std::invalid_argument(where + " is not dense");
+    if (!json::isValidUtf8(name)) throw std::invalid_argument(where + " has a name that is not UTF-8");
     formatDtypeName(tensor.scalar_type());  // throws for a dtype the format cannot hold
+    names.push_back(&name);
+  }
+  if (const std::string* twin = findDuplicate(std::move(names))) {
+    throw std::invalid_argument("two tensors are named " + describeName(*twin));
   }
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   // Larger elements first keeps each tensor aligned to its element size; stable, so within one
-  // element size the caller's order survives. Name checks go through a sorted copy.
+  // element size the caller's order survives.
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return tensors[a].second.element_size() > tensors[b].second.element_size();
   });
-  std::vector<const std::string*> names;
-  for (const auto& [name, tensor] : tensors) names.push_back(&name);
-  std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (size_t i = 1; i < names.size(); ++i) {
-    if (*names[i] == *names[i - 1]) throw std::invalid_argument("two tensors are named '" + *names[i] + "'");
-  }
 
   std::string json = "{";
   if (!metadata.empty()) {

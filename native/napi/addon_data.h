@@ -11,6 +11,7 @@ struct TrainableRegistry;  // napi/trainable.cc
 struct AddonData {
   Napi::FunctionReference tensorConstructor;
   Napi::FunctionReference datasetConstructor;
+  Napi::FunctionReference modelConstructor;
   Napi::FunctionReference errorClass;  // TorchError, registered by lib/native.ts
   std::shared_ptr<TrainableRegistry> trainables;  // model classes the trainer accepts
 };

@@ -14,7 +14,7 @@ void Args::fail(size_t i, const char* expected) const {
 
 const at::Tensor& Args::tensor(size_t i) const {
   if (i >= info_.Length() || !TensorHandle::IsHandle(info_[i])) fail(i, "a tensor");
-  return TensorHandle::TensorOf(info_[i], "tensor");
+  return TensorHandle::FromHandle(info_[i])->tensor();
 }
 
 bool Args::isTensor(size_t i) const { return i < info_.Length() && TensorHandle::IsHandle(info_[i]); }

@@ -55,7 +55,11 @@ Napi::Value loadSafetensors(const Napi::CallbackInfo& info) {
       tensors.Set(i, TensorHandle::Wrap(env, std::move(loaded.tensors[i].second)));
     }
     auto metadata = Napi::Object::New(env);
-    for (const auto& [key, value] : loaded.metadata) metadata.Set(key, value);
+    for (const auto& [key, value] : loaded.metadata) {
+      // Defined, not assigned: a key named "__proto__" must stay an ordinary entry.
+      const auto attributes = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+      metadata.DefineProperty(Napi::PropertyDescriptor::Value(key, Napi::String::New(env, value), attributes));
+    }
     auto result = Napi::Object::New(env);
     result.Set("names", names);
     result.Set("tensors", tensors);

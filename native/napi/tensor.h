@@ -13,6 +13,8 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
   // The tensor held by a JavaScript value, or an ArgumentError naming `what`.
   static const at::Tensor& TensorOf(const Napi::Value& value, const char* what);
   static bool IsHandle(const Napi::Value& value);
+  // The live handle behind a value for which IsHandle() holds; throws DisposedError once disposed.
+  static TensorHandle* FromHandle(const Napi::Value& value);
 
   explicit TensorHandle(const Napi::CallbackInfo& info);
   ~TensorHandle() override;

@@ -9,7 +9,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 rm -rf build
 time node scripts/install.mjs || exit 1
 export MTL_TORCH_TEST_DEVICE=cuda
-npx vitest run test/cuda.test.ts || status=1
+npx vitest run test/cuda.test.ts test/cuda-model.test.ts || status=1
 for bench in scripts/bench/*.ts; do
   [ -e "$bench" ] || continue
   echo "== $bench (cuda)"

@@ -34,6 +34,9 @@ FORMAT_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 # mtl-torch's dtype names (PyTorch's without the "torch." prefix).
 TORCH_NAMES = {dtype: str(dtype).replace("torch.", "") for dtype in DTYPES.values()}
 MAX_HEADER = 100_000_000
+# The order of the reference implementation's Dtype enum (restricted to these dtypes): its writer
+# lays tensors out by this rank, highest first, then by name, which keeps every tensor aligned.
+DTYPE_RANK = ["BOOL", "U8", "F16", "BF16", "I32", "F32", "F64", "I64"]
 
 
 def _fail(message):
@@ -96,9 +99,10 @@ def _tensor_bytes(tensor):
 
 
 def save(tensors, path, metadata=None):
-    """Writes like the reference implementation: larger dtypes first then by name (so every tensor
-    is aligned to its element size), compact JSON, header padded with spaces to a multiple of 8."""
-    order = sorted(tensors, key=lambda name: (-tensors[name].element_size(), name))
+    """Writes as the reference implementation does: by descending dtype rank, then by name (so
+    every tensor is aligned to its element size), compact JSON, header padded with spaces to a
+    multiple of 8."""
+    order = sorted(tensors, key=lambda name: (-DTYPE_RANK.index(FORMAT_NAMES[tensors[name].dtype]), name))
     header = {}
     if metadata:
         header["__metadata__"] = dict(metadata)

@@ -19,7 +19,9 @@ at::Tensor asCpu(const at::Tensor& t, at::ScalarType dtype, const char* field) {
   TORCH_CHECK_VALUE(t.defined(), "dataset: '", field, "' is required");
   TORCH_CHECK_VALUE(!t.is_floating_point() || at::isFloatingType(dtype), "dataset: '", field,
                     "' must hold integers, got ", t.scalar_type());
-  return t.detach().to(at::kCPU, dtype).contiguous();
+  // copy=true: the data set owns its storage, so later in-place changes to the caller's tensor
+  // cannot alter it (and a CUDA tensor comes back to the host, where batches are gathered).
+  return t.detach().to(at::kCPU, dtype, /*non_blocking=*/false, /*copy=*/true).contiguous();
 }
 
 }  // namespace

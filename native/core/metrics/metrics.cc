@@ -167,9 +167,9 @@ std::vector<std::vector<int64_t>> unpad(const at::Tensor& padded, int64_t padId)
   const at::Tensor isPad = padded.detach().to(at::kCPU).eq(padId);
   // The first pad position of each row, or T when the row has none.
   const int64_t width = padded.size(1);
+  if (width == 0) return unpad(padded, at::zeros({padded.size(0)}, at::kLong));
   const at::Tensor positions = at::arange(width, at::kLong).expand_as(isPad);
-  const at::Tensor lengths = at::where(isPad, positions, at::full_like(positions, width)).amin(1, false);
-  return unpad(padded, width == 0 ? at::zeros({padded.size(0)}, at::kLong) : lengths);
+  return unpad(padded, at::where(isPad, positions, at::full_like(positions, width)).amin(1, false));
 }
 
 double SequenceErrors::tokenErrorRate() const {

@@ -1,0 +1,75 @@
+/** Option and input checks shared by the mt.nn blocks; every message names the block and the field. */
+import { argumentError } from '../errors.ts';
+import { checkTensor, Tensor } from '../tensor.ts';
+import { checkBoolean, checkInt, checkNumber, checkOneOf, describe } from '../validate.ts';
+
+const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
+
+export function checkOptions(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw argumentError(where, `options must be an object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function positiveInt(value: unknown, where: string, name: string): number {
+  const n = checkInt(value, where, name);
+  if (n <= 0) throw argumentError(where, `'${name}' must be a positive integer, got ${n}`);
+  return n;
+}
+
+export function optionalPositiveInt(value: unknown, fallback: number, where: string, name: string): number {
+  return value === undefined ? fallback : positiveInt(value, where, name);
+}
+
+export function probability(value: unknown, fallback: number, where: string, name: string): number {
+  if (value === undefined) return fallback;
+  const p = checkNumber(value, where, name);
+  if (!(p >= 0 && p <= 1)) throw argumentError(where, `'${name}' must be between 0 and 1, got ${p}`);
+  return p;
+}
+
+export function positiveNumber(value: unknown, fallback: number, where: string, name: string): number {
+  if (value === undefined) return fallback;
+  const x = checkNumber(value, where, name);
+  if (!(x > 0) || !Number.isFinite(x)) throw argumentError(where, `'${name}' must be a positive number, got ${x}`);
+  return x;
+}
+
+export function optionalBoolean(value: unknown, fallback: boolean, where: string, name: string): boolean {
+  return value === undefined ? fallback : checkBoolean(value, where, name);
+}
+
+export function optionalOneOf<V extends string>(value: unknown, options: readonly V[], fallback: V, where: string, name: string): V {
+  return value === undefined ? fallback : checkOneOf(value, options, where, name);
+}
+
+export function divisible(value: number, by: number, where: string, name: string, byName: string): void {
+  if (value % by !== 0) throw argumentError(where, `'${name}' (${value}) must be divisible by '${byName}' (${by})`);
+}
+
+/** A floating tensor of `ndim` dimensions whose last size (if given) is `features`. */
+export function checkInput(value: unknown, where: string, name: string, ndim: number, features?: number): Tensor {
+  const t = checkTensor(value, where, name);
+  const shape = t.shape;
+  if (shape.length !== ndim) throw argumentError(where, `'${name}' must have ${ndim} dimensions, got shape [${shape}]`);
+  if (features !== undefined && shape[ndim - 1] !== features) {
+    throw argumentError(where, `'${name}' must have ${features} features in its last dimension, got shape [${shape}]`);
+  }
+  return t;
+}
+
+/** An optional bool or floating mask whose shape is one of `shapes` (torch's accepted mask shapes). */
+export function checkMask(value: unknown, where: string, name: string, shapes: number[][]): Tensor | undefined {
+  if (value === undefined || value === null) return undefined;
+  const t = checkTensor(value, where, name);
+  const dtype = t.dtype;
+  if (dtype !== 'bool' && !FLOAT_DTYPES.includes(dtype)) {
+    throw argumentError(where, `'${name}' must be a bool or floating tensor, got ${dtype}`);
+  }
+  const shape = t.shape;
+  if (!shapes.some((s) => s.length === shape.length && s.every((d, i) => d === shape[i]))) {
+    throw argumentError(where, `'${name}' must have shape ${shapes.map((s) => `[${s}]`).join(' or ')}, got [${shape}]`);
+  }
+  return t;
+}

@@ -1,0 +1,125 @@
+/**
+ * The module system of mt.nn: every block is a native torch::nn module (native/core/nn) held by a
+ * NativeModule; this base class gives them torch.nn's generic methods. Parameter and buffer names
+ * are torch.nn's, so a state dict moves between PyTorch and mtl-torch unchanged.
+ */
+import { argumentError } from '../errors.ts';
+import { native, type NativeModule, type NativeTensor } from '../native.ts';
+import type { StateDict } from '../serialization.ts';
+import { checkTensor, Tensor } from '../tensor.ts';
+import { checkBoolean, checkDevice, checkDtype, describe, type Device, type DType } from '../validate.ts';
+
+export interface LoadStateDictResult {
+  /** Module keys absent from the dict (only possible with strict: false). */
+  missingKeys: string[];
+  /** Dict keys the module does not have (only possible with strict: false). */
+  unexpectedKeys: string[];
+}
+
+function entries(list: { names: string[]; tensors: NativeTensor[] }): [string, Tensor][] {
+  return list.names.map((name, i) => [name, new Tensor(list.tensors[i]!)]);
+}
+
+export abstract class Module {
+  /** @internal */
+  readonly native: NativeModule;
+
+  protected constructor(kind: string, options: object) {
+    this.native = new native.NativeModule(kind, options);
+  }
+
+  /** Parameters with their torch.nn names ("layers.0.self_attn.in_proj_weight"), in torch's order.
+   * The tensors are the module's own: gradients land on them and in-place changes change the module. */
+  namedParameters(): [string, Tensor][] { return entries(this.native.namedParameters()); }
+  parameters(): Tensor[] { return this.namedParameters().map(([, t]) => t); }
+  namedBuffers(): [string, Tensor][] { return entries(this.native.namedBuffers()); }
+
+  /** Parameters, then buffers, detached (as torch's state_dict()): they share storage with the module. */
+  stateDict(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) out[name] = t.detach();
+    return out;
+  }
+
+  /**
+   * Copies a state dict into the module (dtype and device converted). Mis-shaped keys always fail;
+   * missing and unexpected keys fail when strict (the default). The error lists every bad key, and
+   * a failed load changes nothing.
+   */
+  loadStateDict(stateDict: StateDict, options: { strict?: boolean } = {}): LoadStateDictResult {
+    const where = 'loadStateDict';
+    const strict = options.strict === undefined ? true : checkBoolean(options.strict, where, 'strict');
+    if (typeof stateDict !== 'object' || stateDict === null) {
+      throw argumentError(where, `'stateDict' must be an object or Map of tensors, got ${describe(stateDict)}`);
+    }
+    const items = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict);
+    const names = items.map(([name]) => name);
+    const tensors = items.map(([name, t]) => checkTensor(t, where, `stateDict['${name}']`).handle);
+    const result = this.native.loadStateDict(names, tensors, strict);
+    return { missingKeys: result.missing, unexpectedKeys: result.unexpected };
+  }
+
+  /** Training mode (dropout active) for this module and every submodule. */
+  train(mode = true): this {
+    this.native.train(checkBoolean(mode, 'train', 'mode'));
+    return this;
+  }
+  eval(): this { return this.train(false); }
+  get training(): boolean { return this.native.isTraining(); }
+
+  /** Moves parameters and buffers to a device and/or a floating dtype, in place. */
+  to(target: Device | DType | { device?: Device; dtype?: DType }): this {
+    const where = 'Module.to';
+    let device: Device | undefined;
+    let dtype: DType | undefined;
+    if (typeof target === 'string') {
+      if (target === 'cpu' || target.startsWith('cuda')) device = checkDevice(target, where, 'target');
+      else dtype = checkDtype(target, where, 'target');
+    } else if (typeof target === 'object' && target !== null) {
+      device = checkDevice(target.device, where, 'device');
+      dtype = checkDtype(target.dtype, where, 'dtype');
+    } else {
+      throw argumentError(where, `'target' must be a device, a dtype or { device, dtype }, got ${describe(target)}`);
+    }
+    if (dtype !== undefined && !['float32', 'float64', 'float16', 'bfloat16'].includes(dtype)) {
+      throw argumentError(where, `a module's dtype must be a floating type, got ${dtype}`);
+    }
+    this.native.to(device, dtype);
+    return this;
+  }
+
+  /** Stops gradients for every parameter, or only those whose name starts with one of `prefixes`. */
+  freeze(prefixes?: string[]): this { return this.setTrainable(false, prefixes); }
+  unfreeze(prefixes?: string[]): this { return this.setTrainable(true, prefixes); }
+
+  /** The number of parameter elements, or only of those that require grad with { trainable: true }. */
+  numParameters(options: { trainable?: boolean } = {}): number {
+    const trainable = options.trainable === undefined ? false : checkBoolean(options.trainable, 'numParameters', 'trainable');
+    return this.parameters().reduce((sum, t) => sum + (!trainable || t.requiresGrad ? t.numel : 0), 0);
+  }
+
+  private setTrainable(value: boolean, prefixes?: string[]): this {
+    const where = value ? 'unfreeze' : 'freeze';
+    if (prefixes === undefined) {
+      this.native.setRequiresGrad(value);
+      return this;
+    }
+    if (!Array.isArray(prefixes) || prefixes.some((p) => typeof p !== 'string')) {
+      throw argumentError(where, `'prefixes' must be an array of strings, got ${describe(prefixes)}`);
+    }
+    const matched = this.namedParameters().filter(([name]) => prefixes.some((p) => name === p || name.startsWith(p.endsWith('.') ? p : `${p}.`)));
+    if (matched.length === 0) throw argumentError(where, `no parameter name starts with ${prefixes.map((p) => `'${p}'`).join(', ')}`);
+    for (const [, t] of matched) t.requiresGrad = value;
+    return this;
+  }
+
+  /** @internal One native forward call; results wrapped as tensors. */
+  protected call(...args: unknown[]): Tensor {
+    return new Tensor(this.native.forward(...args) as NativeTensor);
+  }
+}
+
+/** @internal A tensor argument as the native side takes it. */
+export function handleOf(t: Tensor | undefined): NativeTensor | undefined {
+  return t === undefined ? undefined : t.handle;
+}

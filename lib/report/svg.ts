@@ -1,0 +1,96 @@
+/** Small, dependency-free SVG line plots for the self-contained HTML run report. */
+
+export interface Series {
+  name: string;
+  points: [number, number][];
+}
+
+export interface LinePlotOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  width?: number;
+  height?: number;
+  logY?: boolean;
+}
+
+// Colour-blind-safe palette (Okabe–Ito).
+const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+// About five round tick values covering [min, max].
+export function niceTicks(min: number, max: number, count = 5): number[] {
+  if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
+  if (min === max) return [min];
+  const rawStep = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(rawStep));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rawStep) ?? 10 * magnitude;
+  const ticks: number[] = [];
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  return ticks;
+}
+
+function formatTick(value: number): string {
+  if (value === 0) return '0';
+  const abs = Math.abs(value);
+  if (abs >= 1e4 || abs < 1e-3) return value.toExponential(1);
+  return String(Number(value.toPrecision(4)));
+}
+
+/** A line plot as an inline SVG element; non-finite points are dropped (a diverged loss shows as a gap). */
+export function linePlot(options: LinePlotOptions): string {
+  const width = options.width ?? 560;
+  const height = options.height ?? 300;
+  const margin = { left: 64, right: 16, top: 32, bottom: 44 };
+  const transformY = (y: number) => (options.logY ? Math.log10(y) : y);
+  const series = options.series.map((s) => ({
+    name: s.name,
+    points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0)),
+  }));
+  const all = series.flatMap((s) => s.points);
+  const header = `<svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(options.title)}">`;
+  const title = `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(options.title)}</text>`;
+  if (all.length === 0) {
+    return `${header}${title}<text x="${width / 2}" y="${height / 2}" text-anchor="middle" class="empty">no data</text></svg>`;
+  }
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => transformY(p[1]));
+  let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
+  let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
+  if (xMin === xMax) { xMin -= 1; xMax += 1; }
+  if (yMin === yMax) { yMin -= 1; yMax += 1; }
+  const plotW = width - margin.left - margin.right;
+  const plotH = height - margin.top - margin.bottom;
+  const sx = (x: number) => margin.left + ((x - xMin) / (xMax - xMin)) * plotW;
+  const sy = (y: number) => margin.top + (1 - (transformY(y) - yMin) / (yMax - yMin)) * plotH;
+  const parts: string[] = [header, title];
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" class="frame"/>`);
+  for (const t of niceTicks(xMin, xMax)) {
+    const x = sx(t).toFixed(1);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" class="grid"/>`);
+    parts.push(`<text x="${x}" y="${margin.top + plotH + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
+  }
+  for (const t of niceTicks(yMin, yMax)) {
+    const y = (margin.top + (1 - (t - yMin) / (yMax - yMin)) * plotH).toFixed(1);
+    const label = options.logY ? formatTick(10 ** t) : formatTick(t);
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" class="grid"/>`);
+    parts.push(`<text x="${margin.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" class="tick">${label}</text>`);
+  }
+  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escapeXml(options.xLabel)}</text>`);
+  parts.push(`<text x="14" y="${margin.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotH / 2})" class="axis">${escapeXml(options.yLabel)}</text>`);
+  series.forEach((s, i) => {
+    if (s.points.length === 0) return;
+    const color = COLORS[i % COLORS.length];
+    const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" class="series"><title>${escapeXml(s.name)}</title></path>`);
+    const ly = margin.top + 12 + i * 14;
+    parts.push(`<rect x="${margin.left + plotW - 130}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
+    parts.push(`<text x="${margin.left + plotW - 116}" y="${ly - 4}" class="legend">${escapeXml(s.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}

@@ -1,0 +1,276 @@
+#include "core/model/multitask_model.h"
+
+#include <ATen/core/grad_mode.h>
+#include <functional>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mtl::model {
+
+InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input) {
+  const int64_t dModel = config.encoder.dModel;
+  if (input_.featureSize > 0) {
+    features_ = register_module("features", torch::nn::Linear(input_.featureSize, dModel));
+  } else {
+    token_ = register_module(
+        "token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, dModel).padding_idx(input_.padId)));
+  }
+  position_ = register_module("position", nn::SinusoidalPositionalEncoding(
+                                              nn::PositionalEncodingOptions(dModel, input_.maxLength).dropout(config.encoder.dropout)));
+}
+
+at::Tensor InputEmbeddingImpl::forward(const data::Batch& batch) {
+  if (features_) {
+    TORCH_CHECK(batch.features.defined() && batch.features.dim() == 3 && batch.features.size(2) == input_.featureSize,
+                "this model reads features (B, L, ", input_.featureSize, ")");
+    return position_(features_(batch.features.to(at::kFloat)));
+  }
+  TORCH_CHECK(batch.inputIds.defined() && batch.inputIds.dim() == 2, "inputIds must be (B, L) token ids");
+  return position_(token_(batch.inputIds.to(at::kLong)));
+}
+
+at::Tensor InputEmbeddingImpl::paddingMask(const data::Batch& batch) const {
+  const at::Tensor& reference = features_ ? batch.features : batch.inputIds;
+  if (batch.lengths.defined()) {
+    const at::Tensor positions = at::arange(reference.size(1), batch.lengths.options().dtype(at::kLong));
+    return positions.unsqueeze(0).ge(batch.lengths.to(at::kLong).unsqueeze(1));
+  }
+  TORCH_CHECK(!features_, "a features batch needs lengths");
+  return batch.inputIds.eq(input_.padId);
+}
+
+MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(config) {
+  validate(config_);
+  embedding_ = register_module("embedding", InputEmbedding(config_));
+  sharing_ = makeSharingScheme(config_);
+  encoder_ = register_module("encoder", nn::TransformerEncoder(
+                                            nn::TransformerStackOptions(layerOptions(config_.encoder), sharing_->sharedEncoderLayers())));
+  register_module(sharing_->name(), sharing_);
+  if (sharing_->sharesDecoder()) {
+    int64_t layers = 0;
+    for (const auto& task : config_.tasks) layers = std::max(layers, task.head.decoderLayers);
+    if (layers > 0) {
+      sharedDecoder_ = register_module("decoder", nn::TransformerDecoder(decoderOptions(config_.encoder, layers)));
+    }
+  }
+  tasks_ = register_module("tasks", std::make_shared<torch::nn::Module>());
+  const std::vector<TaskConfig> tasks = config_.tasks;
+  config_.tasks.clear();
+  for (const auto& task : tasks) addTask(task);
+  if ((config_.sharing.kind == SharingKind::Adapters || config_.sharing.kind == SharingKind::Lora) &&
+      config_.sharing.freezeBackbone) {
+    setTrainable("backbone", false);
+  }
+}
+
+void MultiTaskModelImpl::addTask(const TaskConfig& task) {
+  ModelConfig next = config_;
+  next.tasks.push_back(task);
+  validate(next);
+  if (sharing_->sharesDecoder() && task.head.decoderLayers > 0) {
+    const int64_t layers = sharedDecoder_ ? static_cast<int64_t>(sharedDecoder_->layers->size()) : 0;
+    if (task.head.decoderLayers > layers) {
+      throw std::invalid_argument("tasks." + task.name + ".decoderLayers (" + std::to_string(task.head.decoderLayers) +
+                                  ") exceeds the shared decoder's " + std::to_string(layers) + " layers (fullyShared)");
+    }
+  }
+  sharing_->addTask(task.name);
+  auto head = makeHead(task.head, HeadContext{config_, sharedDecoder_});
+  tasks_->register_module(task.name, head);
+  heads_[task.name] = head;
+  config_.tasks.push_back(task);
+  // New parameters follow the model's device (a no-op on CPU).
+  if (device_ != c10::Device(c10::kCPU)) moveTo(device_);
+}
+
+void MultiTaskModelImpl::moveTo(const c10::Device& device) {
+  to(device);
+  device_ = device;
+}
+
+std::vector<std::string> MultiTaskModelImpl::taskNames() const {
+  std::vector<std::string> names;
+  for (const auto& task : config_.tasks) names.push_back(task.name);
+  return names;
+}
+
+HeadImpl& MultiTaskModelImpl::head(const std::string& task) {
+  auto found = heads_.find(task);
+  if (found == heads_.end()) throw std::invalid_argument("unknown task '" + task + "'");
+  return *found->second;
+}
+
+data::Batch MultiTaskModelImpl::onDevice(const data::Batch& batch) const {
+  data::Batch moved = batch;
+  for (at::Tensor* t : {&moved.inputIds, &moved.lengths, &moved.tokenTypeIds, &moved.targets, &moved.targetLengths,
+                        &moved.features}) {
+    if (t->defined()) *t = t->to(device_);
+  }
+  return moved;
+}
+
+std::map<std::string, Encoded> MultiTaskModelImpl::encode(const data::Batch& batch, const std::vector<std::string>& tasks) {
+  const at::Tensor x = embedding_->forward(batch);
+  const at::Tensor mask = embedding_->paddingMask(batch);
+  SharedEncoder shared{*encoder_, sharedEncoderRuns_};
+  std::map<std::string, Encoded> encoded;
+  for (auto& [task, memory] : sharing_->encode(shared, x, mask, tasks)) encoded[task] = Encoded{memory, mask};
+  return encoded;
+}
+
+std::map<std::string, TaskResult> MultiTaskModelImpl::forward(const std::map<std::string, data::Batch>& batches,
+                                                              bool computeLoss) {
+  // Group the tasks by the inputs they read, in order of first appearance.
+  std::vector<std::pair<const c10::TensorImpl*, std::vector<std::string>>> groups;
+  for (const auto& [task, batch] : batches) {
+    head(task);  // refuses unknown tasks before any work
+    const at::Tensor& inputs = batch.features.defined() ? batch.features : batch.inputIds;
+    TORCH_CHECK(inputs.defined(), "the batch of task '", task, "' has no inputIds");
+    const c10::TensorImpl* key = inputs.unsafeGetTensorImpl();
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (group == groups.end()) {
+      groups.push_back({key, {task}});
+    } else {
+      group->second.push_back(task);
+    }
+  }
+  std::map<std::string, TaskResult> results;
+  for (const auto& [key, tasks] : groups) {
+    const data::Batch inputs = onDevice(batches.at(tasks.front()));
+    auto encoded = encode(inputs, tasks);
+    for (const auto& task : tasks) {
+      const data::Batch batch = task == tasks.front() ? inputs : onDevice(batches.at(task));
+      TaskResult result;
+      result.outputs = head(task).forward(encoded.at(task), batch);
+      if (computeLoss) {
+        TORCH_CHECK(batch.targets.defined(), "task '", task, "' has no targets to compute a loss");
+        result.loss = head(task).loss(result.outputs, batch);
+      }
+      results[task] = result;
+    }
+  }
+  return results;
+}
+
+std::map<std::string, at::Tensor> MultiTaskModelImpl::taskLosses(const std::map<std::string, data::Batch>& batches) {
+  std::map<std::string, at::Tensor> losses;
+  for (auto& [task, result] : forward(batches, true)) losses[task] = result.loss;
+  return losses;
+}
+
+at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batch& batch) {
+  at::NoGradGuard noGrad;
+  const data::Batch inputs = onDevice(batch);
+  HeadImpl& taskHead = head(task);
+  return taskHead.predict(encode(inputs, {task}).at(task), inputs);
+}
+
+Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {
+  at::NoGradGuard noGrad;
+  const data::Batch inputs = onDevice(batch);
+  HeadImpl& taskHead = head(task);
+  return taskHead.generate(encode(inputs, {task}).at(task), options);
+}
+
+std::string MultiTaskModelImpl::ownerOf(const std::string& name) const {
+  const auto underTask = [&](const std::string& prefix) -> std::string {
+    if (name.rfind(prefix, 0) != 0) return "";
+    const size_t end = name.find('.', prefix.size());
+    const std::string task = name.substr(prefix.size(), end == std::string::npos ? std::string::npos : end - prefix.size());
+    return heads_.count(task) ? task : "";
+  };
+  std::string owner = underTask("tasks.");
+  if (owner.empty()) owner = underTask(std::string(sharing_->name()) + ".");
+  return owner;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> MultiTaskModelImpl::partParameters(const std::string& part) {
+  const std::string scheme = std::string(sharing_->name()) + ".";
+  const auto startsWith = [](const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; };
+  std::function<bool(const std::string&)> inPart;
+  if (part == "embedding" || part == "encoder" || part == "decoder") {
+    inPart = [&, prefix = part + "."](const std::string& n) { return startsWith(n, prefix); };
+  } else if (part == "backbone") {
+    inPart = [&](const std::string& n) { return ownerOf(n).empty(); };
+  } else if (part == "sharing") {
+    inPart = [&](const std::string& n) { return startsWith(n, scheme); };
+  } else if (part == "heads") {
+    inPart = [&](const std::string& n) { return startsWith(n, "tasks."); };
+  } else if (heads_.count(part)) {
+    inPart = [&](const std::string& n) { return ownerOf(n) == part; };
+  } else {
+    throw std::invalid_argument("unknown part '" + part +
+                                "': expected embedding, encoder, decoder, backbone, sharing, heads or a task name");
+  }
+  std::vector<std::pair<std::string, at::Tensor>> selected;
+  for (const auto& p : named_parameters()) {
+    if (inPart(p.key())) selected.emplace_back(p.key(), p.value());
+  }
+  return selected;
+}
+
+void MultiTaskModelImpl::setTrainable(const std::string& part, bool trainable) {
+  for (auto& [name, parameter] : partParameters(part)) parameter.set_requires_grad(trainable);
+}
+
+ModelSummary MultiTaskModelImpl::summary() const {
+  ModelSummary s;
+  for (const auto& task : config_.tasks) s.perTask[task.name] = 0;
+  for (const auto& p : named_parameters()) {
+    const int64_t n = p.value().numel();
+    s.total += n;
+    s.bytes += n * static_cast<int64_t>(p.value().element_size());
+    if (p.value().requires_grad()) s.trainable += n;
+    const std::string owner = ownerOf(p.key());
+    if (owner.empty()) {
+      s.shared += n;
+    } else {
+      s.perTask[owner] += n;
+    }
+  }
+  for (const auto& b : named_buffers()) s.bytes += b.value().numel() * static_cast<int64_t>(b.value().element_size());
+  return s;
+}
+
+std::vector<at::Tensor> MultiTaskModelImpl::sharedParameters() {
+  std::vector<at::Tensor> shared;
+  for (const auto& p : named_parameters()) {
+    if (p.value().requires_grad() && ownerOf(p.key()).empty()) shared.push_back(p.value());
+  }
+  return shared;
+}
+
+std::vector<at::Tensor> MultiTaskModelImpl::lastSharedParameters() {
+  // The scheme's shared block comes after the encoder when it has one (mmoe's experts);
+  // otherwise the last shared encoder layer.
+  std::vector<at::Tensor> last;
+  for (const auto& p : sharing_->sharedParameters(taskNames())) {
+    if (p.requires_grad()) last.push_back(p);
+  }
+  if (!last.empty()) return last;
+  for (const auto& p : encoder_->layers->ptr(encoder_->layers->size() - 1)->parameters()) {
+    if (p.requires_grad()) last.push_back(p);
+  }
+  return last;
+}
+
+std::vector<train::ParameterGroup> MultiTaskModelImpl::parameterGroups() {
+  std::vector<train::ParameterGroup> groups;
+  groups.push_back({"shared", {}, {}});
+  std::map<std::string, size_t> index;
+  for (const auto& task : config_.tasks) {
+    index[task.name] = groups.size();
+    groups.push_back({"task:" + task.name, {}, {}});
+  }
+  for (const auto& p : named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    const std::string owner = ownerOf(p.key());
+    auto& group = groups[owner.empty() ? 0 : index.at(owner)];
+    group.parameters.push_back(p.value());
+    group.parameterNames.push_back(p.key());
+  }
+  return groups;
+}
+
+}  // namespace mtl::model

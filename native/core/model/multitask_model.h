@@ -1,0 +1,115 @@
+// The multi-task Transformer: an input embedding (tokens + sinusoidal positions, or a Linear over
+// per-position feature vectors), an encoder shared according to the sharing scheme, and one head
+// per task. It implements the trainer's TrainableModel.
+//
+// Parameter names (stable: they are the safetensors keys and the PyTorch twin's names):
+//   embedding.token.weight | embedding.features.{weight,bias}; embedding.position.pe
+//   encoder.layers.<i>.*            (torch.nn.TransformerEncoderLayer names; the shared layers)
+//   decoder.layers.<i>.*            (fullyShared only: the decoder every head shares)
+//   <scheme>.<task>.*, <scheme>.*   (per-task and shared parameters of the sharing scheme)
+//   tasks.<task>.*                  (the head)
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/model/config.h"
+#include "core/model/head.h"
+#include "core/model/sharing.h"
+#include "core/nn/positional_encoding.h"
+#include "core/nn/transformer_encoder.h"
+#include "core/train/trainable_model.h"
+
+namespace mtl::model {
+
+// Tokens (embedding.token, padding row input.padId) or features (embedding.features), plus
+// sinusoidal positions (embedding.position) and dropout.
+class InputEmbeddingImpl : public torch::nn::Module {
+ public:
+  explicit InputEmbeddingImpl(const ModelConfig& config);
+  // (B, L, E) from batch.inputIds (B, L) or batch.features (B, L, F).
+  at::Tensor forward(const data::Batch& batch);
+  // (B, L) bool, true at padding: positions >= lengths, or inputIds == padId without lengths.
+  at::Tensor paddingMask(const data::Batch& batch) const;
+
+ private:
+  InputConfig input_;
+  torch::nn::Embedding token_{nullptr};
+  torch::nn::Linear features_{nullptr};
+  nn::SinusoidalPositionalEncoding position_{nullptr};
+};
+TORCH_MODULE(InputEmbedding);
+
+struct TaskResult {
+  at::Tensor outputs;
+  at::Tensor loss;  // undefined unless losses were asked for
+};
+
+struct ModelSummary {
+  int64_t total = 0;
+  int64_t shared = 0;
+  std::map<std::string, int64_t> perTask;
+  int64_t trainable = 0;
+  int64_t bytes = 0;  // parameters and buffers
+};
+
+class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableModel {
+ public:
+  explicit MultiTaskModelImpl(const ModelConfig& config);
+
+  const ModelConfig& config() const { return config_; }
+
+  // Outputs (and, with computeLoss, losses) of each task on its batch. Tasks whose batches hold
+  // the same inputs (the same inputIds or features tensor) go through the shared encoder once.
+  std::map<std::string, TaskResult> forward(const std::map<std::string, data::Batch>& batches, bool computeLoss);
+  Generated generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options);
+
+  // A new task on this (possibly trained) model: shared weights are kept, the new head and the
+  // scheme's per-task parameters are freshly initialised.
+  void addTask(const TaskConfig& task);
+
+  // Parts for freeze/unfreeze: "embedding", "encoder", "decoder", "backbone" (every shared
+  // parameter), "sharing" (the scheme's parameters), "heads", or a task name (its head and its
+  // scheme parameters).
+  std::vector<std::pair<std::string, at::Tensor>> partParameters(const std::string& part);
+  void setTrainable(const std::string& part, bool trainable);
+
+  ModelSummary summary() const;
+  // The task owning a parameter, "" for shared ones.
+  std::string ownerOf(const std::string& parameterName) const;
+  int64_t sharedEncoderRuns() const { return sharedEncoderRuns_; }
+  void moveTo(const c10::Device& device);
+
+  // TrainableModel
+  std::vector<std::string> taskNames() const override;
+  std::map<std::string, at::Tensor> taskLosses(const std::map<std::string, data::Batch>& batches) override;
+  std::vector<at::Tensor> sharedParameters() override;
+  std::vector<at::Tensor> lastSharedParameters() override;
+  std::vector<train::ParameterGroup> parameterGroups() override;
+  at::Tensor predict(const std::string& task, const data::Batch& batch) override;
+  torch::nn::Module& module() override { return *this; }
+  c10::Device device() const override { return device_; }
+
+ private:
+  data::Batch onDevice(const data::Batch& batch) const;
+  HeadImpl& head(const std::string& task);
+  // Encoder outputs of `tasks`, all reading `batch`'s inputs (already on the device).
+  std::map<std::string, Encoded> encode(const data::Batch& batch, const std::vector<std::string>& tasks);
+
+  ModelConfig config_;
+  c10::Device device_{c10::kCPU};
+  InputEmbedding embedding_{nullptr};
+  nn::TransformerEncoder encoder_{nullptr};
+  std::shared_ptr<SharingSchemeImpl> sharing_;
+  std::shared_ptr<nn::TransformerDecoderImpl> sharedDecoder_;
+  std::shared_ptr<torch::nn::Module> tasks_;
+  std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
+  int64_t sharedEncoderRuns_ = 0;
+};
+
+}  // namespace mtl::model

@@ -1,0 +1,84 @@
+// A sharing scheme decides which encoder parameters the tasks share and runs the encoder for a
+// set of tasks. Each scheme lives in one file under sharing/; makeSharingScheme picks one.
+//
+// A scheme is a module registered in the model under its name() ("adapters", "lora", ...). Its
+// children named after a task hold that task's parameters; every other parameter it has is
+// shared by all tasks. The model owns the token/feature embedding and the shared `encoder` stack
+// (sharedEncoderLayers() layers of it).
+#pragma once
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/config.h"
+#include "core/nn/transformer_encoder.h"
+
+namespace mtl::model {
+
+// What a scheme gets to run the shared encoder. Every run of the shared stack (however many rows)
+// is counted, so "encode once, decode many" can be checked.
+struct SharedEncoder {
+  nn::TransformerEncoderImpl& encoder;
+  int64_t& runs;
+
+  at::Tensor run(const at::Tensor& x, const at::Tensor& paddingMask) {
+    ++runs;
+    return encoder.forward(x, {}, paddingMask);
+  }
+};
+
+class SharingSchemeImpl : public torch::nn::Module {
+ public:
+  explicit SharingSchemeImpl(const ModelConfig& config) : config_(config) {}
+
+  virtual const char* name() const = 0;
+  // Layers of the model's shared `encoder` stack.
+  virtual int64_t sharedEncoderLayers() const { return config_.encoder.numLayers; }
+  // fullyShared: heads use one decoder owned by the model.
+  virtual bool sharesDecoder() const { return false; }
+  // Creates the task's own parameters (also for tasks added to a trained model).
+  virtual void addTask(const std::string& task) { (void)task; }
+  // The encoder output (B, L, E) of each task in `tasks`, for embedded inputs x (B, L, E) with
+  // padding mask (B, L) (true = padding).
+  virtual std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x,
+                                                   const at::Tensor& paddingMask,
+                                                   const std::vector<std::string>& tasks) = 0;
+
+  // Parameters of the scheme's child named `task` (empty when it has none).
+  std::vector<at::Tensor> taskParameters(const std::string& task) const;
+  // Parameters not under a task's child.
+  std::vector<at::Tensor> sharedParameters(const std::vector<std::string>& tasks) const;
+
+ protected:
+  ModelConfig config_;
+};
+
+std::shared_ptr<SharingSchemeImpl> makeSharingScheme(const ModelConfig& config);
+
+// One factory per file in sharing/.
+std::shared_ptr<SharingSchemeImpl> makeSharedEncoderScheme(const ModelConfig& config);
+std::shared_ptr<SharingSchemeImpl> makeFullySharedScheme(const ModelConfig& config);
+std::shared_ptr<SharingSchemeImpl> makeLayerwiseScheme(const ModelConfig& config);
+std::shared_ptr<SharingSchemeImpl> makeAdaptersScheme(const ModelConfig& config);
+std::shared_ptr<SharingSchemeImpl> makeLoraScheme(const ModelConfig& config);
+std::shared_ptr<SharingSchemeImpl> makeMmoeScheme(const ModelConfig& config);
+
+// Every task's output is the same shared encoding (the schemes whose tasks differ only after
+// the shared encoder).
+std::map<std::string, at::Tensor> sameForEvery(const at::Tensor& encoded, const std::vector<std::string>& tasks);
+
+// An encoder layer's forward (torch.nn.TransformerEncoderLayer) with a function applied to each
+// sub-block's output before its residual connection (identity when empty). Used by adapters.
+struct SubBlockHooks {
+  std::function<at::Tensor(const at::Tensor&)> afterAttention;
+  std::function<at::Tensor(const at::Tensor&)> afterFeedForward;
+};
+at::Tensor encoderLayerWithHooks(nn::TransformerEncoderLayerImpl& layer, const at::Tensor& x,
+                                 const at::Tensor& paddingMask, const SubBlockHooks& hooks);
+
+}  // namespace mtl::model

@@ -1,0 +1,60 @@
+#include "core/nn/transformer_encoder.h"
+
+namespace mtl::nn {
+
+torch::nn::Linear makeLinear(int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out)); }
+torch::nn::Dropout makeDropout(double p) { return torch::nn::Dropout(torch::nn::DropoutOptions(p)); }
+torch::nn::LayerNorm makeLayerNorm(int64_t features, double eps) {
+  return torch::nn::LayerNorm(torch::nn::LayerNormOptions({features}).eps(eps));
+}
+MultiheadAttentionOptions attentionOptions(const TransformerLayerOptions& options) {
+  return MultiheadAttentionOptions(options.dModel(), options.nhead()).dropout(options.dropout());
+}
+
+TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) {
+  reset();
+}
+
+void TransformerEncoderLayerImpl::reset() {
+  validate(options);
+  const auto& o = options;
+  // torch's registration order, so parameter names come out in torch's order too.
+  selfAttn = register_module("self_attn", MultiheadAttention(attentionOptions(o)));
+  linear1 = register_module("linear1", makeLinear(o.dModel(), o.dimFeedforward()));
+  dropout = register_module("dropout", makeDropout(o.dropout()));
+  linear2 = register_module("linear2", makeLinear(o.dimFeedforward(), o.dModel()));
+  norm1 = register_module("norm1", makeLayerNorm(o.dModel(), o.layerNormEps()));
+  norm2 = register_module("norm2", makeLayerNorm(o.dModel(), o.layerNormEps()));
+  dropout1 = register_module("dropout1", makeDropout(o.dropout()));
+  dropout2 = register_module("dropout2", makeDropout(o.dropout()));
+}
+
+at::Tensor TransformerEncoderLayerImpl::forward(const at::Tensor& src, const c10::optional<at::Tensor>& srcMask,
+                                                const c10::optional<at::Tensor>& srcKeyPaddingMask) {
+  const AttentionMasks masks{srcMask, srcKeyPaddingMask};
+  at::Tensor x = residual(src, norm1, options.normFirst(), [&](const at::Tensor& h) {
+    return dropout1(selfAttn(h, h, h, masks).output);
+  });
+  return residual(x, norm2, options.normFirst(), [&](const at::Tensor& h) {
+    return dropout2(feedForward(h, linear1, dropout, linear2, options.activation()));
+  });
+}
+
+TransformerEncoderImpl::TransformerEncoderImpl(const TransformerStackOptions& options_) : options(options_) { reset(); }
+
+void TransformerEncoderImpl::reset() {
+  validate(options);
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.numLayers(); ++i) layers->push_back(TransformerEncoderLayer(options.layer()));
+  norm = nullptr;
+  if (options.norm()) norm = register_module("norm", makeLayerNorm(options.layer().dModel(), options.layer().layerNormEps()));
+}
+
+at::Tensor TransformerEncoderImpl::forward(const at::Tensor& src, const c10::optional<at::Tensor>& mask,
+                                           const c10::optional<at::Tensor>& srcKeyPaddingMask) {
+  at::Tensor output = src;
+  for (size_t i = 0; i < layers->size(); ++i) output = layer(i).forward(output, mask, srcKeyPaddingMask);
+  return norm ? norm(output) : output;
+}
+
+}  // namespace mtl::nn

@@ -1,0 +1,385 @@
+#include "napi/module.h"
+
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <memory>
+#include <string>
+
+#include "core/nn/attention.h"
+#include "core/nn/kv_cache.h"
+#include "core/nn/multihead_attention.h"
+#include "core/nn/positional_encoding.h"
+#include "core/nn/state_dict.h"
+#include "core/nn/transformer_decoder.h"
+#include "core/nn/transformer_encoder.h"
+#include "core/runtime.h"
+#include "napi/convert.h"
+#include "napi/errors.h"
+#include "napi/options.h"
+#include "napi/tensor.h"
+
+namespace mtl::napi {
+
+namespace {
+
+using ModulePtr = std::shared_ptr<torch::nn::Module>;
+
+// ---- decoder caches: an External tagged so that no other External passes for one ----
+
+constexpr napi_type_tag kDecoderCacheTag = {0x6d746c2d746f7263ULL, 0x6465636f64657243ULL};
+
+Napi::Value wrapCache(Napi::Env env, nn::DecoderCache cache) {
+  auto external = Napi::External<nn::DecoderCache>::New(env, new nn::DecoderCache(std::move(cache)),
+                                                        [](Napi::Env, nn::DecoderCache* data) { delete data; });
+  external.TypeTag(&kDecoderCacheTag);
+  return external;
+}
+
+nn::DecoderCache& cacheOf(const Napi::Value& value) {
+  if (!value.IsExternal() || !value.As<Napi::External<nn::DecoderCache>>().CheckTypeTag(&kDecoderCacheTag)) {
+    throw ArgumentError("cache must be a decoder cache made by the same decoder's newCache()");
+  }
+  return *value.As<Napi::External<nn::DecoderCache>>().Data();
+}
+
+// ---- block kinds: how each is made from options, and how its forward takes JavaScript arguments ----
+
+Napi::Value wrap(const Args& a, at::Tensor t) { return TensorHandle::Wrap(a.env(), std::move(t)); }
+
+nn::TransformerLayerOptions layerOptions(const OptionReader& o) {
+  return nn::TransformerLayerOptions(o.integer("dModel"), o.integer("nhead"))
+      .dimFeedforward(o.integerOr("dimFeedforward", 2048))
+      .dropout(o.numberOr("dropout", 0.1))
+      .activation(nn::parseActivation(o.stringOr("activation", "relu")))
+      .layerNormEps(o.numberOr("layerNormEps", 1e-5))
+      .normFirst(o.boolean("normFirst", false));
+}
+
+nn::TransformerStackOptions stackOptions(const OptionReader& o) {
+  return nn::TransformerStackOptions(layerOptions(o), o.integer("numLayers")).norm(o.boolean("norm", false));
+}
+
+nn::PositionalEncodingOptions positionalOptions(const OptionReader& o) {
+  return nn::PositionalEncodingOptions(o.integer("dModel"), o.integer("maxLen")).dropout(o.numberOr("dropout", 0.0));
+}
+
+nn::DecoderMasks decoderMasks(const Args& a, size_t first) {
+  return {a.optionalTensor(first), a.optionalTensor(first + 1), a.optionalTensor(first + 2), a.optionalTensor(first + 3)};
+}
+
+// torch::nn::Module is a virtual base of every Impl (through Cloneable), so only dynamic_cast
+// reaches the Impl; the kind table pairs each factory with its own forward, so it never fails.
+template <typename Impl>
+Impl& as(torch::nn::Module& module) {
+  return dynamic_cast<Impl&>(module);
+}
+
+// Every forward that maps one tensor to one tensor.
+template <typename Impl>
+Napi::Value unaryForward(torch::nn::Module& m, const Args& a) {
+  return wrap(a, as<Impl>(m).forward(a.tensor(0)));
+}
+
+template <typename Impl>
+Napi::Value positionalForward(torch::nn::Module& m, const Args& a) {
+  return wrap(a, as<Impl>(m).forward(a.tensor(0), a.integerOr(1, 0)));
+}
+
+template <typename Impl>
+Napi::Value encoderForward(torch::nn::Module& m, const Args& a) {
+  return wrap(a, as<Impl>(m).forward(a.tensor(0), a.optionalTensor(1), a.optionalTensor(2)));
+}
+
+struct BlockKind {
+  const char* name;
+  ModulePtr (*make)(const OptionReader&);
+  Napi::Value (*forward)(torch::nn::Module&, const Args&);
+};
+
+const BlockKind kBlockKinds[] = {
+    {"linear",
+     [](const OptionReader& o) -> ModulePtr {
+       return torch::nn::Linear(torch::nn::LinearOptions(o.integer("inFeatures"), o.integer("outFeatures"))
+                                    .bias(o.boolean("bias", true)))
+           .ptr();
+     },
+     unaryForward<torch::nn::LinearImpl>},
+    {"embedding",
+     [](const OptionReader& o) -> ModulePtr {
+       auto options = torch::nn::EmbeddingOptions(o.integer("numEmbeddings"), o.integer("embeddingDim"));
+       if (o.has("paddingIdx")) options.padding_idx(o.integer("paddingIdx"));
+       return torch::nn::Embedding(options).ptr();
+     },
+     unaryForward<torch::nn::EmbeddingImpl>},
+    {"layerNorm",
+     [](const OptionReader& o) -> ModulePtr {
+       return torch::nn::LayerNorm(torch::nn::LayerNormOptions(o.integers("normalizedShape"))
+                                       .eps(o.numberOr("eps", 1e-5))
+                                       .elementwise_affine(o.boolean("elementwiseAffine", true)))
+           .ptr();
+     },
+     unaryForward<torch::nn::LayerNormImpl>},
+    {"dropout",
+     [](const OptionReader& o) -> ModulePtr {
+       return torch::nn::Dropout(torch::nn::DropoutOptions(o.numberOr("p", 0.5))).ptr();
+     },
+     unaryForward<torch::nn::DropoutImpl>},
+    {"sinusoidalPositionalEncoding",
+     [](const OptionReader& o) -> ModulePtr { return nn::SinusoidalPositionalEncoding(positionalOptions(o)).ptr(); },
+     positionalForward<nn::SinusoidalPositionalEncodingImpl>},
+    {"learnedPositionalEncoding",
+     [](const OptionReader& o) -> ModulePtr { return nn::LearnedPositionalEncoding(positionalOptions(o)).ptr(); },
+     positionalForward<nn::LearnedPositionalEncodingImpl>},
+    {"multiheadAttention",
+     [](const OptionReader& o) -> ModulePtr {
+       return nn::MultiheadAttention(nn::MultiheadAttentionOptions(o.integer("embedDim"), o.integer("numHeads"))
+                                         .dropout(o.numberOr("dropout", 0.0))
+                                         .bias(o.boolean("bias", true))
+                                         .kdim(o.integerOr("kdim", 0))
+                                         .vdim(o.integerOr("vdim", 0)))
+           .ptr();
+     },
+     // (query, key, value, keyPaddingMask?, attnMask?, needWeights?, averageWeights?) -> [output, weights | null]
+     [](torch::nn::Module& m, const Args& a) -> Napi::Value {
+       const bool needWeights = a.boolean(5, false);
+       auto result = as<nn::MultiheadAttentionImpl>(m).forward(a.tensor(0), a.tensor(1), a.tensor(2),
+                                                               {a.optionalTensor(4), a.optionalTensor(3)},
+                                                               needWeights, a.boolean(6, true));
+       auto out = Napi::Array::New(a.env(), 2);
+       out.Set(0u, wrap(a, result.output));
+       out.Set(1u, needWeights ? wrap(a, result.weights) : a.env().Null());
+       return out;
+     }},
+    {"transformerEncoderLayer",
+     [](const OptionReader& o) -> ModulePtr { return nn::TransformerEncoderLayer(layerOptions(o)).ptr(); },
+     encoderForward<nn::TransformerEncoderLayerImpl>},
+    {"transformerEncoder",
+     [](const OptionReader& o) -> ModulePtr { return nn::TransformerEncoder(stackOptions(o)).ptr(); },
+     encoderForward<nn::TransformerEncoderImpl>},
+    {"transformerDecoderLayer",
+     [](const OptionReader& o) -> ModulePtr { return nn::TransformerDecoderLayer(layerOptions(o)).ptr(); },
+     // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?)
+     [](torch::nn::Module& m, const Args& a) -> Napi::Value {
+       return wrap(a, as<nn::TransformerDecoderLayerImpl>(m).forward(a.tensor(0), a.tensor(1), decoderMasks(a, 2)));
+     }},
+    {"transformerDecoder",
+     [](const OptionReader& o) -> ModulePtr { return nn::TransformerDecoder(stackOptions(o)).ptr(); },
+     // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?, cache?)
+     [](torch::nn::Module& m, const Args& a) -> Napi::Value {
+       nn::DecoderCache* cache = a.present(6) ? &cacheOf(a.value(6)) : nullptr;
+       return wrap(a, as<nn::TransformerDecoderImpl>(m).forward(a.tensor(0), a.tensor(1), decoderMasks(a, 2), cache));
+     }},
+};
+
+const BlockKind& findKind(const std::string& name) {
+  for (const auto& kind : kBlockKinds) {
+    if (name == kind.name) return kind;
+  }
+  std::string known;
+  for (const auto& kind : kBlockKinds) known += (known.empty() ? "" : ", ") + std::string(kind.name);
+  throw ArgumentError("unknown module kind '" + name + "' (known: " + known + ")");
+}
+
+// ---- the ObjectWrap ----
+
+class NativeModule : public Napi::ObjectWrap<NativeModule> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(
+        env, "NativeModule",
+        {InstanceMethod<&NativeModule::Forward>("forward"),
+         InstanceMethod<&NativeModule::NamedParameters>("namedParameters"),
+         InstanceMethod<&NativeModule::NamedBuffers>("namedBuffers"),
+         InstanceMethod<&NativeModule::LoadStateDict>("loadStateDict"),
+         InstanceMethod<&NativeModule::Train>("train"),
+         InstanceMethod<&NativeModule::IsTraining>("isTraining"),
+         InstanceMethod<&NativeModule::To>("to"),
+         InstanceMethod<&NativeModule::SetRequiresGrad>("setRequiresGrad"),
+         InstanceMethod<&NativeModule::NewCache>("newCache"),
+         InstanceMethod<&NativeModule::Kind>("kind")});
+    exports.Set("NativeModule", ctor);
+  }
+
+  // new NativeModule(kind, options)
+  explicit NativeModule(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeModule>(info) {
+    guard(info.Env(), [&] {
+      Args args(info);
+      kind_ = &findKind(args.string(0));
+      module_ = kind_->make(OptionReader(args.value(1), kind_->name));
+    });
+  }
+
+ private:
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] { return kind_->forward(*module_, Args(info)); });
+  }
+
+  // { names: string[], tensors: NativeTensor[] }; the tensors are the module's own (shared storage).
+  static Napi::Value namedTensors(Napi::Env env, const nn::NamedTensors& items) {
+    auto names = Napi::Array::New(env, items.size());
+    auto tensors = Napi::Array::New(env, items.size());
+    for (uint32_t i = 0; i < items.size(); ++i) {
+      names.Set(i, items[i].first);
+      tensors.Set(i, TensorHandle::Wrap(env, items[i].second));
+    }
+    auto out = Napi::Object::New(env);
+    out.Set("names", names);
+    out.Set("tensors", tensors);
+    return out;
+  }
+
+  static nn::NamedTensors toNamedTensors(const torch::OrderedDict<std::string, at::Tensor>& dict) {
+    nn::NamedTensors out;
+    for (const auto& item : dict) out.emplace_back(item.key(), item.value());
+    return out;
+  }
+
+  Napi::Value NamedParameters(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] { return namedTensors(info.Env(), toNamedTensors(module_->named_parameters())); });
+  }
+
+  Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&] { return namedTensors(info.Env(), toNamedTensors(module_->named_buffers())); });
+  }
+
+  // loadStateDict(names, tensors, strict) -> { missing, unexpected } (non-fatal ones)
+  Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args args(info);
+      if (!args.present(0) || !info[0].IsArray()) throw ArgumentError("argument 0 must be an array of names");
+      const auto names = info[0].As<Napi::Array>();
+      const std::vector<at::Tensor> tensors = args.tensors(1);
+      if (names.Length() != tensors.size()) throw ArgumentError("names and tensors must have the same length");
+      nn::NamedTensors items;
+      for (uint32_t i = 0; i < names.Length(); ++i) {
+        if (!names.Get(i).IsString()) throw ArgumentError("argument 0 must be an array of names");
+        items.emplace_back(names.Get(i).As<Napi::String>().Utf8Value(), tensors[i]);
+      }
+      const nn::StateDictMismatch mismatch = nn::loadStateDict(*module_, items, args.boolean(2, true));
+      auto toArray = [&](const std::vector<std::string>& list) {
+        auto array = Napi::Array::New(info.Env(), list.size());
+        for (uint32_t i = 0; i < list.size(); ++i) array.Set(i, list[i]);
+        return array;
+      };
+      auto out = Napi::Object::New(info.Env());
+      out.Set("missing", toArray(mismatch.missing));
+      out.Set("unexpected", toArray(mismatch.unexpected));
+      return out;
+    });
+  }
+
+  Napi::Value Train(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      module_->train(Args(info).boolean(0, true));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value IsTraining(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), module_->is_training()); }
+
+  // to(device?, dtype?)
+  Napi::Value To(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      Args args(info);
+      const auto dtype = args.optionalDtype(1);
+      if (dtype && !at::isFloatingType(*dtype)) throw ArgumentError("a module's dtype must be a floating type");
+      if (args.present(0) && dtype) {
+        module_->to(parseDevice(args.string(0)), *dtype);
+      } else if (args.present(0)) {
+        module_->to(parseDevice(args.string(0)));
+      } else if (dtype) {
+        module_->to(*dtype);
+      }
+      return info.Env().Undefined();
+    });
+  }
+
+  // setRequiresGrad(value): every parameter (freeze / unfreeze the whole module).
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const bool value = Args(info).boolean(0, true);
+      for (auto& parameter : module_->parameters()) parameter.set_requires_grad(value);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value NewCache(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      auto* decoder = dynamic_cast<nn::TransformerDecoderImpl*>(module_.get());
+      if (decoder == nullptr) throw ArgumentError(std::string("a ") + kind_->name + " has no key/value cache");
+      return wrapCache(info.Env(), decoder->makeCache());
+    });
+  }
+
+  Napi::Value Kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kind_->name); }
+
+  const BlockKind* kind_ = nullptr;
+  ModulePtr module_;
+};
+
+// ---- cache functions ----
+
+Napi::Value cacheLength(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    return Napi::Number::New(info.Env(), static_cast<double>(cacheOf(info[0]).length()));
+  });
+}
+
+Napi::Value cacheReorder(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    cacheOf(info[0]).reorder(Args(info).tensor(1));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value cacheClear(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    cacheOf(info[0]).clear();
+    return info.Env().Undefined();
+  });
+}
+
+// ---- mt.nn.functional's attention ----
+
+// scaledDotProductAttention(q, k, v, attnMask?, dropoutP, isCausal, needWeights) -> [output, weights | null]
+// with torch.nn.functional.scaled_dot_product_attention's mask convention: bool True = may attend.
+Napi::Value scaledDotProductAttention(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Args a(info);
+    const bool needWeights = a.boolean(6, false);
+    auto result = nn::functionalScaledDotProductAttention(a.tensor(0), a.tensor(1), a.tensor(2), a.optionalTensor(3),
+                                                          a.numberOr(4, 0.0), a.boolean(5, false), needWeights);
+    auto out = Napi::Array::New(info.Env(), 2);
+    out.Set(0u, TensorHandle::Wrap(info.Env(), result.output));
+    out.Set(1u, needWeights ? TensorHandle::Wrap(info.Env(), result.weights) : info.Env().Null());
+    return out;
+  });
+}
+
+// squareSubsequentMask(size, dtype?, device?)
+Napi::Value squareSubsequentMask(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Args a(info);
+    at::TensorOptions options = a.options(1, 2);
+    if (!options.has_dtype()) options = options.dtype(at::kFloat);
+    return TensorHandle::Wrap(info.Env(), nn::squareSubsequentMask(a.integer(0), options));
+  });
+}
+
+}  // namespace
+
+void InitModules(Napi::Env env, Napi::Object exports) {
+  NativeModule::Init(env, exports);
+  exports.Set("decoderCacheLength", Napi::Function::New(env, cacheLength, "decoderCacheLength"));
+  exports.Set("decoderCacheReorder", Napi::Function::New(env, cacheReorder, "decoderCacheReorder"));
+  exports.Set("decoderCacheClear", Napi::Function::New(env, cacheClear, "decoderCacheClear"));
+  auto functional = Napi::Object::New(env);
+  functional.Set("scaledDotProductAttention", Napi::Function::New(env, scaledDotProductAttention));
+  functional.Set("squareSubsequentMask", Napi::Function::New(env, squareSubsequentMask));
+  exports.Set("nnFunctional", functional);
+}
+
+}  // namespace mtl::napi

@@ -1,0 +1,34 @@
+#!/usr/bin/python3
+"""PyTorch eager side of scripts/bench/encoder.ts: forward + backward of the same 4-layer
+torch.nn.TransformerEncoder, same threads and sizes; prints one JSON line of per-iteration times
+(one round: encoder.ts alternates rounds of both sides so that load changes hit both alike)."""
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def main():
+    config = json.loads(sys.argv[1])
+    torch.set_num_threads(config["threads"])
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(d_model=config["dModel"], nhead=config["nhead"],
+                                       dim_feedforward=config["dimFeedforward"], dropout=config["dropout"],
+                                       batch_first=True)
+    model = nn.TransformerEncoder(layer, config["numLayers"], enable_nested_tensor=False).train()
+    src = torch.randn(config["batch"], config["seq"], config["dModel"])
+    times = []
+    for i in range(config["warmup"] + config["iterations"]):
+        start = time.perf_counter()
+        model(src).mean().backward()
+        model.zero_grad(set_to_none=True)
+        elapsed = (time.perf_counter() - start) * 1000
+        if i >= config["warmup"]:
+            times.append(elapsed)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "timesMs": times}))
+
+
+if __name__ == "__main__":
+    main()
