@@ -34,3 +34,5 @@ export type * from './model/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.
 native.setNumThreads(availableParallelism());
+
+export * from './train/index.ts';

@@ -108,6 +108,42 @@ export interface NativeMetrics {
   glueAverage(tasks: Record<string, Record<string, number>>): number;
 }
 
+/** native/napi/reference_model.cc: a train::testing::ReferenceModel. */
+export interface NativeReferenceModelHandle {
+  taskNames(): string[];
+  namedParameters(): { names: string[]; tensors: T[] };
+  loadParameters(names: string[], tensors: T[]): void;
+  parameterGroups(): { name: string; parameterNames: string[] }[];
+  taskLosses(batches: Record<string, NativeBatch>): Record<string, T>;
+  predict(task: string, batch: NativeBatch): T;
+}
+
+/** native/napi/trainer.cc: a train::Trainer; fit and evaluate run on a worker thread. */
+export interface NativeTrainerHandle {
+  fit(trainSets: Record<string, unknown>, options: Record<string, unknown>, onEvent?: (event: any) => void): Promise<unknown>;
+  evaluate(evalSets: Record<string, unknown>): Promise<Record<string, Record<string, number>>>;
+  step(batches: Record<string, NativeBatch>): { losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; skipped: boolean; reason?: string };
+  abort(): void;
+  saveCheckpoint(path: string): void;
+  loadCheckpoint(path: string): void;
+  weightingParameters(): T[];
+  stepsDone(): number;
+}
+
+/** native/napi/train_parts.cc: one weighting method on its own (for tests). */
+export interface NativeWeightingHandle {
+  combine(losses: T[], taskGradients?: T, step?: number, epoch?: number): { objective: T; sharedGradient?: T; lambdas: number[] };
+  afterBackward(): void;
+  parameters(): T[];
+  info(): { name: string; gradientNeed: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean };
+}
+
+/** native/napi/train_parts.cc: one task sampler on its own (for tests). */
+export interface NativeSamplerHandle {
+  draw(count: number): Int32Array;
+  probabilities(): number[];
+}
+
 /** native/napi/model.cc: a handle owning a core mtl::model::MultiTaskModelImpl. */
 export interface NativeMultiTaskModel {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
@@ -134,6 +170,10 @@ export interface NativeModelBatch {
 }
 
 export interface NativeAddon {
+  NativeReferenceModel: new (config: Record<string, unknown>) => NativeReferenceModelHandle;
+  NativeTrainer: new (model: unknown, options: Record<string, unknown>) => NativeTrainerHandle;
+  NativeWeighting: new (config: Record<string, unknown>, taskNames: string[]) => NativeWeightingHandle;
+  NativeSampler: new (config: Record<string, unknown>, sizes: number[], seed?: number) => NativeSamplerHandle;
   NativeModule: new (kind: string, options: object) => NativeModule;
   NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
   decoderCacheLength(cache: NativeDecoderCache): number;

@@ -125,6 +125,7 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
        InstanceMethod<&NativeMultiTaskModel::SharedEncoderRuns>("sharedEncoderRuns"),
        InstanceMethod<&NativeMultiTaskModel::ParameterGroups>("parameterGroups")});
   addonData(env).modelConstructor = Napi::Persistent(ctor);
+  registerTrainable<NativeMultiTaskModel>(env, ctor);
   exports.Set("NativeMultiTaskModel", ctor);
 }
 

@@ -6,15 +6,18 @@
 #include <memory>
 
 #include "core/model/multitask_model.h"
+#include "napi/trainable.h"
 
 namespace mtl::napi {
 
-class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel> {
+// A TrainableSource: mt.Trainer drives it (napi/trainable.h).
+class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, public TrainableSource {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit NativeMultiTaskModel(const Napi::CallbackInfo& info);
   // The core model of a JavaScript handle (for the trainer binding), or an ArgumentError.
   static std::shared_ptr<model::MultiTaskModelImpl> ModelOf(const Napi::Value& value, const char* what);
+  ModelLease lease() override { return {model_, busy_}; }
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -34,6 +37,7 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel> {
   Napi::Value ParameterGroups(const Napi::CallbackInfo& info);
 
   std::shared_ptr<model::MultiTaskModelImpl> model_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace mtl::napi

@@ -1,0 +1,98 @@
+// Dynamic Weight Average (Liu, Johns & Davison 2019, eq. 1):
+//   λᵢ(t) = K · exp(wᵢ(t−1)/T) / Σⱼ exp(wⱼ(t−1)/T),   wᵢ(t−1) = Lᵢ(t−1) / Lᵢ(t−2)
+// where t counts epochs and Lᵢ(t) is task i's mean training loss over epoch t. λ = 1 in the first
+// two epochs (no ratio yet). The loss means are accumulated here from the losses of each step.
+// A task that had no step in one of the two epochs (progressive warm-up, alternating per epoch)
+// has no ratio yet either: its wᵢ is taken as 1, a loss that neither rose nor fell.
+#include <algorithm>
+#include <cmath>
+
+#include "core/train/weighting/methods.h"
+
+namespace mtl::train::weighting {
+namespace {
+
+class Dwa : public LossWeighting {
+ public:
+  Dwa(size_t tasks, double temperature)
+      : temperature_(temperature), sums_(tasks, 0.0), counts_(tasks, 0), previous_(tasks, 0.0), beforePrevious_(tasks, 0.0) {}
+  std::string name() const override { return "dwa"; }
+
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const at::Tensor&,
+                      const StepContext& context) override {
+    if (context.epoch != currentEpoch_) closeEpoch(context.epoch);
+    const std::vector<double> all = currentLambdas();
+    std::vector<double> lambdas;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      lambdas.push_back(all[tasks[i]]);
+      sums_[tasks[i]] += losses[i].item<double>();
+      counts_[tasks[i]] += 1;
+    }
+    return {weightedSum(losses, lambdas), {}, lambdas};
+  }
+
+  void saveState(State& state, const std::string& prefix) const override {
+    state[prefix + "sums"] = at::tensor(sums_, at::kDouble);
+    state[prefix + "counts"] = at::tensor(counts_, at::kLong);
+    state[prefix + "previous"] = at::tensor(previous_, at::kDouble);
+    state[prefix + "before_previous"] = at::tensor(beforePrevious_, at::kDouble);
+    putInt(state, prefix + "epoch", currentEpoch_);
+    putInt(state, prefix + "closed_epochs", closedEpochs_);
+  }
+  void loadState(const State& state, const std::string& prefix) override {
+    copyInto(sums_, getTensor(state, prefix + "sums"));
+    copyInto(previous_, getTensor(state, prefix + "previous"));
+    copyInto(beforePrevious_, getTensor(state, prefix + "before_previous"));
+    at::Tensor counts = getTensor(state, prefix + "counts").contiguous();
+    counts_.assign(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
+    currentEpoch_ = getInt(state, prefix + "epoch");
+    closedEpochs_ = getInt(state, prefix + "closed_epochs");
+  }
+
+ private:
+  static void copyInto(std::vector<double>& out, const at::Tensor& t) {
+    at::Tensor c = t.contiguous();
+    out.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  }
+
+  void closeEpoch(int64_t nextEpoch) {
+    if (std::any_of(counts_.begin(), counts_.end(), [](int64_t n) { return n > 0; })) {
+      beforePrevious_ = previous_;
+      for (size_t i = 0; i < sums_.size(); ++i) previous_[i] = counts_[i] > 0 ? sums_[i] / counts_[i] : previous_[i];
+      ++closedEpochs_;
+    }
+    std::fill(sums_.begin(), sums_.end(), 0.0);
+    std::fill(counts_.begin(), counts_.end(), 0);
+    currentEpoch_ = nextEpoch;
+  }
+
+  std::vector<double> currentLambdas() const {
+    const size_t k = sums_.size();
+    if (closedEpochs_ < 2) return std::vector<double>(k, 1.0);
+    std::vector<double> exps(k);
+    double total = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const bool hasRatio = previous_[i] > 0 && beforePrevious_[i] > 0;
+      exps[i] = std::exp((hasRatio ? previous_[i] / beforePrevious_[i] : 1.0) / temperature_);
+      total += exps[i];
+    }
+    for (double& e : exps) e = static_cast<double>(k) * e / total;
+    return exps;
+  }
+
+  double temperature_;
+  std::vector<double> sums_;
+  std::vector<int64_t> counts_;
+  std::vector<double> previous_, beforePrevious_;
+  int64_t currentEpoch_ = 0;
+  int64_t closedEpochs_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<LossWeighting> makeDwa(const WeightingConfig& config, const Names& tasks) {
+  if (!(config.temperature > 0)) throw std::invalid_argument("weighting.dwa: 'temperature' must be positive");
+  return std::make_unique<Dwa>(tasks.size(), config.temperature);
+}
+
+}  // namespace mtl::train::weighting
