@@ -281,7 +281,8 @@ Metrics Trainer::evaluate(const Datasets& evalSets) {
         throw std::invalid_argument("evaluate: '" + task + "' is not a task of the model");
       }
       double lossSum = 0, correct = 0, counted = 0, squaredError = 0;
-      std::vector<at::Tensor> predictions, targets;
+      std::vector<at::Tensor> predictions, targets;  // class ids or regression values, for F1/MCC/correlations
+      std::vector<std::vector<int64_t>> hypotheses, references;  // generated and reference sequences
       for (const auto& indices : dataset->batchIndices(batchSize, c10::nullopt, false)) {
         const data::Batch batch = dataset->batch(indices);
         const int64_t rows = indices.numel();
@@ -289,6 +290,9 @@ Metrics Trainer::evaluate(const Datasets& evalSets) {
         const at::Tensor predicted = model_->predict(task, batch).cpu();
         switch (dataset->targetKind()) {
           case data::TargetKind::Class:
+            predictions.push_back(predicted.reshape(-1));
+            targets.push_back(batch.targets.reshape(-1));
+            [[fallthrough]];
           case data::TargetKind::MultiLabel:
             correct += predicted.eq(batch.targets.to(predicted.scalar_type())).sum().item<double>();
             counted += static_cast<double>(batch.targets.numel());
@@ -304,16 +308,43 @@ Metrics Trainer::evaluate(const Datasets& evalSets) {
             targets.push_back(batch.targets.to(at::kDouble).reshape(-1));
             squaredError += (predictions.back() - targets.back()).pow(2).sum().item<double>();
             break;
-          case data::TargetKind::Sequence:
-            break;  // generation metrics (token and sequence error rates) come with the model's decoder
+          case data::TargetKind::Sequence: {
+            // References end with EOS (their last token); a generation ends at its first EOS (then
+            // padding) or runs to the length limit. The error rates compare the tokens before EOS;
+            // any token the model generated before it counts, the pad id included.
+            auto refs = metrics::unpad(batch.targets, batch.targetLengths);
+            auto hyps = metrics::unpad(predicted, at::full({predicted.size(0)}, predicted.size(1), at::kLong));
+            for (size_t i = 0; i < refs.size(); ++i) {
+              if (!refs[i].empty()) {
+                const int64_t eos = refs[i].back();
+                refs[i].pop_back();
+                hyps[i].erase(std::find(hyps[i].begin(), hyps[i].end(), eos), hyps[i].end());
+              }
+              hypotheses.push_back(std::move(hyps[i]));
+              references.push_back(std::move(refs[i]));
+            }
+            break;
+          }
         }
       }
       auto& out = metrics[task];
       out["loss"] = lossSum / static_cast<double>(dataset->size());
       if (counted > 0) out["accuracy"] = correct / counted;
-      if (!predictions.empty()) {
+      if (!predictions.empty() && dataset->targetKind() == data::TargetKind::Class) {
+        const at::Tensor predicted = at::cat(predictions), target = at::cat(targets);
+        // F1 of class 1 for two classes (GLUE's MRPC and QQP), macro F1 otherwise.
+        const bool binary = std::max(predicted.max().item<int64_t>(), target.max().item<int64_t>()) <= 1;
+        out["f1"] = binary ? metrics::f1(predicted, target, 1) : metrics::f1Macro(predicted, target);
+        out["mcc"] = metrics::matthewsCorrelation(predicted, target);
+      } else if (!predictions.empty()) {
         out["mse"] = squaredError / static_cast<double>(dataset->size());
-        out["pearson"] = mtl::metrics::pearson(at::cat(predictions), at::cat(targets));
+        out["pearson"] = metrics::pearson(at::cat(predictions), at::cat(targets));
+        out["spearman"] = metrics::spearman(at::cat(predictions), at::cat(targets));
+      }
+      if (!references.empty()) {
+        const auto errors = metrics::sequenceErrors(hypotheses, references);
+        out["per"] = errors.tokenErrorRate();
+        out["wer"] = errors.sequenceErrorRate();
       }
     }
   } catch (...) {
