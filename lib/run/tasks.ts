@@ -1,0 +1,107 @@
+/**
+ * The tasks of a run: their data sets, their model heads, how inputs are encoded for `predict`
+ * and how predictions read as text. Built from the config's `data` part, the same way by `train`,
+ * `eval` and `predict`, so a saved run can be rebuilt from its config.json alone.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { argumentError } from '../errors.ts';
+import * as data from '../data/index.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { tasks as heads, type TaskSpec } from '../model/spec.ts';
+import type { DataConfig, PhoneticsTask } from './config.ts';
+
+export type EvalSplit = 'dev' | 'test';
+
+export interface RunTask {
+  name: string;
+  head: TaskSpec;
+  /** Loads a split's data set (created on first use, kept for the run). */
+  dataset(split: 'train' | EvalSplit): Dataset;
+  /** Input ids of one raw input (a word, a name, a sentence or "sentence ||| pair"). */
+  encode(input: string): number[];
+  /** A prediction (class id, value, or generated ids) as text. */
+  describe(prediction: number | number[]): string;
+  /** The metric a model is judged by on this task (see lib/train's evaluation). */
+  mainMetric: string;
+}
+
+export interface RunTasks {
+  input: { vocabSize: number; maxLength: number; padId: number };
+  tasks: RunTask[];
+}
+
+function memo<K, V>(make: (key: K) => V): (key: K) => V {
+  const cache = new Map<K, V>();
+  return (key) => {
+    if (!cache.has(key)) cache.set(key, make(key));
+    return cache.get(key)!;
+  };
+}
+
+function limitFor(config: DataConfig, split: 'train' | EvalSplit): number | undefined {
+  return split === 'train' ? config.trainLimit : config.evalLimit;
+}
+
+function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, decoderLayers: number): RunTasks {
+  const dict = data.cmudict();
+  const letters = dict.letters;
+  const maxLength = dict.longestWord + 2;
+  const longestPronunciation = dict.entries.reduce((m, e) => Math.max(m, e.phonemes.length), 0);
+  const encode = (word: string) => letters.encode(word.toLowerCase(), { maxLength }).ids;
+  const make = (task: PhoneticsTask): RunTask => {
+    const dataset = memo((split: 'train' | EvalSplit) => {
+      const options = { tokenizer: letters, maxLength, limit: limitFor(config, split) };
+      return task === 'gender' ? data.firstNames().dataset(split, options) : dict.dataset(task, split, options);
+    });
+    switch (task) {
+      case 'g2p':
+        return {
+          name: task,
+          head: heads.sequence({
+            vocabSize: dict.phonemes.vocabSize, maxLength: longestPronunciation + 1, decoderLayers,
+            bosId: dict.phonemes.bosId, eosId: dict.phonemes.eosId, padId: dict.phonemes.padId,
+          }),
+          dataset, encode, mainMetric: 'per',
+          describe: (ids) => dict.phonemes.decodeSymbols(ids as number[], { skipSpecialTokens: true }).join(' '),
+        };
+      case 'syllables':
+        return { name: task, head: heads.classification({ classes: dict.maxSyllables + 1, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `${c} syllable${c === 1 ? '' : 's'}` };
+      case 'stress':
+        return { name: task, head: heads.classification({ classes: dict.maxSyllables, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `primary stress on vowel ${(c as number) + 1}` };
+      case 'gender':
+        return { name: task, head: heads.classification({ classes: 2, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => data.GENDER_LABELS[c as number] ?? String(c) };
+    }
+  };
+  return { input: { vocabSize: letters.vocabSize, maxLength, padId: letters.padId }, tasks: config.tasks.map(make) };
+}
+
+function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, decoderLayers: number): RunTasks {
+  if (!existsSync(config.tokenizer)) throw argumentError('config', `'data.tokenizer' ${config.tokenizer} does not exist`);
+  const tokenizer = path.extname(config.tokenizer) === '.json'
+    ? data.SubwordTokenizer.fromFile(config.tokenizer)
+    : data.SubwordTokenizer.fromVocab(config.tokenizer);
+  const make = (task: data.glue.GlueTask): RunTask => {
+    const labels = data.glue.TASK_SPECS[task].labels;
+    const evalSplit = (split: EvalSplit) => (task === 'mnli' ? `${split}_matched` : split);
+    const dataset = memo((split: 'train' | EvalSplit) =>
+      data.glue.load(config.dir, task, tokenizer, { split: split === 'train' ? 'train' : evalSplit(split), maxLength: config.maxLength }));
+    const encode = (input: string) => {
+      const [text, pair] = input.split(' ||| ');
+      return tokenizer.encode(text!, { pair, maxLength: config.maxLength }).ids;
+    };
+    const mainMetric = task === 'cola' ? 'mcc' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
+    const head = labels === 'regression'
+      ? heads.regression({ decoderLayers })
+      : heads.classification({ classes: labels.length, decoderLayers });
+    return {
+      name: task, head, dataset, encode, mainMetric,
+      describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : labels[p as number] ?? String(p)),
+    };
+  };
+  return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make) };
+}
+
+export function runTasks(config: DataConfig, decoderLayers: number): RunTasks {
+  return config.source === 'phonetics' ? phoneticsTasks(config, decoderLayers) : glueTasks(config, decoderLayers);
+}

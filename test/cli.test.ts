@@ -1,0 +1,112 @@
+// The main job end to end: the demo with a tiny budget writes a complete run directory, and the
+// CLI's other commands work on it. Also: config files are validated with the field named.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseRunConfig } from '../lib/run/config.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+const cli = path.join(root, 'lib', 'cli.ts');
+const run = (args: string[]) => spawnSync(tsx, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 600_000 });
+
+describe('mtl-torch demo (tiny budget)', () => {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-demo-')), 'run');
+  let stdout = '';
+
+  beforeAll(() => {
+    // A small copy of the demo config: few steps, small eval sets, the same tasks and model kind.
+    const config = JSON.parse(readFileSync(path.join(root, 'configs', 'phonetics-demo.json'), 'utf8'));
+    config.steps = 150;
+    config.evalEvery = 75;
+    config.data.trainLimit = 4000;
+    config.data.evalLimit = 300;
+    config.model.encoder = { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 128, dropout: 0.1 };
+    config.model.decoderLayers = 1;
+    const file = path.join(path.dirname(out), 'demo.json');
+    writeFileSync(file, JSON.stringify(config));
+    const result = run(['train', file, '--out', out]);
+    stdout = result.stdout;
+    if (result.status !== 0) throw new Error(`train failed: ${result.stderr}`);
+  }, 600_000);
+
+  it('writes the run directory: config, model, checkpoint, metrics log, report', () => {
+    for (const file of ['config.json', 'model/config.json', 'model/model.safetensors', 'checkpoint/checkpoint.safetensors', 'metrics.jsonl', 'report.html', 'baseline/model/model.safetensors']) {
+      expect(existsSync(path.join(out, file)), file).toBe(true);
+    }
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task', 'single-task g2p']);
+    expect(events.some((e) => e.kind === 'eval')).toBe(true);
+    const report = readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const task of ['g2p', 'syllables', 'stress', 'gender']) expect(report).toContain(`${task}: training loss`);
+    expect(report).toContain('Loss weights λ per task');
+    expect(stdout).toContain('Dev metrics');
+  });
+
+  it('learns G2P far better than chance', () => {
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const multi = events.find((e) => e.kind === 'result' && e.model === 'multi-task');
+    // Chance over 39 phonemes is a PER near 1 (almost every phoneme wrong); a trained model is far below.
+    expect(multi.metrics.g2p.per).toBeLessThan(0.8);
+    expect(multi.metrics.gender.accuracy).toBeGreaterThan(0.55);
+  });
+
+  it('evaluates and predicts with the saved run', () => {
+    const evaluated = run(['eval', out]);
+    expect(evaluated.status, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout).toContain('g2p per');
+    const predicted = run(['predict', out, 'g2p', 'hello', 'world']);
+    expect(predicted.status, predicted.stderr).toBe(0);
+    const lines = predicted.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^hello\t[A-Z ]+$/);
+    const gender = run(['predict', out, 'gender', 'mary']);
+    expect(gender.stdout).toMatch(/^mary\t(female|male)$/m);
+    expect(run(['predict', out, 'nope', 'x']).stderr).toContain("'nope' is not a task of this run");
+    expect(run(['report', out]).stdout.trim()).toBe(path.join(out, 'report.html'));
+  });
+});
+
+describe('run config validation', () => {
+  const base = () => JSON.parse(readFileSync(path.join(root, 'configs', 'phonetics-demo.json'), 'utf8'));
+
+  it('accepts the demo config', () => {
+    const config = parseRunConfig(base());
+    expect(config.data.tasks).toEqual(['g2p', 'syllables', 'stress', 'gender']);
+    expect(config.trainer.weighting).toMatchObject({ method: 'dwa' });
+  });
+
+  it.each([
+    [(c: any) => { c.steps = 0; }, "'steps' must be a positive integer"],
+    [(c: any) => { c.data.source = 'imagenet'; }, "'data.source' must be one of"],
+    [(c: any) => { c.data.tasks = ['g2p', 'rhyme']; }, "'data.tasks[1]' must be one of"],
+    [(c: any) => { c.model.encoder.dModel = 'big'; }, "'model.encoder.dModel' must be an integer"],
+    [(c: any) => { c.trainer.weighting = { method: 'magic' }; }, "'trainer.weighting.method' must be one of"],
+    [(c: any) => { c.trainer.batchSize = -1; }, "'trainer.batchSize' must be a positive integer"],
+    [(c: any) => { c.trainer.lr = 1; }, "'trainer.lr' is not a trainer option"],
+    [(c: any) => { c.baseline = 'ner'; }, "'baseline' must be one of"],
+    [(c: any) => { c.extra = 1; }, "'extra' is not a config field"],
+    [(c: any) => { c.data = { source: 'glue', tasks: ['rte'] }; }, "'data.dir' must be the path of a GLUE directory"],
+  ])('refuses a bad field (%#)', (mutate, message) => {
+    const config = base();
+    mutate(config);
+    expect(() => parseRunConfig(config)).toThrow(message);
+  });
+
+  it('says which file is not JSON', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-cfg-')), 'bad.json');
+    writeFileSync(file, '{ nope');
+    const result = run(['train', file]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('bad.json is not valid JSON');
+  });
+});
+
+it('prints usage for an unknown command', () => {
+  const result = spawnSync(tsx, [cli, 'fly'], { cwd: root, encoding: 'utf8' });
+  expect(result.status).not.toBe(0);
+  expect(result.stderr).toMatch(/unknown command 'fly'/);
+  expect(execFileSync(tsx, [cli, '--help'], { cwd: root, encoding: 'utf8' })).toContain('predict');
+});
