@@ -20,7 +20,8 @@ export type DataConfig =
 
 export interface RunConfig {
   data: DataConfig;
-  model: { encoder: EncoderSpec; sharing: SharingSpec; decoderLayers: number };
+  /** decoderLayers: of sequence heads; headLayers: of classification and regression heads (0: pooling + MLP). */
+  model: { encoder: EncoderSpec; sharing: SharingSpec; decoderLayers: number; headLayers: number };
   trainer: TrainerOptions;
   /** Optimizer steps of the multi-task run (and of the single-task baseline, if any). */
   steps: number;
@@ -124,7 +125,8 @@ function modelConfig(value: unknown): RunConfig['model'] {
     ? sharingFactories.sharedEncoder()
     : fromFactory(m.sharing, 'kind', sharingFactories, 'model.sharing', (f, o) => (f as (o: unknown) => unknown)(o)) as SharingSpec;
   const decoderLayers = m.decoderLayers === undefined ? 2 : checkInt(m.decoderLayers, WHERE, 'model.decoderLayers');
-  return { encoder, sharing, decoderLayers };
+  const headLayers = m.headLayers === undefined ? 1 : checkInt(m.headLayers, WHERE, 'model.headLayers');
+  return { encoder, sharing, decoderLayers, headLayers };
 }
 
 /** Checks a parsed config file and fills its defaults. */

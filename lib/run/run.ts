@@ -102,7 +102,7 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
   const eventsFile = path.join(dir, 'metrics.jsonl');
   writeFileSync(eventsFile, '');
   const log = (event: RunEvent) => appendFileSync(eventsFile, JSON.stringify(event) + '\n');
-  const tasks = runTasks(config.data, config.model.decoderLayers);
+  const tasks = runTasks(config.data, config.model);
   const results = [await trainOne('multi-task', config, tasks.tasks, buildModel(config, tasks), dir, log, options)];
   if (config.baseline !== undefined && !options.signal?.aborted) {
     const task = tasks.tasks.filter((t) => t.name === config.baseline);
@@ -114,7 +114,7 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
 
 function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
   const config = loadRunConfig(path.join(dir, 'config.json'));
-  return { config, tasks: runTasks(config.data, config.model.decoderLayers) };
+  return { config, tasks: runTasks(config.data, config.model) };
 }
 
 /** Metrics of a trained run's model on its dev or test split. */

@@ -43,7 +43,7 @@ function limitFor(config: DataConfig, split: 'train' | EvalSplit): number | unde
   return split === 'train' ? config.trainLimit : config.evalLimit;
 }
 
-function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, decoderLayers: number): RunTasks {
+function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { decoderLayers, headLayers }: HeadDepths): RunTasks {
   const dict = data.cmudict();
   const letters = dict.letters;
   const maxLength = dict.longestWord + 2;
@@ -66,17 +66,17 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, de
           describe: (ids) => dict.phonemes.decodeSymbols(ids as number[], { skipSpecialTokens: true }).join(' '),
         };
       case 'syllables':
-        return { name: task, head: heads.classification({ classes: dict.maxSyllables + 1, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `${c} syllable${c === 1 ? '' : 's'}` };
+        return { name: task, head: heads.classification({ classes: dict.maxSyllables + 1, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `${c} syllable${c === 1 ? '' : 's'}` };
       case 'stress':
-        return { name: task, head: heads.classification({ classes: dict.maxSyllables, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `primary stress on vowel ${(c as number) + 1}` };
+        return { name: task, head: heads.classification({ classes: dict.maxSyllables, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `primary stress on vowel ${(c as number) + 1}` };
       case 'gender':
-        return { name: task, head: heads.classification({ classes: 2, decoderLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => data.GENDER_LABELS[c as number] ?? String(c) };
+        return { name: task, head: heads.classification({ classes: 2, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => data.GENDER_LABELS[c as number] ?? String(c) };
     }
   };
   return { input: { vocabSize: letters.vocabSize, maxLength, padId: letters.padId }, tasks: config.tasks.map(make) };
 }
 
-function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, decoderLayers: number): RunTasks {
+function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers }: HeadDepths): RunTasks {
   if (!existsSync(config.tokenizer)) throw argumentError('config', `'data.tokenizer' ${config.tokenizer} does not exist`);
   const tokenizer = path.extname(config.tokenizer) === '.json'
     ? data.SubwordTokenizer.fromFile(config.tokenizer)
@@ -92,8 +92,8 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, decoderLayer
     };
     const mainMetric = task === 'cola' ? 'mcc' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
     const head = labels === 'regression'
-      ? heads.regression({ decoderLayers })
-      : heads.classification({ classes: labels.length, decoderLayers });
+      ? heads.regression({ decoderLayers: headLayers })
+      : heads.classification({ classes: labels.length, decoderLayers: headLayers });
     return {
       name: task, head, dataset, encode, mainMetric,
       describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : labels[p as number] ?? String(p)),
@@ -102,6 +102,12 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, decoderLayer
   return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make) };
 }
 
-export function runTasks(config: DataConfig, decoderLayers: number): RunTasks {
-  return config.source === 'phonetics' ? phoneticsTasks(config, decoderLayers) : glueTasks(config, decoderLayers);
+/** Decoder layers of sequence heads and of classification/regression heads. */
+export interface HeadDepths {
+  decoderLayers: number;
+  headLayers: number;
+}
+
+export function runTasks(config: DataConfig, depths: HeadDepths): RunTasks {
+  return config.source === 'phonetics' ? phoneticsTasks(config, depths) : glueTasks(config, depths);
 }
