@@ -110,3 +110,13 @@ it('prints usage for an unknown command', () => {
   expect(result.stderr).toMatch(/unknown command 'fly'/);
   expect(execFileSync(tsx, [cli, '--help'], { cwd: root, encoding: 'utf8' })).toContain('predict');
 });
+
+it('scripts/train-glue.ts trains the brief GLUE setup end to end (tiny encoder, fixture files)', () => {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-glue-')), 'run');
+  const result = spawnSync(tsx, [path.join(root, 'scripts', 'train-glue.ts'), path.join(root, 'test/fixtures/glue'),
+    path.join(root, 'test/fixtures/tokenizers/vocab.txt'), '--tiny', '--steps', '4', '--out', out], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  expect(result.status, result.stderr).toBe(0);
+  for (const task of ['cola', 'mnli', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'stsb', 'wnli']) expect(result.stdout).toMatch(new RegExp(`^  ${task} +score `, 'm'));
+  expect(result.stdout).toMatch(/GLUE average over 9 task\(s\): -?\d\.\d{4}/);
+  expect(existsSync(path.join(out, 'report.html'))).toBe(true);
+}, 300_000);

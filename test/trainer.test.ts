@@ -267,7 +267,7 @@ describe('optimizer, schedule, evaluation', () => {
     expect(history.evalHistory).toHaveLength(3);
     expect(history.steps).toBe(15);
     const metrics = history.evalHistory[0]!.metrics;
-    expect(Object.keys(metrics.a!).sort()).toEqual(['accuracy', 'f1', 'loss', 'mcc']);
+    expect(Object.keys(metrics.a!).sort()).toEqual(['accuracy', 'f1', 'loss', 'matthews']);
     expect(Object.keys(metrics.b!).sort()).toEqual(['loss', 'mse', 'pearson', 'spearman']);
     expect(metrics.b!.mse).toBeCloseTo(metrics.b!.loss!, 5);
     // The evaluation's metrics are those of the model's predictions over the whole set.
@@ -275,7 +275,7 @@ describe('optimizer, schedule, evaluation', () => {
     const whole = (ds: mt.data.Dataset) => ds.batch(Array.from({ length: ds.size }, (_, i) => i));
     const a = whole(data.a.dataset);
     const b = whole(data.b.dataset);
-    expect(final.a!.mcc).toBeCloseTo(mt.metrics.matthewsCorrelation(model.predict('a', a), a.targets), 6);
+    expect(final.a!.matthews).toBeCloseTo(mt.metrics.matthewsCorrelation(model.predict('a', a), a.targets), 6);
     expect(final.a!.accuracy).toBeCloseTo(mt.metrics.accuracy(model.predict('a', a), a.targets), 6);
     expect(final.b!.spearman).toBeCloseTo(mt.metrics.spearman(model.predict('b', b), b.targets), 6);
   });

@@ -90,7 +90,7 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
       const [text, pair] = input.split(' ||| ');
       return tokenizer.encode(text!, { pair, maxLength: config.maxLength }).ids;
     };
-    const mainMetric = task === 'cola' ? 'mcc' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
+    const mainMetric = task === 'cola' ? 'matthews' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
     const head = labels === 'regression'
       ? heads.regression({ decoderLayers: headLayers })
       : heads.classification({ classes: labels.length, decoderLayers: headLayers });

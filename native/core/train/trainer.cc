@@ -335,7 +335,7 @@ Metrics Trainer::evaluate(const Datasets& evalSets) {
         // F1 of class 1 for two classes (GLUE's MRPC and QQP), macro F1 otherwise.
         const bool binary = std::max(predicted.max().item<int64_t>(), target.max().item<int64_t>()) <= 1;
         out["f1"] = binary ? metrics::f1(predicted, target, 1) : metrics::f1Macro(predicted, target);
-        out["mcc"] = metrics::matthewsCorrelation(predicted, target);
+        out["matthews"] = metrics::matthewsCorrelation(predicted, target);
       } else if (!predictions.empty()) {
         out["mse"] = squaredError / static_cast<double>(dataset->size());
         out["pearson"] = metrics::pearson(at::cat(predictions), at::cat(targets));
