@@ -18,6 +18,7 @@
 #include "core/runtime.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/named_tensors.h"
 #include "napi/options.h"
 #include "napi/tensor.h"
 
@@ -217,20 +218,6 @@ class NativeModule : public Napi::ObjectWrap<NativeModule> {
     return guard(info.Env(), [&] { return kind_->forward(*module_, Args(info)); });
   }
 
-  // { names: string[], tensors: NativeTensor[] }; the tensors are the module's own (shared storage).
-  static Napi::Value namedTensors(Napi::Env env, const nn::NamedTensors& items) {
-    auto names = Napi::Array::New(env, items.size());
-    auto tensors = Napi::Array::New(env, items.size());
-    for (uint32_t i = 0; i < items.size(); ++i) {
-      names.Set(i, items[i].first);
-      tensors.Set(i, TensorHandle::Wrap(env, items[i].second));
-    }
-    auto out = Napi::Object::New(env);
-    out.Set("names", names);
-    out.Set("tensors", tensors);
-    return out;
-  }
-
   static nn::NamedTensors toNamedTensors(const torch::OrderedDict<std::string, at::Tensor>& dict) {
     nn::NamedTensors out;
     for (const auto& item : dict) out.emplace_back(item.key(), item.value());
@@ -238,36 +225,19 @@ class NativeModule : public Napi::ObjectWrap<NativeModule> {
   }
 
   Napi::Value NamedParameters(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&] { return namedTensors(info.Env(), toNamedTensors(module_->named_parameters())); });
+    return guard(info.Env(), [&] { return namedTensorsToJs(info.Env(), toNamedTensors(module_->named_parameters())); });
   }
 
   Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&] { return namedTensors(info.Env(), toNamedTensors(module_->named_buffers())); });
+    return guard(info.Env(), [&] { return namedTensorsToJs(info.Env(), toNamedTensors(module_->named_buffers())); });
   }
 
   // loadStateDict(names, tensors, strict) -> { missing, unexpected } (non-fatal ones)
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       Args args(info);
-      if (!args.present(0) || !info[0].IsArray()) throw ArgumentError("argument 0 must be an array of names");
-      const auto names = info[0].As<Napi::Array>();
-      const std::vector<at::Tensor> tensors = args.tensors(1);
-      if (names.Length() != tensors.size()) throw ArgumentError("names and tensors must have the same length");
-      nn::NamedTensors items;
-      for (uint32_t i = 0; i < names.Length(); ++i) {
-        if (!names.Get(i).IsString()) throw ArgumentError("argument 0 must be an array of names");
-        items.emplace_back(names.Get(i).As<Napi::String>().Utf8Value(), tensors[i]);
-      }
-      const nn::StateDictMismatch mismatch = nn::loadStateDict(*module_, items, args.boolean(2, true));
-      auto toArray = [&](const std::vector<std::string>& list) {
-        auto array = Napi::Array::New(info.Env(), list.size());
-        for (uint32_t i = 0; i < list.size(); ++i) array.Set(i, list[i]);
-        return array;
-      };
-      auto out = Napi::Object::New(info.Env());
-      out.Set("missing", toArray(mismatch.missing));
-      out.Set("unexpected", toArray(mismatch.unexpected));
-      return out;
+      const nn::StateDictMismatch mismatch = nn::loadStateDict(*module_, namedTensorsFromArgs(args, 0, 1), args.boolean(2, true));
+      return stateDictMismatchToJs(info.Env(), mismatch);
     });
   }
 
