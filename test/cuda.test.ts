@@ -50,3 +50,29 @@ describe.skipIf(!hasCuda)(title, () => {
     expect(() => mt.zeros([2], { device: 'cuda:99' })).toThrow(mt.TorchError);
   });
 });
+
+describe.skipIf(!hasCuda)(hasCuda ? 'Transformer blocks on CUDA' : 'Transformer blocks on CUDA (skipped: no CUDA device)', () => {
+  it('encoder and decoder stacks match the CPU in fp32 and stay close in bf16, forward and backward', () => {
+    mt.manualSeed(0);
+    const options = { dModel: 64, nhead: 4, dimFeedforward: 128, numLayers: 2, dropout: 0 };
+    const encoder = new mt.nn.TransformerEncoder(options);
+    const decoder = new mt.nn.TransformerDecoder(options);
+    const src = mt.randn([4, 12, 64]);
+    const tgt = mt.randn([4, 7, 64]);
+    const mask = mt.nn.generateSquareSubsequentMask(7);
+    const run = (device: 'cpu' | 'cuda', dtype: 'float32' | 'bfloat16') => {
+      encoder.to({ device, dtype });
+      decoder.to({ device, dtype });
+      const x = src.to({ device, dtype }).requiresGrad_();
+      const out = decoder.forward(tgt.to({ device, dtype }), encoder.forward(x), { tgtMask: mask.to({ device, dtype }) });
+      out.float().square().sum().backward();
+      return { out: out.float().cpu(), grad: x.grad!.float().cpu() };
+    };
+    const cpu = run('cpu', 'float32');
+    const gpu = run('cuda', 'float32');
+    expect(maxAbsDiff(cpu.out, gpu.out)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(cpu.grad, gpu.grad)).toBeLessThan(1e-3);
+    const bf16 = run('cuda', 'bfloat16');
+    expect(maxAbsDiff(cpu.out, bf16.out)).toBeLessThan(0.1);
+  });
+});
