@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { rng } from './helpers/train.ts';
 
 const { metrics } = mt;
 const PYTHON = '/usr/bin/python3';
@@ -18,17 +19,6 @@ function hasReferencePython(): boolean {
   }
 }
 
-// A small deterministic generator (mulberry32), so the cases are the same on every run.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('metrics against the independent reference (scripts/reference/metrics.py)', () => {
   const available = hasReferencePython();
