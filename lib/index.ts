@@ -12,9 +12,10 @@ export type { DType, Device } from './validate.ts';
 export {
   Tensor, tensor, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
   zerosLike, onesLike, randLike, randnLike, fullLike, cat, stack, where,
-  noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, tidy, keep, dispose,
+  noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, hostAllocator, releaseHostMemory, tidy, keep, dispose,
 } from './tensor.ts';
 export type { CreateOptions, TensorLike, TypedData, NestedArray } from './tensor.ts';
+export type { HostAllocatorState } from './native.ts';
 export { save, load, loadWithMetadata } from './serialization.ts';
 export type { StateDict, LoadedTensors } from './serialization.ts';
 

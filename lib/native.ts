@@ -14,6 +14,18 @@ import { TorchError } from './errors.ts';
  * holds no finalizer: wrap every handle a native call returns in one lib Tensor (whose
  * FinalizationRegistry is the GC safety net) or dispose it.
  */
+/** How the addon set up the C allocator that holds CPU tensors (see hostAllocator() in lib/tensor.ts). */
+export interface HostAllocatorState {
+  /** Whether the addon raised glibc malloc's mmap and trim thresholds at load. */
+  tuned: boolean;
+  /** Allocations at least this large (bytes) are mapped and unmapped alone; 0 when untouched. */
+  mmapThreshold: number;
+  /** Free memory above this (bytes) at the heap's top goes back to the system; 0 when untouched. */
+  trimThreshold: number;
+  /** Why the allocator was left alone, when it was. */
+  reason?: string;
+}
+
 export interface NativeTensor {
   readonly __nativeTensor: unique symbol;
 }
@@ -210,6 +222,8 @@ export interface NativeAddon {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
+  hostAllocator(): HostAllocatorState;
+  releaseHostMemory(): boolean;
   /** Writes a safetensors file atomically; names[i] names tensors[i]. */
   saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
   /** Reads a safetensors file onto the CPU, tensors in the file's order. */

@@ -3,7 +3,7 @@
  * this file only validates arguments, names them in errors, and manages lifetimes.
  */
 import { argumentError, TorchError } from './errors.ts';
-import { native, type NativeTensor } from './native.ts';
+import { native, type HostAllocatorState, type NativeTensor } from './native.ts';
 import {
   checkBoolean, checkDevice, checkDims, checkDtype, checkInt, checkNumber, checkOptionalInt, checkShape,
   describe, type Device, type DType,
@@ -537,6 +537,18 @@ export function getNumThreads(): number { return native.getNumThreads(); }
 
 /** Live native tensors and the bytes they hold. */
 export function memory(): { tensors: number; bytes: number } { return native.memory(); }
+
+/**
+ * How CPU tensor memory is allocated. At load the addon raises glibc malloc's mmap threshold to
+ * 32 MiB and its trim threshold to 256 MiB, so the activations a training step frees are reused by
+ * the next step instead of being returned to the kernel and page-faulted back (a third of a CPU
+ * Transformer step with glibc's defaults). MTL_TORCH_MALLOC=system, or any glibc.malloc setting in
+ * GLIBC_TUNABLES, leaves malloc as it was.
+ */
+export function hostAllocator(): HostAllocatorState { return native.hostAllocator(); }
+
+/** Returns the free heap memory that the allocator keeps for reuse to the system (malloc_trim). */
+export function releaseHostMemory(): boolean { return native.releaseHostMemory(); }
 
 /**
  * Runs fn and disposes every tensor it created, except those it returns (a Tensor, or Tensors

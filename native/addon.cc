@@ -1,6 +1,7 @@
 // Registers the exported classes and functions of the mtl-torch addon.
 #include <napi.h>
 
+#include "core/host_memory.h"
 #include "napi/addon_data.h"
 #include "napi/module.h"
 #include "napi/serialization.h"
@@ -24,6 +25,8 @@ AddonData& addonData(Napi::Env env) {
 }  // namespace mtl::napi
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Before the first tensor: see core/host_memory.h for why and how to opt out.
+  mtl::tuneHostAllocator();
   mtl::napi::TensorHandle::Init(env, exports);
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);

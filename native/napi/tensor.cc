@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/compat.h"
+#include "core/host_memory.h"
 #include "core/runtime.h"
 #include "napi/addon_data.h"
 #include "napi/convert.h"
@@ -476,6 +477,20 @@ Napi::Value setNumThreadsFn(const Napi::CallbackInfo& info) {
 
 Napi::Value getNumThreadsFn(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getNumThreads()); }
 
+Napi::Value hostAllocatorFn(const Napi::CallbackInfo& info) {
+  const HostAllocatorState state = hostAllocatorState();
+  auto result = Napi::Object::New(info.Env());
+  result.Set("tuned", state.tuned);
+  result.Set("mmapThreshold", static_cast<double>(state.mmapThreshold));
+  result.Set("trimThreshold", static_cast<double>(state.trimThreshold));
+  if (!state.reason.empty()) result.Set("reason", state.reason);
+  return result;
+}
+
+Napi::Value releaseHostMemoryFn(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), releaseHostMemory());
+}
+
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     auto result = Napi::Object::New(info.Env());
@@ -503,7 +518,8 @@ void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
       {"dataSync", dataSync}, {"data", data}, {"item", item}, {"dispose", dispose}, {"isDisposed", isDisposed},
       {"memory", memory}, {"setGradEnabled", setGradEnabled}, {"isGradEnabled", isGradEnabled},
       {"manualSeed", manualSeedFn}, {"setNumThreads", setNumThreadsFn}, {"getNumThreads", getNumThreadsFn},
-      {"runtimeInfo", runtimeInfo}, {"setErrorClass", setErrorClass},
+      {"runtimeInfo", runtimeInfo}, {"setErrorClass", setErrorClass}, {"hostAllocator", hostAllocatorFn},
+      {"releaseHostMemory", releaseHostMemoryFn},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));
 }

@@ -6,17 +6,19 @@
  *
  *   npx tsx scripts/bench/encoder.ts [--threads 2] [--rounds 3] [--iterations 5] [--warmup 2]
  *
- * The two sides alternate in rounds (mtl-torch, PyTorch, mtl-torch, ...), each round warming up
- * first, so that a change in machine load during the run hits both sides alike; medians are over
- * every timed iteration of all rounds.
+ * The sides alternate in rounds (mtl-torch, PyTorch, PyTorch with mtl-torch's malloc thresholds,
+ * mtl-torch, ...), each round warming up first, so that a change in machine load during the run
+ * hits all alike; medians are over every timed iteration of all rounds. PyTorch runs twice per
+ * round: as Python users get it, and with the allocator setting mtl-torch makes at load
+ * (scripts/bench/common.ts), so the ratio's source is visible.
  *
  * The loop is JavaScript (this benchmarks the module, not the trainer), but each forward of the
  * whole encoder is one native call.
  */
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
+import { median, runPython, type PythonAllocator } from './common.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,19 +26,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     iterations: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
-    python: { type: 'string', default: process.env.MTL_REFERENCE_PYTHON ?? '/usr/bin/python3' },
   },
 });
 const config = {
   threads: Number(values.threads), rounds: Number(values.rounds), iterations: Number(values.iterations), warmup: Number(values.warmup),
   numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1, batch: 32, seq: 64,
 };
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 mt.setNumThreads(config.threads);
 mt.manualSeed(0);
@@ -58,28 +53,31 @@ function mtlRound(): number[] {
   return times;
 }
 
-function torchRound(): { torch: string; threads: number; timesMs: number[] } {
-  const script = path.join(import.meta.dirname, 'encoder.py');
-  const run = spawnSync(values.python!, [script, JSON.stringify(config)], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`${values.python} ${script} failed: ${run.stderr}`);
-  return JSON.parse(run.stdout.trim().split('\n').pop()!);
-}
+interface TorchRound { torch: string; threads: number; timesMs: number[] }
+const script = path.join(import.meta.dirname, 'encoder.py');
+const torchRound = (allocator: PythonAllocator) => runPython<TorchRound>(script, config, allocator);
 
 const ours: number[] = [];
-const theirs: number[] = [];
+const theirs: Record<PythonAllocator, number[]> = { default: [], tuned: [] };
 let torchInfo = { torch: '?', threads: 0 };
 for (let round = 0; round < config.rounds; round++) {
   ours.push(...mtlRound());
-  const result = torchRound();
-  theirs.push(...result.timesMs);
-  torchInfo = result;
+  for (const allocator of ['default', 'tuned'] as const) {
+    const result = torchRound(allocator);
+    theirs[allocator].push(...result.timesMs);
+    torchInfo = result;
+  }
 }
 const ourMedian = median(ours);
-const theirMedian = median(theirs);
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 console.log(`4-layer encoder fwd+bwd (d=${config.dModel}, heads=${config.nhead}, ff=${config.dimFeedforward}, batch=${config.batch}, seq=${config.seq}), ` +
   `${config.threads} threads, median of ${config.rounds} alternating rounds x ${config.iterations} iterations`);
-// The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
 console.log(`  mtl-torch (libtorch ${mt.version.torch}): median ${fmt(ourMedian)}, min ${fmt(Math.min(...ours))}`);
-console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads): median ${fmt(theirMedian)}, min ${fmt(Math.min(...theirs))}`);
-console.log(`  ratio PyTorch / mtl-torch: ${(theirMedian / ourMedian).toFixed(3)} (goal >= 1.0); of minimums ${(Math.min(...theirs) / Math.min(...ours)).toFixed(3)}`);
+for (const allocator of ['default', 'tuned'] as const) {
+  const times = theirs[allocator];
+  const label = allocator === 'default' ? 'glibc malloc defaults' : "mtl-torch's malloc thresholds";
+  console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`);
+}
+// The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
+console.log(`  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
+  `against PyTorch with the same malloc thresholds ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
