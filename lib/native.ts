@@ -93,6 +93,7 @@ export interface NativeBatch extends NativeDatasetTensors {
 export interface NativeDatasetHandle {
   size(): number;
   maxLength(): number;
+  padId(): number;
   targetKind(): string;
   batch(indices: T): NativeBatch;
   batchIndices(batchSize: number, seed?: number | bigint, dropLast?: boolean): T[];
@@ -196,7 +197,11 @@ export interface NativeAddon {
     squareSubsequentMask(size: number, dtype?: string, device?: string): T;
   };
   ops: NativeOps;
-  NativeDataset: new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number) => NativeDatasetHandle;
+  NativeDataset: {
+    new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number): NativeDatasetHandle;
+    /** base's examples with other targets, sharing its input tensors. */
+    new (base: NativeDatasetHandle, targets: Pick<NativeDatasetTensors, 'targets' | 'targetLengths'>, targetKind: string, targetPadId: number): NativeDatasetHandle;
+  };
   metrics: NativeMetrics;
   fromData(data: ArrayBufferView, shape: number[], dtype?: string, device?: string, requiresGrad?: boolean): T;
   shape(t: T): number[];

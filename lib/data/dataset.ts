@@ -61,6 +61,19 @@ export interface TokenizedExample {
   target?: Target;
 }
 
+/** Dataset.withTargets: another task's targets for the same examples. */
+export interface WithTargetsOptions {
+  /** One per example, in the forms of DatasetArrays.targets. */
+  targets: Target[];
+  targetKind: TargetKind;
+  /** Bounds class ids (class, tagging) or target ids (sequence). */
+  numClasses?: number;
+  /** Pads sequence and tagging targets (defaults as in DatasetArrays). */
+  targetPadId?: number;
+  labels?: string[];
+  name?: string;
+}
+
 export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'tokenTypeIds' | 'targets'>;
 
 
@@ -92,18 +105,18 @@ export interface Batch {
 
 const WHERE = 'Dataset.fromArrays';
 
-function checkIdRows(value: unknown, field: string, bound: number | undefined, allowEmptyRows: boolean): number[][] {
-  if (!Array.isArray(value)) throw argumentError(WHERE, `'${field}' must be an array of id arrays, got ${describe(value)}`);
+function checkIdRows(value: unknown, field: string, bound: number | undefined, allowEmptyRows: boolean, where = WHERE): number[][] {
+  if (!Array.isArray(value)) throw argumentError(where, `'${field}' must be an array of id arrays, got ${describe(value)}`);
   value.forEach((row, i) => {
-    if (!Array.isArray(row)) throw argumentError(WHERE, `'${field}[${i}]' must be an array of ids, got ${describe(row)}`);
-    if (!allowEmptyRows && row.length === 0) throw argumentError(WHERE, `'${field}[${i}]' is empty`);
+    if (!Array.isArray(row)) throw argumentError(where, `'${field}[${i}]' must be an array of ids, got ${describe(row)}`);
+    if (!allowEmptyRows && row.length === 0) throw argumentError(where, `'${field}[${i}]' is empty`);
     for (let j = 0; j < row.length; j++) {
       const id = row[j];
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        throw argumentError(WHERE, `'${field}[${i}][${j}]' must be a non-negative integer id, got ${describe(id)}`);
+        throw argumentError(where, `'${field}[${i}][${j}]' must be a non-negative integer id, got ${describe(id)}`);
       }
       if (bound !== undefined && id >= bound) {
-        throw argumentError(WHERE, `'${field}[${i}][${j}]' = ${id} is out of range for a vocabulary of ${bound}`);
+        throw argumentError(where, `'${field}[${i}][${j}]' = ${id} is out of range for a vocabulary of ${bound}`);
       }
     }
   });
@@ -119,6 +132,79 @@ function padRows(rows: readonly number[][], width: number, pad: number): Int32Ar
 
 function longTensor(data: Int32Array, shape: number[]): Tensor {
   return tensor(data, shape, { dtype: 'int64' });
+}
+
+/** The row facts that targets are checked and padded against. */
+interface TargetShape {
+  /** Tokens of each input row (tagging targets have one tag per token). */
+  rowLengths: number[];
+  /** Padded width of the input rows. */
+  width: number;
+  padId: number;
+  targetPadId: number | undefined;
+  /** Class count (class, tagging) or target vocabulary (sequence) bounding the ids. */
+  classBound: number | undefined;
+}
+
+/** The target tensors of `kind` from JavaScript targets, each checked (errors name the entry). */
+function targetTensors(where: string, kind: TargetKind, targets: Target[], shape: TargetShape, make: (t: Tensor) => Tensor): { targets: Tensor; targetLengths?: Tensor; targetPadId: number } {
+  const n = shape.rowLengths.length;
+  const result = { targetPadId: shape.padId } as { targets: Tensor; targetLengths?: Tensor; targetPadId: number };
+  switch (kind) {
+    case 'class': {
+      const values = targets.map((t, i) => {
+        if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
+          throw argumentError(where, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
+        }
+        if (shape.classBound !== undefined && t >= shape.classBound) throw argumentError(where, `'targets[${i}]' = ${t} is out of range for ${shape.classBound} classes`);
+        return t;
+      });
+      result.targets = make(longTensor(Int32Array.from(values), [n]));
+      break;
+    }
+    case 'regression': {
+      const values = targets.map((t, i) => {
+        if (typeof t !== 'number' || !Number.isFinite(t)) throw argumentError(where, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
+        return t;
+      });
+      result.targets = make(tensor(Float32Array.from(values), [n]));
+      break;
+    }
+    case 'multiLabel': {
+      const first = targets[0];
+      const k = Array.isArray(first) ? first.length : -1;
+      const flat = new Float32Array(n * Math.max(k, 0));
+      targets.forEach((t, i) => {
+        if (!Array.isArray(t)) throw argumentError(where, `'targets[${i}]' must be an array of label values, got ${describe(t)}`);
+        if (t.length !== k) throw argumentError(where, `'targets' is ragged: row ${i} has ${t.length} labels, row 0 has ${k}`);
+        t.forEach((v, j) => {
+          if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(where, `'targets[${i}][${j}]' must be a finite number, got ${describe(v)}`);
+          flat[i * k + j] = v;
+        });
+      });
+      if (k === 0) throw argumentError(where, "'targets' rows have no labels");
+      result.targets = make(tensor(flat, [n, k]));
+      break;
+    }
+    case 'sequence': {
+      result.targetPadId = shape.targetPadId === undefined ? shape.padId : checkInt(shape.targetPadId, where, 'targetPadId');
+      const sequences = checkIdRows(targets, 'targets', shape.classBound, true, where);
+      const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
+      result.targets = make(longTensor(padRows(sequences, targetWidth, result.targetPadId), [n, targetWidth]));
+      result.targetLengths = make(longTensor(Int32Array.from(sequences, (row) => row.length), [n]));
+      break;
+    }
+    case 'tagging': {
+      result.targetPadId = shape.targetPadId === undefined ? -100 : checkInt(shape.targetPadId, where, 'targetPadId');
+      const tags = checkIdRows(targets, 'targets', shape.classBound, true, where);
+      tags.forEach((row, i) => {
+        if (row.length !== shape.rowLengths[i]) throw argumentError(where, `'targets[${i}]' has ${row.length} tags but the input has ${shape.rowLengths[i]!} tokens`);
+      });
+      result.targets = make(longTensor(padRows(tags, shape.width, result.targetPadId), [n, shape.width]));
+      break;
+    }
+  }
+  return result;
 }
 
 export class Dataset {
@@ -204,61 +290,10 @@ export class Dataset {
         targets: undefined as never,
       };
       if (tokenTypes) fields.tokenTypeIds = make(longTensor(padRows(tokenTypes, width, 0), [n, width])).handle;
-      let targetPadId = padId;
-      switch (kind) {
-        case 'class': {
-          const values = arrays.targets.map((t, i) => {
-            if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
-              throw argumentError(WHERE, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
-            }
-            if (classBound !== undefined && t >= classBound) throw argumentError(WHERE, `'targets[${i}]' = ${t} is out of range for ${classBound} classes`);
-            return t;
-          });
-          fields.targets = make(longTensor(Int32Array.from(values), [n])).handle;
-          break;
-        }
-        case 'regression': {
-          const values = arrays.targets.map((t, i) => {
-            if (typeof t !== 'number' || !Number.isFinite(t)) throw argumentError(WHERE, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
-            return t;
-          });
-          fields.targets = make(tensor(Float32Array.from(values), [n])).handle;
-          break;
-        }
-        case 'multiLabel': {
-          const first = arrays.targets[0];
-          const k = Array.isArray(first) ? first.length : -1;
-          const flat = new Float32Array(n * Math.max(k, 0));
-          arrays.targets.forEach((t, i) => {
-            if (!Array.isArray(t)) throw argumentError(WHERE, `'targets[${i}]' must be an array of label values, got ${describe(t)}`);
-            if (t.length !== k) throw argumentError(WHERE, `'targets' is ragged: row ${i} has ${t.length} labels, row 0 has ${k}`);
-            t.forEach((v, j) => {
-              if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'targets[${i}][${j}]' must be a finite number, got ${describe(v)}`);
-              flat[i * k + j] = v;
-            });
-          });
-          if (k === 0) throw argumentError(WHERE, "'targets' rows have no labels");
-          fields.targets = make(tensor(flat, [n, k])).handle;
-          break;
-        }
-        case 'sequence': {
-          targetPadId = arrays.targetPadId === undefined ? padId : checkInt(arrays.targetPadId, WHERE, 'targetPadId');
-          const sequences = checkIdRows(arrays.targets, 'targets', classBound, true);
-          const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
-          fields.targets = make(longTensor(padRows(sequences, targetWidth, targetPadId), [n, targetWidth])).handle;
-          fields.targetLengths = make(longTensor(Int32Array.from(sequences, (row) => row.length), [n])).handle;
-          break;
-        }
-        case 'tagging': {
-          targetPadId = arrays.targetPadId === undefined ? -100 : checkInt(arrays.targetPadId, WHERE, 'targetPadId');
-          const tags = checkIdRows(arrays.targets, 'targets', classBound, true);
-          tags.forEach((row, i) => {
-            if (row.length !== rows[i]!.length) throw argumentError(WHERE, `'targets[${i}]' has ${row.length} tags but the input has ${rows[i]!.length} tokens`);
-          });
-          fields.targets = make(longTensor(padRows(tags, width, targetPadId), [n, width])).handle;
-          break;
-        }
-      }
+      const built = targetTensors(WHERE, kind, arrays.targets, { rowLengths: rows.map((row) => row.length), width, padId, targetPadId: arrays.targetPadId, classBound }, make);
+      fields.targets = built.targets.handle;
+      if (built.targetLengths) fields.targetLengths = built.targetLengths.handle;
+      const targetPadId = built.targetPadId;
       if (arrays.features !== undefined) {
         if (!Array.isArray(arrays.features) || arrays.features.length !== n) {
           throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
@@ -325,9 +360,48 @@ export class Dataset {
     });
   }
 
+  /**
+   * The same examples with another task's targets: for multi-task data where one input carries
+   * several labels (a word's pronunciation, stress and syllable count). The new data set shares
+   * this one's input tensors, without a copy, and `Trainer.fit` gives tasks whose data sets share
+   * inputs the same rows at each step, so the model encodes each batch once for all of them.
+   * Targets take the forms of `Dataset.fromArrays`, one per example.
+   */
+  withTargets(options: WithTargetsOptions): Dataset {
+    const where = 'Dataset.withTargets';
+    if (typeof options !== 'object' || options === null) throw argumentError(where, `expected an options object, got ${describe(options)}`);
+    const kind = checkOneOf(options.targetKind, TARGET_KINDS, where, 'targetKind');
+    const held = this.handle.tensors();
+    const rowLengths = Array.from(native.dataSync(held.lengths), Number);
+    for (const t of Object.values(held)) if (t !== undefined) native.dispose(t);
+    if (!Array.isArray(options.targets)) throw argumentError(where, `'targets' must be an array, got ${describe(options.targets)}`);
+    if (options.targets.length !== rowLengths.length) {
+      throw argumentError(where, `'targets' has ${options.targets.length} entries but the data set has ${rowLengths.length} examples`);
+    }
+    const labels = options.labels;
+    if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))) {
+      throw argumentError(where, "'labels' must be an array of strings");
+    }
+    const numClasses = options.numClasses === undefined ? undefined : checkInt(options.numClasses, where, 'numClasses');
+    const created: Tensor[] = [];
+    const make = (t: Tensor): Tensor => { created.push(t); return t; };
+    try {
+      const built = targetTensors(where, kind, options.targets, {
+        rowLengths, width: this.maxLength, padId: this.padId, targetPadId: options.targetPadId, classBound: numClasses ?? labels?.length,
+      }, make);
+      const fields = { targets: built.targets.handle, ...(built.targetLengths ? { targetLengths: built.targetLengths.handle } : {}) };
+      const handle = new native.NativeDataset(this.handle, fields, kind, built.targetPadId);
+      return new Dataset(handle, kind, { labels, name: options.name === undefined ? undefined : String(options.name) });
+    } finally {
+      for (const t of created) t.dispose();
+    }
+  }
+
   /** Number of examples. */
   get size(): number { return this.handle.size(); }
   get length(): number { return this.size; }
+  /** The id that pads input rows. */
+  get padId(): number { return this.handle.padId(); }
   /** Padded width of the stored input rows. */
   get maxLength(): number { return this.handle.maxLength(); }
 

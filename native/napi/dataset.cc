@@ -31,6 +31,7 @@ void DatasetHandle::Init(Napi::Env env, Napi::Object exports) {
                                     {
                                         InstanceMethod<&DatasetHandle::Size>("size"),
                                         InstanceMethod<&DatasetHandle::MaxLength>("maxLength"),
+                                        InstanceMethod<&DatasetHandle::PadId>("padId"),
                                         InstanceMethod<&DatasetHandle::TargetKind>("targetKind"),
                                         InstanceMethod<&DatasetHandle::Batch>("batch"),
                                         InstanceMethod<&DatasetHandle::BatchIndices>("batchIndices"),
@@ -54,25 +55,39 @@ std::shared_ptr<const data::Dataset> DatasetHandle::DatasetOf(const Napi::Value&
 
 // new NativeDataset({ inputIds, lengths, tokenTypeIds?, targets, targetLengths?, features? },
 //                   targetKind, padId, targetPadId)
+// new NativeDataset(base: NativeDataset, { targets, targetLengths? }, targetKind, targetPadId):
+//   base's examples with other targets, sharing its input tensors (Dataset::withTargets).
 DatasetHandle::DatasetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetHandle>(info) {
   guard(info.Env(), [&] {
     Args args(info);
-    if (!args.present(0) || !info[0].IsObject()) throw ArgumentError("dataset: argument 0 must be an object of tensors");
-    const Napi::Object fields = info[0].As<Napi::Object>();
-    data::DatasetTensors tensors;
-    tensors.inputIds = fieldTensor(fields, "inputIds", true);
-    tensors.lengths = fieldTensor(fields, "lengths", true);
-    tensors.tokenTypeIds = fieldTensor(fields, "tokenTypeIds", false);
-    tensors.targets = fieldTensor(fields, "targets", true);
-    tensors.targetLengths = fieldTensor(fields, "targetLengths", false);
-    tensors.features = fieldTensor(fields, "features", false);
-    auto dataset = std::make_shared<data::Dataset>(std::move(tensors), data::parseTargetKind(args.string(1)),
-                                                   args.integer(2), args.integerOr(3, -100));
-    const auto& held = dataset->tensors();
-    for (const at::Tensor* t : {&held.inputIds, &held.lengths, &held.tokenTypeIds, &held.targets, &held.targetLengths,
-                                &held.features}) {
-      accountedBytes_ += bytesOf(*t);
+    const bool derived = args.present(0) && info[0].IsObject() &&
+                         info[0].As<Napi::Object>().InstanceOf(addonData(info.Env()).datasetConstructor.Value());
+    const int fieldsAt = derived ? 1 : 0;
+    if (!args.present(fieldsAt) || !info[fieldsAt].IsObject()) {
+      throw ArgumentError("dataset: argument " + std::to_string(fieldsAt) + " must be an object of tensors");
     }
+    const Napi::Object fields = info[fieldsAt].As<Napi::Object>();
+    std::shared_ptr<const data::Dataset> dataset;
+    if (derived) {
+      const auto base = DatasetOf(info[0], "dataset: argument 0");
+      dataset = base->withTargets(fieldTensor(fields, "targets", true), fieldTensor(fields, "targetLengths", false),
+                                  data::parseTargetKind(args.string(2)), args.integerOr(3, -100));
+    } else {
+      data::DatasetTensors tensors;
+      tensors.inputIds = fieldTensor(fields, "inputIds", true);
+      tensors.lengths = fieldTensor(fields, "lengths", true);
+      tensors.tokenTypeIds = fieldTensor(fields, "tokenTypeIds", false);
+      tensors.targets = fieldTensor(fields, "targets", true);
+      tensors.targetLengths = fieldTensor(fields, "targetLengths", false);
+      tensors.features = fieldTensor(fields, "features", false);
+      dataset = std::make_shared<data::Dataset>(std::move(tensors), data::parseTargetKind(args.string(1)),
+                                                args.integer(2), args.integerOr(3, -100));
+    }
+    // A derived data set accounts for its own targets only: the inputs are the base's.
+    const auto& held = dataset->tensors();
+    std::vector<const at::Tensor*> owned{&held.targets, &held.targetLengths};
+    if (!derived) owned.insert(owned.end(), {&held.inputIds, &held.lengths, &held.tokenTypeIds, &held.features});
+    for (const at::Tensor* t : owned) accountedBytes_ += bytesOf(*t);
     dataset_ = std::move(dataset);
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), accountedBytes_);
   });
@@ -89,6 +104,10 @@ Napi::Value DatasetHandle::Size(const Napi::CallbackInfo& info) {
 
 Napi::Value DatasetHandle::MaxLength(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&] { return Napi::Number::New(info.Env(), static_cast<double>(dataset().maxLength())); });
+}
+
+Napi::Value DatasetHandle::PadId(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&] { return Napi::Number::New(info.Env(), static_cast<double>(dataset().padId())); });
 }
 
 Napi::Value DatasetHandle::TargetKind(const Napi::CallbackInfo& info) {

@@ -20,6 +20,7 @@ class DatasetHandle : public Napi::ObjectWrap<DatasetHandle> {
   const data::Dataset& dataset() const;
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value MaxLength(const Napi::CallbackInfo& info);
+  Napi::Value PadId(const Napi::CallbackInfo& info);
   Napi::Value TargetKind(const Napi::CallbackInfo& info);
   Napi::Value Batch(const Napi::CallbackInfo& info);
   Napi::Value BatchIndices(const Napi::CallbackInfo& info);

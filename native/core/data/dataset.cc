@@ -61,30 +61,53 @@ Dataset::Dataset(DatasetTensors t, TargetKind kind, int64_t padId, int64_t targe
     checkRows(tensors_.features, "features", n, 2);
   }
 
+  setTargets(t.targets, t.targetLengths);
+}
+
+Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
+                 int64_t targetPadId)
+    : kind_(kind), padId_(inputsOf.padId_), targetPadId_(targetPadId) {
+  tensors_.inputIds = inputsOf.tensors_.inputIds;
+  tensors_.lengths = inputsOf.tensors_.lengths;
+  tensors_.tokenTypeIds = inputsOf.tensors_.tokenTypeIds;
+  tensors_.features = inputsOf.tensors_.features;
+  setTargets(targets, targetLengths);
+}
+
+std::shared_ptr<Dataset> Dataset::withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
+                                              int64_t targetPadId) const {
+  return std::shared_ptr<Dataset>(new Dataset(*this, targets, targetLengths, kind, targetPadId));
+}
+
+bool Dataset::sharesInputsWith(const Dataset& other) const { return tensors_.inputIds.is_same(other.tensors_.inputIds); }
+
+void Dataset::setTargets(const at::Tensor& targets, const at::Tensor& targetLengths) {
+  const int64_t n = size();
+  const int64_t width = maxLength();
   switch (kind_) {
     case TargetKind::Class:
-      tensors_.targets = asCpu(t.targets, at::kLong, "targets");
+      tensors_.targets = asCpu(targets, at::kLong, "targets");
       checkRows(tensors_.targets, "targets", n, 1);
       break;
     case TargetKind::Regression:
-      tensors_.targets = asCpu(t.targets, at::kFloat, "targets");
+      tensors_.targets = asCpu(targets, at::kFloat, "targets");
       checkRows(tensors_.targets, "targets", n, 1);
       break;
     case TargetKind::MultiLabel:
-      tensors_.targets = asCpu(t.targets, at::kFloat, "targets");
+      tensors_.targets = asCpu(targets, at::kFloat, "targets");
       checkRows(tensors_.targets, "targets", n, 2);
       break;
     case TargetKind::Sequence:
-      tensors_.targets = asCpu(t.targets, at::kLong, "targets");
+      tensors_.targets = asCpu(targets, at::kLong, "targets");
       checkRows(tensors_.targets, "targets", n, 2);
-      tensors_.targetLengths = asCpu(t.targetLengths, at::kLong, "targetLengths");
+      tensors_.targetLengths = asCpu(targetLengths, at::kLong, "targetLengths");
       checkRows(tensors_.targetLengths, "targetLengths", n, 1);
       TORCH_CHECK_VALUE(tensors_.targetLengths.min().item<int64_t>() >= 0 &&
                             tensors_.targetLengths.max().item<int64_t>() <= tensors_.targets.size(1),
                         "dataset: 'targetLengths' must lie in [0, ", tensors_.targets.size(1), "]");
       break;
     case TargetKind::Tagging:
-      tensors_.targets = asCpu(t.targets, at::kLong, "targets");
+      tensors_.targets = asCpu(targets, at::kLong, "targets");
       checkRows(tensors_.targets, "targets", n, 2);
       TORCH_CHECK_VALUE(tensors_.targets.size(1) == width,
                         "dataset: tagging 'targets' must have the shape of 'inputIds' (one tag per token)");

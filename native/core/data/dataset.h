@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Optional.h>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,15 @@ class Dataset {
   // Checks every shape and dtype (errors name the field) and keeps the tensors contiguous on CPU.
   Dataset(DatasetTensors tensors, TargetKind kind, int64_t padId, int64_t targetPadId);
 
+  // A data set of the same examples with other targets (another task's labels of the same
+  // inputs). It shares this one's input tensors, without a copy; the trainer gives tasks whose
+  // data sets share inputs the same rows each step, so the model encodes them once for all.
+  // `targets` and `targetLengths` as in DatasetTensors.
+  std::shared_ptr<Dataset> withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
+                                       int64_t targetPadId) const;
+  // Whether both were built on the same input tensors (one is, or both are, withTargets of another).
+  bool sharesInputsWith(const Dataset& other) const;
+
   int64_t size() const { return tensors_.inputIds.size(0); }
   int64_t maxLength() const { return tensors_.inputIds.size(1); }
   TargetKind targetKind() const { return kind_; }
@@ -69,6 +79,10 @@ class Dataset {
   std::vector<at::Tensor> batchIndices(int64_t batchSize, c10::optional<uint64_t> seed, bool dropLast) const;
 
  private:
+  Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
+          int64_t targetPadId);
+  void setTargets(const at::Tensor& targets, const at::Tensor& targetLengths);
+
   DatasetTensors tensors_;
   TargetKind kind_;
   int64_t padId_;

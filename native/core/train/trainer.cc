@@ -77,10 +77,11 @@ std::string formatNumber(double v) {
 
 }  // namespace
 
-// One task's endless sequence of batches: passes over its data set, each in its own seeded order.
+// The endless sequence of batch rows of one task (or of tasks sharing inputs): passes over its data
+// set, each in its own seeded order.
 struct Trainer::TaskStream {
   std::shared_ptr<const data::Dataset> dataset;
-  int64_t task = 0;
+  int64_t task = 0;  // the first task reading this stream: it seeds the order
   int64_t batchSize = 0;
   uint64_t seed = 0;
   int64_t pass = 0;
@@ -89,13 +90,13 @@ struct Trainer::TaskStream {
 
   void loadPass() { batches = dataset->batchIndices(batchSize, passSeed(seed, task, pass), false); }
   int64_t batchesPerPass() const { return (dataset->size() + batchSize - 1) / batchSize; }
-  data::Batch next() {
+  at::Tensor nextIndices() {
     if (position >= static_cast<int64_t>(batches.size())) {
       ++pass;
       position = 0;
       loadPass();
     }
-    return dataset->batch(batches[position++]);
+    return batches[position++];
   }
 };
 
@@ -153,7 +154,7 @@ void Trainer::reduceGradients() {
   // process has nothing to reduce.
 }
 
-StepReport Trainer::runStep(const StepPlan& plan, const std::function<data::Batch(int64_t task)>& nextBatch) {
+StepReport Trainer::runStep(const StepPlan& plan, const BatchSource& nextBatches) {
   at::AutoGradMode gradMode(true);
   AutocastScope autocast(options_.precision, model_->device());
   model_->module().train();
@@ -163,9 +164,7 @@ StepReport Trainer::runStep(const StepPlan& plan, const std::function<data::Batc
   const int64_t micro = options_.accumulateSteps;
   const StepContext context{step_, step_ / stepsPerEpoch_};
   for (int64_t m = 0; m < micro; ++m) {
-    std::map<std::string, data::Batch> batches;
-    for (int64_t t : plan.tasks) batches[taskNames_[t]] = nextBatch(t);
-    std::map<std::string, at::Tensor> taskLosses = model_->taskLosses(batches);
+    std::map<std::string, at::Tensor> taskLosses = model_->taskLosses(nextBatches(plan.tasks));
 
     std::vector<at::Tensor> losses;
     for (size_t i = 0; i < plan.tasks.size(); ++i) {
@@ -265,7 +264,7 @@ StepReport Trainer::step(const std::map<std::string, data::Batch>& batches) {
   if (weighting_->needsAllTasksEachStep() && plan.tasks.size() != taskNames_.size()) {
     throw std::invalid_argument("trainer.step: weighting." + weighting_->name() + " needs a batch of every task");
   }
-  return runStep(plan, [&](int64_t task) { return batches.at(taskNames_[task]); });
+  return runStep(plan, [&](const std::vector<int64_t>&) { return batches; });
 }
 
 Metrics Trainer::evaluate(const Datasets& evalSets) {
@@ -372,13 +371,21 @@ FitResult Trainer::fit(const Datasets& trainSets, const FitOptions& fitOptions, 
 
   std::vector<int64_t> sizes, batchesPerPass;
   streams_.clear();
+  taskDatasets_.clear();
   for (size_t i = 0; i < tasks.size(); ++i) {
-    auto stream = std::make_unique<TaskStream>();
-    stream->dataset = trainSets.at(tasks[i]);
-    stream->task = static_cast<int64_t>(i);
-    stream->batchSize = options_.batchSize;
-    stream->seed = options_.seed;
-    stream->loadPass();
+    taskDatasets_.push_back(trainSets.at(tasks[i]));
+    std::shared_ptr<TaskStream> stream;
+    for (size_t j = 0; j < i && !stream; ++j) {
+      if (taskDatasets_[j]->sharesInputsWith(*taskDatasets_[i])) stream = streams_[j];
+    }
+    if (!stream) {
+      stream = std::make_shared<TaskStream>();
+      stream->dataset = taskDatasets_[i];
+      stream->task = static_cast<int64_t>(i);
+      stream->batchSize = options_.batchSize;
+      stream->seed = options_.seed;
+      stream->loadPass();
+    }
     sizes.push_back(stream->dataset->size());
     batchesPerPass.push_back(stream->batchesPerPass());
     streams_.push_back(std::move(stream));
@@ -449,10 +456,10 @@ FitResult Trainer::fit(const Datasets& trainSets, const FitOptions& fitOptions, 
     if (step_ % stepsPerEpoch == 0 && strategy_->picksTaskPerEpoch()) epochTask_ = sampler_->next();
     const StepPlan plan = strategy_->plan(step_, *sampler_, epochTask_);
     int64_t examples = 0;
-    StepReport report = runStep(plan, [&](int64_t task) {
-      data::Batch batch = streams_[task]->next();
-      examples += batch.indices.numel();
-      return batch;
+    StepReport report = runStep(plan, [&](const std::vector<int64_t>& planTasks) {
+      auto batches = drawBatches(planTasks);
+      for (const auto& [task, batch] : batches) examples += batch.indices.numel();
+      return batches;
     });
     ++stepsSinceClock;
     examplesSinceClock += examples;
@@ -494,6 +501,30 @@ FitResult Trainer::fit(const Datasets& trainSets, const FitOptions& fitOptions, 
   return result;
 }
 
+std::map<std::string, data::Batch> Trainer::drawBatches(const std::vector<int64_t>& tasks) {
+  std::map<std::string, data::Batch> batches;
+  std::map<const TaskStream*, data::Batch> drawn;  // the first batch each stream gave this round
+  for (int64_t t : tasks) {
+    TaskStream& stream = *streams_[t];
+    auto first = drawn.find(&stream);
+    if (first == drawn.end()) {
+      data::Batch batch = taskDatasets_[t]->batch(stream.nextIndices());
+      drawn.emplace(&stream, batch);
+      batches[taskNames_[t]] = std::move(batch);
+      continue;
+    }
+    // The same rows, and the very same input tensors: the model groups tasks by their input
+    // tensor and encodes each group once.
+    data::Batch batch = taskDatasets_[t]->batch(first->second.indices);
+    batch.inputIds = first->second.inputIds;
+    batch.lengths = first->second.lengths;
+    batch.tokenTypeIds = first->second.tokenTypeIds;
+    batch.features = first->second.features;
+    batches[taskNames_[t]] = std::move(batch);
+  }
+  return batches;
+}
+
 State Trainer::captureState() const {
   State state;
   for (const auto& item : model_->module().named_parameters(true)) state["model." + item.key()] = item.value().detach().clone();
@@ -501,10 +532,10 @@ State Trainer::captureState() const {
   saveOptimizerState(*optimizer_.optimizer, state, "optimizer.");
   weighting_->saveState(state, "weighting.");
   if (sampler_) sampler_->saveState(state, "sampler.");
-  for (const auto& stream : streams_) {
-    const std::string key = "data." + taskNames_[stream->task] + ".";
-    putInt(state, key + "pass", stream->pass);
-    putInt(state, key + "position", stream->position);
+  for (size_t t = 0; t < streams_.size(); ++t) {
+    const std::string key = "data." + taskNames_[t] + ".";
+    putInt(state, key + "pass", streams_[t]->pass);
+    putInt(state, key + "position", streams_[t]->position);
   }
   putInt(state, "loop.step", step_);
   putInt(state, "loop.epoch_task", epochTask_);
@@ -527,12 +558,14 @@ void Trainer::restoreState(const State& state) {
   loadOptimizerState(*optimizer_.optimizer, state, "optimizer.");
   weighting_->loadState(state, "weighting.");
   if (sampler_) sampler_->loadState(state, "sampler.");
-  for (auto& stream : streams_) {
-    const std::string key = "data." + taskNames_[stream->task] + ".";
-    if (!hasKey(state, key + "pass")) throw std::invalid_argument("checkpoint: it holds no data position for task '" + taskNames_[stream->task] + "'");
-    stream->pass = getInt(state, key + "pass");
-    stream->loadPass();
-    stream->position = getInt(state, key + "position");
+  for (size_t t = 0; t < streams_.size(); ++t) {
+    // Tasks sharing a stream saved the same position; each restores it.
+    TaskStream& stream = *streams_[t];
+    const std::string key = "data." + taskNames_[t] + ".";
+    if (!hasKey(state, key + "pass")) throw std::invalid_argument("checkpoint: it holds no data position for task '" + taskNames_[t] + "'");
+    stream.pass = getInt(state, key + "pass");
+    stream.loadPass();
+    stream.position = getInt(state, key + "position");
   }
   step_ = getInt(state, "loop.step");
   epochTask_ = getInt(state, "loop.epoch_task");

@@ -117,7 +117,10 @@ class Trainer {
  private:
   struct TaskStream;
   void prepare(const std::vector<std::string>& tasks);
-  StepReport runStep(const StepPlan& plan, const std::function<data::Batch(int64_t task)>& nextBatch);
+  // The batches of one micro-batch for the plan's tasks (task name → batch).
+  using BatchSource = std::function<std::map<std::string, data::Batch>(const std::vector<int64_t>& tasks)>;
+  StepReport runStep(const StepPlan& plan, const BatchSource& nextBatches);
+  std::map<std::string, data::Batch> drawBatches(const std::vector<int64_t>& tasks);
   void reduceGradients();
   State captureState() const;
   void restoreState(const State& state);
@@ -130,7 +133,10 @@ class Trainer {
   std::unique_ptr<Strategy> strategy_;
   BuiltOptimizer optimizer_;
   std::vector<at::Tensor> allParameters_, sharedParameters_, lastSharedParameters_, taskSpecificParameters_;
-  std::vector<std::unique_ptr<TaskStream>> streams_;
+  // One per task being fitted; tasks whose data sets share inputs (Dataset::withTargets) share
+  // one stream, so they read the same rows each step and the model encodes them once.
+  std::vector<std::shared_ptr<TaskStream>> streams_;
+  std::vector<std::shared_ptr<const data::Dataset>> taskDatasets_;
   int64_t step_ = 0;
   int64_t epochTask_ = 0;
   int64_t totalSteps_ = 0;
