@@ -14,7 +14,22 @@ import { TorchError } from './errors.ts';
  * holds no finalizer: wrap every handle a native call returns in one lib Tensor (whose
  * FinalizationRegistry is the GC safety net) or dispose it.
  */
-/** How the addon set up the C allocator that holds CPU tensors (see hostAllocator() in lib/tensor.ts). */
+/** The caching allocator that serves CPU tensors (see hostAllocator() in lib/tensor.ts). */
+export interface HostAllocatorState {
+  /** Whether freed CPU tensor blocks (64 KiB and more) are kept for reuse. */
+  caching: boolean;
+  /** Most bytes the cache keeps (MTL_TORCH_HOST_CACHE_MB; default 2 GiB). */
+  cacheLimit: number;
+  /** Bytes of free blocks kept now. */
+  cachedBytes: number;
+  /** Allocations served from the cache. */
+  hits: number;
+  /** Cacheable allocations that went to the system. */
+  misses: number;
+  /** Why the cache is off, when it is. */
+  reason?: string;
+}
+
 export interface HostAllocatorState {
   /** Whether the addon raised glibc malloc's mmap and trim thresholds at load. */
   tuned: boolean;
@@ -228,7 +243,7 @@ export interface NativeAddon {
   getNumThreads(): number;
   runtimeInfo(): { torch: string; cuda: boolean; cudaDeviceCount: number; napiVersion: number };
   hostAllocator(): HostAllocatorState;
-  releaseHostMemory(): boolean;
+  releaseHostMemory(): number;
   /** Writes a safetensors file atomically; names[i] names tensors[i]. */
   saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
   /** Reads a safetensors file onto the CPU, tensors in the file's order. */

@@ -26,7 +26,7 @@ AddonData& addonData(Napi::Env env) {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Before the first tensor: see core/host_memory.h for why and how to opt out.
-  mtl::tuneHostAllocator();
+  mtl::installHostAllocator();
   mtl::napi::TensorHandle::Init(env, exports);
   mtl::napi::InitTensorFunctions(env, exports);
   mtl::napi::InitTensorOps(env, exports);

@@ -480,15 +480,17 @@ Napi::Value getNumThreadsFn(const Napi::CallbackInfo& info) { return Napi::Numbe
 Napi::Value hostAllocatorFn(const Napi::CallbackInfo& info) {
   const HostAllocatorState state = hostAllocatorState();
   auto result = Napi::Object::New(info.Env());
-  result.Set("tuned", state.tuned);
-  result.Set("mmapThreshold", static_cast<double>(state.mmapThreshold));
-  result.Set("trimThreshold", static_cast<double>(state.trimThreshold));
+  result.Set("caching", state.caching);
+  result.Set("cacheLimit", static_cast<double>(state.cacheLimit));
+  result.Set("cachedBytes", static_cast<double>(state.cachedBytes));
+  result.Set("hits", static_cast<double>(state.hits));
+  result.Set("misses", static_cast<double>(state.misses));
   if (!state.reason.empty()) result.Set("reason", state.reason);
   return result;
 }
 
 Napi::Value releaseHostMemoryFn(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), releaseHostMemory());
+  return Napi::Number::New(info.Env(), static_cast<double>(releaseHostMemory()));
 }
 
 Napi::Value runtimeInfo(const Napi::CallbackInfo& info) {

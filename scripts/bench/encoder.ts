@@ -6,10 +6,10 @@
  *
  *   npx tsx scripts/bench/encoder.ts [--threads 2] [--rounds 3] [--iterations 5] [--warmup 2]
  *
- * The sides alternate in rounds (mtl-torch, PyTorch, PyTorch with mtl-torch's malloc thresholds,
+ * The sides alternate in rounds (mtl-torch, PyTorch, PyTorch with glibc told to keep freed memory,
  * mtl-torch, ...), each round warming up first, so that a change in machine load during the run
  * hits all alike; medians are over every timed iteration of all rounds. PyTorch runs twice per
- * round: as Python users get it, and with the allocator setting mtl-torch makes at load
+ * round: as Python users get it, and with glibc told to keep freed memory
  * (scripts/bench/common.ts), so the ratio's source is visible.
  *
  * The loop is JavaScript (this benchmarks the module, not the trainer), but each forward of the
@@ -75,9 +75,9 @@ console.log(`4-layer encoder fwd+bwd (d=${config.dModel}, heads=${config.nhead},
 console.log(`  mtl-torch (libtorch ${mt.version.torch}): median ${fmt(ourMedian)}, min ${fmt(Math.min(...ours))}`);
 for (const allocator of ['default', 'tuned'] as const) {
   const times = theirs[allocator];
-  const label = allocator === 'default' ? 'glibc malloc defaults' : "mtl-torch's malloc thresholds";
+  const label = allocator === 'default' ? 'glibc malloc defaults' : "glibc told to keep freed memory";
   console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`);
 }
 // The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
 console.log(`  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
-  `against PyTorch with the same malloc thresholds ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
+  `against PyTorch with a tuned malloc ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
