@@ -153,8 +153,25 @@ describe('fit on a worker thread', () => {
     const step = events.find((e) => e.type === 'step') as Extract<mt.ProgressEvent, { type: 'step' }>;
     expect(Object.keys(step.lambdas).sort()).toEqual(['a', 'b']);
     expect(step.learningRate).toBeGreaterThan(0);
+    expect(step.threads).toBe(mt.getNumThreads());
     // At least a tick per 20 ms of training: the main thread was never blocked for long.
     expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 20));
+  });
+
+  it('the training thread uses the intra-op thread count set by mt.setNumThreads', async () => {
+    const { sets, model } = bigFixture();
+    const threads = mt.getNumThreads();
+    try {
+      for (const wanted of [1, 3]) {
+        mt.setNumThreads(wanted);
+        const events: mt.ProgressEvent[] = [];
+        await new mt.Trainer(model, { batchSize: 64 }).fit(sets, { steps: 2, onProgress: (e) => events.push(e) });
+        const steps = events.filter((e) => e.type === 'step') as Extract<mt.ProgressEvent, { type: 'step' }>[];
+        expect(steps.map((e) => e.threads)).toEqual([wanted, wanted]);
+      }
+    } finally {
+      mt.setNumThreads(threads);
+    }
   });
 
   it('an AbortSignal stops within one step and leaves a usable model', async () => {

@@ -49,7 +49,7 @@ export interface TrainerOptions {
 }
 
 export type ProgressEvent =
-  | { type: 'step'; step: number; epoch: number; losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; stepsPerSecond: number; examplesPerSecond: number }
+  | { type: 'step'; step: number; epoch: number; losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; stepsPerSecond: number; examplesPerSecond: number; /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number }
   | { type: 'epoch'; step: number; epoch: number; losses: Record<string, number>; learningRate: number }
   | { type: 'eval'; step: number; epoch: number; metrics: Record<string, Record<string, number>> }
   | { type: 'checkpoint'; step: number; epoch: number; path: string }

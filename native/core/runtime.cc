@@ -75,6 +75,8 @@ void manualSeed(uint64_t seed) {
   }
 }
 
+void adoptThreadSettings() { at::init_num_threads(); }
+
 void setNumThreads(int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
   at::set_num_threads(threads);

@@ -20,6 +20,10 @@ void manualSeed(uint64_t seed);
 
 void setNumThreads(int threads);
 int getNumThreads();
+// Applies the process's thread setting to the calling thread. With OpenMP, setNumThreads only
+// reaches the thread that called it, so a job on another thread (a training run on a libuv worker)
+// would use every core whatever the user chose; such a job calls this first.
+void adoptThreadSettings();
 
 bool cudaAvailable();
 int64_t cudaDeviceCount();

@@ -233,6 +233,7 @@ Napi::Object eventToObject(Napi::Env env, const train::ProgressEvent& e) {
     out.Set("lambdas", numbersToObject(env, e.lambdas));
     out.Set("stepsPerSecond", e.stepsPerSecond);
     out.Set("examplesPerSecond", e.examplesPerSecond);
+    out.Set("threads", e.threads);
   }
   if (e.kind == "eval") out.Set("metrics", metricsToObject(env, e.metrics));
   if (!e.message.empty()) out.Set(e.kind == "checkpoint" ? "path" : "message", e.message);

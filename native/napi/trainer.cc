@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 
+#include "core/runtime.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
 #include "napi/tensor.h"
@@ -71,6 +72,7 @@ class TrainingWorker : public Napi::AsyncProgressQueueWorker<train::ProgressEven
 
   void Execute(const ExecutionProgress& progress) override {
     try {
+      adoptThreadSettings();
       result_ = job_([&](const train::ProgressEvent& event) {
         if (!onEvent_.IsEmpty()) progress.Send(&event, 1);
       });

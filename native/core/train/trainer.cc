@@ -14,6 +14,7 @@
 
 #include "core/compat.h"
 #include "core/metrics/metrics.h"
+#include "core/runtime.h"
 #include "core/train/checkpoint.h"
 
 namespace mtl::train {
@@ -473,6 +474,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const FitOptions& fitOptions, 
       ProgressEvent event{"step", step_, epoch, report.losses, report.lambdas, report.learningRate};
       event.stepsPerSecond = seconds > 0 ? static_cast<double>(stepsSinceClock) / seconds : 0;
       event.examplesPerSecond = seconds > 0 ? static_cast<double>(examplesSinceClock) / seconds : 0;
+      event.threads = getNumThreads();
       onEvent(event);
       clock = std::chrono::steady_clock::now();
       stepsSinceClock = examplesSinceClock = 0;

@@ -69,6 +69,7 @@ struct ProgressEvent {
   double learningRate = 0;
   double stepsPerSecond = 0;
   double examplesPerSecond = 0;
+  int threads = 0;  // intra-op threads of the training thread
   Metrics metrics;
   std::string message;
 };
