@@ -10,9 +10,8 @@ rm -rf build
 time node scripts/install.mjs || exit 1
 export MTL_TORCH_TEST_DEVICE=cuda
 npx vitest run test/cuda.test.ts test/cuda-model.test.ts || status=1
-for bench in scripts/bench/*.ts; do
-  [ -e "$bench" ] || continue
-  echo "== $bench (cuda)"
-  MTL_TORCH_BENCH_DEVICE=cuda timeout 300 npx tsx "$bench" || status=1
-done
+echo "== short CUDA training, bf16 and fp16 (loss scaling), separate and shared inputs"
+timeout 240 npx tsx scripts/gpu/train-bf16.ts || status=1
+echo "== CPU benchmarks on this machine (2 threads, PyTorch eager of this machine alongside)"
+MTL_REFERENCE_PYTHON=$(command -v python3) timeout 120 npx tsx scripts/bench/encoder.ts --rounds 2 || status=1
 exit $status
