@@ -130,3 +130,49 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
     expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'class' })).toThrow(/disposed/);
   });
 });
+
+describe('per-position features (an input.features model trained from a data set)', () => {
+  function signTask(rows: number, seed: number) {
+    const random = rng(seed);
+    const features = Array.from({ length: rows }, () =>
+      Array.from({ length: 2 + Math.floor(random() * 5) }, () => [random() * 2 - 1, random() * 2 - 1, random() * 2 - 1]));
+    // Is the first coordinate's sum over the positions positive?
+    const targets = features.map((row) => (row.reduce((sum, v) => sum + v[0]!, 0) > 0 ? 1 : 0));
+    return { features, set: Dataset.fromArrays({ features, targets, targetKind: 'class' }) };
+  }
+
+  it('batches hold (B, L, F) trimmed to the longest row, and fit learns the task', async () => {
+    const { features, set } = signTask(320, 8);
+    const batch = set.batch([0, 1]);
+    const longest = Math.max(features[0]!.length, features[1]!.length);
+    expect(batch.features!.shape).toEqual([2, longest, 3]);
+    expect(batch.lengths.toArray()).toEqual([features[0]!.length, features[1]!.length]);
+    expect((batch.features!.toArray() as number[][][])[0]!.slice(0, features[0]!.length).map((v) => v.map((x) => Math.fround(x))))
+      .toEqual(features[0]!.map((v) => v.map((x) => Math.fround(x))));
+
+    mt.manualSeed(3);
+    const model = mt.multitask({
+      input: { features: 3, maxLength: 8 },
+      encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 },
+      tasks: { sign: mt.tasks.classification({ classes: 2 }) },
+    });
+    const trainer = new mt.Trainer(model, { batchSize: 32, optimizer: mt.optim.adamW({ lr: 3e-3 }) });
+    const history = await trainer.fit({ sign: set }, { epochs: 12 });
+    expect(history.epochHistory.at(-1)!.losses.sign!).toBeLessThan(history.epochHistory[0]!.losses.sign!);
+    const metrics = await trainer.evaluate({ sign: signTask(200, 9).set });
+    expect(metrics.sign!.accuracy).toBeGreaterThan(0.8);
+  });
+
+  it('refuses per-position features that do not match the tokens, with the entry named', () => {
+    expect(() => Dataset.fromArrays({ inputIds: [[1, 2], [3]], features: [[[1], [2]], [[3], [4]]], targets: [0, 1], targetKind: 'class' }))
+      .toThrow(/'features\[1\]' must have one vector per token \(1\), got 2/);
+    expect(() => Dataset.fromArrays({ features: [[[1, 2], [3]]], targets: [0], targetKind: 'class' }))
+      .toThrow(/'features' is ragged: features\[0\]\[1\] must have 2 values/);
+    expect(() => Dataset.fromArrays({ features: [[[1, Number.NaN]]], targets: [0], targetKind: 'class' }))
+      .toThrow(/'features\[0\]\[0\]\[1\]' must be a finite number/);
+    expect(() => Dataset.fromTensors({
+      inputIds: mt.ones([2, 3], { dtype: 'int64' }), lengths: mt.tensor([3, 3], { dtype: 'int64' }),
+      features: mt.zeros([2, 4, 5]), targets: mt.tensor([0, 1], { dtype: 'int64' }), targetKind: 'class',
+    })).toThrow(/per-position 'features' must have the length of 'inputIds' \(3\), got 4/);
+  });
+});

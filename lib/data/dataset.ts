@@ -22,8 +22,9 @@ export type TargetKind = (typeof TARGET_KINDS)[number];
 export type Target = number | number[];
 
 export interface DatasetArrays {
-  /** Token ids of each example (rows may differ in length; they are right-padded with `padId`). */
-  inputIds: number[][];
+  /** Token ids of each example (rows may differ in length; they are right-padded with `padId`).
+   * Optional only with per-position `features`. */
+  inputIds?: number[][];
   /** A second segment per example: appended to `inputIds`, with token type 1 (the first segment has 0). */
   pairIds?: number[][];
   /** Segment of each token, as `inputIds`; exclusive with `pairIds`. */
@@ -42,8 +43,13 @@ export interface DatasetArrays {
   /** Pads `sequence` and `tagging` targets (default: `padId` for sequence, -100 for tagging, the ignore
    * index of PyTorch's cross-entropy). */
   targetPadId?: number;
-  /** Continuous features per example, all rows of one width. */
-  features?: number[][];
+  /**
+   * Continuous features: one vector per example (`number[][]`, all of one width; for
+   * mt.ReferenceModel), or one vector per input position (`number[][][]`: row i has a vector for
+   * each of its tokens, all of one width; what an `input.features` multi-task model embeds).
+   * With per-position features, `inputIds` may be omitted: the rows' lengths come from the features.
+   */
+  features?: number[][] | number[][][];
   /** Names of the classes, in id order (kept for reports; e.g. a GLUE task's label vocabulary). */
   labels?: string[];
   /** The targets are placeholders (e.g. a GLUE test file, which has no labels): the data set can be
@@ -132,6 +138,41 @@ function padRows(rows: readonly number[][], width: number, pad: number): Int32Ar
 
 function longTensor(data: Int32Array, shape: number[]): Tensor {
   return tensor(data, shape, { dtype: 'int64' });
+}
+
+function isPerPosition(features: unknown): features is number[][][] {
+  return Array.isArray(features) && features.some((row) => Array.isArray(row) && Array.isArray(row[0]));
+}
+
+/** The features tensor: [N, F] per example, or [N, width, F] per position (zero past each row's end). */
+function featureTensor(features: unknown, rows: number[][], width: number): Tensor {
+  const n = rows.length;
+  if (!Array.isArray(features) || features.length !== n) throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
+  const finite = (v: unknown, at: string): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'features${at}' must be a finite number, got ${describe(v)}`);
+    return v;
+  };
+  if (!isPerPosition(features)) {
+    const f = Array.isArray(features[0]) ? features[0].length : -1;
+    const flat = new Float32Array(n * Math.max(f, 0));
+    features.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== f) throw argumentError(WHERE, `'features' is ragged: row ${i} must have ${f} values`);
+      row.forEach((v, j) => { flat[i * f + j] = finite(v, `[${i}][${j}]`); });
+    });
+    return tensor(flat, [n, f]);
+  }
+  const f = (features.find((row) => Array.isArray(row) && row.length > 0) as number[][])[0]!.length;
+  const flat = new Float32Array(n * width * f);
+  features.forEach((row, i) => {
+    if (!Array.isArray(row) || row.length !== rows[i]!.length) {
+      throw argumentError(WHERE, `'features[${i}]' must have one vector per token (${rows[i]!.length}), got ${Array.isArray(row) ? row.length : describe(row)}`);
+    }
+    row.forEach((vector, t) => {
+      if (!Array.isArray(vector) || vector.length !== f) throw argumentError(WHERE, `'features' is ragged: features[${i}][${t}] must have ${f} values`);
+      vector.forEach((v, j) => { flat[(i * width + t) * f + j] = finite(v, `[${i}][${t}][${j}]`); });
+    });
+  });
+  return tensor(flat, [n, width, f]);
 }
 
 /** The row facts that targets are checked and padded against. */
@@ -235,7 +276,14 @@ export class Dataset {
     const vocabSize = arrays.vocabSize === undefined ? undefined : checkInt(arrays.vocabSize, WHERE, 'vocabSize');
     if (vocabSize !== undefined && vocabSize <= 0) throw argumentError(WHERE, `'vocabSize' must be positive, got ${vocabSize}`);
     const numClasses = arrays.numClasses === undefined ? undefined : checkInt(arrays.numClasses, WHERE, 'numClasses');
-    const inputIds = checkIdRows(arrays.inputIds, 'inputIds', vocabSize, true);
+    // Per-position features without token ids: placeholder ids (padId + 1) give each row its length.
+    const positionRows = arrays.inputIds === undefined && isPerPosition(arrays.features) ? arrays.features : undefined;
+    const inputIds = positionRows
+      ? positionRows.map((row, i) => {
+        if (!Array.isArray(row)) throw argumentError(WHERE, `'features[${i}]' must be an array of per-token vectors, got ${describe(row)}`);
+        return new Array<number>(row.length).fill(padId + 1);
+      })
+      : checkIdRows(arrays.inputIds, 'inputIds', vocabSize, true);
     const n = inputIds.length;
     if (n === 0) throw argumentError(WHERE, "the data set is empty ('inputIds' has no rows)");
 
@@ -295,19 +343,8 @@ export class Dataset {
       if (built.targetLengths) fields.targetLengths = built.targetLengths.handle;
       const targetPadId = built.targetPadId;
       if (arrays.features !== undefined) {
-        if (!Array.isArray(arrays.features) || arrays.features.length !== n) {
-          throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
-        }
-        const f = Array.isArray(arrays.features[0]) ? arrays.features[0].length : -1;
-        const flat = new Float32Array(n * Math.max(f, 0));
-        arrays.features.forEach((row, i) => {
-          if (!Array.isArray(row) || row.length !== f) throw argumentError(WHERE, `'features' is ragged: row ${i} must have ${f} values`);
-          row.forEach((v, j) => {
-            if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'features[${i}][${j}]' must be a finite number, got ${describe(v)}`);
-            flat[i * f + j] = v;
-          });
-        });
-        fields.features = make(tensor(flat, [n, f])).handle;
+        const built = featureTensor(arrays.features, rows, width);
+        fields.features = make(built).handle;
       }
       const name = arrays.name === undefined ? undefined : String(arrays.name);
       return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels, hasTargets: !unlabeled, name });

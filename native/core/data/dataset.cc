@@ -58,7 +58,15 @@ Dataset::Dataset(DatasetTensors t, TargetKind kind, int64_t padId, int64_t targe
   }
   if (t.features.defined()) {
     tensors_.features = asCpu(t.features, at::kFloat, "features");
-    checkRows(tensors_.features, "features", n, 2);
+    // [N, F]: one vector per example (an MLP's input); [N, L, F]: one per input position, what a
+    // Transformer embeds (features models), padded like inputIds.
+    TORCH_CHECK_VALUE(tensors_.features.dim() == 2 || tensors_.features.dim() == 3,
+                      "dataset: 'features' must be [examples, features] or [examples, length, features], got shape ",
+                      tensors_.features.sizes());
+    checkRows(tensors_.features, "features", n, tensors_.features.dim());
+    TORCH_CHECK_VALUE(tensors_.features.dim() == 2 || tensors_.features.size(1) == width,
+                      "dataset: per-position 'features' must have the length of 'inputIds' (", width, "), got ",
+                      tensors_.features.size(1));
   }
 
   setTargets(t.targets, t.targetLengths);
@@ -132,7 +140,9 @@ Batch Dataset::batch(const at::Tensor& indicesIn) const {
   };
   b.inputIds = trimmed(tensors_.inputIds, width);
   if (hasTokenTypes()) b.tokenTypeIds = trimmed(tensors_.tokenTypeIds, width);
-  if (hasFeatures()) b.features = tensors_.features.index_select(0, indices);
+  if (hasFeatures()) {
+    b.features = tensors_.features.dim() == 3 ? trimmed(tensors_.features, width) : tensors_.features.index_select(0, indices);
+  }
   switch (kind_) {
     case TargetKind::Tagging:
       b.targets = trimmed(tensors_.targets, width);

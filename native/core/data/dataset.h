@@ -28,7 +28,7 @@ struct DatasetTensors {
   at::Tensor tokenTypeIds;   // optional int64 [N, L]: segment of each token (0 first, 1 second)
   at::Tensor targets;        // see TargetKind
   at::Tensor targetLengths;  // Sequence only: int64 [N], tokens of each target before padding
-  at::Tensor features;       // optional float32 [N, F]: continuous features per example
+  at::Tensor features;       // optional float32 [N, F] per example, or [N, L, F] per input position
 };
 
 // One batch: the selected rows, with padding trimmed to the longest row of the batch, so short

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -544,6 +545,9 @@ State Trainer::captureState() const {
   putDouble(state, "loop.loss_scale", lossScale_);
   putInt(state, "loop.steps_since_scale_growth", stepsSinceScaleGrowth_);
   state["rng.cpu"] = at::detail::getDefaultCPUGenerator().get_state();
+  // A CUDA model's dropout draws from its device's generator: saved too, so a resumed CUDA run
+  // draws the same masks.
+  if (model_->device().is_cuda()) state["rng.cuda"] = at::globalContext().defaultGenerator(model_->device()).get_state();
   return state;
 }
 
@@ -575,6 +579,11 @@ void Trainer::restoreState(const State& state) {
   stepsSinceScaleGrowth_ = getInt(state, "loop.steps_since_scale_growth");
   at::Generator globalGenerator = at::detail::getDefaultCPUGenerator();  // a handle sharing the global generator
   globalGenerator.set_state(getTensor(state, "rng.cpu"));
+  if (model_->device().is_cuda() && hasKey(state, "rng.cuda")) {
+    at::Generator cudaGenerator = at::globalContext().defaultGenerator(model_->device());
+    std::lock_guard<std::mutex> lock(cudaGenerator.mutex());
+    cudaGenerator.set_state(getTensor(state, "rng.cuda"));
+  }
 }
 
 void Trainer::saveCheckpoint(const std::string& path) { writeCheckpoint(path, captureState()); }
