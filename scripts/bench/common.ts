@@ -8,6 +8,7 @@
  * without preloading another allocator), so a ratio never hides where it comes from.
  */
 import { spawnSync } from 'node:child_process';
+import * as mt from '../../lib/index.ts';
 
 export const python = process.env.MTL_REFERENCE_PYTHON ?? '/usr/bin/python3';
 
@@ -31,4 +32,26 @@ export function runPython<T>(script: string, config: unknown, allocator: PythonA
   const run = spawnSync(python, [script, JSON.stringify(config)], { encoding: 'utf8', env: pythonEnvironment(allocator), maxBuffer: 1 << 26 });
   if (run.status !== 0) throw new Error(`${python} ${script} failed (status ${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
+}
+
+/**
+ * The 'small' benchmark model (scripts/bench/train-step.ts, scripts/gpu/train-bf16.ts): a 4-layer
+ * shared Transformer encoder (d=256, 4 heads, ff 1024) with three classification tasks, each with
+ * a 2-layer decoder; batches of 32 rows of 64 tokens.
+ */
+export const small = { batch: 32, seq: 64, vocab: 1000, classes: [2, 3, 5], taskNames: ['task0', 'task1', 'task2'] };
+
+export function smallModel(device: mt.Device = 'cpu') {
+  return mt.multitask({
+    input: { vocabSize: small.vocab, maxLength: small.seq },
+    encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1 },
+    sharing: mt.sharing.sharedEncoder(),
+    tasks: Object.fromEntries(small.taskNames.map((name, i) => [name, mt.tasks.classification({ classes: small.classes[i]!, decoderLayers: 2 })])),
+    device,
+  });
+}
+
+/** `rows` full-length rows of random token ids (1 .. vocab-1: no padding). */
+export function randomTokenRows(rows: number): number[][] {
+  return Array.from({ length: rows }, () => Array.from({ length: small.seq }, () => 1 + Math.floor(Math.random() * (small.vocab - 1))));
 }

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
-import { median, runPython, type PythonAllocator } from './common.ts';
+import { median, randomTokenRows, runPython, small, smallModel, type PythonAllocator } from './common.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,31 +34,25 @@ const { values } = parseArgs({
 });
 const config = {
   threads: Number(values.threads), steps: Number(values.steps), warmup: Number(values.warmup),
-  batch: 32, seq: 64, vocab: 1000, classes: [2, 3, 5], lr: 1e-4, weightDecay: 0.01,
+  batch: small.batch, seq: small.seq, vocab: small.vocab, classes: small.classes, lr: 1e-4, weightDecay: 0.01,
 };
 const rounds = Number(values.rounds);
-const taskNames = config.classes.map((_, i) => `task${i}`);
+const taskNames = small.taskNames;
 
 mt.setNumThreads(config.threads);
 mt.manualSeed(0);
-const model = mt.multitask({
-  input: { vocabSize: config.vocab, maxLength: config.seq },
-  encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1 },
-  sharing: mt.sharing.sharedEncoder(),
-  tasks: Object.fromEntries(taskNames.map((name, i) => [name, mt.tasks.classification({ classes: config.classes[i]!, decoderLayers: 2 })])),
-});
+const model = smallModel();
 const modelDir = mkdtempSync(path.join(tmpdir(), 'mtl-bench-train-step-'));
 await model.save(modelDir);
 
 // Enough rows that no timed step wraps around a pass; every row is full length (no padding).
 const rows = config.batch * (config.warmup + config.steps);
-const randomRows = () => Array.from({ length: rows }, () => Array.from({ length: config.seq }, () => 1 + Math.floor(Math.random() * (config.vocab - 1))));
 const randomTargets = (classes: number) => Array.from({ length: rows }, () => Math.floor(Math.random() * classes));
 const separateSets: Record<string, Dataset> = {};
 taskNames.forEach((name, i) => {
-  separateSets[name] = Dataset.fromArrays({ inputIds: randomRows(), targets: randomTargets(config.classes[i]!), targetKind: 'class' });
+  separateSets[name] = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[i]!), targetKind: 'class' });
 });
-const base = Dataset.fromArrays({ inputIds: randomRows(), targets: randomTargets(config.classes[0]!), targetKind: 'class' });
+const base = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[0]!), targetKind: 'class' });
 const sharedSets: Record<string, Dataset> = { [taskNames[0]!]: base };
 taskNames.slice(1).forEach((name, i) => {
   sharedSets[name] = base.withTargets({ targets: randomTargets(config.classes[i + 1]!), targetKind: 'class' });

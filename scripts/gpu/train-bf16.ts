@@ -10,21 +10,21 @@
 import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
+import { randomTokenRows, small, smallModel } from '../bench/common.ts';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '60' }, device: { type: 'string', default: 'cuda' } } });
 const steps = Number(values.steps);
 const device = values.device as mt.Device;
-const batch = 32, seq = 64, vocab = 1000, classes = [2, 3, 5];
-const names = classes.map((_, i) => `task${i}`);
+const { batch, seq, classes, taskNames: names } = small;
 
 mt.manualSeed(0);
 const rows = batch * 8;
 // Learnable targets: each task's class is a function of the first token, so the loss must fall.
-const inputs = Array.from({ length: rows }, () => Array.from({ length: seq }, () => 1 + Math.floor(Math.random() * (vocab - 1))));
+const inputs = randomTokenRows(rows);
 const target = (row: number[], k: number) => row[0]! % k;
 const separate: Record<string, Dataset> = {};
 names.forEach((name, i) => {
-  const own = Array.from({ length: rows }, () => Array.from({ length: seq }, () => 1 + Math.floor(Math.random() * (vocab - 1))));
+  const own = randomTokenRows(rows);
   separate[name] = Dataset.fromArrays({ inputIds: own, targets: own.map((r) => target(r, classes[i]!)), targetKind: 'class' });
 });
 const base = Dataset.fromArrays({ inputIds: inputs, targets: inputs.map((r) => target(r, classes[0]!)), targetKind: 'class' });
@@ -35,13 +35,7 @@ let failed = false;
 // fp16 with loss scaling is CUDA-only (the trainer refuses it on the CPU).
 for (const precision of device === 'cpu' ? (['bf16'] as const) : (['bf16', 'fp16'] as const)) {
   for (const [label, sets] of [['separate', separate], ['shared', shared]] as const) {
-    const model = mt.multitask({
-      input: { vocabSize: vocab, maxLength: seq },
-      encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1 },
-      sharing: mt.sharing.sharedEncoder(),
-      tasks: Object.fromEntries(names.map((name, i) => [name, mt.tasks.classification({ classes: classes[i]!, decoderLayers: 2 })])),
-      device,
-    });
+    const model = smallModel(device);
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 3e-4 }), batchSize: batch, precision });
     await trainer.fit(sets, { steps: 5, progressEvery: 1_000_000 });  // warm-up: kernels, allocator
     const losses: number[] = [];

@@ -123,6 +123,14 @@ void Dataset::setTargets(const at::Tensor& targets, const at::Tensor& targetLeng
   }
 }
 
+namespace {
+// The rows `indices` of `t`, cut to `columns`: narrow() is a view, contiguous() gives the batch its
+// own compact storage.
+at::Tensor trimmedRows(const at::Tensor& t, const at::Tensor& indices, int64_t columns) {
+  return t.index_select(0, indices).narrow(1, 0, columns).contiguous();
+}
+}  // namespace
+
 Batch Dataset::batch(const at::Tensor& indicesIn) const {
   TORCH_CHECK_VALUE(indicesIn.dim() == 1, "dataset batch: 'indices' must be one-dimensional");
   const at::Tensor indices = indicesIn.detach().to(at::kCPU, at::kLong).contiguous();
@@ -134,29 +142,41 @@ Batch Dataset::batch(const at::Tensor& indicesIn) const {
   b.indices = indices;
   b.lengths = tensors_.lengths.index_select(0, indices);
   const int64_t width = b.lengths.max().item<int64_t>();
-  // narrow() is a view; contiguous() gives the batch its own compact storage.
-  auto trimmed = [&](const at::Tensor& t, int64_t columns) {
-    return t.index_select(0, indices).narrow(1, 0, columns).contiguous();
-  };
-  b.inputIds = trimmed(tensors_.inputIds, width);
-  if (hasTokenTypes()) b.tokenTypeIds = trimmed(tensors_.tokenTypeIds, width);
+  b.inputIds = trimmedRows(tensors_.inputIds, indices, width);
+  if (hasTokenTypes()) b.tokenTypeIds = trimmedRows(tensors_.tokenTypeIds, indices, width);
   if (hasFeatures()) {
-    b.features = tensors_.features.dim() == 3 ? trimmed(tensors_.features, width) : tensors_.features.index_select(0, indices);
+    b.features = tensors_.features.dim() == 3 ? trimmedRows(tensors_.features, indices, width)
+                                              : tensors_.features.index_select(0, indices);
   }
+  addTargets(b);
+  return b;
+}
+
+Batch Dataset::batchWithInputsOf(const Batch& inputs) const {
+  Batch b;
+  b.indices = inputs.indices;
+  b.lengths = inputs.lengths;
+  b.inputIds = inputs.inputIds;
+  b.tokenTypeIds = inputs.tokenTypeIds;
+  b.features = inputs.features;
+  addTargets(b);
+  return b;
+}
+
+void Dataset::addTargets(Batch& b) const {
   switch (kind_) {
     case TargetKind::Tagging:
-      b.targets = trimmed(tensors_.targets, width);
+      b.targets = trimmedRows(tensors_.targets, b.indices, b.inputIds.size(1));
       break;
     case TargetKind::Sequence: {
-      b.targetLengths = tensors_.targetLengths.index_select(0, indices);
+      b.targetLengths = tensors_.targetLengths.index_select(0, b.indices);
       const int64_t targetWidth = std::max<int64_t>(b.targetLengths.max().item<int64_t>(), 1);
-      b.targets = trimmed(tensors_.targets, targetWidth);
+      b.targets = trimmedRows(tensors_.targets, b.indices, targetWidth);
       break;
     }
     default:
-      b.targets = tensors_.targets.index_select(0, indices);
+      b.targets = tensors_.targets.index_select(0, b.indices);
   }
-  return b;
 }
 
 at::Tensor Dataset::shuffledOrder(uint64_t seed) const {

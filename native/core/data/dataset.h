@@ -69,6 +69,9 @@ class Dataset {
   // The rows `indices` (int64 [B], each in [0, size)), trimmed to the batch's longest input
   // (and longest target for Sequence).
   Batch batch(const at::Tensor& indices) const;
+  // This data set's targets for the rows of `inputs`, a batch of a data set sharing these inputs
+  // (sharesInputsWith): the very same input tensors, gathered once for all the tasks reading them.
+  Batch batchWithInputsOf(const Batch& inputs) const;
 
   // A permutation of 0..size-1 drawn from its own generator seeded with `seed`: the same seed
   // gives the same order on every run and platform, whatever the global RNG state is.
@@ -82,6 +85,8 @@ class Dataset {
   Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
           int64_t targetPadId);
   void setTargets(const at::Tensor& targets, const at::Tensor& targetLengths);
+  // Gathers b.indices' targets, trimmed as b's inputs are.
+  void addTargets(Batch& b) const;
 
   DatasetTensors tensors_;
   TargetKind kind_;

@@ -518,12 +518,7 @@ std::map<std::string, data::Batch> Trainer::drawBatches(const std::vector<int64_
     }
     // The same rows, and the very same input tensors: the model groups tasks by their input
     // tensor and encodes each group once.
-    data::Batch batch = taskDatasets_[t]->batch(first->second.indices);
-    batch.inputIds = first->second.inputIds;
-    batch.lengths = first->second.lengths;
-    batch.tokenTypeIds = first->second.tokenTypeIds;
-    batch.features = first->second.features;
-    batches[taskNames_[t]] = std::move(batch);
+    batches[taskNames_[t]] = taskDatasets_[t]->batchWithInputsOf(first->second);
   }
   return batches;
 }
