@@ -3,11 +3,13 @@
  * The `mtl-torch` command: train a run from a config file, evaluate it, predict with it, rebuild
  * its report, or run the phonetics demo.
  *
- *   mtl-torch train <config.json> [--out runs/NAME]
- *   mtl-torch eval <run> [--split dev|test]
+ *   mtl-torch train <config.json> [--out runs/NAME] [--steps N]
+ *   mtl-torch train --resume <run>
+ *   mtl-torch eval <run> [--split dev|test] [--weights best|final]
  *   mtl-torch predict <run> <task> <input...> [--beam N]
  *   mtl-torch report <run>
  *   mtl-torch demo [--out runs/demo] [--steps N]
+ *   mtl-torch schema
  */
 import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from 'node:os';
@@ -17,33 +19,51 @@ import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { TorchError } from './errors.ts';
 import { packageRoot } from './native.ts';
+import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
-import { evaluateRun, predictRun, trainRun, type RunProgress, type RunResult } from './run/run.ts';
+import { runConfigJsonSchema } from './run/config.ts';
+import { evaluateRun, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
+/** A command-line number through the schemas' positive integer. */
+function positiveIntArgument(value: string): number {
+  const result = positiveInt.safeParse(Number(value));
+  if (!result.success) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
+  return result.data;
 }
 
-/** A table of metrics: one row per model, one column per task metric. */
-export function formatTable(rows: { model: string; metrics: TaskMetrics; extra?: Record<string, string> }[]): string {
-  const columns: [string, string][] = [];
-  for (const r of rows) {
+/** Text columns: the first left-aligned, the others right-aligned. */
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(rows[0]!), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** A table of metrics: one row per task metric, one column per model (it stays narrow with many tasks). */
+export function formatTable(results: { model: string; metrics: TaskMetrics; extra?: Record<string, string> }[]): string {
+  const keys: [string, string][] = [];
+  for (const r of results) {
     for (const [task, metrics] of Object.entries(r.metrics)) {
-      for (const metric of Object.keys(metrics)) if (metric !== 'loss' && !columns.some(([t, m]) => t === task && m === metric)) columns.push([task, metric]);
+      for (const metric of Object.keys(metrics)) if (metric !== 'loss' && !keys.some(([t, m]) => t === task && m === metric)) keys.push([task, metric]);
     }
   }
-  const extras = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const header = ['model', ...columns.map(([t, m]) => `${t} ${m}`), ...extras];
-  const body = rows.map((r) => [
-    r.model,
-    ...columns.map(([t, m]) => (r.metrics[t]?.[m] === undefined ? '–' : r.metrics[t]![m]!.toFixed(4))),
-    ...extras.map((e) => r.extra?.[e] ?? '–'),
+  const extras = [...new Set(results.flatMap((r) => Object.keys(r.extra ?? {})))];
+  return columns([
+    ['task metric', ...results.map((r) => r.model)],
+    ...keys.map(([t, m]) => [`${t} ${m}`, ...results.map((r) => (r.metrics[t]?.[m] === undefined ? '–' : r.metrics[t]![m]!.toFixed(4)))]),
+    ...extras.map((e) => [e, ...results.map((r) => r.extra?.[e] ?? '–')]),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** Each task's main metric, multi-task against single-task, and Δm. */
+export function formatDeltas(summary: RunSummary): string {
+  const entries = Object.entries(summary.deltas);
+  if (entries.length === 0) return '';
+  const percent = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(1)} %` : '–');
+  return columns([
+    ['task', 'main metric', 'multi-task', 'single-task', 'change'],
+    ...entries.map(([task, d]) => [task, `${d.metric} (${d.direction === 'max' ? 'higher' : 'lower'} better)`, d.multiTask.toFixed(4), d.singleTask.toFixed(4), percent(100 * d.delta)]),
+    ['Δm', '', '', '', summary.deltaM === undefined ? '–' : percent(summary.deltaM)],
+  ]);
 }
 
 function progressBars() {
@@ -54,7 +74,7 @@ function progressBars() {
   const byModel = new Map<string, cliProgress.SingleBar>();
   return {
     update({ model, event, totalSteps }: RunProgress) {
-      if (event.type !== 'step') return;
+      if (event.kind !== 'step') return;
       if (!byModel.has(model)) byModel.set(model, bars.create(totalSteps, 0, { model: model.padEnd(18), loss: '-', rate: '-' }));
       const total = Object.values(event.losses).reduce((a, b) => a + b, 0);
       byModel.get(model)!.update(event.step, { loss: total.toFixed(3), rate: event.stepsPerSecond.toFixed(1) });
@@ -63,7 +83,20 @@ function progressBars() {
   };
 }
 
-async function train(configFile: string, out: string, steps?: number): Promise<RunResult[]> {
+async function withProgress(run: (options: TrainRunOptions) => Promise<RunSummary>): Promise<RunSummary> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const bars = progressBars();
+  try {
+    return await run({ onProgress: (p) => bars.update(p), signal: controller.signal });
+  } finally {
+    bars.stop();
+    process.off('SIGINT', onSigint);
+  }
+}
+
+async function train(configFile: string, out: string, steps?: number): Promise<RunSummary> {
   let file = configFile;
   if (steps !== undefined) {
     // --steps overrides the config's budget (evaluations keep their share of it).
@@ -73,21 +106,14 @@ async function train(configFile: string, out: string, steps?: number): Promise<R
     file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-config-')), 'config.json');
     writeFileSync(file, JSON.stringify(raw));
   }
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  const bars = progressBars();
-  try {
-    return await trainRun(file, out, { onProgress: (p) => bars.update(p), signal: controller.signal });
-  } finally {
-    bars.stop();
-    process.off('SIGINT', onSigint);
-  }
+  return withProgress((options) => trainRun(file, out, options));
 }
 
-function printResults(results: RunResult[]): void {
+function printResults(summary: RunSummary): void {
   console.log('\nDev metrics');
-  console.log(formatTable(results.map((r) => ({ model: r.model, metrics: r.metrics, extra: { steps: String(r.steps), wall: `${r.wallSeconds.toFixed(0)} s` } }))));
+  console.log(formatTable(summary.results.map((r) => ({ model: r.model, metrics: r.metrics, extra: { weights: r.weights, steps: String(r.steps), wall: `${r.wallSeconds.toFixed(0)} s` } }))));
+  const deltas = formatDeltas(summary);
+  if (deltas) console.log(`\nMulti-task against single-task (dev)\n${deltas}`);
 }
 
 const DEMO_WORDS = ['torch', 'multitask', 'typescript', 'pronunciation', 'transformer', 'encoder'];
@@ -98,23 +124,33 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   program.command('train')
-    .description('train the model a run config describes, into a run directory')
-    .argument('<config>', 'run config (JSON)')
+    .description('train the model a run config describes (and its baselines) into a run directory, or resume a run')
+    .argument('[config]', 'run config (JSON)')
     .option('-o, --out <dir>', 'run directory', '')
-    .option('--steps <n>', 'optimizer steps (overrides the config)', positiveInt)
-    .action(async (config: string, opts: { out: string; steps?: number }) => {
+    .option('--steps <n>', 'optimizer steps (overrides the config)', positiveIntArgument)
+    .option('--resume <run>', 'continue an interrupted run from its checkpoints (finished models are kept)')
+    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string }) => {
+      if (opts.resume !== undefined) {
+        if (config !== undefined || opts.steps !== undefined || opts.out) throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
+        printResults(await withProgress((options) => resumeRun(opts.resume!, options)));
+        console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
+        return;
+      }
+      if (config === undefined) throw new InvalidArgumentError('give a run config, or --resume <run>');
       const out = opts.out || path.join('runs', path.basename(config, '.json'));
       printResults(await train(config, out, opts.steps));
       console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
     });
 
   program.command('eval')
-    .description("evaluate a run's model")
+    .description("evaluate a run's multi-task model (its best weights when the run kept them)")
     .argument('<run>', 'run directory')
     .option('--split <split>', 'dev or test', 'dev')
-    .action(async (run: string, opts: { split: string }) => {
+    .option('--weights <which>', 'best or final', 'best')
+    .action(async (run: string, opts: { split: string; weights: string }) => {
       if (opts.split !== 'dev' && opts.split !== 'test') throw new InvalidArgumentError(`--split must be dev or test, got ${opts.split}`);
-      console.log(formatTable([{ model: run, metrics: await evaluateRun(run, opts.split) }]));
+      if (opts.weights !== 'best' && opts.weights !== 'final') throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
+      console.log(formatTable([{ model: run, metrics: await evaluateRun(run, opts.split, opts.weights) }]));
     });
 
   program.command('predict')
@@ -122,7 +158,7 @@ export function buildProgram(): Command {
     .argument('<run>', 'run directory')
     .argument('<task>', 'task name')
     .argument('<inputs...>', 'inputs (words, names, sentences; a pair as "first ||| second")')
-    .option('--beam <n>', 'beam size for sequence tasks', positiveInt, 4)
+    .option('--beam <n>', 'beam size for sequence tasks', positiveIntArgument, 4)
     .action(async (run: string, task: string, inputs: string[], opts: { beam: number }) => {
       const outputs = await predictRun(run, task, inputs, { beamSize: opts.beam });
       inputs.forEach((input, i) => console.log(`${input}\t${outputs[i]}`));
@@ -133,10 +169,14 @@ export function buildProgram(): Command {
     .argument('<run>', 'run directory')
     .action((run: string) => console.log(writeReport(run)));
 
+  program.command('schema')
+    .description("print the run config's JSON Schema (configs/run-config.schema.json), for editors")
+    .action(() => console.log(JSON.stringify(runConfigJsonSchema(), null, 2)));
+
   program.command('demo')
-    .description('train the phonetics multi-task model (CMUdict + first names) and a single-task G2P baseline')
+    .description('train the phonetics multi-task model (CMUdict + first names) and its single-task baselines')
     .option('-o, --out <dir>', 'run directory', path.join('runs', 'demo'))
-    .option('--steps <n>', 'optimizer steps per model (default: the demo config)', positiveInt)
+    .option('--steps <n>', 'optimizer steps per model (default: the demo config)', positiveIntArgument)
     .action(async (opts: { out: string; steps?: number }) => {
       const started = performance.now();
       const results = await train(path.join(packageRoot, 'configs', 'phonetics-demo.json'), opts.out, opts.steps);

@@ -1,9 +1,40 @@
-/** Every error mtl-torch throws: libtorch's (with its short message), and bad arguments. */
+/**
+ * Every error mtl-torch throws is a TorchError whose `code` is one of ErrorCode: the list below is
+ * complete (a test checks that every code thrown in lib/ and native/ is here).
+ */
+export const ErrorCode = {
+  /** An argument or option refused before any native work (the message names the field). */
+  INVALID_ARG: 'ERR_INVALID_ARG',
+  /** A tensor or data set used after dispose(). */
+  DISPOSED: 'ERR_DISPOSED',
+  /** libtorch's own checks, by the kind of c10::Error. */
+  TORCH: 'ERR_TORCH',
+  TORCH_INDEX: 'ERR_TORCH_INDEX',
+  TORCH_VALUE: 'ERR_TORCH_VALUE',
+  TORCH_TYPE: 'ERR_TORCH_TYPE',
+  TORCH_NOT_IMPLEMENTED: 'ERR_TORCH_NOT_IMPLEMENTED',
+  OUT_OF_MEMORY: 'ERR_OUT_OF_MEMORY',
+  /** Any other native failure (a C++ exception). */
+  NATIVE: 'ERR_NATIVE',
+  /** The addon could not be loaded (no build and no prebuild that fits the libtorch found). */
+  ADDON_LOAD: 'ERR_ADDON_LOAD',
+  /** No libtorch was found (install time). */
+  LIBTORCH_NOT_FOUND: 'ERR_LIBTORCH_NOT_FOUND',
+  /** A fit, evaluate or step is running on the model: a second job or a change is refused. */
+  MODEL_BUSY: 'ERR_MODEL_BUSY',
+  /** A loss became NaN or infinite (onNonFinite: 'stop'). */
+  NON_FINITE_LOSS: 'ERR_NON_FINITE_LOSS',
+  /** A data file or folder that does not exist. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** A data file whose content is not what its format says. */
+  BAD_DATA: 'ERR_BAD_DATA',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every error mtl-torch throws: libtorch's (with its short message), bad arguments, bad data. */
 export class TorchError extends Error {
-  /** ERR_INVALID_ARG, ERR_DISPOSED, ERR_TORCH, ERR_TORCH_INDEX, ERR_TORCH_VALUE, ERR_TORCH_TYPE,
-   * ERR_OUT_OF_MEMORY, ERR_TORCH_NOT_IMPLEMENTED, ERR_NATIVE, ERR_ADDON_LOAD */
-  readonly code: string;
-  constructor(message: string, code = 'ERR_TORCH') {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode = ErrorCode.TORCH) {
     super(message);
     this.name = 'TorchError';
     this.code = code;
@@ -12,5 +43,5 @@ export class TorchError extends Error {
 
 /** A bad argument, refused in TypeScript before it reaches native code. */
 export function argumentError(where: string, message: string): TorchError {
-  return new TorchError(`${where}: ${message}`, 'ERR_INVALID_ARG');
+  return new TorchError(`${where}: ${message}`, ErrorCode.INVALID_ARG);
 }

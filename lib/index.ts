@@ -7,7 +7,7 @@ import { native, packageRoot } from './native.ts';
 export * as data from './data/index.ts';
 export * as metrics from './data/metrics.ts';
 
-export { TorchError } from './errors.ts';
+export { ErrorCode, TorchError } from './errors.ts';
 export type { DType, Device } from './validate.ts';
 export {
   Tensor, tensor, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
@@ -37,3 +37,7 @@ export type * from './model/index.ts';
 native.setNumThreads(availableParallelism());
 
 export * from './train/index.ts';
+
+/** What the native core registers: every sharing scheme, head, weighting method, sampler, strategy,
+ * optimizer and schedule, with its defaults and capabilities. */
+export { registry } from './schema.ts';

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TorchError } from './errors.ts';
+import { ErrorCode, TorchError } from './errors.ts';
 
 /**
  * An opaque handle to a native at::Tensor (a slot of native/napi/tensor.cc's handle table). It
@@ -27,17 +27,6 @@ export interface HostAllocatorState {
   /** Cacheable allocations that went to the system. */
   misses: number;
   /** Why the cache is off, when it is. */
-  reason?: string;
-}
-
-export interface HostAllocatorState {
-  /** Whether the addon raised glibc malloc's mmap and trim thresholds at load. */
-  tuned: boolean;
-  /** Allocations at least this large (bytes) are mapped and unmapped alone; 0 when untouched. */
-  mmapThreshold: number;
-  /** Free memory above this (bytes) at the heap's top goes back to the system; 0 when untouched. */
-  trimThreshold: number;
-  /** Why the allocator was left alone, when it was. */
   reason?: string;
 }
 
@@ -72,10 +61,8 @@ export interface NativeDecoderCache {
   readonly __nativeDecoderCache: unique symbol;
 }
 
-/** native/napi/module.cc: one class for every block kind of native/core/nn. */
-export interface NativeModule {
-  /** Arguments and results depend on the kind; lib/nn/ declares each. */
-  forward(...args: unknown[]): T | (T | null)[];
+/** native/napi/module_methods.h: torch.nn.Module's generic methods, on every native module. */
+export interface NativeModuleBase {
   /** The module's own tensors (shared storage), in torch.nn's order and names. */
   namedParameters(): { names: string[]; tensors: T[] };
   namedBuffers(): { names: string[]; tensors: T[] };
@@ -85,6 +72,12 @@ export interface NativeModule {
   isTraining(): boolean;
   to(device: Opt<string>, dtype: Opt<string>): void;
   setRequiresGrad(value: boolean): void;
+}
+
+/** native/napi/module.cc: one class for every block kind of native/core/nn. */
+export interface NativeModule extends NativeModuleBase {
+  /** Arguments and results depend on the kind; lib/nn/ declares each. */
+  forward(...args: unknown[]): T | (T | null)[];
   newCache(): NativeDecoderCache;
   kind(): string;
 }
@@ -94,7 +87,8 @@ export interface NativeDatasetTensors {
   inputIds: T;
   lengths: T;
   tokenTypeIds?: T;
-  targets: T;
+  /** Absent for an unlabeled data set. */
+  targets?: T;
   targetLengths?: T;
   features?: T;
 }
@@ -136,21 +130,11 @@ export interface NativeMetrics {
   glueAverage(tasks: Record<string, Record<string, number>>): number;
 }
 
-/** native/napi/reference_model.cc: a train::testing::ReferenceModel. */
-export interface NativeReferenceModelHandle {
-  taskNames(): string[];
-  namedParameters(): { names: string[]; tensors: T[] };
-  loadParameters(names: string[], tensors: T[]): void;
-  parameterGroups(): { name: string; parameterNames: string[] }[];
-  taskLosses(batches: Record<string, NativeBatch>): Record<string, T>;
-  predict(task: string, batch: NativeBatch): T;
-}
-
 /** native/napi/trainer.cc: a train::Trainer; fit and evaluate run on a worker thread. */
 export interface NativeTrainerHandle {
-  fit(trainSets: Record<string, unknown>, options: Record<string, unknown>, onEvent?: (event: any) => void): Promise<unknown>;
-  evaluate(evalSets: Record<string, unknown>): Promise<Record<string, Record<string, number>>>;
-  step(batches: Record<string, NativeBatch>): { losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; skipped: boolean; reason?: string };
+  fit(trainSets: Record<string, NativeDatasetHandle>, evalSets: Record<string, NativeDatasetHandle> | undefined, settings: object, onEvent?: (event: any) => void): Promise<unknown>;
+  evaluate(evalSets: Record<string, NativeDatasetHandle>): Promise<Record<string, Record<string, number>>>;
+  step(batches: Record<string, NativeModelBatch>): { losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; skipped: boolean; reason?: string };
   abort(): void;
   saveCheckpoint(path: string): void;
   loadCheckpoint(path: string): void;
@@ -158,50 +142,29 @@ export interface NativeTrainerHandle {
   stepsDone(): number;
 }
 
-/** native/napi/train_parts.cc: one weighting method on its own (for tests). */
-export interface NativeWeightingHandle {
-  combine(losses: T[], taskGradients?: T, step?: number, epoch?: number): { objective: T; sharedGradient?: T; lambdas: number[] };
-  afterBackward(): void;
-  parameters(): T[];
-  info(): { name: string; gradientNeed: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean };
-}
-
-/** native/napi/train_parts.cc: one task sampler on its own (for tests). */
-export interface NativeSamplerHandle {
-  draw(count: number): Int32Array;
-  probabilities(): number[];
-}
-
 /** native/napi/model.cc: a handle owning a core mtl::model::MultiTaskModelImpl. */
-export interface NativeMultiTaskModel {
+export interface NativeMultiTaskModel extends NativeModuleBase {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
   predict(task: string, batch: NativeModelBatch): T;
   generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
   addTask(task: object): void;
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
-  namedParameters(): { names: string[]; tensors: T[] };
-  namedBuffers(): { names: string[]; tensors: T[] };
-  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
   setTrainable(part: string, trainable: boolean): void;
   partParameterNames(part: string): string[];
-  train(mode: boolean): void;
-  isTraining(): boolean;
-  to(device: string): void;
   sharedEncoderRuns(): number;
   /** The trainer's view (TrainableModel): parameter groups, and how many shared / last-shared tensors. */
   parameterGroups(): { groups: { name: string; parameterNames: string[] }[]; sharedParameters: number; lastSharedParameters: number };
 }
 
-/** The tensors of one task's batch for NativeMultiTaskModel. */
+/** The tensors of one task's batch (native/napi/train_convert.cc: batchOf). */
 export interface NativeModelBatch {
-  inputIds?: T; lengths?: T; features?: T; targets?: T; targetLengths?: T;
+  indices?: T; inputIds?: T; lengths?: T; tokenTypeIds?: T; features?: T; targets?: T; targetLengths?: T;
 }
 
 export interface NativeAddon {
-  NativeReferenceModel: new (config: Record<string, unknown>) => NativeReferenceModelHandle;
-  NativeTrainer: new (model: unknown, options: Record<string, unknown>) => NativeTrainerHandle;
-  NativeWeighting: new (config: Record<string, unknown>, taskNames: string[]) => NativeWeightingHandle;
-  NativeSampler: new (config: Record<string, unknown>, sizes: number[], seed?: number) => NativeSamplerHandle;
+  NativeTrainer: new (model: NativeMultiTaskModel, options: object) => NativeTrainerHandle;
+  /** native/napi/registry.cc: every registered kind's defaults and capabilities, and the core structs' defaults. */
+  registry(): unknown;
   NativeModule: new (kind: string, options: object) => NativeModule;
   NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
   decoderCacheLength(cache: NativeDecoderCache): number;
@@ -307,7 +270,7 @@ function loadAddon(): NativeAddon {
       `Looked for ${local} and prebuilds in ${prebuildsRoot}. ` +
       `Rebuild it with \`npm rebuild mtl-torch\` (or \`npm run build:native\` in a checkout) after installing ` +
       `libtorch (Debian: apt-get install libtorch-dev libopenblas0-openmp).${reason}`,
-    'ERR_ADDON_LOAD',
+    ErrorCode.ADDON_LOAD,
   );
 }
 

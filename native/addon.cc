@@ -8,6 +8,7 @@
 #include "napi/dataset.h"
 #include "napi/metrics.h"
 #include "napi/model.h"
+#include "napi/registry.h"
 #include "napi/tensor.h"
 #include "napi/train.h"
 
@@ -34,7 +35,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::InitSerialization(env, exports);
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
-  mtl::napi::InitTraining(env, exports);
+  mtl::napi::InitTrainer(env, exports);
+  mtl::napi::InitRegistry(env, exports);
   mtl::napi::NativeMultiTaskModel::Init(env, exports);
   return exports;
 }

@@ -45,7 +45,7 @@ const config = {
   },
   trainer: {
     strategy: { kind: 'alternating', every: 'step' },
-    weighting: { method: 'sigmoidLoss' },
+    weighting: { kind: 'sigmoidLoss' },
     sampler: { kind: 'proportional' },
     optimizer: { kind: 'adamW', lr: values.tiny ? 1e-3 : 2e-5, weightDecay: 0.01 },
     schedule: { kind: 'warmupLinear', warmupSteps: Math.floor(Number(values.steps) / 10) },
@@ -58,7 +58,7 @@ const config = {
 const file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-glue-')), 'glue.json');
 writeFileSync(file, JSON.stringify(config));
 
-const [result] = await trainRun(file, values.out);
+const { results: [result] } = await trainRun(file, values.out);
 console.log('\nGLUE dev metrics');
 const scores: Record<string, Record<string, number>> = {};
 for (const [task, metrics] of Object.entries(result!.metrics)) {

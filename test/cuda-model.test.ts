@@ -51,7 +51,7 @@ describe.skipIf(!hasCuda)(title, () => {
   it('a resumed CUDA run with dropout draws the same masks (the CUDA generator is in the checkpoint)', async () => {
     const { Dataset } = await import('../lib/data/dataset.ts');
     const inputIds = Array.from({ length: 64 }, (_, i) => Array.from({ length: 3 + (i % 5) }, (_, j) => 1 + ((i * 7 + j * 3) % 19)));
-    const set = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r[0]! % 3), targetKind: 'class' });
+    const set = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r[0]! % 3), targetKind: 'classification' });
     const spec: mt.MultiTaskSpec = {
       input: { vocabSize: 20, maxLength: 8 },
       encoder: { numLayers: 1, dModel: 32, nhead: 4, dimFeedforward: 64, dropout: 0.3 },

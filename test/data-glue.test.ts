@@ -99,11 +99,11 @@ describe('glue.load: native data sets', () => {
   it('builds class data sets with label vocabularies and pair token types', () => {
     const ds = load('rte', 'train');
     expect(ds.size).toBe(2);
-    expect(ds.targetKind).toBe('class');
+    expect(ds.targetKind).toBe('classification');
     expect(ds.labels).toEqual(['entailment', 'not_entailment']);
     expect(ds.name).toBe('glue/rte/train');
     const b = ds.batch([0, 1]);
-    expect(b.targets.toArray()).toEqual([1, 0]);
+    expect(b.targets!.toArray()).toEqual([1, 0]);
     expect(b.tokenTypeIds).toBeDefined();
     // <bos> sentence1 <sep> sentence2 <eos>: type 0 through <sep>, then 1.
     const types = (b.tokenTypeIds!.toArray() as number[][])[0]!;
@@ -120,7 +120,7 @@ describe('glue.load: native data sets', () => {
     const stsb = load('stsb', 'train');
     expect(stsb.targetKind).toBe('regression');
     const t = stsb.tensors();
-    expect(Array.from(t.targets.dataSync() as Float32Array)).toEqual([5, Math.fround(3.8), Math.fround(3.8)]);
+    expect(Array.from(t.targets!.dataSync() as Float32Array)).toEqual([5, Math.fround(3.8), Math.fround(3.8)]);
     Object.values(t).forEach((x) => x?.dispose());
     const cola = load('cola', 'dev');
     expect(cola.tensors().tokenTypeIds).toBeUndefined();
@@ -130,7 +130,7 @@ describe('glue.load: native data sets', () => {
     for (const [task, split] of [['cola', 'test'], ['sst2', 'test'], ['mrpc', 'test'], ['stsb', 'test'], ['qqp', 'test'],
       ['mnli', 'test_matched'], ['mnli', 'test_mismatched'], ['qnli', 'test'], ['rte', 'test'], ['wnli', 'test']] as const) {
       const ds = load(task, split);
-      expect(ds.hasTargets, `${task}/${split}`).toBe(false);
+      expect(ds.labeled, `${task}/${split}`).toBe(false);
       expect(ds.size).toBeGreaterThan(0);
     }
   });

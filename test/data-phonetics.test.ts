@@ -68,7 +68,7 @@ describe('mt.data.cmudict', () => {
     const b = g2p.batch([0, 1]);
     const word = dict.letters.decode((b.inputIds.toArray() as number[][])[0]!.filter((id) => id !== 0));
     expect(word).toBe(dev[0]!.word);
-    const targets = (b.targets.toArray() as number[][])[0]!;
+    const targets = (b.targets!.toArray() as number[][])[0]!;
     expect(targets[dev[0]!.phonemes.length]).toBe(dict.phonemes.eosId);
     expect(dict.phonemes.decodeSymbols(targets.slice(0, dev[0]!.phonemes.length))).toEqual(dev[0]!.phonemes);
     expect(b.targetLengths!.toArray()).toEqual([dev[0]!.phonemes.length + 1, dev[1]!.phonemes.length + 1]);
@@ -76,7 +76,7 @@ describe('mt.data.cmudict', () => {
 
     const syllables = keep(dict.dataset('syllables', 'dev'));
     const s = syllables.batch([0]);
-    expect(s.targets.toArray()).toEqual([dev[0]!.syllables]);
+    expect(s.targets!.toArray()).toEqual([dev[0]!.syllables]);
     Object.values(s).forEach((t) => t?.dispose());
 
     const stress = keep(dict.dataset('stress', 'dev'));
@@ -109,7 +109,7 @@ describe('mt.data.firstNames', () => {
     expect(ds.size).toBe(train.length);
     expect(ds.labels).toEqual(['female', 'male']);
     const b = ds.batch([0]);
-    expect(b.targets.toArray()).toEqual([train[0]!.gender]);
+    expect(b.targets!.toArray()).toEqual([train[0]!.gender]);
     Object.values(b).forEach((t) => t?.dispose());
     const test = new Set(names.split('test').map((e) => e.name));
     expect(train.some((e) => test.has(e.name))).toBe(false);
@@ -132,7 +132,7 @@ describe('mt.data.firstNames', () => {
     const ds = keep(names.dataset('dev', { limit: 10 }));
     expect(ds.size).toBe(10);
     const b = ds.batch([9]);
-    expect(b.targets.toArray()).toEqual([all[Math.floor((9 * all.length) / 10)]!.gender]);
+    expect(b.targets!.toArray()).toEqual([all[Math.floor((9 * all.length) / 10)]!.gender]);
     Object.values(b).forEach((t) => t?.dispose());
     expect(keep(dict.dataset('syllables', 'dev', { limit: 5 })).size).toBe(5);
     expect(() => names.dataset('dev', { limit: 0 })).toThrow(/'limit' must be a positive integer/);

@@ -7,8 +7,8 @@ import * as mt from '../lib/index.ts';
 import { rng } from './helpers/train.ts';
 
 const { metrics } = mt;
-const PYTHON = '/usr/bin/python3';
-const REFERENCE = path.join(import.meta.dirname, '..', 'scripts', 'reference', 'metrics.py');
+import { PYTHON } from './helpers/reference.ts';
+const REFERENCE = path.join(import.meta.dirname, 'reference', 'metrics.py');
 
 function hasReferencePython(): boolean {
   try {
@@ -20,7 +20,7 @@ function hasReferencePython(): boolean {
 }
 
 
-describe('metrics against the independent reference (scripts/reference/metrics.py)', () => {
+describe('metrics against the independent reference (test/reference/metrics.py)', () => {
   const available = hasReferencePython();
   it.skipIf(!available)('agrees on random cases, ties and degenerate inputs', () => {
     const random = rng(7);

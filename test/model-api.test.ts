@@ -155,7 +155,7 @@ describe('addTask', () => {
     expect(out.outputs.shape).toEqual([3, 3]);
     expect(Number.isFinite(out.loss!.item())).toBe(true);
     expect(() => model.addTask('extra', mt.tasks.regression())).toThrow(/already exists/);
-    expect(() => model.addTask('bad', { kind: 'ranking' } as never)).toThrow(/tasks\.bad\.kind must be one of/);
+    expect(() => model.addTask('bad', { kind: 'ranking' } as never)).toThrow(/MultiTaskModel\.addTask\.tasks\.bad\.kind: expected "classification", .*got "ranking"/);
   });
 });
 
@@ -229,36 +229,41 @@ describe('save and load', () => {
     config.tasks.pop();
     config.encoder.dModel = 15;
     writeFileSync(configFile, JSON.stringify(config));
-    await expect(mt.MultiTaskModel.load(dir)).rejects.toThrow(/encoder\.dModel \(15\) must be divisible by encoder\.nhead/);
+    await expect(mt.MultiTaskModel.load(dir)).rejects.toThrow(/config\.json\.encoder\.dModel: \(15\) must be divisible by nhead \(2\)/);
   });
 });
 
 describe('spec validation names the field', () => {
   const base = (): Record<string, unknown> => ({ input, encoder, tasks: { topic: mt.tasks.classification({ classes: 3 }) } });
   const cases: [string, (s: Record<string, unknown>) => void, RegExp][] = [
-    ['unknown task kind', (s) => { s.tasks = { topic: { kind: 'ranking' } }; }, /tasks\.topic\.kind must be one of classification, regression, multiLabel, tagging, sequence/],
-    ['sharedLayers > numLayers', (s) => { s.sharing = mt.sharing.layerwise({ sharedLayers: 3 }); }, /sharing\.sharedLayers \(3\) must not exceed encoder\.numLayers \(2\)/],
-    ['dModel not divisible by nhead', (s) => { s.encoder = { ...encoder, nhead: 3 }; }, /encoder\.dModel \(16\) must be divisible by encoder\.nhead \(3\)/],
-    ['empty task set', (s) => { s.tasks = {}; }, /tasks must name at least one task/],
-    ['sequence vocabSize', (s) => { s.tasks = { g2p: { ...mt.tasks.sequence({ vocabSize: 5, maxLength: 4 }), vocabSize: 0 } }; }, /tasks\.g2p\.vocabSize must be a positive integer/],
-    ['sequence eosId outside the vocabulary', (s) => { s.tasks = { g2p: mt.tasks.sequence({ vocabSize: 5, maxLength: 4, eosId: 9 }) }; }, /tasks\.g2p\.eosId must be an integer in \[0, vocabSize 5\)/],
-    ['classes', (s) => { s.tasks = { topic: { kind: 'classification', classes: 1.5 } }; }, /tasks\.topic\.classes must be a positive integer/],
-    ['bad task name', (s) => { s.tasks = { 'a.b': mt.tasks.regression() }; }, /task name string a\.b must be an identifier/],
-    ['unknown sharing', (s) => { s.sharing = { kind: 'hydra' }; }, /sharing\.kind must be one of/],
-    ['lora target', (s) => { s.sharing = mt.sharing.lora({ targets: ['x' as never] }); }, /sharing\.targets\[0\] must be one of q, k, v, o/],
-    ['adapter placement', (s) => { s.sharing = mt.sharing.adapters({ placement: 'middle' as never }); }, /sharing\.placement must be one of houlsby, pfeiffer/],
-    ['mmoe topK', (s) => { s.sharing = mt.sharing.mmoe({ experts: 2, topK: 3 }); }, /sharing\.topK \(3\) must not exceed sharing\.experts \(2\)/],
-    ['vocabSize missing', (s) => { s.input = { maxLength: 8 }; }, /input\.vocabSize must be a positive integer/],
-    ['dropout', (s) => { s.encoder = { ...encoder, dropout: 1 }; }, /encoder\.dropout must be a number in \[0, 1\)/],
-    ['unknown option', (s) => { s.encoder = { ...encoder, heads: 2 }; }, /encoder\.heads is not a known option/],
-    ['tagging decoder', (s) => { s.tasks = { pos: { kind: 'tagging', classes: 3, decoderLayers: 1 } }; }, /tasks\.pos\.decoderLayers is not a known option/],
-    ['device', (s) => { s.device = 'tpu'; }, /device/],
+    ['unknown task kind', (s) => { s.tasks = { topic: { kind: 'ranking' } }; }, /^multitask\.tasks\.topic\.kind: expected "classification", "regression", "multiLabel", "tagging", "sequence", got "ranking"$/],
+    ['sharedLayers > numLayers', (s) => { s.sharing = mt.sharing.layerwise({ sharedLayers: 3 }); }, /multitask\.sharing\.sharedLayers: \(3\) must not exceed encoder\.numLayers \(2\)/],
+    ['dModel not divisible by nhead', (s) => { s.encoder = { ...encoder, nhead: 3 }; }, /multitask\.encoder\.dModel: \(16\) must be divisible by nhead \(3\)/],
+    ['empty task set', (s) => { s.tasks = {}; }, /multitask\.tasks: must name at least one task/],
+    ['sequence vocabSize', (s) => { s.tasks = { g2p: { ...mt.tasks.sequence({ vocabSize: 5, maxLength: 4 }), vocabSize: 0 } }; }, /multitask\.tasks\.g2p\.vocabSize: expected an integer > 0, got 0/],
+    ['sequence eosId outside the vocabulary', (s) => { s.tasks = { g2p: mt.tasks.sequence({ vocabSize: 5, maxLength: 4, eosId: 9 }) }; }, /tasks\.sequence\.eosId: must be below vocabSize \(5\), got 9/],
+    ['classes', (s) => { s.tasks = { topic: { kind: 'classification', classes: 1.5 } }; }, /multitask\.tasks\.topic\.classes: expected an integer, got 1\.5/],
+    ['bad task name', (s) => { s.tasks = { 'a.b': mt.tasks.regression() }; }, /multitask\.tasks\.a\.b: expected an identifier \(letters, digits and _/],
+    ['reserved task name', (s) => { s.tasks = JSON.parse('{"__proto__": {"kind": "regression"}}'); }, /multitask\.tasks\.__proto__: is a reserved name/],
+    ['unknown sharing', (s) => { s.sharing = { kind: 'hydra' }; }, /multitask\.sharing\.kind: expected "sharedEncoder", "fullyShared", "layerwise", "adapters", "lora", "mmoe", got "hydra"/],
+    ['lora target', (s) => { s.sharing = mt.sharing.lora({ targets: ['x' as never] }); }, /sharing\.lora\.targets\.0: expected one of "q", "k", "v", "o", got "x"/],
+    ['adapter placement', (s) => { s.sharing = mt.sharing.adapters({ placement: 'middle' as never }); }, /sharing\.adapters\.placement: expected one of "houlsby", "pfeiffer", got "middle"/],
+    ['mmoe topK', (s) => { s.sharing = mt.sharing.mmoe({ experts: 2, topK: 3 }); }, /sharing\.mmoe\.topK: must not exceed experts/],
+    ['vocabSize missing', (s) => { s.input = { maxLength: 8 }; }, /multitask\.input\.vocabSize: give exactly one of 'vocabSize' \(token inputs\) and 'features'/],
+    ['dropout', (s) => { s.encoder = { ...encoder, dropout: 1 }; }, /multitask\.encoder\.dropout: expected a number < 1, got 1/],
+    ['unknown option', (s) => { s.encoder = { ...encoder, heads: 2 }; }, /multitask\.encoder\.heads: is not an option here/],
+    ['tagging decoder', (s) => { s.tasks = { pos: { kind: 'tagging', classes: 3, decoderLayers: 1 } }; }, /multitask\.tasks\.pos\.decoderLayers: is not an option here/],
+    ['a runaway size', (s) => { s.encoder = { ...encoder, numLayers: 1e9 }; }, /multitask\.encoder\.numLayers: expected a number <= 256, got 1000000000/],
+    ['device', (s) => { s.device = 'tpu'; }, /multitask\.device: expected 'cpu', 'cuda' or 'cuda:N'/],
   ];
   for (const [name, mutate, message] of cases) {
     it(`refuses ${name}`, () => {
-      const s = base();
-      mutate(s);
-      expect(() => mt.multitask(s as unknown as mt.MultiTaskSpec)).toThrow(message);
+      // A factory (mt.sharing.*, mt.tasks.*) refuses its own options before the spec is built.
+      expect(() => {
+        const s = base();
+        mutate(s);
+        mt.multitask(s as unknown as mt.MultiTaskSpec);
+      }).toThrow(message);
     });
   }
 });

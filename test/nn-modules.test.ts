@@ -258,17 +258,17 @@ describe('functional attention and masks', () => {
 describe('bad options and inputs are refused, naming the field', () => {
   const cases: [string, () => unknown, RegExp][] = [
     ['dModel not divisible by nhead', () => new mt.nn.TransformerEncoderLayer({ dModel: 10, nhead: 4 }), /'dModel' \(10\) must be divisible by 'nhead' \(4\)/],
-    ['non-positive dModel', () => new mt.nn.TransformerEncoderLayer({ dModel: 0, nhead: 1 }), /'dModel' must be a positive integer/],
-    ['fractional nhead', () => new mt.nn.TransformerDecoderLayer({ dModel: 8, nhead: 1.5 }), /'nhead' must be an integer/],
-    ['dropout above 1', () => new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1, dropout: 1.5 }), /'dropout' must be between 0 and 1/],
-    ['negative dropout', () => new mt.nn.MultiheadAttention({ embedDim: 8, numHeads: 2, dropout: -0.1 }), /'dropout' must be between 0 and 1/],
+    ['non-positive dModel', () => new mt.nn.TransformerEncoderLayer({ dModel: 0, nhead: 1 }), /TransformerEncoderLayer\.dModel: expected an integer > 0, got 0/],
+    ['fractional nhead', () => new mt.nn.TransformerDecoderLayer({ dModel: 8, nhead: 1.5 }), /TransformerDecoderLayer\.nhead: expected an integer, got 1\.5/],
+    ['dropout above 1', () => new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1, dropout: 1.5 }), /TransformerEncoder\.dropout: expected a number <= 1, got 1\.5/],
+    ['negative dropout', () => new mt.nn.MultiheadAttention({ embedDim: 8, numHeads: 2, dropout: -0.1 }), /MultiheadAttention\.dropout: expected a number >= 0, got -0\.1/],
     ['unknown activation', () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 1, activation: 'tanh' as never }), /'activation' must be one of 'relu', 'gelu'/],
-    ['zero layers', () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 0 }), /'numLayers' must be a positive integer/],
-    ['non-positive eps', () => new mt.nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, layerNormEps: 0 }), /'layerNormEps' must be a positive number/],
+    ['zero layers', () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 0 }), /TransformerDecoder\.numLayers: expected an integer > 0, got 0/],
+    ['non-positive eps', () => new mt.nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, layerNormEps: 0 }), /TransformerEncoderLayer\.layerNormEps: expected a number > 0, got 0/],
     ['embedDim not divisible', () => new mt.nn.MultiheadAttention({ embedDim: 6, numHeads: 4 }), /'embedDim' \(6\) must be divisible by 'numHeads' \(4\)/],
     ['options not an object', () => new mt.nn.Linear(null as never), /options must be an object/],
     ['paddingIdx out of range', () => new mt.nn.Embedding({ numEmbeddings: 4, embeddingDim: 2, paddingIdx: 4 }), /'paddingIdx' must be within/],
-    ['negative maxLen', () => new mt.nn.SinusoidalPositionalEncoding({ dModel: 4, maxLen: -1 }), /'maxLen' must be a positive integer/],
+    ['negative maxLen', () => new mt.nn.SinusoidalPositionalEncoding({ dModel: 4, maxLen: -1 }), /SinusoidalPositionalEncoding\.maxLen: expected an integer > 0, got -1/],
   ];
   for (const [name, fn, message] of cases) {
     it(name, () => {
@@ -298,9 +298,12 @@ describe('bad options and inputs are refused, naming the field', () => {
   it('the native layer guards callers that bypass TypeScript', async () => {
     const { native } = await import('../lib/native.ts');
     expect(() => new native.NativeModule('transformer', {})).toThrow(/unknown module kind 'transformer'/);
-    expect(() => new native.NativeModule('transformerEncoderLayer', { dModel: 10, nhead: 4 })).toThrow(/divisible/);
-    expect(() => new native.NativeModule('transformerEncoderLayer', { dModel: 'x', nhead: 4 })).toThrow(/'dModel' must be an integer/);
-    const enc = new native.NativeModule('transformerEncoder', { dModel: 8, nhead: 2, numLayers: 1 });
+    const layer = { dModel: 10, nhead: 4, dimFeedforward: 16, dropout: 0, activation: 'relu', layerNormEps: 1e-5, normFirst: false };
+    expect(() => new native.NativeModule('transformerEncoderLayer', layer)).toThrow(/divisible/);
+    // Options that skipped lib/nn's checks fail with an error, never a crash.
+    expect(() => new native.NativeModule('transformerEncoderLayer', { ...layer, dModel: 'x' })).toThrow(mt.TorchError);
+    expect(() => new native.NativeModule('transformerEncoderLayer', { dModel: 8, nhead: 2 })).toThrow(/dimFeedforward/);
+    const enc = new native.NativeModule('transformerEncoder', { ...layer, dModel: 8, nhead: 2, numLayers: 1, norm: false });
     expect(() => enc.forward(mt.randn([2, 5, 8]).handle, mt.zeros([3, 3]).handle)).toThrow(mt.TorchError);
     expect(() => enc.newCache()).toThrow(/has no key\/value cache/);
   });

@@ -1,6 +1,6 @@
 /**
  * mt.nn blocks against torch.nn, live: every case's weights (saved with mt.save as safetensors, the
- * interop path) and inputs go to scripts/reference/nn_blocks.py, which builds the same torch.nn
+ * interop path) and inputs go to test/reference/nn_blocks.py, which builds the same torch.nn
  * module, loads the weights, runs the same inputs and returns outputs and the gradients of
  * loss = sum(output * w) for inputs and every parameter.
  * fp32 forward within 1e-5, gradients within 1e-4 (relative, see expectClose).

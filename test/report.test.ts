@@ -9,28 +9,35 @@ import { TorchError } from '../lib/errors.ts';
 function sampleEvents(): RunEvent[] {
   const events: RunEvent[] = [];
   for (let step = 1; step <= 50; step++) {
-    events.push({ kind: 'step', step, losses: { g2p: 3 / step, gender: 0.7 - step / 200 }, weights: { g2p: 0.6, gender: 0.4 }, lr: 1e-3 * Math.min(1, step / 10) });
-    if (step % 10 === 0) events.push({ kind: 'eval', step, metrics: { g2p: { per: 1 / step }, gender: { accuracy: 0.5 + step / 200 } } });
+    events.push({ kind: 'step', model: 'multi-task', step, losses: { g2p: 3 / step, gender: 0.7 - step / 200 }, lambdas: { g2p: 0.6, gender: 0.4 }, lr: 1e-3 * Math.min(1, step / 10) });
+    if (step % 10 === 0) events.push({ kind: 'eval', model: 'multi-task', step, metrics: { g2p: { per: 1 / step, loss: 1 }, gender: { accuracy: 0.5 + step / 200, loss: 1 } } });
   }
   events.push({ kind: 'result', model: 'multi-task', metrics: { g2p: { per: 0.2 }, gender: { accuracy: 0.75 } }, steps: 50, wallSeconds: 12 });
+  for (let step = 1; step <= 50; step++) {
+    events.push({ kind: 'step', model: 'single-task g2p', step, losses: { g2p: 2.5 / step }, lambdas: { g2p: 1 }, lr: 1e-3 });
+    if (step % 10 === 0) events.push({ kind: 'eval', model: 'single-task g2p', step, metrics: { g2p: { per: 1.2 / step, loss: 1 } } });
+  }
   events.push({ kind: 'result', model: 'single-task g2p', metrics: { g2p: { per: 0.25 } }, steps: 50, wallSeconds: 9 });
+  events.push({ kind: 'delta', deltas: { g2p: { metric: 'per', direction: 'min', multiTask: 0.2, singleTask: 0.25, delta: 0.2 } }, deltaM: 20 });
   return events;
 }
 
 describe('report', () => {
-  it('draws one loss plot per task, the λ and learning-rate plots, eval plots and the results table', () => {
+  it('draws one loss plot per task with one series per model, the λ and learning-rate plots, eval plots, Δm and the results table', () => {
     const html = renderReport({ title: 'demo <run>', config: { tasks: ['g2p', 'gender'] }, events: sampleEvents() });
     expect(html).toContain('<title>demo &lt;run&gt; — mtl-torch run</title>');
     expect((html.match(/<svg /g) ?? []).length).toBe(2 + 2 + 2);
     expect(html).toContain('g2p: training loss');
     expect(html).toContain('Loss weights λ per task');
-    expect(html).toContain('gender: evaluation');
-    // every series is a path with one point per step
-    const lossPath = html.match(/<path d="([^"]+)"[^>]*><title>g2p<\/title>/)![1]!;
-    expect(lossPath.split(/[ML]/).filter(Boolean)).toHaveLength(50);
-    // table: two models, missing cells shown as a dash
-    expect(html).toContain('<th>single-task g2p</th>');
-    expect(html).toMatch(/<th>single-task g2p<\/th><td>0\.2500<\/td><td>–<\/td>/);
+    expect(html).toContain('gender: accuracy (dev)');
+    // each model is its own series with its own points: no jump back from step 50 to step 1
+    const series = (name: string) => [...html.matchAll(new RegExp(`<path d="([^"]+)"[^>]*data-series="${name}"`, 'g'))].map((m) => m[1]!.split(/[ML]/).filter(Boolean));
+    expect(series('multi-task')[0]).toHaveLength(50);
+    expect(series('single-task g2p')[0]).toHaveLength(50);
+    // the Δm table first, then the results table: rows of task metrics, columns of models, missing cells as a dash
+    expect(html.indexOf('Δm: mean change over the tasks')).toBeLessThan(html.indexOf('<table class="results">'));
+    expect(html).toContain('<td class="better">+20.0 %</td>');
+    expect(html).toMatch(/<th>gender<\/th><td class="name">accuracy<\/td><td>0\.7500<\/td><td>–<\/td>/);
     expect(html).not.toMatch(/<script|(src|href)="https?:/);
   });
 

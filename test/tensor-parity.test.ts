@@ -1,5 +1,5 @@
 /**
- * Parity of every tensor op with PyTorch: scripts/reference/ops.py runs the same cases in torch
+ * Parity of every tensor op with PyTorch: test/reference/ops.py runs the same cases in torch
  * (Debian's python3-torch, once for the whole file); forward values must match to 1e-5 relative
  * (fp32/fp64) and gradients of sum(output * weights) to 1e-4.
  */

@@ -15,7 +15,7 @@ function tokenTasks(rows: number, seed: number) {
   const random = rng(seed);
   const inputIds = Array.from({ length: rows }, () => Array.from({ length: 3 + Math.floor(random() * 5) }, () => 1 + Math.floor(random() * 11)));
   // parity: is token 5 present; count: how many tokens are > 6 (a regression target)
-  const parity = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => (r.includes(5) ? 1 : 0)), targetKind: 'class', vocabSize: 12 });
+  const parity = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => (r.includes(5) ? 1 : 0)), targetKind: 'classification', vocabSize: 12 });
   const count = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r.filter((t) => t > 6).length), targetKind: 'regression', vocabSize: 12 });
   return { parity, count };
 }
@@ -54,7 +54,7 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
   });
   function sharedSets(rows: number, seed: number) {
     const { parity, count: separateCount } = tokenTasks(rows, seed);
-    const counts = Array.from(separateCount.tensors().targets.dataSync() as Float32Array);
+    const counts = Array.from(separateCount.tensors().targets!.dataSync() as Float32Array);
     separateCount.dispose();
     return { parity, count: parity.withTargets({ targets: counts, targetKind: 'regression' }) };
   }
@@ -68,7 +68,7 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
     expect(count.targetKind).toBe('regression');
     expect(count.size).toBe(parity.size);
     expect(count.padId).toBe(parity.padId);
-    expect(b.targets.dtype).toBe('float32');
+    expect(b.targets!.dtype).toBe('float32');
   });
 
   it('fit draws the same rows for both tasks and encodes each batch once', async () => {
@@ -122,12 +122,12 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
 
   it('withTargets refuses bad targets with the field named', () => {
     const { parity } = tokenTasks(10, 6);
-    expect(() => parity.withTargets({ targets: [1, 2], targetKind: 'class' })).toThrow(/'targets' has 2 entries but the data set has 10 examples/);
+    expect(() => parity.withTargets({ targets: [1, 2], targetKind: 'classification' })).toThrow(/'targets' has 2 entries but the data set has 10 examples/);
     expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'nope' as never })).toThrow(/targetKind/);
-    expect(() => parity.withTargets({ targets: new Array(10).fill(-1), targetKind: 'class' })).toThrow(/Dataset.withTargets.*'targets\[0\]' must be a non-negative class id/);
-    expect(() => parity.withTargets({ targets: new Array(10).fill(3), targetKind: 'class', numClasses: 2 })).toThrow(/out of range for 2 classes/);
+    expect(() => parity.withTargets({ targets: new Array(10).fill(-1), targetKind: 'classification' })).toThrow(/Dataset.withTargets.*'targets\[0\]' must be a non-negative class id/);
+    expect(() => parity.withTargets({ targets: new Array(10).fill(3), targetKind: 'classification', numClasses: 2 })).toThrow(/out of range for 2 classes/);
     parity.dispose();
-    expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'class' })).toThrow(/disposed/);
+    expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'classification' })).toThrow(/disposed/);
   });
 });
 
@@ -138,7 +138,7 @@ describe('per-position features (an input.features model trained from a data set
       Array.from({ length: 2 + Math.floor(random() * 5) }, () => [random() * 2 - 1, random() * 2 - 1, random() * 2 - 1]));
     // Is the first coordinate's sum over the positions positive?
     const targets = features.map((row) => (row.reduce((sum, v) => sum + v[0]!, 0) > 0 ? 1 : 0));
-    return { features, set: Dataset.fromArrays({ features, targets, targetKind: 'class' }) };
+    return { features, set: Dataset.fromArrays({ features, targets, targetKind: 'classification' }) };
   }
 
   it('batches hold (B, L, F) trimmed to the longest row, and fit learns the task', async () => {
@@ -164,15 +164,15 @@ describe('per-position features (an input.features model trained from a data set
   });
 
   it('refuses per-position features that do not match the tokens, with the entry named', () => {
-    expect(() => Dataset.fromArrays({ inputIds: [[1, 2], [3]], features: [[[1], [2]], [[3], [4]]], targets: [0, 1], targetKind: 'class' }))
+    expect(() => Dataset.fromArrays({ inputIds: [[1, 2], [3]], features: [[[1], [2]], [[3], [4]]], targets: [0, 1], targetKind: 'classification' }))
       .toThrow(/'features\[1\]' must have one vector per token \(1\), got 2/);
-    expect(() => Dataset.fromArrays({ features: [[[1, 2], [3]]], targets: [0], targetKind: 'class' }))
+    expect(() => Dataset.fromArrays({ features: [[[1, 2], [3]]], targets: [0], targetKind: 'classification' }))
       .toThrow(/'features' is ragged: features\[0\]\[1\] must have 2 values/);
-    expect(() => Dataset.fromArrays({ features: [[[1, Number.NaN]]], targets: [0], targetKind: 'class' }))
+    expect(() => Dataset.fromArrays({ features: [[[1, Number.NaN]]], targets: [0], targetKind: 'classification' }))
       .toThrow(/'features\[0\]\[0\]\[1\]' must be a finite number/);
     expect(() => Dataset.fromTensors({
       inputIds: mt.ones([2, 3], { dtype: 'int64' }), lengths: mt.tensor([3, 3], { dtype: 'int64' }),
-      features: mt.zeros([2, 4, 5]), targets: mt.tensor([0, 1], { dtype: 'int64' }), targetKind: 'class',
+      features: mt.zeros([2, 4, 5]), targets: mt.tensor([0, 1], { dtype: 'int64' }), targetKind: 'classification',
     })).toThrow(/per-position 'features' must have the length of 'inputIds' \(3\), got 4/);
   });
 });

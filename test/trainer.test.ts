@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { Dataset } from '../lib/data/dataset.ts';
 import { RESUME_STEPS, resumeSetup } from './helpers/resume-setup.ts';
-import { runPython, syntheticProblem, tempDir } from './helpers/train.ts';
+import { featureModel, runPython, syntheticProblem, tempDir } from './helpers/train.ts';
 
 const TASK_SPECS = { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' }, c: { kind: 'classification', classes: 2 } } as const;
 
@@ -20,8 +20,13 @@ function parityFixture() {
   const problem = syntheticProblem(5, { a: { kind: 'classification', classes: 3, rows: 24 }, b: { kind: 'regression', rows: 17 }, c: { kind: 'classification', classes: 2, rows: 20 } }, 7);
   const data = { a: problem.toDataset('a', 24), b: problem.toDataset('b', 17), c: problem.toDataset('c', 20) };
   mt.manualSeed(3);
-  const model = new mt.ReferenceModel({ inputDim: 5, hidden: [8, 6], tasks: TASK_SPECS });
+  const model = featureModel(5, TASK_SPECS);
   return { data, model };
+}
+
+/** The model's weights by name, as numbers. */
+function weights(model: mt.MultiTaskModel): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(model.stateDict()).map(([n, t]) => [n, Array.from(t.dataSync() as Float32Array)]));
 }
 
 interface ParityCase {
@@ -56,30 +61,29 @@ const parityCases: ParityCase[] = [
   },
 ];
 
-describe('a training step equals the PyTorch reference step', () => {
+describe('a training step equals the PyTorch reference step (the twin of the same model)', () => {
   const dir = tempDir('mtl-step-');
   const specs = parityCases.map((c, i) => ({
-    weights: path.join(dir, `in-${i}.safetensors`),
+    model: path.join(dir, 'model'),
     data: path.join(dir, 'data.safetensors'),
-    tasks: Object.entries(TASK_SPECS).map(([name, t]) => ({ name, kind: t.kind, outputs: t.kind === 'regression' ? 1 : t.classes })),
-    inputDim: 5,
-    hidden: [8, 6],
     optimizer: c.optimizer,
     clipGradNorm: c.clipGradNorm ?? 0,
+    accumulateSteps: c.accumulateSteps ?? 1,
     plan: c.plan,
     out: path.join(dir, `out-${i}.safetensors`),
   }));
 
-  beforeAll(() => {
+  beforeAll(async () => {
     // Every case starts from the same weights and data; PyTorch runs them all in one process.
     const { data, model } = parityFixture();
+    await model.save(path.join(dir, 'model'));
     const tensors: Record<string, mt.Tensor> = {};
     for (const [task, d] of Object.entries(data)) {
-      tensors[`${task}.features`] = mt.tensor(Float32Array.from(d.features.flat()), [d.features.length, 5]);
+      tensors[`${task}.features`] = mt.tensor(Float32Array.from(d.features.flat()), [d.features.length, 1, 5]);
+      tensors[`${task}.lengths`] = mt.ones([d.features.length], { dtype: 'int64' });
       tensors[`${task}.targets`] = TASK_SPECS[task as keyof typeof TASK_SPECS].kind === 'regression' ? mt.tensor(d.targets) : mt.tensor(d.targets, undefined, { dtype: 'int64' });
     }
     mt.save(path.join(dir, 'data.safetensors'), tensors);
-    for (const spec of specs) mt.save(spec.weights, model.namedParameters());
     writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ runs: specs }));
     runPython('train_step.py', [path.join(dir, 'spec.json')]);
   });
@@ -91,12 +95,11 @@ describe('a training step equals the PyTorch reference step', () => {
     const seen: string[][] = [];
     await trainer.fit(Object.fromEntries(Object.entries(data).map(([t, d]) => [t, d.dataset])), {
       steps: c.plan.length,
-      onProgress: (e) => { if (e.type === 'step') seen.push(Object.keys(e.losses).sort()); },
+      onProgress: (e) => { if (e.kind === 'step') seen.push(Object.keys(e.losses).sort()); },
     });
     expect(seen).toEqual(c.plan.map((s) => s.map((x) => x.task).sort()));
     const expected = mt.load(specs[i]!.out);
-    for (const [name, value] of Object.entries(model.namedParameters())) {
-      const ours = value.dataSync() as Float32Array;
+    for (const [name, ours] of Object.entries(weights(model))) {
       const theirs = expected[name]!.dataSync() as Float32Array;
       ours.forEach((v, j) => {
         if (Math.abs(v - theirs[j]!) > 1e-5 * (1 + Math.abs(theirs[j]!))) throw new Error(`${c.name}: ${name}[${j}] = ${v}, PyTorch ${theirs[j]}`);
@@ -110,7 +113,7 @@ describe('checkpoints', () => {
     const dir = tempDir('mtl-resume-');
     const straight = resumeSetup();
     await straight.trainer.fit(straight.sets, { steps: 2 * RESUME_STEPS });
-    const expected = straight.model.namedParameters();
+    const expected = straight.model.stateDict();
 
     // The same run stopped after N steps; its checkpoint is continued in another process.
     const cut = resumeSetup();
@@ -126,7 +129,7 @@ describe('checkpoints', () => {
       expect(Array.from(resumed[name]!.dataSync() as Float32Array), name).toEqual(Array.from(value.dataSync() as Float32Array));
     }
     // And the cut differs from the straight run (the comparison is not vacuous).
-    expect(Array.from(cut.model.namedParameters()['trunk.0.weight']!.dataSync() as Float32Array)).not.toEqual(Array.from(expected['trunk.0.weight']!.dataSync() as Float32Array));
+    expect(weights(cut.model)['embedding.features.weight']).not.toEqual(Array.from(expected['embedding.features.weight']!.dataSync() as Float32Array));
   }, 60_000);
 });
 
@@ -134,7 +137,7 @@ describe('fit on a worker thread', () => {
   function bigFixture(rows = 4000) {
     const problem = syntheticProblem(32, { a: { kind: 'classification', classes: 4, rows }, b: { kind: 'regression', rows } }, 3);
     const sets = { a: problem.toDataset('a', rows).dataset, b: problem.toDataset('b', rows).dataset };
-    const model = new mt.ReferenceModel({ inputDim: 32, hidden: [128, 128], tasks: { a: { kind: 'classification', classes: 4 }, b: { kind: 'regression' } } });
+    const model = featureModel(32, { a: { kind: 'classification', classes: 4 }, b: { kind: 'regression' } }, { dModel: 64, layers: 2 });
     return { sets, model };
   }
 
@@ -149,8 +152,8 @@ describe('fit on a worker thread', () => {
     clearInterval(timer);
     const elapsed = Date.now() - started;
     expect(history.steps).toBe(400);
-    expect(events.filter((e) => e.type === 'step').length).toBe(400);
-    const step = events.find((e) => e.type === 'step') as Extract<mt.ProgressEvent, { type: 'step' }>;
+    expect(events.filter((e) => e.kind === 'step').length).toBe(400);
+    const step = events.find((e) => e.kind === 'step') as Extract<mt.ProgressEvent, { kind: 'step' }>;
     expect(Object.keys(step.lambdas).sort()).toEqual(['a', 'b']);
     expect(step.learningRate).toBeGreaterThan(0);
     expect(step.threads).toBe(mt.getNumThreads());
@@ -166,7 +169,7 @@ describe('fit on a worker thread', () => {
         mt.setNumThreads(wanted);
         const events: mt.ProgressEvent[] = [];
         await new mt.Trainer(model, { batchSize: 64 }).fit(sets, { steps: 2, onProgress: (e) => events.push(e) });
-        const steps = events.filter((e) => e.type === 'step') as Extract<mt.ProgressEvent, { type: 'step' }>[];
+        const steps = events.filter((e) => e.kind === 'step') as Extract<mt.ProgressEvent, { kind: 'step' }>[];
         expect(steps.map((e) => e.threads)).toEqual([wanted, wanted]);
       }
     } finally {
@@ -183,7 +186,7 @@ describe('fit on a worker thread', () => {
       abortedAt = performance.now();
       controller.abort();
     }, 100);
-    const history = await trainer.fit(sets, { steps: 1_000_000, signal: controller.signal, progressEvery: 1_000_000 });
+    const history = await trainer.fit(sets, { steps: 1_000_000, signal: controller.signal });
     const stopDelay = performance.now() - abortedAt;
     const msPerStep = 100 / Math.max(1, history.steps);
     expect(history.aborted).toBe(true);
@@ -212,25 +215,25 @@ describe('fit on a worker thread', () => {
   });
 
   it('a NaN/Inf loss stops the run naming the step and task, or skips the step when asked', async () => {
-    const features = Array.from({ length: 8 }, (_, i) => [i, 1]);
+    const features = Array.from({ length: 8 }, (_, i) => [[i, 1]]);
     // 1e30 is a float32, its squared error is not: the loss overflows to inf (data sets refuse NaN itself).
     const targets = [0, 1, 2, 1e30, 4, 5, 6, 7];
-    const bad = Dataset.fromArrays({ inputIds: features.map(() => [1]), features, targets, targetKind: 'regression' });
-    const good = Dataset.fromArrays({ inputIds: features.map(() => [1]), features, targets: [0, 1, 0, 1, 0, 1, 0, 1], targetKind: 'class' });
-    const makeModel = () => new mt.ReferenceModel({ inputDim: 2, hidden: [4], tasks: { cls: { kind: 'classification', classes: 2 }, reg: { kind: 'regression' } } });
+    const bad = Dataset.fromArrays({ features, targets, targetKind: 'regression' });
+    const good = Dataset.fromArrays({ features, targets: [0, 1, 0, 1, 0, 1, 0, 1], targetKind: 'classification' });
+    const makeModel = () => featureModel(2, { cls: { kind: 'classification', classes: 2 }, reg: { kind: 'regression' } });
     const stopping = new mt.Trainer(makeModel(), { batchSize: 8 });
     await expect(stopping.fit({ cls: good, reg: bad }, { steps: 3 })).rejects.toMatchObject({
       code: 'ERR_NON_FINITE_LOSS',
       message: expect.stringMatching(/step 1: the loss of task 'reg' is inf/),
     });
     const model = makeModel();
-    const before = Array.from(model.namedParameters()['trunk.0.weight']!.dataSync() as Float32Array);
+    const before = weights(model)['embedding.features.weight'];
     const skipping = new mt.Trainer(model, { batchSize: 8, onNonFinite: 'skip' });
     const skipped: string[] = [];
-    const history = await skipping.fit({ cls: good, reg: bad }, { steps: 3, onProgress: (e) => { if (e.type === 'skipped') skipped.push(e.message); } });
+    const history = await skipping.fit({ cls: good, reg: bad }, { steps: 3, onProgress: (e) => { if (e.kind === 'skipped') skipped.push(e.message); } });
     expect(history.steps).toBe(3);
     expect(skipped).toHaveLength(3);
-    expect(Array.from(model.namedParameters()['trunk.0.weight']!.dataSync() as Float32Array)).toEqual(before);
+    expect(weights(model)['embedding.features.weight']).toEqual(before);
   });
 
   it('bf16 autocast on the CPU trains (fp32 weights, lower loss)', async () => {
@@ -240,7 +243,7 @@ describe('fit on a worker thread', () => {
     const first = history.epochHistory[0]!.losses.a!;
     const last = history.epochHistory.at(-1)!.losses.a!;
     expect(last).toBeLessThan(first);
-    expect(model.namedParameters()['trunk.0.weight']!.dtype).toBe('float32');
+    expect(model.stateDict()['embedding.features.weight']!.dtype).toBe('float32');
   });
 
   it('trainer.step runs one step for a loop written in JavaScript', () => {
@@ -258,19 +261,20 @@ describe('optimizer, schedule, evaluation', () => {
     const { data, model } = parityFixture();
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.sgd({ lr: 0.1 }), schedule: mt.schedule.warmupLinear({ warmupSteps: 4 }) });
     const rates: number[] = [];
-    await trainer.fit({ a: data.a.dataset }, { steps: 10, onProgress: (e) => { if (e.type === 'step') rates.push(e.learningRate); } });
+    await trainer.fit({ a: data.a.dataset }, { steps: 10, onProgress: (e) => { if (e.kind === 'step') rates.push(e.learningRate); } });
     const expected = Array.from({ length: 10 }, (_, s) => 0.1 * (s < 4 ? s / 4 : Math.max(0, (10 - s) / (10 - 4))));
     rates.forEach((r, i) => expect(r).toBeCloseTo(expected[i]!, 12));
   });
 
   it('per-part learning rates: a part with rate 0 does not move, the others do', async () => {
     const { data, model } = parityFixture();
-    const before = Object.fromEntries(Object.entries(model.namedParameters()).map(([n, t]) => [n, Array.from(t.dataSync() as Float32Array)]));
+    const before = weights(model);
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0.1, partLearningRates: { shared: 0 } }) });
     await trainer.fit({ a: data.a.dataset, b: data.b.dataset }, { steps: 3 });
-    for (const [name, t] of Object.entries(model.namedParameters())) {
-      const moved = Array.from(t.dataSync() as Float32Array).some((v, i) => v !== before[name]![i]);
-      expect(moved, name).toBe(name.startsWith('heads.a') || name.startsWith('heads.b'));
+    for (const [name, values] of Object.entries(weights(model))) {
+      if (name.endsWith('.pe')) continue;  // the positional table is a buffer
+      const moved = values.some((v, i) => v !== before[name]![i]);
+      expect(moved, name).toBe(name.startsWith('tasks.a.') || name.startsWith('tasks.b.'));
     }
   });
 
@@ -292,9 +296,9 @@ describe('optimizer, schedule, evaluation', () => {
     const whole = (ds: mt.data.Dataset) => ds.batch(Array.from({ length: ds.size }, (_, i) => i));
     const a = whole(data.a.dataset);
     const b = whole(data.b.dataset);
-    expect(final.a!.matthews).toBeCloseTo(mt.metrics.matthewsCorrelation(model.predict('a', a), a.targets), 6);
-    expect(final.a!.accuracy).toBeCloseTo(mt.metrics.accuracy(model.predict('a', a), a.targets), 6);
-    expect(final.b!.spearman).toBeCloseTo(mt.metrics.spearman(model.predict('b', b), b.targets), 6);
+    expect(final.a!.matthews).toBeCloseTo(mt.metrics.matthewsCorrelation(model.predict('a', a), a.targets!), 6);
+    expect(final.a!.accuracy).toBeCloseTo(mt.metrics.accuracy(model.predict('a', a), a.targets!), 6);
+    expect(final.b!.spearman).toBeCloseTo(mt.metrics.spearman(model.predict('b', b), b.targets!), 6);
   });
 });
 
@@ -305,7 +309,7 @@ describe('epochs and checkpoints', () => {
     const stepTasks: string[] = [];
     const history = await trainer.fit({ a: data.a.dataset, b: data.b.dataset, c: data.c.dataset }, {
       epochs: 4,
-      onProgress: (e) => { if (e.type === 'step') stepTasks.push(Object.keys(e.losses).join()); },
+      onProgress: (e) => { if (e.kind === 'step') stepTasks.push(Object.keys(e.losses).join()); },
     });
     // a: 24 rows → 3 batches, b: 17 → 3, c: 20 → 3; an epoch is 3 steps.
     expect(history.steps).toBe(12);
@@ -317,28 +321,60 @@ describe('epochs and checkpoints', () => {
     const dir = tempDir('mtl-notckpt-');
     const file = path.join(dir, 'weights.safetensors');
     const { data, model } = parityFixture();
-    mt.save(file, model.namedParameters());
+    mt.save(file, model.stateDict());
     const trainer = new mt.Trainer(model);
     await expect(trainer.fit({ a: data.a.dataset }, { steps: 1, resumeFrom: file })).rejects.toThrow(/is not an mtl-torch checkpoint/);
   });
 });
 
 describe('configuration', () => {
-  const model = () => new mt.ReferenceModel({ inputDim: 2, hidden: [4], tasks: { x: { kind: 'regression' }, y: { kind: 'regression' } } });
+  const model = () => featureModel(2, { x: { kind: 'regression' }, y: { kind: 'regression' } });
 
   it('refuses combinations that make no sense, saying why', () => {
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.alternating(), weighting: mt.weighting.pcgrad() })).toThrow(/pcgrad cannot be used with strategy.alternating: .*one task/);
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.alternating(), weighting: mt.weighting.pcgrad() })).toThrow(/pcgrad cannot be used with strategy.alternating: .*only some of the tasks/);
     expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), weighting: mt.weighting.famo() })).toThrow(/famo cannot be used with strategy.progressive/);
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'nope' }) })).toThrow(/'main' must name a trained task, got 'nope'/);
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'nope' }) })).toThrow(/strategy.main: 'nope' is not a task of the model/);
     expect(() => new mt.Trainer(model(), { precision: 'fp16' })).toThrow(/'fp16' needs a CUDA model/);
-    expect(() => new mt.Trainer(model(), { optimizer: mt.optim.adamW({ partLearningRates: { decoder: 1 } }) })).toThrow(/'decoder', which is not a part of the model/);
+    expect(() => new mt.Trainer(model(), { optimizer: mt.optim.adamW({ partLearningRates: { 'task:z': 1 } }) })).toThrow(/partLearningRates.task:z: not a part of the model/);
+    expect(() => mt.optim.adamW({ partLearningRates: { decoder: 1 } })).toThrow(/optim.adamW.partLearningRates.decoder: expected 'shared' or 'task:<name>'/);
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), sampler: mt.sampler.uniform() })).toThrow(/'sampler' has no effect under strategy.progressive/);
+    expect(() => new mt.Trainer(model(), { sampler: mt.sampler.roundRobin() })).toThrow(/roundRobin cannot share out a joint step's examples/);
+    expect(() => new mt.Trainer(model(), { weighting: mt.weighting.fixed({ x: 1, z: 2 }) })).toThrow(/weighting.lambdas: 'z' is not a task of the model/);
   });
 
-  it('names bad fields', () => {
-    expect(() => new mt.Trainer(model(), { batchSize: 0 })).toThrow(/'batchSize' must be a positive integer/);
-    expect(() => mt.optim.sgd({ nesterov: true })).toThrow(/'nesterov' needs a momentum > 0/);
-    expect(() => mt.schedule.warmupLinear({ warmupSteps: -1 })).toThrow(/'warmupSteps' must be an integer >= 0/);
+  it('names bad fields, with what was expected and what was given', () => {
+    expect(() => new mt.Trainer(model(), { batchSize: 0 })).toThrow(/^trainer.batchSize: expected an integer > 0, got 0$/);
+    expect(() => new mt.Trainer(model(), { weighting: { kind: 'dwa', temperature: '2' } as never })).toThrow('trainer.weighting.temperature: expected a number, got "2"');
+    expect(() => new mt.Trainer(model(), { weighting: { kind: 'magic' } as never })).toThrow(/trainer.weighting.kind: expected "equal", .*got "magic"/);
+    expect(() => new mt.Trainer(model(), { batchSize: 8, bogus: 1 } as never)).toThrow(/trainer.bogus: is not an option here/);
+    expect(() => mt.weighting.dwa({ temperature: -1 })).toThrow('weighting.dwa.temperature: expected a number > 0, got -1');
+    expect(() => mt.weighting.cagrad({ c: -1 })).toThrow('weighting.cagrad.c: expected a number >= 0, got -1');
+    expect(() => mt.sampler.temperature(0)).toThrow('sampler.temperature.temperature: expected a number > 0, got 0');
+    expect(() => mt.optim.sgd({ nesterov: true })).toThrow(/optim.sgd.nesterov: 'nesterov' needs a momentum > 0/);
+    expect(() => mt.schedule.warmupLinear({ warmupSteps: -1 })).toThrow('schedule.warmupLinear.warmupSteps: expected an integer >= 0, got -1');
     const trainer = new mt.Trainer(model());
     return expect(trainer.fit({}, { steps: 1 })).rejects.toThrow(/'trainSets' is empty/);
+  });
+
+  it('fills every default from the native registry', () => {
+    const trainer = new mt.Trainer(model());
+    expect(trainer.options).toMatchObject({
+      strategy: { kind: 'joint' }, weighting: { kind: 'equal' }, batchSize: 32, evalBatchSize: 0, clipGradNorm: 0, accumulateSteps: 1,
+      precision: 'fp32', seed: 0, onNonFinite: 'stop', optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
+    });
+    expect(mt.weighting.dwa()).toEqual({ kind: 'dwa', temperature: 2, window: 0 });
+    expect(mt.weighting.famo()).toEqual({ kind: 'famo', lr: 0.025, gamma: 0.001 });
+    expect(mt.sampler.temperature()).toEqual({ kind: 'temperature', temperature: 2 });
+  });
+
+  it('refuses data sets of another kind than their task, and unlabeled ones', async () => {
+    const m = model();
+    const trainer = new mt.Trainer(m);
+    const classes = Dataset.fromArrays({ features: [[[1, 2]], [[3, 4]]], targets: [0, 1], targetKind: 'classification' });
+    const unlabeled = Dataset.fromArrays({ features: [[[1, 2]], [[3, 4]]], targetKind: 'regression' });
+    await expect(trainer.fit({ x: classes }, { steps: 1 })).rejects.toThrow(/trainSets.x: the data set's targets are for a classification task, and 'x' is a regression task/);
+    await expect(trainer.fit({ x: unlabeled }, { steps: 1 })).rejects.toThrow(/trainSets.x: the data set has no targets/);
+    await expect(trainer.evaluate({ x: unlabeled })).rejects.toThrow(/evalSets.x: the data set has no targets/);
+    expect(m.predict('x', unlabeled.batch([0, 1])).shape).toEqual([2]);
   });
 });

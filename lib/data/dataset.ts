@@ -9,10 +9,10 @@ import { native, type NativeBatch, type NativeDatasetHandle, type NativeDatasetT
 import { Tensor, tensor } from '../tensor.ts';
 import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
 
-export const TARGET_KINDS = ['class', 'regression', 'multiLabel', 'sequence', 'tagging'] as const;
+export const TARGET_KINDS = ['classification', 'regression', 'multiLabel', 'sequence', 'tagging'] as const;
 /**
- * What each example's target is:
- * - `class`: one class id (int64 [N]);
+ * What each example's target is: the kind of the task (its head) it is for.
+ * - `classification`: one class id (int64 [N]);
  * - `regression`: one real value (float32 [N]);
  * - `multiLabel`: one 0/1 (or soft) value per label (float32 [N, K]);
  * - `sequence`: an output token sequence, e.g. phonemes (int64 [N, T], padded with `targetPadId`);
@@ -29,7 +29,7 @@ export interface DatasetArrays {
   pairIds?: number[][];
   /** Segment of each token, as `inputIds`; exclusive with `pairIds`. */
   tokenTypeIds?: number[][];
-  /** One per example (may be omitted when `unlabeled`). */
+  /** One per example; omitted for an unlabeled data set (predict only: fit and evaluate refuse it). */
   targets?: Target[];
   targetKind: TargetKind;
   /** Id that pads input rows (default 0). */
@@ -44,17 +44,13 @@ export interface DatasetArrays {
    * index of PyTorch's cross-entropy). */
   targetPadId?: number;
   /**
-   * Continuous features: one vector per example (`number[][]`, all of one width; for
-   * mt.ReferenceModel), or one vector per input position (`number[][][]`: row i has a vector for
-   * each of its tokens, all of one width; what an `input.features` multi-task model embeds).
-   * With per-position features, `inputIds` may be omitted: the rows' lengths come from the features.
+   * Continuous features, one vector per input position (row i has a vector for each of its tokens,
+   * all of one width): what an `input.features` model embeds. With features, `inputIds` may be
+   * omitted: the rows' lengths come from the features.
    */
-  features?: number[][] | number[][][];
+  features?: number[][][];
   /** Names of the classes, in id order (kept for reports; e.g. a GLUE task's label vocabulary). */
   labels?: string[];
-  /** The targets are placeholders (e.g. a GLUE test file, which has no labels): the data set can be
-   * predicted on but not trained or evaluated on. `targets` may then be omitted. */
-  unlabeled?: boolean;
   /** A name for messages and reports (e.g. 'glue/rte/dev'). */
   name?: string;
 }
@@ -63,7 +59,7 @@ export interface DatasetArrays {
 export interface TokenizedExample {
   inputIds: number[];
   tokenTypeIds?: number[];
-  /** Omitted only for an `unlabeled` data set. */
+  /** Omitted by every example of an unlabeled data set. */
   target?: Target;
 }
 
@@ -87,7 +83,8 @@ export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'token
 export interface DatasetTensors {
   inputIds: Tensor;
   lengths: Tensor;
-  targets: Tensor;
+  /** Omitted for an unlabeled data set. */
+  targets?: Tensor;
   targetKind: TargetKind;
   tokenTypeIds?: Tensor;
   targetLengths?: Tensor;
@@ -104,7 +101,8 @@ export interface Batch {
   inputIds: Tensor;
   lengths: Tensor;
   tokenTypeIds?: Tensor;
-  targets: Tensor;
+  /** Absent for an unlabeled data set. */
+  targets?: Tensor;
   targetLengths?: Tensor;
   features?: Tensor;
 }
@@ -140,11 +138,7 @@ function longTensor(data: Int32Array, shape: number[]): Tensor {
   return tensor(data, shape, { dtype: 'int64' });
 }
 
-function isPerPosition(features: unknown): features is number[][][] {
-  return Array.isArray(features) && features.some((row) => Array.isArray(row) && Array.isArray(row[0]));
-}
-
-/** The features tensor: [N, F] per example, or [N, width, F] per position (zero past each row's end). */
+/** The features tensor [N, width, F] (zero past each row's end). */
 function featureTensor(features: unknown, rows: number[][], width: number): Tensor {
   const n = rows.length;
   if (!Array.isArray(features) || features.length !== n) throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
@@ -152,16 +146,9 @@ function featureTensor(features: unknown, rows: number[][], width: number): Tens
     if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'features${at}' must be a finite number, got ${describe(v)}`);
     return v;
   };
-  if (!isPerPosition(features)) {
-    const f = Array.isArray(features[0]) ? features[0].length : -1;
-    const flat = new Float32Array(n * Math.max(f, 0));
-    features.forEach((row, i) => {
-      if (!Array.isArray(row) || row.length !== f) throw argumentError(WHERE, `'features' is ragged: row ${i} must have ${f} values`);
-      row.forEach((v, j) => { flat[i * f + j] = finite(v, `[${i}][${j}]`); });
-    });
-    return tensor(flat, [n, f]);
-  }
-  const f = (features.find((row) => Array.isArray(row) && row.length > 0) as number[][])[0]!.length;
+  const first = features.find((row) => Array.isArray(row) && row.length > 0);
+  if (!Array.isArray(first) || !Array.isArray(first[0])) throw argumentError(WHERE, "'features' must hold one vector per token of each row (number[][][])");
+  const f = (first[0] as number[]).length;
   const flat = new Float32Array(n * width * f);
   features.forEach((row, i) => {
     if (!Array.isArray(row) || row.length !== rows[i]!.length) {
@@ -187,12 +174,18 @@ interface TargetShape {
   classBound: number | undefined;
 }
 
+/** The id that pads sequence (default: padId) and tagging targets (default: -100, cross-entropy's ignore index). */
+function defaultTargetPadId(kind: TargetKind, padId: number, given: number | undefined, where: string): number {
+  if (given !== undefined) return checkInt(given, where, 'targetPadId');
+  return kind === 'tagging' ? -100 : padId;
+}
+
 /** The target tensors of `kind` from JavaScript targets, each checked (errors name the entry). */
 function targetTensors(where: string, kind: TargetKind, targets: Target[], shape: TargetShape, make: (t: Tensor) => Tensor): { targets: Tensor; targetLengths?: Tensor; targetPadId: number } {
   const n = shape.rowLengths.length;
   const result = { targetPadId: shape.padId } as { targets: Tensor; targetLengths?: Tensor; targetPadId: number };
   switch (kind) {
-    case 'class': {
+    case 'classification': {
       const values = targets.map((t, i) => {
         if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
           throw argumentError(where, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
@@ -228,7 +221,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       break;
     }
     case 'sequence': {
-      result.targetPadId = shape.targetPadId === undefined ? shape.padId : checkInt(shape.targetPadId, where, 'targetPadId');
+      result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const sequences = checkIdRows(targets, 'targets', shape.classBound, true, where);
       const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
       result.targets = make(longTensor(padRows(sequences, targetWidth, result.targetPadId), [n, targetWidth]));
@@ -236,7 +229,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       break;
     }
     case 'tagging': {
-      result.targetPadId = shape.targetPadId === undefined ? -100 : checkInt(shape.targetPadId, where, 'targetPadId');
+      result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const tags = checkIdRows(targets, 'targets', shape.classBound, true, where);
       tags.forEach((row, i) => {
         if (row.length !== shape.rowLengths[i]) throw argumentError(where, `'targets[${i}]' has ${row.length} tags but the input has ${shape.rowLengths[i]!} tokens`);
@@ -254,30 +247,30 @@ export class Dataset {
   readonly targetKind: TargetKind;
   /** Class names in id order, when known. */
   readonly labels: string[] | undefined;
-  /** False when the targets are placeholders (a test split without labels). */
-  readonly hasTargets: boolean;
+  /** False for a data set without targets (e.g. a GLUE test split): it can be predicted on, not trained or evaluated on. */
+  readonly labeled: boolean;
   readonly name: string | undefined;
 
   /** @internal Use Dataset.fromArrays / fromExamples. */
-  constructor(handle: NativeDatasetHandle, targetKind: TargetKind, info: { labels?: string[]; hasTargets?: boolean; name?: string } = {}) {
+  constructor(handle: NativeDatasetHandle, targetKind: TargetKind, info: { labels?: string[]; labeled?: boolean; name?: string } = {}) {
     this.handle = handle;
     this.targetKind = targetKind;
     this.labels = info.labels;
-    this.hasTargets = info.hasTargets ?? true;
+    this.labeled = info.labeled ?? true;
     this.name = info.name;
   }
 
   /** Builds a data set from JavaScript arrays; see DatasetArrays for the fields. */
   static fromArrays(arraysIn: DatasetArrays): Dataset {
-    let arrays = arraysIn;
+    const arrays = arraysIn;
     if (typeof arrays !== 'object' || arrays === null) throw argumentError(WHERE, `expected an options object, got ${describe(arrays)}`);
     const kind = checkOneOf(arrays.targetKind, TARGET_KINDS, WHERE, 'targetKind');
     const padId = arrays.padId === undefined ? 0 : checkInt(arrays.padId, WHERE, 'padId');
     const vocabSize = arrays.vocabSize === undefined ? undefined : checkInt(arrays.vocabSize, WHERE, 'vocabSize');
     if (vocabSize !== undefined && vocabSize <= 0) throw argumentError(WHERE, `'vocabSize' must be positive, got ${vocabSize}`);
     const numClasses = arrays.numClasses === undefined ? undefined : checkInt(arrays.numClasses, WHERE, 'numClasses');
-    // Per-position features without token ids: placeholder ids (padId + 1) give each row its length.
-    const positionRows = arrays.inputIds === undefined && isPerPosition(arrays.features) ? arrays.features : undefined;
+    // Features without token ids: placeholder ids (padId + 1) give each row its length.
+    const positionRows = arrays.inputIds === undefined && Array.isArray(arrays.features) ? arrays.features : undefined;
     const inputIds = positionRows
       ? positionRows.map((row, i) => {
         if (!Array.isArray(row)) throw argumentError(WHERE, `'features[${i}]' must be an array of per-token vectors, got ${describe(row)}`);
@@ -316,13 +309,9 @@ export class Dataset {
       throw argumentError(WHERE, `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`);
     }
 
-    const unlabeled = arrays.unlabeled === undefined ? false : checkBoolean(arrays.unlabeled, WHERE, 'unlabeled');
-    if (unlabeled && arrays.targets === undefined) {
-      // Placeholders of the right shape: class 0, value 0, empty sequences, tags of pad.
-      arrays = { ...arrays, targets: rows.map((row) => (kind === 'class' || kind === 'regression' ? 0 : kind === 'tagging' ? new Array<number>(row.length).fill(0) : kind === 'sequence' ? [] : [0])) };
-    }
-    if (!Array.isArray(arrays.targets)) throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
-    if (arrays.targets.length !== n) throw argumentError(WHERE, `'targets' has ${arrays.targets.length} entries but 'inputIds' has ${n}`);
+    const labeled = arrays.targets !== undefined;
+    if (labeled && !Array.isArray(arrays.targets)) throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
+    if (labeled && arrays.targets!.length !== n) throw argumentError(WHERE, `'targets' has ${arrays.targets!.length} entries but 'inputIds' has ${n}`);
     const labels = arrays.labels;
     if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))) {
       throw argumentError(WHERE, "'labels' must be an array of strings");
@@ -335,19 +324,21 @@ export class Dataset {
       const fields: NativeDatasetTensors = {
         inputIds: make(longTensor(padRows(rows, width, padId), [n, width])).handle,
         lengths: make(longTensor(Int32Array.from(rows, (row) => row.length), [n])).handle,
-        targets: undefined as never,
       };
       if (tokenTypes) fields.tokenTypeIds = make(longTensor(padRows(tokenTypes, width, 0), [n, width])).handle;
-      const built = targetTensors(WHERE, kind, arrays.targets, { rowLengths: rows.map((row) => row.length), width, padId, targetPadId: arrays.targetPadId, classBound }, make);
-      fields.targets = built.targets.handle;
-      if (built.targetLengths) fields.targetLengths = built.targetLengths.handle;
-      const targetPadId = built.targetPadId;
+      let targetPadId = defaultTargetPadId(kind, padId, arrays.targetPadId, WHERE);
+      if (labeled) {
+        const built = targetTensors(WHERE, kind, arrays.targets!, { rowLengths: rows.map((row) => row.length), width, padId, targetPadId: arrays.targetPadId, classBound }, make);
+        fields.targets = built.targets.handle;
+        if (built.targetLengths) fields.targetLengths = built.targetLengths.handle;
+        targetPadId = built.targetPadId;
+      }
       if (arrays.features !== undefined) {
         const built = featureTensor(arrays.features, rows, width);
         fields.features = make(built).handle;
       }
       const name = arrays.name === undefined ? undefined : String(arrays.name);
-      return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels, hasTargets: !unlabeled, name });
+      return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels, labeled, name });
     } finally {
       // The data set holds its own (converted, contiguous) copies.
       for (const t of created) t.dispose();
@@ -368,7 +359,7 @@ export class Dataset {
     for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
       const value = tensors[name];
       if (value === undefined) {
-        if (name === 'inputIds' || name === 'lengths' || name === 'targets' || (name === 'targetLengths' && kind === 'sequence')) {
+        if (name === 'inputIds' || name === 'lengths' || (name === 'targetLengths' && kind === 'sequence' && tensors.targets !== undefined)) {
           throw argumentError(where, `'${name}' is required`);
         }
         continue;
@@ -377,23 +368,25 @@ export class Dataset {
       fields[name] = value.handle;
     }
     const padId = tensors.padId === undefined ? 0 : checkInt(tensors.padId, where, 'padId');
-    const targetPadId = tensors.targetPadId === undefined ? (kind === 'tagging' ? -100 : padId) : checkInt(tensors.targetPadId, where, 'targetPadId');
-    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, name: tensors.name });
+    const targetPadId = defaultTargetPadId(kind, padId, tensors.targetPadId, where);
+    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, labeled: tensors.targets !== undefined, name: tensors.name });
   }
 
   /** Builds a data set from tokenized examples (e.g. `tokenizer.encode(...)` results with a target). */
   static fromExamples(examples: TokenizedExample[], options: DatasetOptions): Dataset {
     if (!Array.isArray(examples)) throw argumentError('Dataset.fromExamples', `'examples' must be an array, got ${describe(examples)}`);
     const withTypes = examples.some((e) => e?.tokenTypeIds !== undefined);
+    const labeled = examples.some((e) => e?.target !== undefined);
     examples.forEach((e, i) => {
       if (typeof e !== 'object' || e === null) throw argumentError('Dataset.fromExamples', `'examples[${i}]' must be an object`);
       if (withTypes && e.tokenTypeIds === undefined) throw argumentError('Dataset.fromExamples', `'examples[${i}].tokenTypeIds' is missing (other examples have it)`);
+      if (labeled && e.target === undefined) throw argumentError('Dataset.fromExamples', `'examples[${i}].target' is missing (other examples have one)`);
     });
     return Dataset.fromArrays({
       ...options,
       inputIds: examples.map((e) => e.inputIds),
       ...(withTypes ? { tokenTypeIds: examples.map((e) => e.tokenTypeIds!) } : {}),
-      ...(options.unlabeled ? {} : { targets: examples.map((e) => e.target!) }),
+      ...(labeled ? { targets: examples.map((e) => e.target!) } : {}),
     });
   }
 
@@ -496,8 +489,8 @@ function wrapTensors(t: NativeDatasetTensors): Omit<Batch, 'indices'> {
   const out: Omit<Batch, 'indices'> = {
     inputIds: new Tensor(t.inputIds),
     lengths: new Tensor(t.lengths),
-    targets: new Tensor(t.targets),
   };
+  if (t.targets) out.targets = new Tensor(t.targets);
   if (t.tokenTypeIds) out.tokenTypeIds = new Tensor(t.tokenTypeIds);
   if (t.targetLengths) out.targetLengths = new Tensor(t.targetLengths);
   if (t.features) out.features = new Tensor(t.features);

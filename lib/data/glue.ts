@@ -6,7 +6,7 @@
  * Files are tab-separated and read without quote handling (GLUE sentences contain raw quotes).
  * Columns are found by header name where the file has a header, by position in CoLA's headerless
  * train/dev files. Rows whose column count differs from the header's (QQP's train file has some)
- * are skipped and counted in `skipped`. Test files have no labels: their data sets are `unlabeled`.
+ * are skipped and counted in `skipped`. Test files have no labels: their data sets are unlabeled.
  *
  * Label vocabularies (id = position), as in the GLUE baselines and Hugging Face's processors:
  *   CoLA ['0', '1'] (unacceptable, acceptable); SST-2 ['0', '1'] (negative, positive);
@@ -247,8 +247,8 @@ export interface GlueLoadOptions {
 
 /**
  * Loads one split as a native data set: each example (and its pair) encoded by `tokenizer` with
- * truncation to `maxLength`, targets as class ids (`class`) or scores (`regression`, STS-B). Test
- * splits give an `unlabeled` data set. The data set's `labels` hold the label vocabulary.
+ * truncation to `maxLength`, targets as class ids (`classification`) or scores (`regression`,
+ * STS-B). Test splits have no labels: their data sets are unlabeled (`labeled` false). The data set's `labels` hold the label vocabulary.
  */
 export function load(dir: string, task: GlueTask | string, tokenizer: TextTokenizer, options: GlueLoadOptions = {}): Dataset {
   if (typeof tokenizer?.encode !== 'function') throw argumentError('glue.load', `'tokenizer' must be a tokenizer (CharTokenizer, SubwordTokenizer), got ${describe(tokenizer)}`);
@@ -263,11 +263,10 @@ export function load(dir: string, task: GlueTask | string, tokenizer: TextTokeni
       ...(read.hasLabels ? { target: read.examples[i]!.label! } : {}),
     })),
     {
-      targetKind: read.labels === 'regression' ? 'regression' : 'class',
+      targetKind: read.labels === 'regression' ? 'regression' : 'classification',
       padId: tokenizer.padId,
       vocabSize: tokenizer.vocabSize,
       ...(read.labels === 'regression' ? {} : { labels: read.labels }),
-      unlabeled: !read.hasLabels,
       name: `glue/${read.task}/${read.split}`,
     },
   );

@@ -141,12 +141,12 @@ export class Cmudict {
     }
     if (task === 'syllables') {
       return Dataset.fromArrays({
-        ...common, targetKind: 'class', numClasses: this.maxSyllables + 1,
+        ...common, targetKind: 'classification', numClasses: this.maxSyllables + 1,
         targets: rows.map((e) => e.syllables),
       });
     }
     return Dataset.fromArrays({
-      ...common, targetKind: 'class', numClasses: this.maxSyllables,
+      ...common, targetKind: 'classification', numClasses: this.maxSyllables,
       targets: rows.map((e) => e.primaryStress!),
     });
   }
@@ -218,7 +218,7 @@ export class FirstNames {
     return Dataset.fromArrays({
       inputIds: rows.map((e) => letters.encode(e.name, { maxLength }).ids),
       targets: rows.map((e) => e.gender),
-      targetKind: 'class', numClasses: 2, labels: GENDER_LABELS,
+      targetKind: 'classification', numClasses: 2, labels: GENDER_LABELS,
       padId: letters.padId, vocabSize: letters.vocabSize, maxLength, name: `names/gender/${split}`,
     });
   }

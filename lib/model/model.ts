@@ -7,9 +7,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
 import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
+import { Module } from '../nn/module.ts';
+import { native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
 import { load as loadTensors, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkBoolean, checkDevice, describe, type Device } from '../validate.ts';
+import { checkDevice, describe, type Device } from '../validate.ts';
+import { z } from 'zod';
 import { normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
 
 /** A model's inputs: token ids (B, L) or features (B, L, F), with lengths (B) (else padding is inputIds == padId). */
@@ -63,27 +66,44 @@ export type ModelPart = 'backbone' | 'embedding' | 'encoder' | 'decoder' | 'shar
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';
 
-function toNativeBatch(batch: TaskBatch, where: string, withTargets: boolean): NativeModelBatch {
+const BATCH_FIELDS = ['indices', 'inputIds', 'features', 'lengths', 'tokenTypeIds', 'targets', 'targetLengths'] as const;
+
+/**
+ * A batch as the native bindings take it (handles of its tensors): the one converter for every
+ * call that passes a batch (forward, predict, generate, Trainer.step). Without `targets`, only the
+ * input fields are passed.
+ */
+export function nativeBatch(batch: unknown, where: string, withTargets: boolean): NativeModelBatch {
   if (typeof batch !== 'object' || batch === null) throw argumentError(where, `'batch' must be an object of tensors, got ${describe(batch)}`);
   const out: NativeModelBatch = {};
-  const fields: (keyof TaskBatch)[] = withTargets ? ['inputIds', 'features', 'lengths', 'targets'] : ['inputIds', 'features', 'lengths'];
-  for (const key of fields) {
-    if (batch[key] !== undefined) out[key] = checkTensor(batch[key], where, `batch.${key}`).handle;
+  for (const key of BATCH_FIELDS) {
+    if (!withTargets && (key === 'targets' || key === 'targetLengths')) continue;
+    const value = (batch as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = checkTensor(value, where, `batch.${key}`).handle;
   }
   if (!out.inputIds && !out.features) throw argumentError(where, `'batch' needs inputIds or features`);
   return out;
 }
 
-export class MultiTaskModel {
-  /** @internal the native model (the trainer binding reads it). */
-  readonly native: NativeMultiTaskModel;
+const GenerateOptionsSchema = z.strictObject(withDefaults({
+  /** 1: greedy. */
+  beamSize: nativeDefault(positiveInt.max(1024)),
+  /** Most generated tokens, EOS included; 0: the task's maxLength. */
+  maxLength: nativeDefault(nonNegativeInt),
+  /** Ranks the final beams by score / length^lengthPenalty. */
+  lengthPenalty: nativeDefault(z.number()),
+}, registry.defaults.generate, 'generate')).refine((o) => o.lengthPenalty === 0 || o.beamSize > 1, {
+  message: 'only ranks beams: it has no effect with beamSize 1', path: ['lengthPenalty'],
+});
+
+export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   #config: ModelConfig;
   #device: Device;
 
   private constructor(config: ModelConfig, device: Device) {
+    super(new native.NativeMultiTaskModel(config, device));
     this.#config = config;
     this.#device = device;
-    this.native = new native.NativeMultiTaskModel(config, device);
   }
 
   /** @internal use mt.multitask(spec) */
@@ -113,7 +133,7 @@ export class MultiTaskModel {
   forward(task: string, batch: TaskBatch): TaskOutput {
     const where = 'MultiTaskModel.forward';
     this.#checkTask(task, where);
-    const nb = toNativeBatch(batch, where, true);
+    const nb = nativeBatch(batch, where, true);
     return this.#results(this.native.forward({ [task]: nb }, nb.targets !== undefined))[task]!;
   }
 
@@ -124,7 +144,7 @@ export class MultiTaskModel {
   forwardMany(inputs: ModelInputs, targets: Record<string, Tensor | null>): Record<string, TaskOutput> {
     const where = 'MultiTaskModel.forwardMany';
     if (typeof targets !== 'object' || targets === null) throw argumentError(where, `'targets' must be a record of tensors by task`);
-    const shared = toNativeBatch(inputs, where, false);
+    const shared = nativeBatch(inputs, where, false);
     const batches: Record<string, NativeModelBatch> = {};
     let allTargets = true;
     for (const [task, t] of Object.entries(targets)) {
@@ -139,7 +159,7 @@ export class MultiTaskModel {
   /** Predictions without gradients: class ids, values, 0/1 labels, tag ids, or generated ids (greedy). */
   predict(task: string, inputs: ModelInputs): Tensor {
     const where = 'MultiTaskModel.predict';
-    return new Tensor(this.native.predict(this.#checkTask(task, where), toNativeBatch(inputs, where, false)));
+    return new Tensor(this.native.predict(this.#checkTask(task, where), nativeBatch(inputs, where, false)));
   }
 
   /** Greedy (beamSize 1) or beam-search decoding of a sequence task over the decoder's KV cache. */
@@ -147,14 +167,9 @@ export class MultiTaskModel {
     const where = 'MultiTaskModel.generate';
     this.#checkTask(task, where);
     const kind = this.#config.tasks.find((t) => t.name === task)!.kind;
-    if (kind !== 'sequence') throw argumentError(where, `task '${task}' is a ${kind} task; generate needs a sequence task`);
-    const beamSize = options.beamSize ?? 1;
-    if (!Number.isSafeInteger(beamSize) || beamSize < 1) throw argumentError(where, `'beamSize' must be a positive integer, got ${describe(beamSize)}`);
-    const maxLength = options.maxLength ?? 0;
-    if (!Number.isSafeInteger(maxLength) || maxLength < 0) throw argumentError(where, `'maxLength' must be a positive integer, got ${describe(maxLength)}`);
-    const lengthPenalty = options.lengthPenalty ?? 0;
-    if (typeof lengthPenalty !== 'number' || !Number.isFinite(lengthPenalty)) throw argumentError(where, `'lengthPenalty' must be a finite number`);
-    const r = this.native.generate(task, toNativeBatch(inputs, where, false), { beamSize, maxLength, lengthPenalty });
+    if (!registry.head[kind]!.capabilities.generates) throw argumentError(where, `task '${task}' is a ${kind} task; generate needs a sequence task`);
+    const resolved = parse(GenerateOptionsSchema, options, `${where}.options`);
+    const r = this.native.generate(task, nativeBatch(inputs, where, false), resolved);
     return { sequences: new Tensor(r.sequences), scores: new Tensor(r.scores) };
   }
 
@@ -168,7 +183,14 @@ export class MultiTaskModel {
   addTask(name: string, head: TaskSpec): this {
     const where = 'MultiTaskModel.addTask';
     if (this.taskNames.includes(name)) throw argumentError(where, `task '${name}' already exists`);
-    const task = normalizeTask(name, head);
+    const task = normalizeTask(name, head, where);
+    if (this.#config.sharing.kind === 'fullyShared' && 'decoderLayers' in task && task.decoderLayers > 0) {
+      // Every head shares the one decoder built for the model's first tasks.
+      const layers = Math.max(0, ...this.#config.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0)));
+      if (task.decoderLayers > layers) {
+        throw argumentError(where, `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (fullyShared)`);
+      }
+    }
     this.native.addTask(task);
     this.#config = { ...this.#config, tasks: [...this.#config.tasks, task] };
     return this;
@@ -179,12 +201,15 @@ export class MultiTaskModel {
     return part;
   }
 
-  /** Stops gradients for a part: 'backbone', 'embedding', 'encoder', 'decoder', 'sharing', 'heads' or a task name. */
-  freeze(part: ModelPart = 'backbone'): this {
+  /** Stops gradients for a part ('backbone', 'embedding', 'encoder', 'decoder', 'sharing', 'heads' or a
+   * task name), or for the parameters whose names start with one of `prefixes`. */
+  override freeze(part: ModelPart | string[] = 'backbone'): this {
+    if (Array.isArray(part)) return super.freeze(part);
     this.native.setTrainable(this.#checkPart(part, 'MultiTaskModel.freeze'), false);
     return this;
   }
-  unfreeze(part: ModelPart = 'backbone'): this {
+  override unfreeze(part: ModelPart | string[] = 'backbone'): this {
+    if (Array.isArray(part)) return super.unfreeze(part);
     this.native.setTrainable(this.#checkPart(part, 'MultiTaskModel.unfreeze'), true);
     return this;
   }
@@ -193,38 +218,12 @@ export class MultiTaskModel {
     return this.native.partParameterNames(this.#checkPart(part, 'MultiTaskModel.partParameterNames'));
   }
 
-  train(mode = true): this {
-    this.native.train(checkBoolean(mode, 'MultiTaskModel.train', 'mode'));
-    return this;
-  }
-  eval(): this { return this.train(false); }
-  get training(): boolean { return this.native.isTraining(); }
-  to(device: Device): this {
+  /** Moves the model to a device (its weights stay float32; precision is the trainer's). */
+  override to(device: Device): this {
     const checked = checkDevice(device, 'MultiTaskModel.to', 'device')!;
-    this.native.to(checked);
+    super.to(checked);
     this.#device = checked;
     return this;
-  }
-
-  /** The model's own parameters (gradients land on them), by name. */
-  namedParameters(): [string, Tensor][] {
-    const { names, tensors } = this.native.namedParameters();
-    return names.map((n, i) => [n, new Tensor(tensors[i]!)]);
-  }
-  /** Parameters, then buffers, detached (they share storage with the model). */
-  stateDict(): Record<string, Tensor> {
-    const out: Record<string, Tensor> = {};
-    for (const list of [this.native.namedParameters(), this.native.namedBuffers()]) {
-      list.names.forEach((n, i) => { out[n] = new Tensor(list.tensors[i]!).detach(); });
-    }
-    return out;
-  }
-  /** Copies weights in by name; a missing, unexpected or mis-shaped key is refused, naming the key. */
-  loadStateDict(stateDict: Record<string, Tensor>, options: { strict?: boolean } = {}): { missingKeys: string[]; unexpectedKeys: string[] } {
-    const where = 'MultiTaskModel.loadStateDict';
-    const entries = Object.entries(stateDict);
-    const r = this.native.loadStateDict(entries.map(([n]) => n), entries.map(([n, t]) => checkTensor(t, where, `stateDict['${n}']`).handle), options.strict ?? true);
-    return { missingKeys: r.missing, unexpectedKeys: r.unexpected };
   }
 
   /** Writes dir/config.json and dir/model.safetensors, each atomically (temporary file, then rename). */

@@ -1,7 +1,9 @@
 /** Option and input checks shared by the mt.nn blocks; every message names the block and the field. */
 import { argumentError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkBoolean, checkInt, checkNumber, checkOneOf, describe } from '../validate.ts';
+import * as schemas from '../schema.ts';
+import { parse } from '../schema.ts';
+import { checkBoolean, checkOneOf, describe } from '../validate.ts';
 
 const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
 
@@ -13,9 +15,7 @@ export function checkOptions(value: unknown, where: string): Record<string, unkn
 }
 
 export function positiveInt(value: unknown, where: string, name: string): number {
-  const n = checkInt(value, where, name);
-  if (n <= 0) throw argumentError(where, `'${name}' must be a positive integer, got ${n}`);
-  return n;
+  return parse(schemas.positiveInt, value, `${where}.${name}`);
 }
 
 export function optionalPositiveInt(value: unknown, fallback: number, where: string, name: string): number {
@@ -23,17 +23,11 @@ export function optionalPositiveInt(value: unknown, fallback: number, where: str
 }
 
 export function probability(value: unknown, fallback: number, where: string, name: string): number {
-  if (value === undefined) return fallback;
-  const p = checkNumber(value, where, name);
-  if (!(p >= 0 && p <= 1)) throw argumentError(where, `'${name}' must be between 0 and 1, got ${p}`);
-  return p;
+  return value === undefined ? fallback : parse(schemas.probability, value, `${where}.${name}`);
 }
 
 export function positiveNumber(value: unknown, fallback: number, where: string, name: string): number {
-  if (value === undefined) return fallback;
-  const x = checkNumber(value, where, name);
-  if (!(x > 0) || !Number.isFinite(x)) throw argumentError(where, `'${name}' must be a positive number, got ${x}`);
-  return x;
+  return value === undefined ? fallback : parse(schemas.positiveNumber, value, `${where}.${name}`);
 }
 
 export function optionalBoolean(value: unknown, fallback: boolean, where: string, name: string): boolean {

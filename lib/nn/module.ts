@@ -4,7 +4,7 @@
  * are torch.nn's, so a state dict moves between PyTorch and mtl-torch unchanged.
  */
 import { argumentError } from '../errors.ts';
-import { native, type NativeModule, type NativeTensor } from '../native.ts';
+import { native, type NativeModule, type NativeModuleBase, type NativeTensor } from '../native.ts';
 import type { StateDict } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkBoolean, checkDevice, checkDtype, describe, type Device, type DType } from '../validate.ts';
@@ -20,12 +20,19 @@ function entries(list: { names: string[]; tensors: NativeTensor[] }): [string, T
   return list.names.map((name, i) => [name, new Tensor(list.tensors[i]!)]);
 }
 
-export abstract class Module {
+/**
+ * torch.nn.Module's generic methods over a native module: the mt.nn blocks (a native block of a
+ * kind) and MultiTaskModel (the native multi-task model) share this one implementation.
+ */
+export abstract class Module<N extends NativeModuleBase = NativeModule> {
   /** @internal */
-  readonly native: NativeModule;
+  readonly native: N;
 
-  protected constructor(kind: string, options: object) {
-    this.native = new native.NativeModule(kind, options);
+  /** A block of native/core/nn (`kind` with validated, complete options), or a native module made elsewhere. */
+  protected constructor(kind: string, options: object);
+  protected constructor(nativeModule: N);
+  protected constructor(kindOrNative: string | N, options?: object) {
+    this.native = (typeof kindOrNative === 'string' ? new native.NativeModule(kindOrNative, options!) : kindOrNative) as N;
   }
 
   /** Parameters with their torch.nn names ("layers.0.self_attn.in_proj_weight"), in torch's order.
@@ -113,9 +120,9 @@ export abstract class Module {
     return this;
   }
 
-  /** @internal One native forward call; results wrapped as tensors. */
+  /** @internal One native forward call of an nn block; results wrapped as tensors. */
   protected call(...args: unknown[]): Tensor {
-    return new Tensor(this.native.forward(...args) as NativeTensor);
+    return new Tensor((this.native as unknown as NativeModule).forward(...args) as NativeTensor);
   }
 }
 

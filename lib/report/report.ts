@@ -1,19 +1,36 @@
 /**
  * The run directory's report: `report.html`, self-contained (inline CSS and SVG, no scripts, no
- * network), built from `config.json` and the event log `metrics.jsonl` that training writes.
+ * network), built from `config.json` and the event log `metrics.jsonl` that training writes. It
+ * puts first whether multi-task training helped (Δm and each task against its single-task model),
+ * then one series per model in every plot, the loss weights λ, and, when they were measured, the
+ * tasks' gradient conflict and affinity.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
-import { escapeXml, linePlot, type Series } from './svg.ts';
+import { escapeXml, heatMap, linePlot, seriesColor, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
 
-/** One line of metrics.jsonl. */
+export interface TaskDelta {
+  /** The task's main metric, and the direction it improves in. */
+  metric: string;
+  direction: 'max' | 'min';
+  multiTask: number;
+  singleTask: number;
+  /** (multi − single) / |single|, negated when lower is better: > 0 means multi-task training helped. */
+  delta: number;
+}
+
+/** One line of metrics.jsonl; `model` is 'multi-task' or 'single-task <task>'. */
 export type RunEvent =
-  | { kind: 'step'; step: number; epoch?: number; losses: Record<string, number>; weights?: Record<string, number>; lr?: number }
-  | { kind: 'eval'; step: number; split?: string; metrics: TaskMetrics }
-  | { kind: 'result'; model: string; metrics: TaskMetrics; steps?: number; wallSeconds?: number };
+  | { kind: 'step'; model: string; step: number; epoch?: number; losses: Record<string, number>; lambdas?: Record<string, number>; lr?: number }
+  | { kind: 'eval'; model: string; step: number; metrics: TaskMetrics }
+  | { kind: 'diagnostics'; model: string; step: number; tasks: string[]; cosine: number[][]; affinity: number[][]; lookaheadRate: number; seconds: number }
+  | { kind: 'result'; model: string; metrics: TaskMetrics; steps: number; wallSeconds: number; weights?: 'best' | 'final'; examples?: Record<string, number> }
+  | { kind: 'delta'; model?: undefined; deltas: Record<string, TaskDelta>; deltaM?: number };
+
+const KINDS = new Set(['step', 'eval', 'diagnostics', 'result', 'delta']);
 
 export interface RunRecord {
   title: string;
@@ -32,7 +49,7 @@ export function parseEvents(text: string, source = 'metrics.jsonl'): RunEvent[] 
       throw argumentError('report', `${source} line ${i + 1} is not JSON`);
     }
     const kind = (event as { kind?: unknown })?.kind;
-    if (kind !== 'step' && kind !== 'eval' && kind !== 'result') {
+    if (typeof kind !== 'string' || !KINDS.has(kind)) {
       throw argumentError('report', `${source} line ${i + 1} has unknown kind ${JSON.stringify(kind)}`);
     }
     events.push(event as RunEvent);
@@ -48,17 +65,8 @@ export function readRun(dir: string): RunRecord {
   return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readFileSync(eventsPath, 'utf8'), eventsPath) };
 }
 
-function seriesBy(events: RunEvent[], pick: (e: Extract<RunEvent, { kind: 'step' }>) => Record<string, number> | undefined): Series[] {
-  const byName = new Map<string, [number, number][]>();
-  for (const e of events) {
-    if (e.kind !== 'step') continue;
-    for (const [name, value] of Object.entries(pick(e) ?? {})) {
-      if (!byName.has(name)) byName.set(name, []);
-      byName.get(name)!.push([e.step, value]);
-    }
-  }
-  return [...byName].map(([name, points]) => ({ name, points }));
-}
+type Of<K extends RunEvent['kind']> = Extract<RunEvent, { kind: K }>;
+const ofKind = <K extends RunEvent['kind']>(events: RunEvent[], kind: K) => events.filter((e): e is Of<K> => e.kind === kind);
 
 function formatMetric(value: number | undefined): string {
   if (value === undefined) return '–';
@@ -66,68 +74,118 @@ function formatMetric(value: number | undefined): string {
   return Math.abs(value) >= 100 ? value.toFixed(1) : value.toFixed(4);
 }
 
-/** The results table: one row per model, one column per task metric. */
-export function resultsTable(results: Extract<RunEvent, { kind: 'result' }>[]): string {
+function formatPercent(value: number): string {
+  return Number.isFinite(value) ? `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)} %` : '–';
+}
+
+/** Whether multi-task training helped: each task's main metric in both models, the change, Δm. */
+export function deltaTable(delta: Of<'delta'> | undefined): string {
+  if (!delta) return '<p>No single-task baselines were trained (run config: <code>"baselines": "all"</code>).</p>';
+  const rows = Object.entries(delta.deltas).map(([task, d]) => {
+    const cls = !Number.isFinite(d.delta) ? '' : d.delta >= 0 ? ' class="better"' : ' class="worse"';
+    return `<tr><th>${escapeXml(task)}</th><td>${escapeXml(d.metric)} (${d.direction === 'max' ? 'higher' : 'lower'} is better)</td>` +
+      `<td>${formatMetric(d.multiTask)}</td><td>${formatMetric(d.singleTask)}</td><td${cls}>${formatPercent(100 * d.delta)}</td></tr>`;
+  });
+  const dm = delta.deltaM === undefined ? '–' : formatPercent(delta.deltaM);
+  return `<table class="delta"><tr><th>task</th><th>main metric</th><th>multi-task</th><th>single-task</th><th>change</th></tr>${rows.join('')}` +
+    `<tr class="total"><th colspan="4">Δm: mean change over the tasks</th><td>${dm}</td></tr></table>` +
+    '<p class="note">Change = (multi-task − single-task) / |single-task|, negated where lower is better: positive where sharing helped (Maninis et al. 2019).</p>';
+}
+
+/** The results: one row per task metric, one column per model. */
+export function resultsTable(results: Of<'result'>[]): string {
   if (results.length === 0) return '<p>No final results were recorded.</p>';
-  const columns: [string, string][] = [];
+  const rows: [string, string][] = [];
   for (const r of results) {
     for (const [task, metrics] of Object.entries(r.metrics)) {
-      for (const metric of Object.keys(metrics)) {
-        if (!columns.some(([t, m]) => t === task && m === metric)) columns.push([task, metric]);
-      }
+      for (const metric of Object.keys(metrics)) if (!rows.some(([t, m]) => t === task && m === metric)) rows.push([task, metric]);
     }
   }
-  const head = `<tr><th>model</th>${columns.map(([t, m]) => `<th>${escapeXml(t)}<br><small>${escapeXml(m)}</small></th>`).join('')}<th>steps</th><th>wall</th></tr>`;
-  const rows = results.map((r) => {
-    const cells = columns.map(([t, m]) => `<td>${formatMetric(r.metrics[t]?.[m])}</td>`).join('');
-    const wall = r.wallSeconds === undefined ? '–' : `${r.wallSeconds.toFixed(0)} s`;
-    return `<tr><th>${escapeXml(r.model)}</th>${cells}<td>${r.steps ?? '–'}</td><td>${wall}</td></tr>`;
+  const head = `<tr><th>task</th><th>metric</th>${results.map((r) => `<th>${escapeXml(r.model)}</th>`).join('')}</tr>`;
+  const body = rows.map(([task, metric]) => `<tr><th>${escapeXml(task)}</th><td class="name">${escapeXml(metric)}</td>${results.map((r) => `<td>${formatMetric(r.metrics[task]?.[metric])}</td>`).join('')}</tr>`);
+  const steps = `<tr><th colspan="2">steps</th>${results.map((r) => `<td>${r.steps}</td>`).join('')}</tr>`;
+  const wall = `<tr><th colspan="2">wall time</th>${results.map((r) => `<td>${r.wallSeconds.toFixed(0)} s</td>`).join('')}</tr>`;
+  const weights = `<tr><th colspan="2">weights</th>${results.map((r) => `<td>${r.weights ?? 'final'}</td>`).join('')}</tr>`;
+  return `<table class="results">${head}${body.join('')}${steps}${wall}${weights}</table>`;
+}
+
+/** Points of `pick` over the steps of one model's events of a kind. */
+function points<E extends { step: number }>(events: E[], pick: (e: E) => number | undefined): [number, number][] {
+  return events.flatMap((e) => {
+    const v = pick(e);
+    return v === undefined ? [] : [[e.step, v] as [number, number]];
   });
-  return `<table>${head}${rows.join('')}</table>`;
 }
 
 export function renderReport(run: RunRecord): string {
   const { events } = run;
-  const lossSeries = seriesBy(events, (e) => e.losses);
-  const weightSeries = seriesBy(events, (e) => e.weights);
-  const lrSeries = seriesBy(events, (e) => (e.lr === undefined ? undefined : { lr: e.lr }));
-  const lossPlots = lossSeries.map((s) => linePlot({ title: `${s.name}: training loss`, xLabel: 'step', yLabel: 'loss', series: [s], logY: s.points.every(([, y]) => y > 0) }));
-  const weightPlot = weightSeries.length > 0 ? linePlot({ title: 'Loss weights λ per task', xLabel: 'step', yLabel: 'λ', series: weightSeries }) : '';
-  const lrPlot = lrSeries.length > 0 ? linePlot({ title: 'Learning rate', xLabel: 'step', yLabel: 'lr', series: lrSeries }) : '';
-  const evalByTask = new Map<string, Map<string, [number, number][]>>();
-  for (const e of events) {
-    if (e.kind !== 'eval') continue;
-    for (const [task, metrics] of Object.entries(e.metrics)) {
-      if (!evalByTask.has(task)) evalByTask.set(task, new Map());
-      for (const [metric, value] of Object.entries(metrics)) {
-        const m = evalByTask.get(task)!;
-        if (!m.has(metric)) m.set(metric, []);
-        m.get(metric)!.push([e.step, value]);
-      }
-    }
+  const models = [...new Set(events.filter((e) => e.model !== undefined).map((e) => e.model!))];
+  const color = (model: string) => seriesColor(models.indexOf(model));
+  const steps = ofKind(events, 'step');
+  const evals = ofKind(events, 'eval');
+  const tasks = [...new Set([...steps.flatMap((e) => Object.keys(e.losses)), ...evals.flatMap((e) => Object.keys(e.metrics))])];
+  const perModel = <E extends { model?: string }>(list: E[], model: string) => list.filter((e) => e.model === model);
+
+  const lossPlots = tasks.map((task) => {
+    const series: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.losses[task]) })).filter((s) => s.points.length > 0);
+    return linePlot({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: series.every((s) => s.points.every(([, y]) => y > 0)) });
+  });
+  const delta = ofKind(events, 'delta').at(-1);
+  const evalPlots = tasks.map((task) => {
+    const metric = delta?.deltas[task]?.metric ?? Object.keys(evals.find((e) => e.metrics[task])?.metrics[task] ?? {}).find((m) => m !== 'loss') ?? 'loss';
+    const series: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(evals, m), (e) => e.metrics[task]?.[metric]) })).filter((s) => s.points.length > 0);
+    return linePlot({ title: `${task}: ${metric} (dev)`, xLabel: 'step', yLabel: metric, series });
+  });
+  const multiSteps = perModel(steps, models[0] ?? '');
+  const lambdaTasks = [...new Set(multiSteps.flatMap((e) => Object.keys(e.lambdas ?? {})))];
+  const lambdaPlot = lambdaTasks.length > 0 ? linePlot({
+    title: `Loss weights λ per task (${models[0]})`, xLabel: 'step', yLabel: 'λ',
+    series: lambdaTasks.map((t, i) => ({ name: t, color: seriesColor(i), points: points(multiSteps, (e) => e.lambdas?.[t]) })),
+  }) : '';
+  const lrPlot = linePlot({
+    title: 'Learning rate', xLabel: 'step', yLabel: 'lr',
+    series: models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.lr) })).filter((s) => s.points.length > 0),
+  });
+
+  const diagnostics = ofKind(events, 'diagnostics');
+  let diagnosticsSection = '';
+  if (diagnostics.length > 0) {
+    const names = diagnostics[0]!.tasks;
+    const mean = (pick: (d: Of<'diagnostics'>) => number[][]) =>
+      names.map((_, i) => names.map((__, j) => diagnostics.reduce((s, d) => s + pick(d)[i]![j]!, 0) / diagnostics.length));
+    const pairs = names.flatMap((a, i) => names.slice(i + 1).map((b, k) => [a, b, i, i + 1 + k] as const));
+    const seconds = diagnostics.reduce((s, d) => s + d.seconds, 0);
+    diagnosticsSection = `<h2>Why tasks help or hurt</h2>
+<p>Measured ${diagnostics.length} times on the training batches (${seconds.toFixed(1)} s in all, ${(seconds / diagnostics.length).toFixed(2)} s each).
+Gradient cosine: negative where two tasks pull the shared weights apart. Affinity (Fifty et al. 2021): 1 − L<sub>column</sub>(θ after a step along the row task's gradient) / L<sub>column</sub>(θ); positive where the row task's update lowers the column task's loss.</p>
+<div class="plots">${heatMap({ title: 'Gradient cosine similarity (mean)', labels: names, values: mean((d) => d.cosine) })}${heatMap({ title: 'Inter-task affinity (mean)', labels: names, values: mean((d) => d.affinity), scientific: true })}
+${linePlot({ title: 'Gradient cosine similarity over time', xLabel: 'step', yLabel: 'cosine', series: pairs.map(([a, b, i, j], k) => ({ name: `${a} · ${b}`, color: seriesColor(k), points: diagnostics.map((d) => [d.step, d.cosine[i]![j]!] as [number, number]) })) })}</div>`;
   }
-  const evalPlots = [...evalByTask].map(([task, metrics]) =>
-    linePlot({ title: `${task}: evaluation`, xLabel: 'step', yLabel: 'metric', series: [...metrics].map(([name, points]) => ({ name, points })) }));
-  const results = events.filter((e): e is Extract<RunEvent, { kind: 'result' }> => e.kind === 'result');
-  const css = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1180px;color:#222}
+
+  const css = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1180px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th{background:#f4f4f4}.plots{display:flex;flex-wrap:wrap;gap:12px}
-svg.plot{background:#fff;border:1px solid #e4e4e4}svg .title{font-size:13px;font-weight:600}
-svg .tick,svg .legend{font-size:10px;fill:#444}svg .axis{font-size:11px;fill:#333}
-svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}svg .empty{fill:#999}pre{background:#f7f7f7;padding:1em;overflow:auto}`;
+table{border-collapse:collapse;margin:.5em 0;max-width:100%}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+th{background:#f4f4f4}td.name{text-align:left}.results th:first-child,.delta th:first-child{text-align:left}
+td.better{color:#006d4f;font-weight:600}td.worse{color:#b23a00;font-weight:600}tr.total td{font-weight:700}
+.note{color:#555;font-size:.92em}.plots{display:flex;flex-wrap:wrap;gap:12px}
+svg.plot{background:#fff;border:1px solid #e4e4e4;max-width:100%;height:auto}svg .title{font-size:13px;font-weight:600}
+svg .tick,svg .legend{font-size:10px;fill:#444}svg .axis{font-size:11px;fill:#333}svg .cell{font-size:11px}
+svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}svg .empty{fill:#999}pre{background:#f7f7f7;padding:1em;overflow:auto;max-height:40em}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(run.title)} — mtl-torch run</title><style>${css}</style></head>
 <body>
 <h1>${escapeXml(run.title)}</h1>
-<h2>Results</h2>
-${resultsTable(results)}
+<h2>Multi-task against single-task</h2>
+${deltaTable(delta)}
+<h2>Results (dev)</h2>
+${resultsTable(ofKind(events, 'result'))}
 <h2>Training loss</h2>
 <div class="plots">${lossPlots.join('\n') || '<p>No training steps were recorded.</p>'}</div>
-<h2>Loss weights and learning rate</h2>
-<div class="plots">${weightPlot}${lrPlot}</div>
 <h2>Evaluation</h2>
 <div class="plots">${evalPlots.join('\n') || '<p>No evaluations were recorded.</p>'}</div>
+<h2>Loss weights and learning rate</h2>
+<div class="plots">${lambdaPlot}${lrPlot}</div>
+${diagnosticsSection}
 <h2>Configuration</h2>
 <pre>${escapeXml(JSON.stringify(run.config, null, 2))}</pre>
 </body></html>

@@ -3,6 +3,8 @@
 export interface Series {
   name: string;
   points: [number, number][];
+  /** Default: the palette's colour of the series' position. */
+  color?: string;
 }
 
 export interface LinePlotOptions {
@@ -17,6 +19,11 @@ export interface LinePlotOptions {
 
 // Colour-blind-safe palette (Okabe–Ito).
 const COLORS = ['#0072B2', '#D55E00', '#009E73', '#CC79A7', '#E69F00', '#56B4E9', '#F0E442', '#000000'];
+
+/** The palette's colour number `index` (so one model keeps one colour in every plot). */
+export function seriesColor(index: number): string {
+  return COLORS[((index % COLORS.length) + COLORS.length) % COLORS.length]!;
+}
 
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -47,8 +54,9 @@ export function linePlot(options: LinePlotOptions): string {
   const height = options.height ?? 300;
   const margin = { left: 64, right: 16, top: 32, bottom: 44 };
   const transformY = (y: number) => (options.logY ? Math.log10(y) : y);
-  const series = options.series.map((s) => ({
+  const series = options.series.map((s, i) => ({
     name: s.name,
+    color: s.color ?? seriesColor(i),
     points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0)),
   }));
   const all = series.flatMap((s) => s.points);
@@ -84,13 +92,53 @@ export function linePlot(options: LinePlotOptions): string {
   parts.push(`<text x="14" y="${margin.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotH / 2})" class="axis">${escapeXml(options.yLabel)}</text>`);
   series.forEach((s, i) => {
     if (s.points.length === 0) return;
-    const color = COLORS[i % COLORS.length];
+    const color = s.color;
     const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" class="series"><title>${escapeXml(s.name)}</title></path>`);
+    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" class="series" data-series="${escapeXml(s.name)}"><title>${escapeXml(s.name)}</title></path>`);
     const ly = margin.top + 12 + i * 14;
-    parts.push(`<rect x="${margin.left + plotW - 130}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
-    parts.push(`<text x="${margin.left + plotW - 116}" y="${ly - 4}" class="legend">${escapeXml(s.name)}</text>`);
+    parts.push(`<rect x="${margin.left + plotW - 150}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
+    parts.push(`<text x="${margin.left + plotW - 136}" y="${ly - 4}" class="legend">${escapeXml(s.name)}</text>`);
   });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+export interface HeatMapOptions {
+  title: string;
+  /** Row and column labels (a square matrix). */
+  labels: string[];
+  values: number[][];
+  /** Cells printed in scientific notation (small values such as affinities). */
+  scientific?: boolean;
+}
+
+/** A square matrix as an SVG heat map on a diverging scale (blue < 0 < red), symmetric about 0. */
+export function heatMap(options: HeatMapOptions): string {
+  const n = options.labels.length;
+  const cell = Math.min(64, Math.floor(360 / Math.max(n, 1)));
+  const left = 90;
+  const top = 56;
+  const width = left + n * cell + 20;
+  const height = top + n * cell + 20;
+  const limit = Math.max(1e-12, ...options.values.flat().filter(Number.isFinite).map(Math.abs));
+  const shade = (v: number) => {
+    if (!Number.isFinite(v)) return '#ddd';
+    const t = Math.min(1, Math.abs(v) / limit);
+    const [r, g, b] = v >= 0 ? [213, 94, 0] : [0, 114, 178];
+    const mix = (c: number) => Math.round(255 + (c - 255) * t);
+    return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
+  };
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="plot heatmap" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(options.title)}">`,
+    `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(options.title)}</text>`];
+  options.labels.forEach((label, i) => {
+    parts.push(`<text x="${left - 6}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle" class="tick">${escapeXml(label)}</text>`);
+    parts.push(`<text x="${left + i * cell + cell / 2}" y="${top - 8}" text-anchor="middle" class="tick">${escapeXml(label)}</text>`);
+  });
+  options.values.forEach((row, i) => row.forEach((v, j) => {
+    const text = !Number.isFinite(v) ? '–' : options.scientific ? v.toExponential(1) : v.toFixed(2);
+    parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${shade(v)}" class="cell-box"><title>${escapeXml(`${options.labels[i]} → ${options.labels[j]}: ${v}`)}</title></rect>`);
+    parts.push(`<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2}" text-anchor="middle" dominant-baseline="middle" class="cell">${text}</text>`);
+  }));
   parts.push('</svg>');
   return parts.join('');
 }

@@ -1,18 +1,29 @@
 /**
- * Runs: train a multi-task model from a run config into a run directory, evaluate it, predict with
- * it. A run directory holds `config.json` (the run config as given), `model/` (the trained model:
- * config.json + model.safetensors), `checkpoint/` (the trainer's last checkpoint, for resuming),
- * `metrics.jsonl` (the event log) and `report.html`; with a baseline, `baseline/` too.
+ * Runs: train a multi-task model and its single-task baselines from a run config into a run
+ * directory, compare them (every task's metric for both, and Δm), evaluate and predict with the
+ * result, resume an interrupted run. A run directory holds
+ *   config.json        the run config as given
+ *   metrics.jsonl      the event log (steps, evaluations, diagnostics, results, Δm), one JSON per line
+ *   report.html        the report drawn from it
+ *   model/, best/      the multi-task model's final weights and, with keepBest, its best ones
+ *   checkpoint/        its last training checkpoint (resume)
+ *   baselines/<task>/  the same three for each single-task baseline
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
 import { MultiTaskModel, multitask } from '../model/model.ts';
-import { writeReport, type RunEvent, type TaskMetrics } from '../report/report.ts';
+import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
+import { capabilities } from '../schema.ts';
+import { load as loadTensors } from '../serialization.ts';
 import { tensor } from '../tensor.ts';
 import { Trainer, type ProgressEvent } from '../train/trainer.ts';
+import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import { runTasks, type EvalSplit, type RunTask, type RunTasks } from './tasks.ts';
+
+export const MULTI_TASK = 'multi-task';
+export const singleTaskLabel = (task: string) => `single-task ${task}`;
 
 export interface RunProgress {
   /** Which model is training: 'multi-task' or 'single-task <task>'. */
@@ -33,19 +44,36 @@ export interface RunResult {
   metrics: TaskMetrics;
   steps: number;
   wallSeconds: number;
+  /** Which weights the metrics are of: the best evaluation's (keepBest) or the last step's. */
+  weights: 'best' | 'final';
+  /** Rows of each task per step (the multi-task run's shares, which its baselines train with). */
+  examples?: Record<string, number>;
 }
 
-function readConfigFile(file: string): unknown {
-  if (!existsSync(file)) throw argumentError('config', `${file} does not exist`);
+export interface RunSummary {
+  results: RunResult[];
+  /** Per task with a baseline: its main metric in both models and the relative change. */
+  deltas: Record<string, TaskDelta>;
+  /** Δm (Maninis et al. 2019): the mean of the per-task relative changes, in percent (higher: multi-task helps). */
+  deltaM?: number;
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  if (!existsSync(file)) throw argumentError(what, `${file} does not exist`);
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw argumentError('config', `${file} is not valid JSON (${(error as Error).message})`);
+    throw argumentError(what, `${file} is not valid JSON (${(error as Error).message})`);
   }
 }
 
 export function loadRunConfig(file: string): RunConfig {
-  return parseRunConfig(readConfigFile(file));
+  return parseRunConfig(readJsonFile(file, 'config'));
+}
+
+/** The folder of one model of a run. */
+function modelDir(dir: string, label: string): string {
+  return label === MULTI_TASK ? dir : path.join(dir, 'baselines', label.slice('single-task '.length));
 }
 
 function buildModel(config: RunConfig, tasks: RunTasks, only?: string): MultiTaskModel {
@@ -59,57 +87,176 @@ function buildModel(config: RunConfig, tasks: RunTasks, only?: string): MultiTas
   });
 }
 
-async function trainOne(
-  label: string, config: RunConfig, tasks: RunTask[], model: MultiTaskModel, dir: string, log: (e: RunEvent) => void,
-  options: TrainRunOptions,
-): Promise<RunResult> {
-  const trainer = new Trainer(model, config.trainer);
+/** Main metric of a task and the direction it improves in. */
+function mainMetric(task: RunTask): { metric: string; direction: 'max' | 'min' } {
+  const metrics = (capabilities('head', task.head.kind) as { metrics: Record<string, 'max' | 'min'> }).metrics;
+  return { metric: task.mainMetric, direction: metrics[task.mainMetric] ?? 'max' };
+}
+
+/** The relative change of each task's main metric, signed so that higher is better, and Δm. */
+export function deltaM(multiTask: TaskMetrics, singleTask: Record<string, TaskMetrics>, tasks: RunTask[]): Pick<RunSummary, 'deltas' | 'deltaM'> {
+  const deltas: Record<string, TaskDelta> = {};
+  for (const task of tasks) {
+    const single = singleTask[task.name]?.[task.name];
+    const multi = multiTask[task.name];
+    if (!single || !multi) continue;
+    const { metric, direction } = mainMetric(task);
+    const m = multi[metric]!;
+    const s = single[metric]!;
+    const change = s === 0 ? NaN : ((direction === 'max' ? 1 : -1) * (m - s)) / Math.abs(s);
+    deltas[task.name] = { metric, direction, multiTask: m, singleTask: s, delta: change };
+  }
+  const changes = Object.values(deltas).map((d) => d.delta).filter(Number.isFinite);
+  return { deltas, ...(changes.length > 0 ? { deltaM: (100 * changes.reduce((a, b) => a + b, 0)) / changes.length } : {}) };
+}
+
+interface TrainOne {
+  label: string;
+  config: RunConfig;
+  tasks: RunTask[];
+  model: MultiTaskModel;
+  trainer: TrainerOptions;
+  keepBest?: { metric: string; mode?: 'max' | 'min' };
+  earlyStopping?: RunConfig['earlyStopping'];
+  diagnosticsEvery?: number;
+}
+
+async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, options: TrainRunOptions, resumeFrom?: string): Promise<RunResult> {
+  const { label, config, tasks, model } = run;
+  const out = modelDir(dir, label);
+  mkdirSync(out, { recursive: true });
+  const trainer = new Trainer(model, run.trainer);
   const trainSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('train')]));
   const evalSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('dev')]));
   const logEvery = options.logEvery ?? Math.max(1, Math.floor(config.steps / 200));
+  const examples: Record<string, number> = {};
   const started = performance.now();
   const history = await trainer.fit(trainSets, {
     steps: config.steps,
     evalSets,
     evalEvery: config.evalEvery,
-    progressEvery: 1,
-    checkpointDir: path.join(dir, 'checkpoint'),
-    checkpointEvery: config.steps,
+    checkpointDir: path.join(out, 'checkpoint'),
+    checkpointEvery: config.checkpointEvery,
+    ...(resumeFrom ? { resumeFrom } : {}),
+    ...(run.keepBest ? { keepBest: run.keepBest } : {}),
+    ...(run.earlyStopping ? { earlyStopping: run.earlyStopping } : {}),
+    ...(run.diagnosticsEvery ? { diagnosticsEvery: run.diagnosticsEvery } : {}),
     signal: options.signal,
     onProgress: (event) => {
-      if (event.type === 'step' && (event.step % logEvery === 0 || event.step === 1)) {
-        log({ kind: 'step', step: event.step, epoch: event.epoch, losses: event.losses, weights: event.lambdas, lr: event.learningRate });
-      } else if (event.type === 'eval') {
-        log({ kind: 'eval', step: event.step, metrics: event.metrics });
+      if (event.kind === 'step') {
+        for (const [task, rows] of Object.entries(event.examples)) examples[task] = Math.max(examples[task] ?? 0, rows);
+        if (event.step % logEvery === 0 || event.step === 1) {
+          log({ kind: 'step', model: label, step: event.step, epoch: event.epoch, losses: event.losses, lambdas: event.lambdas, lr: event.learningRate });
+        }
+        if (event.diagnostics) log({ kind: 'diagnostics', model: label, step: event.step, ...event.diagnostics });
+      } else if (event.kind === 'eval') {
+        log({ kind: 'eval', model: label, step: event.step, metrics: event.metrics });
       }
       options.onProgress?.({ model: label, event, totalSteps: config.steps });
     },
   });
+  await model.save(path.join(out, 'model'));
+  // The best evaluation's weights, as a model folder of their own, are the ones the run reports.
+  const bestFile = path.join(out, 'checkpoint', 'best.safetensors');
+  let weights: RunResult['weights'] = 'final';
+  if (run.keepBest && existsSync(bestFile)) {
+    mkdirSync(path.join(out, 'best'), { recursive: true });
+    copyFileSync(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'));
+    copyFileSync(bestFile, path.join(out, 'best', 'model.safetensors'));
+    const best = loadTensors(bestFile);
+    try {
+      model.loadStateDict(best);
+    } finally {
+      for (const t of Object.values(best)) t.dispose();
+    }
+    weights = 'best';
+  }
   const metrics = await trainer.evaluate(evalSets);
-  const wallSeconds = (performance.now() - started) / 1000;
-  await model.save(path.join(dir, 'model'));
-  const result = { model: label, metrics, steps: history.steps, wallSeconds };
+  const result: RunResult = { model: label, metrics, steps: history.steps, wallSeconds: (performance.now() - started) / 1000, weights, examples };
   log({ kind: 'result', ...result });
   return result;
 }
 
-/** Trains the run config's model (and its single-task baseline) into `dir`, then writes the report. */
-export async function trainRun(configFile: string, dir: string, options: TrainRunOptions = {}): Promise<RunResult[]> {
-  const raw = readConfigFile(configFile);
+/** The event log of a run: appended to, and on resume cut back to what a checkpoint still covers. */
+class RunLog {
+  readonly file: string;
+  constructor(dir: string, fresh: boolean) {
+    this.file = path.join(dir, 'metrics.jsonl');
+    if (fresh || !existsSync(this.file)) writeFileSync(this.file, '');
+  }
+  events(): RunEvent[] { return parseEvents(readFileSync(this.file, 'utf8'), this.file); }
+  append = (event: RunEvent) => appendFileSync(this.file, JSON.stringify(event) + '\n');
+  /** Drops a model's events after `step` (they are trained again) and any result of it. */
+  cut(model: string, step: number): void {
+    const kept = this.events().filter((e) => e.kind !== 'delta' && (e.model !== model || (e.kind !== 'result' && e.step <= step)));
+    writeFileSync(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''));
+  }
+}
+
+/** The optimizer step a checkpoint was written at. */
+function checkpointStep(file: string): number {
+  const state = loadTensors(file);
+  try {
+    return Number(state['loop.step']!.item());
+  } finally {
+    for (const t of Object.values(state)) t.dispose();
+  }
+}
+
+async function runAll(config: RunConfig, dir: string, log: RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
+  const tasks = runTasks(config.data, config.model);
+  const done = new Map(resume ? log.events().filter((e) => e.kind === 'result').map((e) => [e.model, e as RunResult]) : []);
+  const train = async (run: TrainOne): Promise<RunResult> => {
+    const finished = done.get(run.label);
+    if (finished) return finished;
+    const checkpoint = path.join(modelDir(dir, run.label), 'checkpoint', 'checkpoint.safetensors');
+    let resumeFrom: string | undefined;
+    if (resume && existsSync(checkpoint)) {
+      resumeFrom = checkpoint;
+      log.cut(run.label, checkpointStep(checkpoint));
+    }
+    return trainOne(run, dir, log.append, options, resumeFrom);
+  };
+
+  const results = [await train({
+    label: MULTI_TASK, config, tasks: tasks.tasks, model: buildModel(config, tasks), trainer: config.trainer,
+    keepBest: config.keepBest, earlyStopping: config.earlyStopping, diagnosticsEvery: config.diagnosticsEvery,
+  })];
+  const rows = results[0]!.examples ?? {};
+  const singles: Record<string, TaskMetrics> = {};
+  for (const name of config.baselines) {
+    if (options.signal?.aborted) break;
+    const task = tasks.tasks.find((t) => t.name === name)!;
+    // A single-task model has nothing to weight or sample: joint training of its one task, with as
+    // many examples per step as its task had in the multi-task run, for the same number of steps.
+    const { sampler: _, ...shared } = config.trainer;
+    const trainer = { ...shared, strategy: { kind: 'joint' as const }, weighting: { kind: 'equal' as const }, batchSize: rows[name] ?? config.trainer.batchSize };
+    const result = await train({
+      label: singleTaskLabel(name), config, tasks: [task], model: buildModel(config, tasks, name), trainer,
+      ...(config.keepBest ? { keepBest: { metric: `${name}.${task.mainMetric}` } } : {}),
+    });
+    results.push(result);
+    singles[name] = result.metrics;
+  }
+  const summary: RunSummary = { results, ...deltaM(results[0]!.metrics, singles, tasks.tasks) };
+  if (Object.keys(summary.deltas).length > 0) log.append({ kind: 'delta', deltas: summary.deltas, ...(summary.deltaM === undefined ? {} : { deltaM: summary.deltaM }) });
+  writeReport(dir);
+  return summary;
+}
+
+/** Trains the run config's model and its baselines into `dir`, then writes the report. */
+export async function trainRun(configFile: string, dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
+  const raw = readJsonFile(configFile, 'config');
   const config = parseRunConfig(raw);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
-  const eventsFile = path.join(dir, 'metrics.jsonl');
-  writeFileSync(eventsFile, '');
-  const log = (event: RunEvent) => appendFileSync(eventsFile, JSON.stringify(event) + '\n');
-  const tasks = runTasks(config.data, config.model);
-  const results = [await trainOne('multi-task', config, tasks.tasks, buildModel(config, tasks), dir, log, options)];
-  if (config.baseline !== undefined && !options.signal?.aborted) {
-    const task = tasks.tasks.filter((t) => t.name === config.baseline);
-    results.push(await trainOne(`single-task ${config.baseline}`, config, task, buildModel(config, tasks, config.baseline), path.join(dir, 'baseline'), log, options));
-  }
-  writeReport(dir);
-  return results;
+  return runAll(config, dir, new RunLog(dir, true), options, false);
+}
+
+/** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
+export async function resumeRun(dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
+  if (!existsSync(path.join(dir, 'config.json'))) throw argumentError('resume', `${dir} is not a run directory (no config.json)`);
+  return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false), options, true);
 }
 
 function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
@@ -117,10 +264,16 @@ function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
   return { config, tasks: runTasks(config.data, config.model) };
 }
 
+/** The multi-task model's folder: its best weights when the run kept them (default), else the final ones. */
+export function runModelDir(dir: string, weights: 'best' | 'final' = 'best'): string {
+  const best = path.join(dir, 'best');
+  return weights === 'best' && existsSync(path.join(best, 'model.safetensors')) ? best : path.join(dir, 'model');
+}
+
 /** Metrics of a trained run's model on its dev or test split. */
-export async function evaluateRun(dir: string, split: EvalSplit = 'dev'): Promise<TaskMetrics> {
+export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights: 'best' | 'final' = 'best'): Promise<TaskMetrics> {
   const { config, tasks } = runTasksOf(dir);
-  const model = await MultiTaskModel.load(path.join(dir, 'model'), { device: config.device });
+  const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
   return trainer.evaluate(Object.fromEntries(tasks.tasks.map((t) => [t.name, t.dataset(split)])));
 }
@@ -131,7 +284,7 @@ export async function predictRun(dir: string, taskName: string, inputs: string[]
   const task = tasks.tasks.find((t) => t.name === taskName);
   if (!task) throw argumentError('predict', `'${taskName}' is not a task of this run (tasks: ${tasks.tasks.map((t) => t.name).join(', ')})`);
   if (inputs.length === 0) throw argumentError('predict', 'give at least one input');
-  const model = await MultiTaskModel.load(path.join(dir, 'model'), { device: config.device });
+  const model = await MultiTaskModel.load(runModelDir(dir), { device: config.device });
   const rows = inputs.map((input) => task.encode(input));
   const width = Math.max(...rows.map((r) => r.length));
   const inputIds = tensor(rows.map((r) => [...r, ...Array(width - r.length).fill(tasks.input.padId)]), { dtype: 'int64' });

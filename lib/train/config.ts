@@ -1,214 +1,188 @@
 /**
- * The training configuration factories: mt.strategy, mt.weighting, mt.sampler, mt.optim and
- * mt.schedule. Each returns a typed plain object, validated here (errors name the field), that the
- * native trainer reads (native/napi/train_config.cc).
+ * The training configuration: one schema per kind of strategy, weighting method, sampler, optimizer
+ * and schedule (their defaults come from the native registry), the factories mt.strategy,
+ * mt.weighting, mt.sampler, mt.optim and mt.schedule built from them, and the trainer's and a
+ * fit's option schemas.
  */
-import { argumentError } from '../errors.ts';
-import { checkBoolean, checkInt, checkNumber, checkOneOf, describe } from '../validate.ts';
-
-function positiveNumber(value: unknown, where: string, name: string): number {
-  const v = checkNumber(value, where, name);
-  if (!(v > 0) || !Number.isFinite(v)) throw argumentError(where, `'${name}' must be a positive number, got ${v}`);
-  return v;
-}
-function nonNegativeNumber(value: unknown, where: string, name: string): number {
-  const v = checkNumber(value, where, name);
-  if (!(v >= 0) || !Number.isFinite(v)) throw argumentError(where, `'${name}' must be a number >= 0, got ${v}`);
-  return v;
-}
-function nonNegativeInt(value: unknown, where: string, name: string): number {
-  const v = checkInt(value, where, name);
-  if (v < 0) throw argumentError(where, `'${name}' must be an integer >= 0, got ${v}`);
-  return v;
-}
-function optionsObject<T>(value: T | undefined, where: string): Partial<T> {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null) throw argumentError(where, `expected an options object, got ${describe(value)}`);
-  return value;
-}
+import { z } from 'zod';
+import {
+  factories, fraction, int, kinds, native, nonEmptyString, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
+  registry, union, withDefaults,
+} from '../schema.ts';
 
 // ---- strategies ----
 
-export type Strategy =
-  | { kind: 'joint' }
-  | { kind: 'alternating'; every: 'step' | 'epoch' }
-  | { kind: 'progressive'; main: string; warmupSteps: number; rampSteps: number };
-
-export const strategy = {
-  /** Every task in every step: one backward of Σ λᵢLᵢ. */
-  joint: (): Strategy => ({ kind: 'joint' }),
+export const strategySchemas = kinds('strategy', {
+  /** Every task in every step: one backward of Σ λᵢLᵢ; a sampler, if given, shares out the step's examples. */
+  joint: {},
   /** One task per step (drawn by the sampler) or per epoch. */
-  alternating: (options?: { every?: 'step' | 'epoch' }): Strategy => {
-    const o = optionsObject(options, 'strategy.alternating');
-    return { kind: 'alternating', every: o.every === undefined ? 'step' : checkOneOf(o.every, ['step', 'epoch'] as const, 'strategy.alternating', 'every') };
-  },
+  alternating: { every: native(z.enum(['step', 'epoch'])) },
   /** The main task alone for `warmupSteps`, then the others with their losses ramped from 0 to full over `rampSteps`. */
-  progressive: (options: { main: string; warmupSteps?: number; rampSteps?: number }): Strategy => {
-    const o = optionsObject(options, 'strategy.progressive');
-    if (typeof o.main !== 'string' || o.main === '') throw argumentError('strategy.progressive', `'main' must name a task, got ${describe(o.main)}`);
-    return {
-      kind: 'progressive',
-      main: o.main,
-      warmupSteps: o.warmupSteps === undefined ? 0 : nonNegativeInt(o.warmupSteps, 'strategy.progressive', 'warmupSteps'),
-      rampSteps: o.rampSteps === undefined ? 0 : nonNegativeInt(o.rampSteps, 'strategy.progressive', 'rampSteps'),
-    };
-  },
-};
+  progressive: { main: nonEmptyString, warmupSteps: native(nonNegativeInt), rampSteps: native(nonNegativeInt) },
+});
+export const StrategySchema = union(strategySchemas);
+export type Strategy = z.output<typeof StrategySchema>;
+export const strategy = factories('strategy', strategySchemas);
 
 // ---- loss weighting ----
 
-export type Weighting =
-  | { method: 'equal' }
-  | { method: 'fixed'; weights: Record<string, number> }
-  | { method: 'sigmoidLoss' }
-  | { method: 'uncertainty'; lr: number }
-  | { method: 'dwa'; temperature: number }
-  | { method: 'gradNorm'; alpha: number; lr: number }
-  | { method: 'pcgrad' }
-  | { method: 'cagrad'; c: number }
-  | { method: 'famo'; lr: number; gamma: number }
-  | { method: 'nashMtl' };
-
-/** Methods that need every task's loss or gradient in every step (refused with alternating and progressive). */
-export const ALL_TASK_WEIGHTINGS: ReadonlySet<string> = new Set(['gradNorm', 'pcgrad', 'cagrad', 'famo', 'nashMtl']);
-
-export const weighting = {
+export const weightingSchemas = kinds('weighting', {
   /** λᵢ = 1. */
-  equal: (): Weighting => ({ method: 'equal' }),
+  equal: {},
   /** λᵢ as given, one per task. */
-  fixed: (weights: Record<string, number>): Weighting => {
-    const w = optionsObject(weights, 'weighting.fixed');
-    const out: Record<string, number> = {};
-    for (const [task, value] of Object.entries(w)) out[task] = nonNegativeNumber(value, 'weighting.fixed', task);
-    if (Object.keys(out).length === 0) throw argumentError('weighting.fixed', 'give a weight per task');
-    return { method: 'fixed', weights: out };
-  },
+  fixed: { lambdas: z.record(z.string(), nonNegativeNumber).refine((l) => Object.keys(l).length > 0, 'give a λ per task') },
   /** λᵢ = 1/(1 + e^(−Lᵢ)) from each loss's value. */
-  sigmoidLoss: (): Weighting => ({ method: 'sigmoidLoss' }),
-  /** Kendall et al. 2018: learned log-variances sᵢ, L = Σ ½e^(−sᵢ)Lᵢ + ½sᵢ; `lr` of their own Adam (default 0.025). */
-  uncertainty: (options?: { lr?: number }): Weighting => {
-    const o = optionsObject(options, 'weighting.uncertainty');
-    return { method: 'uncertainty', lr: o.lr === undefined ? 0.025 : positiveNumber(o.lr, 'weighting.uncertainty', 'lr') };
-  },
-  /** Liu et al. 2019: λ from the ratio of the last two epochs' mean losses (default temperature 2). */
-  dwa: (options?: { temperature?: number }): Weighting => {
-    const o = optionsObject(options, 'weighting.dwa');
-    return { method: 'dwa', temperature: o.temperature === undefined ? 2 : positiveNumber(o.temperature, 'weighting.dwa', 'temperature') };
-  },
-  /** Chen et al. 2018: learned weights balancing gradient norms at the last shared layer (default alpha 1.5, lr 0.025). */
-  gradNorm: (options?: { alpha?: number; lr?: number }): Weighting => {
-    const o = optionsObject(options, 'weighting.gradNorm');
-    return {
-      method: 'gradNorm',
-      alpha: o.alpha === undefined ? 1.5 : nonNegativeNumber(o.alpha, 'weighting.gradNorm', 'alpha'),
-      lr: o.lr === undefined ? 0.025 : positiveNumber(o.lr, 'weighting.gradNorm', 'lr'),
-    };
-  },
+  sigmoidLoss: {},
+  /** Kendall et al. 2018: learned log-variances sᵢ, L = Σ ½e^(−sᵢ)Lᵢ + ½sᵢ; `lr` of their own Adam. */
+  uncertainty: { lr: native(positiveNumber) },
+  /** Liu et al. 2019: λ from the ratio of the last two periods' mean losses; a period is an epoch, or `window` steps. */
+  dwa: { temperature: native(positiveNumber), window: native(nonNegativeInt) },
+  /** Chen et al. 2018: learned weights balancing gradient norms at the last shared layer. */
+  gradNorm: { alpha: native(nonNegativeNumber), lr: native(positiveNumber) },
   /** Yu et al. 2020: conflicting shared gradients projected onto each other's normal planes. */
-  pcgrad: (): Weighting => ({ method: 'pcgrad' }),
-  /** Liu et al. 2021: the conflict-averse direction within c·‖g₀‖ of the mean gradient (default c 0.4). */
-  cagrad: (options?: { c?: number }): Weighting => {
-    const o = optionsObject(options, 'weighting.cagrad');
-    return { method: 'cagrad', c: o.c === undefined ? 0.4 : nonNegativeNumber(o.c, 'weighting.cagrad', 'c') };
-  },
-  /** Liu et al. 2023: fast adaptive weights from the log-loss decrease (default lr 0.025, gamma 0.001). */
-  famo: (options?: { lr?: number; gamma?: number }): Weighting => {
-    const o = optionsObject(options, 'weighting.famo');
-    return {
-      method: 'famo',
-      lr: o.lr === undefined ? 0.025 : positiveNumber(o.lr, 'weighting.famo', 'lr'),
-      gamma: o.gamma === undefined ? 0.001 : nonNegativeNumber(o.gamma, 'weighting.famo', 'gamma'),
-    };
-  },
+  pcgrad: {},
+  /** Liu et al. 2021: the conflict-averse direction within c·‖g₀‖ of the mean gradient. */
+  cagrad: { c: native(nonNegativeNumber) },
+  /** Liu et al. 2023: fast adaptive weights from the log-loss decrease (`gamma`: the logits' weight decay). */
+  famo: { lr: native(positiveNumber), gamma: native(nonNegativeNumber) },
   /** Navon et al. 2022: the Nash bargaining weights, GGᵀα = 1/α. */
-  nashMtl: (): Weighting => ({ method: 'nashMtl' }),
-};
+  nashMtl: {},
+});
+export const WeightingSchema = union(weightingSchemas);
+export type Weighting = z.output<typeof WeightingSchema>;
+/** mt.weighting.fixed({ a: 1, b: 0.5 }) takes the λ of each task directly. */
+export const weighting = factories('weighting', weightingSchemas, {
+  fixed: (lambdas: Record<string, number>) => ({ lambdas }),
+});
 
 // ---- task samplers ----
 
-export type Sampler =
-  | { kind: 'proportional' }
-  | { kind: 'temperature'; temperature: number }
-  | { kind: 'uniform' }
-  | { kind: 'roundRobin' };
-
-export const sampler = {
+export const samplerSchemas = kinds('sampler', {
   /** pᵢ = Nᵢ / ΣNⱼ. */
-  proportional: (): Sampler => ({ kind: 'proportional' }),
+  proportional: {},
   /** pᵢ ∝ Nᵢ^(1/T). */
-  temperature: (temperature: number): Sampler => ({ kind: 'temperature', temperature: positiveNumber(temperature, 'sampler.temperature', 'temperature') }),
+  temperature: { temperature: native(positiveNumber) },
   /** pᵢ = 1/K. */
-  uniform: (): Sampler => ({ kind: 'uniform' }),
-  /** 0, 1, …, K−1, 0, 1, … */
-  roundRobin: (): Sampler => ({ kind: 'roundRobin' }),
-};
+  uniform: {},
+  /** 0, 1, …, K−1, 0, 1, … (no distribution: alternating only). */
+  roundRobin: {},
+});
+export const SamplerSchema = union(samplerSchemas);
+export type Sampler = z.output<typeof SamplerSchema>;
+/** mt.sampler.temperature(2) takes T directly. */
+export const sampler = factories('sampler', samplerSchemas, {
+  temperature: (temperature?: number | { temperature?: number }) =>
+    typeof temperature === 'object' && temperature !== null ? temperature : temperature === undefined ? {} : { temperature },
+});
 
 // ---- optimizers ----
 
-export interface OptimizerCommon {
-  lr: number;
-  weightDecay: number;
-  /** A learning rate per model part ("shared", "task:<name>"), replacing `lr` there. */
-  partLearningRates: Record<string, number>;
-}
-export type Optimizer =
-  | ({ kind: 'adamW'; beta1: number; beta2: number; eps: number } & OptimizerCommon)
-  | ({ kind: 'sgd'; momentum: number; nesterov: boolean } & OptimizerCommon);
-
-function commonOptions(o: Partial<OptimizerCommon>, where: string, defaultDecay: number): OptimizerCommon {
-  const parts: Record<string, number> = {};
-  for (const [part, lr] of Object.entries(optionsObject(o.partLearningRates, where))) parts[part] = nonNegativeNumber(lr, where, `partLearningRates.${part}`);
-  return {
-    lr: o.lr === undefined ? 1e-3 : nonNegativeNumber(o.lr, where, 'lr'),
-    weightDecay: o.weightDecay === undefined ? defaultDecay : nonNegativeNumber(o.weightDecay, where, 'weightDecay'),
-    partLearningRates: parts,
-  };
-}
-
-export const optim = {
+const partLearningRates = native(z.record(z.string().regex(/^(shared|task:.+)$/, "expected 'shared' or 'task:<name>'"), nonNegativeNumber));
+export const optimizerSchemas = kinds('optimizer', {
   /** torch.optim.AdamW; weight decay skips biases and norm weights (1-D parameters). */
-  adamW: (options?: Partial<OptimizerCommon> & { betas?: [number, number]; eps?: number }): Optimizer => {
-    const o = optionsObject(options, 'optim.adamW');
-    const betas = o.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw argumentError('optim.adamW', `'betas' must be [beta1, beta2], got ${describe(betas)}`);
-    betas.forEach((b, i) => {
-      if (!(checkNumber(b, 'optim.adamW', `betas[${i}]`) >= 0 && b < 1)) throw argumentError('optim.adamW', `'betas[${i}]' must be in [0, 1), got ${b}`);
-    });
-    return { kind: 'adamW', ...commonOptions(o, 'optim.adamW', 0.01), beta1: betas[0], beta2: betas[1], eps: o.eps === undefined ? 1e-8 : nonNegativeNumber(o.eps, 'optim.adamW', 'eps') };
+  adamW: {
+    lr: native(nonNegativeNumber), weightDecay: native(nonNegativeNumber), partLearningRates,
+    betas: native(z.tuple([fraction, fraction])), eps: native(nonNegativeNumber),
   },
   /** torch.optim.SGD with momentum and Nesterov. */
-  sgd: (options?: Partial<OptimizerCommon> & { momentum?: number; nesterov?: boolean }): Optimizer => {
-    const o = optionsObject(options, 'optim.sgd');
-    const momentum = o.momentum === undefined ? 0 : nonNegativeNumber(o.momentum, 'optim.sgd', 'momentum');
-    const nesterov = o.nesterov === undefined ? false : checkBoolean(o.nesterov, 'optim.sgd', 'nesterov');
-    if (nesterov && momentum === 0) throw argumentError('optim.sgd', "'nesterov' needs a momentum > 0");
-    return { kind: 'sgd', ...commonOptions(o, 'optim.sgd', 0), momentum, nesterov };
+  sgd: {
+    lr: native(nonNegativeNumber), weightDecay: native(nonNegativeNumber), partLearningRates,
+    momentum: native(nonNegativeNumber), nesterov: native(z.boolean()),
   },
-};
+});
+optimizerSchemas.sgd = optimizerSchemas.sgd.refine((o) => !o.nesterov || o.momentum > 0, { message: "'nesterov' needs a momentum > 0", path: ['nesterov'] });
+export const OptimizerSchema = union(optimizerSchemas);
+export type Optimizer = z.output<typeof OptimizerSchema>;
+export const optim = factories('optim', optimizerSchemas);
 
 // ---- learning-rate schedules ----
 
-export interface Schedule {
-  kind: 'constant' | 'linear' | 'cosine';
-  warmupSteps: number;
-  /** Steps at which the decay reaches 0; 0 = the fit's total steps. */
-  totalSteps: number;
-}
-
-function scheduleOf(kind: Schedule['kind'], where: string, options?: { warmupSteps?: number; totalSteps?: number }): Schedule {
-  const o = optionsObject(options, where);
-  return {
-    kind,
-    warmupSteps: o.warmupSteps === undefined ? 0 : nonNegativeInt(o.warmupSteps, where, 'warmupSteps'),
-    totalSteps: o.totalSteps === undefined ? 0 : nonNegativeInt(o.totalSteps, where, 'totalSteps'),
-  };
-}
-
-export const schedule = {
-  /** Warm-up (optional), then constant. */
-  constant: (options?: { warmupSteps?: number }): Schedule => scheduleOf('constant', 'schedule.constant', options),
-  /** transformers' get_linear_schedule_with_warmup. */
-  warmupLinear: (options?: { warmupSteps?: number; totalSteps?: number }): Schedule => scheduleOf('linear', 'schedule.warmupLinear', options),
+const scheduleOptions = { warmupSteps: native(nonNegativeInt), totalSteps: native(nonNegativeInt) };
+export const scheduleSchemas = kinds('schedule', {
+  /** Warm-up (optional), then constant (`totalSteps` would do nothing: refused). */
+  constant: scheduleOptions,
+  /** transformers' get_linear_schedule_with_warmup (totalSteps 0: the fit's steps). */
+  warmupLinear: scheduleOptions,
   /** transformers' get_cosine_schedule_with_warmup (half a cycle). */
-  warmupCosine: (options?: { warmupSteps?: number; totalSteps?: number }): Schedule => scheduleOf('cosine', 'schedule.warmupCosine', options),
-};
+  warmupCosine: scheduleOptions,
+});
+scheduleSchemas.constant = scheduleSchemas.constant.refine((s) => s.totalSteps === 0, {
+  message: 'has no effect on a constant schedule (only the warm-up and decay schedules use it)', path: ['totalSteps'],
+});
+export const ScheduleSchema = union(scheduleSchemas);
+export type Schedule = z.output<typeof ScheduleSchema>;
+export const schedule = factories('schedule', scheduleSchemas);
+
+// ---- the trainer's options ----
+
+export const TrainerOptionsSchema = z.strictObject(withDefaults({
+  strategy: native(StrategySchema),
+  weighting: native(WeightingSchema),
+  /** A task sampler; omitted: none under joint training, proportional under alternating training. */
+  sampler: SamplerSchema.optional(),
+  optimizer: native(OptimizerSchema),
+  schedule: native(ScheduleSchema),
+  /** Examples per task per step. */
+  batchSize: native(positiveInt.max(1 << 20)),
+  /** Batch size of evaluations (0: batchSize). */
+  evalBatchSize: native(nonNegativeInt.max(1 << 20)),
+  /** Global L2 norm the gradients are clipped to (0: no clipping). */
+  clipGradNorm: native(nonNegativeNumber),
+  /** Micro-batches whose gradients are summed (each loss divided by the count) before one optimizer step. */
+  accumulateSteps: native(positiveInt.max(4096)),
+  /** 'bf16' autocasts on CPU and CUDA; 'fp16' (CUDA only) adds dynamic loss scaling. */
+  precision: native(z.enum(['fp32', 'bf16', 'fp16'])),
+  /** Seeds the data order, the samplers and the weighting's own randomness. */
+  seed: native(nonNegativeInt),
+  /** What a NaN/Inf loss does: stop the run with an error naming the step and task, or skip the step. */
+  onNonFinite: native(z.enum(['stop', 'skip'])),
+}, registry.defaults.trainer, 'trainer'));
+export type TrainerOptions = z.input<typeof TrainerOptionsSchema>;
+export type ResolvedTrainerOptions = z.output<typeof TrainerOptionsSchema>;
+
+// ---- a fit's settings (the data sets and callbacks are checked by the trainer) ----
+
+const metricName = z.string().regex(/^(loss|[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+)$/, "expected 'loss' or 'task.metric'");
+
+export const EarlyStoppingSchema = z.strictObject(withDefaults({
+  /** "task.metric" (e.g. "sst2.accuracy", "g2p.per") or "loss" (the mean of the tasks' evaluation losses). */
+  metric: native(metricName),
+  /** Evaluations without improvement before the run stops. */
+  patience: native(positiveInt),
+  /** Omitted: the metric's own direction (accuracy rises, PER and losses fall). */
+  mode: z.enum(['max', 'min']).optional(),
+  minDelta: native(nonNegativeNumber),
+}, registry.defaults.earlyStopping, 'earlyStopping'));
+
+export const KeepBestSchema = z.strictObject({
+  /** "task.metric" or "loss", as earlyStopping's. */
+  metric: metricName,
+  /** Omitted: the metric's own direction. */
+  mode: z.enum(['max', 'min']).optional(),
+});
+
+export const FitSettingsSchema = z.strictObject({
+  /** Epochs to train (see the strategy for the length of an epoch); exclusive with `steps`. */
+  epochs: positiveInt.optional(),
+  /** Optimizer steps to train; exclusive with `epochs`. */
+  steps: positiveInt.optional(),
+  /** Steps between evaluations (default: at the end of every epoch). */
+  evalEvery: positiveInt.optional(),
+  /** Steps between 'step' events (default 1). */
+  progressEvery: positiveInt.optional(),
+  /** Where checkpoint.safetensors is written (atomically): every `checkpointEvery` steps and at the end. */
+  checkpointDir: nonEmptyString.optional(),
+  checkpointEvery: positiveInt.optional(),
+  /** A checkpoint file to continue from: the run resumes where it stopped, bit for bit on CPU. */
+  resumeFrom: nonEmptyString.optional(),
+  earlyStopping: EarlyStoppingSchema.optional(),
+  /** Keeps the weights of the best evaluation by this metric in checkpointDir/best.safetensors. */
+  keepBest: KeepBestSchema.optional(),
+  /** Steps between task diagnostics (gradient cosine similarity and inter-task affinity); omitted: none. */
+  diagnosticsEvery: positiveInt.optional(),
+}).refine((f) => (f.epochs === undefined) !== (f.steps === undefined), { message: "give exactly one of 'epochs' and 'steps'" })
+  .refine((f) => f.checkpointEvery === undefined || f.checkpointDir !== undefined, { message: "has no effect without 'checkpointDir'", path: ['checkpointEvery'] })
+  .refine((f) => f.keepBest === undefined || f.checkpointDir !== undefined, { message: "needs 'checkpointDir' (where best.safetensors is written)", path: ['keepBest'] });
+export type FitSettings = z.input<typeof FitSettingsSchema>;
+
+export { int };

@@ -1,80 +1,70 @@
 /**
  * mt.Trainer: configures the native training loop (native/core/train/trainer.h) and receives its
  * events. The loop — batching, forward, weighting, backward, clipping, optimizer — runs in C++ on
- * a worker thread; nothing here runs per batch.
+ * a worker thread; nothing here runs per batch. Options are checked here, once, by the schemas of
+ * lib/train/config.ts and the capabilities the native registry reports: a combination in which an
+ * option would do nothing is refused, saying why.
  */
+import { z } from 'zod';
 import { argumentError, TorchError } from '../errors.ts';
-import { native, type NativeTrainerHandle, type NativeBatch } from '../native.ts';
-import type { Dataset, Batch } from '../data/dataset.ts';
+import type { NativeDatasetHandle, NativeTrainerHandle } from '../native.ts';
+import { native } from '../native.ts';
+import { Dataset, type Batch } from '../data/dataset.ts';
+import { MultiTaskModel, nativeBatch } from '../model/model.ts';
+import { capabilities, describe, parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
-import { checkInt, checkNumber, checkOneOf, describe } from '../validate.ts';
 import {
-  ALL_TASK_WEIGHTINGS, optim, sampler as samplers, schedule as schedules, strategy as strategies, weighting as weightings,
-  type Optimizer, type Sampler, type Schedule, type Strategy, type Weighting,
+  FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions,
 } from './config.ts';
 
-const WHERE = 'Trainer';
+const WHERE = 'trainer';
 
-/** Any model the native trainer can drive: its `handle` (mt.ReferenceModel) or `native`
- * (mt.MultiTaskModel) is a native TrainableModel. */
-export type TrainableModel = { readonly handle: unknown } | { readonly native: unknown };
+interface StrategyCapabilities { everyTaskEachStep: boolean; sampler: 'none' | 'optional' | 'required'; defaultSampler: string }
+interface WeightingCapabilities { gradients: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean }
+interface HeadCapabilities { metrics: Record<string, 'max' | 'min'>; mainMetric: string; generates: boolean }
 
-function nativeModelOf(model: TrainableModel): unknown {
-  if (typeof model === 'object' && model !== null) {
-    if ('native' in model) return model.native;
-    if ('handle' in model) return model.handle;
-  }
-  throw argumentError(WHERE, `'model' must be a trainable model (mt.multitask(...) or mt.ReferenceModel), got ${describe(model)}`);
+/** The metrics a head reports (besides "loss") and the direction each improves in. */
+export function headMetrics(kind: string): Record<string, 'max' | 'min'> {
+  return capabilities<HeadCapabilities & Record<string, unknown>>('head', kind).metrics;
+}
+/** The metric a model is judged by on a task of this kind, by default. */
+export function mainMetricOf(kind: string): string {
+  return capabilities<HeadCapabilities & Record<string, unknown>>('head', kind).mainMetric;
 }
 
-export interface TrainerOptions {
-  strategy?: Strategy;
-  weighting?: Weighting;
-  sampler?: Sampler;
-  optimizer?: Optimizer;
-  schedule?: Schedule;
-  /** Examples per task per step (default 32). */
-  batchSize?: number;
-  evalBatchSize?: number;
-  /** Global L2 norm the gradients are clipped to (default: no clipping). */
-  clipGradNorm?: number;
-  /** Micro-batches whose gradients are summed (each loss divided by the count) before one optimizer step. */
-  accumulateSteps?: number;
-  /** 'bf16' autocasts on CPU and CUDA; 'fp16' (CUDA only) adds dynamic loss scaling. */
-  precision?: 'fp32' | 'bf16' | 'fp16';
-  /** Seeds the data order, the samplers and the weighting's own randomness. */
-  seed?: number;
-  /** What a NaN/Inf loss does: stop the run with an error naming the step and task (default), or skip the step. */
-  onNonFinite?: 'stop' | 'skip';
+/** Why tasks help or hurt each other, measured on a step's batches (FitOptions.diagnosticsEvery). */
+export interface TaskDiagnostics {
+  tasks: string[];
+  /** cosine[i][j]: cosine similarity of tasks i's and j's gradients on the shared parameters (< 0: conflict). */
+  cosine: number[][];
+  /** affinity[i][j] = 1 − Lⱼ(θ′ᵢ)/Lⱼ(θ) (Fifty et al. 2021), θ′ᵢ a step of `lookaheadRate` along task i's shared gradient. */
+  affinity: number[][];
+  lookaheadRate: number;
+  /** What measuring cost. */
+  seconds: number;
 }
 
 export type ProgressEvent =
-  | { type: 'step'; step: number; epoch: number; losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; stepsPerSecond: number; examplesPerSecond: number; /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number }
-  | { type: 'epoch'; step: number; epoch: number; losses: Record<string, number>; learningRate: number }
-  | { type: 'eval'; step: number; epoch: number; metrics: Record<string, Record<string, number>> }
-  | { type: 'checkpoint'; step: number; epoch: number; path: string }
-  | { type: 'skipped'; step: number; epoch: number; message: string };
+  | {
+    kind: 'step'; step: number; epoch: number; losses: Record<string, number>; lambdas: Record<string, number>;
+    /** Rows of each task in this step. */
+    examples: Record<string, number>;
+    learningRate: number; stepsPerSecond: number; examplesPerSecond: number;
+    /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number;
+    diagnostics?: TaskDiagnostics;
+  }
+  | { kind: 'epoch'; step: number; epoch: number; losses: Record<string, number>; learningRate: number }
+  | { kind: 'eval'; step: number; epoch: number; metrics: Record<string, Record<string, number>> }
+  | { kind: 'checkpoint'; step: number; epoch: number; path: string }
+  /** The weights of the best evaluation so far were written to `path` (keepBest). */
+  | { kind: 'best'; step: number; epoch: number; path: string; value: number }
+  | { kind: 'skipped'; step: number; epoch: number; message: string };
 
-export interface FitOptions {
-  /** Epochs to train (see the strategy for the length of an epoch); exclusive with `steps`. */
-  epochs?: number;
-  /** Optimizer steps to train; exclusive with `epochs`. */
-  steps?: number;
+export interface FitOptions extends FitSettings {
   evalSets?: Record<string, Dataset>;
-  /** Steps between evaluations (default: at the end of every epoch). */
-  evalEvery?: number;
   onProgress?: (event: ProgressEvent) => void;
-  /** Steps between 'step' events (default 1). */
-  progressEvery?: number;
   /** Stops the run within one step, leaving the model as the last finished step left it. */
   signal?: AbortSignal;
-  /** Where checkpoint.safetensors is written (atomically): every `checkpointEvery` steps and at the end. */
-  checkpointDir?: string;
-  checkpointEvery?: number;
-  /** A checkpoint file to continue from: the run resumes where it stopped, bit for bit on CPU. */
-  resumeFrom?: string;
-  /** Stops when `metric` ("task.metric" or "loss") has not improved for `patience` evaluations. */
-  earlyStopping?: { metric: string; patience?: number; mode?: 'max' | 'min'; minDelta?: number };
 }
 
 export interface History {
@@ -82,8 +72,8 @@ export interface History {
   epochs: number;
   aborted: boolean;
   stoppedEarly: boolean;
-  epochHistory: Extract<ProgressEvent, { type: 'epoch' }>[];
-  evalHistory: Extract<ProgressEvent, { type: 'eval' }>[];
+  epochHistory: Extract<ProgressEvent, { kind: 'epoch' }>[];
+  evalHistory: Extract<ProgressEvent, { kind: 'eval' }>[];
   checkpoints: string[];
 }
 
@@ -95,94 +85,97 @@ export interface StepResult {
   reason?: string;
 }
 
-function positiveInt(value: unknown, where: string, name: string): number {
-  const v = checkInt(value, where, name);
-  if (v <= 0) throw argumentError(where, `'${name}' must be a positive integer, got ${v}`);
-  return v;
-}
-
-function datasetHandles(sets: Record<string, Dataset>, where: string, name: string): Record<string, unknown> {
-  if (typeof sets !== 'object' || sets === null) throw argumentError(where, `'${name}' must map task names to data sets, got ${describe(sets)}`);
-  const out: Record<string, unknown> = {};
-  for (const [task, set] of Object.entries(sets)) {
-    if (typeof set !== 'object' || set === null || !('handle' in set)) throw argumentError(where, `'${name}.${task}' must be an mt.data.Dataset`);
-    out[task] = set.handle;
-  }
-  if (Object.keys(out).length === 0) throw argumentError(where, `'${name}' is empty`);
-  return out;
-}
-
-/** Refuses strategy × weighting combinations that make no sense, saying why. */
-function checkCombination(strategy: Strategy, weighting: Weighting): void {
-  if (!ALL_TASK_WEIGHTINGS.has(weighting.method)) return;
-  if (strategy.kind === 'alternating') {
-    throw argumentError(WHERE, `weighting.${weighting.method} cannot be used with strategy.alternating: it compares or tracks every task's loss or gradient in each step, and an alternating step trains one task`);
-  }
-  if (strategy.kind === 'progressive') {
-    throw argumentError(WHERE, `weighting.${weighting.method} cannot be used with strategy.progressive: it needs every task in every step and would renormalize away the auxiliary tasks' ramp`);
-  }
-}
+const FitCallbacksSchema = z.object({
+  evalSets: z.unknown().optional(),
+  onProgress: z.function().optional(),
+  signal: z.instanceof(AbortSignal).optional(),
+}).loose();
 
 export class Trainer {
   /** @internal */
   readonly handle: NativeTrainerHandle;
-  readonly options: Required<Omit<TrainerOptions, 'evalBatchSize'>> & { evalBatchSize?: number };
+  /** The options with every default filled. */
+  readonly options: ResolvedTrainerOptions;
+  readonly model: MultiTaskModel;
 
-  constructor(model: TrainableModel, options: TrainerOptions = {}) {
-    const nativeModel = nativeModelOf(model);
-    if (typeof options !== 'object' || options === null) throw argumentError(WHERE, `'options' must be an object, got ${describe(options)}`);
-    const o = {
-      strategy: options.strategy ?? strategies.joint(),
-      weighting: options.weighting ?? weightings.equal(),
-      sampler: options.sampler ?? samplers.proportional(),
-      optimizer: options.optimizer ?? optim.adamW(),
-      schedule: options.schedule ?? schedules.constant(),
-      batchSize: options.batchSize === undefined ? 32 : positiveInt(options.batchSize, WHERE, 'batchSize'),
-      evalBatchSize: options.evalBatchSize === undefined ? undefined : positiveInt(options.evalBatchSize, WHERE, 'evalBatchSize'),
-      clipGradNorm: options.clipGradNorm === undefined ? 0 : checkNumber(options.clipGradNorm, WHERE, 'clipGradNorm'),
-      accumulateSteps: options.accumulateSteps === undefined ? 1 : positiveInt(options.accumulateSteps, WHERE, 'accumulateSteps'),
-      precision: options.precision === undefined ? 'fp32' : checkOneOf(options.precision, ['fp32', 'bf16', 'fp16'] as const, WHERE, 'precision'),
-      seed: options.seed === undefined ? 0 : checkInt(options.seed, WHERE, 'seed'),
-      onNonFinite: options.onNonFinite === undefined ? 'stop' : checkOneOf(options.onNonFinite, ['stop', 'skip'] as const, WHERE, 'onNonFinite'),
-    };
-    if (o.clipGradNorm < 0) throw argumentError(WHERE, `'clipGradNorm' must be >= 0, got ${o.clipGradNorm}`);
-    if (o.seed < 0) throw argumentError(WHERE, `'seed' must be >= 0, got ${o.seed}`);
-    checkCombination(o.strategy, o.weighting);
-    this.options = o;
-    this.handle = new native.NativeTrainer(nativeModel, o);
+  constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
+    if (!(model instanceof MultiTaskModel)) throw argumentError(WHERE, `'model' must be a multi-task model (mt.multitask(...)), got ${describe(model)}`);
+    this.model = model;
+    this.options = parse(TrainerOptionsSchema, options, WHERE);
+    this.#checkAgainstModel();
+    this.handle = new native.NativeTrainer(model.native, this.options);
+  }
+
+  #strategy(): StrategyCapabilities {
+    return capabilities('strategy', this.options.strategy.kind) as unknown as StrategyCapabilities;
+  }
+
+  /** Rules between the options and the model, each refusal saying why. */
+  #checkAgainstModel(): void {
+    const o = this.options;
+    const tasks = this.model.taskNames;
+    const strategy = this.#strategy();
+    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
+    if (weighting.needsAllTasksEachStep && !strategy.everyTaskEachStep && tasks.length > 1) {
+      throw argumentError(WHERE, `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}: it compares or tracks every task's loss or gradient in each step, and strategy.${o.strategy.kind} trains only some of the tasks in a step`);
+    }
+    if (o.sampler !== undefined) {
+      if (strategy.sampler === 'none') {
+        throw argumentError(WHERE, `'sampler' has no effect under strategy.${o.strategy.kind}, which trains every task it plans with batchSize examples; remove it`);
+      }
+      const sampler = capabilities('sampler', o.sampler.kind) as { hasDistribution: boolean };
+      if (strategy.sampler === 'optional' && !sampler.hasDistribution) {
+        throw argumentError(WHERE, `sampler.${o.sampler.kind} cannot share out a ${o.strategy.kind} step's examples (it has no distribution over tasks); use proportional, temperature or uniform`);
+      }
+    }
+    if (o.strategy.kind === 'progressive' && !tasks.includes(o.strategy.main)) {
+      throw argumentError(WHERE, `strategy.main: '${o.strategy.main}' is not a task of the model (${tasks.join(', ')})`);
+    }
+    if (o.weighting.kind === 'fixed') {
+      const unknown = Object.keys(o.weighting.lambdas).filter((t) => !tasks.includes(t));
+      if (unknown.length > 0) throw argumentError(WHERE, `weighting.lambdas: ${unknown.map((t) => `'${t}'`).join(', ')} is not a task of the model (${tasks.join(', ')})`);
+    }
+    for (const part of Object.keys(o.optimizer.partLearningRates)) {
+      if (part !== 'shared' && !tasks.includes(part.slice('task:'.length))) {
+        throw argumentError(WHERE, `optimizer.partLearningRates.${part}: not a part of the model (shared, ${tasks.map((t) => `task:${t}`).join(', ')})`);
+      }
+    }
+    if (o.precision === 'fp16' && !this.model.device.startsWith('cuda')) {
+      throw argumentError(WHERE, "precision: 'fp16' needs a CUDA model (its loss scaling exists for CUDA's half precision); use 'bf16' on the CPU");
+    }
+    if (weighting.gradients !== 'none') {
+      const view = this.model.native.parameterGroups();
+      const count = weighting.gradients === 'shared' ? view.sharedParameters : view.lastSharedParameters;
+      if (count === 0) throw argumentError(WHERE, `weighting.${o.weighting.kind} works on the gradients of trainable shared parameters, and this model has none (is its backbone frozen?)`);
+    }
+  }
+
+  /** The task → data set map as native handles, each checked against its task's kind. */
+  #datasets(sets: unknown, where: string, name: string): Record<string, NativeDatasetHandle> {
+    if (typeof sets !== 'object' || sets === null) throw argumentError(where, `'${name}' must map task names to data sets, got ${describe(sets)}`);
+    const out: Record<string, NativeDatasetHandle> = {};
+    const kinds = new Map(this.model.config.tasks.map((t) => [t.name, t.kind]));
+    for (const [task, set] of Object.entries(sets)) {
+      if (!kinds.has(task)) throw argumentError(where, `${name}.${task}: not a task of the model (${[...kinds.keys()].join(', ')})`);
+      if (!(set instanceof Dataset)) throw argumentError(where, `${name}.${task}: expected an mt.data.Dataset, got ${describe(set)}`);
+      if (set.isDisposed) throw new TorchError(`${where}: ${name}.${task}: the data set was disposed`, 'ERR_DISPOSED');
+      if (set.targetKind !== kinds.get(task)) throw argumentError(where, `${name}.${task}: the data set's targets are for a ${set.targetKind} task, and '${task}' is a ${kinds.get(task)} task`);
+      if (!set.labeled) throw argumentError(where, `${name}.${task}: the data set has no targets (it can be predicted on, not trained or evaluated on)`);
+      out[task] = set.handle;
+    }
+    if (Object.keys(out).length === 0) throw argumentError(where, `'${name}' is empty`);
+    return out;
   }
 
   /** Trains on `trainSets` (task → data set) until `epochs` or `steps` are done, the signal aborts, or early stopping. */
   async fit(trainSets: Record<string, Dataset>, options: FitOptions): Promise<History> {
-    const where = 'Trainer.fit';
-    if (typeof options !== 'object' || options === null) throw argumentError(where, `'options' must be an object, got ${describe(options)}`);
-    if ((options.epochs === undefined) === (options.steps === undefined)) throw argumentError(where, "give exactly one of 'epochs' and 'steps'");
-    const native_: Record<string, unknown> = {
-      epochs: options.epochs === undefined ? undefined : positiveInt(options.epochs, where, 'epochs'),
-      steps: options.steps === undefined ? undefined : positiveInt(options.steps, where, 'steps'),
-      evalSets: options.evalSets === undefined ? undefined : datasetHandles(options.evalSets, where, 'evalSets'),
-      evalEvery: options.evalEvery === undefined ? undefined : positiveInt(options.evalEvery, where, 'evalEvery'),
-      progressEvery: options.progressEvery === undefined ? undefined : positiveInt(options.progressEvery, where, 'progressEvery'),
-      checkpointEvery: options.checkpointEvery === undefined ? undefined : positiveInt(options.checkpointEvery, where, 'checkpointEvery'),
-    };
-    for (const key of ['checkpointDir', 'resumeFrom'] as const) {
-      const v = options[key];
-      if (v !== undefined && (typeof v !== 'string' || v === '')) throw argumentError(where, `'${key}' must be a path, got ${describe(v)}`);
-      native_[key] = v;
-    }
-    if (options.earlyStopping !== undefined) {
-      const es = options.earlyStopping;
-      if (typeof es !== 'object' || es === null || typeof es.metric !== 'string') throw argumentError(where, "'earlyStopping' must be { metric, patience?, mode?, minDelta? }");
-      native_.earlyStopping = {
-        metric: es.metric,
-        patience: es.patience === undefined ? 3 : positiveInt(es.patience, where, 'earlyStopping.patience'),
-        mode: es.mode === undefined ? (es.metric === 'loss' ? 'min' : 'max') : checkOneOf(es.mode, ['max', 'min'] as const, where, 'earlyStopping.mode'),
-        minDelta: es.minDelta === undefined ? 0 : checkNumber(es.minDelta, where, 'earlyStopping.minDelta'),
-      };
-    }
-    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw argumentError(where, `'onProgress' must be a function`);
-    const sets = datasetHandles(trainSets, where, 'trainSets');
-    const onProgress = options.onProgress;
+    const where = 'fit';
+    const callbacks = parse(FitCallbacksSchema, options, where);
+    const { evalSets, onProgress, signal, ...rest } = options as FitOptions;
+    const settings = parse(FitSettingsSchema, rest, where);
+    const sets = this.#datasets(trainSets, where, 'trainSets');
+    const evalHandles = callbacks.evalSets === undefined ? undefined : this.#datasets(evalSets, where, 'evalSets');
+    this.#checkFit(Object.keys(sets), evalSets, settings, onProgress !== undefined);
     const listener = onProgress
       ? (event: ProgressEvent) => {
           try {
@@ -192,13 +185,12 @@ export class Trainer {
           }
         }
       : undefined;
-    const signal = options.signal;
     if (signal?.aborted) {
       // Nothing to start: the model stays as it is.
       return { steps: this.stepsDone, epochs: 0, aborted: true, stoppedEarly: false, epochHistory: [], evalHistory: [], checkpoints: [] };
     }
     const abort = () => this.handle.abort();
-    const promise = this.handle.fit(sets, native_, listener);
+    const promise = this.handle.fit(sets, evalHandles, settings, listener);
     signal?.addEventListener('abort', abort, { once: true });
     try {
       return (await promise) as History;
@@ -207,31 +199,77 @@ export class Trainer {
     }
   }
 
-  /** Metrics per task on `evalSets`: loss, and accuracy (classes, tags) or mse and pearson (regression). */
+  /** Rules between a fit's data and the options: each option must act. */
+  #checkFit(trained: string[], evalSets: Record<string, Dataset> | undefined, settings: z.output<typeof FitSettingsSchema>, listening: boolean): void {
+    const o = this.options;
+    if (settings.evalEvery !== undefined && evalSets === undefined) throw argumentError('fit', "'evalEvery' has no effect without 'evalSets'");
+    if (settings.progressEvery !== undefined && !listening) throw argumentError('fit', "'progressEvery' has no effect without 'onProgress'");
+    if (settings.diagnosticsEvery !== undefined) {
+      if (trained.length < 2) throw argumentError('fit', "'diagnosticsEvery' compares tasks: it needs at least two tasks with training data");
+      if (!listening) throw argumentError('fit', "'diagnosticsEvery' reports through step events: give 'onProgress'");
+      if (this.model.native.parameterGroups().sharedParameters === 0) throw argumentError('fit', "'diagnosticsEvery' measures gradients on trainable shared parameters, and this model has none");
+    }
+    for (const [option, chosen] of [['earlyStopping', settings.earlyStopping?.metric], ['keepBest', settings.keepBest?.metric]] as const) {
+      if (chosen !== undefined) this.#checkMetric(option, chosen, evalSets);
+    }
+    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
+    if (o.strategy.kind === 'progressive' && !trained.includes(o.strategy.main)) {
+      throw argumentError('fit', `strategy.main '${o.strategy.main}' has no training data (trainSets: ${trained.join(', ')})`);
+    }
+    if (o.weighting.kind === 'fixed') {
+      const { lambdas } = o.weighting;
+      const missing = trained.filter((t) => !(t in lambdas));
+      if (missing.length > 0) throw argumentError('fit', `weighting.lambdas gives no λ for ${missing.map((t) => `'${t}'`).join(', ')}`);
+    }
+    if (weighting.needsAllTasksEachStep && !this.#strategy().everyTaskEachStep && trained.length > 1) {
+      throw argumentError('fit', `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}`);
+    }
+  }
+
+  /** An evaluation metric an option watches: 'loss', or a metric the task's head reports on evalSets. */
+  #checkMetric(option: string, metric: string, evalSets: Record<string, Dataset> | undefined): void {
+    if (evalSets === undefined) throw argumentError('fit', `'${option}' watches evaluations: give 'evalSets'`);
+    if (metric === 'loss') return;
+    const [task, name] = metric.split('.') as [string, string];
+    if (!(task in evalSets)) throw argumentError('fit', `${option}.metric: '${task}' has no evaluation data (evalSets)`);
+    const kind = this.model.config.tasks.find((t) => t.name === task)!.kind;
+    const known = ['loss', ...Object.keys(headMetrics(kind))];
+    if (!known.includes(name)) throw argumentError('fit', `${option}.metric: a ${kind} task reports ${known.join(', ')}, not '${name}'`);
+  }
+
+  /** Metrics per task on `evalSets`: loss, and the metrics of each task's head. */
   async evaluate(evalSets: Record<string, Dataset>): Promise<Record<string, Record<string, number>>> {
-    return this.handle.evaluate(datasetHandles(evalSets, 'Trainer.evaluate', 'evalSets'));
+    return this.handle.evaluate(this.#datasets(evalSets, 'evaluate', 'evalSets'));
   }
 
   /** One optimizer step on the given batches (task → batch), for loops written in JavaScript. */
   step(batches: Record<string, Batch>): StepResult {
-    if (typeof batches !== 'object' || batches === null) throw argumentError('Trainer.step', `'batches' must map task names to batches, got ${describe(batches)}`);
-    const handles: Record<string, NativeBatch> = {};
-    for (const [task, batch] of Object.entries(batches)) {
-      const fields: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(batch)) if (value instanceof Tensor) fields[key] = value.handle;
-      handles[task] = fields as unknown as NativeBatch;
+    const where = 'step';
+    if (typeof batches !== 'object' || batches === null) throw argumentError(where, `'batches' must map task names to batches, got ${describe(batches)}`);
+    const tasks = this.model.taskNames;
+    const handles = Object.fromEntries(Object.entries(batches).map(([task, batch]) => {
+      if (!tasks.includes(task)) throw argumentError(where, `'${task}' is not a task of the model (${tasks.join(', ')})`);
+      const converted = nativeBatch(batch, `${where}.${task}`, true);
+      if (!converted.targets) throw argumentError(where, `${task}: the batch has no targets`);
+      return [task, converted];
+    }));
+    if (Object.keys(handles).length === 0) throw argumentError(where, "'batches' is empty");
+    if (this.options.accumulateSteps !== 1) throw argumentError(where, "takes one batch per task, so 'accumulateSteps' must be 1");
+    const weighting = capabilities('weighting', this.options.weighting.kind) as unknown as WeightingCapabilities;
+    if (weighting.needsAllTasksEachStep && Object.keys(handles).length !== tasks.length) {
+      throw argumentError(where, `weighting.${this.options.weighting.kind} needs a batch of every task (${tasks.join(', ')})`);
     }
     return this.handle.step(handles);
   }
 
   saveCheckpoint(path: string): void {
-    if (typeof path !== 'string' || path === '') throw argumentError('Trainer.saveCheckpoint', `'path' must be a path, got ${describe(path)}`);
+    if (typeof path !== 'string' || path === '') throw argumentError('saveCheckpoint', `'path' must be a path, got ${describe(path)}`);
     this.handle.saveCheckpoint(path);
   }
 
-  /** Loads a checkpoint; its data positions and sampler state apply to the next fit. */
+  /** Loads a checkpoint; it is checked against the run and restored when the next fit starts. */
   loadCheckpoint(path: string): void {
-    if (typeof path !== 'string' || path === '') throw argumentError('Trainer.loadCheckpoint', `'path' must be a path, got ${describe(path)}`);
+    if (typeof path !== 'string' || path === '') throw argumentError('loadCheckpoint', `'path' must be a path, got ${describe(path)}`);
     this.handle.loadCheckpoint(path);
   }
 
@@ -245,4 +283,4 @@ export class Trainer {
   }
 }
 
-export { TorchError };
+export { registry, TorchError };

@@ -1,6 +1,8 @@
 // Precompiled header for native/core: the libtorch headers every core file needs.
 #pragma once
 #include <ATen/ATen.h>
+// Options (core/options.h): nearly every configurable part reads JSON.
+#include <nlohmann/json.hpp>
 // torch::nn's module system and the leaf blocks native/core/nn builds on (kept narrow: torch/torch.h
 // would pull in optimizers, data loaders and serialization).
 #include <torch/nn/module.h>

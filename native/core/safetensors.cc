@@ -9,9 +9,11 @@
 #include <fstream>
 #include <random>
 #include <string_view>
+#include <set>
 #include <tuple>
 
-#include "core/json.h"
+#include <nlohmann/json.hpp>
+
 #include "core/runtime.h"
 
 // The format is little-endian and tensors are copied byte for byte; a big-endian host would need
@@ -84,67 +86,42 @@ uint64_t byteSizeOf(const Entry& entry) {
   return count * c10::elementSize(entry.dtype);  // count < 2^63 and element size ≤ 8: no overflow
 }
 
-void readShape(json::Reader& reader, Entry& entry) {
-  reader.beginArray();
-  while (reader.nextElement()) {
-    const uint64_t size = reader.readUnsigned();
-    if (size > static_cast<uint64_t>(INT64_MAX)) {
-      refuse("tensor " + describeName(entry.name) + " has a dimension larger than 2^63 - 1");
-    }
-    entry.shape.push_back(static_cast<int64_t>(size));
-  }
+uint64_t unsignedValue(const nlohmann::json& value, const std::string& what) {
+  if (!value.is_number_unsigned()) refuse(what + " must be a non-negative integer below 2^64");
+  return value.get<uint64_t>();
 }
 
-void readOffsets(json::Reader& reader, Entry& entry) {
-  uint64_t offsets[2];
-  size_t count = 0;
-  reader.beginArray();
-  while (reader.nextElement()) {
-    if (count == 2) refuse("tensor " + describeName(entry.name) + ": data_offsets must be [begin, end]");
-    offsets[count++] = reader.readUnsigned();
-  }
-  if (count != 2) refuse("tensor " + describeName(entry.name) + ": data_offsets must be [begin, end]");
-  entry.begin = offsets[0];
-  entry.end = offsets[1];
-}
-
-Entry readEntry(json::Reader& reader, std::string name) {
+Entry readEntry(const std::string& name, const nlohmann::json& value) {
   Entry entry;
-  entry.name = std::move(name);
-  bool hasDtype = false, hasShape = false, hasOffsets = false;
-  const auto once = [&](bool& seen, const char* field) {
-    if (seen) refuse("tensor " + describeName(entry.name) + " has two '" + field + "' fields");
-    seen = true;
-  };
-  reader.beginObject();
-  std::string field;
-  while (reader.nextMember(field)) {
-    if (field == "dtype") {
-      once(hasDtype, "dtype");
-      entry.dtype = parseFormatDtype(reader.readString(), entry.name);
-    } else if (field == "shape") {
-      once(hasShape, "shape");
-      readShape(reader, entry);
-    } else if (field == "data_offsets") {
-      once(hasOffsets, "data_offsets");
-      readOffsets(reader, entry);
-    } else {
-      reader.skipValue();  // the reference implementation ignores fields it does not know, too
-    }
+  entry.name = name;
+  const std::string where = "tensor " + describeName(name);
+  if (!value.is_object()) refuse(where + " is not described by an object");
+  for (const char* field : {"dtype", "shape", "data_offsets"}) {
+    if (!value.contains(field)) refuse(where + " lacks '" + field + "'");
   }
-  if (!hasDtype || !hasShape || !hasOffsets) {
-    refuse("tensor " + describeName(entry.name) + " lacks " +
-           (!hasDtype ? "'dtype'" : !hasShape ? "'shape'" : "'data_offsets'"));
+  // Other fields are ignored, as the reference implementation does.
+  const auto& dtype = value.at("dtype");
+  if (!dtype.is_string()) refuse(where + ": 'dtype' must be a string");
+  entry.dtype = parseFormatDtype(dtype.get<std::string>(), name);
+  const auto& shape = value.at("shape");
+  if (!shape.is_array()) refuse(where + ": 'shape' must be an array");
+  for (const auto& size : shape) {
+    const uint64_t extent = unsignedValue(size, where + ": a dimension");
+    if (extent > static_cast<uint64_t>(INT64_MAX)) refuse(where + " has a dimension larger than 2^63 - 1");
+    entry.shape.push_back(static_cast<int64_t>(extent));
   }
+  const auto& offsets = value.at("data_offsets");
+  if (!offsets.is_array() || offsets.size() != 2) refuse(where + ": data_offsets must be [begin, end]");
+  entry.begin = unsignedValue(offsets[0], where + ": data_offsets");
+  entry.end = unsignedValue(offsets[1], where + ": data_offsets");
   return entry;
 }
 
-void readMetadata(json::Reader& reader, Metadata& metadata) {
-  reader.beginObject();
-  std::string key;
-  while (reader.nextMember(key)) {
-    if (reader.peek() != json::Kind::String) refuse("__metadata__ value of " + describeName(key) + " is not a string");
-    if (!metadata.emplace(key, reader.readString()).second) refuse("__metadata__ has the key " + describeName(key) + " twice");
+void readMetadata(const nlohmann::json& value, Metadata& metadata) {
+  if (!value.is_object()) refuse("__metadata__ is not an object");
+  for (const auto& [key, text] : value.items()) {
+    if (!text.is_string()) refuse("__metadata__ value of " + describeName(key) + " is not a string");
+    metadata.emplace(key, text.get<std::string>());
   }
 }
 
@@ -190,33 +167,51 @@ const std::string* findDuplicate(std::vector<const std::string*> names) {
   return twin == names.end() ? nullptr : *twin;
 }
 
-Header parseHeader(std::string_view text, uint64_t dataSize) {
-  if (text.empty() || text[0] != '{') refuse("the header does not start with '{'");
-  Header header;
-  try {
-    json::Reader reader(text);
-    bool hasMetadata = false;
-    reader.beginObject();
-    std::string key;
-    while (reader.nextMember(key)) {
-      if (key == kMetadataKey) {
-        if (hasMetadata) refuse("the header has two __metadata__ entries");
-        hasMetadata = true;
-        readMetadata(reader, header.metadata);
-      } else {
-        header.entries.push_back(readEntry(reader, std::move(key)));
+// The header as JSON (nlohmann's strict RFC 8259 parser, which also refuses ill-formed UTF-8).
+// The parser's callback keeps the document flat and honest: nothing nests deeper than a tensor's
+// shape array (so a hostile header cannot build a deep tree), and no object repeats a key (JSON
+// parsers differ on which repeat wins; the format forbids the ambiguity).
+nlohmann::json parseJson(std::string_view text) {
+  constexpr int kMaxDepth = 2;  // root object → tensor entry → shape / data_offsets array
+  std::vector<std::set<std::string>> keys;  // the keys of each open object
+  std::string entry;                         // the root's current key (a tensor name or __metadata__)
+  const nlohmann::json::parser_callback_t check = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) && depth > kMaxDepth) {
+      refuse("the header nests deeper than a tensor entry's arrays");
+    }
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end) keys.pop_back();
+    if (event == Event::key) {
+      const std::string key = parsed.get<std::string>();
+      if (depth == 1) entry = key;
+      if (!keys.back().insert(key).second) {
+        if (depth == 1) refuse("the header names " + describeName(key) + " twice");
+        refuse(entry == kMetadataKey ? "__metadata__ has the key " + describeName(key) + " twice"
+                                     : "tensor " + describeName(entry) + " has two " + describeName(key) + " fields");
       }
     }
-    reader.finish();
-  } catch (const json::ParseError& error) {
-    refuse(std::string("header: ") + error.what());
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text.begin(), text.end(), check);
+  } catch (const nlohmann::json::exception& error) {
+    // "[json.exception.parse_error.101] parse error at line 1, column 7: ..." → the part after the tag.
+    std::string message = error.what();
+    const auto tag = message.find("] ");
+    refuse("header: " + (tag == std::string::npos ? message : message.substr(tag + 2)));
   }
-  {
-    std::vector<const std::string*> names;
-    names.reserve(header.entries.size());
-    for (const Entry& entry : header.entries) names.push_back(&entry.name);
-    if (const std::string* twin = findDuplicate(std::move(names))) {
-      refuse("the header names tensor " + describeName(*twin) + " twice");
+}
+
+Header parseHeader(std::string_view text, uint64_t dataSize) {
+  if (text.empty() || text[0] != '{') refuse("the header does not start with '{'");
+  const nlohmann::json document = parseJson(text);
+  Header header;
+  for (const auto& [key, value] : document.items()) {
+    if (key == kMetadataKey) {
+      readMetadata(value, header.metadata);
+    } else {
+      header.entries.push_back(readEntry(key, value));
     }
   }
   for (const Entry& entry : header.entries) checkRanges(entry, dataSize);
@@ -286,7 +281,6 @@ Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
     if (name == kMetadataKey) throw std::invalid_argument("a tensor cannot be named __metadata__");
     if (!tensor.defined()) throw std::invalid_argument(where + " is undefined");
     if (tensor.layout() != c10::kStrided) throw std::invalid_argument(where + " is not dense");
-    if (!json::isValidUtf8(name)) throw std::invalid_argument(where + " has a name that is not UTF-8");
     formatDtypeName(tensor.scalar_type());  // throws for a dtype the format cannot hold
     names.push_back(&name);
   }
@@ -301,29 +295,23 @@ Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
     return tensors[a].second.element_size() > tensors[b].second.element_size();
   });
 
-  std::string json = "{";
-  if (!metadata.empty()) {
-    json += json::quote(kMetadataKey) + ":{";
-    bool first = true;
-    for (const auto& [key, value] : metadata) {
-      if (!first) json += ',';
-      first = false;
-      json += json::quote(key) + ':' + json::quote(value);
-    }
-    json += '}';
-    if (!tensors.empty()) json += ',';
-  }
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header[kMetadataKey] = metadata;
   uint64_t offset = 0;
-  for (size_t k = 0; k < order.size(); ++k) {
-    const auto& [name, tensor] = tensors[order[k]];
+  for (const size_t index : order) {
+    const auto& [name, tensor] = tensors[index];
     const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
-    if (k > 0) json += ',';
-    json += json::quote(name) + ":{\"dtype\":\"" + formatDtypeName(tensor.scalar_type()) + "\",\"shape\":[";
-    for (int64_t d = 0; d < tensor.dim(); ++d) json += (d > 0 ? "," : "") + std::to_string(tensor.size(d));
-    json += "],\"data_offsets\":[" + std::to_string(offset) + ',' + std::to_string(offset + bytes) + "]}";
+    header[name] = {{"dtype", formatDtypeName(tensor.scalar_type())},
+                    {"shape", tensor.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  json += '}';
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::type_error&) {
+    throw std::invalid_argument("a tensor name or metadata entry is not valid UTF-8");
+  }
   json.append((kHeaderAlignment - json.size() % kHeaderAlignment) % kHeaderAlignment, ' ');
   if (json.size() > kMaxHeaderBytes) throw std::invalid_argument("the safetensors header would exceed 100 MB");
 
@@ -373,25 +361,6 @@ std::string formatDtypeName(c10::ScalarType type) {
   }
   throw std::invalid_argument("safetensors cannot hold dtype " + dtypeName(type) +
                               " (float32, float64, float16, bfloat16, int32, int64, uint8 and bool can be saved)");
-}
-
-std::string serialize(const NamedTensors& tensors, const Metadata& metadata) {
-  const Layout layout = planLayout(tensors, metadata);
-  std::string bytes;
-  writeImage(tensors, layout, [&](const char* data, size_t count) { bytes.append(data, count); });
-  return bytes;
-}
-
-Loaded deserialize(const uint8_t* data, size_t size) {
-  size_t cursor = 0;
-  try {
-    return readImage(size, [&](void* destination, size_t count) {
-      std::memcpy(destination, data + cursor, count);
-      cursor += count;
-    });
-  } catch (const FormatError& error) {
-    throw FormatError(std::string("not valid safetensors data: ") + error.what());
-  }
 }
 
 void save(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {

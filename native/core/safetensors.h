@@ -47,10 +47,6 @@ struct Loaded {
 // Reads a file in one pass; tensors are on the CPU and own their memory.
 Loaded load(const std::string& path);
 
-// The bytes save() would write, for tests and in-memory use.
-std::string serialize(const NamedTensors& tensors, const Metadata& metadata = {});
-Loaded deserialize(const uint8_t* data, size_t size);
-
 // The format's dtype names ("F32", "BF16", ...) for the dtypes mtl-torch reads and writes.
 std::string formatDtypeName(c10::ScalarType type);
 

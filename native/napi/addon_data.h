@@ -6,13 +6,10 @@
 
 namespace mtl::napi {
 
-struct TrainableRegistry;  // napi/trainable.cc
-
 struct AddonData {
   Napi::FunctionReference datasetConstructor;
   Napi::FunctionReference modelConstructor;
   Napi::FunctionReference errorClass;  // TorchError, registered by lib/native.ts
-  std::shared_ptr<TrainableRegistry> trainables;  // model classes the trainer accepts
 };
 
 AddonData& addonData(Napi::Env env);

@@ -1,5 +1,6 @@
 #include "napi/dataset.h"
 
+#include "core/model/head.h"
 #include "napi/addon_data.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
@@ -53,8 +54,8 @@ std::shared_ptr<const data::Dataset> DatasetHandle::DatasetOf(const Napi::Value&
   return handle->dataset_;
 }
 
-// new NativeDataset({ inputIds, lengths, tokenTypeIds?, targets, targetLengths?, features? },
-//                   targetKind, padId, targetPadId)
+// new NativeDataset({ inputIds, lengths, tokenTypeIds?, targets?, targetLengths?, features? },
+//                   targetKind, padId, targetPadId): no targets make an unlabeled data set
 // new NativeDataset(base: NativeDataset, { targets, targetLengths? }, targetKind, targetPadId):
 //   base's examples with other targets, sharing its input tensors (Dataset::withTargets).
 DatasetHandle::DatasetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetHandle>(info) {
@@ -70,18 +71,19 @@ DatasetHandle::DatasetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     std::shared_ptr<const data::Dataset> dataset;
     if (derived) {
       const auto base = DatasetOf(info[0], "dataset: argument 0");
-      dataset = base->withTargets(fieldTensor(fields, "targets", true), fieldTensor(fields, "targetLengths", false),
-                                  data::parseTargetKind(args.string(2)), args.integerOr(3, -100));
+      const std::string kind = args.string(2);
+      dataset = base->withTargets(fieldTensor(fields, "targets", true), fieldTensor(fields, "targetLengths", false), kind,
+                                  model::targetLayoutOf(kind), args.integer(3));
     } else {
       data::DatasetTensors tensors;
       tensors.inputIds = fieldTensor(fields, "inputIds", true);
       tensors.lengths = fieldTensor(fields, "lengths", true);
       tensors.tokenTypeIds = fieldTensor(fields, "tokenTypeIds", false);
-      tensors.targets = fieldTensor(fields, "targets", true);
+      tensors.targets = fieldTensor(fields, "targets", false);
       tensors.targetLengths = fieldTensor(fields, "targetLengths", false);
       tensors.features = fieldTensor(fields, "features", false);
-      dataset = std::make_shared<data::Dataset>(std::move(tensors), data::parseTargetKind(args.string(1)),
-                                                args.integer(2), args.integerOr(3, -100));
+      const std::string kind = args.string(1);
+      dataset = std::make_shared<data::Dataset>(std::move(tensors), kind, model::targetLayoutOf(kind), args.integer(2), args.integer(3));
     }
     // A derived data set accounts for its own targets only: the inputs are the base's.
     const auto& held = dataset->tensors();
@@ -111,7 +113,7 @@ Napi::Value DatasetHandle::PadId(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DatasetHandle::TargetKind(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&] { return Napi::String::New(info.Env(), data::targetKindName(dataset().targetKind())); });
+  return guard(info.Env(), [&] { return Napi::String::New(info.Env(), dataset().kind()); });
 }
 
 // batch(indices: tensor) -> { indices, inputIds, lengths, tokenTypeIds?, targets, targetLengths?, features? }

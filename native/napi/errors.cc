@@ -1,5 +1,6 @@
 #include "napi/errors.h"
 
+#include "core/train/step.h"
 #include "napi/addon_data.h"
 
 namespace mtl::napi {
@@ -45,6 +46,10 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_OUT_OF_MEMORY", shortMessage(e));
   } catch (const c10::Error& e) {
     throw makeTorchError(env, "ERR_TORCH", shortMessage(e));
+  } catch (const BusyError& e) {
+    throw makeTorchError(env, "ERR_MODEL_BUSY", e.what());
+  } catch (const train::NonFiniteLossError& e) {
+    throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
   } catch (const DisposedError& e) {
     throw makeTorchError(env, "ERR_DISPOSED", e.what());
   } catch (const std::invalid_argument& e) {

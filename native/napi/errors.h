@@ -18,6 +18,11 @@ struct DisposedError : std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// A second native job on, or a change to, a model a native job is running on.
+struct BusyError : std::logic_error {
+  using std::logic_error::logic_error;
+};
+
 // Builds a TorchError (the class lib/native.ts registers) with message and code.
 Napi::Error makeTorchError(Napi::Env env, const std::string& code, const std::string& message);
 

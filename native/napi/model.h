@@ -1,23 +1,50 @@
 // The binding of native/core/model: NativeMultiTaskModel, one ObjectWrap holding a
-// MultiTaskModelImpl built from a plain config object (validated by lib/model first).
+// MultiTaskModelImpl built from the config object lib/model validated. The trainer binding drives
+// it; while a native job (fit, evaluate, step) runs on it, every change to it is refused.
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "core/model/multitask_model.h"
-#include "napi/trainable.h"
+#include "napi/errors.h"
+#include "napi/module_methods.h"
 
 namespace mtl::napi {
 
-// A TrainableSource: mt.Trainer drives it (napi/trainable.h).
-class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, public TrainableSource {
+// What a trainer holds of a model: the model, and the flag that keeps two native jobs (fit,
+// evaluate, step) from running on it at once and refuses changes to it meanwhile.
+struct ModelLease {
+  std::shared_ptr<model::MultiTaskModelImpl> model;
+  std::shared_ptr<std::atomic<bool>> busy;
+};
+
+// Marks a model busy for the lifetime of the claim; refuses (BusyError) a busy model.
+class BusyClaim {
+ public:
+  BusyClaim() = default;
+  explicit BusyClaim(std::shared_ptr<std::atomic<bool>> flag);
+  BusyClaim(BusyClaim&& other) noexcept : flag_(std::move(other.flag_)) {}
+  BusyClaim& operator=(BusyClaim&& other) noexcept;
+  ~BusyClaim() { release(); }
+  void release();
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, public ModuleMethods<NativeMultiTaskModel> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);
   explicit NativeMultiTaskModel(const Napi::CallbackInfo& info);
-  // The core model of a JavaScript handle (for the trainer binding), or an ArgumentError.
-  static std::shared_ptr<model::MultiTaskModelImpl> ModelOf(const Napi::Value& value, const char* what);
-  ModelLease lease() override { return {model_, busy_}; }
+  // The model behind a JavaScript handle (for the trainer binding), or an ArgumentError.
+  static ModelLease LeaseOf(const Napi::Value& value, const char* what);
+
+  // ModuleMethods
+  torch::nn::Module& module() { return *model_; }
+  void beforeChange() const;
+  void moveTo(const c10::optional<c10::Device>& device, const c10::optional<at::ScalarType>& dtype);
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
@@ -25,14 +52,8 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value AddTask(const Napi::CallbackInfo& info);
   Napi::Value Summary(const Napi::CallbackInfo& info);
-  Napi::Value NamedParameters(const Napi::CallbackInfo& info);
-  Napi::Value NamedBuffers(const Napi::CallbackInfo& info);
-  Napi::Value LoadStateDict(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
   Napi::Value PartParameterNames(const Napi::CallbackInfo& info);
-  Napi::Value Train(const Napi::CallbackInfo& info);
-  Napi::Value IsTraining(const Napi::CallbackInfo& info);
-  Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value SharedEncoderRuns(const Napi::CallbackInfo& info);
   Napi::Value ParameterGroups(const Napi::CallbackInfo& info);
 

@@ -18,8 +18,9 @@
 #include "core/runtime.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/json_value.h"
+#include "napi/module_methods.h"
 #include "napi/named_tensors.h"
-#include "napi/options.h"
 #include "napi/tensor.h"
 
 namespace mtl::napi {
@@ -47,24 +48,31 @@ nn::DecoderCache& cacheOf(const Napi::Value& value) {
 }
 
 // ---- block kinds: how each is made from options, and how its forward takes JavaScript arguments ----
+// The options arrive validated and complete (lib/nn fills torch.nn's defaults), so every field is
+// read as required.
+
+template <typename T>
+T field(const Options& o, const char* name) {
+  return o.at(name).get<T>();
+}
 
 Napi::Value wrap(const Args& a, at::Tensor t) { return TensorHandle::Wrap(a.env(), std::move(t)); }
 
-nn::TransformerLayerOptions layerOptions(const OptionReader& o) {
-  return nn::TransformerLayerOptions(o.integer("dModel"), o.integer("nhead"))
-      .dimFeedforward(o.integerOr("dimFeedforward", 2048))
-      .dropout(o.numberOr("dropout", 0.1))
-      .activation(nn::parseActivation(o.stringOr("activation", "relu")))
-      .layerNormEps(o.numberOr("layerNormEps", 1e-5))
-      .normFirst(o.boolean("normFirst", false));
+nn::TransformerLayerOptions layerOptions(const Options& o) {
+  return nn::TransformerLayerOptions(field<int64_t>(o, "dModel"), field<int64_t>(o, "nhead"))
+      .dimFeedforward(field<int64_t>(o, "dimFeedforward"))
+      .dropout(field<double>(o, "dropout"))
+      .activation(nn::parseActivation(field<std::string>(o, "activation")))
+      .layerNormEps(field<double>(o, "layerNormEps"))
+      .normFirst(field<bool>(o, "normFirst"));
 }
 
-nn::TransformerStackOptions stackOptions(const OptionReader& o) {
-  return nn::TransformerStackOptions(layerOptions(o), o.integer("numLayers")).norm(o.boolean("norm", false));
+nn::TransformerStackOptions stackOptions(const Options& o) {
+  return nn::TransformerStackOptions(layerOptions(o), field<int64_t>(o, "numLayers")).norm(field<bool>(o, "norm"));
 }
 
-nn::PositionalEncodingOptions positionalOptions(const OptionReader& o) {
-  return nn::PositionalEncodingOptions(o.integer("dModel"), o.integer("maxLen")).dropout(o.numberOr("dropout", 0.0));
+nn::PositionalEncodingOptions positionalOptions(const Options& o) {
+  return nn::PositionalEncodingOptions(field<int64_t>(o, "dModel"), field<int64_t>(o, "maxLen")).dropout(field<double>(o, "dropout"));
 }
 
 nn::DecoderMasks decoderMasks(const Args& a, size_t first) {
@@ -96,51 +104,51 @@ Napi::Value encoderForward(torch::nn::Module& m, const Args& a) {
 
 struct BlockKind {
   const char* name;
-  ModulePtr (*make)(const OptionReader&);
+  ModulePtr (*make)(const Options&);
   Napi::Value (*forward)(torch::nn::Module&, const Args&);
 };
 
 const BlockKind kBlockKinds[] = {
     {"linear",
-     [](const OptionReader& o) -> ModulePtr {
-       return torch::nn::Linear(torch::nn::LinearOptions(o.integer("inFeatures"), o.integer("outFeatures"))
-                                    .bias(o.boolean("bias", true)))
+     [](const Options& o) -> ModulePtr {
+       return torch::nn::Linear(torch::nn::LinearOptions(field<int64_t>(o, "inFeatures"), field<int64_t>(o, "outFeatures"))
+                                    .bias(field<bool>(o, "bias")))
            .ptr();
      },
      unaryForward<torch::nn::LinearImpl>},
     {"embedding",
-     [](const OptionReader& o) -> ModulePtr {
-       auto options = torch::nn::EmbeddingOptions(o.integer("numEmbeddings"), o.integer("embeddingDim"));
-       if (o.has("paddingIdx")) options.padding_idx(o.integer("paddingIdx"));
+     [](const Options& o) -> ModulePtr {
+       auto options = torch::nn::EmbeddingOptions(field<int64_t>(o, "numEmbeddings"), field<int64_t>(o, "embeddingDim"));
+       if (o.contains("paddingIdx")) options.padding_idx(field<int64_t>(o, "paddingIdx"));
        return torch::nn::Embedding(options).ptr();
      },
      unaryForward<torch::nn::EmbeddingImpl>},
     {"layerNorm",
-     [](const OptionReader& o) -> ModulePtr {
-       return torch::nn::LayerNorm(torch::nn::LayerNormOptions(o.integers("normalizedShape"))
-                                       .eps(o.numberOr("eps", 1e-5))
-                                       .elementwise_affine(o.boolean("elementwiseAffine", true)))
+     [](const Options& o) -> ModulePtr {
+       return torch::nn::LayerNorm(torch::nn::LayerNormOptions(field<std::vector<int64_t>>(o, "normalizedShape"))
+                                       .eps(field<double>(o, "eps"))
+                                       .elementwise_affine(field<bool>(o, "elementwiseAffine")))
            .ptr();
      },
      unaryForward<torch::nn::LayerNormImpl>},
     {"dropout",
-     [](const OptionReader& o) -> ModulePtr {
-       return torch::nn::Dropout(torch::nn::DropoutOptions(o.numberOr("p", 0.5))).ptr();
+     [](const Options& o) -> ModulePtr {
+       return torch::nn::Dropout(torch::nn::DropoutOptions(field<double>(o, "p"))).ptr();
      },
      unaryForward<torch::nn::DropoutImpl>},
     {"sinusoidalPositionalEncoding",
-     [](const OptionReader& o) -> ModulePtr { return nn::SinusoidalPositionalEncoding(positionalOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::SinusoidalPositionalEncoding(positionalOptions(o)).ptr(); },
      positionalForward<nn::SinusoidalPositionalEncodingImpl>},
     {"learnedPositionalEncoding",
-     [](const OptionReader& o) -> ModulePtr { return nn::LearnedPositionalEncoding(positionalOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::LearnedPositionalEncoding(positionalOptions(o)).ptr(); },
      positionalForward<nn::LearnedPositionalEncodingImpl>},
     {"multiheadAttention",
-     [](const OptionReader& o) -> ModulePtr {
-       return nn::MultiheadAttention(nn::MultiheadAttentionOptions(o.integer("embedDim"), o.integer("numHeads"))
-                                         .dropout(o.numberOr("dropout", 0.0))
-                                         .bias(o.boolean("bias", true))
-                                         .kdim(o.integerOr("kdim", 0))
-                                         .vdim(o.integerOr("vdim", 0)))
+     [](const Options& o) -> ModulePtr {
+       return nn::MultiheadAttention(nn::MultiheadAttentionOptions(field<int64_t>(o, "embedDim"), field<int64_t>(o, "numHeads"))
+                                         .dropout(field<double>(o, "dropout"))
+                                         .bias(field<bool>(o, "bias"))
+                                         .kdim(o.contains("kdim") ? field<int64_t>(o, "kdim") : 0)
+                                         .vdim(o.contains("vdim") ? field<int64_t>(o, "vdim") : 0))
            .ptr();
      },
      // (query, key, value, keyPaddingMask?, attnMask?, needWeights?, averageWeights?) -> [output, weights | null]
@@ -155,19 +163,19 @@ const BlockKind kBlockKinds[] = {
        return out;
      }},
     {"transformerEncoderLayer",
-     [](const OptionReader& o) -> ModulePtr { return nn::TransformerEncoderLayer(layerOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::TransformerEncoderLayer(layerOptions(o)).ptr(); },
      encoderForward<nn::TransformerEncoderLayerImpl>},
     {"transformerEncoder",
-     [](const OptionReader& o) -> ModulePtr { return nn::TransformerEncoder(stackOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::TransformerEncoder(stackOptions(o)).ptr(); },
      encoderForward<nn::TransformerEncoderImpl>},
     {"transformerDecoderLayer",
-     [](const OptionReader& o) -> ModulePtr { return nn::TransformerDecoderLayer(layerOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::TransformerDecoderLayer(layerOptions(o)).ptr(); },
      // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?)
      [](torch::nn::Module& m, const Args& a) -> Napi::Value {
        return wrap(a, as<nn::TransformerDecoderLayerImpl>(m).forward(a.tensor(0), a.tensor(1), decoderMasks(a, 2)));
      }},
     {"transformerDecoder",
-     [](const OptionReader& o) -> ModulePtr { return nn::TransformerDecoder(stackOptions(o)).ptr(); },
+     [](const Options& o) -> ModulePtr { return nn::TransformerDecoder(stackOptions(o)).ptr(); },
      // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?, cache?)
      [](torch::nn::Module& m, const Args& a) -> Napi::Value {
        nn::DecoderCache* cache = a.present(6) ? &cacheOf(a.value(6)) : nullptr;
@@ -186,22 +194,14 @@ const BlockKind& findKind(const std::string& name) {
 
 // ---- the ObjectWrap ----
 
-class NativeModule : public Napi::ObjectWrap<NativeModule> {
+class NativeModule : public Napi::ObjectWrap<NativeModule>, public ModuleMethods<NativeModule> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(
-        env, "NativeModule",
-        {InstanceMethod<&NativeModule::Forward>("forward"),
-         InstanceMethod<&NativeModule::NamedParameters>("namedParameters"),
-         InstanceMethod<&NativeModule::NamedBuffers>("namedBuffers"),
-         InstanceMethod<&NativeModule::LoadStateDict>("loadStateDict"),
-         InstanceMethod<&NativeModule::Train>("train"),
-         InstanceMethod<&NativeModule::IsTraining>("isTraining"),
-         InstanceMethod<&NativeModule::To>("to"),
-         InstanceMethod<&NativeModule::SetRequiresGrad>("setRequiresGrad"),
-         InstanceMethod<&NativeModule::NewCache>("newCache"),
-         InstanceMethod<&NativeModule::Kind>("kind")});
-    exports.Set("NativeModule", ctor);
+    std::vector<Property> properties{InstanceMethod<&NativeModule::Forward>("forward"),
+                                     InstanceMethod<&NativeModule::NewCache>("newCache"),
+                                     InstanceMethod<&NativeModule::Kind>("kind")};
+    addTo(properties);
+    exports.Set("NativeModule", DefineClass(env, "NativeModule", properties));
   }
 
   // new NativeModule(kind, options)
@@ -209,71 +209,15 @@ class NativeModule : public Napi::ObjectWrap<NativeModule> {
     guard(info.Env(), [&] {
       Args args(info);
       kind_ = &findKind(args.string(0));
-      module_ = kind_->make(OptionReader(args.value(1), kind_->name));
+      module_ = kind_->make(jsonOf(args.value(1), std::string(kind_->name) + " options"));
     });
   }
+
+  torch::nn::Module& module() { return *module_; }
 
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&] { return kind_->forward(*module_, Args(info)); });
-  }
-
-  static nn::NamedTensors toNamedTensors(const torch::OrderedDict<std::string, at::Tensor>& dict) {
-    nn::NamedTensors out;
-    for (const auto& item : dict) out.emplace_back(item.key(), item.value());
-    return out;
-  }
-
-  Napi::Value NamedParameters(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&] { return namedTensorsToJs(info.Env(), toNamedTensors(module_->named_parameters())); });
-  }
-
-  Napi::Value NamedBuffers(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&] { return namedTensorsToJs(info.Env(), toNamedTensors(module_->named_buffers())); });
-  }
-
-  // loadStateDict(names, tensors, strict) -> { missing, unexpected } (non-fatal ones)
-  Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      Args args(info);
-      const nn::StateDictMismatch mismatch = nn::loadStateDict(*module_, namedTensorsFromArgs(args, 0, 1), args.boolean(2, true));
-      return stateDictMismatchToJs(info.Env(), mismatch);
-    });
-  }
-
-  Napi::Value Train(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      module_->train(Args(info).boolean(0, true));
-      return info.Env().Undefined();
-    });
-  }
-
-  Napi::Value IsTraining(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), module_->is_training()); }
-
-  // to(device?, dtype?)
-  Napi::Value To(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      Args args(info);
-      const auto dtype = args.optionalDtype(1);
-      if (dtype && !at::isFloatingType(*dtype)) throw ArgumentError("a module's dtype must be a floating type");
-      if (args.present(0) && dtype) {
-        module_->to(parseDevice(args.string(0)), *dtype);
-      } else if (args.present(0)) {
-        module_->to(parseDevice(args.string(0)));
-      } else if (dtype) {
-        module_->to(*dtype);
-      }
-      return info.Env().Undefined();
-    });
-  }
-
-  // setRequiresGrad(value): every parameter (freeze / unfreeze the whole module).
-  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-    return guard(info.Env(), [&]() -> Napi::Value {
-      const bool value = Args(info).boolean(0, true);
-      for (auto& parameter : module_->parameters()) parameter.set_requires_grad(value);
-      return info.Env().Undefined();
-    });
   }
 
   Napi::Value NewCache(const Napi::CallbackInfo& info) {

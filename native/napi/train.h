@@ -1,16 +1,9 @@
-// The training bindings: the reference model, the trainer, and the weighting and sampler handles
-// that tests use to check each method alone. InitTraining registers them all.
+// The trainer binding: NativeTrainer, whose fit() and evaluate() run on a worker thread.
 #pragma once
 #include <napi.h>
 
-#include "napi/trainable.h"
-
 namespace mtl::napi {
 
-void InitTraining(Napi::Env env, Napi::Object exports);
-
-void InitReferenceModel(Napi::Env env, Napi::Object exports);
 void InitTrainer(Napi::Env env, Napi::Object exports);
-void InitTrainParts(Napi::Env env, Napi::Object exports);
 
 }  // namespace mtl::napi

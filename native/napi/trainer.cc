@@ -1,29 +1,27 @@
-// NativeTrainer: the handle of a core train::Trainer. fit() and evaluate() run on a libuv worker
-// thread and return Promises; progress events reach JavaScript through the worker's progress
-// queue (a thread-safe function), so the event loop keeps running while the model trains.
+// NativeTrainer: the handle of a core train::Trainer. fit() and evaluate() run on a worker thread
+// and return Promises; progress events reach JavaScript through the worker's progress queue (a
+// thread-safe function), so the event loop keeps running while the model trains.
 #include <atomic>
 #include <exception>
 
 #include "core/runtime.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/json_value.h"
+#include "napi/model.h"
 #include "napi/tensor.h"
 #include "napi/train.h"
-#include "napi/train_config.h"
+#include "napi/train_convert.h"
 
 namespace mtl::napi {
 
 namespace {
 
-// Rejects with a TorchError whose code says what went wrong (busy model, NaN loss, ...).
+// The exception as a TorchError value (its code says what went wrong: busy model, NaN loss, ...).
 Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
   try {
     try {
       std::rethrow_exception(error);
-    } catch (const train::NonFiniteLossError& e) {
-      throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
-    } catch (const BusyError& e) {
-      throw makeTorchError(env, "ERR_MODEL_BUSY", e.what());
     } catch (const Napi::Error&) {
       throw;
     } catch (...) {
@@ -31,17 +29,6 @@ Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
     }
   } catch (const Napi::Error& e) {
     return e.Value();
-  }
-}
-
-template <typename Body>
-auto guardTraining(Napi::Env env, Body&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (...) {
-    throw Napi::Error(env, errorValue(env, std::current_exception()));
   }
 }
 
@@ -151,27 +138,29 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
 
   // new NativeTrainer(model, options)
   explicit TrainerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerHandle>(info) {
-    guardTraining(info.Env(), [&] {
+    guard(info.Env(), [&] {
       core_ = std::make_shared<TrainerCore>();
-      core_->lease = trainableOf(info[0], "Trainer: argument 0 (model)");
-      core_->trainer = std::make_shared<train::Trainer>(core_->lease.model, trainerOptionsOf(info[1]));
+      core_->lease = NativeMultiTaskModel::LeaseOf(info[0], "Trainer: argument 0 (model)");
+      const auto options = readOptions<train::TrainerOptions>(jsonOf(info[1], "trainer options"));
+      core_->trainer = std::make_shared<train::Trainer>(core_->lease.model, options);
     });
   }
 
  private:
-  // fit(trainSets, fitOptions, onEvent?) → Promise<FitResult>
+  // fit(trainSets, evalSets, settings, onEvent?) → Promise<FitResult>
   Napi::Value Fit(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
+    return guard(info.Env(), [&]() -> Napi::Value {
       train::Datasets trainSets = datasetsOf(info[0], "trainSets");
-      train::FitOptions options = fitOptionsOf(info[1]);
-      Napi::Function onEvent = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
+      train::Datasets evalSets = info[1].IsUndefined() ? train::Datasets() : datasetsOf(info[1], "evalSets");
+      const auto settings = readOptions<train::FitSettings>(jsonOf(info[2], "fit options"));
+      Napi::Function onEvent = info.Length() > 3 && info[3].IsFunction() ? info[3].As<Napi::Function>() : Napi::Function();
       BusyClaim claim(core_->lease.busy);
       core_->abortRequested = false;
       auto core = core_;
       auto* worker = new TrainingWorker<train::FitResult>(
           info.Env(), std::move(claim),
-          [core, trainSets, options](const std::function<void(const train::ProgressEvent&)>& emit) {
-            return core->trainer->fit(trainSets, options, emit, core->abortRequested);
+          [core, trainSets, evalSets, settings](const std::function<void(const train::ProgressEvent&)>& emit) {
+            return core->trainer->fit(trainSets, evalSets, settings, emit, core->abortRequested);
           },
           fitResultToValue, onEvent);
       worker->Queue();
@@ -181,7 +170,7 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
 
   // evaluate(evalSets) → Promise<{ task: { metric: value } }>
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
+    return guard(info.Env(), [&]() -> Napi::Value {
       train::Datasets evalSets = datasetsOf(info[0], "evalSets");
       BusyClaim claim(core_->lease.busy);
       auto core = core_;
@@ -196,15 +185,8 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
 
   // step({ task: batch }) → { losses, lambdas, learningRate, skipped, reason? } (synchronous)
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
-      if (!info[0].IsObject()) throw ArgumentError("step: argument 0 must map task names to batches");
-      Napi::Object object = info[0].As<Napi::Object>();
-      Napi::Array keys = object.GetPropertyNames();
-      std::map<std::string, data::Batch> batches;
-      for (uint32_t i = 0; i < keys.Length(); ++i) {
-        const std::string task = keys.Get(i).As<Napi::String>().Utf8Value();
-        batches[task] = batchOf(object.Get(task), "step." + task);
-      }
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const auto batches = batchesOf(info[0], "step");
       BusyClaim claim(core_->lease.busy);
       const train::StepReport report = core_->trainer->step(batches);
       Napi::Object out = Napi::Object::New(info.Env());
@@ -223,7 +205,7 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   }
 
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
+    return guard(info.Env(), [&]() -> Napi::Value {
       Args args(info);
       BusyClaim claim(core_->lease.busy);
       core_->trainer->saveCheckpoint(args.string(0));
@@ -232,7 +214,7 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   }
 
   Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
+    return guard(info.Env(), [&]() -> Napi::Value {
       Args args(info);
       BusyClaim claim(core_->lease.busy);
       core_->trainer->loadCheckpoint(args.string(0));
@@ -241,8 +223,8 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   }
 
   Napi::Value WeightingParameters(const Napi::CallbackInfo& info) {
-    return guardTraining(info.Env(), [&]() -> Napi::Value {
-      const auto parameters = core_->trainer->weighting()->parameters();
+    return guard(info.Env(), [&]() -> Napi::Value {
+      const auto parameters = core_->trainer->weighting().parameters();
       Napi::Array out = Napi::Array::New(info.Env(), parameters.size());
       for (size_t i = 0; i < parameters.size(); ++i) out.Set(static_cast<uint32_t>(i), TensorHandle::Wrap(info.Env(), parameters[i].detach().clone()));
       return out;

@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import * as mt from '../../lib/index.ts';
 
-export const python = process.env.MTL_REFERENCE_PYTHON ?? '/usr/bin/python3';
+export const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

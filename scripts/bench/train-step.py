@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch eager side of scripts/bench/train-step.ts: the same multi-task model (the twin of
-scripts/reference/multitask_twin.py, built from the config.json and weights mtl-torch saved),
+python/multitask_twin.py, built from the config.json and weights mtl-torch saved),
 trained with the same joint loop: the sum of the task losses (equal weights), one backward, AdamW
 with weight decay on matrices only (as mtl-torch's trainer), gradients set to None each step.
 
@@ -18,7 +18,7 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
 from multitask_twin import MultiTaskTwin  # noqa: E402
 
 

@@ -50,12 +50,12 @@ const rows = config.batch * (config.warmup + config.steps);
 const randomTargets = (classes: number) => Array.from({ length: rows }, () => Math.floor(Math.random() * classes));
 const separateSets: Record<string, Dataset> = {};
 taskNames.forEach((name, i) => {
-  separateSets[name] = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[i]!), targetKind: 'class' });
+  separateSets[name] = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[i]!), targetKind: 'classification' });
 });
-const base = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[0]!), targetKind: 'class' });
+const base = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[0]!), targetKind: 'classification' });
 const sharedSets: Record<string, Dataset> = { [taskNames[0]!]: base };
 taskNames.slice(1).forEach((name, i) => {
-  sharedSets[name] = base.withTargets({ targets: randomTargets(config.classes[i + 1]!), targetKind: 'class' });
+  sharedSets[name] = base.withTargets({ targets: randomTargets(config.classes[i + 1]!), targetKind: 'classification' });
 });
 
 type Mode = 'separate' | 'shared';

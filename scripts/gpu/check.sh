@@ -13,5 +13,5 @@ npx vitest run test/cuda.test.ts test/cuda-model.test.ts || status=1
 echo "== short CUDA training, bf16 and fp16 (loss scaling), separate and shared inputs"
 timeout 240 npx tsx scripts/gpu/train-bf16.ts || status=1
 echo "== CPU benchmarks on this machine (2 threads, PyTorch eager of this machine alongside)"
-MTL_REFERENCE_PYTHON=$(command -v python3) timeout 120 npx tsx scripts/bench/encoder.ts --rounds 2 || status=1
+MTL_TORCH_PYTHON=$(command -v python3) timeout 120 npx tsx scripts/bench/encoder.ts --rounds 2 || status=1
 exit $status

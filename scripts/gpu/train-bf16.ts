@@ -25,11 +25,11 @@ const target = (row: number[], k: number) => row[0]! % k;
 const separate: Record<string, Dataset> = {};
 names.forEach((name, i) => {
   const own = randomTokenRows(rows);
-  separate[name] = Dataset.fromArrays({ inputIds: own, targets: own.map((r) => target(r, classes[i]!)), targetKind: 'class' });
+  separate[name] = Dataset.fromArrays({ inputIds: own, targets: own.map((r) => target(r, classes[i]!)), targetKind: 'classification' });
 });
-const base = Dataset.fromArrays({ inputIds: inputs, targets: inputs.map((r) => target(r, classes[0]!)), targetKind: 'class' });
+const base = Dataset.fromArrays({ inputIds: inputs, targets: inputs.map((r) => target(r, classes[0]!)), targetKind: 'classification' });
 const shared: Record<string, Dataset> = { [names[0]!]: base };
-names.slice(1).forEach((name, i) => { shared[name] = base.withTargets({ targets: inputs.map((r) => target(r, classes[i + 1]!)), targetKind: 'class' }); });
+names.slice(1).forEach((name, i) => { shared[name] = base.withTargets({ targets: inputs.map((r) => target(r, classes[i + 1]!)), targetKind: 'classification' }); });
 
 let failed = false;
 // fp16 with loss scaling is CUDA-only (the trainer refuses it on the CPU).
@@ -44,8 +44,8 @@ for (const precision of device === 'cpu' ? (['bf16'] as const) : (['bf16', 'fp16
     await trainer.fit(sets, {
       steps, progressEvery: 1,
       onProgress: (e) => {
-        if (e.type === 'step') losses.push(Object.values(e.losses).reduce((a, b) => a + b, 0));
-        if (e.type === 'skipped') skipped++;
+        if (e.kind === 'step') losses.push(Object.values(e.losses).reduce((a, b) => a + b, 0));
+        if (e.kind === 'skipped') skipped++;
       },
     });
     const seconds = (performance.now() - started) / 1000;

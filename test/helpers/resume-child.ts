@@ -6,4 +6,4 @@ const [checkpoint, out] = process.argv.slice(2);
 const { model, trainer, sets } = resumeSetup();
 const history = await trainer.fit(sets, { steps: 2 * RESUME_STEPS, resumeFrom: checkpoint });
 if (history.steps !== 2 * RESUME_STEPS) throw new Error(`resumed run ended at step ${history.steps}`);
-mt.save(out!, model.namedParameters());
+mt.save(out!, model.stateDict());

@@ -5,7 +5,7 @@
  * moments, a warm-up + cosine schedule, clipping and shuffled data.
  */
 import * as mt from '../../lib/index.ts';
-import { syntheticProblem } from './train.ts';
+import { featureModel, syntheticProblem } from './train.ts';
 
 export const RESUME_STEPS = 12;
 
@@ -13,7 +13,7 @@ export function resumeSetup() {
   mt.manualSeed(0);
   const problem = syntheticProblem(6, { a: { kind: 'classification', classes: 3, rows: 70 }, b: { kind: 'regression', rows: 45 } }, 42);
   const sets = { a: problem.toDataset('a', 70).dataset, b: problem.toDataset('b', 45).dataset };
-  const model = new mt.ReferenceModel({ inputDim: 6, hidden: [16, 16], dropout: 0.2, tasks: { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' } } });
+  const model = featureModel(6, { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' } }, { dModel: 16, dropout: 0.2 });
   const trainer = new mt.Trainer(model, {
     strategy: mt.strategy.alternating({ every: 'step' }),
     weighting: mt.weighting.uncertainty({ lr: 0.05 }),

@@ -4,13 +4,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
 import { PYTHON } from './reference.ts';
 
 export { PYTHON };
 
 export function scriptPath(name: string): string {
-  return fileURLToPath(new URL(`../../scripts/reference/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../reference/${name}`, import.meta.url));
 }
 
 export function runPython(script: string, args: string[]): void {
@@ -79,13 +80,26 @@ export function syntheticProblem(dim: number, tasks: Record<string, SyntheticTas
     return {
       features,
       targets,
-      dataset: Dataset.fromArrays({
-        inputIds: features.map(() => [1]),
-        features,
-        targets,
-        targetKind: task.kind === 'classification' ? 'class' : 'regression',
-      }),
+      // Each example is a sequence of one position carrying its feature vector.
+      dataset: Dataset.fromArrays({ features: features.map((x) => [x]), targets, targetKind: task.kind }),
     };
   };
   return { toDataset };
+}
+
+export type FeatureTask = { kind: 'classification'; classes: number } | { kind: 'regression' };
+
+/**
+ * A small multi-task Transformer over feature vectors (sequences of one position): what the
+ * trainer tests train. Heads pool the encoder output (decoderLayers 0).
+ */
+export function featureModel(inputDim: number, tasks: Record<string, FeatureTask>, options: { dModel?: number; layers?: number; dropout?: number } = {}) {
+  const dModel = options.dModel ?? 8;
+  return mt.multitask({
+    input: { features: inputDim, maxLength: 1 },
+    encoder: { numLayers: options.layers ?? 1, dModel, nhead: 2, dimFeedforward: 2 * dModel, dropout: options.dropout ?? 0 },
+    tasks: Object.fromEntries(Object.entries(tasks).map(([name, t]) => [
+      name, t.kind === 'classification' ? mt.tasks.classification({ classes: t.classes }) : mt.tasks.regression(),
+    ])),
+  });
 }

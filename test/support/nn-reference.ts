@@ -1,5 +1,5 @@
 /**
- * Talking to scripts/reference/nn_blocks.py, the PyTorch oracle of the mt.nn tests: tensors travel
+ * Talking to test/reference/nn_blocks.py, the PyTorch oracle of the mt.nn tests: tensors travel
  * as JSON ({ shape, dtype, data }, exact for float32 since JSON numbers are doubles), the script runs
  * once per test file with every case batched, and results come back the same way.
  */
@@ -11,9 +11,10 @@ import { expect } from 'vitest';
 import * as mt from '../../lib/index.ts';
 import { native, type NativeTensor } from '../../lib/native.ts';
 
-/** Debian's python3-torch: the `python3` first on PATH may be another interpreter (DESIGN.md). */
-export const PYTHON = process.env.MTL_REFERENCE_PYTHON ?? '/usr/bin/python3';
-const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/reference/nn_blocks.py');
+import { PYTHON } from '../helpers/reference.ts';
+
+export { PYTHON };
+const SCRIPT = path.resolve(import.meta.dirname, '../reference/nn_blocks.py');
 
 /** JSON has no infinities (causal masks hold -Infinity): non-finite numbers travel as strings. */
 export interface WireTensor { shape: number[]; dtype: string; data: (number | string)[] }

@@ -7,8 +7,6 @@ namespace mtl::data {
 
 namespace {
 
-const char* const kKindNames[] = {"class", "regression", "multiLabel", "sequence", "tagging"};
-
 void checkRows(const at::Tensor& t, const char* field, int64_t rows, int64_t dims) {
   TORCH_CHECK_VALUE(t.dim() == dims, "dataset: '", field, "' must have ", dims, " dimensions, got shape ", t.sizes());
   TORCH_CHECK_VALUE(t.size(0) == rows, "dataset: '", field, "' must have ", rows, " rows (one per example), got ",
@@ -26,18 +24,8 @@ at::Tensor asCpu(const at::Tensor& t, at::ScalarType dtype, const char* field) {
 
 }  // namespace
 
-TargetKind parseTargetKind(const std::string& name) {
-  for (int i = 0; i < 5; ++i) {
-    if (name == kKindNames[i]) return static_cast<TargetKind>(i);
-  }
-  TORCH_CHECK_VALUE(false, "dataset: unknown target kind '", name,
-                    "' (expected class, regression, multiLabel, sequence or tagging)");
-}
-
-const char* targetKindName(TargetKind kind) { return kKindNames[static_cast<int>(kind)]; }
-
-Dataset::Dataset(DatasetTensors t, TargetKind kind, int64_t padId, int64_t targetPadId)
-    : kind_(kind), padId_(padId), targetPadId_(targetPadId) {
+Dataset::Dataset(DatasetTensors t, std::string kind, TargetLayout layout, int64_t padId, int64_t targetPadId)
+    : kind_(std::move(kind)), layout_(layout), padId_(padId), targetPadId_(targetPadId) {
   tensors_.inputIds = asCpu(t.inputIds, at::kLong, "inputIds");
   TORCH_CHECK_VALUE(tensors_.inputIds.dim() == 2, "dataset: 'inputIds' must be [examples, length], got shape ",
                     tensors_.inputIds.sizes());
@@ -58,13 +46,9 @@ Dataset::Dataset(DatasetTensors t, TargetKind kind, int64_t padId, int64_t targe
   }
   if (t.features.defined()) {
     tensors_.features = asCpu(t.features, at::kFloat, "features");
-    // [N, F]: one vector per example (an MLP's input); [N, L, F]: one per input position, what a
-    // Transformer embeds (features models), padded like inputIds.
-    TORCH_CHECK_VALUE(tensors_.features.dim() == 2 || tensors_.features.dim() == 3,
-                      "dataset: 'features' must be [examples, features] or [examples, length, features], got shape ",
-                      tensors_.features.sizes());
-    checkRows(tensors_.features, "features", n, tensors_.features.dim());
-    TORCH_CHECK_VALUE(tensors_.features.dim() == 2 || tensors_.features.size(1) == width,
+    // One vector per input position, what a features model embeds, padded like inputIds.
+    checkRows(tensors_.features, "features", n, 3);
+    TORCH_CHECK_VALUE(tensors_.features.size(1) == width,
                       "dataset: per-position 'features' must have the length of 'inputIds' (", width, "), got ",
                       tensors_.features.size(1));
   }
@@ -72,9 +56,9 @@ Dataset::Dataset(DatasetTensors t, TargetKind kind, int64_t padId, int64_t targe
   setTargets(t.targets, t.targetLengths);
 }
 
-Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
-                 int64_t targetPadId)
-    : kind_(kind), padId_(inputsOf.padId_), targetPadId_(targetPadId) {
+Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind,
+                 TargetLayout layout, int64_t targetPadId)
+    : kind_(std::move(kind)), layout_(layout), padId_(inputsOf.padId_), targetPadId_(targetPadId) {
   tensors_.inputIds = inputsOf.tensors_.inputIds;
   tensors_.lengths = inputsOf.tensors_.lengths;
   tensors_.tokenTypeIds = inputsOf.tensors_.tokenTypeIds;
@@ -82,44 +66,28 @@ Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::T
   setTargets(targets, targetLengths);
 }
 
-std::shared_ptr<Dataset> Dataset::withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, TargetKind kind,
-                                              int64_t targetPadId) const {
-  return std::shared_ptr<Dataset>(new Dataset(*this, targets, targetLengths, kind, targetPadId));
+std::shared_ptr<Dataset> Dataset::withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind,
+                                              TargetLayout layout, int64_t targetPadId) const {
+  return std::shared_ptr<Dataset>(new Dataset(*this, targets, targetLengths, std::move(kind), layout, targetPadId));
 }
 
 bool Dataset::sharesInputsWith(const Dataset& other) const { return tensors_.inputIds.is_same(other.tensors_.inputIds); }
 
 void Dataset::setTargets(const at::Tensor& targets, const at::Tensor& targetLengths) {
+  if (!targets.defined()) return;  // unlabeled
   const int64_t n = size();
-  const int64_t width = maxLength();
-  switch (kind_) {
-    case TargetKind::Class:
-      tensors_.targets = asCpu(targets, at::kLong, "targets");
-      checkRows(tensors_.targets, "targets", n, 1);
-      break;
-    case TargetKind::Regression:
-      tensors_.targets = asCpu(targets, at::kFloat, "targets");
-      checkRows(tensors_.targets, "targets", n, 1);
-      break;
-    case TargetKind::MultiLabel:
-      tensors_.targets = asCpu(targets, at::kFloat, "targets");
-      checkRows(tensors_.targets, "targets", n, 2);
-      break;
-    case TargetKind::Sequence:
-      tensors_.targets = asCpu(targets, at::kLong, "targets");
-      checkRows(tensors_.targets, "targets", n, 2);
-      tensors_.targetLengths = asCpu(targetLengths, at::kLong, "targetLengths");
-      checkRows(tensors_.targetLengths, "targetLengths", n, 1);
-      TORCH_CHECK_VALUE(tensors_.targetLengths.min().item<int64_t>() >= 0 &&
-                            tensors_.targetLengths.max().item<int64_t>() <= tensors_.targets.size(1),
-                        "dataset: 'targetLengths' must lie in [0, ", tensors_.targets.size(1), "]");
-      break;
-    case TargetKind::Tagging:
-      tensors_.targets = asCpu(targets, at::kLong, "targets");
-      checkRows(tensors_.targets, "targets", n, 2);
-      TORCH_CHECK_VALUE(tensors_.targets.size(1) == width,
-                        "dataset: tagging 'targets' must have the shape of 'inputIds' (one tag per token)");
-      break;
+  tensors_.targets = asCpu(targets, layout_.dtype, "targets");
+  checkRows(tensors_.targets, "targets", n, layout_.dims);
+  if (layout_.trim == TargetLayout::Trim::ToInputs) {
+    TORCH_CHECK_VALUE(tensors_.targets.size(1) == maxLength(), "dataset: ", kind_,
+                      " 'targets' must have the shape of 'inputIds' (one target per token)");
+  }
+  if (layout_.trim == TargetLayout::Trim::ToTargetLengths) {
+    tensors_.targetLengths = asCpu(targetLengths, at::kLong, "targetLengths");
+    checkRows(tensors_.targetLengths, "targetLengths", n, 1);
+    TORCH_CHECK_VALUE(tensors_.targetLengths.min().item<int64_t>() >= 0 &&
+                          tensors_.targetLengths.max().item<int64_t>() <= tensors_.targets.size(1),
+                      "dataset: 'targetLengths' must lie in [0, ", tensors_.targets.size(1), "]");
   }
 }
 
@@ -144,10 +112,7 @@ Batch Dataset::batch(const at::Tensor& indicesIn) const {
   const int64_t width = b.lengths.max().item<int64_t>();
   b.inputIds = trimmedRows(tensors_.inputIds, indices, width);
   if (hasTokenTypes()) b.tokenTypeIds = trimmedRows(tensors_.tokenTypeIds, indices, width);
-  if (hasFeatures()) {
-    b.features = tensors_.features.dim() == 3 ? trimmedRows(tensors_.features, indices, width)
-                                              : tensors_.features.index_select(0, indices);
-  }
+  if (hasFeatures()) b.features = trimmedRows(tensors_.features, indices, width);
   addTargets(b);
   return b;
 }
@@ -164,17 +129,18 @@ Batch Dataset::batchWithInputsOf(const Batch& inputs) const {
 }
 
 void Dataset::addTargets(Batch& b) const {
-  switch (kind_) {
-    case TargetKind::Tagging:
+  if (!labeled()) return;
+  switch (layout_.trim) {
+    case TargetLayout::Trim::ToInputs:
       b.targets = trimmedRows(tensors_.targets, b.indices, b.inputIds.size(1));
       break;
-    case TargetKind::Sequence: {
+    case TargetLayout::Trim::ToTargetLengths: {
       b.targetLengths = tensors_.targetLengths.index_select(0, b.indices);
       const int64_t targetWidth = std::max<int64_t>(b.targetLengths.max().item<int64_t>(), 1);
       b.targets = trimmedRows(tensors_.targets, b.indices, targetWidth);
       break;
     }
-    default:
+    case TargetLayout::Trim::None:
       b.targets = tensors_.targets.index_select(0, b.indices);
   }
 }

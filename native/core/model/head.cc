@@ -8,15 +8,16 @@ Generated HeadImpl::generate(const Encoded&, const GenerateOptions&) {
   throw std::invalid_argument("generate needs a sequence task");
 }
 
-std::shared_ptr<HeadImpl> makeHead(const HeadConfig& head, const HeadContext& context) {
-  switch (head.kind) {
-    case HeadKind::Classification: return makeClassificationHead(head, context);
-    case HeadKind::Regression: return makeRegressionHead(head, context);
-    case HeadKind::MultiLabel: return makeMultiLabelHead(head, context);
-    case HeadKind::Tagging: return makeTaggingHead(head, context);
-    case HeadKind::Sequence: return makeSequenceHead(head, context);
-  }
-  throw std::invalid_argument("unknown head kind");
+std::shared_ptr<HeadImpl> makeHead(const TaskConfig& task, const HeadContext& context) {
+  return Registry<HeadEntry>::instance().at(task.kind).make(task.options, context);
+}
+
+const data::TargetLayout& targetLayoutOf(const std::string& kind) { return Registry<HeadEntry>::instance().at(kind).targets; }
+
+int64_t decoderLayersOf(const TaskConfig& task) {
+  // The heads that have decoder layers declare `decoderLayers` in their options (and defaults).
+  const Options& defaults = Registry<HeadEntry>::instance().at(task.kind).defaults;
+  return task.options.value("decoderLayers", defaults.value("decoderLayers", int64_t{0}));
 }
 
 nn::TransformerLayerOptions layerOptions(const EncoderConfig& encoder) {
@@ -31,10 +32,10 @@ nn::TransformerStackOptions decoderOptions(const EncoderConfig& encoder, int64_t
   return nn::TransformerStackOptions(layerOptions(encoder), numLayers);
 }
 
-at::Tensor crossEntropy(const at::Tensor& logits, const at::Tensor& targets, const HeadConfig& head) {
+at::Tensor crossEntropy(const at::Tensor& logits, const at::Tensor& targets, const CrossEntropyOptions& options) {
   const int64_t classes = logits.size(-1);
   return at::cross_entropy_loss(logits.reshape({-1, classes}), targets.reshape({-1}).to(at::kLong), {},
-                                at::Reduction::Mean, head.ignoreIndex, head.labelSmoothing);
+                                at::Reduction::Mean, options.ignoreIndex, options.labelSmoothing);
 }
 
 }  // namespace mtl::model

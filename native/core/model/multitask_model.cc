@@ -10,8 +10,8 @@ namespace mtl::model {
 
 InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input) {
   const int64_t dModel = config.encoder.dModel;
-  if (input_.featureSize > 0) {
-    features_ = register_module("features", torch::nn::Linear(input_.featureSize, dModel));
+  if (input_.features > 0) {
+    features_ = register_module("features", torch::nn::Linear(input_.features, dModel));
   } else {
     token_ = register_module(
         "token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, dModel).padding_idx(input_.padId)));
@@ -22,8 +22,8 @@ InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(confi
 
 at::Tensor InputEmbeddingImpl::forward(const data::Batch& batch) {
   if (features_) {
-    TORCH_CHECK(batch.features.defined() && batch.features.dim() == 3 && batch.features.size(2) == input_.featureSize,
-                "this model reads features (B, L, ", input_.featureSize, ")");
+    TORCH_CHECK(batch.features.defined() && batch.features.dim() == 3 && batch.features.size(2) == input_.features,
+                "this model reads features (B, L, ", input_.features, ")");
     return position_(features_(batch.features.to(at::kFloat)));
   }
   TORCH_CHECK(batch.inputIds.defined() && batch.inputIds.dim() == 2, "inputIds must be (B, L) token ids");
@@ -41,7 +41,6 @@ at::Tensor InputEmbeddingImpl::paddingMask(const data::Batch& batch) const {
 }
 
 MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(config) {
-  validate(config_);
   embedding_ = register_module("embedding", InputEmbedding(config_));
   sharing_ = makeSharingScheme(config_);
   encoder_ = register_module("encoder", nn::TransformerEncoder(
@@ -49,7 +48,7 @@ MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(conf
   register_module(sharing_->name(), sharing_);
   if (sharing_->sharesDecoder()) {
     int64_t layers = 0;
-    for (const auto& task : config_.tasks) layers = std::max(layers, task.head.decoderLayers);
+    for (const auto& task : config_.tasks) layers = std::max(layers, decoderLayersOf(task));
     if (layers > 0) {
       sharedDecoder_ = register_module("decoder", nn::TransformerDecoder(decoderOptions(config_.encoder, layers)));
     }
@@ -58,25 +57,12 @@ MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(conf
   const std::vector<TaskConfig> tasks = config_.tasks;
   config_.tasks.clear();
   for (const auto& task : tasks) addTask(task);
-  if ((config_.sharing.kind == SharingKind::Adapters || config_.sharing.kind == SharingKind::Lora) &&
-      config_.sharing.freezeBackbone) {
-    setTrainable("backbone", false);
-  }
+  if (sharing_->freezesBackbone()) setTrainable("backbone", false);
 }
 
 void MultiTaskModelImpl::addTask(const TaskConfig& task) {
-  ModelConfig next = config_;
-  next.tasks.push_back(task);
-  validate(next);
-  if (sharing_->sharesDecoder() && task.head.decoderLayers > 0) {
-    const int64_t layers = sharedDecoder_ ? static_cast<int64_t>(sharedDecoder_->layers->size()) : 0;
-    if (task.head.decoderLayers > layers) {
-      throw std::invalid_argument("tasks." + task.name + ".decoderLayers (" + std::to_string(task.head.decoderLayers) +
-                                  ") exceeds the shared decoder's " + std::to_string(layers) + " layers (fullyShared)");
-    }
-  }
   sharing_->addTask(task.name);
-  auto head = makeHead(task.head, HeadContext{config_, sharedDecoder_});
+  auto head = makeHead(task, HeadContext{config_, sharedDecoder_});
   tasks_->register_module(task.name, head);
   heads_[task.name] = head;
   config_.tasks.push_back(task);
@@ -254,6 +240,15 @@ std::vector<at::Tensor> MultiTaskModelImpl::lastSharedParameters() {
   }
   return last;
 }
+
+std::string MultiTaskModelImpl::taskKind(const std::string& task) const {
+  for (const auto& t : config_.tasks) {
+    if (t.name == task) return t.kind;
+  }
+  throw std::invalid_argument("unknown task '" + task + "'");
+}
+
+std::unique_ptr<HeadEvaluator> MultiTaskModelImpl::evaluator(const std::string& task) { return head(task).makeEvaluator(); }
 
 std::vector<train::ParameterGroup> MultiTaskModelImpl::parameterGroups() {
   std::vector<train::ParameterGroup> groups;

@@ -92,6 +92,8 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   std::vector<at::Tensor> lastSharedParameters() override;
   std::vector<train::ParameterGroup> parameterGroups() override;
   at::Tensor predict(const std::string& task, const data::Batch& batch) override;
+  std::string taskKind(const std::string& task) const override;
+  std::unique_ptr<HeadEvaluator> evaluator(const std::string& task) override;
   torch::nn::Module& module() override { return *this; }
   c10::Device device() const override { return device_; }
 

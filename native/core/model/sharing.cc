@@ -5,15 +5,7 @@
 namespace mtl::model {
 
 std::shared_ptr<SharingSchemeImpl> makeSharingScheme(const ModelConfig& config) {
-  switch (config.sharing.kind) {
-    case SharingKind::SharedEncoder: return makeSharedEncoderScheme(config);
-    case SharingKind::FullyShared: return makeFullySharedScheme(config);
-    case SharingKind::Layerwise: return makeLayerwiseScheme(config);
-    case SharingKind::Adapters: return makeAdaptersScheme(config);
-    case SharingKind::Lora: return makeLoraScheme(config);
-    case SharingKind::Mmoe: return makeMmoeScheme(config);
-  }
-  throw std::invalid_argument("unknown sharing scheme");
+  return Registry<SharingEntry>::instance().at(config.sharing.kind).make(config.sharing.options, config);
 }
 
 std::vector<at::Tensor> SharingSchemeImpl::taskParameters(const std::string& task) const {

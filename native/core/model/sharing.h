@@ -1,5 +1,6 @@
 // A sharing scheme decides which encoder parameters the tasks share and runs the encoder for a
-// set of tasks. Each scheme lives in one file under sharing/; makeSharingScheme picks one.
+// set of tasks. Each scheme is one file under sharing/ that registers itself (registry.h) with
+// its options struct (the defaults), its capabilities and its factory.
 //
 // A scheme is a module registered in the model under its name() ("adapters", "lora", ...). Its
 // children named after a task hold that task's parameters; every other parameter it has is
@@ -17,6 +18,7 @@
 
 #include "core/model/config.h"
 #include "core/nn/transformer_encoder.h"
+#include "core/registry.h"
 
 namespace mtl::model {
 
@@ -36,7 +38,10 @@ class SharingSchemeImpl : public torch::nn::Module {
  public:
   explicit SharingSchemeImpl(const ModelConfig& config) : config_(config) {}
 
+  // The scheme's module name in the model (its parameters' prefix: "adapters", "lora", ...).
   virtual const char* name() const = 0;
+  // Whether the model's shared backbone starts frozen (adapters and LoRA: `freezeBackbone`).
+  virtual bool freezesBackbone() const { return false; }
   // Layers of the model's shared `encoder` stack.
   virtual int64_t sharedEncoderLayers() const { return config_.encoder.numLayers; }
   // fullyShared: heads use one decoder owned by the model.
@@ -58,15 +63,23 @@ class SharingSchemeImpl : public torch::nn::Module {
   ModelConfig config_;
 };
 
-std::shared_ptr<SharingSchemeImpl> makeSharingScheme(const ModelConfig& config);
+struct SharingCapabilities {
+  // The shared encoder runs once per input batch whatever the number of tasks ("encode once,
+  // decode many"); false where each task's encoding differs inside the encoder (adapters, LoRA).
+  bool encodesOncePerBatch = true;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch)
 
-// One factory per file in sharing/.
-std::shared_ptr<SharingSchemeImpl> makeSharedEncoderScheme(const ModelConfig& config);
-std::shared_ptr<SharingSchemeImpl> makeFullySharedScheme(const ModelConfig& config);
-std::shared_ptr<SharingSchemeImpl> makeLayerwiseScheme(const ModelConfig& config);
-std::shared_ptr<SharingSchemeImpl> makeAdaptersScheme(const ModelConfig& config);
-std::shared_ptr<SharingSchemeImpl> makeLoraScheme(const ModelConfig& config);
-std::shared_ptr<SharingSchemeImpl> makeMmoeScheme(const ModelConfig& config);
+struct SharingEntry {
+  static constexpr const char* kConcept = "sharing";
+  Options defaults;
+  Options capabilities;
+  std::function<std::shared_ptr<SharingSchemeImpl>(const Options&, const ModelConfig&)> make;
+};
+template <typename KindOptions>
+using RegisterSharing = Register<SharingEntry, KindOptions>;
+
+std::shared_ptr<SharingSchemeImpl> makeSharingScheme(const ModelConfig& config);
 
 // Every task's output is the same shared encoding (the schemes whose tasks differ only after
 // the shared encoder).

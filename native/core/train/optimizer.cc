@@ -14,29 +14,25 @@ namespace mtl::train {
 
 namespace {
 
-void checkConfig(const OptimizerConfig& c) {
-  if (!(c.lr >= 0)) throw std::invalid_argument("optimizer: 'lr' must be >= 0");
-  if (!(c.weightDecay >= 0)) throw std::invalid_argument("optimizer: 'weightDecay' must be >= 0");
-  if (c.kind == "sgd") {
-    if (!(c.momentum >= 0)) throw std::invalid_argument("optimizer.sgd: 'momentum' must be >= 0");
-    if (c.nesterov && !(c.momentum > 0)) throw std::invalid_argument("optimizer.sgd: 'nesterov' needs a momentum > 0");
-  } else if (c.kind == "adamW") {
-    if (!(c.beta1 >= 0 && c.beta1 < 1)) throw std::invalid_argument("optimizer.adamW: 'betas[0]' must be in [0, 1)");
-    if (!(c.beta2 >= 0 && c.beta2 < 1)) throw std::invalid_argument("optimizer.adamW: 'betas[1]' must be in [0, 1)");
-    if (!(c.eps >= 0)) throw std::invalid_argument("optimizer.adamW: 'eps' must be >= 0");
-  } else {
-    throw std::invalid_argument("optimizer: unknown kind '" + c.kind + "'");
-  }
-}
+// Options every kind has. `partLearningRates`: the learning rate of a model part (a ParameterGroup
+// name such as "shared" or "task:sst2"), replacing `lr` for that part.
+struct AdamWConfig {
+  double lr = 1e-3;
+  double weightDecay = 0.01;
+  std::map<std::string, double> partLearningRates;
+  std::vector<double> betas{0.9, 0.999};
+  double eps = 1e-8;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AdamWConfig, lr, weightDecay, partLearningRates, betas, eps)
 
-std::unique_ptr<torch::optim::OptimizerOptions> groupOptions(const OptimizerConfig& c, double lr, double weightDecay) {
-  if (c.kind == "sgd") {
-    return std::make_unique<torch::optim::SGDOptions>(
-        torch::optim::SGDOptions(lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(weightDecay));
-  }
-  return std::make_unique<torch::optim::AdamWOptions>(
-      torch::optim::AdamWOptions(lr).betas(std::make_tuple(c.beta1, c.beta2)).eps(c.eps).weight_decay(weightDecay));
-}
+struct SgdConfig {
+  double lr = 1e-3;
+  double weightDecay = 0.0;
+  std::map<std::string, double> partLearningRates;
+  double momentum = 0.0;
+  bool nesterov = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SgdConfig, lr, weightDecay, partLearningRates, momentum, nesterov)
 
 std::vector<at::Tensor> allParameters(const torch::optim::Optimizer& optimizer) {
   std::vector<at::Tensor> out;
@@ -46,15 +42,10 @@ std::vector<at::Tensor> allParameters(const torch::optim::Optimizer& optimizer) 
   return out;
 }
 
-}  // namespace
-
-BuiltOptimizer buildOptimizer(const OptimizerConfig& config, const std::vector<ParameterGroup>& groups) {
-  checkConfig(config);
-  for (const auto& [part, lr] : config.partLearningRates) {
-    const bool known = std::any_of(groups.begin(), groups.end(), [&](const ParameterGroup& g) { return g.name == part; });
-    if (!known) throw std::invalid_argument("optimizer: 'partLearningRates' names '" + part + "', which is not a part of the model");
-    if (!(lr >= 0)) throw std::invalid_argument("optimizer: 'partLearningRates." + part + "' must be >= 0");
-  }
+// One torch param group per (part, decayed?) pair; `groupOptions(lr, weightDecay)` makes the
+// kind's options of a group.
+template <typename Config, typename TorchOptimizer, typename GroupOptions>
+BuiltOptimizer build(const Config& config, const std::vector<ParameterGroup>& groups, GroupOptions groupOptions) {
   BuiltOptimizer built;
   std::vector<torch::optim::OptimizerParamGroup> torchGroups;
   for (const auto& group : groups) {
@@ -66,22 +57,40 @@ BuiltOptimizer buildOptimizer(const OptimizerConfig& config, const std::vector<P
       (p.dim() <= 1 ? notDecayed : decayed).push_back(p);
     }
     if (!decayed.empty()) {
-      torchGroups.emplace_back(decayed, groupOptions(config, lr, config.weightDecay));
+      torchGroups.emplace_back(decayed, groupOptions(lr, config.weightDecay));
       built.baseLearningRates.push_back(lr);
       built.groupNames.push_back(group.name);
     }
     if (!notDecayed.empty()) {
-      torchGroups.emplace_back(notDecayed, groupOptions(config, lr, 0.0));
+      torchGroups.emplace_back(notDecayed, groupOptions(lr, 0.0));
       built.baseLearningRates.push_back(lr);
       built.groupNames.push_back(group.name + "/no_decay");
     }
   }
   if (torchGroups.empty()) throw std::invalid_argument("optimizer: the model has no trainable parameters");
-  if (config.kind == "sgd") {
-    built.optimizer = std::make_unique<torch::optim::SGD>(std::move(torchGroups), torch::optim::SGDOptions(config.lr));
-  } else {
-    built.optimizer = std::make_unique<torch::optim::AdamW>(std::move(torchGroups), torch::optim::AdamWOptions(config.lr));
-  }
+  built.optimizer = std::make_unique<TorchOptimizer>(std::move(torchGroups), *groupOptions(config.lr, config.weightDecay));
+  return built;
+}
+
+const Register<OptimizerEntry, AdamWConfig> adamW("adamW", Options::object(), [](const AdamWConfig& c, const std::vector<ParameterGroup>& groups) {
+  return build<AdamWConfig, torch::optim::AdamW>(c, groups, [&](double lr, double decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(lr).betas(std::make_tuple(c.betas.at(0), c.betas.at(1))).eps(c.eps).weight_decay(decay));
+  });
+});
+
+const Register<OptimizerEntry, SgdConfig> sgd("sgd", Options::object(), [](const SgdConfig& c, const std::vector<ParameterGroup>& groups) {
+  return build<SgdConfig, torch::optim::SGD>(c, groups, [&](double lr, double decay) {
+    return std::make_unique<torch::optim::SGDOptions>(
+        torch::optim::SGDOptions(lr).momentum(c.momentum).nesterov(c.nesterov).weight_decay(decay));
+  });
+});
+
+}  // namespace
+
+BuiltOptimizer buildOptimizer(const Options& options, const std::vector<ParameterGroup>& groups) {
+  BuiltOptimizer built = Registry<OptimizerEntry>::instance().at(options.at("kind").get<std::string>()).make(options, groups);
+  built.kind = options.at("kind").get<std::string>();
   return built;
 }
 

@@ -1,39 +1,40 @@
 // The model's optimizer: torch::optim::AdamW or SGD over parameter groups built from the model's
-// ParameterGroups, so that PyTorch's semantics (and its reference runs) carry over exactly.
+// ParameterGroups, so that PyTorch's semantics (and its reference runs) carry over exactly. Both
+// kinds register in a registry (registry.h) with their options' defaults.
 #pragma once
 #include <torch/optim/optimizer.h>
+
+#include <functional>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "core/train/state.h"
 #include "core/train/trainable_model.h"
 
 namespace mtl::train {
 
-struct OptimizerConfig {
-  std::string kind = "adamW";  // adamW | sgd
-  double lr = 1e-3;
-  double weightDecay = 0.0;
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adamW
-  double momentum = 0.0;                          // sgd
-  bool nesterov = false;                          // sgd
-  // Learning rate of a model part (a ParameterGroup name such as "shared" or "task:sst2"),
-  // replacing `lr` for that part.
-  std::map<std::string, double> partLearningRates;
-};
-
 // One torch::optim param group per (model part, decays?) pair. Weight decay is not applied to
 // 1-D parameters (biases, LayerNorm weights), as transformers' training recipes do.
 struct BuiltOptimizer {
+  std::string kind;  // the registry name (checkpoints record it)
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   std::vector<double> baseLearningRates;  // per torch param group, before the schedule
   std::vector<std::string> groupNames;    // "shared", "shared/no_decay", ...
 };
 
-BuiltOptimizer buildOptimizer(const OptimizerConfig& config, const std::vector<ParameterGroup>& groups);
+struct OptimizerEntry {
+  static constexpr const char* kConcept = "optimizer";
+  Options defaults;
+  Options capabilities;
+  std::function<BuiltOptimizer(const Options&, const std::vector<ParameterGroup>&)> make;
+};
+
+// The optimizer `options["kind"]` (adamW | sgd) over the model's parameter groups.
+BuiltOptimizer buildOptimizer(const Options& options, const std::vector<ParameterGroup>& groups);
 
 void setGroupLearningRate(torch::optim::Optimizer& optimizer, size_t group, double lr);
 

@@ -24,8 +24,26 @@ inline const at::Tensor& getTensor(const State& state, const std::string& key) {
   if (it == state.end()) throw std::invalid_argument("checkpoint: missing entry '" + key + "'");
   return it->second;
 }
-inline double getDouble(const State& state, const std::string& key) { return getTensor(state, key).item<double>(); }
-inline int64_t getInt(const State& state, const std::string& key) { return getTensor(state, key).item<int64_t>(); }
+// A scalar entry, refused unless it is the 0-d tensor of the dtype putDouble/putInt write.
+inline const at::Tensor& getScalar(const State& state, const std::string& key, at::ScalarType dtype) {
+  const at::Tensor& t = getTensor(state, key);
+  if (t.dim() != 0 || t.scalar_type() != dtype) {
+    throw std::invalid_argument("checkpoint: '" + key + "' must be a 0-d " + c10::toString(dtype) + " tensor");
+  }
+  return t;
+}
+inline double getDouble(const State& state, const std::string& key) { return getScalar(state, key, at::kDouble).item<double>(); }
+inline int64_t getInt(const State& state, const std::string& key) { return getScalar(state, key, at::kLong).item<int64_t>(); }
+// A tensor entry of the given shape and dtype (learned state such as a weighting's parameters).
+inline const at::Tensor& getTensorLike(const State& state, const std::string& key, const at::Tensor& like) {
+  const at::Tensor& t = getTensor(state, key);
+  if (t.sizes() != like.sizes() || t.scalar_type() != like.scalar_type()) {
+    throw std::invalid_argument("checkpoint: '" + key + "' has shape " + c10::str(t.sizes()) + " and dtype " +
+                                c10::toString(t.scalar_type()) + ", and this run needs " + c10::str(like.sizes()) + " " +
+                                c10::toString(like.scalar_type()));
+  }
+  return t;
+}
 inline bool hasKey(const State& state, const std::string& key) { return state.count(key) > 0; }
 
 }  // namespace mtl::train

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/data/dataset.h"
+#include "core/model/head.h"
 
 namespace mtl::train {
 
@@ -38,9 +39,12 @@ class TrainableModel {
   virtual std::vector<at::Tensor> lastSharedParameters() = 0;
   virtual std::vector<ParameterGroup> parameterGroups() = 0;
 
-  // Predictions for metrics, without gradients: class ids [B] (classification), values [B]
-  // (regression), 0/1 [B, K] (multi-label), ids [B, L] (tagging), or generated ids [B, T] (sequence).
+  // Predictions for metrics, without gradients (see model::HeadImpl::predict).
   virtual at::Tensor predict(const std::string& task, const data::Batch& batch) = 0;
+  // The task's kind (its head's registry name): a data set's targets must be of this kind.
+  virtual std::string taskKind(const std::string& task) const = 0;
+  // A fresh accumulator of the task's evaluation metrics (the head owns them).
+  virtual std::unique_ptr<model::HeadEvaluator> evaluator(const std::string& task) = 0;
 
   // The module tree: train()/eval(), to(), named_parameters() for checkpoints.
   virtual torch::nn::Module& module() = 0;

@@ -4,20 +4,20 @@
 
 namespace mtl::model {
 
-PooledHeadImpl::PooledHeadImpl(const HeadConfig& head, const HeadContext& context) : head_(head) {
+PooledHeadImpl::PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const HeadContext& context) {
   const int64_t dModel = context.config.encoder.dModel;
-  if (head.decoderLayers > 0) {
+  if (decoderLayers > 0) {
     query_ = register_parameter("query", at::empty({1, 1, dModel}));
     torch::nn::init::normal_(query_, 0.0, 0.02);
     if (context.sharedDecoder) {
       decoder_ = context.sharedDecoder;  // registered once, by the model
     } else {
-      decoder_ = register_module("decoder", nn::TransformerDecoder(decoderOptions(context.config.encoder, head.decoderLayers)));
+      decoder_ = register_module("decoder", nn::TransformerDecoder(decoderOptions(context.config.encoder, decoderLayers)));
     }
   } else {
     pooler_ = register_module("pooler", torch::nn::Linear(dModel, dModel));
   }
-  out_ = register_module("out", torch::nn::Linear(dModel, head.outputs));
+  out_ = register_module("out", torch::nn::Linear(dModel, outputs));
 }
 
 at::Tensor PooledHeadImpl::forward(const Encoded& encoded, const data::Batch&) {

@@ -12,12 +12,9 @@ namespace mtl::model {
 
 class PooledHeadImpl : public HeadImpl {
  public:
-  PooledHeadImpl(const HeadConfig& head, const HeadContext& context);
+  PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const HeadContext& context);
   // (B, outputs)
   at::Tensor forward(const Encoded& encoded, const data::Batch& batch) override;
-
- protected:
-  HeadConfig head_;
 
  private:
   at::Tensor query_;

@@ -6,10 +6,13 @@
 // Inference: greedy or beam search (core/model/generation.h) over the decoder's KV cache.
 // Parameters: embedding.weight (padding row padId), position.pe (sinusoidal, maxLength + 1 rows),
 // decoder.layers.N.*, out.{weight,bias}.
+// Evaluation (greedy decoding): the phoneme/token error rate (edit distance over reference tokens)
+// and the sequence ("word") error rate, comparing the tokens before EOS.
 #include <torch/nn/modules/embedding.h>
 #include <algorithm>
 #include <torch/nn/modules/linear.h>
 
+#include "core/metrics/metrics.h"
 #include "core/model/generation.h"
 #include "core/model/head.h"
 #include "core/nn/attention.h"
@@ -18,9 +21,47 @@
 namespace mtl::model {
 namespace {
 
+struct SequenceOptions : CrossEntropyOptions {
+  int64_t vocabSize = 0;  // required
+  int64_t maxLength = 0;  // required: longest generated output, EOS included
+  int64_t decoderLayers = 2;
+  int64_t bosId = 1;  // prepended to the decoder input (teacher forcing, generation start)
+  int64_t eosId = 2;  // ends a generated sequence
+  int64_t padId = 0;  // target padding (ignored by the loss)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SequenceOptions, vocabSize, maxLength, decoderLayers, bosId, eosId, padId,
+                                                labelSmoothing, ignoreIndex)
+
+// References end with EOS (their last token); a generation ends at its first EOS (then padding)
+// or runs to the length limit. The error rates compare the tokens before EOS; any token the model
+// generated before it counts, the pad id included.
+class SequenceEvaluator : public HeadEvaluator {
+ public:
+  void add(const at::Tensor& predictions, const data::Batch& batch) override {
+    auto refs = metrics::unpad(batch.targets, batch.targetLengths);
+    auto hyps = metrics::unpad(predictions, at::full({predictions.size(0)}, predictions.size(1), at::kLong));
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (!refs[i].empty()) {
+        const int64_t eos = refs[i].back();
+        refs[i].pop_back();
+        hyps[i].erase(std::find(hyps[i].begin(), hyps[i].end(), eos), hyps[i].end());
+      }
+      hypotheses_.push_back(std::move(hyps[i]));
+      references_.push_back(std::move(refs[i]));
+    }
+  }
+  std::map<std::string, double> metrics() const override {
+    const auto errors = metrics::sequenceErrors(hypotheses_, references_);
+    return {{"per", errors.tokenErrorRate()}, {"wer", errors.sequenceErrorRate()}};
+  }
+
+ private:
+  std::vector<std::vector<int64_t>> hypotheses_, references_;
+};
+
 class SequenceHeadImpl : public HeadImpl {
  public:
-  SequenceHeadImpl(const HeadConfig& head, const HeadContext& context) : head_(head) {
+  SequenceHeadImpl(const SequenceOptions& head, const HeadContext& context) : head_(head) {
     const auto& enc = context.config.encoder;
     embedding_ = register_module(
         "embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(head.vocabSize, enc.dModel).padding_idx(head.padId)));
@@ -55,6 +96,7 @@ class SequenceHeadImpl : public HeadImpl {
   }
 
   at::Tensor predict(const Encoded& encoded, const data::Batch&) override { return generate(encoded, {}).sequences; }
+  std::unique_ptr<HeadEvaluator> makeEvaluator() const override { return std::make_unique<SequenceEvaluator>(); }
 
   Generated generate(const Encoded& encoded, const GenerateOptions& options) override {
     const int64_t maxLength = options.maxLength > 0 ? std::min(options.maxLength, head_.maxLength) : head_.maxLength;
@@ -83,17 +125,19 @@ class SequenceHeadImpl : public HeadImpl {
   at::Tensor validTokens(const at::Tensor& targets) const {
     return targets.ne(head_.padId).logical_and(targets.ge(0)).logical_and(targets.ne(head_.ignoreIndex));
   }
-  HeadConfig head_;
+  SequenceOptions head_;
   torch::nn::Embedding embedding_{nullptr};
   nn::SinusoidalPositionalEncoding position_{nullptr};
   std::shared_ptr<nn::TransformerDecoderImpl> decoder_;
   torch::nn::Linear out_{nullptr};
 };
 
+const RegisterHead<SequenceOptions> registered("sequence", HeadCapabilities{{{"per", "min"}, {"wer", "min"}}, "per", true},
+                                       [](const SequenceOptions& options, const HeadContext& context) {
+                                         return std::make_shared<SequenceHeadImpl>(options, context);
+                                       },
+                                       data::TargetLayout{at::kLong, 2, data::TargetLayout::Trim::ToTargetLengths});
+
+
 }  // namespace
-
-std::shared_ptr<HeadImpl> makeSequenceHead(const HeadConfig& head, const HeadContext& context) {
-  return std::make_shared<SequenceHeadImpl>(head, context);
-}
-
 }  // namespace mtl::model

@@ -34,12 +34,19 @@ struct LayerAdaptersImpl : torch::nn::Module {
 };
 TORCH_MODULE(LayerAdapters);
 
+struct AdaptersOptions {
+  int64_t reduction = 8;                // bottleneck = dModel / reduction
+  std::string placement = "houlsby";    // houlsby (after attention and FFN) | pfeiffer (after FFN)
+  bool freezeBackbone = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AdaptersOptions, reduction, placement, freezeBackbone)
+
 struct TaskAdaptersImpl : torch::nn::Module {
-  TaskAdaptersImpl(const ModelConfig& config) {
+  TaskAdaptersImpl(const ModelConfig& config, const AdaptersOptions& options) {
     layers = register_module("layers", torch::nn::ModuleList());
-    const int64_t bottleneck = config.encoder.dModel / config.sharing.reduction;
+    const int64_t bottleneck = config.encoder.dModel / options.reduction;
     for (int64_t i = 0; i < config.encoder.numLayers; ++i) {
-      layers->push_back(LayerAdapters(config.encoder.dModel, bottleneck, config.sharing.placement == "houlsby"));
+      layers->push_back(LayerAdapters(config.encoder.dModel, bottleneck, options.placement == "houlsby"));
     }
   }
   torch::nn::ModuleList layers{nullptr};
@@ -47,10 +54,11 @@ struct TaskAdaptersImpl : torch::nn::Module {
 
 class AdaptersSchemeImpl : public SharingSchemeImpl {
  public:
-  using SharingSchemeImpl::SharingSchemeImpl;
+  AdaptersSchemeImpl(const ModelConfig& config, const AdaptersOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "adapters"; }
+  bool freezesBackbone() const override { return options_.freezeBackbone; }
   void addTask(const std::string& task) override {
-    tasks_[task] = register_module(task, std::make_shared<TaskAdaptersImpl>(config_));
+    tasks_[task] = register_module(task, std::make_shared<TaskAdaptersImpl>(config_, options_));
   }
   std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x, const at::Tensor& paddingMask,
                                            const std::vector<std::string>& tasks) override {
@@ -72,13 +80,14 @@ class AdaptersSchemeImpl : public SharingSchemeImpl {
   }
 
  private:
+  AdaptersOptions options_;
   std::map<std::string, std::shared_ptr<TaskAdaptersImpl>> tasks_;
 };
 
+const RegisterSharing<AdaptersOptions> registered("adapters", SharingCapabilities{false},
+                                                 [](const AdaptersOptions& options, const ModelConfig& config) {
+                                                   return std::make_shared<AdaptersSchemeImpl>(config, options);
+                                                 });
+
 }  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeAdaptersScheme(const ModelConfig& config) {
-  return std::make_shared<AdaptersSchemeImpl>(config);
-}
-
 }  // namespace mtl::model

@@ -43,10 +43,9 @@ class FullySharedSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskEmbeddingImpl>> embeddings_;
 };
 
-}  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeFullySharedScheme(const ModelConfig& config) {
+const RegisterSharing<NoOptions> registered("fullyShared", SharingCapabilities{true}, [](const NoOptions&, const ModelConfig& config) {
   return std::make_shared<FullySharedSchemeImpl>(config);
-}
+});
 
+}  // namespace
 }  // namespace mtl::model

@@ -6,13 +6,18 @@
 namespace mtl::model {
 namespace {
 
+struct LayerwiseOptions {
+  int64_t sharedLayers = 1;  // in [1, encoder.numLayers]
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LayerwiseOptions, sharedLayers)
+
 class LayerwiseSchemeImpl : public SharingSchemeImpl {
  public:
-  using SharingSchemeImpl::SharingSchemeImpl;
+  LayerwiseSchemeImpl(const ModelConfig& config, const LayerwiseOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "layerwise"; }
-  int64_t sharedEncoderLayers() const override { return config_.sharing.sharedLayers; }
+  int64_t sharedEncoderLayers() const override { return options_.sharedLayers; }
   void addTask(const std::string& task) override {
-    const int64_t own = config_.encoder.numLayers - config_.sharing.sharedLayers;
+    const int64_t own = config_.encoder.numLayers - options_.sharedLayers;
     if (own > 0) {
       taskEncoders_[task] =
           register_module(task, nn::TransformerEncoder(nn::TransformerStackOptions(layerOptions(config_.encoder), own)));
@@ -30,13 +35,14 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
   }
 
  private:
+  LayerwiseOptions options_;
   std::map<std::string, std::shared_ptr<nn::TransformerEncoderImpl>> taskEncoders_;
 };
 
+const RegisterSharing<LayerwiseOptions> registered("layerwise", SharingCapabilities{true},
+                                                  [](const LayerwiseOptions& options, const ModelConfig& config) {
+                                                    return std::make_shared<LayerwiseSchemeImpl>(config, options);
+                                                  });
+
 }  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeLayerwiseScheme(const ModelConfig& config) {
-  return std::make_shared<LayerwiseSchemeImpl>(config);
-}
-
 }  // namespace mtl::model

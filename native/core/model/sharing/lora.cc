@@ -32,11 +32,19 @@ struct LayerLoraImpl : torch::nn::Module {
   std::map<std::string, std::shared_ptr<LowRankImpl>> updates;
 };
 
+struct LoraOptions {
+  int64_t rank = 8;
+  double alpha = 16;                           // the update is scaled by alpha / rank
+  std::vector<std::string> targets{"q", "v"};  // any of q, k, v, o
+  bool freezeBackbone = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LoraOptions, rank, alpha, targets, freezeBackbone)
+
 struct TaskLoraImpl : torch::nn::Module {
-  explicit TaskLoraImpl(const ModelConfig& config) {
+  TaskLoraImpl(const ModelConfig& config, const LoraOptions& options) {
     layers = register_module("layers", torch::nn::ModuleList());
     for (int64_t i = 0; i < config.encoder.numLayers; ++i) {
-      layers->push_back(std::make_shared<LayerLoraImpl>(config.encoder.dModel, config.sharing.rank, config.sharing.targets));
+      layers->push_back(std::make_shared<LayerLoraImpl>(config.encoder.dModel, options.rank, options.targets));
     }
   }
   torch::nn::ModuleList layers{nullptr};
@@ -78,12 +86,15 @@ class EffectiveWeights {
 
 class LoraSchemeImpl : public SharingSchemeImpl {
  public:
-  using SharingSchemeImpl::SharingSchemeImpl;
+  LoraSchemeImpl(const ModelConfig& config, const LoraOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "lora"; }
-  void addTask(const std::string& task) override { tasks_[task] = register_module(task, std::make_shared<TaskLoraImpl>(config_)); }
+  bool freezesBackbone() const override { return options_.freezeBackbone; }
+  void addTask(const std::string& task) override {
+    tasks_[task] = register_module(task, std::make_shared<TaskLoraImpl>(config_, options_));
+  }
   std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x, const at::Tensor& paddingMask,
                                            const std::vector<std::string>& tasks) override {
-    const double scale = config_.sharing.alpha / static_cast<double>(config_.sharing.rank);
+    const double scale = options_.alpha / static_cast<double>(options_.rank);
     std::map<std::string, at::Tensor> out;
     for (const auto& task : tasks) {
       ++shared.runs;
@@ -100,13 +111,13 @@ class LoraSchemeImpl : public SharingSchemeImpl {
   }
 
  private:
+  LoraOptions options_;
   std::map<std::string, std::shared_ptr<TaskLoraImpl>> tasks_;
 };
 
+const RegisterSharing<LoraOptions> registered("lora", SharingCapabilities{false}, [](const LoraOptions& options, const ModelConfig& config) {
+  return std::make_shared<LoraSchemeImpl>(config, options);
+});
+
 }  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeLoraScheme(const ModelConfig& config) {
-  return std::make_shared<LoraSchemeImpl>(config);
-}
-
 }  // namespace mtl::model

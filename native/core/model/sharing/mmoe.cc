@@ -33,19 +33,25 @@ struct GateImpl : torch::nn::Module {
   torch::nn::Linear gate{nullptr};
 };
 
+struct MmoeOptions {
+  int64_t experts = 4;
+  int64_t topK = 0;  // 0: every expert
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MmoeOptions, experts, topK)
+
 class MmoeSchemeImpl : public SharingSchemeImpl {
  public:
-  explicit MmoeSchemeImpl(const ModelConfig& config) : SharingSchemeImpl(config) {
+  MmoeSchemeImpl(const ModelConfig& config, const MmoeOptions& options) : SharingSchemeImpl(config), options_(options) {
     const auto& enc = config.encoder;
     experts_ = register_module("experts", torch::nn::ModuleList());
-    for (int64_t e = 0; e < config.sharing.experts; ++e) {
+    for (int64_t e = 0; e < options.experts; ++e) {
       experts_->push_back(std::make_shared<ExpertImpl>(enc.dModel, enc.dimFeedforward, enc.dropout, nn::parseActivation(enc.activation)));
     }
     norm_ = register_module("norm", nn::makeLayerNorm(enc.dModel, 1e-5));
   }
   const char* name() const override { return "mmoe"; }
   void addTask(const std::string& task) override {
-    gates_[task] = register_module(task, std::make_shared<GateImpl>(config_.encoder.dModel, config_.sharing.experts));
+    gates_[task] = register_module(task, std::make_shared<GateImpl>(config_.encoder.dModel, options_.experts));
   }
   std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x, const at::Tensor& paddingMask,
                                            const std::vector<std::string>& tasks) override {
@@ -56,7 +62,7 @@ class MmoeSchemeImpl : public SharingSchemeImpl {
     std::map<std::string, at::Tensor> out;
     for (const auto& task : tasks) {
       at::Tensor logits = gates_.at(task)->gate(h);  // (B, L, experts)
-      const int64_t k = config_.sharing.topK;
+      const int64_t k = options_.topK;
       if (k > 0 && k < logits.size(-1)) {
         const at::Tensor kth = std::get<0>(logits.topk(k, -1)).narrow(-1, k - 1, 1);
         logits = logits.masked_fill(logits.lt(kth), -std::numeric_limits<double>::infinity());
@@ -68,15 +74,15 @@ class MmoeSchemeImpl : public SharingSchemeImpl {
   }
 
  private:
+  MmoeOptions options_;
   torch::nn::ModuleList experts_{nullptr};
   torch::nn::LayerNorm norm_{nullptr};
   std::map<std::string, std::shared_ptr<GateImpl>> gates_;
 };
 
+const RegisterSharing<MmoeOptions> registered("mmoe", SharingCapabilities{true}, [](const MmoeOptions& options, const ModelConfig& config) {
+  return std::make_shared<MmoeSchemeImpl>(config, options);
+});
+
 }  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeMmoeScheme(const ModelConfig& config) {
-  return std::make_shared<MmoeSchemeImpl>(config);
-}
-
 }  // namespace mtl::model

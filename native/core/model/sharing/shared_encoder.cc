@@ -15,10 +15,9 @@ class SharedEncoderSchemeImpl : public SharingSchemeImpl {
   }
 };
 
-}  // namespace
-
-std::shared_ptr<SharingSchemeImpl> makeSharedEncoderScheme(const ModelConfig& config) {
+const RegisterSharing<NoOptions> registered("sharedEncoder", SharingCapabilities{true}, [](const NoOptions&, const ModelConfig& config) {
   return std::make_shared<SharedEncoderSchemeImpl>(config);
-}
+});
 
+}  // namespace
 }  // namespace mtl::model

@@ -3,17 +3,26 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <limits>
 #include <mutex>
 
-#include "core/train/sampler/samplers.h"
+#include "core/train/sampler/sampler.h"
 
-namespace mtl::train::sampler {
+namespace mtl::train {
 namespace {
 
 class Categorical : public TaskSampler {
  public:
-  Categorical(std::vector<double> probabilities, uint64_t seed)
-      : probabilities_(std::move(probabilities)), generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
+  Categorical(const std::vector<int64_t>& sizes, double temperature, uint64_t seed)
+      : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+    double total = 0;
+    for (int64_t size : sizes) {
+      const double weight = std::isinf(temperature) ? 1.0 : std::pow(static_cast<double>(size), 1.0 / temperature);
+      probabilities_.push_back(weight);
+      total += weight;
+    }
+    for (double& p : probabilities_) p /= total;
+  }
 
   int64_t next() override {
     uint64_t bits;
@@ -39,18 +48,20 @@ class Categorical : public TaskSampler {
   at::Generator generator_;
 };
 
+struct TemperatureOptions {
+  double temperature = 2.0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TemperatureOptions, temperature)
+
+const RegisterSampler<NoOptions> proportional("proportional", SamplerCapabilities{}, [](const NoOptions&, const SamplerContext& c) {
+  return std::make_unique<Categorical>(c.sizes, 1.0, c.seed);
+});
+const RegisterSampler<TemperatureOptions> temperature("temperature", SamplerCapabilities{}, [](const TemperatureOptions& o, const SamplerContext& c) {
+  return std::make_unique<Categorical>(c.sizes, o.temperature, c.seed);
+});
+const RegisterSampler<NoOptions> uniform("uniform", SamplerCapabilities{}, [](const NoOptions&, const SamplerContext& c) {
+  return std::make_unique<Categorical>(c.sizes, std::numeric_limits<double>::infinity(), c.seed);
+});
+
 }  // namespace
-
-std::unique_ptr<TaskSampler> makeCategorical(const std::vector<int64_t>& sizes, double temperature, uint64_t seed) {
-  std::vector<double> weights;
-  double total = 0;
-  for (int64_t size : sizes) {
-    const double weight = std::isinf(temperature) ? 1.0 : std::pow(static_cast<double>(size), 1.0 / temperature);
-    weights.push_back(weight);
-    total += weight;
-  }
-  for (double& w : weights) w /= total;
-  return std::make_unique<Categorical>(std::move(weights), seed);
-}
-
-}  // namespace mtl::train::sampler
+}  // namespace mtl::train

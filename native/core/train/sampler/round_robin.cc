@@ -1,14 +1,15 @@
-// Round robin: tasks in their order, cycling; the position is the only state.
-#include "core/train/sampler/samplers.h"
+// Round robin: tasks in their order, cycling; the position is the only state. It defines no
+// distribution, so it cannot split a joint step's examples.
+#include "core/train/sampler/sampler.h"
 
-namespace mtl::train::sampler {
+namespace mtl::train {
 namespace {
 
 class RoundRobin : public TaskSampler {
  public:
   explicit RoundRobin(int64_t tasks) : tasks_(tasks) {}
   int64_t next() override { return position_++ % tasks_; }
-  std::vector<double> probabilities() const override { return std::vector<double>(tasks_, 1.0 / static_cast<double>(tasks_)); }
+  std::vector<double> probabilities() const override { return {}; }
   void saveState(State& state, const std::string& prefix) const override { putInt(state, prefix + "position", position_); }
   void loadState(const State& state, const std::string& prefix) override { position_ = getInt(state, prefix + "position"); }
 
@@ -17,8 +18,9 @@ class RoundRobin : public TaskSampler {
   int64_t position_ = 0;
 };
 
+const RegisterSampler<NoOptions> registered("roundRobin", SamplerCapabilities{false}, [](const NoOptions&, const SamplerContext& c) {
+  return std::make_unique<RoundRobin>(static_cast<int64_t>(c.sizes.size()));
+});
+
 }  // namespace
-
-std::unique_ptr<TaskSampler> makeRoundRobin(int64_t tasks) { return std::make_unique<RoundRobin>(tasks); }
-
-}  // namespace mtl::train::sampler
+}  // namespace mtl::train

@@ -5,26 +5,29 @@
 // (the authors' default rescaling, which keeps the step's size comparable to g₀'s). ‖g₀‖ and
 // ‖g_w‖ get +1e-8 as in the authors' code. Task-specific parameters get the gradient of Σ Lᵢ;
 // λᵢ reports each task gradient's coefficient in d.
+#include <algorithm>
 #include <cmath>
 
-#include "core/train/weighting/methods.h"
 #include "core/train/weighting/simplex.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
+
+struct CagradOptions {
+  double c = 0.4;  // the conflict-averse radius, as a fraction of ‖g₀‖
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(CagradOptions, c)
 
 class Cagrad : public LossWeighting {
  public:
   explicit Cagrad(double c) : c_(c) {}
-  std::string name() const override { return "cagrad"; }
-  GradientNeed gradientNeed() const override { return GradientNeed::Shared; }
-  bool needsAllTasksEachStep() const override { return true; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>&,
                       const at::Tensor& taskGradients, const StepContext&) override {
     const int64_t k = taskGradients.size(0);
     at::Tensor g = taskGradients.to(at::kDouble);
-    at::Tensor a = at::matmul(g, g.t());
+    // The small dual problem runs on the host, over the K×K Gram matrix (one transfer per step).
+    at::Tensor a = at::matmul(g, g.t()).cpu();
     at::Tensor b = at::full({k}, 1.0 / static_cast<double>(k), at::kDouble);
     const double meanNorm = std::sqrt(a.mean().item<double>() + 1e-8);  // ‖g₀‖
     const double radius = c_ * meanNorm + 1e-8;                        // √φ
@@ -37,10 +40,10 @@ class Cagrad : public LossWeighting {
       return ab + radius * aw / std::sqrt(at::dot(w, aw).item<double>() + 1e-8);
     };
     at::Tensor w = minimizeOverSimplex(k, value, gradient);
-    at::Tensor gw = at::matmul(w, g);
-    const double scale = radius / (gw.norm().item<double>() + 1e-8);
-    at::Tensor coefficients = (b + scale * w) / (1.0 + c_ * c_);
-    at::Tensor combined = at::matmul(coefficients, g).to(taskGradients.scalar_type());
+    const double gwNorm = std::sqrt(std::max(0.0, at::dot(w, at::matmul(a, w)).item<double>()));  // ‖g_w‖
+    const double scale = radius / (gwNorm + 1e-8);
+    at::Tensor coefficients = ((b + scale * w) / (1.0 + c_ * c_)).contiguous();
+    at::Tensor combined = at::matmul(coefficients.to(g.device()), g).to(taskGradients.scalar_type());
     std::vector<double> lambdas(coefficients.data_ptr<double>(), coefficients.data_ptr<double>() + k);
     return {weightedSum(losses, std::vector<double>(tasks.size(), 1.0)), combined, lambdas};
   }
@@ -49,11 +52,10 @@ class Cagrad : public LossWeighting {
   double c_;
 };
 
+const RegisterWeighting<CagradOptions> registered("cagrad", WeightingCapabilities{GradientNeed::Shared, true},
+                                                  [](const CagradOptions& options, const WeightingContext&) {
+                                                    return std::make_unique<Cagrad>(options.c);
+                                                  });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeCagrad(const WeightingConfig& config, const Names&) {
-  if (!(config.c >= 0)) throw std::invalid_argument("weighting.cagrad: 'c' must be >= 0");
-  return std::make_unique<Cagrad>(config.c);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

@@ -1,31 +1,38 @@
 // Dynamic Weight Average (Liu, Johns & Davison 2019, eq. 1):
 //   λᵢ(t) = K · exp(wᵢ(t−1)/T) / Σⱼ exp(wⱼ(t−1)/T),   wᵢ(t−1) = Lᵢ(t−1) / Lᵢ(t−2)
-// where t counts epochs and Lᵢ(t) is task i's mean training loss over epoch t. λ = 1 in the first
-// two epochs (no ratio yet). The loss means are accumulated here from the losses of each step.
+// where t counts periods and Lᵢ(t) is task i's mean training loss over period t. A period is an
+// epoch, as in the paper (window 0, the default), or `window` optimizer steps, so that runs whose
+// budget is a few epochs (or less than two) still adapt λ. λ = 1 in the first two periods (no
+// ratio yet). The loss means are accumulated here from the losses of each step.
 // A task that had no step in one of the two epochs (progressive warm-up, alternating per epoch)
 // has no ratio yet either: its wᵢ is taken as 1, a loss that neither rose nor fell.
 #include <algorithm>
 #include <cmath>
 
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
+
+struct DwaOptions {
+  double temperature = 2.0;
+  int64_t window = 0;  // steps per period; 0: an epoch
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DwaOptions, temperature, window)
 
 class Dwa : public LossWeighting {
  public:
-  Dwa(size_t tasks, double temperature)
-      : temperature_(temperature), sums_(tasks, 0.0), counts_(tasks, 0), previous_(tasks, 0.0), beforePrevious_(tasks, 0.0) {}
-  std::string name() const override { return "dwa"; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const at::Tensor&,
-                      const StepContext& context) override {
-    if (context.epoch != currentEpoch_) closeEpoch(context.epoch);
+  Dwa(size_t tasks, double temperature, int64_t window)
+      : temperature_(temperature), window_(window), sums_(tasks, 0.0), counts_(tasks, 0), previous_(tasks, 0.0), beforePrevious_(tasks, 0.0) {}
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
+                      const std::vector<double>& values, const at::Tensor&, const StepContext& context) override {
+    const int64_t period = window_ > 0 ? context.step / window_ : context.epoch;
+    if (period != currentEpoch_) closeEpoch(period);
     const std::vector<double> all = currentLambdas();
     std::vector<double> lambdas;
     for (size_t i = 0; i < tasks.size(); ++i) {
       lambdas.push_back(all[tasks[i]]);
-      sums_[tasks[i]] += losses[i].item<double>();
+      sums_[tasks[i]] += values[i];
       counts_[tasks[i]] += 1;
     }
     return {weightedSum(losses, lambdas), {}, lambdas};
@@ -81,6 +88,7 @@ class Dwa : public LossWeighting {
   }
 
   double temperature_;
+  int64_t window_;
   std::vector<double> sums_;
   std::vector<int64_t> counts_;
   std::vector<double> previous_, beforePrevious_;
@@ -88,11 +96,9 @@ class Dwa : public LossWeighting {
   int64_t closedEpochs_ = 0;
 };
 
+const RegisterWeighting<DwaOptions> registered("dwa", WeightingCapabilities{}, [](const DwaOptions& options, const WeightingContext& context) {
+  return std::make_unique<Dwa>(context.taskNames.size(), options.temperature, options.window);
+});
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeDwa(const WeightingConfig& config, const Names& tasks) {
-  if (!(config.temperature > 0)) throw std::invalid_argument("weighting.dwa: 'temperature' must be positive");
-  return std::make_unique<Dwa>(tasks.size(), config.temperature);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

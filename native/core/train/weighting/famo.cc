@@ -6,35 +6,39 @@
 // As in LibMTL, the losses of step t serve as the "after the update" losses of step t−1 (no
 // second forward pass); the update happens at the start of step t, before its weights are used.
 // Minimum losses are taken as 0. ε = 1e-8.
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/own_adam.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
 
 constexpr double kEpsilon = 1e-8;
+
+struct FamoOptions {
+  double lr = 0.025;     // of the logits' Adam
+  double gamma = 0.001;  // the logits' weight decay (the paper's γ)
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FamoOptions, lr, gamma)
 
 class Famo : public LossWeighting {
  public:
   Famo(size_t tasks, double lr, double gamma)
       : adam_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, gamma) {}
-  std::string name() const override { return "famo"; }
-  bool needsAllTasksEachStep() const override { return true; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const at::Tensor&,
-                      const StepContext&) override {
+  Combination combine(const std::vector<int64_t>&, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
+                      const at::Tensor&, const StepContext&) override {
     const int64_t k = static_cast<int64_t>(losses.size());
-    at::Tensor current = at::empty({k}, at::kDouble);
-    for (int64_t i = 0; i < k; ++i) current[i] = losses[i].item<double>();
+    at::Tensor current = at::tensor(values, at::kDouble);
     if (previousLosses_.defined()) updateLogits(current);
     previousLosses_ = current;
 
     at::Tensor z = at::softmax(adam_.parameter().detach(), 0);
     at::Tensor shifted = current + kEpsilon;
     const double c = (z / shifted).sum().item<double>();
-    at::Tensor coefficients = z / c;  // of log(Lᵢ + ε)
+    at::Tensor coefficients = (z / c).contiguous();  // of log(Lᵢ + ε)
+    const double* coefficient = coefficients.data_ptr<double>();
     at::Tensor total;
     for (int64_t i = 0; i < k; ++i) {
-      at::Tensor term = at::log(losses[i] + kEpsilon) * coefficients[i].item<double>();
+      at::Tensor term = at::log(losses[i] + kEpsilon) * coefficient[i];
       total = total.defined() ? total + term : term;
     }
     at::Tensor lambdas = coefficients / shifted;
@@ -67,11 +71,10 @@ class Famo : public LossWeighting {
   at::Tensor previousLosses_;
 };
 
+const RegisterWeighting<FamoOptions> registered("famo", WeightingCapabilities{GradientNeed::None, true},
+                                                [](const FamoOptions& options, const WeightingContext& context) {
+                                                  return std::make_unique<Famo>(context.taskNames.size(), options.lr, options.gamma);
+                                                });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeFamo(const WeightingConfig& config, const Names& tasks) {
-  if (!(config.weightDecay >= 0)) throw std::invalid_argument("weighting.famo: 'gamma' must be >= 0");
-  return std::make_unique<Famo>(tasks.size(), config.lr, config.weightDecay);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

@@ -6,32 +6,34 @@
 // then renormalized to Σ wᵢ = K. λᵢ = wᵢ as used in this step (before the update).
 #include <cmath>
 
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/own_adam.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
+
+struct GradNormOptions {
+  double alpha = 1.5;  // the restoring force's strength
+  double lr = 0.025;   // of the weights' Adam
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GradNormOptions, alpha, lr)
 
 class GradNorm : public LossWeighting {
  public:
   GradNorm(size_t tasks, double alpha, double lr)
       : alpha_(alpha), adam_(at::ones({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0),
         initialLosses_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble)) {}
-  std::string name() const override { return "gradNorm"; }
-  GradientNeed gradientNeed() const override { return GradientNeed::LastShared; }
-  bool needsAllTasksEachStep() const override { return true; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
                       const at::Tensor& taskGradients, const StepContext&) override {
     const int64_t k = static_cast<int64_t>(tasks.size());
     at::Tensor index = at::tensor(tasks, at::kLong);
     at::Tensor weights = adam_.parameter().detach().index_select(0, index);
-    at::Tensor lossValues = at::empty({k}, at::kDouble);
-    for (int64_t i = 0; i < k; ++i) lossValues[i] = losses[i].item<double>();
+    at::Tensor lossValues = at::tensor(values, at::kDouble);
     if (!initialized_) {
       initialLosses_.index_copy_(0, index, lossValues);
       initialized_ = true;
     }
-    at::Tensor gradNorms = taskGradients.to(at::kDouble).norm(2, {1});  // ‖∇_W Lᵢ‖
+    at::Tensor gradNorms = taskGradients.to(at::kDouble).norm(2, {1}).cpu();  // ‖∇_W Lᵢ‖
     at::Tensor g = weights * gradNorms;
     at::Tensor ratios = lossValues / initialLosses_.index_select(0, index);
     at::Tensor relative = ratios / ratios.mean();
@@ -75,11 +77,10 @@ class GradNorm : public LossWeighting {
   at::Tensor pendingGradient_;
 };
 
+const RegisterWeighting<GradNormOptions> registered("gradNorm", WeightingCapabilities{GradientNeed::LastShared, true},
+                                                    [](const GradNormOptions& options, const WeightingContext& context) {
+                                                      return std::make_unique<GradNorm>(context.taskNames.size(), options.alpha, options.lr);
+                                                    });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeGradNorm(const WeightingConfig& config, const Names& tasks) {
-  if (!(config.alpha >= 0)) throw std::invalid_argument("weighting.gradNorm: 'alpha' must be >= 0");
-  return std::make_unique<GradNorm>(tasks.size(), config.alpha, config.lr);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

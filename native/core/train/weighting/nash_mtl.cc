@@ -6,9 +6,9 @@
 // sequence of convex programs. L = Σ αᵢLᵢ; λᵢ = αᵢ.
 #include <cmath>
 
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
 
 at::Tensor solveNashWeights(const at::Tensor& m) {
@@ -38,14 +38,11 @@ at::Tensor solveNashWeights(const at::Tensor& m) {
 
 class NashMtl : public LossWeighting {
  public:
-  std::string name() const override { return "nashMtl"; }
-  GradientNeed gradientNeed() const override { return GradientNeed::Shared; }
-  bool needsAllTasksEachStep() const override { return true; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
+  Combination combine(const std::vector<int64_t>&, const std::vector<at::Tensor>& losses, const std::vector<double>&,
                       const at::Tensor& taskGradients, const StepContext&) override {
     at::Tensor g = taskGradients.to(at::kDouble);
-    at::Tensor gram = at::matmul(g, g.t());
+    // The K×K Gram matrix comes to the host once; the small Newton solve runs there.
+    at::Tensor gram = at::matmul(g, g.t()).cpu();
     const double norm = gram.norm().item<double>();
     if (!(norm > 0)) throw std::runtime_error("weighting.nashMtl: every task gradient is zero");
     at::Tensor alpha = solveNashWeights(gram / norm);
@@ -54,8 +51,8 @@ class NashMtl : public LossWeighting {
   }
 };
 
+const RegisterWeighting<NoOptions> registered("nashMtl", WeightingCapabilities{GradientNeed::Shared, true},
+                                               [](const NoOptions&, const WeightingContext&) { return std::make_unique<NashMtl>(); });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeNashMtl(const WeightingConfig&, const Names&) { return std::make_unique<NashMtl>(); }
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

@@ -6,34 +6,39 @@
 // randperm(K) other than i. Task-specific parameters get the gradient of Σ Lᵢ; λᵢ = 1.
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
 
 class Pcgrad : public LossWeighting {
  public:
   explicit Pcgrad(uint64_t seed) : generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {}
-  std::string name() const override { return "pcgrad"; }
-  GradientNeed gradientNeed() const override { return GradientNeed::Shared; }
-  bool needsAllTasksEachStep() const override { return true; }
-
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>&,
                       const at::Tensor& taskGradients, const StepContext&) override {
+    // Each projected gradient is a combination of the task gradients, pᵢ = Σₘ Cᵢₘ gₘ, so the
+    // projections need only the Gram matrix A = GGᵀ (pᵢ·gⱼ = Σₘ Cᵢₘ Aₘⱼ): it comes to the host
+    // once, and the shared gradient is one product (Σᵢ Cᵢ) G on the gradients' device.
     const int64_t k = taskGradients.size(0);
-    at::Tensor projected = taskGradients.clone();
-    at::Tensor squaredNorms = (taskGradients * taskGradients).sum(1);
+    const at::Tensor g = taskGradients.to(at::kDouble);
+    const at::Tensor gram = at::matmul(g, g.t()).cpu().contiguous();
+    const double* a = gram.data_ptr<double>();
+    at::Tensor coefficients = at::eye(k, at::kDouble);
+    double* c = coefficients.data_ptr<double>();
     for (int64_t i = 0; i < k; ++i) {
-      at::Tensor order = at::randperm(k, generator_, at::TensorOptions(at::kLong));
+      const at::Tensor order = at::randperm(k, generator_, at::TensorOptions(at::kLong));
+      const int64_t* visit = order.data_ptr<int64_t>();
       for (int64_t position = 0; position < k; ++position) {
-        const int64_t j = order[position].item<int64_t>();
+        const int64_t j = visit[position];
         if (j == i) continue;
-        at::Tensor dot = at::dot(projected[i], taskGradients[j]);
-        if (dot.item<double>() < 0) projected[i].sub_(taskGradients[j] * (dot / squaredNorms[j]));
+        double dot = 0;
+        for (int64_t m = 0; m < k; ++m) dot += c[i * k + m] * a[m * k + j];
+        if (dot < 0) c[i * k + j] -= dot / a[j * k + j];
       }
     }
+    const at::Tensor combined = at::matmul(coefficients.sum(0).to(g.device()), g).to(taskGradients.scalar_type());
     std::vector<double> lambdas(tasks.size(), 1.0);
-    return {weightedSum(losses, lambdas), projected.sum(0), lambdas};
+    return {weightedSum(losses, lambdas), combined, lambdas};
   }
 
   void saveState(State& state, const std::string& prefix) const override {
@@ -47,10 +52,10 @@ class Pcgrad : public LossWeighting {
   at::Generator generator_;
 };
 
+const RegisterWeighting<NoOptions> registered("pcgrad", WeightingCapabilities{GradientNeed::Shared, true},
+                                              [](const NoOptions&, const WeightingContext& context) {
+                                                return std::make_unique<Pcgrad>(context.seed);
+                                              });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makePcgrad(const WeightingConfig& config, const Names&) {
-  return std::make_unique<Pcgrad>(config.seed);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

@@ -2,26 +2,24 @@
 // flows through λ, so a task cannot lower its loss by shrinking its own weight).
 #include <cmath>
 
-#include "core/train/weighting/methods.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
 
 class SigmoidLoss : public LossWeighting {
  public:
-  std::string name() const override { return "sigmoidLoss"; }
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const at::Tensor&,
-                      const StepContext&) override {
+  Combination combine(const std::vector<int64_t>&, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
+                      const at::Tensor&, const StepContext&) override {
     std::vector<double> lambdas;
-    for (const auto& loss : losses) lambdas.push_back(1.0 / (1.0 + std::exp(-loss.item<double>())));
+    for (double value : values) lambdas.push_back(1.0 / (1.0 + std::exp(-value)));
     return {weightedSum(losses, lambdas), {}, lambdas};
   }
 };
 
-}  // namespace
-
-std::unique_ptr<LossWeighting> makeSigmoidLoss(const WeightingConfig&, const Names&) {
+const RegisterWeighting<NoOptions> registered("sigmoidLoss", WeightingCapabilities{}, [](const NoOptions&, const WeightingContext&) {
   return std::make_unique<SigmoidLoss>();
-}
+});
 
-}  // namespace mtl::train::weighting
+}  // namespace
+}  // namespace mtl::train

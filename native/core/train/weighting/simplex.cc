@@ -1,6 +1,6 @@
 #include "core/train/weighting/simplex.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 
 at::Tensor projectOntoSimplex(const at::Tensor& v) {
   const int64_t k = v.numel();
@@ -39,4 +39,4 @@ at::Tensor minimizeOverSimplex(int64_t k, const std::function<double(const at::T
   return x;
 }
 
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

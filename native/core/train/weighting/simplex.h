@@ -4,7 +4,7 @@
 
 #include <functional>
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 
 // Euclidean projection of v (float64 [K]) onto {x : x ≥ 0, Σx = 1} (Duchi et al. 2008).
 at::Tensor projectOntoSimplex(const at::Tensor& v);
@@ -15,4 +15,4 @@ at::Tensor minimizeOverSimplex(int64_t k, const std::function<double(const at::T
                                const std::function<at::Tensor(const at::Tensor&)>& gradient, int maxIterations = 5000,
                                double tolerance = 1e-12);
 
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

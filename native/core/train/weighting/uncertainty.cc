@@ -1,27 +1,35 @@
 // Uncertainty weighting (Kendall, Gal & Cipolla 2018): a learned log-variance sᵢ = log σᵢ² per
 // task, L = Σ ½·e^(−sᵢ)·Lᵢ + ½·sᵢ (the paper's eq. 7 in the numerically stable log-variance form it
-// recommends). λᵢ = ½·e^(−sᵢ). The sᵢ start at 0 and follow their own Adam.
-#include "core/train/weighting/methods.h"
+// recommends). λᵢ = ½·e^(−sᵢ). The sᵢ start at 0 and follow their own Adam (learning rate `lr`).
+#include "core/train/weighting/own_adam.h"
+#include "core/train/weighting/weighting.h"
 
-namespace mtl::train::weighting {
+namespace mtl::train {
 namespace {
+
+struct UncertaintyOptions {
+  double lr = 0.025;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UncertaintyOptions, lr)
 
 class Uncertainty : public LossWeighting {
  public:
   Uncertainty(size_t tasks, double lr) : adam_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0) {}
-  std::string name() const override { return "uncertainty"; }
 
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const at::Tensor&,
-                      const StepContext&) override {
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>&,
+                      const at::Tensor&, const StepContext&) override {
     const at::Tensor& logVariance = adam_.parameter();
+    // λ read from the (CPU, double) log-variances directly: no tensor round trip per task.
+    const at::Tensor values = logVariance.detach().contiguous();
+    const double* s = values.data_ptr<double>();
     at::Tensor total;
     std::vector<double> lambdas;
     for (size_t i = 0; i < tasks.size(); ++i) {
-      at::Tensor s = logVariance[tasks[i]];
-      at::Tensor weight = 0.5 * at::exp(-s);
-      at::Tensor term = (weight.to(losses[i].scalar_type()) * losses[i] + (0.5 * s).to(losses[i].scalar_type()));
+      at::Tensor logVar = logVariance[tasks[i]];
+      at::Tensor weight = 0.5 * at::exp(-logVar);
+      at::Tensor term = weight.to(losses[i].scalar_type()) * losses[i] + (0.5 * logVar).to(losses[i].scalar_type());
       total = total.defined() ? total + term : term;
-      lambdas.push_back(weight.item<double>());
+      lambdas.push_back(0.5 * std::exp(-s[tasks[i]]));
     }
     return {total, {}, lambdas};
   }
@@ -47,10 +55,10 @@ class Uncertainty : public LossWeighting {
   OwnAdam adam_;
 };
 
+const RegisterWeighting<UncertaintyOptions> registered("uncertainty", WeightingCapabilities{},
+                                                       [](const UncertaintyOptions& options, const WeightingContext& context) {
+                                                         return std::make_unique<Uncertainty>(context.taskNames.size(), options.lr);
+                                                       });
+
 }  // namespace
-
-std::unique_ptr<LossWeighting> makeUncertainty(const WeightingConfig& config, const Names& tasks) {
-  return std::make_unique<Uncertainty>(tasks.size(), config.lr);
-}
-
-}  // namespace mtl::train::weighting
+}  // namespace mtl::train

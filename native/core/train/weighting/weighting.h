@@ -1,5 +1,6 @@
 // Loss weighting: how the per-task losses of one step become the gradient the optimizer sees.
-// Every method is one file in this folder behind LossWeighting; makeWeighting() picks one.
+// Every method is one file in this folder that registers itself (registry.h): its name, its
+// options struct (with the defaults), its capabilities and its factory.
 //
 // The trainer calls combine() once per step with the differentiable losses of the step's tasks
 // (and, for methods that ask for them, the per-task gradients of the shared parameters, flattened
@@ -10,17 +11,18 @@
 //                   parameters, flattened like the rows of taskGradients;
 //   lambdas         the weight of each task this step, reported in progress events.
 // Learned weightings (uncertainty, GradNorm, FAMO) own their parameters and a small Adam
-// optimizer of their own, stepped in afterBackward(), so they are independent of the model's
-// optimizer and can be tested alone.
+// optimizer of their own (own_adam.h), stepped in afterBackward(), so they are independent of
+// the model's optimizer and can be tested alone.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/registry.h"
 #include "core/train/state.h"
 
 namespace mtl::train {
@@ -31,16 +33,22 @@ enum class GradientNeed {
   Shared,      // gradients of every shared parameter (PCGrad, CAGrad, Nash-MTL)
   LastShared,  // gradients of the last shared layer only (GradNorm, as in the paper)
 };
+NLOHMANN_JSON_SERIALIZE_ENUM(GradientNeed, {{GradientNeed::None, "none"},
+                                            {GradientNeed::Shared, "shared"},
+                                            {GradientNeed::LastShared, "lastShared"}})
 
-struct WeightingConfig {
-  std::string method = "equal";  // equal | fixed | sigmoidLoss | uncertainty | dwa | gradNorm | pcgrad | cagrad | famo | nashMtl
-  std::map<std::string, double> weights;  // fixed
-  double temperature = 2.0;               // dwa
-  double alpha = 1.5;                     // gradNorm
-  double c = 0.4;                         // cagrad
-  double lr = 0.025;                      // learned methods' own Adam learning rate
-  double weightDecay = 0.001;             // famo (its γ)
-  uint64_t seed = 0;                      // pcgrad's projection order
+struct WeightingCapabilities {
+  GradientNeed gradients = GradientNeed::None;
+  // The method compares or tracks every task's loss or gradient in every step, so a strategy
+  // that trains a subset of the tasks per step cannot drive it.
+  bool needsAllTasksEachStep = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WeightingCapabilities, gradients, needsAllTasksEachStep)
+
+// What a factory gets besides its options.
+struct WeightingContext {
+  std::vector<std::string> taskNames;  // fixes the order of the method's per-task state
+  uint64_t seed = 0;                   // the trainer's seed (PCGrad's projection order)
 };
 
 struct StepContext {
@@ -57,28 +65,41 @@ struct Combination {
 class LossWeighting {
  public:
   virtual ~LossWeighting() = default;
-  virtual std::string name() const = 0;
-  virtual GradientNeed gradientNeed() const { return GradientNeed::None; }
-  // Whether the method needs every task in every step (gradient-based methods compare tasks;
-  // FAMO tracks every task's loss from step to step).
-  virtual bool needsAllTasksEachStep() const { return false; }
+  const std::string& name() const { return name_; }
+  const WeightingCapabilities& capabilities() const { return capabilities_; }
 
-  // `tasks` are indices into the trainer's task list (the order of `taskNames`), `losses[i]` the
-  // loss of tasks[i]. `taskGradients` is [tasks.size(), P] when gradientNeed() != None.
+  // `tasks` are indices into the trainer's task list, `losses[i]` the loss of tasks[i] and
+  // `lossValues[i]` its value (read once per step by the trainer, so methods that look at the
+  // values need no host sync of their own). `taskGradients` is [tasks.size(), P] when the method
+  // needs gradients.
   virtual Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
-                              const at::Tensor& taskGradients, const StepContext& context) = 0;
+                              const std::vector<double>& lossValues, const at::Tensor& taskGradients,
+                              const StepContext& context) = 0;
   // After the objective's backward: learned methods update their own parameters here.
   virtual void afterBackward() {}
 
-  // Learned parameters (for tests and reports); empty for the rest.
+  // Learned parameters (for reports); empty for the rest.
   virtual std::vector<at::Tensor> parameters() const { return {}; }
   virtual void saveState(State& state, const std::string& prefix) const {}
   virtual void loadState(const State& state, const std::string& prefix) {}
+
+ private:
+  friend std::unique_ptr<LossWeighting> makeWeighting(const Options&, const WeightingContext&);
+  std::string name_;
+  WeightingCapabilities capabilities_;
 };
 
-// taskNames fixes the order of the weighting's per-task state. Unknown methods and bad options
-// throw std::invalid_argument naming the field.
-std::unique_ptr<LossWeighting> makeWeighting(const WeightingConfig& config, const std::vector<std::string>& taskNames);
+struct WeightingEntry {
+  static constexpr const char* kConcept = "weighting";
+  Options defaults;
+  Options capabilities;
+  std::function<std::unique_ptr<LossWeighting>(const Options&, const WeightingContext&)> make;
+};
+template <typename MethodOptions>
+using RegisterWeighting = Register<WeightingEntry, MethodOptions>;
+
+// The method `options["kind"]` with its options.
+std::unique_ptr<LossWeighting> makeWeighting(const Options& options, const WeightingContext& context);
 
 // Σ λᵢ Lᵢ with constant λ: the objective of every method whose weights are plain numbers.
 at::Tensor weightedSum(const std::vector<at::Tensor>& losses, const std::vector<double>& lambdas);

@@ -1,0 +1,40 @@
+#include "core/train/loss_scaler.h"
+
+#include <map>
+
+namespace mtl::train {
+
+bool LossScaler::unscaleAndCheck(const std::vector<at::Tensor>& parameters) {
+  if (!enabled_) return true;
+  // The fused kernel wants the gradients of one device together; a model lives on one device.
+  std::vector<at::Tensor> grads;
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return true;
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(grads.front().device());
+  at::Tensor foundInf = at::zeros({1}, options);
+  const at::Tensor inverse = at::full({1}, 1.0 / scale_, options);
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, foundInf, inverse);
+  const bool finite = foundInf.item<float>() == 0;  // the step's one host sync for scaling
+  if (!finite) {
+    scale_ *= 0.5;
+    cleanSteps_ = 0;
+  } else if (++cleanSteps_ >= kGrowthInterval) {
+    scale_ *= 2.0;
+    cleanSteps_ = 0;
+  }
+  return finite;
+}
+
+void LossScaler::saveState(State& state, const std::string& prefix) const {
+  putDouble(state, prefix + "scale", scale_);
+  putInt(state, prefix + "clean_steps", cleanSteps_);
+}
+
+void LossScaler::loadState(const State& state, const std::string& prefix) {
+  scale_ = getDouble(state, prefix + "scale");
+  cleanSteps_ = getInt(state, prefix + "clean_steps");
+}
+
+}  // namespace mtl::train

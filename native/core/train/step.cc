@@ -1,0 +1,193 @@
+#include "core/train/step.h"
+
+#include <torch/autograd.h>
+
+#include <cmath>
+#include <set>
+#include <sstream>
+
+#include "core/train/evaluation.h"
+
+namespace mtl::train {
+
+namespace {
+
+at::Tensor flatGradients(const at::Tensor& loss, const std::vector<at::Tensor>& parameters) {
+  auto grads = torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
+  std::vector<at::Tensor> flat;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    flat.push_back(grads[i].defined() ? grads[i].reshape(-1) : at::zeros({parameters[i].numel()}, parameters[i].options()));
+  }
+  return at::cat(flat);
+}
+
+void addFlatGradient(const std::vector<at::Tensor>& parameters, const at::Tensor& flat) {
+  int64_t offset = 0;
+  for (const auto& p : parameters) {
+    at::Tensor piece = flat.slice(0, offset, offset + p.numel()).view_as(p).to(p.scalar_type());
+    offset += p.numel();
+    if (p.grad().defined()) {
+      p.mutable_grad().add_(piece);
+    } else {
+      p.mutable_grad() = piece.clone();
+    }
+  }
+}
+
+// torch.nn.utils.clip_grad_norm_ (L2): scales every gradient by min(1, maxNorm / (‖g‖ + 1e-6)),
+// the total norm staying on the device (no host sync).
+void clipGradients(const std::vector<at::Tensor>& parameters, double maxNorm) {
+  std::vector<at::Tensor> norms;
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) norms.push_back(p.grad().detach().norm(2));
+  }
+  if (norms.empty()) return;
+  const at::Tensor total = at::stack(norms).norm(2);
+  const at::Tensor coefficient = at::clamp_max(maxNorm / (total + 1e-6), 1.0);
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) p.mutable_grad().mul_(coefficient.to(p.grad().device()));
+  }
+}
+
+std::string formatNumber(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+StepRunner::StepRunner(TrainableModel& model, const TrainerOptions& options, GradientSync& sync)
+    : model_(model),
+      options_(options),
+      sync_(sync),
+      schedule_(options.schedule),
+      optimizer_(buildOptimizer(options.optimizer, model.parameterGroups())),
+      scaler_(options.precision == "fp16") {
+  for (const auto& group : optimizer_.optimizer->param_groups()) {
+    for (const auto& p : group.params()) allParameters_.push_back(p);
+  }
+  sharedParameters_ = model_.sharedParameters();
+  lastSharedParameters_ = model_.lastSharedParameters();
+  std::set<const void*> shared;
+  for (const auto& p : sharedParameters_) shared.insert(p.unsafeGetTensorImpl());
+  for (const auto& p : allParameters_) {
+    if (!shared.count(p.unsafeGetTensorImpl())) taskSpecificParameters_.push_back(p);
+  }
+  setTasks(model_.taskNames());
+}
+
+void StepRunner::setTasks(const std::vector<std::string>& tasks) {
+  if (weighting_ && tasks == tasks_) return;
+  tasks_ = tasks;
+  weighting_ = makeWeighting(options_.weighting, {tasks_, options_.seed});
+}
+
+StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches, int64_t step, int64_t epoch, int64_t totalSteps,
+                           bool diagnose) {
+  at::AutoGradMode gradMode(true);
+  AutocastScope autocast(options_.precision, model_.device());
+  model_.module().train();
+  for (auto& p : allParameters_) p.mutable_grad() = at::Tensor();
+
+  StepReport report;
+  const int64_t micro = options_.accumulateSteps;
+  const StepContext context{step, epoch};
+  const GradientNeed need = weighting_->capabilities().gradients;
+  const auto& needed = need == GradientNeed::Shared ? sharedParameters_ : lastSharedParameters_;
+  sync_.beginBackward(allParameters_);
+  for (int64_t m = 0; m < micro; ++m) {
+    const auto batches = nextBatches(plan);
+    for (const auto& [task, batch] : batches) report.examples[task] += batch.indices.numel();
+    if (diagnose && m == 0 && plan.tasks.size() > 1 && !sharedParameters_.empty()) {
+      std::vector<std::string> names;
+      for (int64_t t : plan.tasks) names.push_back(tasks_[t]);
+      report.diagnostics = measureDiagnostics(model_, batches, names, sharedParameters_,
+                                              optimizer_.baseLearningRates.front() * schedule_.factor(step, std::max<int64_t>(totalSteps, 1)));
+    }
+    std::map<std::string, at::Tensor> taskLosses = model_.taskLosses(batches);
+
+    std::vector<at::Tensor> raw, losses;  // each task's loss, and as the weighting sees it (ramped)
+    for (size_t i = 0; i < plan.tasks.size(); ++i) {
+      raw.push_back(taskLosses.at(tasks_[plan.tasks[i]]).to(at::kFloat));
+      losses.push_back(raw.back() * plan.scales[i]);
+    }
+    // Every task's loss value in one transfer (the step's host sync for the losses), averaged over
+    // ranks so that every replica weights the same numbers.
+    at::Tensor stacked = at::stack(raw).detach().to(at::kDouble);
+    sync_.average(stacked);
+    const at::Tensor hostValues = stacked.cpu().contiguous();
+    const double* value = hostValues.data_ptr<double>();
+    std::vector<double> values;
+    for (size_t i = 0; i < plan.tasks.size(); ++i) {
+      const std::string& task = tasks_[plan.tasks[i]];
+      if (!std::isfinite(value[i])) {
+        const std::string reason = "step " + std::to_string(step + 1) + ": the loss of task '" + task + "' is " + formatNumber(value[i]);
+        if (options_.onNonFinite != "skip") throw NonFiniteLossError("trainer: " + reason);
+        for (auto& p : allParameters_) p.mutable_grad() = at::Tensor();
+        report.skipped = true;
+        report.skippedReason = reason;
+        return report;
+      }
+      values.push_back(value[i] * plan.scales[i]);
+      report.losses[task] += value[i] / static_cast<double>(micro);
+    }
+
+    at::Tensor taskGradients;
+    if (need != GradientNeed::None) {
+      std::vector<at::Tensor> rows;
+      for (const auto& loss : losses) rows.push_back(flatGradients(loss, needed));
+      taskGradients = at::stack(rows);
+      sync_.average(taskGradients);
+    }
+    Combination combination = weighting_->combine(plan.tasks, losses, values, taskGradients, context);
+    const double factor = scaler_.scale() / static_cast<double>(micro);
+    at::Tensor objective = combination.objective * factor;
+    if (combination.sharedGradient.defined()) {
+      // Gradient surgery wrote the shared parameters' gradient; the objective reaches only the rest.
+      std::vector<at::Tensor> inputs = taskSpecificParameters_;
+      for (const auto& p : weighting_->parameters()) inputs.push_back(p);
+      if (!inputs.empty() && objective.requires_grad()) torch::autograd::backward({objective}, {}, c10::nullopt, false, inputs);
+      addFlatGradient(sharedParameters_, combination.sharedGradient * factor);
+    } else {
+      objective.backward();
+    }
+    for (size_t i = 0; i < plan.tasks.size(); ++i) {
+      report.lambdas[tasks_[plan.tasks[i]]] += combination.lambdas[i] * plan.scales[i] / static_cast<double>(micro);
+    }
+  }
+  sync_.finishBackward(allParameters_);
+  for (const auto& p : weighting_->parameters()) {
+    if (p.grad().defined()) sync_.average(p.mutable_grad());
+  }
+  weighting_->afterBackward();
+
+  if (!scaler_.unscaleAndCheck(allParameters_)) {
+    report.skipped = true;
+    report.skippedReason = "step " + std::to_string(step + 1) + ": fp16 gradients overflowed; loss scale lowered to " + formatNumber(scaler_.scale());
+    return report;
+  }
+  if (options_.clipGradNorm > 0) clipGradients(allParameters_, options_.clipGradNorm);
+
+  const double lrFactor = schedule_.factor(step, std::max<int64_t>(totalSteps, 1));
+  for (size_t g = 0; g < optimizer_.baseLearningRates.size(); ++g) {
+    setGroupLearningRate(*optimizer_.optimizer, g, optimizer_.baseLearningRates[g] * lrFactor);
+  }
+  report.learningRate = optimizer_.baseLearningRates.front() * lrFactor;
+  optimizer_.optimizer->step();
+  return report;
+}
+
+void StepRunner::saveState(State& state) const {
+  saveOptimizerState(*optimizer_.optimizer, state, "optimizer.");
+  weighting_->saveState(state, "weighting.");
+  scaler_.saveState(state, "scaler.");
+}
+
+void StepRunner::loadState(const State& state) {
+  loadOptimizerState(*optimizer_.optimizer, state, "optimizer.");
+  weighting_->loadState(state, "weighting.");
+  scaler_.loadState(state, "scaler.");
+}
+
+}  // namespace mtl::train

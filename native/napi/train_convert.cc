@@ -1,0 +1,117 @@
+#include "napi/train_convert.h"
+
+#include "napi/dataset.h"
+#include "napi/errors.h"
+#include "napi/tensor.h"
+
+namespace mtl::napi {
+
+train::Datasets datasetsOf(const Napi::Value& value, const char* what) {
+  if (!value.IsObject()) throw ArgumentError(std::string(what) + " must be an object mapping task names to data sets");
+  Napi::Object object = value.As<Napi::Object>();
+  Napi::Array keys = object.GetPropertyNames();
+  train::Datasets out;
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string task = keys.Get(i).As<Napi::String>().Utf8Value();
+    out[task] = DatasetHandle::DatasetOf(object.Get(task), (std::string(what) + "." + task).c_str());
+  }
+  return out;
+}
+
+data::Batch batchOf(const Napi::Value& value, const std::string& what) {
+  if (!value.IsObject()) throw ArgumentError(what + " must be a batch object of tensors");
+  Napi::Object object = value.As<Napi::Object>();
+  auto field = [&](const char* name) -> at::Tensor {
+    Napi::Value v = object.Get(name);
+    if (v.IsUndefined() || v.IsNull()) return at::Tensor();
+    return TensorHandle::TensorOf(v, (what + "." + name).c_str());
+  };
+  data::Batch b;
+  b.indices = field("indices");
+  b.inputIds = field("inputIds");
+  b.lengths = field("lengths");
+  b.tokenTypeIds = field("tokenTypeIds");
+  b.targets = field("targets");
+  b.targetLengths = field("targetLengths");
+  b.features = field("features");
+  const at::Tensor& rows = b.inputIds.defined() ? b.inputIds : b.features;
+  if (!rows.defined()) throw ArgumentError(what + " needs inputIds or features");
+  if (!b.indices.defined()) b.indices = at::arange(rows.size(0), at::kLong);
+  return b;
+}
+
+std::map<std::string, data::Batch> batchesOf(const Napi::Value& value, const std::string& what) {
+  if (!value.IsObject()) throw ArgumentError(what + " must map task names to batches");
+  const auto object = value.As<Napi::Object>();
+  const auto names = object.GetPropertyNames();
+  std::map<std::string, data::Batch> batches;
+  for (uint32_t i = 0; i < names.Length(); ++i) {
+    const std::string task = names.Get(i).As<Napi::String>().Utf8Value();
+    batches[task] = batchOf(object.Get(task), what + "." + task);
+  }
+  return batches;
+}
+
+Napi::Object numbersToObject(Napi::Env env, const std::map<std::string, double>& values) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [k, v] : values) out.Set(k, v);
+  return out;
+}
+
+Napi::Object metricsToObject(Napi::Env env, const train::Metrics& metrics) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const auto& [task, values] : metrics) out.Set(task, numbersToObject(env, values));
+  return out;
+}
+
+namespace {
+
+Napi::Array matrixToArray(Napi::Env env, const std::vector<std::vector<double>>& rows) {
+  Napi::Array out = Napi::Array::New(env, rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Napi::Array row = Napi::Array::New(env, rows[i].size());
+    for (size_t j = 0; j < rows[i].size(); ++j) row.Set(static_cast<uint32_t>(j), rows[i][j]);
+    out.Set(static_cast<uint32_t>(i), row);
+  }
+  return out;
+}
+
+}  // namespace
+
+Napi::Object eventToObject(Napi::Env env, const train::ProgressEvent& e) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("kind", e.kind);
+  out.Set("step", static_cast<double>(e.step));
+  out.Set("epoch", static_cast<double>(e.epoch));
+  if (e.kind == "step" || e.kind == "epoch") {
+    out.Set("losses", numbersToObject(env, e.losses));
+    out.Set("learningRate", e.learningRate);
+  }
+  if (e.kind == "step") {
+    out.Set("lambdas", numbersToObject(env, e.lambdas));
+    Napi::Object examples = Napi::Object::New(env);
+    for (const auto& [task, rows] : e.examples) examples.Set(task, static_cast<double>(rows));
+    out.Set("examples", examples);
+    out.Set("stepsPerSecond", e.stepsPerSecond);
+    out.Set("examplesPerSecond", e.examplesPerSecond);
+    out.Set("threads", e.threads);
+    if (e.diagnostics) {
+      const auto& d = *e.diagnostics;
+      Napi::Object diagnostics = Napi::Object::New(env);
+      Napi::Array tasks = Napi::Array::New(env, d.tasks.size());
+      for (size_t i = 0; i < d.tasks.size(); ++i) tasks.Set(static_cast<uint32_t>(i), d.tasks[i]);
+      diagnostics.Set("tasks", tasks);
+      diagnostics.Set("cosine", matrixToArray(env, d.cosine));
+      diagnostics.Set("affinity", matrixToArray(env, d.affinity));
+      diagnostics.Set("lookaheadRate", d.lookaheadRate);
+      diagnostics.Set("seconds", d.seconds);
+      out.Set("diagnostics", diagnostics);
+    }
+  }
+  if (e.kind == "eval") out.Set("metrics", metricsToObject(env, e.metrics));
+  if (e.kind == "best") out.Set("value", e.value);
+  if (!e.message.empty()) out.Set(e.kind == "checkpoint" || e.kind == "best" ? "path" : "message", e.message);
+  return out;
+}
+
+}  // namespace mtl::napi
