@@ -8,12 +8,13 @@
 # Usage: .ci/install-from-tarball.sh mtl-torch-X.tgz
 set -euo pipefail
 tarball=$(readlink -f "$1")
+repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/mtl-install-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 mkdir bin app
-for tool in node npm npx sh bash env cat tee grep head mkdir ln cp; do ln -s "$(command -v "$tool")" "bin/$tool"; done
+for tool in node npm npx sh bash env cat tee grep head mkdir ln cp rm; do ln -s "$(command -v "$tool")" "bin/$tool"; done
 cat > bin/tripwire <<EOF
 #!/bin/sh
 echo "\$0 \$*" >> "$work/compiler-calls.log"
@@ -106,8 +107,14 @@ const maps = readFileSync('/proc/self/maps', 'utf8').split('\n');
 const c10 = [...new Set(maps.filter((l) => /libc10\.so/.test(l)).map((l) => l.trim().split(/\s+/).pop()))];
 console.log(JSON.stringify({ sum: mt.tensor([1, 2, 3]).sum().item(), c10 }));
 EOF
-LIBTORCH="$own" node which-libc10.mjs | tee own.json
-grep -q '"sum":6' own.json && grep -q "\"c10\":\[\"$own/lib/libc10" own.json || { echo "LIBTORCH's libtorch was not the one loaded"; exit 1; }
-node which-libc10.mjs | tee system.json
-grep -q '"c10":\["/usr/lib/x86_64-linux-gnu/libc10' system.json || { echo "without LIBTORCH the system libtorch was not the one loaded"; exit 1; }
+expect_c10() { # $1: what, $2: the folder libc10 must come from; the rest: the command
+  local what=$1 from=$2; shift 2
+  "$@" | tee c10.json
+  grep -q '"sum":6' c10.json && grep -q "\"c10\":\[\"$from/libc10" c10.json || { echo "install-from-tarball: $what: libtorch not loaded from $from"; exit 1; }
+}
+expect_c10 'LIBTORCH when loading' "$own/lib" env LIBTORCH="$own" node which-libc10.mjs
+LIBTORCH="$own" node node_modules/mtl-torch/scripts/install.mjs   # the install hook, as npm runs it
+expect_c10 'LIBTORCH when installing (remembered)' "$own/lib" node which-libc10.mjs
+node node_modules/mtl-torch/scripts/install.mjs
+expect_c10 'the system libtorch again' /usr/lib/x86_64-linux-gnu node which-libc10.mjs
 echo "install-from-tarball: all checks passed"
