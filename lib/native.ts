@@ -276,7 +276,7 @@ const prebuilds = require(path.join(packageRoot, 'scripts', 'prebuilds.cjs')) as
   selectPrebuild(found: FoundLibtorch): PrebuildSelection;
   linkLibtorch(dir: string, found: FoundLibtorch): string;
   noPrebuildMessage(found: FoundLibtorch, selection: PrebuildSelection, why: string): string;
-  buildCommand(): string;
+  noLibtorchMessage(): string;
 };
 
 // The libtorch a prebuild must match. The install script records the libtorch it matched a prebuild
@@ -309,7 +309,7 @@ function loadAddon(): NativeAddon {
   try {
     found = libtorchForPrebuilds();
   } catch (error) {
-    return fail(`${(error as Error).message}\nThen build it: ${prebuilds.buildCommand()}`);
+    return fail(`${(error as Error).message}\n${prebuilds.noLibtorchMessage()}`);
   }
   // Only the prebuild whose tag equals this libtorch's: another would load and then fail or
   // miscompute at its first call into libtorch.

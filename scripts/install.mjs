@@ -36,6 +36,7 @@ try {
   found = findLibtorch();
 } catch (error) {
   console.error(error.message);
+  console.error(prebuilds.noLibtorchMessage());
   console.error('mtl-torch: the addon needs libtorch both to load and to build; install one of the above, then reinstall mtl-torch.');
   process.exit(1);
 }
@@ -52,6 +53,7 @@ function loadsHere(file) {
 }
 
 let selection = { dir: prebuilds.prebuildDir(), match: null, shipped: [] };
+let loadFailure = null;
 if (!fromSource && !checkout) {
   selection = prebuilds.selectPrebuild(found);
   for (const s of selection.shipped) {
@@ -68,7 +70,8 @@ if (!fromSource && !checkout) {
       console.log(`mtl-torch: using prebuilt ${path.relative(root, selection.match)} (${linked}); nothing to compile`);
       process.exit(0);
     }
-    console.log(`mtl-torch: prebuilt ${path.basename(selection.match)} fits the tag but does not load here (${check.error}); building from source`);
+    loadFailure = `the prebuilt addon for ${found.tag} does not load here (${check.error})`;
+    console.log(`mtl-torch: ${loadFailure}; building from source`);
   }
 }
 
@@ -85,7 +88,7 @@ if (!compiler.some(runs)) missing.push(process.env.CXX ? `a C++ compiler (CXX=${
 if (missing.length) {
   const why = fromSource || checkout
     ? `cannot build the addon from source: missing ${missing.join(' and ')}`
-    : `no prebuilt addon fits the libtorch found, and it cannot be built here: missing ${missing.join(' and ')}`;
+    : `${loadFailure ?? 'no prebuilt addon fits the libtorch found'}, and it cannot be built here: missing ${missing.join(' and ')}`;
   console.error(prebuilds.noPrebuildMessage(found, selection, why));
   process.exit(1);
 }

@@ -13,7 +13,7 @@
 // Prebuilds have one RUNPATH, $ORIGIN/libtorch: linkLibtorch() points that link at the libtorch
 // found (it is absent when libtorch lives in the system's library folders).
 'use strict';
-const { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync } = require('node:fs');
+const { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -100,10 +100,15 @@ function linkLibtorch(dir, found) {
   }
   if (current === (found.rpath ?? null)) return current ? `libtorch link: ${link} -> ${current}` : 'libtorch from the system folders';
   try {
-    if (current !== null) rmSync(link);
     if (found.rpath) {
+      // A new link renamed over the old one: processes loading at the same time never see none.
       mkdirSync(dir, { recursive: true });
-      symlinkSync(found.rpath, link);
+      const fresh = `${link}.${process.pid}`;
+      rmSync(fresh, { force: true });
+      symlinkSync(found.rpath, fresh);
+      renameSync(fresh, link);
+    } else {
+      rmSync(link, { force: true });
     }
   } catch (error) {
     throw new Error(`mtl-torch: cannot ${found.rpath ? `point ${link} at ${found.rpath}` : `remove ${link}`} ` +
@@ -117,6 +122,14 @@ function buildCommand() {
   return `node ${path.join(root, 'scripts', 'install.mjs')} --from-source`;
 }
 
+/** When no libtorch was found: what is shipped, and what happens once one is installed. */
+function noLibtorchMessage(dir = prebuildDir()) {
+  const tags = existsSync(dir) ? readdirSync(dir).map(parseName).filter(Boolean).map((p) => p.tag) : [];
+  return `  prebuilds shipped in ${dir}: ${tags.join(', ') || '(none)'}\n` +
+    '  Once libtorch is installed, the prebuild whose tag equals it is used; for any other libtorch, build from source:\n' +
+    `    ${buildCommand()}`;
+}
+
 /** The error when no prebuild fits: the libtorch found, the tags shipped, and how to build from source. */
 function noPrebuildMessage(found, selection, why) {
   return `mtl-torch: ${why}\n` +
@@ -127,7 +140,7 @@ function noPrebuildMessage(found, selection, why) {
 }
 
 module.exports = {
-  buildCommand, noPrebuildMessage,
+  buildCommand, noPrebuildMessage, noLibtorchMessage,
   NAPI_VERSION, PLATFORM_DIR, prebuildsRoot, prebuildDir, prebuildName, parseName, describeTorch, mismatches,
   selectPrebuild, shippedList, linkLibtorch,
 };

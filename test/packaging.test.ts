@@ -123,16 +123,27 @@ describe('install', () => {
     expect(result.stderr).toContain('PyTorch and system folders: not searched (MTL_TORCH_ONLY_ENV=1)');
     expect(result.stderr).toContain('apt-get install libtorch-dev libopenblas0-openmp');
     expect(result.stderr).toContain('pip install torch');
+    expect(result.stderr).toContain(`prebuilds shipped in ${path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`)}: napi${napi}-${found.tag}`);
   });
 });
 
 describe('loader', () => {
-  function load(prebuildsDir: string) {
+  function load(prebuildsDir: string, env: Record<string, string> = {}) {
     return spawnSync(tsx, ['-e', "import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))"], {
       cwd: root, encoding: 'utf8', timeout: 60_000,
-      env: { ...process.env, ...knownTorch, MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: prebuildsDir },
+      env: { ...process.env, ...knownTorch, MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: prebuildsDir, ...env },
     });
   }
+
+  it('without libtorch lists what was searched and the tags shipped', () => {
+    const { dir } = fakePackage([fitting]);
+    const result = load(path.join(dir, 'prebuilds'), { Torch_DIR: '/nonexistent/cmake/Torch' });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('no libtorch found. Searched, in order:');
+    expect(result.stderr).toContain('Torch_DIR: /nonexistent/cmake/Torch (no TorchConfig.cmake)');
+    expect(result.stderr).toContain(`: napi${napi}-${found.tag}`);
+    expect(result.stderr).toContain('scripts/install.mjs --from-source');
+  });
 
   it('never loads a prebuild of another libtorch, even one that would load', () => {
     const { dir } = fakePackage([foreign.version, foreign.abi]);
