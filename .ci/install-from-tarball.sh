@@ -90,6 +90,14 @@ started=$SECONDS
 npx --no-install mtl-torch demo --steps 20 --out runs/demo
 test -s runs/demo/report.html && test -s runs/demo/model/model.safetensors
 echo "install-from-tarball: demo --steps 20 took $(( SECONDS - started )) s"
+# README points users at the PyTorch twin: it loads the model the installed package trained.
+/usr/bin/python3 - <<'EOF'
+import sys
+sys.path.insert(0, 'node_modules/mtl-torch/scripts/reference')
+from multitask_twin import MultiTaskTwin
+model = MultiTaskTwin.load('runs/demo/model')
+print(f"PyTorch twin: runs/demo/model loaded, {sum(p.numel() for p in model.parameters())} parameters")
+EOF
 
 echo "== one's own libtorch: LIBTORCH naming an unpacked libtorch archive (same tag as the prebuild)"
 # Its libc10 is a copy, so the process's maps show whether libtorch came through the prebuild's
