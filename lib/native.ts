@@ -1,9 +1,10 @@
 /**
  * Loads the native addon and declares, in one place, the TypeScript types of its surface.
- * A local build (build/Release) wins; else a prebuild under prebuilds/<platform>-<arch>/ tagged
- * with the libtorch it links (e.g. `mtl_torch.torch1.13.0-cpu.node`).
+ * A local build (build/Release) wins; else the prebuild under prebuilds/<platform>-<arch>/ whose tag
+ * equals the libtorch found (e.g. `mtl_torch.napi8-torch1.13.0-cxx11abi1-cpu.node`; see
+ * scripts/prebuilds.cjs), never another.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -217,28 +218,46 @@ export interface NativeAddon {
 export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
-// MTL_TORCH_PREBUILDS names another prebuilds folder (for tests and relocated installs).
-const prebuildsRoot = process.env.MTL_TORCH_PREBUILDS ?? path.join(packageRoot, 'prebuilds');
-
-function prebuildCandidates(): string[] {
-  const dir = path.join(prebuildsRoot, `${process.platform}-${process.arch}`);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.node')).map((f) => path.join(dir, f));
+/** What scripts/find-libtorch.cjs reports about a libtorch (the fields the loader uses). */
+interface FoundLibtorch {
+  source: string;
+  torchDir: string;
+  version: string;
+  tag: string;
 }
+const finder = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs')) as {
+  findLibtorch(): FoundLibtorch;
+  describe(torchDir: string, source?: string): FoundLibtorch;
+};
+/** scripts/prebuilds.cjs: which prebuild fits, the libtorch link, the messages. */
+interface PrebuildSelection {
+  dir: string;
+  match: string | null;
+  shipped: { file: string; tag: string; reasons: string[] }[];
+}
+const prebuilds = require(path.join(packageRoot, 'scripts', 'prebuilds.cjs')) as {
+  selectPrebuild(found: FoundLibtorch): PrebuildSelection;
+  linkLibtorch(dir: string, found: FoundLibtorch): string;
+  noPrebuildMessage(found: FoundLibtorch, selection: PrebuildSelection, why: string): string;
+  noLibtorchMessage(): string;
+};
 
-// The libtorch a prebuild must match. The install script records the prebuild that matched; without
-// that record, ask scripts/find-libtorch.cjs (it may start Python, so it is the last resort).
-function installedTorchTag(): string {
-  const selection = path.join(packageRoot, 'build', 'selected-prebuild.json');
-  if (existsSync(selection) && !process.env.MTL_TORCH_PREBUILDS) {
+// The libtorch a prebuild must match. The install script records the libtorch it matched a prebuild
+// to: re-reading that libtorch's files is cheap and tells whether it changed since, while a new
+// search may start Python. LIBTORCH / Torch_DIR / MTL_TORCH_PREBUILDS in the environment mean search.
+const record = path.join(packageRoot, 'build', 'selected-prebuild.json');
+function libtorchForPrebuilds(): FoundLibtorch {
+  const env = process.env;
+  if (!env.LIBTORCH && !env.Torch_DIR && !env.MTL_TORCH_ONLY_ENV && !env.MTL_TORCH_PREBUILDS && existsSync(record)) {
     try {
-      return (JSON.parse(readFileSync(selection, 'utf8')) as { tag: string }).tag;
+      const recorded = JSON.parse(readFileSync(record, 'utf8')) as { tag: string; torchDir: string; source: string };
+      const now = finder.describe(recorded.torchDir, recorded.source);
+      if (now.tag === recorded.tag) return now;
     } catch {
-      // unreadable record: search again
+      // gone or unreadable: search again
     }
   }
-  const { findLibtorch } = require(path.join(packageRoot, 'scripts', 'find-libtorch.cjs'));
-  return findLibtorch().tag;
+  return finder.findLibtorch();
 }
 
 function loadAddon(): NativeAddon {
@@ -246,32 +265,37 @@ function loadAddon(): NativeAddon {
   if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
   const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
   if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
-  let expected = 'an installed libtorch';
-  let lastError: unknown;
-  const candidates = prebuildCandidates();
-  if (candidates.length > 0) {
+  const fail = (message: string): never => {
+    throw new TorchError(`mtl-torch: no native addon could be loaded (no local build at ${local}).\n${message}`, ErrorCode.ADDON_LOAD);
+  };
+  let found: FoundLibtorch;
+  try {
+    found = libtorchForPrebuilds();
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${prebuilds.noLibtorchMessage()}`);
+  }
+  // Only the prebuild whose tag equals this libtorch's: another would load and then fail or
+  // miscompute at its first call into libtorch.
+  const selection = prebuilds.selectPrebuild(found);
+  if (!selection.match) return fail(prebuilds.noPrebuildMessage(found, selection, 'no prebuilt addon fits the libtorch found.'));
+  let addon: NativeAddon;
+  try {
+    prebuilds.linkLibtorch(selection.dir, found);
+    addon = require(selection.match) as NativeAddon;
+  } catch (error) {
+    return fail(prebuilds.noPrebuildMessage(found, selection,
+      `the prebuilt addon for libtorch ${found.tag} did not load: ${(error as Error).message.split('\n')[0]}`));
+  }
+  if (!existsSync(record) && !process.env.MTL_TORCH_PREBUILDS) {
     try {
-      const tag = installedTorchTag();
-      expected = `libtorch ${tag}`;
-      for (const file of candidates.filter((f) => path.basename(f).includes(`.${tag}.`))) {
-        try {
-          return require(file) as NativeAddon;
-        } catch (error) {
-          lastError = error;
-        }
-      }
-    } catch (error) {
-      lastError = error;
+      // Install scripts may not have run (npm's allowScripts, --ignore-scripts): record the choice now.
+      mkdirSync(path.dirname(record), { recursive: true });
+      writeFileSync(record, JSON.stringify({ file: path.basename(selection.match), tag: found.tag, torchDir: found.torchDir, source: found.source }) + '\n');
+    } catch {
+      // read-only installation: the next load searches again
     }
   }
-  const reason = lastError instanceof Error ? `\nLast error: ${lastError.message}` : '';
-  throw new TorchError(
-    `mtl-torch: no native addon could be loaded for ${expected}. ` +
-      `Looked for ${local} and prebuilds in ${prebuildsRoot}. ` +
-      `Rebuild it with \`npm rebuild mtl-torch\` (or \`npm run build:native\` in a checkout) after installing ` +
-      `libtorch (Debian: apt-get install libtorch-dev libopenblas0-openmp).${reason}`,
-    ErrorCode.ADDON_LOAD,
-  );
+  return addon;
 }
 
 export const native: NativeAddon = loadAddon();

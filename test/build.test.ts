@@ -22,7 +22,7 @@ describe('libtorch discovery', () => {
   it('finds a libtorch and describes it', () => {
     expect(found.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(existsSync(path.join(found.torchDir, 'TorchConfig.cmake'))).toBe(true);
-    expect(found.tag).toBe(`torch${found.version}-${found.cuda ? 'cuda' : 'cpu'}`);
+    expect(found.tag).toBe(`torch${found.version}-cxx11abi${found.abi}-${found.cuda ? `cuda${found.cudaVersion}` : 'cpu'}`);
     expect(found.cxxflags[0]).toMatch(/^-D_GLIBCXX_USE_CXX11_ABI=[01]$/);
   });
 
@@ -61,17 +61,17 @@ describe('addon loading', () => {
     const result = runNode("import './lib/index.ts'", { MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: empty });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('no native addon could be loaded');
-    expect(result.stderr).toContain('npm rebuild mtl-torch');
+    expect(result.stderr).toContain('scripts/install.mjs --from-source');
   });
 
   it('reports why a matching but broken prebuild did not load', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-prebuilds-'));
     const tag = execFileSync(process.execPath, [findScript, '--tag'], { encoding: 'utf8', env: { ...process.env, ...knownTorch } }).trim();
     mkdirSync(path.join(dir, `${process.platform}-${process.arch}`));
-    writeFileSync(path.join(dir, `${process.platform}-${process.arch}`, `mtl_torch.napi.${tag}.node`), 'not a shared object');
+    writeFileSync(path.join(dir, `${process.platform}-${process.arch}`, `mtl_torch.napi8-${tag}.node`), 'not a shared object');
     const result = runNode("import './lib/index.ts'", { MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: dir });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(`libtorch ${tag}`);
-    expect(result.stderr).toContain('Last error');
+    expect(result.stderr).toContain('did not load');
   });
 });
