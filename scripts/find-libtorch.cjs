@@ -44,6 +44,19 @@ function candidates() {
   return list;
 }
 
+// The headers that compile c10d's NCCL backend (native/core/distributed/backends.cc) against a
+// CUDA libtorch: nccl.h and CUDA's runtime headers. PyTorch wheels ship neither; pip's nvidia-*
+// packages beside torch have them, and so does a CUDA toolkit. null when either is missing: the
+// addon then builds without NCCL and says so when a run asks for it.
+function ncclIncludeDirs(prefix) {
+  const cudaHome = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
+  const nvidia = path.resolve(prefix, '..', 'nvidia');
+  const find = (header, dirs) => dirs.find((dir) => dir && existsSync(path.join(dir, header)));
+  const nccl = find('nccl.h', [process.env.NCCL_INCLUDE_DIR, path.join(nvidia, 'nccl', 'include'), path.join(cudaHome, 'include'), '/usr/include']);
+  const cudart = find('cuda_runtime_api.h', [path.join(cudaHome, 'include'), path.join(nvidia, 'cuda_runtime', 'include'), '/usr/include']);
+  return nccl && cudart ? [...new Set([nccl, cudart])] : null;
+}
+
 function describe(torchDir, source) {
   const configFile = path.join(torchDir, 'TorchConfig.cmake');
   const config = readFileSync(configFile, 'utf8');
@@ -60,15 +73,19 @@ function describe(torchDir, source) {
   const abi = config.match(/_GLIBCXX_USE_CXX11_ABI=(\d)/)?.[1] ?? '1';
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
   if (cuda) libs.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
+  const ncclIncludes = cuda ? ncclIncludeDirs(prefix) : null;
   return {
     source,
     torchDir,
     version,
     cuda,
-    includeDirs,
+    // The node-gyp build compiles every source with these; CMakeLists.txt adds ncclIncludes to the
+    // core library itself.
+    includeDirs: ncclIncludes ? [...includeDirs, ...ncclIncludes] : includeDirs,
+    ncclIncludes,
     libdir,
     libs,
-    cxxflags: [`-D_GLIBCXX_USE_CXX11_ABI=${abi}`],
+    cxxflags: [`-D_GLIBCXX_USE_CXX11_ABI=${abi}`, ...(ncclIncludes ? ['-DMTL_WITH_NCCL'] : [])],
     // System folders need no rpath; any other libtorch is found through one that names it.
     rpath: SYSTEM_LIB_DIRS.has(libdir) ? null : libdir,
     tag: `torch${version}-${cuda ? 'cuda' : 'cpu'}`,
