@@ -27,10 +27,13 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A c10::Error's message without the C++ backtrace libtorch 1.13 appends to what().
+// A c10::Error's message without the C++ backtrace libtorch 1.13 appends to what(), and without
+// a final period (it is quoted inside a sentence).
 std::string shortMessage(const std::exception& error) {
-  if (const auto* c10Error = dynamic_cast<const c10::Error*>(&error)) return c10Error->what_without_backtrace();
-  return error.what();
+  const auto* c10Error = dynamic_cast<const c10::Error*>(&error);
+  std::string message = c10Error ? c10Error->what_without_backtrace() : error.what();
+  while (!message.empty() && (message.back() == '.' || message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  return message;
 }
 
 std::string seconds(milliseconds duration) {
@@ -129,7 +132,7 @@ bool environmentHasRendezvous() {
 }
 
 std::string fingerprint(const std::string& text) {
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a 64
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a 64
   for (unsigned char c : text) {
     hash ^= c;
     hash *= 1099511628211ull;
@@ -161,6 +164,7 @@ struct ProcessGroup::Impl {
   std::atomic<bool> reductionInFlight{false};
   bool broken = false;              // a collective failed: the backend may hold blocked threads
   std::string failure;
+  std::set<int> lost, raised;  // what the last diagnosis found
 
   void stopHeartbeat() {
     {
@@ -416,6 +420,19 @@ ProcessGroup::~ProcessGroup() {
     return;
   }
   if (s.broken) {
+    // The other survivors are diagnosing the same failure through the store rank 0 serves: rank 0
+    // keeps it up until each has (the ranks found lost or failed excepted), or they would blame
+    // rank 0 for leaving.
+    if (s.options.rank == 0) {
+      const auto deadline = Clock::now() + std::min<milliseconds>(s.options.timeout, 3 * s.options.heartbeatInterval + milliseconds(2000));
+      try {
+        for (int q = 1; q < s.options.worldSize; ++q) {
+          if (s.lost.count(q) || s.raised.count(q)) continue;
+          while (!s.store->check({"diagnosed/" + std::to_string(q)}) && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+        }
+      } catch (const std::exception&) {
+      }
+    }
     // After a failed collective the backend's worker threads may still be blocked in the transport
     // until their own timeouts, and destroying it would join them: the process is ending with the
     // error anyway, so the backend is left to it.
@@ -506,6 +523,9 @@ std::string ProcessGroup::diagnose() {
   for (int q : others) {
     if (!moved.count(q) && !raised.count(q) && !stopping.count(q)) lost.push_back(q);
   }
+  s.lost = std::set<int>(lost.begin(), lost.end());
+  s.raised.clear();
+  for (const auto& entry : raised) s.raised.insert(entry.first);
   if (!lost.empty()) {
     parts.push_back(joinRanks(lost) + (lost.size() == 1 ? " is" : " are") +
                     " lost (no heartbeat for " + seconds(3 * s.options.heartbeatInterval) + ": the process died or its machine is unreachable)");
@@ -525,6 +545,10 @@ void ProcessGroup::fail(const std::string& what, const std::string& cause) {
   s.broken = true;
   s.publishFailure("stopping", what);
   const std::string message = "distributed: " + what + " failed on " + s.who() + ": " + diagnose() + " [" + s.backend + ": " + singleLine(cause) + "]";
+  try {
+    s.store->set("diagnosed/" + std::to_string(s.options.rank), bytes("1"));
+  } catch (const std::exception&) {
+  }
   {
     std::lock_guard<std::mutex> lock(s.failureMutex);
     s.failure = message;
