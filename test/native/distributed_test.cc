@@ -863,6 +863,22 @@ TEST(DistributedStartup, MixedDevicesAreRefused) {
   for (const auto& report : reports) EXPECT_RANK_THREW(report, "the device type differs: rank 0 has cpu, rank 1 has cuda");
 }
 
+// Checked from the records alone, so it runs without a GPU (where each rank also reports that
+// CUDA is missing).
+TEST(DistributedStartup, TwoRanksOnOneGpuAreRefused) {
+  const int port = freePort();
+  const auto reports = runRanks(2, [&](int rank) {
+    ProcessGroupOptions options = loopback(rank, 2, port);
+    options.backend = "gloo";
+    options.device = "cuda";
+    options.localRank = 0;
+    ProcessGroup group(options);
+    return std::string("joined with two ranks on cuda:0");
+  });
+  show(reports);
+  for (const auto& report : reports) EXPECT_RANK_THREW(report, "ranks 0 and 1 both use cuda:0 on");
+}
+
 TEST(DistributedStartup, ARankStartedTwiceIsRefused) {
   const int port = freePort();
   const auto reports = runRanks(3, [&](int process) {

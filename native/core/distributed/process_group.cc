@@ -165,6 +165,7 @@ struct ProcessGroup::Impl {
   bool broken = false;              // a collective failed: the backend may hold blocked threads
   std::string failure;
   std::set<int> lost, raised;  // what the last diagnosis found
+  bool joinTimedOut = false;   // start-up ended because ranks did not join
 
   void stopHeartbeat() {
     {
@@ -197,10 +198,11 @@ struct ProcessGroup::Impl {
     }
   }
 
-  // Waits for every key of `keys` (one per rank) until `deadline`; returns the ranks whose key is
-  // still missing. `onArrival(rank)` runs as each key arrives, in rank order, and may throw.
+  // Waits for the key prefix + rank of every rank until `deadline`; returns the ranks whose key is
+  // still missing. `onArrival(rank)` runs as each key arrives, in rank order; it may move the
+  // deadline.
   template <typename OnArrival>
-  std::vector<int> awaitRankKeys(const std::string& prefix, Clock::time_point deadline, OnArrival onArrival) {
+  std::vector<int> awaitRankKeys(const std::string& prefix, Clock::time_point& deadline, OnArrival onArrival) {
     std::vector<int> missing;
     for (int q = 0; q < options.worldSize; ++q) {
       const std::vector<std::string> key{prefix + std::to_string(q)};
@@ -303,9 +305,11 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
     try {
       s.store->set("verdict/" + me, bytes("refused"));
       if (options.rank == 0) {
+        // Ranks that did not join within the whole timeout are not waited for again.
         const auto grace = Clock::now() + std::min<milliseconds>(options.timeout, milliseconds(5000));
         for (int q = 1; q < options.worldSize; ++q) {
-          while (s.store->check({"join/" + std::to_string(q)}) && !s.store->check({"verdict/" + std::to_string(q)}) && Clock::now() < grace) {
+          const std::string rank = std::to_string(q);
+          while (!(s.joinTimedOut && !s.store->check({"join/" + rank})) && !s.store->check({"verdict/" + rank}) && Clock::now() < grace) {
             std::this_thread::sleep_for(milliseconds(10));
           }
         }
@@ -341,7 +345,7 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
 void ProcessGroup::join(const std::string& problem) {
   Impl& s = *impl_;
   const ProcessGroupOptions& options = s.options;
-  const auto deadline = Clock::now() + options.timeout;
+  auto deadline = Clock::now() + options.timeout;
   const std::string me = std::to_string(options.rank);
 
   // The heartbeat runs from now on, on a connection of its own (a store call of the main thread,
@@ -367,12 +371,14 @@ void ProcessGroup::join(const std::string& problem) {
                  {"torch", TORCH_VERSION},
                  {"host", hostName()},
                  {"pid", std::to_string(::getpid())},
+                 {"gpu", s.device.is_cuda() ? std::to_string(s.device.index()) : ""},
                  {"problem", problem}};
   s.store->set("join/" + me, bytes(mine.serialize()));
 
-  // Records are read in rank order and each is compared with rank 0's as it arrives, so a mismatch
-  // ends the wait at once: a rank started with a larger WORLD_SIZE than the others meets its own
-  // record (or rank 0's) before it would wait for ranks that do not exist.
+  // Records are read in rank order and each is compared with rank 0's as it arrives. The first
+  // complaint shortens the wait to a short grace, for the other ranks' records to add theirs: a
+  // rank started with a larger WORLD_SIZE than the others meets its own record (or rank 0's) and
+  // then does not wait the whole timeout for ranks that do not exist.
   std::vector<JoinRecord> records(options.worldSize);
   std::vector<std::string> complaints;
   auto refuse = [&](const std::string& reason) {
@@ -386,13 +392,22 @@ void ProcessGroup::join(const std::string& problem) {
         complaints.push_back(label + " differs: rank 0 has " + records[0].get(field) + ", rank " + std::to_string(q) + " has " + records[q].get(field));
       }
     }
-    if (!complaints.empty()) {
-      std::string all;
-      for (const auto& complaint : complaints) all += (all.empty() ? "" : "; ") + complaint;
-      refuse(all);
+    // NCCL refuses two ranks on one GPU, with a message that names neither rank nor variable.
+    for (int other = 0; other < q && !records[q].get("gpu").empty(); ++other) {
+      if (records[other].get("gpu") == records[q].get("gpu") && records[other].get("host") == records[q].get("host")) {
+        complaints.push_back("ranks " + std::to_string(other) + " and " + std::to_string(q) + " both use cuda:" + records[q].get("gpu") + " on " +
+                             records[q].get("host") + " (each rank of a machine needs its own LOCAL_RANK)");
+      }
     }
+    if (!complaints.empty()) deadline = std::min(deadline, Clock::now() + std::min<milliseconds>(options.timeout, milliseconds(2000)));
   });
+  if (!complaints.empty()) {
+    std::string all;
+    for (const auto& complaint : complaints) all += (all.empty() ? "" : "; ") + complaint;
+    refuse(all);
+  }
   if (!missing.empty()) {
+    s.joinTimedOut = true;
     refuse(joinRanks(missing) + " did not join the rendezvous at " + s.endpoint() + " within " + seconds(options.timeout) + " (WORLD_SIZE=" +
            std::to_string(options.worldSize) + "); check that every rank was started with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE");
   }
@@ -730,8 +745,8 @@ void ProcessGroup::compareConfig(const std::string& value, const std::string& wh
   const std::string prefix = "agree/" + fingerprint(what) + "/" + std::to_string(s.agreements[what]++) + "/";
   s.store->set(prefix + std::to_string(rank()), bytes(value));
   std::vector<std::string> values(size());
-  const auto missing = s.awaitRankKeys(prefix, Clock::now() + s.options.timeout,
-                                       [&](int q) { values[q] = text(s.store->get(prefix + std::to_string(q))); });
+  auto deadline = Clock::now() + s.options.timeout;
+  const auto missing = s.awaitRankKeys(prefix, deadline, [&](int q) { values[q] = text(s.store->get(prefix + std::to_string(q))); });
   if (!missing.empty()) {
     const std::string reason = joinRanks(missing) + " did not publish " + what + " within " + seconds(s.options.timeout);
     s.failed = true;
