@@ -88,8 +88,8 @@ c10::intrusive_ptr<compat::CollectiveBackend> createBackend(const BackendSetting
   }
   if (settings.backend == "nccl") {
 #if defined(MTL_WITH_NCCL)
-    // One GPU per rank on a machine: NCCL refuses two ranks on one device.
-    c10::cuda::set_device(static_cast<c10::DeviceIndex>(settings.localRank));
+    // NCCL works on the current device; one GPU per rank (start-up refuses two ranks on one).
+    c10::cuda::set_device(settings.device.index());
     auto options = c10d::ProcessGroupNCCL::Options::create();
     options->timeout = settings.timeout;
     return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, settings.rank, settings.size, options);

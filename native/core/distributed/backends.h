@@ -29,7 +29,7 @@ struct BackendSettings {
   std::string backend;  // gloo | nccl
   int rank = 0;
   int size = 1;
-  int localRank = 0;
+  c10::Device device{c10::kCPU};  // NCCL's GPU
   std::chrono::milliseconds timeout{60000};
   std::string masterAddr;     // Gloo binds to the loopback address when this is one
   std::string glooInterface;  // or to this interface

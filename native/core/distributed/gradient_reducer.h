@@ -24,6 +24,16 @@
 // it was taken (a second backward while armed, or an in-place edit) would be lost, so
 // finishBackward checks each taken gradient's identity and version counter and throws naming the
 // parameter.
+//
+// A training step with it (every rank runs the same task plan, so the same collectives):
+//   forward; per-task losses
+//   group.allReduceMean(detached losses)          global losses: logging, loss-based weightings,
+//                                                 the NaN/skip decision every rank must share
+//   per-task gradients (autograd::grad: no hooks) then group.allReduceMean({G}) for PCGrad & co.
+//   reducer.prepareForBackward({objective})       on the last micro-batch only
+//   objective.backward(); manual gradient writes  (gradient surgery's shared gradient)
+//   reducer.finishBackward()                      then unscale, clip, optimizer step
+// No other collective may run between prepareForBackward and finishBackward (the group refuses).
 #pragma once
 #include <ATen/ATen.h>
 

@@ -252,16 +252,16 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
   const auto built = detail::availableBackends();
   const bool ncclBuilt = std::find(built.begin(), built.end(), "nccl") != built.end();
   s.backend = options.backend == "auto" ? (device.is_cuda() && ncclBuilt ? "nccl" : "gloo") : options.backend;
-  // One GPU per rank of a machine: the collectives' device is cuda:LOCAL_RANK.
-  if (device.is_cuda()) device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options.localRank));
+  // One GPU per rank of a machine: "cuda" means cuda:LOCAL_RANK.
+  if (device.is_cuda() && !device.has_index()) device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(options.localRank));
   s.device = device;
   s.options = options;
 
   // This rank's own obstacle, published with its record so that every rank reports it instead of
   // waiting for a rank that will never connect.
   std::string problem = detail::backendProblem(s.backend, device);
-  if (problem.empty() && device.is_cuda() && options.localRank >= static_cast<int>(at::getNumGPUs())) {
-    problem = "LOCAL_RANK " + std::to_string(options.localRank) + " has no GPU (this machine has " + std::to_string(at::getNumGPUs()) + ")";
+  if (problem.empty() && device.is_cuda() && device.index() >= static_cast<int>(at::getNumGPUs())) {
+    problem = device.str() + " does not exist (this machine has " + std::to_string(at::getNumGPUs()) + " GPUs; check LOCAL_RANK)";
   }
 
   try {
@@ -328,7 +328,7 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
   settings.backend = s.backend;
   settings.rank = options.rank;
   settings.size = options.worldSize;
-  settings.localRank = options.localRank;
+  settings.device = s.device;
   settings.timeout = options.timeout;
   settings.masterAddr = options.masterAddr;
   settings.glooInterface = options.glooInterface;

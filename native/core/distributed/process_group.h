@@ -46,7 +46,7 @@ struct ProcessGroupOptions {
   int localRank = -1;      // rank on this machine (the CUDA device index under NCCL); -1: rank
   // "auto" picks NCCL for a CUDA device when this build has it, Gloo otherwise.
   std::string backend = "auto";  // auto | gloo | nccl
-  // Where the tensors handed to collectives live: "cpu" or "cuda" (NCCL uses cuda:localRank).
+  // Where the collectives' tensors live: "cpu", "cuda" (meaning cuda:localRank) or "cuda:N".
   std::string device = "cpu";
   // Bounds every store operation and collective: a peer that does not answer within it is an error.
   std::chrono::milliseconds timeout{60000};
