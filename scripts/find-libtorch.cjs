@@ -98,6 +98,19 @@ function detectAbi(config, libdir, python) {
   throw new Error(`mtl-torch: cannot tell the C++ ABI of the libtorch in ${libdir} (no TORCH_CXX_FLAGS, no libc10.so)`);
 }
 
+// The headers that compile c10d's NCCL backend (native/core/distributed/backends.cc) against a
+// CUDA libtorch: nccl.h and CUDA's runtime headers. PyTorch wheels ship neither; pip's nvidia-*
+// packages beside torch have them, and so does a CUDA toolkit. null when either is missing: the
+// addon then builds without NCCL and says so when a run asks for it.
+function ncclIncludeDirs(prefix) {
+  const cudaHome = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
+  const nvidia = path.resolve(prefix, '..', 'nvidia');
+  const find = (header, dirs) => dirs.find((dir) => dir && existsSync(path.join(dir, header)));
+  const nccl = find('nccl.h', [process.env.NCCL_INCLUDE_DIR, path.join(nvidia, 'nccl', 'include'), path.join(cudaHome, 'include'), '/usr/include']);
+  const cudart = find('cuda_runtime_api.h', [path.join(cudaHome, 'include'), path.join(nvidia, 'cuda_runtime', 'include'), '/usr/include']);
+  return nccl && cudart ? [...new Set([nccl, cudart])] : null;
+}
+
 /**
  * Describes the libtorch whose TorchConfig.cmake is in torchDir. Reads files only, unless
  * TorchConfig.cmake does not state the ABI and the PyTorch it came from (python) can be asked.
@@ -118,6 +131,7 @@ function describe(torchDir, source = 'given folder', python = undefined) {
   const cudaVersion = cuda && pipLayout ? cudaVersionFromFiles(prefix) : null;
   const { abi, from: abiFrom } = detectAbi(config, libdir, python);
   const flavour = cuda ? `cuda${cudaVersion ?? 'unknown'}` : 'cpu';
+  const ncclIncludes = cuda ? ncclIncludeDirs(prefix) : null;
   return {
     source,
     torchDir,
@@ -127,6 +141,9 @@ function describe(torchDir, source = 'given folder', python = undefined) {
     cuda,
     cudaVersion,
     includeDirs,
+    // nccl.h and CUDA's headers, when a CUDA libtorch has them beside it: CMakeLists.txt compiles
+    // c10d's NCCL backend with them (native/core/distributed/backends.cc).
+    ncclIncludes,
     libdir,
     cxxflags: [`-D_GLIBCXX_USE_CXX11_ABI=${abi}`],
     // System folders need no rpath; any other libtorch is found through one that names it.

@@ -12,6 +12,12 @@
 #define MTL_TORCH_VERSION_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
+// Declared only: the c10d headers are heavy, and only native/core/distributed includes them.
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace mtl::compat {
 
 inline const char* torchVersion() { return TORCH_VERSION; }
@@ -65,5 +71,18 @@ inline at::Tensor fusedScaledDotProductAttention(const at::Tensor& query, const 
                                                         /*need_attn_weights=*/false, isCausal));
 #endif
 }
+
+// The c10d object that runs collectives. In 1.13 ProcessGroupGloo and ProcessGroupNCCL derive from
+// c10d::ProcessGroup; 2.0 split that class into a dispatching ProcessGroup that holds one Backend per
+// device type, and the Gloo and NCCL classes became Backends. mtl-torch creates one backend and calls
+// its collectives directly (allreduce, broadcast, barrier and Work::wait are the same virtual
+// functions with the same signatures on both sides of the split), so this alias is the only
+// difference. Include <torch/csrc/distributed/c10d/ProcessGroup.hpp> for the full type: in 2.x it
+// includes Backend.hpp.
+#if MTL_TORCH_VERSION_AT_LEAST(2, 0)
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
 
 }  // namespace mtl::compat
