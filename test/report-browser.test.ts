@@ -1,0 +1,113 @@
+/**
+ * The report as a person sees it: report.html rendered by a real browser (Debian's chromium,
+ * headless, driven by playwright-core). Each plot has one series per model that trained its task,
+ * the Δm table comes first, the diagnostics heat maps are drawn, and nothing is wider than the page.
+ */
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeReport, type RunEvent } from '../lib/report/report.ts';
+
+const CHROMIUM = process.env.MTL_TORCH_CHROMIUM ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+
+const TASKS = ['g2p', 'syllables', 'stress', 'gender'];
+
+/** A run of a multi-task model over four tasks and a baseline of each, with diagnostics. */
+function runEvents(): RunEvent[] {
+  const events: RunEvent[] = [];
+  const models = ['multi-task', ...TASKS.map((t) => `single-task ${t}`)];
+  for (const model of models) {
+    const tasks = model === 'multi-task' ? TASKS : [model.slice('single-task '.length)];
+    for (let step = 1; step <= 300; step += 3) {
+      events.push({ kind: 'step', model, step, losses: Object.fromEntries(tasks.map((t, i) => [t, (2 + i) / Math.sqrt(step)])), lambdas: Object.fromEntries(tasks.map((t, i) => [t, 1 + 0.1 * Math.sin(step / 30 + i)])), lr: 1e-3 });
+      if (model === 'multi-task' && step % 50 === 1) {
+        events.push({ kind: 'diagnostics', model, step, tasks, lookaheadRate: 1e-3, seconds: 0.4,
+          cosine: TASKS.map((_, i) => TASKS.map((__, j) => (i === j ? 1 : Math.cos(i + j + step / 100) / 2))),
+          affinity: TASKS.map((_, i) => TASKS.map((__, j) => 1e-4 * Math.sin(i - j + step))) });
+      }
+      if (step % 100 === 1) events.push({ kind: 'eval', model, step, metrics: Object.fromEntries(tasks.map((t) => [t, t === 'g2p' ? { per: 1 / Math.sqrt(step), wer: 0.9, loss: 1 } : { accuracy: 1 - 1 / Math.sqrt(step), f1: 0.5, matthews: 0.4, loss: 1 }])) });
+    }
+    events.push({ kind: 'result', model, steps: 300, wallSeconds: 42, weights: 'best',
+      metrics: Object.fromEntries(tasks.map((t) => [t, t === 'g2p' ? { per: 0.21, wer: 0.62, loss: 1.1 } : { accuracy: 0.8, f1: 0.5, matthews: 0.6, loss: 0.5 }])) });
+  }
+  events.push({ kind: 'delta', deltaM: 1.5, deltas: Object.fromEntries(TASKS.map((t, i) => [t, { metric: t === 'g2p' ? 'per' : 'accuracy', direction: t === 'g2p' ? 'min' : 'max', multiTask: 0.8, singleTask: 0.79, delta: (i - 1.5) / 50 }])) });
+  return events;
+}
+
+describe.skipIf(!available)('report.html in headless Chromium', () => {
+  let browser: Browser;
+  let file = '';
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mtl-report-'));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ data: { source: 'phonetics', tasks: TASKS }, steps: 300 }));
+    writeFileSync(path.join(dir, 'metrics.jsonl'), runEvents().map((e) => JSON.stringify(e)).join('\n') + '\n');
+    file = writeReport(dir);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('draws every plot with one series per model, Δm first, the heat maps, and fits the page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`file://${file}`);
+    const facts = await page.evaluate(() => {
+      const plots = [...document.querySelectorAll('svg.plot')].map((svg) => ({
+        title: svg.getAttribute('aria-label') ?? '',
+        series: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('data-series')),
+        colors: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('stroke')),
+        width: svg.getBoundingClientRect().width,
+      }));
+      const headings = [...document.querySelectorAll('h2')].map((h) => h.textContent);
+      const overflowing = [...document.querySelectorAll('table, svg, pre')]
+        .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .map((el) => el.tagName);
+      return {
+        plots, headings, overflowing,
+        pageWidth: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth,
+        heatCells: document.querySelectorAll('svg.heatmap rect.cell-box').length,
+        deltaRows: document.querySelectorAll('table.delta tr').length,
+      };
+    });
+    expect(facts.headings[0]).toBe('Multi-task against single-task');
+    expect(facts.deltaRows).toBe(1 + TASKS.length + 1);
+    for (const task of TASKS) {
+      // The multi-task model and the task's own baseline, each once, in their own colours.
+      const loss = facts.plots.find((p) => p.title === `${task}: training loss`)!;
+      expect(loss.series).toEqual(['multi-task', `single-task ${task}`]);
+      expect(new Set(loss.colors).size).toBe(2);
+      const evaluation = facts.plots.find((p) => p.title.startsWith(`${task}: `) && p.title.endsWith('(dev)'))!;
+      expect(evaluation.series).toEqual(['multi-task', `single-task ${task}`]);
+    }
+    // The same model keeps its colour from plot to plot.
+    const colorOf = (model: string) => new Set(facts.plots.flatMap((p) => p.series.map((s, i) => (s === model ? p.colors[i] : undefined)).filter(Boolean)));
+    expect(colorOf('multi-task').size).toBe(1);
+    expect(facts.plots.find((p) => p.title.startsWith('Loss weights λ'))!.series).toEqual(TASKS);
+    expect(facts.heatCells).toBe(2 * TASKS.length * TASKS.length);
+    expect(facts.plots.find((p) => p.title === 'Gradient cosine similarity over time')!.series).toHaveLength(6);
+    expect(facts.overflowing).toEqual([]);
+    expect(facts.pageWidth).toBeLessThanOrEqual(facts.viewport);
+    const shot = path.join(path.dirname(file), 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(existsSync(shot)).toBe(true);
+    await page.close();
+  }, 60_000);
+
+  it('still fits a narrow window (the table and plots shrink, not the page)', async () => {
+    const page = await browser.newPage({ viewport: { width: 700, height: 900 } });
+    await page.goto(`file://${file}`);
+    const overflowing = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflowing).toBeLessThanOrEqual(0);
+    await page.close();
+  }, 60_000);
+});
+
+it.skipIf(available)(`skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set MTL_TORCH_CHROMIUM)`, () => {});
