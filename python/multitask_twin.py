@@ -87,7 +87,7 @@ class InputEmbedding(nn.Module):
     def padding_mask(self, batch):
         ref = batch["features"] if hasattr(self, "features") else batch["inputIds"]
         if "lengths" in batch:
-            return torch.arange(ref.size(1)).unsqueeze(0) >= batch["lengths"].unsqueeze(1)
+            return torch.arange(ref.size(1), device=ref.device).unsqueeze(0) >= batch["lengths"].unsqueeze(1)
         return batch["inputIds"] == self.pad_id
 
 
@@ -374,11 +374,11 @@ class SequenceHead(nn.Module):
 
     def decode(self, tokens, memory, mask):
         decoder = self.shared_decoder[0] or self.decoder
-        causal = nn.Transformer.generate_square_subsequent_mask(tokens.size(1))
+        causal = nn.Transformer.generate_square_subsequent_mask(tokens.size(1)).to(tokens.device)
         return self.out(decoder(self.position(self.embedding(tokens)), memory, tgt_mask=causal, memory_key_padding_mask=mask))
 
     def forward(self, memory, mask, batch, targets):
-        bos = torch.full((targets.size(0), 1), self.head["bosId"], dtype=torch.long)
+        bos = torch.full((targets.size(0), 1), self.head["bosId"], dtype=torch.long, device=targets.device)
         shifted = torch.cat([bos, targets.masked_fill(~self.valid(targets), self.head["padId"])], 1)[:, :targets.size(1)]
         return self.decode(shifted, memory, mask)
 

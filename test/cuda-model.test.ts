@@ -81,4 +81,65 @@ describe.skipIf(!hasCuda)(title, () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  describe('training steps on CUDA', () => {
+    const spec = (device: mt.Device): mt.MultiTaskSpec => ({
+      input: { vocabSize: 20, maxLength: 8 },
+      encoder: { numLayers: 1, dModel: 32, nhead: 4, dimFeedforward: 64, dropout: 0 },
+      tasks: { a: mt.tasks.classification({ classes: 2, decoderLayers: 1 }), b: mt.tasks.classification({ classes: 3, decoderLayers: 1 }) },
+      device,
+    });
+    const learnableSets = async () => {
+      const { Dataset } = await import('../lib/data/dataset.ts');
+      const inputIds = Array.from({ length: 128 }, (_, i) => Array.from({ length: 8 }, (_, j) => 1 + ((i * 7 + j * 3 + i * j) % 19)));
+      return {
+        a: Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r[0]! % 2), targetKind: 'classification' }),
+        b: Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r[0]! % 3), targetKind: 'classification' }),
+      };
+    };
+    const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+
+    it('weights the tasks as on the CPU (uncertainty: λ from host values; PCGrad: coefficients copied asynchronously)', async () => {
+      const sets = await learnableSets();
+      for (const weighting of [mt.weighting.uncertainty(), mt.weighting.pcgrad()]) {
+        const runs = [];
+        for (const device of ['cpu', 'cuda'] as const) {
+          mt.manualSeed(3);
+          const model = mt.multitask(spec('cpu')).to(device);
+          const steps: { losses: Record<string, number>; lambdas: Record<string, number> }[] = [];
+          await new mt.Trainer(model, { batchSize: 32, seed: 1, weighting, optimizer: mt.optim.adamW({ lr: 1e-3 }) })
+            .fit(sets, { steps: 6, onProgress: (e) => { if (e.kind === 'step') steps.push(e); } });
+          runs.push(steps);
+        }
+        const [cpu, cuda] = runs;
+        expect(cuda!.length, weighting.kind).toBe(6);
+        cpu!.forEach((step, i) => {
+          for (const task of ['a', 'b']) {
+            expect(cuda![i]!.losses[task], `${weighting.kind} step ${i + 1} loss ${task}`).toBeCloseTo(step.losses[task]!, 3);
+            expect(cuda![i]!.lambdas[task], `${weighting.kind} step ${i + 1} λ ${task}`).toBeCloseTo(step.lambdas[task]!, 3);
+          }
+        });
+      }
+    });
+
+    it('fp16 gradient surgery trains: per-task gradients from the scaled losses, steps skipped only while the scale settles', async () => {
+      const sets = await learnableSets();
+      for (const weighting of [mt.weighting.pcgrad(), mt.weighting.cagrad(), mt.weighting.nashMtl()]) {
+        mt.manualSeed(3);
+        const model = mt.multitask(spec('cuda'));
+        const losses: number[] = [];
+        const skipped: number[] = [];
+        await new mt.Trainer(model, { batchSize: 32, precision: 'fp16', weighting, optimizer: mt.optim.adamW({ lr: 3e-3 }) }).fit(sets, {
+          steps: 40,
+          onProgress: (e) => {
+            if (e.kind === 'step') losses.push(e.losses.a! + e.losses.b!);
+            if (e.kind === 'skipped') skipped.push(e.step);
+          },
+        });
+        expect(losses.every(Number.isFinite), weighting.kind).toBe(true);
+        expect(mean(losses.slice(-5)), weighting.kind).toBeLessThan(mean(losses.slice(0, 5)));
+        expect(skipped.filter((step) => step > 20), `${weighting.kind}: skipped steps ${skipped.join(',')}`).toEqual([]);
+      }
+    });
+  });
 });

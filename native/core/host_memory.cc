@@ -1,5 +1,6 @@
 #include "core/host_memory.h"
 
+#include <ATen/ATen.h>
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
@@ -172,6 +173,11 @@ std::size_t releaseHostMemory() {
   malloc_trim(0);
 #endif
   return released;
+}
+
+at::Tensor hostToDevice(const at::Tensor& host, const c10::Device& device) {
+  if (!device.is_cuda() || !host.device().is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
 }  // namespace mtl

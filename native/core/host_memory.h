@@ -13,6 +13,9 @@
 // MTL_TORCH_HOST_CACHE_MB); blocks freed beyond it go back to the system. MTL_TORCH_MALLOC=system
 // leaves libtorch's allocator alone.
 #pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -36,5 +39,11 @@ HostAllocatorState hostAllocatorState();
 // Gives every cached block back to the system, then trims malloc's heap (malloc_trim). Returns
 // the bytes the cache released.
 std::size_t releaseHostMemory();
+
+// A host tensor copied to `device` without waiting for the device: to CUDA through pinned memory
+// with a non-blocking copy (a plain copy from pageable memory synchronizes the stream, i.e. waits
+// for every kernel queued so far; libtorch does not reuse the pinned block before the copy has
+// run); elsewhere a plain .to(). Same values either way. For batches and host-solved coefficients.
+at::Tensor hostToDevice(const at::Tensor& host, const c10::Device& device);
 
 }  // namespace mtl

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/host_memory.h"
+
 namespace mtl::model {
 
 InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input) {
@@ -88,10 +90,12 @@ HeadImpl& MultiTaskModelImpl::head(const std::string& task) {
 }
 
 data::Batch MultiTaskModelImpl::onDevice(const data::Batch& batch) const {
+  // Without a host sync (hostToDevice): a plain copy from pageable memory would wait for every
+  // kernel queued so far, the previous task's forward or the previous step's optimizer.
   data::Batch moved = batch;
   for (at::Tensor* t : {&moved.inputIds, &moved.lengths, &moved.tokenTypeIds, &moved.targets, &moved.targetLengths,
                         &moved.features}) {
-    if (t->defined()) *t = t->to(device_);
+    if (t->defined()) *t = hostToDevice(*t, device_);
   }
   return moved;
 }

@@ -20,10 +20,20 @@ class LossScaler {
   double scale() const { return scale_; }
   // Unscales the gradients in place; false (and the scale lowered) when any is not finite.
   bool unscaleAndCheck(const std::vector<at::Tensor>& parameters);
+  // The per-task gradients that gradient-surgery weightings combine, computed from the scaled
+  // losses (so that small gradients survive half precision as the objective's do): unscaled in
+  // place; false (and the scale lowered, the step to be skipped) when any is not finite. A clean
+  // check does not count as a clean step: unscaleAndCheck counts the step once.
+  bool unscaleTaskGradients(at::Tensor& rows);
   void saveState(State& state, const std::string& prefix) const;
   void loadState(const State& state, const std::string& prefix);
 
  private:
+  // Unscales `tensors` (one device) in one fused pass; true when every value was finite. Reads
+  // one flag from the device: a host sync.
+  bool unscaleFinite(const std::vector<at::Tensor>& tensors) const;
+  void lower();
+
   static constexpr int64_t kGrowthInterval = 2000;
   bool enabled_;
   double scale_;

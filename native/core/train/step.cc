@@ -135,10 +135,20 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
 
     at::Tensor taskGradients;
     if (need != GradientNeed::None) {
+      // In fp16 each task's gradient comes from its scaled loss, as the objective's gradient does
+      // (small gradients would flush to zero in half precision), and is unscaled before the
+      // weighting sees it; an overflow skips the step and lowers the scale.
       std::vector<at::Tensor> rows;
-      for (const auto& loss : losses) rows.push_back(flatGradients(loss, needed));
+      for (const auto& loss : losses) rows.push_back(flatGradients(scaler_.enabled() ? loss * scaler_.scale() : loss, needed));
       taskGradients = at::stack(rows);
       sync_.average(taskGradients);
+      if (!scaler_.unscaleTaskGradients(taskGradients)) {
+        for (auto& p : allParameters_) p.mutable_grad() = at::Tensor();
+        report.skipped = true;
+        report.skippedReason = "step " + std::to_string(step + 1) + ": fp16 per-task gradients overflowed; loss scale lowered to " +
+                               formatNumber(scaler_.scale());
+        return report;
+      }
     }
     Combination combination = weighting_->combine(plan.tasks, losses, values, taskGradients, context);
     const double factor = scaler_.scale() / static_cast<double>(micro);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/host_memory.h"
 #include "core/train/weighting/simplex.h"
 #include "core/train/weighting/weighting.h"
 
@@ -43,7 +44,7 @@ class Cagrad : public LossWeighting {
     const double gwNorm = std::sqrt(std::max(0.0, at::dot(w, at::matmul(a, w)).item<double>()));  // ‖g_w‖
     const double scale = radius / (gwNorm + 1e-8);
     at::Tensor coefficients = ((b + scale * w) / (1.0 + c_ * c_)).contiguous();
-    at::Tensor combined = at::matmul(coefficients.to(g.device()), g).to(taskGradients.scalar_type());
+    at::Tensor combined = at::matmul(hostToDevice(coefficients, g.device()), g).to(taskGradients.scalar_type());
     std::vector<double> lambdas(coefficients.data_ptr<double>(), coefficients.data_ptr<double>() + k);
     return {weightedSum(losses, std::vector<double>(tasks.size(), 1.0)), combined, lambdas};
   }

@@ -6,6 +6,7 @@
 // randperm(K) other than i. Task-specific parameters get the gradient of Σ Lᵢ; λᵢ = 1.
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "core/host_memory.h"
 #include "core/train/weighting/weighting.h"
 
 namespace mtl::train {
@@ -36,7 +37,7 @@ class Pcgrad : public LossWeighting {
         if (dot < 0) c[i * k + j] -= dot / a[j * k + j];
       }
     }
-    const at::Tensor combined = at::matmul(coefficients.sum(0).to(g.device()), g).to(taskGradients.scalar_type());
+    const at::Tensor combined = at::matmul(hostToDevice(coefficients.sum(0), g.device()), g).to(taskGradients.scalar_type());
     std::vector<double> lambdas(tasks.size(), 1.0);
     return {weightedSum(losses, lambdas), combined, lambdas};
   }

@@ -1,6 +1,9 @@
 // Uncertainty weighting (Kendall, Gal & Cipolla 2018): a learned log-variance sᵢ = log σᵢ² per
 // task, L = Σ ½·e^(−sᵢ)·Lᵢ + ½·sᵢ (the paper's eq. 7 in the numerically stable log-variance form it
 // recommends). λᵢ = ½·e^(−sᵢ). The sᵢ start at 0 and follow their own Adam (learning rate `lr`).
+#include <algorithm>
+#include <cmath>
+
 #include "core/train/weighting/own_adam.h"
 #include "core/train/weighting/weighting.h"
 
@@ -14,30 +17,41 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UncertaintyOptions, lr)
 
 class Uncertainty : public LossWeighting {
  public:
-  Uncertainty(size_t tasks, double lr) : adam_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0) {}
+  Uncertainty(size_t tasks, double lr)
+      : adam_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0),
+        pendingGradient_(tasks, 0.0) {}
 
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>&,
+  // The objective's weights are plain numbers and sᵢ's gradient is written out on the host from
+  // the loss values the trainer read (∂/∂sᵢ [½e^(−sᵢ)Lᵢ + ½sᵢ] = ½ − ½e^(−sᵢ)Lᵢ), the same numbers
+  // autograd computes from that expression. Autograd through the (CPU, double) sᵢ would put a
+  // CPU leaf into the losses' graph: on CUDA its backward copies two scalar gradients per task back
+  // to the host in the middle of backward, each a host sync.
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
                       const at::Tensor&, const StepContext&) override {
-    const at::Tensor& logVariance = adam_.parameter();
-    // λ read from the (CPU, double) log-variances directly: no tensor round trip per task.
-    const at::Tensor values = logVariance.detach().contiguous();
-    const double* s = values.data_ptr<double>();
-    at::Tensor total;
+    const at::Tensor logVariance = adam_.parameter().detach().contiguous();
+    const double* s = logVariance.data_ptr<double>();
     std::vector<double> lambdas;
+    double constant = 0;  // Σ ½sᵢ: no gradient reaches the model through it
     for (size_t i = 0; i < tasks.size(); ++i) {
-      at::Tensor logVar = logVariance[tasks[i]];
-      at::Tensor weight = 0.5 * at::exp(-logVar);
-      at::Tensor term = weight.to(losses[i].scalar_type()) * losses[i] + (0.5 * logVar).to(losses[i].scalar_type());
-      total = total.defined() ? total + term : term;
-      lambdas.push_back(0.5 * std::exp(-s[tasks[i]]));
+      const double lambda = 0.5 * std::exp(-s[tasks[i]]);
+      lambdas.push_back(lambda);
+      constant += 0.5 * s[tasks[i]];
+      pendingGradient_[tasks[i]] += -(values[i] * lambda) + 0.5;
     }
-    return {total, {}, lambdas};
+    ++pendingCombinations_;
+    return {weightedSum(losses, lambdas) + constant, {}, lambdas};
   }
 
+  // The mean over the step's micro-batches, as the objective's backward (each micro-batch's
+  // objective divided by their count) accumulates it.
   void afterBackward() override {
-    const at::Tensor& logVariance = adam_.parameter();
-    at::Tensor grad = logVariance.grad().defined() ? logVariance.grad() : at::zeros_like(logVariance);
+    at::Tensor grad = at::zeros_like(adam_.parameter().detach());
+    if (pendingCombinations_ > 0) {
+      grad = at::tensor(pendingGradient_, at::kDouble) / static_cast<double>(pendingCombinations_);
+    }
     adam_.step(grad);
+    std::fill(pendingGradient_.begin(), pendingGradient_.end(), 0.0);
+    pendingCombinations_ = 0;
   }
 
   std::vector<at::Tensor> parameters() const override { return {adam_.parameter()}; }
@@ -53,6 +67,8 @@ class Uncertainty : public LossWeighting {
 
  private:
   OwnAdam adam_;
+  std::vector<double> pendingGradient_;  // Σ over this step's combinations of ∂/∂s
+  int64_t pendingCombinations_ = 0;
 };
 
 const RegisterWeighting<UncertaintyOptions> registered("uncertainty", WeightingCapabilities{},
