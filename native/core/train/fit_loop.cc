@@ -109,12 +109,25 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   const int64_t totalSteps = settings.steps > 0 ? settings.steps : settings.epochs * stepsPerEpoch;
 
   step_ = 0;
+  // Everything a checkpoint of this run holds: the trainer's state, the data positions, the
+  // sampler and the strategy, and what they belong to.
+  const std::string samplerKind = !sampler ? "none" : options_.sampler.is_null() ? capabilities.defaultSampler : options_.sampler.value("kind", capabilities.defaultSampler);
+  auto captureRun = [&] {
+    Checkpoint checkpoint = capture();
+    streams.saveState(checkpoint.state, "data.");
+    if (sampler) sampler->saveState(checkpoint.state, "sampler.");
+    strategy->saveState(checkpoint.state, "strategy.");
+    checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
+    checkpoint.metadata["sampler"] = samplerKind;
+    return checkpoint;
+  };
   Checkpoint resume = settings.resumeFrom.empty() ? std::move(pending_) : readCheckpoint(settings.resumeFrom);
   pending_ = Checkpoint();
   if (!resume.empty()) {
-    requireMetadata(resume, "strategy", options_.strategy.at("kind").get<std::string>());
-    requireMetadata(resume, "sampler", sampler ? options_.sampler.value("kind", capabilities.defaultSampler) : "none");
-    // Checked first (they throw naming the entry), then the trainer's own state.
+    // The whole file against what this run writes (entries, dtypes, shapes, finite values,
+    // metadata), then each part checks its ranges as it restores; the loop's parts are this fit's
+    // own, so a refusal leaves the trainer as it was (restore is all or nothing).
+    checkAgainst(resume, captureRun());
     streams.loadState(resume.state, "data.");
     if (sampler) sampler->loadState(resume.state, "sampler.");
     strategy->loadState(resume.state, "strategy.");
@@ -137,13 +150,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   auto writeCheckpointNow = [&] {
     std::filesystem::create_directories(settings.checkpointDir);
     const std::string path = (std::filesystem::path(settings.checkpointDir) / "checkpoint.safetensors").string();
-    Checkpoint checkpoint = capture();
-    streams.saveState(checkpoint.state, "data.");
-    if (sampler) sampler->saveState(checkpoint.state, "sampler.");
-    strategy->saveState(checkpoint.state, "strategy.");
-    checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
-    checkpoint.metadata["sampler"] = sampler ? options_.sampler.value("kind", capabilities.defaultSampler) : "none";
-    if (sync_->rank() == 0) writeCheckpoint(path, checkpoint);
+    if (sync_->rank() == 0) writeCheckpoint(path, captureRun());
     result.checkpoints.push_back(path);
     ProgressEvent event{"checkpoint", step_, step_ / stepsPerEpoch};
     event.message = path;
