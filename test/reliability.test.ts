@@ -176,6 +176,39 @@ describe('checkpoints are checked completely before anything is restored', () =>
     expect(history.steps).toBe(4);
   }, 60_000);
 
+  it('keepBest and earlyStopping entries: checked when present, optional when the other run had no such setting', async () => {
+    const tracked = (dir: string) => ({
+      evalEvery: 1, checkpointDir: dir,
+      earlyStopping: { metric: 'loss', patience: 100 }, keepBest: { metric: 'loss' },
+    });
+    const source = tempDir('mtl-ckpt-');
+    const first = fixture();
+    await new mt.Trainer(first.model, { batchSize: 8 }).fit(first.sets, { steps: 2, evalSets: first.sets, ...tracked(source) });
+    const file = path.join(source, 'checkpoint.safetensors');
+    const original = mt.loadWithMetadata(file);
+    expect(Object.keys(original.tensors).filter((k) => k.startsWith('loop.')).sort()).toEqual([
+      'loop.early_stopping.best', 'loop.early_stopping.have_best', 'loop.early_stopping.stale', 'loop.keep_best.best', 'loop.keep_best.have_best', 'loop.step',
+    ]);
+    const resume = async (edit: (tensors: Record<string, mt.Tensor>) => void, withSettings = true) => {
+      const copy = path.join(tempDir('mtl-ckpt-'), 'checkpoint.safetensors');
+      const tensors = { ...original.tensors };
+      edit(tensors);
+      mt.save(copy, tensors, original.metadata);
+      const { model, sets } = fixture();
+      const settings = withSettings ? { evalSets: sets, ...tracked(path.dirname(copy)) } : {};
+      return new mt.Trainer(model, { batchSize: 8 }).fit(sets, { steps: 4, resumeFrom: copy, ...settings });
+    };
+    expect((await resume(() => {})).steps).toBe(4);
+    expect((await resume(() => {}, false)).steps).toBe(4);  // a run without them ignores them
+    // A checkpoint of a run without them: that state starts afresh.
+    expect((await resume((t) => { for (const k of Object.keys(t)) if (k.startsWith('loop.keep_best.') || k.startsWith('loop.early_stopping.')) delete t[k]; })).steps).toBe(4);
+    const scalar = (value: number) => mt.tensor([value]).reshape([]);
+    await expect(resume((t) => { t['loop.keep_best.have_best'] = scalar(2); })).rejects.toThrow(/'loop\.keep_best\.have_best' is 2, outside \[0, 1\]/);
+    await expect(resume((t) => { t['loop.early_stopping.stale'] = scalar(-1); })).rejects.toThrow(/'loop\.early_stopping\.stale' is -1, outside/);
+    await expect(resume((t) => { t['loop.keep_best.best'] = mt.tensor([NaN], { dtype: 'float64' }).reshape([]); })).rejects.toThrow(/'loop\.keep_best\.best' holds NaN/);
+    await expect(resume((t) => { delete t['loop.keep_best.best']; })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/missing entry 'loop\.keep_best\.best'/) });
+  }, 120_000);
+
   it('refuses a checkpoint written by an older format', async () => {
     const error = await resumeRefusal({}, (_t, metadata) => { metadata.format = 'mtl-torch.checkpoint.v2'; });
     expect(error.message).toMatch(/has format mtl-torch\.checkpoint\.v2/);

@@ -46,9 +46,21 @@ void requireMetadata(const Checkpoint& checkpoint, const std::string& key, const
   }
 }
 
-void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected) {
+void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, const std::vector<std::string>& optionalGroups) {
+  auto groupOf = [&](const std::string& key) -> const std::string* {
+    for (const auto& group : optionalGroups) {
+      if (key.rfind(group, 0) == 0) return &group;
+    }
+    return nullptr;
+  };
+  auto holdsGroup = [](const State& state, const std::string& group) {
+    auto it = state.lower_bound(group);
+    return it != state.end() && it->first.rfind(group, 0) == 0;
+  };
   for (const auto& [key, value] : expected.metadata) requireMetadata(checkpoint, key, value);
   for (const auto& [key, like] : expected.state) {
+    const std::string* group = groupOf(key);
+    if (group != nullptr && !holdsGroup(checkpoint.state, *group)) continue;  // written by a run without that setting
     auto it = checkpoint.state.find(key);
     if (it == checkpoint.state.end()) throw std::invalid_argument("checkpoint: missing entry '" + key + "'");
     const at::Tensor& t = it->second;
@@ -61,6 +73,8 @@ void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected) {
     }
   }
   for (const auto& [key, tensor] : checkpoint.state) {
+    const std::string* group = groupOf(key);
+    if (group != nullptr && !holdsGroup(expected.state, *group)) continue;  // this run does not use that setting
     if (!expected.state.count(key)) {
       throw std::invalid_argument("checkpoint: unexpected entry '" + key + "' (this run writes no such entry: was it saved by another model or trainer?)");
     }

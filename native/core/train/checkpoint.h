@@ -7,6 +7,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/train/state.h"
 
@@ -35,7 +36,9 @@ void requireMetadata(const Checkpoint& checkpoint, const std::string& key, const
 // Refuses `checkpoint` unless it is what this run would write: every metadata entry of `expected`
 // equal, exactly the entries of `expected` (none missing, none unknown), each of the same dtype and
 // shape, every floating value finite. The message names the first entry that differs. The owners'
-// loadState then check the ranges of what they read.
-void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected);
+// loadState then check the ranges of what they read. `optionalGroups` (entry-name prefixes) hold
+// state that a fit setting adds: a checkpoint may lack a group entirely (that state starts afresh)
+// or hold one this run does not write (not used); a group present on both sides is checked whole.
+void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, const std::vector<std::string>& optionalGroups = {});
 
 }  // namespace mtl::train
