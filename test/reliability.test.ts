@@ -343,6 +343,11 @@ describe('silent acceptances are errors', () => {
     expect(codeOf(() => m.generate('s', { inputIds: floats }))).toBe('ERR_INVALID_ARG');
     expect(codeOf(() => m.predict('a', { inputIds: mt.tensor([[0, 0, 0, 0]]) }))).toBe('ERR_TORCH_VALUE');
     expect(m.predict('a', { inputIds: ids, lengths: mt.tensor([3, 2]) }).shape).toEqual([2]);
+    // A features data set's batches carry padded ids beside the features: both are taken when they agree.
+    const f = featureModel(4, { a: { kind: 'classification', classes: 3 } });
+    const both = (rows: number) => ({ inputIds: mt.zeros([2, 1], { dtype: 'int64' }), features: mt.ones([rows, 1, 4]), lengths: mt.tensor([1, 1]) });
+    expect(f.predict('a', both(2)).shape).toEqual([2]);
+    expect(() => f.predict('a', both(3))).toThrow(/features: must be \(B, L, F\) with the B and L of inputIds/);
   });
 
   it('reserved and duplicate task names, unlabeled data, empty factories, NaN options, unknown metrics', async () => {

@@ -45,7 +45,10 @@ void checkBatch(const data::Batch& b, const std::string& what) {
   if (inputs.dim() != (ids ? 2 : 3)) fail(inputName, std::string("must be ") + (ids ? "(B, L)" : "(B, L, F)") + ", got shape " + c10::str(inputs.sizes()));
   const int64_t rows = inputs.size(0), width = inputs.size(1);
   if (rows == 0 || width == 0) fail(inputName, "must have at least one row and one position, got shape " + c10::str(inputs.sizes()));
-  if (ids && b.features.defined()) fail("features", "give inputIds or features, not both");
+  // A features data set's batches carry both (its padded ids give the row width): they must agree.
+  if (ids && b.features.defined() && (b.features.dim() != 3 || b.features.size(0) != rows || b.features.size(1) != width)) {
+    fail("features", "must be (B, L, F) with the B and L of inputIds " + c10::str(b.inputIds.sizes()) + ", got shape " + c10::str(b.features.sizes()));
+  }
   if (ids && b.inputIds.min().item<int64_t>() < 0) fail("inputIds", "must not be negative");
   auto perRow = [&](const at::Tensor& t, const char* field) {
     if (t.defined() && (t.dim() < 1 || t.size(0) != rows)) fail(field, "must have " + std::to_string(rows) + " rows (one per example), got shape " + c10::str(t.sizes()));
