@@ -24,8 +24,13 @@ export const ErrorCode = {
   MODEL_BUSY: 'ERR_MODEL_BUSY',
   /** A loss became NaN or infinite (onNonFinite: 'stop'). */
   NON_FINITE_LOSS: 'ERR_NON_FINITE_LOSS',
-  /** A data file or folder that does not exist. */
+  /** A file or folder that does not exist (data, weights, checkpoints, model folders). */
   NOT_FOUND: 'ERR_NOT_FOUND',
+  /** A file could not be read or written: permissions, a full disk, a path that is not a regular
+   * file (a symbolic link, device or FIFO is never read as a config or replaced by a write). */
+  IO: 'ERR_IO',
+  /** A model, config or request larger than the limits (mt.limits): layers, widths, parameters, file sizes. */
+  TOO_LARGE: 'ERR_TOO_LARGE',
   /** A data file whose content is not what its format says. */
   BAD_DATA: 'ERR_BAD_DATA',
 } as const;

@@ -12,7 +12,7 @@ export type { DType, Device } from './validate.ts';
 export {
   Tensor, tensor, zeros, ones, empty, full, rand, randn, randint, arange, linspace, eye,
   zerosLike, onesLike, randLike, randnLike, fullLike, cat, stack, where,
-  noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, memory, hostAllocator, releaseHostMemory, tidy, keep, dispose,
+  noGrad, enableGrad, isGradEnabled, manualSeed, setNumThreads, getNumThreads, maxThreads, memory, hostAllocator, releaseHostMemory, tidy, keep, dispose,
 } from './tensor.ts';
 export type { CreateOptions, TensorLike, TypedData, NestedArray } from './tensor.ts';
 export type { HostAllocatorState } from './native.ts';
@@ -30,7 +30,8 @@ export const cuda = {
 };
 
 export * as nn from './nn/index.ts';
-export { multitask, MultiTaskModel, sharing, tasks } from './model/index.ts';
+export { multitask, MultiTaskModel, sharing, tasks, estimateParameters } from './model/index.ts';
+export { limits, setLimits } from './limits.ts';
 export type * from './model/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.

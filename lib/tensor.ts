@@ -2,11 +2,12 @@
  * Tensors: a thin TypeScript object over a native at::Tensor handle. Every op runs in libtorch;
  * this file only validates arguments, names them in errors, and manages lifetimes.
  */
+import { availableParallelism } from 'node:os';
 import { argumentError, TorchError } from './errors.ts';
 import { native, type HostAllocatorState, type NativeTensor } from './native.ts';
 import {
   checkBoolean, checkDevice, checkDims, checkDtype, checkInt, checkNumber, checkOptionalInt, checkShape,
-  describe, type Device, type DType,
+  describe, optionsObject, type Device, type DType,
 } from './validate.ts';
 
 export type TypedData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -104,6 +105,7 @@ export class Tensor {
   zeroGrad(): void { native.zeroGrad(this.handle); }
   retainGrad(): this { native.retainGrad(this.handle); return this; }
   backward(gradient?: Tensor, options: { retainGraph?: boolean } = {}): void {
+    options = optionsObject(options, 'Tensor.backward');
     if (gradient !== undefined) checkTensor(gradient, 'backward', 'gradient');
     const retain = options.retainGraph === undefined ? false : checkBoolean(options.retainGraph, 'backward', 'retainGraph');
     native.backward(this.handle, gradient?.handle, retain);
@@ -166,9 +168,11 @@ export class Tensor {
   outer(other: Tensor): Tensor { return wrap(ops.outer(this.handle, checkTensor(other, 'outer', 'other').handle)); }
 
   sum(dim?: number | number[], keepdim = false, options: { dtype?: DType } = {}): Tensor {
+    options = optionsObject(options, 'Tensor.sum');
     return wrap(ops.sum(this.handle, optDims(dim, 'sum'), checkBoolean(keepdim, 'sum', 'keepdim'), checkDtype(options.dtype, 'sum')));
   }
   mean(dim?: number | number[], keepdim = false, options: { dtype?: DType } = {}): Tensor {
+    options = optionsObject(options, 'Tensor.mean');
     return wrap(ops.mean(this.handle, optDims(dim, 'mean'), checkBoolean(keepdim, 'mean', 'keepdim'), checkDtype(options.dtype, 'mean')));
   }
   prod(dim?: number, keepdim = false): Tensor {
@@ -177,11 +181,11 @@ export class Tensor {
   /** max() is the largest element; max(dim) gives values and indices along dim. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return this.extremum('max', dim, keepdim); }
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return this.#extremum('max', dim, keepdim); }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
-  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return this.extremum('min', dim, keepdim); }
-  private extremum(name: 'max' | 'min', dim: number | undefined, keepdim: boolean) {
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } { return this.#extremum('min', dim, keepdim); }
+  #extremum(name: 'max' | 'min', dim: number | undefined, keepdim: boolean) {
     if (dim === undefined) return wrap(ops[name](this.handle));
     const [values, indices] = ops[name](this.handle, checkInt(dim, name, 'dim'), checkBoolean(keepdim, name, 'keepdim')) as NativeTensor[];
     return { values: new Tensor(values!), indices: new Tensor(indices!) };
@@ -376,15 +380,45 @@ function finish(handle: NativeTensor | NativeTensor[] | undefined, options: Crea
   return t;
 }
 
+/** Most dimensions a nested array may have (deeper nesting is refused before any recursion). */
+export const MAX_DIMS = 64;
+
 function inferShape(data: unknown[], where: string): number[] {
   const shape: number[] = [];
   let level: unknown = data;
   while (Array.isArray(level)) {
+    if (shape.length === MAX_DIMS) throw argumentError(where, `nested arrays must have at most ${MAX_DIMS} dimensions`);
     shape.push(level.length);
     level = level[0];
   }
   return shape;
 }
+
+/** The values each integer dtype holds; floating dtypes take any number (overflow gives ±Infinity, as in PyTorch). */
+const INTEGER_RANGES: Partial<Record<DType, [bigint, bigint]>> = {
+  int64: [-(2n ** 63n), 2n ** 63n - 1n], int32: [-(2n ** 31n), 2n ** 31n - 1n], uint8: [0n, 255n],
+};
+
+/** Refuses a value the target dtype cannot hold (C++ would wrap it or leave it undefined): `data` is
+ * checked only when it would be converted to an integer dtype. */
+function checkRange(values: ArrayLike<number | bigint>, dtype: DType, where: string): void {
+  const range = INTEGER_RANGES[dtype];
+  if (range === undefined) return;
+  const [low, high] = range;
+  const lowNumber = Number(low), highNumber = Number(high) + 1;  // exact powers of two
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    const inside = typeof v === 'bigint' ? v >= low && v <= high : v >= lowNumber && v < highNumber;  // false for NaN
+    if (!inside) {
+      throw argumentError(where, `${typeof v === 'bigint' ? `${v}n` : v} is outside the range of ${dtype} [${low}, ${high}]${dtype === 'int64' && typeof v === 'number' ? "; give dtype: 'float32' or 'float64' for a floating-point tensor" : ''}`);
+    }
+  }
+}
+
+const TYPED_DTYPES: [new (...args: never[]) => ArrayBufferView, DType | 'int8' | 'int16'][] = [
+  [Float32Array, 'float32'], [Float64Array, 'float64'], [Int32Array, 'int32'], [BigInt64Array, 'int64'], [Uint8Array, 'uint8'],
+  [Int8Array, 'int8'], [Int16Array, 'int16'],
+];
 
 /**
  * mt.tensor(nestedArray | number | boolean, options?) or mt.tensor(typedArray, shape?, options?).
@@ -392,11 +426,17 @@ function inferShape(data: unknown[], where: string): number[] {
  */
 export function tensor(data: NestedArray<number | boolean | bigint> | TypedData | Int8Array | Int16Array, shapeOrOptions?: number[] | CreateOptions, maybeOptions?: CreateOptions): Tensor {
   if (ArrayBuffer.isView(data)) {
-    const array = data as TypedData;
+    const source = TYPED_DTYPES.find(([type]) => data instanceof type);
+    if (source === undefined) {
+      throw argumentError('tensor', `'data' must be a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array, Int8Array or Int16Array, got ${describe(data)}`);
+    }
+    // A view of a SharedArrayBuffer is copied first: another thread may write it while it is read.
+    const array = (data.buffer instanceof ArrayBuffer ? data : (data as TypedData).slice()) as TypedData;
     const shape = Array.isArray(shapeOrOptions) ? checkShape(shapeOrOptions, 'tensor') : [array.length];
     const options = checkOptions(Array.isArray(shapeOrOptions) ? maybeOptions : shapeOrOptions, 'tensor');
     const expected = shape.reduce((a, b) => a * b, 1);
     if (expected !== array.length) throw argumentError('tensor', `'shape' [${shape.join(', ')}] holds ${expected} elements but data has ${array.length}`);
+    if (options.dtype !== undefined && options.dtype !== source[1]) checkRange(array as ArrayLike<number | bigint>, options.dtype, 'tensor');
     return finish(native.fromData(array, shape, options.dtype, options.device, false), options);
   }
   if (Array.isArray(shapeOrOptions)) throw argumentError('tensor', "'shape' is only accepted with typed-array data");
@@ -422,6 +462,9 @@ export function tensor(data: NestedArray<number | boolean | bigint> | TypedData 
   else if (kind === 'bigint') { typed = BigInt64Array.from(flat as bigint[]); inferred = 'int64'; }
   else if (kind === 'int') { typed = Float64Array.from(flat as number[]); inferred = 'int64'; }
   else { typed = Float64Array.from(flat as number[]); inferred = 'float32'; }
+  if (kind === 'bigint' || kind === 'int' || (kind === 'float' && options.dtype !== undefined)) {
+    checkRange(kind === 'bigint' ? flat as bigint[] : typed as Float64Array, options.dtype ?? inferred, 'tensor');
+  }
   return finish(native.fromData(typed, shape, options.dtype ?? inferred, options.device, false), options);
 }
 
@@ -505,6 +548,7 @@ export function where(condition: Tensor, input: TensorLike, other: TensorLike): 
 // ---- grad mode, seeding, threads, memory ----
 /** Runs fn with gradient recording off (torch.no_grad). fn must be synchronous. */
 export function noGrad<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw argumentError('noGrad', `'fn' must be a function, got ${describe(fn)}`);
   const previous = native.setGradEnabled(false);
   try {
     return fn();
@@ -513,6 +557,7 @@ export function noGrad<R>(fn: () => R): R {
   }
 }
 export function enableGrad<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw argumentError('enableGrad', `'fn' must be a function, got ${describe(fn)}`);
   const previous = native.setGradEnabled(true);
   try {
     return fn();
@@ -531,9 +576,17 @@ export function manualSeed(seed: number): void {
 export function setNumThreads(threads: number): void {
   checkInt(threads, 'setNumThreads', 'threads');
   if (threads < 1) throw argumentError('setNumThreads', `'threads' must be at least 1, got ${threads}`);
+  const most = maxThreads();
+  if (threads > most) {
+    throw argumentError('setNumThreads', `'threads' must be at most ${most} (${THREADS_PER_CORE} per core of this machine's ${availableParallelism()}), got ${threads}`);
+  }
   native.setNumThreads(threads);
 }
 export function getNumThreads(): number { return native.getNumThreads(); }
+/** Intra-op threads per core that setNumThreads allows: more only oversubscribes the cores, and
+ * thousands of threads can exhaust a process's thread limit (thread-pool creation then hangs). */
+export const THREADS_PER_CORE = 4;
+export function maxThreads(): number { return THREADS_PER_CORE * availableParallelism(); }
 
 /** Live native tensors and the bytes they hold. */
 export function memory(): { tensors: number; bytes: number } { return native.memory(); }

@@ -76,3 +76,11 @@ export function checkOneOf<V extends string>(value: unknown, options: readonly V
 }
 
 export { describe };
+
+/** An options argument: an object (not null, not an array), or the default. */
+export function optionsObject<T>(value: T, where: string): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw argumentError(where, `'options' must be an object, got ${describe(value)}`);
+  }
+  return value;
+}

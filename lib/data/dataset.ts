@@ -4,7 +4,7 @@
  * crossing into JavaScript. This file validates JavaScript input (errors name the field and row)
  * and packs it into typed arrays.
  */
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { native, type NativeBatch, type NativeDatasetHandle, type NativeDatasetTensors } from '../native.ts';
 import { Tensor, tensor } from '../tensor.ts';
 import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
@@ -20,6 +20,10 @@ export const TARGET_KINDS = ['classification', 'regression', 'multiLabel', 'sequ
  */
 export type TargetKind = (typeof TARGET_KINDS)[number];
 export type Target = number | number[];
+
+/** The widest rows and the most (row × position) cells of a data set built from arrays. */
+const MAX_WIDTH = 1_000_000;
+const MAX_CELLS = 2 ** 31;
 
 export interface DatasetArrays {
   /** Token ids of each example (rows may differ in length; they are right-padded with `padId`).
@@ -304,6 +308,9 @@ export class Dataset {
     const longest = rows.reduce((m, row) => Math.max(m, row.length), 0);
     const width = arrays.maxLength === undefined ? longest : checkInt(arrays.maxLength, WHERE, 'maxLength');
     if (width <= 0) throw argumentError(WHERE, `'maxLength' must be positive, got ${width}`);
+    // The padded (n, width) id matrix is built here: a width far beyond any model's is a mistake.
+    if (width > MAX_WIDTH) throw argumentError(WHERE, `'maxLength' must be at most ${MAX_WIDTH}, got ${width}`);
+    if (n * width > MAX_CELLS) throw new TorchError(`${WHERE}: ${n} rows of ${width} ids exceed the ${MAX_CELLS} cells a data set built from arrays may hold`, ErrorCode.TOO_LARGE);
     const tooLong = rows.findIndex((row) => row.length > width);
     if (tooLong >= 0) {
       throw argumentError(WHERE, `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`);

@@ -17,7 +17,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError, TorchError } from '../errors.ts';
-import { checkInt, checkOneOf, describe } from '../validate.ts';
+import { checkInt, checkOneOf, describe, optionsObject } from '../validate.ts';
 import { Dataset } from './dataset.ts';
 import type { TextTokenizer, TruncationStrategy } from './tokenizers.ts';
 
@@ -176,11 +176,12 @@ function taskFile(dir: string, spec: TaskSpec, file: string): string {
 
 /** Reads one split's examples (text, label ids) without tokenizing. */
 export function readExamples(dir: string, taskName: GlueTask | string, options: { split?: string } = {}): GlueExamples {
+  options = optionsObject(options, 'readExamples');
   if (typeof dir !== 'string') throw argumentError('glue', `'dir' must be a directory path, got ${describe(dir)}`);
   const task = normalizeTask(taskName);
   const spec = TASK_SPECS[task];
   const split = options.split ?? 'train';
-  if (!(split in spec.splits)) {
+  if (typeof split !== 'string' || !Object.hasOwn(spec.splits, split)) {
     throw argumentError('glue', `'split' must be one of ${Object.keys(spec.splits).map((s) => `'${s}'`).join(', ')} for ${spec.folder}, got ${describe(split)}`);
   }
   const { file, layout } = spec.splits[split]!;
@@ -251,6 +252,7 @@ export interface GlueLoadOptions {
  * STS-B). Test splits have no labels: their data sets are unlabeled (`labeled` false). The data set's `labels` hold the label vocabulary.
  */
 export function load(dir: string, task: GlueTask | string, tokenizer: TextTokenizer, options: GlueLoadOptions = {}): Dataset {
+  options = optionsObject(options, 'load');
   if (typeof tokenizer?.encode !== 'function') throw argumentError('glue.load', `'tokenizer' must be a tokenizer (CharTokenizer, SubwordTokenizer), got ${describe(tokenizer)}`);
   const maxLength = options.maxLength === undefined ? 128 : checkInt(options.maxLength, 'glue.load', 'maxLength');
   const read = readExamples(dir, task, { split: options.split });

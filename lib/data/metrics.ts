@@ -11,7 +11,7 @@
 import { argumentError } from '../errors.ts';
 import { native } from '../native.ts';
 import { Tensor, tensor } from '../tensor.ts';
-import { checkInt, describe } from '../validate.ts';
+import { checkInt, describe, optionsObject } from '../validate.ts';
 
 export type Values = Tensor | readonly number[];
 /** Ragged arrays of token ids, or a padded int tensor [N, T] whose rows end at the first `padId`. */
@@ -55,12 +55,14 @@ export const accuracy = classMetric('metrics.accuracy', (p, t) => m.accuracy(p.h
 
 /** F1 of the class `positive` (1 by default: binary F1, as GLUE's MRPC and QQP). */
 export function f1(predictions: Values, targets: Values, options: { positive?: number } = {}): number {
+  options = optionsObject(options, 'f1');
   const positive = options.positive === undefined ? 1 : checkInt(options.positive, 'metrics.f1', 'positive');
   return withTensors('metrics.f1', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1(p.handle, t.handle, positive), true);
 }
 
 /** Unweighted mean of per-class F1 over `numClasses` classes (default: the classes seen). */
 export function f1Macro(predictions: Values, targets: Values, options: { numClasses?: number } = {}): number {
+  options = optionsObject(options, 'f1Macro');
   const classes = options.numClasses === undefined ? -1 : checkInt(options.numClasses, 'metrics.f1Macro', 'numClasses');
   return withTensors('metrics.f1Macro', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1Macro(p.handle, t.handle, classes), true);
 }
@@ -122,6 +124,7 @@ export interface SequenceErrors {
  * id arrays; a tensor is [N, T] right-padded, its rows ending at the first `padId` (required then).
  */
 export function sequenceErrors(hypotheses: Sequences, references: Sequences, options: { padId?: number } = {}): SequenceErrors {
+  options = optionsObject(options, 'sequenceErrors');
   const where = 'metrics.sequenceErrors';
   const owned: Tensor[] = [];
   const prepare = (name: string, value: Sequences): [Tensor, Tensor | number] => {

@@ -22,7 +22,7 @@
  */
 import { createRequire } from 'node:module';
 import { argumentError } from '../errors.ts';
-import { checkInt, checkOneOf, describe } from '../validate.ts';
+import { checkInt, checkOneOf, describe, optionsObject } from '../validate.ts';
 import { Dataset } from './dataset.ts';
 import { CharTokenizer } from './tokenizers.ts';
 
@@ -126,6 +126,7 @@ export class Cmudict {
    * and learns targets; give the head the tokenizer's bosId, eosId and padId.
    */
   dataset(task: CmudictTask, split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
+    options = optionsObject(options, 'Cmudict.dataset');
     const where = 'cmudict.dataset';
     checkOneOf(task, CMUDICT_TASKS, where, 'task');
     const rows = limitRows(this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null), options, where);
@@ -212,6 +213,7 @@ export class FirstNames {
 
   /** The `gender` task: letters `<bos> n a m e <eos>` → 0 female / 1 male. */
   dataset(split: Split, options: PhoneticsDatasetOptions = {}): Dataset {
+    options = optionsObject(options, 'FirstNames.dataset');
     const rows = limitRows(this.split(split), options, 'firstNames.dataset');
     const letters = inputTokenizer(options, this.letters, 'firstNames.dataset');
     const maxLength = options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');

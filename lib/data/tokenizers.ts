@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { argumentError } from '../errors.ts';
-import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
+import { checkBoolean, checkInt, checkOneOf, describe, optionsObject } from '../validate.ts';
 
 export interface Encoding {
   ids: number[];
@@ -128,6 +128,7 @@ export class CharTokenizer implements TextTokenizer {
 
   /** A tokenizer whose alphabet is every symbol of `corpus`, sorted by code point (so it is stable). */
   static fromCorpus(corpus: Iterable<string | readonly string[]>, options: Omit<CharTokenizerOptions, 'alphabet'> = {}): CharTokenizer {
+    options = optionsObject(options, 'CharTokenizer.fromCorpus');
     const seen = new Set<string>();
     for (const item of corpus) {
       const text = typeof item === 'string' && options.lowercase ? item.toLowerCase() : item;
@@ -176,6 +177,7 @@ export class CharTokenizer implements TextTokenizer {
 
   /** The symbols of `ids` (special tokens dropped unless skipSpecialTokens is false). */
   decodeSymbols(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string[] {
+    options = optionsObject(options, 'CharTokenizer.decodeSymbols');
     const skip = options.skipSpecialTokens ?? true;
     const out: string[] = [];
     ids.forEach((id, i) => {
@@ -187,6 +189,7 @@ export class CharTokenizer implements TextTokenizer {
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    options = optionsObject(options, 'CharTokenizer.decode');
     return this.decodeSymbols(ids, options).join('');
   }
 }
@@ -205,7 +208,7 @@ const BERT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 // A BERT-style tokenizer.json (the layout Hugging Face's tokenizers writes for bert-base-uncased)
 // around a WordPiece vocabulary: a vocab.txt is turned into this in memory.
 function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object {
-  const ids: Record<string, number> = {};
+  const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
   vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
   const idOf = (t: string) => {
     if (!(t in ids)) throw argumentError('SubwordTokenizer.fromVocab', `the vocabulary has no '${t}' token`);
@@ -243,7 +246,7 @@ const END_OF_WORD = '</w>';
 // A BPE tokenizer.json: lower-casing (optional), whitespace/punctuation pre-tokenizer, merges in
 // rank order, and the `<s> A </s> B </s>` template.
 function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, string][], lowercase: boolean): object {
-  const ids: Record<string, number> = {};
+  const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
   vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
   const special = (t: string, type: number) => ({ SpecialToken: { id: t, type_id: type } });
   return {
@@ -382,6 +385,7 @@ export class SubwordTokenizer implements TextTokenizer {
 
   /** A BERT WordPiece tokenizer from a `vocab.txt` file (one token per line) or a token list. */
   static fromVocab(vocab: string | readonly string[], options: { lowercase?: boolean } = {}): SubwordTokenizer {
+    options = optionsObject(options, 'SubwordTokenizer.fromVocab');
     const where = 'SubwordTokenizer.fromVocab';
     let tokens: string[];
     if (typeof vocab === 'string') {
@@ -468,6 +472,7 @@ export class SubwordTokenizer implements TextTokenizer {
   }
 
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    options = optionsObject(options, 'SubwordTokenizer.decode');
     if (ids.length === 0) return '';
     return this.hf.decode([...ids], { skip_special_tokens: options.skipSpecialTokens ?? true });
   }

@@ -3,17 +3,17 @@
  * (native/core/model) with its TypeScript API. The spec is checked in spec.ts; the native model is
  * built from the normalized config, which is also what `save` writes as config.json.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
+import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
 import { Module } from '../nn/module.ts';
 import { native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
 import { load as loadTensors, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkDevice, describe, type Device } from '../validate.ts';
+import { checkDevice, describe, type Device, optionsObject } from '../validate.ts';
 import { z } from 'zod';
-import { normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
+import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
 
 /** A model's inputs: token ids (B, L) or features (B, L, F), with lengths (B) (else padding is inputIds == padId). */
 export interface ModelInputs {
@@ -164,6 +164,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
 
   /** Greedy (beamSize 1) or beam-search decoding of a sequence task over the decoder's KV cache. */
   generate(task: string, inputs: ModelInputs, options: GenerateOptions = {}): Generated {
+    options = optionsObject(options, 'MultiTaskModel.generate');
     const where = 'MultiTaskModel.generate';
     this.#checkTask(task, where);
     const kind = this.#config.tasks.find((t) => t.name === task)!.kind;
@@ -191,6 +192,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
         throw argumentError(where, `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (fullyShared)`);
       }
     }
+    checkBudget({ ...this.#config, tasks: [...this.#config.tasks, task] }, where);
     this.native.addTask(task);
     this.#config = { ...this.#config, tasks: [...this.#config.tasks, task] };
     return this;
@@ -226,44 +228,60 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     return this;
   }
 
-  /** Writes dir/config.json and dir/model.safetensors, each atomically (temporary file, then rename). */
+  /**
+   * Writes dir/config.json and dir/model.safetensors, each atomically (a temporary file, flushed to
+   * the disk, then renamed: see lib/files.ts); a symbolic link, device or folder at either path is
+   * refused, never replaced.
+   */
   async save(dir: string): Promise<void> {
-    if (typeof dir !== 'string' || dir.length === 0) throw argumentError('MultiTaskModel.save', `'dir' must be a non-empty path`);
-    mkdirSync(dir, { recursive: true });
+    const where = 'MultiTaskModel.save';
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
+    makeDirectory(dir, where);
     const weights = path.join(dir, WEIGHTS_FILE);
     const config = path.join(dir, CONFIG_FILE);
     const stateDict = this.stateDict();
-    saveTensors(weights, stateDict, { format: 'pt' });  // saveSafetensors writes atomically itself
-    const tmp = `${config}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.#config, null, 2) + '\n');
-    renameSync(tmp, config);
+    saveTensors(weights, stateDict, { format: 'pt' });  // the native writer follows the same rules
+    writeFileAtomic(config, JSON.stringify(this.#config, null, 2) + '\n', where);
   }
 
-  /** Builds the model of dir/config.json and loads dir/model.safetensors (strict: every key must match). */
+  /**
+   * Builds the model of dir/config.json and loads dir/model.safetensors (strict: every key must
+   * match). Both must be regular files; the config is checked completely (the spec's rules, the
+   * size limits and the parameter budget) before anything is allocated.
+   */
   static async load(dir: string, options: { device?: Device } = {}): Promise<MultiTaskModel> {
+    options = optionsObject(options, 'MultiTaskModel.load');
     const where = 'MultiTaskModel.load';
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
+    const device = checkDevice(options.device ?? 'cpu', where, 'device')!;
     const configPath = path.join(dir, CONFIG_FILE);
     const weightsPath = path.join(dir, WEIGHTS_FILE);
-    for (const file of [configPath, weightsPath]) if (!existsSync(file)) throw argumentError(where, `${file} does not exist`);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(configPath, 'utf8'));
-    } catch (error) {
-      throw argumentError(where, `${configPath} is not valid JSON: ${(error as Error).message}`);
-    }
-    const config = normalizeConfig(raw, configPath);
-    const model = new MultiTaskModel(config, 'cpu');
+    const config = normalizeConfig(readJsonFile(configPath, where, MAX_MODEL_CONFIG_BYTES), configPath);
     const tensors = loadTensors(weightsPath);
+    let model: MultiTaskModel | undefined;
     try {
+      model = new MultiTaskModel(config, 'cpu');
+      // Each entry's kind and values too (names and shapes are loadStateDict's): a weight must be
+      // floating point where the model's is, and finite.
+      const own = model.stateDict();
+      const floating = (t: Tensor) => t.dtype.startsWith('float') || t.dtype === 'bfloat16';
+      for (const [name, t] of Object.entries(tensors)) {
+        const mine = own[name];
+        if (mine === undefined) continue;
+        if (floating(mine) !== floating(t)) throw new TorchError(`${where}: '${name}' in ${weightsPath} is ${t.dtype}, and the model's is ${mine.dtype}`, ErrorCode.BAD_DATA);
+        if (floating(t) && !(t.isfinite().all().item() as boolean)) throw new TorchError(`${where}: '${name}' in ${weightsPath} holds NaN or infinite values`, ErrorCode.BAD_DATA);
+      }
       model.loadStateDict(tensors);
     } finally {
       for (const t of Object.values(tensors)) t.dispose();
     }
-    const device = checkDevice(options.device ?? 'cpu', where, 'device')!;
     if (device !== 'cpu') model.to(device);
     return model;
   }
 }
+
+/** config.json of a model is a few kilobytes; a larger one is refused unread. */
+const MAX_MODEL_CONFIG_BYTES = 1024 * 1024;
 
 /** Builds a multi-task model from a spec (validated; every error names its field). */
 export function multitask(spec: import('./spec.ts').MultiTaskSpec): MultiTaskModel {

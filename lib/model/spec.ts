@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { argumentError } from '../errors.ts';
+import { checkParameterBudget } from '../limits.ts';
 import {
   device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, registry, union, withDefaults,
 } from '../schema.ts';
@@ -169,10 +170,51 @@ function toConfig(spec: z.output<typeof SpecSchema>): ModelConfig {
   };
 }
 
+// ---- the parameter budget ----
+
+/** Parameters (and buffer elements) of one layer, biases and norms included. */
+function encoderLayerSize(d: number, ff: number): number { return 4 * d * d + 2 * d * ff + ff + 9 * d; }
+function decoderLayerSize(d: number, ff: number): number { return 8 * d * d + 2 * d * ff + ff + 15 * d; }
+
+/** An upper bound of the parameters each sharing scheme adds, per kind (beside the encoder). */
+const sharingSize: Record<string, (s: SharingSpec, c: ModelConfig) => number> = {
+  sharedEncoder: () => 0,
+  fullyShared: (_s, c) => c.tasks.length * c.encoder.dModel
+    + Math.max(0, ...c.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0))) * decoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
+  layerwise: (s, c) => c.tasks.length * (c.encoder.numLayers - (s as { sharedLayers: number }).sharedLayers) * encoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
+  adapters: (s, c) => c.tasks.length * c.encoder.numLayers * 2 * 2 * (c.encoder.dModel * Math.ceil(c.encoder.dModel / (s as { reduction: number }).reduction) + c.encoder.dModel),
+  lora: (s, c) => c.tasks.length * c.encoder.numLayers * 4 * 2 * (s as { rank: number }).rank * c.encoder.dModel,
+  mmoe: (s, c) => (s as { experts: number }).experts * (2 * c.encoder.dModel * c.encoder.dimFeedforward + c.encoder.dimFeedforward + c.encoder.dModel * (1 + c.tasks.length)),
+};
+
+/** An upper bound of the parameters of one task's head, from the fields heads have in common. */
+function headSize(task: TaskConfig, c: ModelConfig): number {
+  const d = c.encoder.dModel;
+  const fields = task as unknown as Record<string, unknown>;
+  const number = (key: string) => (typeof fields[key] === 'number' ? fields[key] as number : 0);
+  const outputs = number('classes') + number('labels') + 2 * number('vocabSize') + 1;
+  return number('decoderLayers') * decoderLayerSize(d, c.encoder.dimFeedforward) + (outputs + number('maxLength') + 2 * d + 4) * d;
+}
+
+/** An upper bound of the model's parameters and buffer elements (within a factor of about two). */
+export function estimateParameters(config: ModelConfig): number {
+  const { dModel: d, dimFeedforward: ff, numLayers } = config.encoder;
+  const input = (config.input.vocabSize + config.input.features + config.input.maxLength + 1) * d;
+  const sharing = (sharingSize[config.sharing.kind] ?? (() => 0))(config.sharing, config);
+  return input + numLayers * encoderLayerSize(d, ff) + sharing + config.tasks.reduce((sum, t) => sum + headSize(t, config), 0);
+}
+
+/** Refuses (ERR_TOO_LARGE) a config whose model would exceed mt.limits.maxParameters. */
+export function checkBudget(config: ModelConfig, where: string): void {
+  checkParameterBudget(where, estimateParameters(config));
+}
+
 /** Validates a spec and fills its defaults; the device is returned separately (it is not part of the saved config). */
 export function normalizeSpec(spec: unknown, where = 'multitask'): { config: ModelConfig; device: Device } {
   const parsed = parse(SpecSchema, spec, where);
-  return { config: toConfig(parsed), device: parsed.device as Device };
+  const config = toConfig(parsed);
+  checkBudget(config, where);
+  return { config, device: parsed.device as Device };
 }
 
 /** The config.json layout: tasks as an ordered list, zero meaning "absent" for vocabSize/features. */

@@ -2,7 +2,7 @@
 import { argumentError } from '../errors.ts';
 import { native, type NativeTensor } from '../native.ts';
 import { Tensor } from '../tensor.ts';
-import { checkInt, checkDevice, checkDtype, type Device, type DType } from '../validate.ts';
+import { checkInt, checkDevice, checkDtype, type Device, type DType, optionsObject } from '../validate.ts';
 import { checkInput, checkMask, checkOptions, divisible, optionalBoolean, optionalPositiveInt, positiveInt, probability } from './check.ts';
 import { handleOf, Module } from './module.ts';
 
@@ -82,6 +82,7 @@ export class MultiheadAttention extends Module {
 /** torch.nn.Transformer.generate_square_subsequent_mask(n): (n, n) float, -inf above the diagonal
  * (position i may attend to positions ≤ i), 0 elsewhere. */
 export function generateSquareSubsequentMask(size: number, options: { dtype?: DType; device?: Device } = {}): Tensor {
+  options = optionsObject(options, 'generateSquareSubsequentMask');
   const where = 'generateSquareSubsequentMask';
   const n = checkInt(size, where, 'size');
   if (n < 0) throw argumentError(where, `'size' must not be negative, got ${n}`);

@@ -2,7 +2,7 @@
 import { argumentError } from '../errors.ts';
 import { native } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkBoolean, checkInt, checkNumber, checkOneOf, checkShape } from '../validate.ts';
+import { checkBoolean, checkInt, checkNumber, checkOneOf, checkShape, optionsObject } from '../validate.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 const REDUCTIONS = ['mean', 'sum', 'none'] as const;
@@ -23,6 +23,7 @@ export interface CrossEntropyOptions {
 }
 /** F.cross_entropy: input (N, C, ...) logits; target class indices (N, ...) or class probabilities. */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  options = optionsObject(options, 'crossEntropy');
   const where = 'crossEntropy';
   const smoothing = options.labelSmoothing === undefined ? 0 : checkNumber(options.labelSmoothing, where, 'labelSmoothing');
   if (smoothing < 0 || smoothing > 1) throw argumentError(where, `'labelSmoothing' must be between 0 and 1, got ${smoothing}`);
@@ -34,6 +35,7 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
 }
 
 export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
+  options = optionsObject(options, 'nllLoss');
   const where = 'nllLoss';
   return new Tensor(ops.nllLoss(
     checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
@@ -43,6 +45,7 @@ export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntrop
 }
 
 export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  options = optionsObject(options, 'mseLoss');
   const where = 'mseLoss';
   return new Tensor(ops.mseLoss(checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle, reduction(options.reduction, where)) as never);
 }
@@ -59,6 +62,7 @@ export function binaryCrossEntropyWithLogits(
 
 /** F.embedding(input, weight, { paddingIdx }): rows of weight picked by integer indices. */
 export function embedding(input: Tensor, weight: Tensor, options: { paddingIdx?: number } = {}): Tensor {
+  options = optionsObject(options, 'embedding');
   const where = 'embedding';
   return new Tensor(ops.embedding(
     checkTensor(weight, where, 'weight').handle, checkTensor(input, where, 'input').handle,
@@ -85,6 +89,7 @@ export function logSoftmax(input: Tensor, dim: number): Tensor { return checkTen
 export function relu(input: Tensor): Tensor { return checkTensor(input, 'relu', 'input').relu(); }
 export function gelu(input: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return checkTensor(input, 'gelu', 'input').gelu(approximate); }
 export function dropout(input: Tensor, options: { p?: number; training?: boolean } = {}): Tensor {
+  options = optionsObject(options, 'dropout');
   const training = options.training === undefined ? true : checkBoolean(options.training, 'dropout', 'training');
   return checkTensor(input, 'dropout', 'input').dropout(options.p ?? 0.5, training);
 }
@@ -105,6 +110,7 @@ export interface ScaledDotProductAttentionOptions {
  * predecessor on 1.13).
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
+  options = optionsObject(options, 'scaledDotProductAttention');
   const where = 'scaledDotProductAttention';
   const q = checkTensor(query, where, 'query');
   const k = checkTensor(key, where, 'key');

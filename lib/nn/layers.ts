@@ -1,7 +1,7 @@
 /** The leaf blocks: torch.nn.Linear, Embedding, LayerNorm and Dropout (libtorch's own modules). */
 import { argumentError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkInt } from '../validate.ts';
+import { checkInt, optionsObject } from '../validate.ts';
 import { checkOptions, optionalBoolean, positiveInt, positiveNumber, probability } from './check.ts';
 import { Module } from './module.ts';
 
@@ -80,6 +80,7 @@ export class LayerNorm extends Module {
 /** torch.nn.Dropout: zeroes elements with probability p in training mode, scaling the rest by 1/(1-p). */
 export class Dropout extends Module {
   constructor(options: { p?: number } = {}) {
+    options = optionsObject(options, 'Dropout');
     const o = checkOptions(options, 'Dropout');
     super('dropout', { p: probability(o.p, 0.5, 'Dropout', 'p') });
   }

@@ -4,10 +4,11 @@
  * are torch.nn's, so a state dict moves between PyTorch and mtl-torch unchanged.
  */
 import { argumentError } from '../errors.ts';
+import { checkParameterBudget } from '../limits.ts';
 import { native, type NativeModule, type NativeModuleBase, type NativeTensor } from '../native.ts';
 import type { StateDict } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkBoolean, checkDevice, checkDtype, describe, type Device, type DType } from '../validate.ts';
+import { checkBoolean, checkDevice, checkDtype, describe, type Device, type DType, optionsObject } from '../validate.ts';
 
 export interface LoadStateDictResult {
   /** Module keys absent from the dict (only possible with strict: false). */
@@ -18,6 +19,26 @@ export interface LoadStateDictResult {
 
 function entries(list: { names: string[]; tensors: NativeTensor[] }): [string, Tensor][] {
   return list.names.map((name, i) => [name, new Tensor(list.tensors[i]!)]);
+}
+
+/** An upper bound of a block's parameters and buffer elements, from its validated options. */
+function blockParameters(kind: string, o: Record<string, unknown>): number {
+  const n = (key: string) => (typeof o[key] === 'number' ? o[key] as number : 0);
+  const layer = (attentions: number) => attentions * (4 * n('dModel') * n('dModel') + 4 * n('dModel')) + 2 * n('dModel') * n('dimFeedforward') + n('dimFeedforward') + 6 * n('dModel');
+  switch (kind) {
+    case 'linear': return (n('inFeatures') + 1) * n('outFeatures');
+    case 'embedding': return n('numEmbeddings') * n('embeddingDim');
+    case 'layerNorm': return 2 * (o.normalizedShape as number[]).reduce((a, b) => a * b, 1);
+    case 'multiheadAttention': {
+      const e = n('embedDim');
+      return e * (2 * e + n('kdim') + n('vdim')) + 4 * e;
+    }
+    case 'transformerEncoderLayer': return layer(1);
+    case 'transformerDecoderLayer': return layer(2);
+    case 'transformerEncoder': return n('numLayers') * layer(1);
+    case 'transformerDecoder': return n('numLayers') * layer(2);
+    default: return n('maxLen') * n('dModel');  // positional encodings; dropout has none
+  }
 }
 
 /**
@@ -32,6 +53,7 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
   protected constructor(kind: string, options: object);
   protected constructor(nativeModule: N);
   protected constructor(kindOrNative: string | N, options?: object) {
+    if (typeof kindOrNative === 'string') checkParameterBudget(kindOrNative, blockParameters(kindOrNative, options as Record<string, unknown>));
     this.native = (typeof kindOrNative === 'string' ? new native.NativeModule(kindOrNative, options!) : kindOrNative) as N;
   }
 
@@ -54,6 +76,7 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
    * a failed load changes nothing.
    */
   loadStateDict(stateDict: StateDict, options: { strict?: boolean } = {}): LoadStateDictResult {
+    options = optionsObject(options, 'Module.loadStateDict');
     const where = 'loadStateDict';
     const strict = options.strict === undefined ? true : checkBoolean(options.strict, where, 'strict');
     if (typeof stateDict !== 'object' || stateDict === null) {
@@ -101,6 +124,7 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
 
   /** The number of parameter elements, or only of those that require grad with { trainable: true }. */
   numParameters(options: { trainable?: boolean } = {}): number {
+    options = optionsObject(options, 'Module.numParameters');
     const trainable = options.trainable === undefined ? false : checkBoolean(options.trainable, 'numParameters', 'trainable');
     return this.parameters().reduce((sum, t) => sum + (!trainable || t.requiresGrad ? t.numel : 0), 0);
   }

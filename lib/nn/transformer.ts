@@ -5,6 +5,7 @@ import { native, type NativeDecoderCache } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkInput, checkMask, checkOptions, divisible, optionalBoolean, optionalOneOf, optionalPositiveInt, positiveInt, positiveNumber, probability } from './check.ts';
 import { handleOf, Module } from './module.ts';
+import { optionsObject } from '../validate.ts';
 
 export type Activation = 'relu' | 'gelu';
 const ACTIVATIONS = ['relu', 'gelu'] as const;
@@ -78,6 +79,7 @@ export class TransformerEncoderLayer extends Module {
   }
   /** src (B, S, dModel) → (B, S, dModel). */
   forward(src: Tensor, options: EncoderLayerForwardOptions = {}): Tensor {
+    options = optionsObject(options, 'TransformerEncoderLayer.forward');
     const where = 'TransformerEncoderLayer.forward';
     const o = checkOptions(options, where);
     return this.call(...encoderArgs(this, where, src, o.srcMask, o.srcKeyPaddingMask, 'srcMask'));
@@ -102,6 +104,7 @@ export class TransformerEncoder extends Module {
   }
   /** src (B, S, dModel) → (B, S, dModel), all layers in one native call. */
   forward(src: Tensor, options: EncoderForwardOptions = {}): Tensor {
+    options = optionsObject(options, 'TransformerEncoder.forward');
     const where = 'TransformerEncoder.forward';
     const o = checkOptions(options, where);
     return this.call(...encoderArgs(this, where, src, o.mask, o.srcKeyPaddingMask, 'mask'));
@@ -145,6 +148,7 @@ export class TransformerDecoderLayer extends Module {
   }
   /** tgt (B, T, dModel), memory (B, S, dModel) → (B, T, dModel). */
   forward(tgt: Tensor, memory: Tensor, options: DecoderForwardOptions = {}): Tensor {
+    options = optionsObject(options, 'TransformerDecoderLayer.forward');
     return this.call(...decoderArgs(this, 'TransformerDecoderLayer.forward', tgt, memory, options, 0));
   }
 }
@@ -198,6 +202,7 @@ export class TransformerDecoder extends Module {
   /** tgt (B, T, dModel), memory (B, S, dModel) → (B, T, dModel), all layers in one native call.
    * With a cache, the outputs equal the last T rows of a full causal forward over every position. */
   forward(tgt: Tensor, memory: Tensor, options: DecoderStackForwardOptions = {}): Tensor {
+    options = optionsObject(options, 'TransformerDecoder.forward');
     const where = 'TransformerDecoder.forward';
     const o = checkOptions(options, where);
     let cached = 0;

@@ -5,9 +5,13 @@
  * then one series per model in every plot, the loss weights λ, and, when they were measured, the
  * tasks' gradient conflict and affinity.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
+import { readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
+
+/** metrics.jsonl of a long run: a line per event, far below this. */
+const MAX_EVENTS_BYTES = 1024 * 1024 * 1024;
 import { escapeXml, heatMap, linePlot, seriesColor, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
@@ -61,8 +65,8 @@ export function readRun(dir: string): RunRecord {
   const configPath = path.join(dir, 'config.json');
   const eventsPath = path.join(dir, 'metrics.jsonl');
   if (!existsSync(eventsPath)) throw argumentError('report', `${dir} has no metrics.jsonl (is it a run directory?)`);
-  const config = existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : {};
-  return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readFileSync(eventsPath, 'utf8'), eventsPath) };
+  const config = existsSync(configPath) ? readJsonFile(configPath, 'report') : {};
+  return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readTextFile(eventsPath, 'report', MAX_EVENTS_BYTES), eventsPath) };
 }
 
 type Of<K extends RunEvent['kind']> = Extract<RunEvent, { kind: K }>;
@@ -213,8 +217,6 @@ ${diagnosticsSection}
 export function writeReport(dir: string): string {
   const html = renderReport(readRun(dir));
   const target = path.join(dir, 'report.html');
-  const temporary = `${target}.tmp-${process.pid}`;
-  writeFileSync(temporary, html);
-  renameSync(temporary, target);
+  writeFileAtomic(target, html, 'report');
   return target;
 }

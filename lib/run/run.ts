@@ -9,9 +9,10 @@
  *   checkpoint/        its last training checkpoint (resume)
  *   baselines/<task>/  the same three for each single-task baseline
  */
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
+import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
@@ -21,6 +22,7 @@ import { Trainer, type ProgressEvent } from '../train/trainer.ts';
 import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
 import { runTasks, type EvalSplit, type RunTask, type RunTasks } from './tasks.ts';
+import { optionsObject } from '../validate.ts';
 
 export const MULTI_TASK = 'multi-task';
 export const singleTaskLabel = (task: string) => `single-task ${task}`;
@@ -58,14 +60,6 @@ export interface RunSummary {
   deltaM?: number;
 }
 
-function readJsonFile(file: string, what: string): unknown {
-  if (!existsSync(file)) throw argumentError(what, `${file} does not exist`);
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw argumentError(what, `${file} is not valid JSON (${(error as Error).message})`);
-  }
-}
 
 export function loadRunConfig(file: string): RunConfig {
   return parseRunConfig(readJsonFile(file, 'config'));
@@ -128,7 +122,7 @@ interface TrainOne {
 async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, options: TrainRunOptions, resumeFrom?: string): Promise<RunResult> {
   const { label, config, tasks, model } = run;
   const out = modelDir(dir, label);
-  mkdirSync(out, { recursive: true });
+  makeDirectory(out, 'run');
   const trainer = new Trainer(model, run.trainer);
   const trainSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('train')]));
   const evalSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('dev')]));
@@ -164,7 +158,7 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
   const bestFile = path.join(out, 'checkpoint', 'best.safetensors');
   let weights: RunResult['weights'] = 'final';
   if (run.keepBest && existsSync(bestFile)) {
-    mkdirSync(path.join(out, 'best'), { recursive: true });
+    makeDirectory(path.join(out, 'best'), 'run');
     copyFileSync(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'));
     copyFileSync(bestFile, path.join(out, 'best', 'model.safetensors'));
     const best = loadTensors(bestFile);
@@ -250,15 +244,17 @@ async function runAll(config: RunConfig, dir: string, log: RunLog, options: Trai
 
 /** Trains the run config's model and its baselines into `dir`, then writes the report. */
 export async function trainRun(configFile: string, dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
+  options = optionsObject(options, 'RunLog.trainRun');
   const raw = readJsonFile(configFile, 'config');
   const config = parseRunConfig(raw);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n');
+  makeDirectory(dir, 'run');
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
   return runAll(config, dir, new RunLog(dir, true), options, false);
 }
 
 /** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
 export async function resumeRun(dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
+  options = optionsObject(options, 'RunLog.resumeRun');
   if (!existsSync(path.join(dir, 'config.json'))) throw argumentError('resume', `${dir} is not a run directory (no config.json)`);
   return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false), options, true);
 }
@@ -284,6 +280,7 @@ export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights
 
 /** The model's predictions for raw inputs of one task, as text. */
 export async function predictRun(dir: string, taskName: string, inputs: string[], options: { beamSize?: number } = {}): Promise<string[]> {
+  options = optionsObject(options, 'RunLog.predictRun');
   const { config, tasks } = runTasksOf(dir);
   const task = tasks.tasks.find((t) => t.name === taskName);
   if (!task) throw argumentError('predict', `'${taskName}' is not a task of this run (tasks: ${tasks.tasks.map((t) => t.name).join(', ')})`);

@@ -13,6 +13,7 @@ import { Dataset, type Batch } from '../data/dataset.ts';
 import { MultiTaskModel, nativeBatch } from '../model/model.ts';
 import { capabilities, describe, parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
+import { optionsObject } from '../validate.ts';
 import {
   FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions,
 } from './config.ts';
@@ -99,6 +100,7 @@ export class Trainer {
   readonly model: MultiTaskModel;
 
   constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
+    options = optionsObject(options, 'Trainer');
     if (!(model instanceof MultiTaskModel)) throw argumentError(WHERE, `'model' must be a multi-task model (mt.multitask(...)), got ${describe(model)}`);
     this.model = model;
     this.options = parse(TrainerOptionsSchema, options, WHERE);
@@ -218,7 +220,7 @@ export class Trainer {
     }
     if (o.weighting.kind === 'fixed') {
       const { lambdas } = o.weighting;
-      const missing = trained.filter((t) => !(t in lambdas));
+      const missing = trained.filter((t) => !Object.hasOwn(lambdas, t));
       if (missing.length > 0) throw argumentError('fit', `weighting.lambdas gives no λ for ${missing.map((t) => `'${t}'`).join(', ')}`);
     }
     if (weighting.needsAllTasksEachStep && !this.#strategy().everyTaskEachStep && trained.length > 1) {
@@ -231,7 +233,7 @@ export class Trainer {
     if (evalSets === undefined) throw argumentError('fit', `'${option}' watches evaluations: give 'evalSets'`);
     if (metric === 'loss') return;
     const [task, name] = metric.split('.') as [string, string];
-    if (!(task in evalSets)) throw argumentError('fit', `${option}.metric: '${task}' has no evaluation data (evalSets)`);
+    if (!Object.hasOwn(evalSets, task)) throw argumentError('fit', `${option}.metric: '${task}' has no evaluation data (evalSets)`);
     const kind = this.model.config.tasks.find((t) => t.name === task)!.kind;
     const known = ['loss', ...Object.keys(headMetrics(kind))];
     if (!known.includes(name)) throw argumentError('fit', `${option}.metric: a ${kind} task reports ${known.join(', ')}, not '${name}'`);

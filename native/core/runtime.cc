@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <mutex>
+#include <thread>
 #include <stdexcept>
 #include <utility>
 
@@ -77,8 +78,15 @@ void manualSeed(uint64_t seed) {
 
 void adoptThreadSettings() { at::init_num_threads(); }
 
+int maxThreads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return kThreadsPerCore * static_cast<int>(cores == 0 ? 1 : cores);
+}
+
 void setNumThreads(int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
+  // Thousands of threads can exceed the process's thread limit; OpenMP then hangs making its pool.
+  if (threads > maxThreads()) throw std::invalid_argument("threads must be at most " + std::to_string(maxThreads()) + " (" + std::to_string(kThreadsPerCore) + " per core)");
   at::set_num_threads(threads);
 }
 

@@ -18,6 +18,9 @@ std::string deviceName(const c10::Device& device);
 // Seeds the CPU generator and every CUDA generator, as torch.manual_seed does.
 void manualSeed(uint64_t seed);
 
+// Intra-op threads: 1 to maxThreads() (kThreadsPerCore per core), else std::invalid_argument.
+constexpr int kThreadsPerCore = 4;
+int maxThreads();
 void setNumThreads(int threads);
 int getNumThreads();
 // Applies the process's thread setting to the calling thread. With OpenMP, setNumThreads only

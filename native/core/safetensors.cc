@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/file_io.h"
 #include "core/runtime.h"
 
 // The format is little-endian and tensors are copied byte for byte; a big-endian host would need
@@ -343,16 +344,6 @@ void checkPath(const std::string& path) {
   if (path.find('\0') != std::string::npos) throw std::invalid_argument("the path contains a NUL character");
 }
 
-// A fresh name in the target's folder: rename() is only atomic within one file system.
-fs::path temporaryPathFor(const fs::path& target) {
-  static std::atomic<uint64_t> counter{0};
-  std::random_device entropy;
-  const uint64_t tag = ((static_cast<uint64_t>(entropy()) << 32) | entropy()) ^ counter.fetch_add(1);
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(tag));
-  return target.parent_path() / ("." + target.filename().string() + ".tmp-" + hex);
-}
-
 }  // namespace
 
 std::string formatDtypeName(c10::ScalarType type) {
@@ -365,47 +356,15 @@ std::string formatDtypeName(c10::ScalarType type) {
 
 void save(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   checkPath(path);
-  const fs::path target(path);
-  if (target.filename().empty()) throw std::invalid_argument("the path '" + path + "' names a folder, not a file");
   const Layout layout = planLayout(tensors, metadata);  // refuse bad input before touching the disk
-  const fs::path temporary = temporaryPathFor(target);
-  try {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot create '" + temporary.string() + "': " + std::strerror(errno));
-    writeImage(tensors, layout, [&](const char* data, size_t count) {
-      out.write(data, static_cast<std::streamsize>(count));
-    });
-    out.close();
-    if (!out) throw std::runtime_error("cannot write '" + temporary.string() + "' (is the disk full?)");
-    std::error_code error;
-    fs::rename(temporary, target, error);
-    if (error) throw std::runtime_error("cannot replace '" + path + "': " + error.message());
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw;
-  }
+  io::writeAtomically(path, [&](const io::Writer& write) { writeImage(tensors, layout, write); });
 }
 
 Loaded load(const std::string& path) {
   checkPath(path);
-  std::error_code error;
-  const fs::file_status status = fs::status(path, error);
-  if (!fs::exists(status)) throw std::runtime_error("cannot read '" + path + "': no such file");
-  if (!fs::is_regular_file(status)) throw std::runtime_error("cannot read '" + path + "': not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  in.seekg(0, std::ios::beg);
-  if (size < 0 || !in) throw std::runtime_error("cannot read '" + path + "'");
+  io::RegularFile file(path);
   try {
-    return readImage(static_cast<uint64_t>(size), [&](void* destination, size_t count) {
-      in.read(static_cast<char*>(destination), static_cast<std::streamsize>(count));
-      if (static_cast<size_t>(in.gcount()) != count) {
-        throw std::runtime_error("'" + path + "' ended early while being read (was it changed meanwhile?)");
-      }
-    });
+    return readImage(file.size(), [&](void* destination, size_t count) { file.read(destination, count); });
   } catch (const FormatError& error) {
     throw FormatError("'" + path + "' is not a valid safetensors file: " + error.what());
   }

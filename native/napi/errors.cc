@@ -1,5 +1,8 @@
 #include "napi/errors.h"
 
+#include <filesystem>
+
+#include "core/file_io.h"
 #include "core/train/step.h"
 #include "napi/addon_data.h"
 
@@ -50,6 +53,10 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_MODEL_BUSY", e.what());
   } catch (const train::NonFiniteLossError& e) {
     throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
+  } catch (const io::IoError& e) {
+    throw makeTorchError(env, e.missing ? "ERR_NOT_FOUND" : "ERR_IO", e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw makeTorchError(env, "ERR_IO", e.what());
   } catch (const DisposedError& e) {
     throw makeTorchError(env, "ERR_DISPOSED", e.what());
   } catch (const std::invalid_argument& e) {

@@ -1,5 +1,10 @@
 #include "napi/model.h"
 
+#include <torch/csrc/autograd/functions/accumulate_grad.h>
+
+#include <mutex>
+#include <unordered_set>
+
 #include "core/runtime.h"
 #include "napi/addon_data.h"
 #include "napi/convert.h"
@@ -19,15 +24,89 @@ BusyClaim::BusyClaim(std::shared_ptr<std::atomic<bool>> flag) {
   flag_ = std::move(flag);
 }
 
+namespace {
+
+// The storages of busy models' tensors (a multiset: a storage may be claimed through two models
+// that share it), and how many there are, for the lock-free fast path.
+std::mutex& busyMutex() {
+  static auto* mutex = new std::mutex();
+  return *mutex;
+}
+std::unordered_multiset<const void*>& busyStorages() {
+  static auto* storages = new std::unordered_multiset<const void*>();
+  return *storages;
+}
+std::atomic<int64_t> gBusyStorages{0};
+
+const void* storageOf(const at::Tensor& tensor) {
+  return tensor.defined() && tensor.has_storage() ? static_cast<const void*>(tensor.storage().unsafeGetStorageImpl()) : nullptr;
+}
+
+bool isBusy(const at::Tensor& tensor) {
+  if (gBusyStorages.load(std::memory_order_acquire) == 0) return false;
+  const void* storage = storageOf(tensor);
+  if (storage == nullptr) return false;
+  std::lock_guard<std::mutex> lock(busyMutex());
+  return busyStorages().count(storage) > 0;
+}
+
+const char* kBusyTensor = "belongs to a model that a fit, evaluate or step is running on; wait for it to finish";
+
+}  // namespace
+
+BusyClaim::BusyClaim(const ModelLease& lease) : BusyClaim(lease.busy) {
+  for (const auto& p : lease.model->parameters(true)) storages_.push_back(storageOf(p));
+  for (const auto& b : lease.model->buffers(true)) storages_.push_back(storageOf(b));
+  std::lock_guard<std::mutex> lock(busyMutex());
+  for (const void* storage : storages_) {
+    if (storage != nullptr) busyStorages().insert(storage), gBusyStorages.fetch_add(1);
+  }
+}
+
 BusyClaim& BusyClaim::operator=(BusyClaim&& other) noexcept {
   release();
   flag_ = std::move(other.flag_);
+  storages_ = std::move(other.storages_);
   return *this;
 }
 
 void BusyClaim::release() {
+  if (!storages_.empty()) {
+    std::lock_guard<std::mutex> lock(busyMutex());
+    for (const void* storage : storages_) {
+      if (storage == nullptr) continue;
+      auto it = busyStorages().find(storage);
+      if (it != busyStorages().end()) busyStorages().erase(it), gBusyStorages.fetch_sub(1);
+    }
+    storages_.clear();
+  }
   if (flag_) flag_->store(false);
   flag_.reset();
+}
+
+void refuseIfBusy(const at::Tensor& tensor, const char* what) {
+  if (isBusy(tensor)) throw BusyError(std::string(what) + ": the tensor " + kBusyTensor);
+}
+
+void refuseIfBackwardReachesBusy(const at::Tensor& root) {
+  if (gBusyStorages.load(std::memory_order_acquire) == 0) return;
+  refuseIfBusy(root, "backward");
+  // The leaves a backward accumulates into are the variables of the graph's AccumulateGrad nodes.
+  std::vector<torch::autograd::Node*> pending;
+  std::unordered_set<torch::autograd::Node*> seen;
+  if (root.grad_fn()) pending.push_back(root.grad_fn().get());
+  while (!pending.empty()) {
+    torch::autograd::Node* node = pending.back();
+    pending.pop_back();
+    if (!seen.insert(node).second) continue;
+    if (auto* accumulate = dynamic_cast<torch::autograd::AccumulateGrad*>(node)) {
+      if (isBusy(accumulate->variable)) throw BusyError(std::string("backward: it would accumulate gradients into a tensor that ") + kBusyTensor);
+      continue;
+    }
+    for (const auto& edge : node->next_edges()) {
+      if (edge.function) pending.push_back(edge.function.get());
+    }
+  }
 }
 
 void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {

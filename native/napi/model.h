@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "core/model/multitask_model.h"
 #include "napi/errors.h"
@@ -20,19 +21,30 @@ struct ModelLease {
   std::shared_ptr<std::atomic<bool>> busy;
 };
 
-// Marks a model busy for the lifetime of the claim; refuses (BusyError) a busy model.
+// Marks a model busy for the lifetime of the claim; refuses (BusyError) a busy model. Claimed
+// through the lease, the model's parameters and buffers are busy too: tensors the model handed out
+// (namedParameters, stateDict) cannot be changed in place or reached by a backward meanwhile
+// (refuseIfBusy), which would break the running job's autograd or race its optimizer.
 class BusyClaim {
  public:
   BusyClaim() = default;
   explicit BusyClaim(std::shared_ptr<std::atomic<bool>> flag);
-  BusyClaim(BusyClaim&& other) noexcept : flag_(std::move(other.flag_)) {}
+  explicit BusyClaim(const ModelLease& lease);
+  BusyClaim(BusyClaim&& other) noexcept : flag_(std::move(other.flag_)), storages_(std::move(other.storages_)) {}
   BusyClaim& operator=(BusyClaim&& other) noexcept;
   ~BusyClaim() { release(); }
   void release();
 
  private:
   std::shared_ptr<std::atomic<bool>> flag_;
+  std::vector<const void*> storages_;  // registered as busy while claimed
 };
+
+// BusyError when `tensor` shares storage with a parameter or buffer of a model a native job runs
+// on; `what` names the operation. One atomic load when no job runs.
+void refuseIfBusy(const at::Tensor& tensor, const char* what);
+// The same for every leaf a backward from `root` would accumulate gradients into.
+void refuseIfBackwardReachesBusy(const at::Tensor& root);
 
 class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, public ModuleMethods<NativeMultiTaskModel> {
  public:

@@ -13,6 +13,7 @@
 #include "napi/addon_data.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/model.h"
 
 namespace mtl::napi {
 
@@ -356,6 +357,7 @@ Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Args args(info);
     at::Tensor tensor = handleOf(info);
+    refuseIfBusy(tensor, "setRequiresGrad");
     tensor.set_requires_grad(args.boolean(1, true));
     return info.Env().Undefined();
   });
@@ -372,6 +374,7 @@ Napi::Value grad(const Napi::CallbackInfo& info) {
 Napi::Value zeroGrad(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     at::Tensor tensor = handleOf(info);
+    refuseIfBusy(tensor, "zeroGrad");
     tensor.mutable_grad().reset();
     return info.Env().Undefined();
   });
@@ -395,6 +398,7 @@ Napi::Value backward(const Napi::CallbackInfo& info) {
     const at::Tensor& tensor = handleOf(info);
     const auto gradient = args.optionalTensor(1);
     const bool retainGraph = args.boolean(2, false);
+    refuseIfBackwardReachesBusy(tensor);
     tensor.backward(gradient.value_or(at::Tensor()), retainGraph);
     return info.Env().Undefined();
   });

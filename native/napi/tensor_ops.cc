@@ -8,6 +8,7 @@
 #include "core/runtime.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
+#include "napi/model.h"
 #include "napi/tensor.h"
 
 namespace mtl::napi {
@@ -46,7 +47,8 @@ std::vector<at::Tensor> pair(std::tuple<at::Tensor, at::Tensor> values) {
 #define OP(name, body) {name, [](const Args& a) -> OpResult { body; }}
 #define UNARY(name, call) OP(name, return call(a.tensor(0)))
 #define BINARY(name, call) OP(name, return call(a.tensor(0), operand(a, 1)))
-#define INPLACE(name, statement) OP(name, at::Tensor self = a.tensor(0); statement; return std::monostate{})
+// In place: refused on a tensor of a model a native job runs on (napi/model.h).
+#define INPLACE(name, statement) OP(name, at::Tensor self = a.tensor(0); refuseIfBusy(self, name); statement; return std::monostate{})
 
 const OpEntry kOps[] = {
     // unary math

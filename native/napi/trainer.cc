@@ -1,8 +1,14 @@
-// NativeTrainer: the handle of a core train::Trainer. fit() and evaluate() run on a worker thread
-// and return Promises; progress events reach JavaScript through the worker's progress queue (a
-// thread-safe function), so the event loop keeps running while the model trains.
+// NativeTrainer: the handle of a core train::Trainer. fit() and evaluate() run on a thread of their
+// own (NativeJob) and return Promises; progress events reach JavaScript through a thread-safe
+// function, so the event loop keeps running while the model trains, and the job stops when its
+// environment or the process goes away.
 #include <atomic>
+#include <cstdlib>
 #include <exception>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
 
 #include "core/runtime.h"
 #include "napi/convert.h"
@@ -36,69 +42,182 @@ Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
 struct TrainerCore {
   std::shared_ptr<train::Trainer> trainer;
   ModelLease lease;
-  std::atomic<bool> abortRequested{false};
+  std::shared_ptr<std::atomic<bool>> abortRequested = std::make_shared<std::atomic<bool>>(false);
 };
 
-// Runs one native job (fit or evaluate) on a worker thread; resolves or rejects its Promise.
-template <typename Result>
-class TrainingWorker : public Napi::AsyncProgressQueueWorker<train::ProgressEvent> {
+// One native job (fit or evaluate) on a thread of its own, so that a long run never holds a libuv
+// pool thread (with the default pool of 4, a fifth job would starve fs and crypto) and so that the
+// process can end it: progress and completion reach JavaScript through a thread-safe function; an
+// environment cleanup hook (worker.terminate(), the environment being torn down) and an atexit
+// handler (process.exit(), an uncaught exception, a signal handler that exits) set the job's abort
+// flag, which the loop reads before every step, and wait for the thread. A job never blocks on the
+// JavaScript thread (the queue is unbounded), so waiting for it always ends.
+class NativeJob {
  public:
-  using Job = std::function<Result(const std::function<void(const train::ProgressEvent&)>&)>;
-  using ToValue = std::function<Napi::Value(Napi::Env, const Result&)>;
+  using Emit = std::function<void(const train::ProgressEvent&)>;
+  // Runs on the job's thread; returns what `finish` turns into the Promise's value.
+  using Body = std::function<std::function<Napi::Value(Napi::Env)>(const Emit&)>;
 
-  TrainingWorker(Napi::Env env, BusyClaim claim, Job job, ToValue toValue, Napi::Function onEvent)
-      : Napi::AsyncProgressQueueWorker<train::ProgressEvent>(Napi::Function::New(env, [](const Napi::CallbackInfo&) {})),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        claim_(std::move(claim)),
-        job_(std::move(job)),
-        toValue_(std::move(toValue)) {
-    if (!onEvent.IsEmpty()) onEvent_ = Napi::Persistent(onEvent);
-  }
-
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute(const ExecutionProgress& progress) override {
+  // Starts `body` on a new thread; the Promise settles on the JavaScript thread.
+  static Napi::Promise Start(Napi::Env env, BusyClaim claim, std::shared_ptr<std::atomic<bool>> abort, Body body, Napi::Function onEvent) {
+    auto job = std::shared_ptr<NativeJob>(new NativeJob(env, std::move(claim), std::move(abort), std::move(body)));
+    if (!onEvent.IsEmpty()) job->onEvent_ = Napi::Persistent(onEvent);
+    Napi::Promise promise = job->deferred_.Promise();
+    napi_value name = Napi::String::New(env, "mtl-torch training job");
+    // Unbounded queue, one thread (the job's). The context is unused: each message carries its job.
+    if (napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, nullptr, nullptr, nullptr, &CallJs, &job->tsfn_) != napi_ok) {
+      throw Napi::Error::New(env);
+    }
+    // After the thread-safe function, so that at teardown this hook runs first (hooks run last-in
+    // first-out) and the job has stopped before the function is closed.
+    if (napi_add_env_cleanup_hook(env, &OnEnvironmentCleanup, job.get()) != napi_ok) {
+      napi_release_threadsafe_function(job->tsfn_, napi_tsfn_abort);
+      throw Napi::Error::New(env);
+    }
+    job->hooked_ = true;
+    {
+      std::lock_guard<std::mutex> lock(registryMutex());
+      registry()[job.get()] = job;
+    }
+    installExitHandler();
     try {
-      adoptThreadSettings();
-      result_ = job_([&](const train::ProgressEvent& event) {
-        if (!onEvent_.IsEmpty()) progress.Send(&event, 1);
-      });
-    } catch (...) {
-      error_ = std::current_exception();
-      SetError("training failed");  // the real error is error_, turned into a TorchError in OnError
+      job->thread_ = std::thread([raw = job.get()] { raw->run(); });
+    } catch (...) {  // no thread could be made (a process or container limit)
+      napi_remove_env_cleanup_hook(env, &OnEnvironmentCleanup, job.get());
+      job->forget();
+      napi_release_threadsafe_function(job->tsfn_, napi_tsfn_abort);
+      throw std::runtime_error("cannot start the training thread (the process may be at its thread limit)");
     }
-  }
-
-  void OnProgress(const train::ProgressEvent* events, size_t count) override {
-    Napi::HandleScope scope(Env());
-    for (size_t i = 0; i < count; ++i) {
-      try {
-        onEvent_.Call({eventToObject(Env(), events[i])});
-      } catch (const Napi::Error&) {
-        // A throwing listener must not take the run down; lib/train reports it on the console.
-      }
-    }
-  }
-
-  void OnOK() override {
-    Napi::HandleScope scope(Env());
-    claim_.release();
-    deferred_.Resolve(toValue_(Env(), result_));
-  }
-
-  void OnError(const Napi::Error&) override {
-    Napi::HandleScope scope(Env());
-    claim_.release();
-    deferred_.Reject(errorValue(Env(), error_));
+    return promise;
   }
 
  private:
+  NativeJob(Napi::Env env, BusyClaim claim, std::shared_ptr<std::atomic<bool>> abort, Body body)
+      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), claim_(std::move(claim)), abort_(std::move(abort)), body_(std::move(body)) {}
+
+  struct Message {
+    std::shared_ptr<NativeJob> job;
+    bool done = false;
+    train::ProgressEvent event;
+  };
+
+  static std::mutex& registryMutex() {
+    static auto* mutex = new std::mutex();  // never destroyed: the exit handler may run after static destructors began
+    return *mutex;
+  }
+  static std::map<NativeJob*, std::shared_ptr<NativeJob>>& registry() {
+    static auto* jobs = new std::map<NativeJob*, std::shared_ptr<NativeJob>>();
+    return *jobs;
+  }
+  std::shared_ptr<NativeJob> self() {
+    std::lock_guard<std::mutex> lock(registryMutex());
+    auto it = registry().find(this);
+    return it == registry().end() ? nullptr : it->second;
+  }
+  void forget() {
+    std::lock_guard<std::mutex> lock(registryMutex());
+    registry().erase(this);
+  }
+
+  // The job's thread.
+  void run() {
+    std::shared_ptr<NativeJob> job = self();
+    try {
+      adoptThreadSettings();
+      finish_ = body_([&](const train::ProgressEvent& event) {
+        if (onEvent_.IsEmpty()) return;
+        napi_call_threadsafe_function(tsfn_, new Message{job, false, event}, napi_tsfn_nonblocking);
+      });
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    // Refused (napi_closing) once the environment is going away: then nobody waits for the result.
+    auto* done = new Message{job, true, {}};
+    if (napi_call_threadsafe_function(tsfn_, done, napi_tsfn_nonblocking) != napi_ok) delete done;
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+  }
+
+  void join() {
+    std::call_once(joined_, [this] {
+      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+    });
+  }
+
+  // On the JavaScript thread (env null: the function is being closed; the message is dropped).
+  static void CallJs(napi_env env, napi_value, void*, void* data) {
+    std::unique_ptr<Message> message(static_cast<Message*>(data));
+    if (env == nullptr) return;
+    NativeJob& job = *message->job;
+    Napi::Env napiEnv(env);
+    Napi::HandleScope scope(napiEnv);
+    if (!message->done) {
+      try {
+        job.onEvent_.Call({eventToObject(napiEnv, message->event)});
+      } catch (const Napi::Error&) {
+        // A throwing listener must not take the run down; lib/train reports it on the console.
+      }
+      return;
+    }
+    job.join();
+    if (job.hooked_) napi_remove_env_cleanup_hook(env, &OnEnvironmentCleanup, &job);
+    job.hooked_ = false;
+    job.claim_.release();
+    job.forget();
+    if (job.error_) {
+      job.deferred_.Reject(errorValue(napiEnv, job.error_));
+    } else {
+      try {
+        job.deferred_.Resolve(job.finish_(napiEnv));
+      } catch (const Napi::Error& e) {
+        job.deferred_.Reject(e.Value());
+      }
+    }
+    job.onEvent_.Reset();
+  }
+
+  // The environment is being torn down (worker.terminate(), the end of a worker or of the main
+  // environment): stop the loop at its next step and wait for it; nothing settles any more.
+  static void OnEnvironmentCleanup(void* data) {
+    auto* job = static_cast<NativeJob*>(data);
+    std::shared_ptr<NativeJob> keep = job->self();
+    job->hooked_ = false;
+    job->abort_->store(true);
+    job->join();
+    job->claim_.release();
+    // Queued messages still hold the job and may outlive the environment: drop its reference now.
+    job->onEvent_.Reset();
+    job->forget();
+  }
+
+  // process.exit() and fatal exceptions end the process without tearing environments down (and
+  // Node waits for its libuv pool, where this job does not run): the jobs still running are
+  // stopped here, before libtorch's static destructors run under them.
+  static void installExitHandler() {
+    static std::once_flag installed;
+    std::call_once(installed, [] { std::atexit(&StopAllAtExit); });
+  }
+  static void StopAllAtExit() {
+    std::vector<std::shared_ptr<NativeJob>> running;
+    {
+      std::lock_guard<std::mutex> lock(registryMutex());
+      for (const auto& [raw, job] : registry()) running.push_back(job);
+    }
+    for (const auto& job : running) job->abort_->store(true);
+    for (const auto& job : running) job->join();
+    // Owned by the registry, which is never destroyed: no joinable thread is ever destroyed.
+  }
+
+  Napi::Env env_;
   Napi::Promise::Deferred deferred_;
   BusyClaim claim_;
-  Job job_;
-  ToValue toValue_;
+  std::shared_ptr<std::atomic<bool>> abort_;
+  Body body_;
   Napi::FunctionReference onEvent_;
-  Result result_;
+  napi_threadsafe_function tsfn_ = nullptr;
+  std::thread thread_;
+  std::once_flag joined_;
+  bool hooked_ = false;
+  std::function<Napi::Value(Napi::Env)> finish_;
   std::exception_ptr error_;
 };
 
@@ -154,17 +273,16 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
       train::Datasets evalSets = info[1].IsUndefined() ? train::Datasets() : datasetsOf(info[1], "evalSets");
       const auto settings = readOptions<train::FitSettings>(jsonOf(info[2], "fit options"));
       Napi::Function onEvent = info.Length() > 3 && info[3].IsFunction() ? info[3].As<Napi::Function>() : Napi::Function();
-      BusyClaim claim(core_->lease.busy);
-      core_->abortRequested = false;
+      BusyClaim claim(core_->lease);
+      core_->abortRequested->store(false);
       auto core = core_;
-      auto* worker = new TrainingWorker<train::FitResult>(
-          info.Env(), std::move(claim),
-          [core, trainSets, evalSets, settings](const std::function<void(const train::ProgressEvent&)>& emit) {
-            return core->trainer->fit(trainSets, evalSets, settings, emit, core->abortRequested);
+      return NativeJob::Start(
+          info.Env(), std::move(claim), core->abortRequested,
+          [core, trainSets, evalSets, settings](const NativeJob::Emit& emit) -> std::function<Napi::Value(Napi::Env)> {
+            train::FitResult result = core->trainer->fit(trainSets, evalSets, settings, emit, *core->abortRequested);
+            return [result](Napi::Env env) { return fitResultToValue(env, result); };
           },
-          fitResultToValue, onEvent);
-      worker->Queue();
-      return worker->promise();
+          onEvent);
     });
   }
 
@@ -172,14 +290,15 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       train::Datasets evalSets = datasetsOf(info[0], "evalSets");
-      BusyClaim claim(core_->lease.busy);
+      BusyClaim claim(core_->lease);
       auto core = core_;
-      auto* worker = new TrainingWorker<train::Metrics>(
-          info.Env(), std::move(claim),
-          [core, evalSets](const std::function<void(const train::ProgressEvent&)>&) { return core->trainer->evaluate(evalSets); },
-          [](Napi::Env env, const train::Metrics& m) -> Napi::Value { return metricsToObject(env, m); }, Napi::Function());
-      worker->Queue();
-      return worker->promise();
+      return NativeJob::Start(
+          info.Env(), std::move(claim), std::make_shared<std::atomic<bool>>(false),
+          [core, evalSets](const NativeJob::Emit&) -> std::function<Napi::Value(Napi::Env)> {
+            train::Metrics metrics = core->trainer->evaluate(evalSets);
+            return [metrics](Napi::Env env) -> Napi::Value { return metricsToObject(env, metrics); };
+          },
+          Napi::Function());
     });
   }
 
@@ -187,7 +306,7 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   Napi::Value Step(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       const auto batches = batchesOf(info[0], "step");
-      BusyClaim claim(core_->lease.busy);
+      BusyClaim claim(core_->lease);
       const train::StepReport report = core_->trainer->step(batches);
       Napi::Object out = Napi::Object::New(info.Env());
       out.Set("losses", numbersToObject(info.Env(), report.losses));
@@ -200,14 +319,14 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   }
 
   Napi::Value Abort(const Napi::CallbackInfo& info) {
-    core_->abortRequested = true;
+    core_->abortRequested->store(true);
     return info.Env().Undefined();
   }
 
   Napi::Value SaveCheckpoint(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       Args args(info);
-      BusyClaim claim(core_->lease.busy);
+      BusyClaim claim(core_->lease);
       core_->trainer->saveCheckpoint(args.string(0));
       return info.Env().Undefined();
     });
@@ -216,7 +335,7 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
   Napi::Value LoadCheckpoint(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       Args args(info);
-      BusyClaim claim(core_->lease.busy);
+      BusyClaim claim(core_->lease);
       core_->trainer->loadCheckpoint(args.string(0));
       return info.Env().Undefined();
     });

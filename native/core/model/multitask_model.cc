@@ -39,7 +39,11 @@ at::Tensor InputEmbeddingImpl::paddingMask(const data::Batch& batch) const {
     return positions.unsqueeze(0).ge(batch.lengths.to(at::kLong).unsqueeze(1));
   }
   TORCH_CHECK(!features_, "a features batch needs lengths");
-  return batch.inputIds.eq(input_.padId);
+  at::Tensor mask = batch.inputIds.eq(input_.padId);
+  // A row of padding only has no position to attend to (its outputs would be NaN).
+  TORCH_CHECK_VALUE(mask.size(1) == 0 || !mask.all(1).any().item<bool>(), "a row of inputIds holds padding (padId ", input_.padId,
+                    ") only: give it at least one token, or lengths");
+  return mask;
 }
 
 MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(config) {

@@ -7,12 +7,15 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/train/state.h"
 
 namespace mtl::train {
 
-constexpr const char* kCheckpointFormat = "mtl-torch.checkpoint.v2";
+// v3: every optimized parameter has its optimizer entries (and "has_state" says which hold state),
+// so that a checkpoint's entries are fixed by the run and checked as a whole.
+constexpr const char* kCheckpointFormat = "mtl-torch.checkpoint.v3";
 
 struct Checkpoint {
   State state;
@@ -29,5 +32,13 @@ void writeModelWeights(const std::string& path, const Checkpoint& weights);
 
 // Refuses the checkpoint unless metadata[key] == expected, saying what the run has instead.
 void requireMetadata(const Checkpoint& checkpoint, const std::string& key, const std::string& expected);
+
+// Refuses `checkpoint` unless it is what this run would write: every metadata entry of `expected`
+// equal, exactly the entries of `expected` (none missing, none unknown), each of the same dtype and
+// shape, every floating value finite. The message names the first entry that differs. The owners'
+// loadState then check the ranges of what they read. `optionalGroups` (entry-name prefixes) hold
+// state that a fit setting adds: a checkpoint may lack a group entirely (that state starts afresh)
+// or hold one this run does not write (not used); a group present on both sides is checked whole.
+void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, const std::vector<std::string>& optionalGroups = {});
 
 }  // namespace mtl::train

@@ -81,6 +81,7 @@ void TaskStreams::saveState(State& state, const std::string& prefix) const {
 }
 
 void TaskStreams::loadState(const State& state, const std::string& prefix) {
+  std::map<const Stream*, std::pair<int64_t, int64_t>> restored;  // shared streams: every task saved the same place
   for (size_t t = 0; t < streams_.size(); ++t) {
     // Tasks sharing a stream saved the same position; each restores it.
     Stream& stream = *streams_[t];
@@ -92,6 +93,11 @@ void TaskStreams::loadState(const State& state, const std::string& prefix) {
       throw std::invalid_argument("checkpoint: '" + key + "position' (" + std::to_string(position) + ") is outside the data set of " +
                                   std::to_string(stream.dataset->size()) + " examples: it was saved for other data");
     }
+    auto earlier = restored.find(&stream);
+    if (earlier != restored.end() && earlier->second != std::make_pair(pass, position)) {
+      throw std::invalid_argument("checkpoint: '" + key + "pass' and '" + key + "position' differ from those of a task sharing its inputs");
+    }
+    restored[&stream] = {pass, position};
     stream.pass = pass;
     stream.position = position;
     loadPass(stream);

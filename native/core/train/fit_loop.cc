@@ -3,6 +3,8 @@
 // (or each epoch) and writes checkpoints that resume bit for bit. The step itself is StepRunner's.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <filesystem>
 
 #include "core/model/head.h"
@@ -13,6 +15,9 @@
 namespace mtl::train {
 
 namespace {
+
+constexpr const char* kEarlyStoppingPrefix = "loop.early_stopping.";
+constexpr const char* kKeepBestPrefix = "loop.keep_best.";
 
 // The value of an evaluation metric ("task.metric", or "loss": the mean of the tasks' losses) and
 // whether a new value improves on the best so far, in the metric's own direction (its head's
@@ -40,8 +45,10 @@ class MetricTracker {
   }
   void loadState(const State& state, const std::string& prefix) {
     if (!hasKey(state, prefix + "have_best")) return;
-    haveBest_ = getInt(state, prefix + "have_best") != 0;
-    best_ = getDouble(state, prefix + "best");
+    const bool haveBest = getIntIn(state, prefix + "have_best", 0, 1) != 0;
+    const double best = getDouble(state, prefix + "best");
+    if (!std::isfinite(best)) throw std::invalid_argument("checkpoint: '" + prefix + "best' must be finite");
+    haveBest_ = haveBest, best_ = best;
   }
 
  private:
@@ -90,9 +97,10 @@ class EarlyStopper {
     putInt(state, prefix + "stale", stale_);
   }
   void loadState(const State& state, const std::string& prefix) {
+    if (!hasKey(state, prefix + "have_best")) return;
+    const int64_t stale = getIntIn(state, prefix + "stale", 0, std::numeric_limits<int64_t>::max());
     tracker_.loadState(state, prefix);
-    if (hasKey(state, prefix + "stale")) stale_ = getInt(state, prefix + "stale");
-    if (stale_ < 0) throw std::invalid_argument("checkpoint: '" + prefix + "stale' must be >= 0");
+    stale_ = stale;
   }
 
  private:
@@ -130,21 +138,6 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   const int64_t totalSteps = settings.steps > 0 ? settings.steps : settings.epochs * stepsPerEpoch;
 
   step_ = 0;
-  Checkpoint resume = settings.resumeFrom.empty() ? std::move(pending_) : readCheckpoint(settings.resumeFrom);
-  pending_ = Checkpoint();
-  if (!resume.empty()) {
-    requireMetadata(resume, "strategy", options_.strategy.at("kind").get<std::string>());
-    requireMetadata(resume, "sampler", sampler ? options_.sampler.value("kind", capabilities.defaultSampler) : "none");
-    // Checked first (they throw naming the entry), then the trainer's own state.
-    streams.loadState(resume.state, "data.");
-    if (sampler) sampler->loadState(resume.state, "sampler.");
-    strategy->loadState(resume.state, "strategy.");
-    restore(resume);
-  }
-
-  FitResult result;
-  std::map<std::string, double> epochLossSums;
-  std::map<std::string, int64_t> epochLossCounts;
   std::unique_ptr<EarlyStopper> stopper;
   if (!settings.earlyStopping.is_null()) stopper = std::make_unique<EarlyStopper>(readOptions<EarlyStopping>(settings.earlyStopping), *model_);
   std::unique_ptr<MetricTracker> best;
@@ -152,25 +145,47 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     const auto keep = readOptions<BestModel>(settings.keepBest);
     best = std::make_unique<MetricTracker>(keep.metric, keep.mode, *model_);
   }
+  // Everything a checkpoint of this run holds: the trainer's state, the data positions, the
+  // sampler and the strategy, the best values of keepBest and earlyStopping, and what they belong to.
+  const std::string samplerKind = !sampler ? "none" : options_.sampler.is_null() ? capabilities.defaultSampler : options_.sampler.value("kind", capabilities.defaultSampler);
+  auto captureRun = [&] {
+    Checkpoint checkpoint = capture();
+    streams.saveState(checkpoint.state, "data.");
+    if (sampler) sampler->saveState(checkpoint.state, "sampler.");
+    strategy->saveState(checkpoint.state, "strategy.");
+    if (stopper) stopper->saveState(checkpoint.state, kEarlyStoppingPrefix);
+    if (best) best->saveState(checkpoint.state, kKeepBestPrefix);
+    checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
+    checkpoint.metadata["sampler"] = samplerKind;
+    return checkpoint;
+  };
+  Checkpoint resume = settings.resumeFrom.empty() ? std::move(pending_) : readCheckpoint(settings.resumeFrom);
+  pending_ = Checkpoint();
   if (!resume.empty()) {
-    if (stopper) stopper->loadState(resume.state, "loop.early_stopping.");
-    if (best) best->loadState(resume.state, "loop.keep_best.");
+    // The whole file against what this run writes (entries, dtypes, shapes, finite values,
+    // metadata), then each part checks its ranges as it restores; the loop's parts are this fit's
+    // own, so a refusal leaves the trainer as it was (restore is all or nothing).
+    // keepBest and earlyStopping are settings of this fit: a checkpoint of a run without them has
+    // none of their entries (they start afresh), and one of a run with them resumes without them.
+    checkAgainst(resume, captureRun(), {kEarlyStoppingPrefix, kKeepBestPrefix});
+    streams.loadState(resume.state, "data.");
+    if (sampler) sampler->loadState(resume.state, "sampler.");
+    strategy->loadState(resume.state, "strategy.");
+    if (stopper) stopper->loadState(resume.state, kEarlyStoppingPrefix);
+    if (best) best->loadState(resume.state, kKeepBestPrefix);
+    restore(resume);
   }
+
+  FitResult result;
+  std::map<std::string, double> epochLossSums;
+  std::map<std::string, int64_t> epochLossCounts;
   auto clock = std::chrono::steady_clock::now();
   int64_t stepsSinceClock = 0, examplesSinceClock = 0;
 
   auto writeCheckpointNow = [&] {
     std::filesystem::create_directories(settings.checkpointDir);
     const std::string path = (std::filesystem::path(settings.checkpointDir) / "checkpoint.safetensors").string();
-    Checkpoint checkpoint = capture();
-    streams.saveState(checkpoint.state, "data.");
-    if (sampler) sampler->saveState(checkpoint.state, "sampler.");
-    strategy->saveState(checkpoint.state, "strategy.");
-    if (stopper) stopper->saveState(checkpoint.state, "loop.early_stopping.");
-    if (best) best->saveState(checkpoint.state, "loop.keep_best.");
-    checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
-    checkpoint.metadata["sampler"] = sampler ? options_.sampler.value("kind", capabilities.defaultSampler) : "none";
-    if (sync_->rank() == 0) writeCheckpoint(path, checkpoint);
+    if (sync_->rank() == 0) writeCheckpoint(path, captureRun());
     result.checkpoints.push_back(path);
     ProgressEvent event{"checkpoint", step_, step_ / stepsPerEpoch};
     event.message = path;

@@ -1,5 +1,6 @@
 #include "core/train/loss_scaler.h"
 
+#include <cmath>
 #include <map>
 
 namespace mtl::train {
@@ -48,8 +49,10 @@ void LossScaler::saveState(State& state, const std::string& prefix) const {
 }
 
 void LossScaler::loadState(const State& state, const std::string& prefix) {
-  scale_ = getDouble(state, prefix + "scale");
-  cleanSteps_ = getInt(state, prefix + "clean_steps");
+  const double scale = getDouble(state, prefix + "scale");
+  if (!(scale > 0) || !std::isfinite(scale)) throw std::invalid_argument("checkpoint: '" + prefix + "scale' must be a finite number > 0");
+  cleanSteps_ = getIntIn(state, prefix + "clean_steps", 0, std::numeric_limits<int64_t>::max());
+  scale_ = scale;
 }
 
 }  // namespace mtl::train

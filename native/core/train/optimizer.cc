@@ -98,61 +98,102 @@ void setGroupLearningRate(torch::optim::Optimizer& optimizer, size_t group, doub
   optimizer.param_groups().at(group).options().set_lr(lr);
 }
 
+// Every parameter's entries are written, zeros where the optimizer holds no state for it yet (a
+// task not trained so far), with `has_state` saying which hold state: a checkpoint's entries are
+// then the same for every checkpoint of a run, and one that lost some is refused, never resumed
+// with fresh moments.
 void saveOptimizerState(const torch::optim::Optimizer& optimizer, State& state, const std::string& prefix) {
   const auto& states = optimizer.state();
   using StateMap = std::decay_t<decltype(states)>;
   const auto parameters = allParameters(optimizer);
+  const bool isSgd = dynamic_cast<const torch::optim::SGD*>(&optimizer) != nullptr;
+  std::vector<int64_t> hasState(parameters.size(), 0);
   for (size_t i = 0; i < parameters.size(); ++i) {
-    auto it = states.find(compat::optimizerStateKey<StateMap>(parameters[i]));
-    if (it == states.end()) continue;
     const std::string key = prefix + std::to_string(i) + ".";
-    const auto* base = it->second.get();
-    if (const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(base)) {
-      putInt(state, key + "step", s->step());
-      state[key + "exp_avg"] = s->exp_avg().clone();
-      state[key + "exp_avg_sq"] = s->exp_avg_sq().clone();
-    } else if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(base)) {
-      putInt(state, key + "step", s->step());
-      state[key + "exp_avg"] = s->exp_avg().clone();
-      state[key + "exp_avg_sq"] = s->exp_avg_sq().clone();
-    } else if (const auto* s = dynamic_cast<const torch::optim::SGDParamState*>(base)) {
-      if (s->momentum_buffer().defined()) state[key + "momentum_buffer"] = s->momentum_buffer().clone();
+    const at::Tensor zeros = at::zeros(parameters[i].sizes(), parameters[i].options().requires_grad(false));
+    auto it = states.find(compat::optimizerStateKey<StateMap>(parameters[i]));
+    const auto* base = it == states.end() ? nullptr : it->second.get();
+    if (isSgd) {
+      const auto* s = dynamic_cast<const torch::optim::SGDParamState*>(base);
+      const bool has = s != nullptr && s->momentum_buffer().defined();
+      hasState[i] = has ? 1 : 0;
+      state[key + "momentum_buffer"] = has ? s->momentum_buffer().clone() : zeros;
+      continue;
     }
+    int64_t step = 0;
+    at::Tensor expAvg = zeros, expAvgSq = zeros;
+    if (const auto* s = dynamic_cast<const torch::optim::AdamWParamState*>(base)) {
+      step = s->step(), expAvg = s->exp_avg().clone(), expAvgSq = s->exp_avg_sq().clone();
+    } else if (const auto* s = dynamic_cast<const torch::optim::AdamParamState*>(base)) {
+      step = s->step(), expAvg = s->exp_avg().clone(), expAvgSq = s->exp_avg_sq().clone();
+    }
+    hasState[i] = base != nullptr ? 1 : 0;
+    putInt(state, key + "step", step);
+    state[key + "exp_avg"] = expAvg;
+    state[key + "exp_avg_sq"] = expAvgSq;
   }
+  state[prefix + "has_state"] = at::tensor(hasState, at::kLong);
 }
 
 void loadOptimizerState(torch::optim::Optimizer& optimizer, const State& state, const std::string& prefix) {
   auto& states = optimizer.state();
   using StateMap = std::decay_t<decltype(states)>;
   const auto parameters = allParameters(optimizer);
-  states.clear();
   const bool isAdamW = dynamic_cast<torch::optim::AdamW*>(&optimizer) != nullptr;
   const bool isAdam = dynamic_cast<torch::optim::Adam*>(&optimizer) != nullptr;
+  const at::Tensor hasState = getTensor(state, prefix + "has_state").contiguous();
+  if (hasState.dim() != 1 || hasState.scalar_type() != at::kLong || hasState.size(0) != static_cast<int64_t>(parameters.size())) {
+    throw std::invalid_argument("checkpoint: '" + prefix + "has_state' must be an int64 tensor of " + std::to_string(parameters.size()) +
+                                " entries (one per optimized parameter)");
+  }
+  // Checked completely before the optimizer's state changes.
+  StateMap restoredStates;
   for (size_t i = 0; i < parameters.size(); ++i) {
     const std::string key = prefix + std::to_string(i) + ".";
     const auto& p = parameters[i];
+    const int64_t has = hasState.data_ptr<int64_t>()[i];
+    if (has != 0 && has != 1) throw std::invalid_argument("checkpoint: '" + prefix + "has_state' must hold 0 or 1, got " + std::to_string(has));
     auto restored = [&](const std::string& name) {
       const at::Tensor& t = getTensor(state, key + name);
-      if (t.sizes() != p.sizes()) throw std::invalid_argument("checkpoint: '" + key + name + "' does not match its parameter's shape");
+      if (t.sizes() != p.sizes() || t.scalar_type() != p.scalar_type()) {
+        throw std::invalid_argument("checkpoint: '" + key + name + "' does not match its parameter's shape and dtype");
+      }
+      if (!at::isfinite(t).all().item<bool>()) throw std::invalid_argument("checkpoint: '" + key + name + "' holds NaN or infinite values");
       return t.to(p.options()).clone();
     };
     if (isAdamW || isAdam) {
-      if (!hasKey(state, key + "step")) continue;
+      const int64_t step = getInt(state, key + "step");
+      at::Tensor expAvg = restored("exp_avg"), expAvgSq = restored("exp_avg_sq");
+      if (has == 0) continue;
+      if (step < 1) throw std::invalid_argument("checkpoint: '" + key + "step' must be at least 1 for a parameter with state, got " + std::to_string(step));
+      if ((expAvgSq < 0).any().item<bool>()) throw std::invalid_argument("checkpoint: '" + key + "exp_avg_sq' holds negative values");
       if (isAdamW) {
         auto s = std::make_unique<torch::optim::AdamWParamState>();
-        s->step(getInt(state, key + "step")).exp_avg(restored("exp_avg")).exp_avg_sq(restored("exp_avg_sq"));
-        states[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
+        s->step(step).exp_avg(expAvg).exp_avg_sq(expAvgSq);
+        restoredStates[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
       } else {
         auto s = std::make_unique<torch::optim::AdamParamState>();
-        s->step(getInt(state, key + "step")).exp_avg(restored("exp_avg")).exp_avg_sq(restored("exp_avg_sq"));
-        states[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
+        s->step(step).exp_avg(expAvg).exp_avg_sq(expAvgSq);
+        restoredStates[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
       }
-    } else if (hasKey(state, key + "momentum_buffer")) {
+    } else {
+      at::Tensor buffer = restored("momentum_buffer");
+      if (has == 0) continue;
       auto s = std::make_unique<torch::optim::SGDParamState>();
-      s->momentum_buffer(restored("momentum_buffer"));
-      states[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
+      s->momentum_buffer(buffer);
+      restoredStates[compat::optimizerStateKey<StateMap>(p)] = std::move(s);
     }
   }
+  states = std::move(restoredStates);
+}
+
+std::string describeParameterGroups(const BuiltOptimizer& built) {
+  std::string out;
+  const auto& groups = built.optimizer->param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) {
+    out += (g ? "," : "") + (g < built.groupNames.size() ? built.groupNames[g] : std::to_string(g)) + ":" + std::to_string(groups[g].params().size());
+  }
+  return out;
 }
 
 }  // namespace mtl::train

@@ -41,6 +41,11 @@ void setGroupLearningRate(torch::optim::Optimizer& optimizer, size_t group, doub
 // The per-parameter state (moments, momentum buffers, step counts), keyed by the parameter's
 // position across param groups, so it survives a process restart where addresses change.
 void saveOptimizerState(const torch::optim::Optimizer& optimizer, State& state, const std::string& prefix);
+// Every entry is checked (shape, dtype, finite values, ranges) before the optimizer changes.
 void loadOptimizerState(torch::optim::Optimizer& optimizer, const State& state, const std::string& prefix);
+
+// "name:count,..." of the torch param groups, as checkpoints record them (a resumed run must have
+// the same groups, in the same order, of the same sizes).
+std::string describeParameterGroups(const BuiltOptimizer& built);
 
 }  // namespace mtl::train

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -34,6 +35,15 @@ inline const at::Tensor& getScalar(const State& state, const std::string& key, a
 }
 inline double getDouble(const State& state, const std::string& key) { return getScalar(state, key, at::kDouble).item<double>(); }
 inline int64_t getInt(const State& state, const std::string& key) { return getScalar(state, key, at::kLong).item<int64_t>(); }
+// An integer entry in [low, high], refused otherwise (a checkpoint's counters and indices).
+inline int64_t getIntIn(const State& state, const std::string& key, int64_t low, int64_t high) {
+  const int64_t value = getInt(state, key);
+  if (value < low || value > high) {
+    throw std::invalid_argument("checkpoint: '" + key + "' is " + std::to_string(value) + ", outside [" + std::to_string(low) + ", " +
+                                std::to_string(high) + "]");
+  }
+  return value;
+}
 // A tensor entry of the given shape and dtype (learned state such as a weighting's parameters).
 inline const at::Tensor& getTensorLike(const State& state, const std::string& key, const at::Tensor& like) {
   const at::Tensor& t = getTensor(state, key);

@@ -61,11 +61,23 @@ Checkpoint Trainer::capture() const {
   checkpoint.metadata["tasks"] = joined(runner_->tasks());
   checkpoint.metadata["optimizer"] = runner_->optimizerKind();
   checkpoint.metadata["weighting"] = runner_->weighting().name();
+  checkpoint.metadata["parameterGroups"] = runner_->parameterGroups();
   return checkpoint;
 }
 
 void Trainer::restore(const Checkpoint& checkpoint) {
-  // Everything is checked before anything changes: a refused checkpoint leaves the run as it was.
+  // The checkpoint's entries were checked as a whole (checkAgainst); the owners check their ranges
+  // while restoring. A refusal part way puts back the state the run had: nothing changes.
+  const Checkpoint before = capture();
+  try {
+    apply(checkpoint);
+  } catch (...) {
+    apply(before);
+    throw;
+  }
+}
+
+void Trainer::apply(const Checkpoint& checkpoint) {
   requireMetadata(checkpoint, "tasks", joined(runner_->tasks()));
   requireMetadata(checkpoint, "optimizer", runner_->optimizerKind());
   requireMetadata(checkpoint, "weighting", runner_->weighting().name());
@@ -75,9 +87,10 @@ void Trainer::restore(const Checkpoint& checkpoint) {
   for (const auto* items : {&parameters, &buffers}) {
     for (const auto& item : *items) getTensorLike(state, "model." + item.key(), item.value().cpu());
   }
-  const int64_t step = getInt(state, "loop.step");
-  if (step < 0) throw std::invalid_argument("checkpoint: 'loop.step' is negative (" + std::to_string(step) + ")");
+  const int64_t step = getIntIn(state, "loop.step", 0, std::numeric_limits<int64_t>::max());
   const at::Tensor& cpuRng = getTensorLike(state, "rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  // Refused (libtorch checks an mt19937 state) before anything changes.
+  at::detail::createCPUGenerator().set_state(cpuRng);
   {
     at::NoGradGuard noGrad;
     for (const auto* items : {&parameters, &buffers}) {

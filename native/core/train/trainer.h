@@ -76,8 +76,9 @@ class Trainer {
 
  private:
   Checkpoint capture() const;
-  // The state of the trainer itself (model, optimizer, weighting, scaler, step, RNG).
+  // The state of the trainer itself (model, optimizer, weighting, scaler, step, RNG), all or nothing.
   void restore(const Checkpoint& checkpoint);
+  void apply(const Checkpoint& checkpoint);
 
   std::shared_ptr<TrainableModel> model_;
   TrainerOptions options_;

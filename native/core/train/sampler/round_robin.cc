@@ -11,7 +11,9 @@ class RoundRobin : public TaskSampler {
   int64_t next() override { return position_++ % tasks_; }
   std::vector<double> probabilities() const override { return {}; }
   void saveState(State& state, const std::string& prefix) const override { putInt(state, prefix + "position", position_); }
-  void loadState(const State& state, const std::string& prefix) override { position_ = getInt(state, prefix + "position"); }
+  void loadState(const State& state, const std::string& prefix) override {
+    position_ = getIntIn(state, prefix + "position", 0, std::numeric_limits<int64_t>::max());
+  }
 
  private:
   int64_t tasks_;

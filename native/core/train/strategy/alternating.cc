@@ -16,7 +16,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AlternatingOptions, every)
 class Alternating : public Strategy {
  public:
   Alternating(const AlternatingOptions& options, const PlanSetup& setup)
-      : perEpoch_(options.every == "epoch"), batchSize_(setup.batchSize), sampler_(setup.sampler) {
+      : perEpoch_(options.every == "epoch"), batchSize_(setup.batchSize), sampler_(setup.sampler),
+        tasks_(static_cast<int64_t>(setup.sizes.size())) {
     for (int64_t size : setup.sizes) {
       const int64_t batches = batchesPerPass(size, batchSize_);
       stepsPerEpoch_ = perEpoch_ ? std::max(stepsPerEpoch_, batches) : stepsPerEpoch_ + batches;
@@ -32,12 +33,16 @@ class Alternating : public Strategy {
     return {{epochTask_}, {1.0}, {batchSize_}};
   }
   void saveState(State& state, const std::string& prefix) const override { putInt(state, prefix + "epoch_task", epochTask_); }
-  void loadState(const State& state, const std::string& prefix) override { epochTask_ = getInt(state, prefix + "epoch_task"); }
+  // The task index must name one of this run's tasks: the next batch is drawn for it.
+  void loadState(const State& state, const std::string& prefix) override {
+    epochTask_ = getIntIn(state, prefix + "epoch_task", 0, tasks_ - 1);
+  }
 
  private:
   bool perEpoch_;
   int64_t batchSize_;
   TaskSampler* sampler_;
+  int64_t tasks_;
   int64_t stepsPerEpoch_ = 0;
   int64_t epochTask_ = 0;
 };

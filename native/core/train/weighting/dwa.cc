@@ -47,6 +47,8 @@ class Dwa : public LossWeighting {
     putInt(state, prefix + "closed_epochs", closedEpochs_);
   }
   void loadState(const State& state, const std::string& prefix) override {
+    if ((getTensor(state, prefix + "counts") < 0).any().item<bool>()) throw std::invalid_argument("checkpoint: '" + prefix + "counts' holds negative counts");
+    getIntIn(state, prefix + "closed_epochs", 0, std::numeric_limits<int64_t>::max());
     copyInto(sums_, getTensor(state, prefix + "sums"));
     copyInto(previous_, getTensor(state, prefix + "previous"));
     copyInto(beforePrevious_, getTensor(state, prefix + "before_previous"));

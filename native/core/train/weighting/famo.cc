@@ -48,13 +48,17 @@ class Famo : public LossWeighting {
   std::vector<at::Tensor> parameters() const override { return {adam_.parameter()}; }
   void saveState(State& state, const std::string& prefix) const override {
     state[prefix + "logits"] = adam_.parameter().detach().clone();
-    if (previousLosses_.defined()) state[prefix + "previous_losses"] = previousLosses_.clone();
+    // Always written (zeros before the first step, flagged), so every checkpoint has the same entries.
+    const auto tasks = adam_.parameter().size(0);
+    state[prefix + "previous_losses"] = previousLosses_.defined() ? previousLosses_.clone() : at::zeros({tasks}, at::kDouble);
+    putInt(state, prefix + "has_previous_losses", previousLosses_.defined() ? 1 : 0);
     adam_.saveState(state, prefix + "adam.");
   }
   void loadState(const State& state, const std::string& prefix) override {
     at::NoGradGuard noGrad;
     adam_.parameter().copy_(getTensor(state, prefix + "logits"));
-    previousLosses_ = hasKey(state, prefix + "previous_losses") ? getTensor(state, prefix + "previous_losses").clone() : at::Tensor();
+    const bool hasPrevious = getIntIn(state, prefix + "has_previous_losses", 0, 1) != 0;
+    previousLosses_ = hasPrevious ? getTensor(state, prefix + "previous_losses").clone() : at::Tensor();
     adam_.loadState(state, prefix + "adam.");
   }
 

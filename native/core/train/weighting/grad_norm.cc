@@ -65,7 +65,7 @@ class GradNorm : public LossWeighting {
     at::NoGradGuard noGrad;
     adam_.parameter().copy_(getTensor(state, prefix + "weights"));
     initialLosses_ = getTensor(state, prefix + "initial_losses").clone();
-    initialized_ = getInt(state, prefix + "initialized") != 0;
+    initialized_ = getIntIn(state, prefix + "initialized", 0, 1) != 0;
     adam_.loadState(state, prefix + "adam.");
   }
 
