@@ -19,7 +19,7 @@ import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
 import { load as loadTensors } from '../serialization.ts';
-import { tensor } from '../tensor.ts';
+import { manualSeed, tensor } from '../tensor.ts';
 import { Trainer, type ProgressEvent } from '../train/trainer.ts';
 import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
@@ -92,6 +92,11 @@ export function rankDevice(device: RunConfig['device'], group: ProcessGroup | un
 }
 
 function buildModel(config: RunConfig, tasks: RunTasks, group: ProcessGroup | undefined, only?: string): MultiTaskModel {
+  // libtorch seeds its generator at random at start-up (as PyTorch does): a run starts each model
+  // from the run's seed, so that the same config gives the same weights, and the dropout that
+  // follows draws the same numbers. (Data parallel: every rank builds the same weights; the trainer
+  // still broadcasts rank 0's at its first step.)
+  manualSeed(config.trainer.seed);
   const selected = tasks.tasks.filter((t) => only === undefined || t.name === only);
   return multitask({
     input: tasks.input,
