@@ -180,7 +180,12 @@ export function buildProgram(): Command {
     .option('--master <host:port>', 'data parallel: the rendezvous, an address of node 0 (default with one machine: 127.0.0.1 and a free port)')
     .option('--backend <name>', 'data parallel: auto, gloo (CPU) or nccl (CUDA)', 'auto')
     .option('--timeout <seconds>', 'data parallel: how long a lost or stuck rank may take before the others fail naming it', positiveNumberArgument, 60)
-    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string } & DistributedFlags) => {
+    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string } & DistributedFlags, command: Command) => {
+      // --backend and --timeout configure a data-parallel run: in a single process they would do nothing.
+      const given = ['backend', 'timeout'].filter((name) => command.getOptionValueSource(name) === 'cli');
+      if (given.length > 0 && opts.nproc === undefined && !environmentHasRendezvous()) {
+        throw new InvalidArgumentError(`${given.map((n) => `--${n}`).join(' and ')} configure${given.length === 1 ? 's' : ''} a data-parallel run: give --nproc N (or start this process as a rank, with WORLD_SIZE set)`);
+      }
       if (opts.resume !== undefined && (config !== undefined || opts.steps !== undefined || opts.out)) {
         throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
       }

@@ -129,13 +129,13 @@ describe.skipIf(!haveGloo)('data parallel: faults are loud, and a run resumes', 
   it('kill -9 of one rank ends the other within the timeout, naming it; the run resumes from the last checkpoint (same world size bit for bit, 1 rank × 32 within tolerance)', async () => {
     const TIMEOUT = 20;
     const STEPS = 120;
-    const base: ChildSpec = { config: 'joint-uncertainty', batchSize: 16, steps: STEPS, out: '', distributed: true, timeoutSeconds: TIMEOUT, checkpointEvery: 10 };
+    const base: ChildSpec = { config: 'joint-uncertainty', batchSize: 16, steps: STEPS, out: '', distributed: true, timeoutSeconds: TIMEOUT };
     // The reference: the same run, uninterrupted.
     const straight = tempDir('mtl-ddp-straight-');
     const cut = tempDir('mtl-ddp-cut-');
     const checkpointDir = path.join(cut, 'checkpoint');
     const port = await freePort();
-    const spec = { ...base, out: cut, checkpointDir };
+    const spec = { ...base, out: cut, checkpointDir, checkpointEvery: 10 };
     const ranks = [0, 1].map((r) => start(spec, rankEnv(port, r, 2)));
     const straightRun = runRanks({ ...base, out: straight }, 2);
     await waitFor(() => /^step 25$/m.test(ranks[1]!.stdout()), 60_000);
@@ -275,5 +275,15 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const flags = await cliRun(['train', file, '--nproc', '2', '--nnodes', '2']);
     expect(flags.code).toBe(1);
     expect(flags.stderr).toMatch(/--master: a run over 2 machines needs --master host:port/);
+    // Data-parallel flags without ranks would do nothing: refused.
+    const lone = await cliRun(['train', file, '--timeout', '5']);
+    expect(lone.code).toBe(1);
+    expect(lone.stderr).toMatch(/--timeout configures a data-parallel run: give --nproc N/);
+    const loneBackend = await cliRun(['train', file, '--backend', 'gloo', '--timeout', '5']);
+    expect(loneBackend.code).toBe(1);
+    expect(loneBackend.stderr).toMatch(/--backend and --timeout configure a data-parallel run/);
+    const nnodesAlone = await cliRun(['train', file, '--nnodes', '2']);
+    expect(nnodesAlone.code).toBe(1);
+    expect(nnodesAlone.stderr).toMatch(/--nnodes, --node-rank and --master go with --nproc/);
   }, 60_000);
 });
