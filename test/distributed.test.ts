@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import type { ChildSpec } from './helpers/ddp-child.ts';
-import { tempDir } from './helpers/train.ts';
+import { featureModel, tempDir } from './helpers/train.ts';
 
 const CHILD = fileURLToPath(new URL('./helpers/ddp-child.ts', import.meta.url));
 const haveGloo = mt.distributed.backends().includes('gloo');
@@ -286,4 +286,37 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     expect(nnodesAlone.code).toBe(1);
     expect(nnodesAlone.stderr).toMatch(/--nnodes, --node-rank and --master go with --nproc/);
   }, 60_000);
+});
+
+describe('mt.distributed: bad arguments are refused, naming them', () => {
+  it('init: options and environment values', async () => {
+    const saved = Object.fromEntries(['MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK'].map((k) => [k, process.env[k]]));
+    try {
+      await expect(mt.distributed.init({ backend: 'mpi' } as never)).rejects.toThrow(/distributed\.init.*backend/);
+      await expect(mt.distributed.init({ device: 'tpu' } as never)).rejects.toThrow(/distributed\.init.*device.*'cpu', 'cuda' or 'cuda:N'/);
+      await expect(mt.distributed.init({ timeoutSeconds: 0 })).rejects.toThrow(/distributed\.init.*timeoutSeconds/);
+      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 70_000, rank: 0, worldSize: 1 })).rejects.toThrow(/distributed\.init.*masterPort/);
+      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 1234, rank: 2, worldSize: 2 })).rejects.toThrow(/RANK=2 is outside 0\.\.1 \(WORLD_SIZE=2\)/);
+      Object.assign(process.env, { MASTER_ADDR: '127.0.0.1', MASTER_PORT: '1234', RANK: '0', WORLD_SIZE: 'two' });
+      await expect(mt.distributed.init()).rejects.toThrow(/the environment variable WORLD_SIZE="two" is not an integer/);
+      Object.assign(process.env, { WORLD_SIZE: '2', MASTER_PORT: '99999' });
+      await expect(mt.distributed.init()).rejects.toThrow(/the environment variable MASTER_PORT="99999" is not an integer in 1\.\.65535/);
+      Object.assign(process.env, { MASTER_PORT: '1234', RANK: '' });
+      await expect(mt.distributed.init()).rejects.toThrow(/the environment variable RANK is not set/);
+      expect(mt.distributed.currentGroup()).toBeUndefined();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
+  it("Trainer: 'distributed' must be a group, or true after init()", () => {
+    const model = featureModel(6, { a: { kind: 'classification', classes: 3 } });
+    expect(() => new mt.Trainer(model, { distributed: true })).toThrow(/distributed: true trains over the group of mt\.distributed\.init\(\): await it first/);
+    expect(() => new mt.Trainer(model, { distributed: 'yes' as never })).toThrow(/'distributed' must be true, false or a process group/);
+    // false: one process, as without the option.
+    expect(new mt.Trainer(model, { distributed: false }).group).toBeUndefined();
+  });
 });
