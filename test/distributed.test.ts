@@ -4,7 +4,7 @@
  * with batch 32; a rank killed mid-run must end the other with an error naming it, within the
  * timeout; each start-up mismatch must be refused with a clear error.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -263,6 +263,47 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     expect(events.filter((e) => e.kind === 'eval' && e.model === 'multi-task').map((e) => e.step)).toEqual([6, 12]);
     expect(result.stdout.match(/Dev metrics/g)).toHaveLength(1);
   }, 180_000);
+
+  it('a run killed mid-way resumes with train --resume --nproc 2 (another number of ranks is refused: batchSize is per rank)', async () => {
+    const dir = tempDir('mtl-ddp-cli-resume-');
+    const config = {
+      data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+      trainer: { batchSize: 8, seed: 1 },
+      steps: 400, evalEvery: 10, checkpointEvery: 10,
+    };
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const out = path.join(dir, 'run');
+    const launcher = spawn(process.execPath, [...cli, 'train', file, '--out', out, '--nproc', '2', '--timeout', '20'], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: '' },
+    });
+    let stderr = '';
+    launcher.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    launcher.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+    const checkpoint = path.join(out, 'checkpoint', 'checkpoint.safetensors');
+    await waitFor(() => existsSync(checkpoint), 120_000);
+    // kill -9 of one rank (a child of the launcher, found by its parent's pid).
+    const ranks = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    expect(ranks).toHaveLength(2);
+    process.kill(ranks[1]!, 'SIGKILL');
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/rank \d exited with code/);
+    expect(stderr).toMatch(/ERR_DISTRIBUTED/);
+    const before = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8');
+    expect(before).not.toMatch(/"kind":"result"/);
+    // One rank cannot continue a 2 × 8 run (the global batch would change).
+    const one = await cliRun(['train', '--resume', out, '--nproc', '1', '--timeout', '20']);
+    expect(one.code).toBe(1);
+    expect(one.stderr).toMatch(/globalBatchSize/);
+    const resumed = await cliRun(['train', '--resume', out, '--nproc', '2', '--timeout', '20']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; model?: string; step?: number });
+    expect(events.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task']);
+    const evals = events.filter((e) => e.kind === 'eval').map((e) => e.step);
+    expect(evals).toEqual(Array.from({ length: 40 }, (_, i) => 10 * (i + 1)));
+  }, 400_000);
 
   it('a failing rank fails the launch with its exit code, and the flags are checked', async () => {
     const dir = tempDir('mtl-ddp-cli-bad-');
