@@ -264,6 +264,36 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     expect(result.stdout.match(/Dev metrics/g)).toHaveLength(1);
   }, 180_000);
 
+  it('--nnodes 2: two launchers (node ranks 0 and 1, one rank each) meet at --master and train one run', async () => {
+    const dir = tempDir('mtl-ddp-cli-nodes-');
+    const config = {
+      data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 300, evalLimit: 40 },
+      model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 }, headLayers: 0 },
+      trainer: { batchSize: 8, seed: 1 },
+      steps: 6, evalEvery: 3,
+    };
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const master = `127.0.0.1:${await freePort()}`;
+    // Each "machine" writes to its own directory: only node 0's rank 0 may write.
+    const [node0, node1] = await Promise.all([0, 1].map((k) => cliRun([
+      'train', file, '--out', path.join(dir, `node${k}`), '--nproc', '1', '--nnodes', '2', '--node-rank', String(k), '--master', master, '--timeout', '30',
+    ])));
+    expect(node0!.code, node0!.stderr).toBe(0);
+    expect(node1!.code, node1!.stderr).toBe(0);
+    expect(existsSync(path.join(dir, 'node0', 'metrics.jsonl'))).toBe(true);
+    expect(existsSync(path.join(dir, 'node0', 'model', 'model.safetensors'))).toBe(true);
+    expect(existsSync(path.join(dir, 'node1'))).toBe(false);
+    const events = readFileSync(path.join(dir, 'node0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step?: number });
+    expect(events.filter((e) => e.kind === 'eval').map((e) => e.step)).toEqual([3, 6]);
+    const bad = await cliRun(['train', file, '--nproc', '1', '--nnodes', '2', '--node-rank', '2', '--master', master]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--node-rank: must be in 0\.\.1 \(--nnodes 2\), got 2/);
+    const noPort = await cliRun(['train', file, '--nproc', '1', '--nnodes', '2', '--node-rank', '0', '--master', '127.0.0.1']);
+    expect(noPort.code).toBe(1);
+    expect(noPort.stderr).toMatch(/--master: expected host:port/);
+  }, 200_000);
+
   it('a run killed mid-way resumes with train --resume --nproc 2 (another number of ranks is refused: batchSize is per rank)', async () => {
     const dir = tempDir('mtl-ddp-cli-resume-');
     const config = {
