@@ -5,6 +5,8 @@
  *
  *   mtl-torch train <config.json> [--out runs/NAME] [--steps N]
  *   mtl-torch train --resume <run>
+ *     data parallel: --nproc N (ranks on this machine) [--nnodes M --node-rank K --master host:port]
+ *                    [--backend auto|gloo|nccl] [--timeout S]; under torchrun (WORLD_SIZE set) a rank
  *   mtl-torch eval <run> [--split dev|test] [--weights best|final]
  *   mtl-torch predict <run> <task> <input...> [--beam N]
  *   mtl-torch report <run>
@@ -17,18 +19,60 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
+import { environmentHasRendezvous, init as initDistributed, type ProcessGroup } from './distributed.ts';
 import { TorchError } from './errors.ts';
 import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
-import { evaluateRun, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
+import { launch } from './run/launch.ts';
+import { evaluateRun, loadRunConfig, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
 
 /** A command-line number through the schemas' positive integer. */
 function positiveIntArgument(value: string): number {
   const result = positiveInt.safeParse(Number(value));
   if (!result.success) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`);
   return result.data;
+}
+
+function positiveNumberArgument(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function nonNegativeIntArgument(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** The launcher's flags (with their values), which the ranks it starts must not see. */
+const LAUNCHER_FLAGS = ['--nproc', '--nnodes', '--node-rank', '--master'];
+export function withoutLauncherFlags(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (LAUNCHER_FLAGS.includes(arg)) {
+      i++;
+      continue;
+    }
+    if (LAUNCHER_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) continue;
+    out.push(arg);
+  }
+  return out;
+}
+
+interface DistributedFlags { nproc?: number; nnodes?: number; nodeRank?: number; master?: string; backend: string; timeout: number }
+
+/** This process as a rank of a data-parallel run (the torchrun variables are set): joins the group. */
+async function joinRun(flags: DistributedFlags, device: string): Promise<ProcessGroup> {
+  if (!['auto', 'gloo', 'nccl'].includes(flags.backend)) throw new InvalidArgumentError(`--backend must be auto, gloo or nccl, got ${flags.backend}`);
+  return initDistributed({
+    backend: flags.backend as 'auto' | 'gloo' | 'nccl',
+    timeoutSeconds: flags.timeout,
+    device: device.startsWith('cuda') ? 'cuda' : 'cpu',
+  });
 }
 
 /** Text columns: the first left-aligned, the others right-aligned. */
@@ -83,20 +127,21 @@ function progressBars() {
   };
 }
 
-async function withProgress(run: (options: TrainRunOptions) => Promise<RunSummary>): Promise<RunSummary> {
+async function withProgress(run: (options: TrainRunOptions) => Promise<RunSummary>, group?: ProcessGroup): Promise<RunSummary> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
-  const bars = progressBars();
+  // Data parallel: rank 0 shows the progress.
+  const bars = !group || group.isMain ? progressBars() : undefined;
   try {
-    return await run({ onProgress: (p) => bars.update(p), signal: controller.signal });
+    return await run({ onProgress: (p) => bars?.update(p), signal: controller.signal, ...(group ? { distributed: group } : {}) });
   } finally {
-    bars.stop();
+    bars?.stop();
     process.off('SIGINT', onSigint);
   }
 }
 
-async function train(configFile: string, out: string, steps?: number): Promise<RunSummary> {
+async function train(configFile: string, out: string, steps?: number, group?: ProcessGroup): Promise<RunSummary> {
   let file = configFile;
   if (steps !== undefined) {
     // --steps overrides the config's budget (evaluations keep their share of it).
@@ -106,7 +151,7 @@ async function train(configFile: string, out: string, steps?: number): Promise<R
     file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-config-')), 'config.json');
     writeFileSync(file, JSON.stringify(raw));
   }
-  return withProgress((options) => trainRun(file, out, options));
+  return withProgress((options) => trainRun(file, out, options), group);
 }
 
 function printResults(summary: RunSummary): void {
@@ -129,17 +174,59 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'run directory', '')
     .option('--steps <n>', 'optimizer steps (overrides the config)', positiveIntArgument)
     .option('--resume <run>', 'continue an interrupted run from its checkpoints (finished models are kept)')
-    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string }) => {
-      if (opts.resume !== undefined) {
-        if (config !== undefined || opts.steps !== undefined || opts.out) throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
-        printResults(await withProgress((options) => resumeRun(opts.resume!, options)));
-        console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
+    .option('--nproc <n>', 'data parallel: ranks to start on this machine (the config\'s batchSize is per rank)', positiveIntArgument)
+    .option('--nnodes <n>', 'data parallel: machines in the run (start the same command on each)', positiveIntArgument)
+    .option('--node-rank <k>', 'data parallel: this machine\'s index, 0..nnodes-1', nonNegativeIntArgument)
+    .option('--master <host:port>', 'data parallel: the rendezvous, an address of node 0 (default with one machine: 127.0.0.1 and a free port)')
+    .option('--backend <name>', 'data parallel: auto, gloo (CPU) or nccl (CUDA)', 'auto')
+    .option('--timeout <seconds>', 'data parallel: how long a lost or stuck rank may take before the others fail naming it', positiveNumberArgument, 60)
+    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string } & DistributedFlags, command: Command) => {
+      // --backend and --timeout configure a data-parallel run: in a single process they would do nothing.
+      const given = ['backend', 'timeout'].filter((name) => command.getOptionValueSource(name) === 'cli');
+      if (given.length > 0 && opts.nproc === undefined && !environmentHasRendezvous()) {
+        throw new InvalidArgumentError(`${given.map((n) => `--${n}`).join(' and ')} configure${given.length === 1 ? 's' : ''} a data-parallel run: give --nproc N (or start this process as a rank, with WORLD_SIZE set)`);
+      }
+      if (opts.resume !== undefined && (config !== undefined || opts.steps !== undefined || opts.out)) {
+        throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
+      }
+      if (opts.resume === undefined && config === undefined) throw new InvalidArgumentError('give a run config, or --resume <run>');
+      if (opts.nproc !== undefined || opts.nnodes !== undefined || opts.nodeRank !== undefined || opts.master !== undefined) {
+        if (opts.nproc === undefined) throw new InvalidArgumentError('--nnodes, --node-rank and --master go with --nproc (the ranks of this machine)');
+        if (environmentHasRendezvous()) throw new InvalidArgumentError('--nproc starts the ranks itself; this process already is a rank (WORLD_SIZE is set)');
+        // The ranks run this same command without the launcher's flags, the torchrun variables set.
+        const command = [process.execPath, ...process.execArgv, process.argv[1]!, ...withoutLauncherFlags(process.argv.slice(2))];
+        process.exitCode = await launch({
+          nproc: opts.nproc, nnodes: opts.nnodes ?? 1, nodeRank: opts.nodeRank ?? 0, master: opts.master, timeoutSeconds: opts.timeout, command,
+        });
         return;
       }
-      if (config === undefined) throw new InvalidArgumentError('give a run config, or --resume <run>');
-      const out = opts.out || path.join('runs', path.basename(config, '.json'));
-      printResults(await train(config, out, opts.steps));
-      console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
+      // A rank (torchrun's or --nproc's) joins the group on the device its run config names.
+      const group = environmentHasRendezvous()
+        ? await joinRun(opts, loadRunConfig(opts.resume !== undefined ? path.join(opts.resume, 'config.json') : config!).device)
+        : undefined;
+      const main = !group || group.isMain;
+      try {
+        if (opts.resume !== undefined) {
+          const summary = await withProgress((options) => resumeRun(opts.resume!, options), group);
+          if (main) {
+            printResults(summary);
+            console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
+          }
+        } else {
+          const out = opts.out || path.join('runs', path.basename(config!, '.json'));
+          const summary = await train(config!, out, opts.steps, group);
+          if (main) {
+            printResults(summary);
+            console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
+          }
+        }
+      } catch (error) {
+        // The other ranks' next collective fails naming this rank and why, instead of waiting.
+        group?.abort(error instanceof Error ? error.message : String(error));
+        throw error;
+      }
+      // Leaving together: rank 0, which serves the store, waits until every rank has left.
+      await group?.destroy();
     });
 
   program.command('eval')
@@ -196,7 +283,9 @@ async function main(): Promise<void> {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {
     const message = error instanceof TorchError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
-    console.error(`mtl-torch: ${message}`);
+    // A rank of a data-parallel run says which one it is.
+    const rank = environmentHasRendezvous() && process.env.RANK ? ` [rank ${process.env.RANK}]` : '';
+    console.error(`mtl-torch${rank}: ${message}`);
     process.exitCode = 1;
   }
 }

@@ -33,6 +33,12 @@ export const ErrorCode = {
   TOO_LARGE: 'ERR_TOO_LARGE',
   /** A data file whose content is not what its format says. */
   BAD_DATA: 'ERR_BAD_DATA',
+  /**
+   * Data-parallel training (mt.distributed): a start-up check failed (world size, backend, device,
+   * model or data differing across ranks, an unreachable rendezvous store), or a rank was lost or
+   * failed during the run (the message names it), or a collective timed out.
+   */
+  DISTRIBUTED: 'ERR_DISTRIBUTED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -39,6 +39,9 @@ native.setNumThreads(availableParallelism());
 
 export * from './train/index.ts';
 
+/** Data-parallel training over processes and machines (c10d: Gloo on CPU, NCCL on CUDA). */
+export * as distributed from './distributed.ts';
+
 /** What the native core registers: every sharing scheme, head, weighting method, sampler, strategy,
  * optimizer and schedule, with its defaults and capabilities. */
 export { registry } from './schema.ts';

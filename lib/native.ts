@@ -131,6 +131,19 @@ export interface NativeMetrics {
   glueAverage(tasks: Record<string, Record<string, number>>): number;
 }
 
+/** native/napi/distributed.cc: a distributed::ProcessGroup; join runs the rendezvous on a worker thread. */
+export interface NativeProcessGroupHandle {
+  join(options: {
+    masterAddr: string; masterPort: number; rank: number; worldSize: number; localRank: number; backend: string; device: string;
+    timeoutMs: number; heartbeatMs: number; glooInterface?: string;
+  }): Promise<void>;
+  info(): { rank: number; worldSize: number; localRank: number; backend: string; device: string; timeoutMs: number };
+  barrier(): Promise<void>;
+  abort(reason: string): void;
+  destroy(): Promise<void>;
+  broadcastModel(model: NativeMultiTaskModel, root: number): void;
+}
+
 /** native/napi/trainer.cc: a train::Trainer; fit and evaluate run on a worker thread. */
 export interface NativeTrainerHandle {
   fit(trainSets: Record<string, NativeDatasetHandle>, evalSets: Record<string, NativeDatasetHandle> | undefined, settings: object, onEvent?: (event: any) => void): Promise<unknown>;
@@ -163,7 +176,9 @@ export interface NativeModelBatch {
 }
 
 export interface NativeAddon {
-  NativeTrainer: new (model: NativeMultiTaskModel, options: object) => NativeTrainerHandle;
+  /** With a process group: data parallel; `config` (the model's and trainer's options as text) must agree across ranks. */
+  NativeTrainer: new (model: NativeMultiTaskModel, options: object, group?: NativeProcessGroupHandle, config?: string) => NativeTrainerHandle;
+  NativeProcessGroup: { new (): NativeProcessGroupHandle; availableBackends(): string[] };
   /** native/napi/registry.cc: every registered kind's defaults and capabilities, and the core structs' defaults. */
   registry(): unknown;
   NativeModule: new (kind: string, options: object) => NativeModule;

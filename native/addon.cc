@@ -6,6 +6,7 @@
 #include "napi/module.h"
 #include "napi/serialization.h"
 #include "napi/dataset.h"
+#include "napi/distributed.h"
 #include "napi/metrics.h"
 #include "napi/model.h"
 #include "napi/registry.h"
@@ -36,6 +37,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mtl::napi::DatasetHandle::Init(env, exports);
   mtl::napi::InitMetrics(env, exports);
   mtl::napi::InitTrainer(env, exports);
+  mtl::napi::InitDistributed(env, exports);
   mtl::napi::InitRegistry(env, exports);
   mtl::napi::NativeMultiTaskModel::Init(env, exports);
   return exports;

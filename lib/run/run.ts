@@ -8,9 +8,12 @@
  *   model/, best/      the multi-task model's final weights and, with keepBest, its best ones
  *   checkpoint/        its last training checkpoint (resume)
  *   baselines/<task>/  the same three for each single-task baseline
+ * In a data-parallel run (TrainRunOptions.distributed) every rank trains every model; rank 0 alone
+ * writes the run directory, and the final evaluation is shared out over the ranks.
  */
 import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ProcessGroup } from '../distributed.ts';
 import { argumentError } from '../errors.ts';
 import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { MultiTaskModel, multitask } from '../model/model.ts';
@@ -39,6 +42,13 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
   /** Steps between 'step' events in metrics.jsonl (default: about 200 points per run). */
   logEvery?: number;
+  /** Trains data parallel over this group (the run config's batchSize is per rank); rank 0 writes the run. */
+  distributed?: ProcessGroup;
+}
+
+/** Whether this process writes the run directory (rank 0, or the only process). */
+function writes(options: TrainRunOptions): boolean {
+  return options.distributed === undefined || options.distributed.isMain;
 }
 
 export interface RunResult {
@@ -70,10 +80,16 @@ function modelDir(dir: string, label: string): string {
   return label === MULTI_TASK ? dir : path.join(dir, 'baselines', label.slice('single-task '.length));
 }
 
-function buildModel(config: RunConfig, tasks: RunTasks, only?: string): MultiTaskModel {
+/** The device of this process's model: under NCCL, 'cuda' is this rank's GPU (cuda:LOCAL_RANK). */
+export function rankDevice(device: RunConfig['device'], group: ProcessGroup | undefined): RunConfig['device'] {
+  return group && device === 'cuda' ? (`cuda:${group.localRank}` as RunConfig['device']) : device;
+}
+
+function buildModel(config: RunConfig, tasks: RunTasks, group: ProcessGroup | undefined, only?: string): MultiTaskModel {
   // libtorch seeds its generator at random at start-up (as PyTorch does): a run starts each model
   // from the run's seed, so that the same config gives the same weights, and the dropout that
-  // follows draws the same numbers.
+  // follows draws the same numbers. (Data parallel: every rank builds the same weights; the trainer
+  // still broadcasts rank 0's at its first step.)
   manualSeed(config.trainer.seed);
   const selected = tasks.tasks.filter((t) => only === undefined || t.name === only);
   return multitask({
@@ -81,7 +97,7 @@ function buildModel(config: RunConfig, tasks: RunTasks, only?: string): MultiTas
     encoder: config.model.encoder,
     sharing: config.model.sharing,
     tasks: Object.fromEntries(selected.map((t) => [t.name, t.head])),
-    device: config.device,
+    device: rankDevice(config.device, group),
   });
 }
 
@@ -122,12 +138,14 @@ interface TrainOne {
 async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, options: TrainRunOptions, resumeFrom?: string): Promise<RunResult> {
   const { label, config, tasks, model } = run;
   const out = modelDir(dir, label);
-  makeDirectory(out, 'run');
-  const trainer = new Trainer(model, run.trainer);
+  const group = options.distributed;
+  if (writes(options)) makeDirectory(out, 'run');
+  const trainer = new Trainer(model, { ...run.trainer, ...(group ? { distributed: group } : {}) });
   const trainSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('train')]));
   const evalSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('dev')]));
   const logEvery = options.logEvery ?? Math.max(1, Math.floor(config.steps / 200));
   const examples: Record<string, number> = {};
+  let bestSeen = false;
   const started = performance.now();
   const history = await trainer.fit(trainSets, {
     steps: config.steps,
@@ -147,26 +165,33 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
           log({ kind: 'step', model: label, step: event.step, epoch: event.epoch, losses: event.losses, lambdas: event.lambdas, lr: event.learningRate });
         }
         if (event.diagnostics) log({ kind: 'diagnostics', model: label, step: event.step, ...event.diagnostics });
+      } else if (event.kind === 'best') {
+        bestSeen = true;
       } else if (event.kind === 'eval') {
         log({ kind: 'eval', model: label, step: event.step, metrics: event.metrics });
       }
       options.onProgress?.({ model: label, event, totalSteps: config.steps });
     },
   });
-  await model.save(path.join(out, 'model'));
+  if (writes(options)) await model.save(path.join(out, 'model'));
   // The best evaluation's weights, as a model folder of their own, are the ones the run reports.
   const bestFile = path.join(out, 'checkpoint', 'best.safetensors');
   let weights: RunResult['weights'] = 'final';
-  if (run.keepBest && existsSync(bestFile)) {
-    makeDirectory(path.join(out, 'best'), 'run');
-    copyFileSync(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'));
-    copyFileSync(bestFile, path.join(out, 'best', 'model.safetensors'));
-    const best = loadTensors(bestFile);
-    try {
-      model.loadStateDict(best);
-    } finally {
-      for (const t of Object.values(best)) t.dispose();
+  // Data parallel: every rank saw the same 'best' events (rank 0 wrote the file), so all decide alike.
+  if (run.keepBest && (group ? bestSeen : existsSync(bestFile))) {
+    if (writes(options)) {
+      makeDirectory(path.join(out, 'best'), 'run');
+      copyFileSync(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'));
+      copyFileSync(bestFile, path.join(out, 'best', 'model.safetensors'));
+      const best = loadTensors(bestFile);
+      try {
+        model.loadStateDict(best);
+      } finally {
+        for (const t of Object.values(best)) t.dispose();
+      }
     }
+    // The other ranks (maybe on other machines) get the best weights from rank 0.
+    group?.broadcastModel(model);
     weights = 'best';
   }
   const metrics = await trainer.evaluate(evalSets);
@@ -178,14 +203,18 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
 /** The event log of a run: appended to, and on resume cut back to what a checkpoint still covers. */
 class RunLog {
   readonly file: string;
-  constructor(dir: string, fresh: boolean) {
+  /** `writable` false: a data-parallel rank other than 0, which reads the log and writes nothing. */
+  constructor(dir: string, fresh: boolean, readonly writable = true) {
     this.file = path.join(dir, 'metrics.jsonl');
-    if (fresh || !existsSync(this.file)) writeFileSync(this.file, '');
+    if (writable && (fresh || !existsSync(this.file))) writeFileSync(this.file, '');
   }
-  events(): RunEvent[] { return parseEvents(readFileSync(this.file, 'utf8'), this.file); }
-  append = (event: RunEvent) => appendFileSync(this.file, JSON.stringify(event) + '\n');
+  events(): RunEvent[] { return existsSync(this.file) ? parseEvents(readFileSync(this.file, 'utf8'), this.file) : []; }
+  append = (event: RunEvent) => {
+    if (this.writable) appendFileSync(this.file, JSON.stringify(event) + '\n');
+  };
   /** Drops a model's events after `step` (they are trained again) and any result of it. */
   cut(model: string, step: number): void {
+    if (!this.writable) return;
     const kept = this.events().filter((e) => e.kind !== 'delta' && (e.model !== model || (e.kind !== 'result' && e.step <= step)));
     writeFileSync(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''));
   }
@@ -217,7 +246,7 @@ async function runAll(config: RunConfig, dir: string, log: RunLog, options: Trai
   };
 
   const results = [await train({
-    label: MULTI_TASK, config, tasks: tasks.tasks, model: buildModel(config, tasks), trainer: config.trainer,
+    label: MULTI_TASK, config, tasks: tasks.tasks, model: buildModel(config, tasks, options.distributed), trainer: config.trainer,
     keepBest: config.keepBest, earlyStopping: config.earlyStopping, diagnosticsEvery: config.diagnosticsEvery,
   })];
   const rows = results[0]!.examples ?? {};
@@ -230,7 +259,7 @@ async function runAll(config: RunConfig, dir: string, log: RunLog, options: Trai
     const { sampler: _, ...shared } = config.trainer;
     const trainer = { ...shared, strategy: { kind: 'joint' as const }, weighting: { kind: 'equal' as const }, batchSize: rows[name] ?? config.trainer.batchSize };
     const result = await train({
-      label: singleTaskLabel(name), config, tasks: [task], model: buildModel(config, tasks, name), trainer,
+      label: singleTaskLabel(name), config, tasks: [task], model: buildModel(config, tasks, options.distributed, name), trainer,
       ...(config.keepBest ? { keepBest: { metric: `${name}.${task.mainMetric}` } } : {}),
     });
     results.push(result);
@@ -238,7 +267,7 @@ async function runAll(config: RunConfig, dir: string, log: RunLog, options: Trai
   }
   const summary: RunSummary = { results, ...deltaM(results[0]!.metrics, singles, tasks.tasks) };
   if (Object.keys(summary.deltas).length > 0) log.append({ kind: 'delta', deltas: summary.deltas, ...(summary.deltaM === undefined ? {} : { deltaM: summary.deltaM }) });
-  writeReport(dir);
+  if (writes(options)) writeReport(dir);
   return summary;
 }
 
@@ -247,16 +276,18 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
   options = optionsObject(options, 'RunLog.trainRun');
   const raw = readJsonFile(configFile, 'config');
   const config = parseRunConfig(raw);
-  makeDirectory(dir, 'run');
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
-  return runAll(config, dir, new RunLog(dir, true), options, false);
+  if (writes(options)) {
+    makeDirectory(dir, 'run');
+    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
+  }
+  return runAll(config, dir, new RunLog(dir, true, writes(options)), options, false);
 }
 
 /** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
 export async function resumeRun(dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
   options = optionsObject(options, 'RunLog.resumeRun');
   if (!existsSync(path.join(dir, 'config.json'))) throw argumentError('resume', `${dir} is not a run directory (no config.json)`);
-  return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false), options, true);
+  return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false, writes(options)), options, true);
 }
 
 function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {

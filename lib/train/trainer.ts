@@ -14,6 +14,7 @@ import { MultiTaskModel, nativeBatch } from '../model/model.ts';
 import { capabilities, describe, parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
 import { optionsObject } from '../validate.ts';
+import { currentGroup, ProcessGroup } from '../distributed.ts';
 import {
   FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions,
 } from './config.ts';
@@ -52,6 +53,8 @@ export type ProgressEvent =
     examples: Record<string, number>;
     learningRate: number; stepsPerSecond: number; examplesPerSecond: number;
     /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number;
+    /** Data parallel: seconds per step spent in collectives (gradient all-reduce, loss averaging), waiting included; 0 in one process. */
+    communicationSeconds: number;
     diagnostics?: TaskDiagnostics;
   }
   | { kind: 'epoch'; step: number; epoch: number; losses: Record<string, number>; learningRate: number }
@@ -92,20 +95,60 @@ const FitCallbacksSchema = z.object({
   signal: z.instanceof(AbortSignal).optional(),
 }).loose();
 
+/** The Trainer's options: the training configuration, and whether it trains data parallel. */
+export interface TrainerConstructorOptions extends TrainerOptions {
+  /**
+   * Data-parallel training over the ranks of a process group: `true` for the group
+   * mt.distributed.init() joined, or a group. `batchSize` is then per rank (the global batch is
+   * batchSize × ranks), each rank reads its part of every task's batches, gradients are averaged in
+   * buckets during backward, losses and per-task gradients before the weighting combines them, and
+   * rank 0 writes the checkpoints.
+   */
+  distributed?: boolean | ProcessGroup;
+}
+
+function groupOf(distributed: unknown): ProcessGroup | undefined {
+  if (distributed === undefined || distributed === false) return undefined;
+  if (distributed instanceof ProcessGroup) return distributed;
+  if (distributed === true) {
+    const group = currentGroup();
+    if (!group) throw argumentError(WHERE, "distributed: true trains over the group of mt.distributed.init(): await it first (or give the group)");
+    return group;
+  }
+  throw argumentError(WHERE, `'distributed' must be true, false or a process group (mt.distributed.init()), got ${describe(distributed)}`);
+}
+
 export class Trainer {
   /** @internal */
   readonly handle: NativeTrainerHandle;
   /** The options with every default filled. */
   readonly options: ResolvedTrainerOptions;
   readonly model: MultiTaskModel;
+  /** The data-parallel group it trains over (undefined: one process). */
+  readonly group: ProcessGroup | undefined;
 
-  constructor(model: MultiTaskModel, options: TrainerOptions = {}) {
+  constructor(model: MultiTaskModel, options: TrainerConstructorOptions = {}) {
     options = optionsObject(options, 'Trainer');
     if (!(model instanceof MultiTaskModel)) throw argumentError(WHERE, `'model' must be a multi-task model (mt.multitask(...)), got ${describe(model)}`);
     this.model = model;
-    this.options = parse(TrainerOptionsSchema, options, WHERE);
+    let rest: unknown = options;
+    let distributed: unknown;
+    if (typeof options === 'object' && options !== null) ({ distributed, ...rest } = options);
+    this.options = parse(TrainerOptionsSchema, rest, WHERE);
+    this.group = groupOf(distributed);
     this.#checkAgainstModel();
-    this.handle = new native.NativeTrainer(model.native, this.options);
+    if (this.group) {
+      const cuda = model.device.startsWith('cuda');
+      if (this.group.backend === 'nccl' && !cuda) throw argumentError(WHERE, `the process group reduces on ${this.group.device} (NCCL), and the model is on ${model.device}: move the model to its rank's GPU`);
+      if (this.group.backend === 'nccl' && model.device !== this.group.device && model.device !== 'cuda') {
+        throw argumentError(WHERE, `the model is on ${model.device}, and this rank's NCCL device is ${this.group.device} (LOCAL_RANK ${this.group.localRank})`);
+      }
+    }
+    // The model's and the trainer's options: every rank must train the same thing.
+    const config = this.group ? JSON.stringify({ model: model.config, trainer: this.options, device: model.device.replace(/:\d+$/, '') }) : undefined;
+    this.handle = this.group
+      ? new native.NativeTrainer(model.native, this.options, this.group.handle, config)
+      : new native.NativeTrainer(model.native, this.options);
   }
 
   #strategy(): StrategyCapabilities {

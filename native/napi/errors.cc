@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/distributed/process_group.h"
 #include "core/file_io.h"
 #include "core/train/step.h"
 #include "napi/addon_data.h"
@@ -51,6 +52,8 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_TORCH", shortMessage(e));
   } catch (const BusyError& e) {
     throw makeTorchError(env, "ERR_MODEL_BUSY", e.what());
+  } catch (const distributed::DistributedError& e) {
+    throw makeTorchError(env, "ERR_DISTRIBUTED", e.what());
   } catch (const train::NonFiniteLossError& e) {
     throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
   } catch (const io::IoError& e) {

@@ -155,6 +155,7 @@ Napi::Object eventToObject(Napi::Env env, const train::ProgressEvent& e) {
     out.Set("stepsPerSecond", e.stepsPerSecond);
     out.Set("examplesPerSecond", e.examplesPerSecond);
     out.Set("threads", e.threads);
+    out.Set("communicationSeconds", e.communicationSeconds);
     if (e.diagnostics) {
       const auto& d = *e.diagnostics;
       Napi::Object diagnostics = Napi::Object::New(env);

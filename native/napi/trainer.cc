@@ -10,7 +10,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/distributed/data_parallel.h"
 #include "core/runtime.h"
+#include "napi/distributed.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
 #include "napi/json_value.h"
@@ -255,13 +257,19 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
                        });
   }
 
-  // new NativeTrainer(model, options)
+  // new NativeTrainer(model, options, processGroup?, config?): with a process group, data parallel;
+  // `config` (the model's and the trainer's options as text) must then be the same on every rank.
   explicit TrainerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerHandle>(info) {
     guard(info.Env(), [&] {
       core_ = std::make_shared<TrainerCore>();
       core_->lease = NativeMultiTaskModel::LeaseOf(info[0], "Trainer: argument 0 (model)");
       const auto options = readOptions<train::TrainerOptions>(jsonOf(info[1], "trainer options"));
-      core_->trainer = std::make_shared<train::Trainer>(core_->lease.model, options);
+      std::shared_ptr<train::GradientSync> sync;
+      if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
+        Args args(info);
+        sync = std::make_shared<distributed::DataParallel>(processGroupOf(info[2], "Trainer: 'distributed'"), args.string(3));
+      }
+      core_->trainer = std::make_shared<train::Trainer>(core_->lease.model, options, sync);
     });
   }
 

@@ -17,8 +17,9 @@ uint64_t passSeed(uint64_t seed, int64_t task, int64_t pass) {
 
 }  // namespace
 
-TaskStreams::TaskStreams(std::vector<std::string> names, std::vector<std::shared_ptr<const data::Dataset>> datasets, uint64_t seed)
-    : names_(std::move(names)), datasets_(std::move(datasets)), seed_(seed) {
+TaskStreams::TaskStreams(std::vector<std::string> names, std::vector<std::shared_ptr<const data::Dataset>> datasets, uint64_t seed, int rank,
+                         int worldSize)
+    : names_(std::move(names)), datasets_(std::move(datasets)), seed_(seed), rank_(rank), worldSize_(worldSize) {
   for (size_t i = 0; i < datasets_.size(); ++i) {
     std::shared_ptr<Stream> stream;
     for (size_t j = 0; j < i && !stream; ++j) {
@@ -54,7 +55,7 @@ std::map<std::string, data::Batch> TaskStreams::next(const std::vector<int64_t>&
     if (first != drawn.end()) {
       // The same rows, and the very same input tensors: the model groups tasks by their input
       // tensor and encodes each group once.
-      batches[names_[t]] = datasets_[t]->batchWithInputsOf(first->second);
+      batches[names_[t]] = first->second.indices.numel() == 0 ? first->second : datasets_[t]->batchWithInputsOf(first->second);
       continue;
     }
     const int64_t size = stream.dataset->size();
@@ -64,7 +65,17 @@ std::map<std::string, data::Batch> TaskStreams::next(const std::vector<int64_t>&
       loadPass(stream);
     }
     const int64_t count = std::min(rows[k], size - stream.position);
-    data::Batch batch = datasets_[t]->batch(stream.order.narrow(0, stream.position, count));
+    at::Tensor indices = stream.order.narrow(0, stream.position, count);
+    if (worldSize_ > 1) {
+      const int64_t begin = count * rank_ / worldSize_, end = count * (rank_ + 1) / worldSize_;
+      indices = indices.narrow(0, begin, end - begin);
+    }
+    data::Batch batch;
+    if (indices.numel() > 0) {
+      batch = datasets_[t]->batch(indices);
+    } else {
+      batch.indices = indices;
+    }
     stream.position += count;
     drawn.emplace(&stream, batch);
     batches[names_[t]] = std::move(batch);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/data/dataset.h"
+#include "core/train/gradient_sync.h"
 #include "core/train/trainable_model.h"
 
 namespace mtl::train {
@@ -18,7 +19,10 @@ struct EvaluationOptions {
   std::string precision = "fp32";
 };
 
-Metrics evaluate(TrainableModel& model, const Datasets& evalSets, const EvaluationOptions& options);
+// With a data-parallel `sync`, the ranks share each data set's batches out (batch i to rank i mod W),
+// and every rank's evaluator gets every batch's predictions in data set order, so every rank
+// returns the metrics one process would compute on the whole set.
+Metrics evaluate(TrainableModel& model, const Datasets& evalSets, const EvaluationOptions& options, GradientSync* sync = nullptr);
 
 // Autocast for the duration of a scope, in this thread (autocast state is thread-local).
 class AutocastScope {

@@ -112,7 +112,7 @@ class EarlyStopper {
 
 }  // namespace
 
-FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, const FitSettings& settings, const EventSink& onEvent,
+FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, const FitSettings& settings, const EventSink& onEvent,
                        const std::atomic<bool>& abortRequested) {
   // The model's tasks that have training data, in the model's order.
   std::vector<std::string> tasks;
@@ -124,7 +124,9 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     datasets.push_back(it->second);
   }
   runner_->setTasks(tasks);
-  TaskStreams streams(tasks, datasets, options_.seed);
+  // Data parallel: every rank reads its part of the same global batches of batchSize × ranks rows.
+  TaskStreams streams(tasks, datasets, options_.seed, sync_->rank(), sync_->worldSize());
+  const int64_t globalBatchSize = options_.batchSize * sync_->worldSize();
 
   const StrategyCapabilities& capabilities = strategyCapabilities(options_.strategy);
   std::unique_ptr<TaskSampler> sampler;
@@ -133,7 +135,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   } else if (capabilities.sampler == "required") {
     sampler = makeSampler({{"kind", capabilities.defaultSampler}}, {streams.sizes(), options_.seed});
   }
-  std::unique_ptr<Strategy> strategy = makeStrategy(options_.strategy, {tasks, streams.sizes(), options_.batchSize, sampler.get()});
+  std::unique_ptr<Strategy> strategy = makeStrategy(options_.strategy, {tasks, streams.sizes(), globalBatchSize, sampler.get()});
   const int64_t stepsPerEpoch = std::max<int64_t>(strategy->stepsPerEpoch(), 1);
   const int64_t totalSteps = settings.steps > 0 ? settings.steps : settings.epochs * stepsPerEpoch;
 
@@ -157,6 +159,9 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     if (best) best->saveState(checkpoint.state, kKeepBestPrefix);
     checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
     checkpoint.metadata["sampler"] = samplerKind;
+    // Positions and plans count global rows: a run resumes on another number of ranks when
+    // batchSize × ranks is what it was.
+    checkpoint.metadata["globalBatchSize"] = std::to_string(globalBatchSize);
     return checkpoint;
   };
   Checkpoint resume = settings.resumeFrom.empty() ? std::move(pending_) : readCheckpoint(settings.resumeFrom);
@@ -167,7 +172,16 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     // own, so a refusal leaves the trainer as it was (restore is all or nothing).
     // keepBest and earlyStopping are settings of this fit: a checkpoint of a run without them has
     // none of their entries (they start afresh), and one of a run with them resumes without them.
-    checkAgainst(resume, captureRun(), {kEarlyStoppingPrefix, kKeepBestPrefix});
+    // Data parallel: one generator row per rank of the run that wrote it. A resume on another
+    // number of ranks (the same global batch) has another row count, and a single-process
+    // checkpoint has none: rank rows are checked for their width only (restore falls back to
+    // rank 0's generator when the counts differ).
+    Checkpoint expected = captureRun();
+    auto rankRows = resume.state.find(kRankGenerators);
+    if (rankRows != resume.state.end() && rankRows->second.dim() == 2) {
+      expected.state[kRankGenerators] = at::empty({rankRows->second.size(0), expected.state.at("rng.cpu").numel()}, at::kByte);
+    }
+    checkAgainst(resume, expected, {kEarlyStoppingPrefix, kKeepBestPrefix, kRankGenerators});
     streams.loadState(resume.state, "data.");
     if (sampler) sampler->loadState(resume.state, "sampler.");
     strategy->loadState(resume.state, "strategy.");
@@ -175,17 +189,29 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     if (best) best->loadState(resume.state, kKeepBestPrefix);
     restore(resume);
   }
+  if (sync_->worldSize() > 1) {
+    std::string data = "batch " + std::to_string(globalBatchSize);
+    for (size_t i = 0; i < tasks.size(); ++i) data += "; " + tasks[i] + " " + std::to_string(datasets[i]->size());
+    sync_->agree("the training data (tasks and sizes) and the global batch size", data);
+    sync_->agree("the step the run starts at (resumeFrom)", std::to_string(step_));
+    shareWeights();
+  }
 
   FitResult result;
   std::map<std::string, double> epochLossSums;
   std::map<std::string, int64_t> epochLossCounts;
   auto clock = std::chrono::steady_clock::now();
   int64_t stepsSinceClock = 0, examplesSinceClock = 0;
+  double communicationAtClock = sync_->communicationSeconds();
 
   auto writeCheckpointNow = [&] {
-    std::filesystem::create_directories(settings.checkpointDir);
+    if (sync_->rank() == 0) std::filesystem::create_directories(settings.checkpointDir);
     const std::string path = (std::filesystem::path(settings.checkpointDir) / "checkpoint.safetensors").string();
-    if (sync_->rank() == 0) writeCheckpoint(path, captureRun());
+    // Every rank captures (a collective: the ranks' generators), rank 0 writes; the others wait
+    // until the file is complete (a rank that fails meanwhile fails the barrier, naming itself).
+    Checkpoint checkpoint = captureRun();
+    if (sync_->rank() == 0) writeCheckpoint(path, checkpoint);
+    sync_->barrier();
     result.checkpoints.push_back(path);
     ProgressEvent event{"checkpoint", step_, step_ / stepsPerEpoch};
     event.message = path;
@@ -193,7 +219,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   };
   auto writeBest = [&](double value) {
     // The model's weights only (as MultiTaskModel.save writes them), with the step and metric.
-    std::filesystem::create_directories(settings.checkpointDir);
+    if (sync_->rank() == 0) std::filesystem::create_directories(settings.checkpointDir);
     const std::string path = (std::filesystem::path(settings.checkpointDir) / "best.safetensors").string();
     Checkpoint weights;
     for (const auto& item : model_->module().named_parameters(true)) weights.state[item.key()] = item.value().detach();
@@ -201,6 +227,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     weights.metadata["step"] = std::to_string(step_);
     weights.metadata["value"] = std::to_string(value);
     if (sync_->rank() == 0) writeModelWeights(path, weights);
+    sync_->barrier();
     ProgressEvent event{"best", step_, (step_ - 1) / stepsPerEpoch};
     event.message = path;
     event.value = value;
@@ -216,7 +243,7 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
   };
 
   while (step_ < totalSteps) {
-    if (abortRequested.load()) {
+    if (anyRank(abortRequested.load())) {
       result.aborted = true;
       break;
     }
@@ -240,8 +267,10 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
       event.stepsPerSecond = seconds > 0 ? static_cast<double>(stepsSinceClock) / seconds : 0;
       event.examplesPerSecond = seconds > 0 ? static_cast<double>(examplesSinceClock) / seconds : 0;
       event.threads = getNumThreads();
+      event.communicationSeconds = (sync_->communicationSeconds() - communicationAtClock) / static_cast<double>(stepsSinceClock);
       onEvent(event);
       clock = std::chrono::steady_clock::now();
+      communicationAtClock = sync_->communicationSeconds();
       stepsSinceClock = examplesSinceClock = 0;
     }
     bool stop = false;

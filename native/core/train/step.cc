@@ -3,6 +3,7 @@
 #include <torch/autograd.h>
 
 #include <cmath>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -13,6 +14,12 @@ namespace mtl::train {
 namespace {
 
 at::Tensor flatGradients(const at::Tensor& loss, const std::vector<at::Tensor>& parameters) {
+  if (!loss.requires_grad()) {
+    // A data-parallel rank without rows of this task this step: it adds nothing to the mean.
+    int64_t total = 0;
+    for (const auto& p : parameters) total += p.numel();
+    return at::zeros({total}, parameters.front().options().requires_grad(false));
+  }
   auto grads = torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/true, /*create_graph=*/false, /*allow_unused=*/true);
   std::vector<at::Tensor> flat;
   for (size_t i = 0; i < grads.size(); ++i) {
@@ -49,6 +56,14 @@ void clipGradients(const std::vector<at::Tensor>& parameters, double maxNorm) {
   }
 }
 
+// Rows of a batch (its indices, else its inputs' first dimension).
+int64_t rowsOf(const data::Batch& batch) {
+  for (const at::Tensor* t : {&batch.indices, &batch.inputIds, &batch.features, &batch.targets}) {
+    if (t->defined()) return t->dim() == 0 ? 1 : t->size(0);
+  }
+  return 0;
+}
+
 std::string formatNumber(double v) {
   std::ostringstream out;
   out << v;
@@ -74,6 +89,11 @@ StepRunner::StepRunner(TrainableModel& model, const TrainerOptions& options, Gra
   for (const auto& p : allParameters_) {
     if (!shared.count(p.unsafeGetTensorImpl())) taskSpecificParameters_.push_back(p);
   }
+  std::vector<std::pair<std::string, at::Tensor>> named;
+  for (const auto& group : model_.parameterGroups()) {
+    for (size_t i = 0; i < group.parameters.size(); ++i) named.emplace_back(group.parameterNames[i], group.parameters[i]);
+  }
+  sync_.setParameters(named);
   setTasks(model_.taskNames());
 }
 
@@ -94,28 +114,52 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
   const int64_t micro = options_.accumulateSteps;
   const StepContext context{step, epoch};
   const GradientNeed need = weighting_->capabilities().gradients;
+  const bool parallel = sync_.worldSize() > 1;
   const auto& needed = need == GradientNeed::Shared ? sharedParameters_ : lastSharedParameters_;
   sync_.beginBackward(allParameters_);
   for (int64_t m = 0; m < micro; ++m) {
-    const auto batches = nextBatches(plan);
-    for (const auto& [task, batch] : batches) report.examples[task] += batch.indices.numel();
-    if (diagnose && m == 0 && plan.tasks.size() > 1 && !sharedParameters_.empty()) {
+    auto batches = nextBatches(plan);
+    // Data parallel: this rank's shard of each task's rows (possibly none of a task).
+    std::map<std::string, int64_t> rows;
+    for (auto it = batches.begin(); it != batches.end();) {
+      rows[it->first] = rowsOf(it->second);
+      report.examples[it->first] += rows[it->first];
+      it = parallel && rows[it->first] == 0 ? batches.erase(it) : std::next(it);
+    }
+    if (diagnose && m == 0 && plan.tasks.size() > 1 && !sharedParameters_.empty() && batches.size() == plan.tasks.size()) {
       std::vector<std::string> names;
       for (int64_t t : plan.tasks) names.push_back(tasks_[t]);
       report.diagnostics = measureDiagnostics(model_, batches, names, sharedParameters_,
                                               optimizer_.baseLearningRates.front() * schedule_.factor(step, std::max<int64_t>(totalSteps, 1)));
     }
-    std::map<std::string, at::Tensor> taskLosses = model_.taskLosses(batches);
+    std::map<std::string, at::Tensor> taskLosses = batches.empty() ? std::map<std::string, at::Tensor>() : model_.taskLosses(batches);
 
     std::vector<at::Tensor> raw, losses;  // each task's loss, and as the weighting sees it (ramped)
     for (size_t i = 0; i < plan.tasks.size(); ++i) {
-      raw.push_back(taskLosses.at(tasks_[plan.tasks[i]]).to(at::kFloat));
-      losses.push_back(raw.back() * plan.scales[i]);
+      auto loss = taskLosses.find(tasks_[plan.tasks[i]]);
+      raw.push_back(loss != taskLosses.end() ? loss->second.to(at::kFloat) : at::zeros({}, at::TensorOptions(at::kFloat).device(model_.device())));
     }
     // Every task's loss value in one transfer (the step's host sync for the losses), averaged over
     // ranks so that every replica weights the same numbers.
     at::Tensor stacked = at::stack(raw).detach().to(at::kDouble);
-    sync_.average(stacked);
+    if (parallel) {
+      // The global loss of a task is the mean over all its rows: Σᵣ nᵣLᵣ / Σᵣ nᵣ. Scaling rank r's
+      // loss by wᵣ = nᵣ / meanᵣ(nᵣ) makes the mean over ranks of its value and of its gradient (what
+      // the reducer averages) exactly the global ones, also when ranks hold unequal shares.
+      const auto k = static_cast<int64_t>(plan.tasks.size());
+      at::Tensor counts = at::empty({k}, at::kDouble);
+      for (int64_t i = 0; i < k; ++i) counts[i] = static_cast<double>(rows[tasks_[plan.tasks[i]]]);
+      at::Tensor both = at::cat({stacked.cpu() * counts, counts});
+      sync_.average(both);
+      const at::Tensor meanCounts = both.narrow(0, k, k);
+      stacked = both.narrow(0, 0, k) / meanCounts;
+      const at::Tensor weights = (counts / meanCounts).contiguous();
+      for (int64_t i = 0; i < k; ++i) {
+        const double w = weights.data_ptr<double>()[i];
+        if (w != 1.0) raw[i] = raw[i] * w;
+      }
+    }
+    for (size_t i = 0; i < plan.tasks.size(); ++i) losses.push_back(raw[i] * plan.scales[i]);
     const at::Tensor hostValues = stacked.cpu().contiguous();
     const double* value = hostValues.data_ptr<double>();
     std::vector<double> values;
@@ -153,13 +197,14 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
     Combination combination = weighting_->combine(plan.tasks, losses, values, taskGradients, context);
     const double factor = scaler_.scale() / static_cast<double>(micro);
     at::Tensor objective = combination.objective * factor;
+    sync_.beforeBackward(m == micro - 1, {objective});
     if (combination.sharedGradient.defined()) {
       // Gradient surgery wrote the shared parameters' gradient; the objective reaches only the rest.
       std::vector<at::Tensor> inputs = taskSpecificParameters_;
       for (const auto& p : weighting_->parameters()) inputs.push_back(p);
       if (!inputs.empty() && objective.requires_grad()) torch::autograd::backward({objective}, {}, c10::nullopt, false, inputs);
       addFlatGradient(sharedParameters_, combination.sharedGradient * factor);
-    } else {
+    } else if (objective.requires_grad() || !parallel) {
       objective.backward();
     }
     for (size_t i = 0; i < plan.tasks.size(); ++i) {

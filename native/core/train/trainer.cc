@@ -26,7 +26,49 @@ Trainer::Trainer(std::shared_ptr<TrainableModel> model, TrainerOptions options, 
 
 Trainer::~Trainer() = default;
 
+template <typename Body>
+auto Trainer::failingTogether(Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    sync_->abort(error.what());
+    throw;
+  }
+}
+
+FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, const FitSettings& settings, const EventSink& onEvent,
+                       const std::atomic<bool>& abortRequested) {
+  return failingTogether([&] { return runFit(trainSets, evalSets, settings, onEvent, abortRequested); });
+}
+
+bool Trainer::anyRank(bool flag) {
+  if (sync_->worldSize() == 1) return flag;
+  at::Tensor value = at::full({1}, flag ? 1.0 : 0.0, at::kDouble);
+  sync_->average(value);
+  return value.item<double>() > 0;
+}
+
+void Trainer::shareWeights() {
+  std::vector<at::Tensor> tensors;
+  for (const auto& item : model_->module().named_parameters(true)) tensors.push_back(item.value().detach());
+  for (const auto& item : model_->module().named_buffers(true)) tensors.push_back(item.value().detach());
+  for (const auto& p : runner_->weighting().parameters()) tensors.push_back(p.detach());
+  sync_->broadcast(tensors);
+  weightsShared_ = true;
+}
+
 StepReport Trainer::step(const std::map<std::string, data::Batch>& batches) {
+  return failingTogether([&] {
+    if (sync_->worldSize() > 1 && !weightsShared_) {
+      // The options first (different models would broadcast into different shapes), then the weights.
+      sync_->agree("the first Trainer.step", "step");
+      shareWeights();
+    }
+    return stepOnce(batches);
+  });
+}
+
+StepReport Trainer::stepOnce(const std::map<std::string, data::Batch>& batches) {
   // Every task of the model keeps its weighting state; the step trains the tasks given.
   runner_->setTasks(model_->taskNames());
   const auto& tasks = runner_->tasks();
@@ -44,7 +86,10 @@ StepReport Trainer::step(const std::map<std::string, data::Batch>& batches) {
 }
 
 Metrics Trainer::evaluate(const Datasets& evalSets) {
-  return train::evaluate(*model_, evalSets, {options_.evalBatchSize > 0 ? options_.evalBatchSize : options_.batchSize, options_.precision});
+  return failingTogether([&] {
+    return train::evaluate(*model_, evalSets, {options_.evalBatchSize > 0 ? options_.evalBatchSize : options_.batchSize, options_.precision},
+                           sync_.get());
+  });
 }
 
 Checkpoint Trainer::capture() const {
@@ -55,6 +100,11 @@ Checkpoint Trainer::capture() const {
   runner_->saveState(state);
   putInt(state, "loop.step", step_);
   state["rng.cpu"] = at::detail::getDefaultCPUGenerator().get_state();
+  if (sync_->worldSize() > 1) {
+    // Data parallel: each rank's generator (dropout draws masks for its own rows), so that a resume
+    // on as many ranks gives each its own back (a collective: every rank captures).
+    state[kRankGenerators] = sync_->gatherRows(state["rng.cpu"].to(at::kLong).unsqueeze(0)).to(at::kByte);
+  }
   // A CUDA model's dropout draws from its device's generator: saved too, so a resumed CUDA run
   // draws the same masks.
   if (model_->device().is_cuda()) state["rng.cuda"] = at::globalContext().defaultGenerator(model_->device()).get_state();
@@ -88,7 +138,12 @@ void Trainer::apply(const Checkpoint& checkpoint) {
     for (const auto& item : *items) getTensorLike(state, "model." + item.key(), item.value().cpu());
   }
   const int64_t step = getIntIn(state, "loop.step", 0, std::numeric_limits<int64_t>::max());
-  const at::Tensor& cpuRng = getTensorLike(state, "rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  at::Tensor cpuRng = getTensorLike(state, "rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+  if (hasKey(state, kRankGenerators)) {
+    // Data parallel: this rank's own generator when the run had as many ranks; otherwise rank 0's.
+    const at::Tensor& ranks = getTensor(state, kRankGenerators);
+    if (ranks.dim() == 2 && ranks.size(0) == sync_->worldSize() && ranks.size(1) == cpuRng.numel()) cpuRng = ranks[sync_->rank()].clone();
+  }
   // Refused (libtorch checks an mt19937 state) before anything changes.
   at::detail::createCPUGenerator().set_state(cpuRng);
   {
@@ -108,7 +163,14 @@ void Trainer::apply(const Checkpoint& checkpoint) {
   }
 }
 
-void Trainer::saveCheckpoint(const std::string& path) { writeCheckpoint(path, capture()); }
+void Trainer::saveCheckpoint(const std::string& path) {
+  failingTogether([&] {
+    // Data parallel: every rank calls it, rank 0 writes.
+    Checkpoint checkpoint = capture();
+    if (sync_->rank() == 0) writeCheckpoint(path, checkpoint);
+    sync_->barrier();
+  });
+}
 
 void Trainer::loadCheckpoint(const std::string& path) {
   // Restored when the next fit starts, once its tasks, data and sampler exist and the whole

@@ -25,6 +25,9 @@
 
 namespace mtl::train {
 
+// The checkpoint entry of a data-parallel run's CPU generators, one row per rank.
+inline constexpr const char* kRankGenerators = "rng.cpu.ranks";
+
 struct ProgressEvent {
   std::string kind;  // step | epoch | eval | checkpoint | best | skipped
   int64_t step = 0;
@@ -36,6 +39,7 @@ struct ProgressEvent {
   double stepsPerSecond = 0;
   double examplesPerSecond = 0;
   int threads = 0;  // intra-op threads of the training thread
+  double communicationSeconds = 0;  // step: seconds per step spent in data-parallel collectives (0 in one process)
   Metrics metrics;
   std::string message;                       // checkpoint, best: the file; skipped: why
   double value = 0;                          // best: the metric's value
@@ -56,7 +60,9 @@ using EventSink = std::function<void(const ProgressEvent&)>;
 
 class Trainer {
  public:
-  // `sync` null: a single process.
+  // `sync` null: a single process. With a data-parallel sync (core/distributed/data_parallel.h)
+  // batchSize is per rank, fit and evaluate read each rank's part of the data, rank 0 writes the
+  // files, and an error on one rank aborts the group so that the others fail naming it.
   Trainer(std::shared_ptr<TrainableModel> model, TrainerOptions options, std::shared_ptr<GradientSync> sync = nullptr);
   ~Trainer();
 
@@ -75,6 +81,16 @@ class Trainer {
   const LossWeighting& weighting() const { return runner_->weighting(); }
 
  private:
+  FitResult runFit(const Datasets& trainSets, const Datasets& evalSets, const FitSettings& settings, const EventSink& onEvent,
+                   const std::atomic<bool>& abortRequested);
+  // Runs `body`; an exception it throws aborts the process group first (data parallel).
+  template <typename Body>
+  auto failingTogether(Body&& body) -> decltype(body());
+  // Whether `flag` is true on some rank (every rank gets the same answer).
+  bool anyRank(bool flag);
+  // Every rank's weights become rank 0's (the start of data-parallel training, as DDP does).
+  void shareWeights();
+  StepReport stepOnce(const std::map<std::string, data::Batch>& batches);
   Checkpoint capture() const;
   // The state of the trainer itself (model, optimizer, weighting, scaler, step, RNG), all or nothing.
   void restore(const Checkpoint& checkpoint);
@@ -86,6 +102,7 @@ class Trainer {
   std::unique_ptr<StepRunner> runner_;
   int64_t step_ = 0;
   Checkpoint pending_;  // loaded by loadCheckpoint, restored by the next fit
+  bool weightsShared_ = false;  // data parallel: rank 0's weights were broadcast
 };
 
 }  // namespace mtl::train
