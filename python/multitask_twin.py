@@ -141,6 +141,13 @@ class Layerwise(nn.Module):
         return {t: getattr(self, t)(h, src_key_padding_mask=mask) if self.own > 0 else h for t in tasks}
 
 
+def per_layer(config, make):
+    """A task's modules for each encoder layer, as `<task>.layers.<i>.*` (adapters, LoRA)."""
+    holder = nn.Module()
+    holder.layers = nn.ModuleList(make() for _ in range(config["encoder"]["numLayers"]))
+    return holder
+
+
 class Bottleneck(nn.Module):
     def __init__(self, d_model, size):
         super().__init__()
@@ -159,15 +166,14 @@ class Adapters(nn.Module):
 
     def add_task(self, task, config):
         enc, s = config["encoder"], config["sharing"]
-        holder = nn.Module()
-        holder.layers = nn.ModuleList()
-        for _ in range(enc["numLayers"]):
-            layer = nn.Module()
+
+        def layer():
+            modules = nn.Module()
             if s["placement"] == "houlsby":
-                layer.attention = Bottleneck(enc["dModel"], enc["dModel"] // s["reduction"])
-            layer.feed_forward = Bottleneck(enc["dModel"], enc["dModel"] // s["reduction"])
-            holder.layers.append(layer)
-        self.add_module(task, holder)
+                modules.attention = Bottleneck(enc["dModel"], enc["dModel"] // s["reduction"])
+            modules.feed_forward = Bottleneck(enc["dModel"], enc["dModel"] // s["reduction"])
+            return modules
+        self.add_module(task, per_layer(config, layer))
 
     def encode(self, encoder, x, mask, tasks):
         out = {}
@@ -192,17 +198,16 @@ class Lora(nn.Module):
 
     def add_task(self, task, config):
         enc, s = config["encoder"], config["sharing"]
-        holder = nn.Module()
-        holder.layers = nn.ModuleList()
-        for _ in range(enc["numLayers"]):
-            layer = nn.Module()
+
+        def layer():
+            modules = nn.Module()
             for target in s["targets"]:
                 update = nn.Module()
                 update.lora_A = nn.Parameter(torch.zeros(s["rank"], enc["dModel"]))
                 update.lora_B = nn.Parameter(torch.zeros(enc["dModel"], s["rank"]))
-                layer.add_module(target, update)
-            holder.layers.append(layer)
-        self.add_module(task, holder)
+                modules.add_module(target, update)
+            return modules
+        self.add_module(task, per_layer(config, layer))
 
     def attention(self, attn, lora, x, mask):
         e = attn.embed_dim

@@ -53,7 +53,7 @@ const files = packed.files.map((f) => f.path);
 const must = [
   'package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/native.js',
   'configs/phonetics-demo.json', 'scripts/install.mjs', 'scripts/find-libtorch.cjs', 'scripts/prebuilds.cjs',
-  'scripts/reference/multitask_twin.py', 'scripts/reference/safetensors_io.py', 'CMakeLists.txt', 'native/addon.cc',
+  'python/multitask_twin.py', 'python/safetensors_io.py', 'CMakeLists.txt', 'native/addon.cc',
   ...tags.map((t) => `prebuilds/${t}`),
 ];
 const absent = must.filter((f) => !files.includes(f));

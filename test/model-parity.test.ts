@@ -1,5 +1,5 @@
 /**
- * Every sharing scheme × every head kind against the PyTorch twin (scripts/reference/
+ * Every sharing scheme × every head kind against the PyTorch twin (python/
  * multitask_twin.py), on random weights saved by mtl-torch: each scheme's model has all five head
  * kinds as tasks, run together over one padded batch; outputs and losses must agree within 1e-5,
  * and the gradients of the summed loss for every parameter within 1e-4.

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * The report as a person sees it: report.html rendered by a real browser (Debian's chromium,
  * headless, driven by playwright-core). Each plot has one series per model that trained its task,
@@ -28,10 +30,10 @@ function runEvents(): RunEvent[] {
           cosine: TASKS.map((_, i) => TASKS.map((__, j) => (i === j ? 1 : Math.cos(i + j + step / 100) / 2))),
           affinity: TASKS.map((_, i) => TASKS.map((__, j) => 1e-4 * Math.sin(i - j + step))) });
       }
-      if (step % 100 === 1) events.push({ kind: 'eval', model, step, metrics: Object.fromEntries(tasks.map((t) => [t, t === 'g2p' ? { per: 1 / Math.sqrt(step), wer: 0.9, loss: 1 } : { accuracy: 1 - 1 / Math.sqrt(step), f1: 0.5, matthews: 0.4, loss: 1 }])) });
+      if (step % 100 === 1) events.push({ kind: 'eval', model, step, metrics: Object.fromEntries(tasks.map((t): [string, Record<string, number>] => [t, t === 'g2p' ? { per: 1 / Math.sqrt(step), wer: 0.9, loss: 1 } : { accuracy: 1 - 1 / Math.sqrt(step), f1: 0.5, matthews: 0.4, loss: 1 }])) });
     }
     events.push({ kind: 'result', model, steps: 300, wallSeconds: 42, weights: 'best',
-      metrics: Object.fromEntries(tasks.map((t) => [t, t === 'g2p' ? { per: 0.21, wer: 0.62, loss: 1.1 } : { accuracy: 0.8, f1: 0.5, matthews: 0.6, loss: 0.5 }])) });
+      metrics: Object.fromEntries(tasks.map((t): [string, Record<string, number>] => [t, t === 'g2p' ? { per: 0.21, wer: 0.62, loss: 1.1 } : { accuracy: 0.8, f1: 0.5, matthews: 0.6, loss: 0.5 }])) });
   }
   events.push({ kind: 'delta', deltaM: 1.5, deltas: Object.fromEntries(TASKS.map((t, i) => [t, { metric: t === 'g2p' ? 'per' : 'accuracy', direction: t === 'g2p' ? 'min' : 'max', multiTask: 0.8, singleTask: 0.79, delta: (i - 1.5) / 50 }])) });
   return events;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseEvents, renderReport, writeReport, type RunEvent } from '../lib/report/report.ts';
-import { linePlot, niceTicks } from '../lib/report/svg.ts';
+import { linePlot, logTicks, niceTicks } from '../lib/report/svg.ts';
 import { TorchError } from '../lib/errors.ts';
 
 function sampleEvents(): RunEvent[] {
@@ -52,6 +52,13 @@ describe('report', () => {
     expect(niceTicks(0, 1)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(3, 97)).toEqual([20, 40, 60, 80]);
     expect(niceTicks(5, 5)).toEqual([5]);
+  });
+
+  it('puts log-axis ticks on 1-2-5 values (fewer when they crowd, linear when there is no room)', () => {
+    const values = (lo: number, hi: number) => logTicks(Math.log10(lo), Math.log10(hi)).map((t) => Number((10 ** t).toPrecision(6)));
+    expect(values(0.4, 4)).toEqual([0.5, 1, 2]);
+    expect(values(0.003, 80)).toEqual([0.01, 0.1, 1, 10]);
+    expect(values(0.55, 0.9)).toEqual([0.6, 0.7, 0.8, 0.9]);
   });
 
   it('writes report.html from a run directory and refuses a malformed event log', () => {

@@ -1,6 +1,6 @@
 /**
  * mt.save / mt.load (native/core/safetensors.cc): exact round trips of every dtype, interop with
- * PyTorch through test/reference/safetensors_io.py, the on-disk layout, and a fuzz-style sweep of
+ * PyTorch through python/safetensors_io.py, the on-disk layout, and a fuzz-style sweep of
  * corrupted files, each of which must be refused with a TorchError (never a crash or a hang).
  */
 import { execFileSync } from 'node:child_process';
@@ -176,7 +176,7 @@ function freshPathWith(sd: Record<string, Tensor>, metadata?: Record<string, str
 // ---- PyTorch interop, through the pure-Python oracle (two Python runs in all) ----
 
 const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
-const oracle = path.join(import.meta.dirname, '..', 'scripts', 'reference', 'safetensors_io.py');
+const oracle = path.join(import.meta.dirname, '..', 'python', 'safetensors_io.py');
 const torchFile = path.join(dir, 'torch.safetensors');
 const torchValues = path.join(dir, 'torch.json');
 // One Python run at load time both probes for torch and writes the file the tests read.

@@ -93,7 +93,7 @@ export function deltaTable(delta: Of<'delta'> | undefined): string {
 }
 
 /** The results: one row per task metric, one column per model. */
-export function resultsTable(results: Of<'result'>[]): string {
+export function resultsTable(results: Of<'result'>[], taskOrder: string[] = []): string {
   if (results.length === 0) return '<p>No final results were recorded.</p>';
   const rows: [string, string][] = [];
   for (const r of results) {
@@ -101,12 +101,25 @@ export function resultsTable(results: Of<'result'>[]): string {
       for (const metric of Object.keys(metrics)) if (!rows.some(([t, m]) => t === task && m === metric)) rows.push([task, metric]);
     }
   }
+  const rank = (task: string) => (taskOrder.includes(task) ? taskOrder.indexOf(task) : taskOrder.length);
+  rows.sort((a, b) => rank(a[0]) - rank(b[0]));  // stable: each task's metrics keep their order
   const head = `<tr><th>task</th><th>metric</th>${results.map((r) => `<th>${escapeXml(r.model)}</th>`).join('')}</tr>`;
   const body = rows.map(([task, metric]) => `<tr><th>${escapeXml(task)}</th><td class="name">${escapeXml(metric)}</td>${results.map((r) => `<td>${formatMetric(r.metrics[task]?.[metric])}</td>`).join('')}</tr>`);
   const steps = `<tr><th colspan="2">steps</th>${results.map((r) => `<td>${r.steps}</td>`).join('')}</tr>`;
   const wall = `<tr><th colspan="2">wall time</th>${results.map((r) => `<td>${r.wallSeconds.toFixed(0)} s</td>`).join('')}</tr>`;
   const weights = `<tr><th colspan="2">weights</th>${results.map((r) => `<td>${r.weights ?? 'final'}</td>`).join('')}</tr>`;
   return `<table class="results">${head}${body.join('')}${steps}${wall}${weights}</table>`;
+}
+
+/** Series with the same points drawn once, named by all their models ("all models" when every one). */
+function mergeIdentical(series: Series[], models: number): Series[] {
+  const merged: (Series & { names: string[] })[] = [];
+  for (const s of series) {
+    const same = merged.find((m) => m.points.length === s.points.length && m.points.every(([x, y], i) => x === s.points[i]![0] && y === s.points[i]![1]));
+    if (same) same.names.push(s.name);
+    else merged.push({ ...s, names: [s.name] });
+  }
+  return merged.map(({ names, ...s }) => ({ ...s, name: names.length === models && models > 1 ? 'all models' : names.join(', ') }));
 }
 
 /** Points of `pick` over the steps of one model's events of a kind. */
@@ -123,7 +136,11 @@ export function renderReport(run: RunRecord): string {
   const color = (model: string) => seriesColor(models.indexOf(model));
   const steps = ofKind(events, 'step');
   const evals = ofKind(events, 'eval');
-  const tasks = [...new Set([...steps.flatMap((e) => Object.keys(e.losses)), ...evals.flatMap((e) => Object.keys(e.metrics))])];
+  // The tasks in the run config's order (as the Δm table has them), then any other the log names.
+  const configured = (run.config as { data?: { tasks?: unknown } } | null)?.data?.tasks;
+  const tasks = [...new Set([...(Array.isArray(configured) ? configured.filter((t): t is string => typeof t === 'string') : []),
+    ...steps.flatMap((e) => Object.keys(e.losses)), ...evals.flatMap((e) => Object.keys(e.metrics))])]
+    .filter((t) => steps.some((e) => t in e.losses) || evals.some((e) => t in e.metrics));
   const perModel = <E extends { model?: string }>(list: E[], model: string) => list.filter((e) => e.model === model);
 
   const lossPlots = tasks.map((task) => {
@@ -137,14 +154,14 @@ export function renderReport(run: RunRecord): string {
     return linePlot({ title: `${task}: ${metric} (dev)`, xLabel: 'step', yLabel: metric, series });
   });
   const multiSteps = perModel(steps, models[0] ?? '');
-  const lambdaTasks = [...new Set(multiSteps.flatMap((e) => Object.keys(e.lambdas ?? {})))];
+  const lambdaTasks = tasks.filter((t) => multiSteps.some((e) => e.lambdas?.[t] !== undefined));
   const lambdaPlot = lambdaTasks.length > 0 ? linePlot({
     title: `Loss weights λ per task (${models[0]})`, xLabel: 'step', yLabel: 'λ',
     series: lambdaTasks.map((t, i) => ({ name: t, color: seriesColor(i), points: points(multiSteps, (e) => e.lambdas?.[t]) })),
   }) : '';
   const lrPlot = linePlot({
     title: 'Learning rate', xLabel: 'step', yLabel: 'lr',
-    series: models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.lr) })).filter((s) => s.points.length > 0),
+    series: mergeIdentical(models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.lr) })).filter((s) => s.points.length > 0), models.length),
   });
 
   const diagnostics = ofKind(events, 'diagnostics');
@@ -178,7 +195,7 @@ svg .grid{stroke:#eee}svg .frame{fill:none;stroke:#bbb}svg .empty{fill:#999}pre{
 <h2>Multi-task against single-task</h2>
 ${deltaTable(delta)}
 <h2>Results (dev)</h2>
-${resultsTable(ofKind(events, 'result'))}
+${resultsTable(ofKind(events, 'result'), tasks)}
 <h2>Training loss</h2>
 <div class="plots">${lossPlots.join('\n') || '<p>No training steps were recorded.</p>'}</div>
 <h2>Evaluation</h2>

@@ -41,6 +41,23 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
+// Ticks of a log axis, as exponents: the 1-2-5 values inside [10^minLog, 10^maxLog], fewer when
+// they crowd, linear ticks when the range holds fewer than two of them.
+export function logTicks(minLog: number, maxLog: number): number[] {
+  for (const mantissas of [[1, 2, 5], [1]]) {
+    const ticks: number[] = [];
+    for (let k = Math.floor(minLog); k <= Math.ceil(maxLog); k++) {
+      for (const m of mantissas) {
+        const t = Math.log10(m) + k;
+        if (t >= minLog - 1e-9 && t <= maxLog + 1e-9) ticks.push(t);
+      }
+    }
+    if (ticks.length >= 2 && ticks.length <= 7) return ticks;
+    if (ticks.length < 2) break;
+  }
+  return niceTicks(10 ** minLog, 10 ** maxLog).filter((v) => v > 0).map(Math.log10);
+}
+
 function formatTick(value: number): string {
   if (value === 0) return '0';
   const abs = Math.abs(value);
@@ -82,7 +99,7 @@ export function linePlot(options: LinePlotOptions): string {
     parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" class="grid"/>`);
     parts.push(`<text x="${x}" y="${margin.top + plotH + 16}" text-anchor="middle" class="tick">${formatTick(t)}</text>`);
   }
-  for (const t of niceTicks(yMin, yMax)) {
+  for (const t of options.logY ? logTicks(yMin, yMax) : niceTicks(yMin, yMax)) {
     const y = (margin.top + (1 - (t - yMin) / (yMax - yMin)) * plotH).toFixed(1);
     const label = options.logY ? formatTick(10 ** t) : formatTick(t);
     parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" class="grid"/>`);

@@ -65,7 +65,7 @@ export const RunConfigSchema = z.strictObject({
    * task's metric for both and Δm.
    */
   baselines: z.union([z.literal('all'), z.array(z.string()).min(1).refine(unique, 'names a task twice')]).optional(),
-  /** Steps between checkpoints (default: only at the end); a run resumes from them (`mtl-torch train --resume`). */
+  /** Steps between checkpoints (default: evalEvery); a run resumes from them (`mtl-torch train --resume`). */
   checkpointEvery: positiveInt.optional(),
   /** Stops the multi-task run when this evaluation metric stops improving. */
   earlyStopping: EarlyStoppingSchema.optional(),
@@ -94,6 +94,7 @@ export const RunConfigSchema = z.strictObject({
 }).transform((c) => ({
   ...c,
   evalEvery: c.evalEvery ?? Math.max(1, Math.floor(c.steps / 5)),
+  checkpointEvery: c.checkpointEvery ?? c.evalEvery ?? Math.max(1, Math.floor(c.steps / 5)),
   baselines: c.baselines === 'all' ? [...c.data.tasks] as string[] : c.baselines ?? [],
 }));
 

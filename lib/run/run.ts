@@ -16,7 +16,7 @@ import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
 import { load as loadTensors } from '../serialization.ts';
-import { tensor } from '../tensor.ts';
+import { manualSeed, tensor } from '../tensor.ts';
 import { Trainer, type ProgressEvent } from '../train/trainer.ts';
 import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
@@ -77,6 +77,10 @@ function modelDir(dir: string, label: string): string {
 }
 
 function buildModel(config: RunConfig, tasks: RunTasks, only?: string): MultiTaskModel {
+  // libtorch seeds its generator at random at start-up (as PyTorch does): a run starts each model
+  // from the run's seed, so that the same config gives the same weights, and the dropout that
+  // follows draws the same numbers.
+  manualSeed(config.trainer.seed);
   const selected = tasks.tasks.filter((t) => only === undefined || t.name === only);
   return multitask({
     input: tasks.input,

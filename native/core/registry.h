@@ -8,6 +8,7 @@
 // CMake; every source in the node-gyp target), never as a static archive whose unreferenced
 // registration objects the linker would drop.
 #pragma once
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -61,6 +62,17 @@ struct Register {
                     },
                     std::forward<Extra>(extra)...});
   }
+};
+
+// The entry of a registry whose kinds are made from their options and one context: sharing
+// schemes, weightings, samplers, strategies. (Heads and optimizers carry more, in entries of their
+// own.) `Concept` names the registry in messages: `inline constexpr char kSamplerConcept[] = "sampler";`.
+template <const char* Concept, typename Product, typename Context>
+struct KindEntry {
+  static constexpr const char* kConcept = Concept;
+  Options defaults;
+  Options capabilities;
+  std::function<Product(const Options&, const Context&)> make;
 };
 
 // What the binding publishes of one entry: { defaults, capabilities }.

@@ -70,12 +70,8 @@ struct SharingCapabilities {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch)
 
-struct SharingEntry {
-  static constexpr const char* kConcept = "sharing";
-  Options defaults;
-  Options capabilities;
-  std::function<std::shared_ptr<SharingSchemeImpl>(const Options&, const ModelConfig&)> make;
-};
+inline constexpr char kSharingConcept[] = "sharing";
+using SharingEntry = KindEntry<kSharingConcept, std::shared_ptr<SharingSchemeImpl>, ModelConfig>;
 template <typename KindOptions>
 using RegisterSharing = Register<SharingEntry, KindOptions>;
 

@@ -32,6 +32,18 @@ class MetricTracker {
   }
   double value() const { return value_; }
 
+  // The best value so far travels in checkpoints, so that a resumed run keeps (or stops on) the
+  // same best as the run it continues. A checkpoint without it had no tracker: start afresh.
+  void saveState(State& state, const std::string& prefix) const {
+    putInt(state, prefix + "have_best", haveBest_ ? 1 : 0);
+    putDouble(state, prefix + "best", best_);
+  }
+  void loadState(const State& state, const std::string& prefix) {
+    if (!hasKey(state, prefix + "have_best")) return;
+    haveBest_ = getInt(state, prefix + "have_best") != 0;
+    best_ = getDouble(state, prefix + "best");
+  }
+
  private:
   std::string direction(TrainableModel& model) const {
     const auto dot = metric_.find('.');
@@ -72,6 +84,15 @@ class EarlyStopper {
       return false;
     }
     return ++stale_ >= patience_;
+  }
+  void saveState(State& state, const std::string& prefix) const {
+    tracker_.saveState(state, prefix);
+    putInt(state, prefix + "stale", stale_);
+  }
+  void loadState(const State& state, const std::string& prefix) {
+    tracker_.loadState(state, prefix);
+    if (hasKey(state, prefix + "stale")) stale_ = getInt(state, prefix + "stale");
+    if (stale_ < 0) throw std::invalid_argument("checkpoint: '" + prefix + "stale' must be >= 0");
   }
 
  private:
@@ -131,6 +152,10 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     const auto keep = readOptions<BestModel>(settings.keepBest);
     best = std::make_unique<MetricTracker>(keep.metric, keep.mode, *model_);
   }
+  if (!resume.empty()) {
+    if (stopper) stopper->loadState(resume.state, "loop.early_stopping.");
+    if (best) best->loadState(resume.state, "loop.keep_best.");
+  }
   auto clock = std::chrono::steady_clock::now();
   int64_t stepsSinceClock = 0, examplesSinceClock = 0;
 
@@ -141,6 +166,8 @@ FitResult Trainer::fit(const Datasets& trainSets, const Datasets& evalSets, cons
     streams.saveState(checkpoint.state, "data.");
     if (sampler) sampler->saveState(checkpoint.state, "sampler.");
     strategy->saveState(checkpoint.state, "strategy.");
+    if (stopper) stopper->saveState(checkpoint.state, "loop.early_stopping.");
+    if (best) best->saveState(checkpoint.state, "loop.keep_best.");
     checkpoint.metadata["strategy"] = options_.strategy.at("kind").get<std::string>();
     checkpoint.metadata["sampler"] = sampler ? options_.sampler.value("kind", capabilities.defaultSampler) : "none";
     if (sync_->rank() == 0) writeCheckpoint(path, checkpoint);

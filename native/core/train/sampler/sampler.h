@@ -44,12 +44,8 @@ struct SamplerContext {
   uint64_t seed = 0;
 };
 
-struct SamplerEntry {
-  static constexpr const char* kConcept = "sampler";
-  Options defaults;
-  Options capabilities;
-  std::function<std::unique_ptr<TaskSampler>(const Options&, const SamplerContext&)> make;
-};
+inline constexpr char kSamplerConcept[] = "sampler";
+using SamplerEntry = KindEntry<kSamplerConcept, std::unique_ptr<TaskSampler>, SamplerContext>;
 template <typename KindOptions>
 using RegisterSampler = Register<SamplerEntry, KindOptions>;
 

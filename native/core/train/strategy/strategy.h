@@ -55,12 +55,8 @@ class Strategy {
   virtual void loadState(const State& state, const std::string& prefix) {}
 };
 
-struct StrategyEntry {
-  static constexpr const char* kConcept = "strategy";
-  Options defaults;
-  Options capabilities;
-  std::function<std::unique_ptr<Strategy>(const Options&, const PlanSetup&)> make;
-};
+inline constexpr char kStrategyConcept[] = "strategy";
+using StrategyEntry = KindEntry<kStrategyConcept, std::unique_ptr<Strategy>, PlanSetup>;
 template <typename KindOptions>
 using RegisterStrategy = Register<StrategyEntry, KindOptions>;
 

@@ -89,12 +89,8 @@ class LossWeighting {
   WeightingCapabilities capabilities_;
 };
 
-struct WeightingEntry {
-  static constexpr const char* kConcept = "weighting";
-  Options defaults;
-  Options capabilities;
-  std::function<std::unique_ptr<LossWeighting>(const Options&, const WeightingContext&)> make;
-};
+inline constexpr char kWeightingConcept[] = "weighting";
+using WeightingEntry = KindEntry<kWeightingConcept, std::unique_ptr<LossWeighting>, WeightingContext>;
 template <typename MethodOptions>
 using RegisterWeighting = Register<WeightingEntry, MethodOptions>;
 
