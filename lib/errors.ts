@@ -28,6 +28,9 @@ export const ErrorCode = {
   NOT_FOUND: 'ERR_NOT_FOUND',
   /** A data file whose content is not what its format says. */
   BAD_DATA: 'ERR_BAD_DATA',
+  /** A pretrained model directory that cannot be used: a pickle checkpoint, an unknown model_type, weights
+   * that do not match config.json, a tokenizer larger than the embedding table. */
+  BAD_CHECKPOINT: 'ERR_BAD_CHECKPOINT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,5 +1,6 @@
 #include "napi/errors.h"
 
+#include "core/model/pretrained.h"
 #include "core/train/step.h"
 #include "napi/addon_data.h"
 
@@ -50,6 +51,8 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_MODEL_BUSY", e.what());
   } catch (const train::NonFiniteLossError& e) {
     throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
+  } catch (const model::pretrained::CheckpointError& e) {
+    throw makeTorchError(env, "ERR_BAD_CHECKPOINT", e.what());
   } catch (const DisposedError& e) {
     throw makeTorchError(env, "ERR_DISPOSED", e.what());
   } catch (const std::invalid_argument& e) {
