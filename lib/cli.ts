@@ -9,6 +9,7 @@
  *                    [--backend auto|gloo|nccl] [--timeout S]; under torchrun (WORLD_SIZE set) a rank
  *   mtl-torch eval <run> [--split dev|test] [--weights best|final]
  *   mtl-torch predict <run> <task> <input...> [--beam N]
+ *   mtl-torch predict --glue-submission <run> <out>
  *   mtl-torch report <run>
  *   mtl-torch demo [--out runs/demo] [--steps N]
  *   mtl-torch schema
@@ -27,6 +28,7 @@ import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
 import { launch } from './run/launch.ts';
 import { evaluateRun, loadRunConfig, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
+import { writeGlueSubmission } from './run/submission.ts';
 
 /** A command-line number through the schemas' positive integer. */
 function positiveIntArgument(value: string): number {
@@ -241,12 +243,22 @@ export function buildProgram(): Command {
     });
 
   program.command('predict')
-    .description("predict with a run's model, e.g. `predict runs/demo g2p hello world`")
+    .description("predict with a run's model, e.g. `predict runs/demo g2p hello world`; or write a GLUE run's test-set " +
+      'predictions in the GLUE server\'s files: `predict --glue-submission <run> <out>`')
     .argument('<run>', 'run directory')
-    .argument('<task>', 'task name')
-    .argument('<inputs...>', 'inputs (words, names, sentences; a pair as "first ||| second")')
+    .argument('[task]', 'task name (with --glue-submission: the output directory)')
+    .argument('[inputs...]', 'inputs (words, names, sentences; a pair as "first ||| second")')
     .option('--beam <n>', 'beam size for sequence tasks', positiveIntArgument, 4)
-    .action(async (run: string, task: string, inputs: string[], opts: { beam: number }) => {
+    .option('--glue-submission', "write the nine GLUE tasks' test predictions (CoLA.tsv, MNLI-m.tsv, MNLI-mm.tsv, AX.tsv, ...) into <out>")
+    .action(async (run: string, task: string | undefined, inputs: string[], opts: { beam: number; glueSubmission?: boolean }) => {
+      if (opts.glueSubmission) {
+        if (task === undefined || inputs.length > 0) throw new InvalidArgumentError('--glue-submission takes <run> <out>');
+        const { written, missing } = await writeGlueSubmission(run, task);
+        for (const [file, rows] of Object.entries(written)) console.log(`${path.join(task, file)}\t${rows} rows`);
+        if (missing.length > 0) console.log(`not written (the run has no such task, or no diagnostic/diagnostic.tsv for AX): ${missing.join(', ')}`);
+        return;
+      }
+      if (task === undefined || inputs.length === 0) throw new InvalidArgumentError('give <run> <task> <inputs...>');
       const outputs = await predictRun(run, task, inputs, { beamSize: opts.beam });
       inputs.forEach((input, i) => console.log(`${input}\t${outputs[i]}`));
     });

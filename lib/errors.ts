@@ -39,6 +39,9 @@ export const ErrorCode = {
    * failed during the run (the message names it), or a collective timed out.
    */
   DISTRIBUTED: 'ERR_DISTRIBUTED',
+  /** A pretrained model directory that cannot be used: a pickle checkpoint, an unknown model_type, weights
+   * that do not match config.json, a tokenizer larger than the embedding table. */
+  BAD_CHECKPOINT: 'ERR_BAD_CHECKPOINT',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -32,6 +32,8 @@ export const cuda = {
 export * as nn from './nn/index.ts';
 export { multitask, MultiTaskModel, sharing, tasks, estimateParameters } from './model/index.ts';
 export { limits, setLimits } from './limits.ts';
+/** Hugging Face model directories: mt.pretrained.encoder(dir) for a spec's encoder, mt.pretrained.tokenizer(dir). */
+export * as pretrained from './model/pretrained-api.ts';
 export type * from './model/index.ts';
 
 // libtorch's default intra-op pool can be a single thread; use the machine's cores, as PyTorch does.

@@ -168,6 +168,20 @@ export interface NativeMultiTaskModel extends NativeModuleBase {
   sharedEncoderRuns(): number;
   /** The trainer's view (TrainableModel): parameter groups, and how many shared / last-shared tensors. */
   parameterGroups(): { groups: { name: string; parameterNames: string[] }[]; sharedParameters: number; lastSharedParameters: number };
+  /** The backbone's hidden states (B, L, E) and pooled output (B, E), with autograd. */
+  encode(batch: NativeModelBatch): { hidden: T; pooled?: T };
+  /** Copies a Hugging Face checkpoint directory into this model (native/core/model/pretrained.h). */
+  loadPretrained(dir: string): void;
+  /** The encoder under the checkpoint's names; task '' exports the shared layers only. */
+  exportPretrained(modelType: string, config: object, task: string): { names: string[]; tensors: T[] };
+}
+
+/** native/napi/model.cc: readPretrained(dir), a Hugging Face directory's architecture. */
+export interface NativePretrained {
+  modelType: string;
+  config: Record<string, unknown>;
+  input: { vocabSize: number; maxLength: number; padId: number; features: number };
+  encoder: Record<string, unknown> & { numLayers: number };
 }
 
 /** The tensors of one task's batch (native/napi/train_convert.cc: batchOf). */
@@ -183,6 +197,7 @@ export interface NativeAddon {
   registry(): unknown;
   NativeModule: new (kind: string, options: object) => NativeModule;
   NativeMultiTaskModel: new (config: object, device?: string) => NativeMultiTaskModel;
+  readPretrained(dir: string): NativePretrained;
   decoderCacheLength(cache: NativeDecoderCache): number;
   decoderCacheReorder(cache: NativeDecoderCache, indices: T): void;
   decoderCacheClear(cache: NativeDecoderCache): void;

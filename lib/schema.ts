@@ -32,7 +32,7 @@ export const device = z.string().regex(/^(cpu|cuda|cuda:\d{1,3})$/, "expected 'c
 // ---- the native registry ----
 
 export interface RegistryEntry { defaults: Record<string, unknown>; capabilities: Record<string, unknown> }
-export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' | 'optimizer' | 'schedule';
+export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' | 'optimizer' | 'schedule' | 'pretrained';
 export type Registry = Record<Concept, Record<string, RegistryEntry>> & {
   defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>>;
 };
@@ -198,6 +198,14 @@ export function formatIssue(issue: z.core.$ZodIssue, root: string): string {
         const value = typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[discriminator] : input;
         message = `expected ${options.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(value)}`;
       } else {
+        // A union of object shapes: report the branch the value came closest to (fewest issues, then
+        // the deepest), so `encoder.numLayers: expected an integer` beats "is not valid".
+        const branches = ((issue as { errors?: z.core.$ZodIssue[][] }).errors ?? []).filter((b) => b.length > 0);
+        const depth = (b: z.core.$ZodIssue[]) => b[0]!.path.length;
+        const best = branches.sort((a, b) => a.length - b.length || depth(b) - depth(a))[0];
+        if (best && input !== undefined && typeof input === 'object') {
+          return formatIssue({ ...best[0]!, path: [...issue.path, ...best[0]!.path] } as z.core.$ZodIssue, root);
+        }
         message = input === undefined ? 'is required' : `is not valid${got}`;
       }
       break;

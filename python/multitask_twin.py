@@ -36,8 +36,11 @@ from safetensors_io import load as load_tensors, save as save_tensors  # noqa: E
 
 
 def layer_kwargs(enc):
+    # torch's layer has one dropout for every place; the cases that compare run with dropout 0, and
+    # attentionDropout / activationDropout only move dropout (BERT-style encoders).
     return dict(d_model=enc["dModel"], nhead=enc["nhead"], dim_feedforward=enc["dimFeedforward"],
-                dropout=enc["dropout"], activation=enc["activation"], batch_first=True, norm_first=enc["normFirst"])
+                dropout=enc["dropout"], activation=enc["activation"], batch_first=True, norm_first=enc["normFirst"],
+                layer_norm_eps=enc.get("layerNormEps", 1e-5))
 
 
 def encoder_stack(enc, layers):
@@ -69,20 +72,53 @@ class Positions(nn.Module):
 
 
 class InputEmbedding(nn.Module):
+    """Tokens or features, plus positions: the sinusoidal table (then dropout), or BERT's layout:
+    token + token type + learned position, LayerNorm, dropout, and ELECTRA's projection."""
+
     def __init__(self, config):
         super().__init__()
         inp, enc = config["input"], config["encoder"]
         self.pad_id = inp["padId"]
+        self.enc = enc
+        width = enc.get("embeddingSize", 0) or enc["dModel"]
         if inp["features"] > 0:
-            self.features = nn.Linear(inp["features"], enc["dModel"])
+            self.features = nn.Linear(inp["features"], width)
         else:
-            self.token = nn.Embedding(inp["vocabSize"], enc["dModel"], padding_idx=inp["padId"])
-        self.position = Positions(inp["maxLength"], enc["dModel"], enc["dropout"])
+            self.token = nn.Embedding(inp["vocabSize"], width, padding_idx=inp["padId"])
+        self.offset = enc.get("positionOffset", 0)
+        bert_style = enc.get("positions") == "learned" or enc.get("typeVocabSize", 0) > 0 or enc.get("embeddingNorm", False)
+        if enc.get("positions") == "learned":
+            self.position = nn.Embedding(inp["maxLength"], width, padding_idx=inp["padId"] if self.offset > 0 else None)
+        else:
+            self.position = Positions(inp["maxLength"], width, 0.0 if bert_style else enc["dropout"])
+        if enc.get("typeVocabSize", 0) > 0:
+            self.token_type = nn.Embedding(enc["typeVocabSize"], width)
+        if enc.get("embeddingNorm", False):
+            self.norm = nn.LayerNorm(width, eps=enc["layerNormEps"])
+        self.dropout = nn.Dropout(enc["dropout"]) if bert_style else None
+        if width != enc["dModel"]:
+            self.projection = nn.Linear(width, enc["dModel"])
 
     def forward(self, batch):
-        if hasattr(self, "features"):
-            return self.position(self.features(batch["features"].float()))
-        return self.position(self.token(batch["inputIds"]))
+        x = self.features(batch["features"].float()) if hasattr(self, "features") else self.token(batch["inputIds"])
+        if isinstance(self.position, Positions):
+            x = self.position(x)
+        if hasattr(self, "token_type"):
+            types = batch.get("tokenTypeIds")
+            if types is None or self.enc["typeVocabSize"] == 1:
+                types = torch.zeros(x.shape[:2], dtype=torch.long)
+            x = x + self.token_type(types.long())
+        if isinstance(self.position, nn.Embedding):
+            positions = torch.arange(x.size(1)).unsqueeze(0).expand(x.size(0), -1)
+            if self.offset > 0:
+                real = (~self.padding_mask(batch)).long()
+                positions = (torch.cumsum(real, 1) + self.offset - 1) * real + (1 - real) * self.pad_id
+            x = x + self.position(positions)
+        if hasattr(self, "norm"):
+            x = self.norm(x)
+        if self.dropout is not None:
+            x = self.dropout(x)
+        return self.projection(x) if hasattr(self, "projection") else x
 
     def padding_mask(self, batch):
         ref = batch["features"] if hasattr(self, "features") else batch["inputIds"]
@@ -291,12 +327,15 @@ def cross_entropy(logits, targets, head):
 
 
 class PooledHead(nn.Module):
-    def __init__(self, head, config, shared_decoder, outputs):
+    def __init__(self, head, config, shared_decoder, outputs, pooler=None):
         super().__init__()
         d = config["encoder"]["dModel"]
         self.head = head
         self.shared_decoder = [shared_decoder]  # a list, so it is not registered twice
-        if head["decoderLayers"] > 0:
+        self.shared_pooler = [pooler]
+        if head.get("pooling") == "pretrained":
+            self.dropout = nn.Dropout(config["encoder"]["dropout"])
+        elif head["decoderLayers"] > 0:
             self.query = nn.Parameter(torch.zeros(1, 1, d))
             if shared_decoder is None:
                 self.decoder = decoder_stack(config["encoder"], head["decoderLayers"])
@@ -305,6 +344,8 @@ class PooledHead(nn.Module):
         self.out = nn.Linear(d, outputs)
 
     def pooled(self, memory, mask):
+        if self.head.get("pooling") == "pretrained":
+            return self.dropout(torch.tanh(self.shared_pooler[0](memory[:, 0])))
         if self.head["decoderLayers"] > 0:
             decoder = self.shared_decoder[0] or self.decoder
             return decoder(self.query.expand(memory.size(0), 1, memory.size(2)), memory, memory_key_padding_mask=mask).squeeze(1)
@@ -316,16 +357,16 @@ class PooledHead(nn.Module):
 
 
 class ClassificationHead(PooledHead):
-    def __init__(self, head, config, shared):
-        super().__init__(head, config, shared, head["classes"])
+    def __init__(self, head, config, shared, pooler=None):
+        super().__init__(head, config, shared, head["classes"], pooler)
 
     def loss(self, outputs, targets, mask):
         return cross_entropy(outputs, targets, self.head)
 
 
 class RegressionHead(PooledHead):
-    def __init__(self, head, config, shared):
-        super().__init__(head, config, shared, 1)
+    def __init__(self, head, config, shared, pooler=None):
+        super().__init__(head, config, shared, 1, pooler)
 
     def forward(self, memory, mask, batch, targets):
         return super().forward(memory, mask, batch, targets).squeeze(-1)
@@ -335,15 +376,15 @@ class RegressionHead(PooledHead):
 
 
 class MultiLabelHead(PooledHead):
-    def __init__(self, head, config, shared):
-        super().__init__(head, config, shared, head["labels"])
+    def __init__(self, head, config, shared, pooler=None):
+        super().__init__(head, config, shared, head["labels"], pooler)
 
     def loss(self, outputs, targets, mask):
         return F.binary_cross_entropy_with_logits(outputs, targets.float())
 
 
 class TaggingHead(nn.Module):
-    def __init__(self, head, config, shared):
+    def __init__(self, head, config, shared, pooler=None):
         super().__init__()
         self.head = head
         self.out = nn.Linear(config["encoder"]["dModel"], head["classes"])
@@ -357,7 +398,7 @@ class TaggingHead(nn.Module):
 
 
 class SequenceHead(nn.Module):
-    def __init__(self, head, config, shared_decoder):
+    def __init__(self, head, config, shared_decoder, pooler=None):
         super().__init__()
         enc = config["encoder"]
         self.head = head
@@ -437,6 +478,7 @@ class MultiTaskTwin(nn.Module):
         self.encoder = encoder_stack(enc, shared_layers)
         self.scheme_name = scheme.name
         self.add_module(scheme.name, scheme)
+        self.pooler = nn.Linear(enc["dModel"], enc["dModel"]) if enc.get("pooler", False) else None
         shared_decoder = None
         if config["sharing"]["kind"] == "fullyShared":
             layers = max(t["decoderLayers"] for t in config["tasks"] if "decoderLayers" in t) if any(
@@ -447,7 +489,7 @@ class MultiTaskTwin(nn.Module):
         self.tasks = nn.Module()
         for task in config["tasks"]:
             scheme.add_task(task["name"], config)
-            self.tasks.add_module(task["name"], HEADS[task["kind"]](task, config, shared_decoder))
+            self.tasks.add_module(task["name"], HEADS[task["kind"]](task, config, shared_decoder, self.pooler))
 
     @classmethod
     def load(cls, directory):

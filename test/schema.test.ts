@@ -36,9 +36,13 @@ describe('the native registry behind the schemas', () => {
       kind: 'sequence', vocabSize: 10, maxLength: 5, decoderLayers: 2, bosId: 1, eosId: 2, padId: 0, labelSmoothing: 0, ignoreIndex: -100,
     });
     const model = mt.multitask({ input: { vocabSize: 5, maxLength: 4 }, encoder: { numLayers: 1, dModel: 8, nhead: 2 }, tasks: { t: { kind: 'regression' } as never } });
-    expect(model.config.encoder).toEqual({ numLayers: 1, dModel: 8, nhead: 2, dimFeedforward: 32, dropout: 0.1, activation: 'relu', normFirst: false });
+    expect(model.config.encoder).toEqual({
+      numLayers: 1, dModel: 8, nhead: 2, dimFeedforward: 32, dropout: 0.1, activation: 'relu', normFirst: false, layerNormEps: 1e-5,
+      attentionDropout: 0.1, activationDropout: 0.1, positions: 'sinusoidal', positionOffset: 0, typeVocabSize: 0, embeddingNorm: false,
+      embeddingSize: 0, pooler: false,
+    });
     expect(model.config.sharing).toEqual({ kind: 'sharedEncoder' });
-    expect(model.config.tasks).toEqual([{ name: 't', kind: 'regression', decoderLayers: 0 }]);
+    expect(model.config.tasks).toEqual([{ name: 't', kind: 'regression', decoderLayers: 0, pooling: 'mean' }]);
   });
 });
 

@@ -3,16 +3,18 @@
  * (native/core/model) with its TypeScript API. The spec is checked in spec.ts; the native model is
  * built from the normalized config, which is also what `save` writes as config.json.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
 import { Module } from '../nn/module.ts';
 import { native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
-import { load as loadTensors, save as saveTensors } from '../serialization.ts';
+import { load as loadTensors, loadWithMetadata, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkDevice, describe, type Device, optionsObject } from '../validate.ts';
 import { z } from 'zod';
+import { familyOf } from './pretrained.ts';
 import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
 
 /** A model's inputs: token ids (B, L) or features (B, L, F), with lengths (B) (else padding is inputIds == padId). */
@@ -20,6 +22,16 @@ export interface ModelInputs {
   inputIds?: Tensor;
   features?: Tensor;
   lengths?: Tensor;
+  /** (B, L) segment ids (0 first text, 1 its pair), read by encoders with token types (BERT); absent: 0. */
+  tokenTypeIds?: Tensor;
+}
+
+/** The backbone's output (model.encode). */
+export interface Encoding {
+  /** (B, L, E): the embedding and the shared encoder layers. */
+  hidden: Tensor;
+  /** (B, E): tanh(pooler(hidden[:, 0])), when the encoder has a pooler (BERT, RoBERTa checkpoints). */
+  pooled?: Tensor;
 }
 
 /** Inputs plus the task's targets (see each head for their shape). */
@@ -65,6 +77,16 @@ export type ModelPart = 'backbone' | 'embedding' | 'encoder' | 'decoder' | 'shar
 
 const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';
+const ADAPTER_FORMAT = 'mtl-torch/adapter';
+/** A model directory's tokenizer files, copied along by savePretrained. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'sentencepiece.bpe.model'];
+
+/** A task's parameter under a name free of the task's ("adapters.sst2.layers.0..." -> "sharing.layers.0..."). */
+function adapterKey(name: string, task: string): string {
+  const [scope, owner, ...rest] = name.split('.');
+  if (owner !== task) throw new Error(`mtl-torch: ${name} is not task ${task}'s`);
+  return `${scope === 'tasks' ? 'head' : 'sharing'}.${rest.join('.')}`;
+}
 
 const BATCH_FIELDS = ['indices', 'inputIds', 'features', 'lengths', 'tokenTypeIds', 'targets', 'targetLengths'] as const;
 
@@ -172,6 +194,119 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const resolved = parse(GenerateOptionsSchema, options, `${where}.options`);
     const r = this.native.generate(task, nativeBatch(inputs, where, false), resolved);
     return { sequences: new Tensor(r.sequences), scores: new Tensor(r.scores) };
+  }
+
+  /** The backbone's hidden states and, with a pooler, its pooled output (with autograd): what a pretrained encoder computes. */
+  encode(inputs: ModelInputs): Encoding {
+    const r = this.native.encode(nativeBatch(inputs, 'MultiTaskModel.encode', false));
+    return { hidden: new Tensor(r.hidden), ...(r.pooled ? { pooled: new Tensor(r.pooled) } : {}) };
+  }
+
+  /**
+   * Writes the encoder as a Hugging Face model directory of its checkpoint's family: config.json
+   * (the source's, with the layer count exported), model.safetensors under the base model's names,
+   * and the source's tokenizer files. transformers' AutoModel (and mt.pretrained.encoder) load it
+   * with the same outputs. Exports the shared encoder; with a layerwise scheme give `task`, whose
+   * own top layers complete it. Adapters, LoRA, MMoE experts and fullyShared's task embeddings are
+   * not part of a BERT: those models are refused unless `backbone: true` asks for the shared
+   * backbone alone (save a task's adapter weights with saveAdapter).
+   */
+  async savePretrained(dir: string, options: { task?: string; backbone?: boolean } = {}): Promise<void> {
+    const where = 'MultiTaskModel.savePretrained';
+    if (typeof dir !== 'string' || dir.length === 0) throw argumentError(where, `'dir' must be a non-empty path`);
+    const info = this.#config.pretrained;
+    if (!info) throw argumentError(where, 'this model was not built from a pretrained encoder (mt.pretrained.encoder): it has no Hugging Face layout to write');
+    const sharing = this.#config.sharing;
+    const task = options.task === undefined ? undefined : this.#checkTask(options.task, where);
+    const ownLayers = sharing.kind === 'layerwise' && sharing.sharedLayers < this.#config.encoder.numLayers;
+    if (ownLayers && task === undefined) {
+      throw argumentError(where, `each task has its own top ${this.#config.encoder.numLayers - sharing.sharedLayers} layers (layerwise): give { task } to export that task's encoder`);
+    }
+    if (task !== undefined && !ownLayers) throw argumentError(where, `'task' selects a layerwise task's own layers; this model's encoder is the same for every task`);
+    if (['adapters', 'lora', 'mmoe', 'fullyShared'].includes(sharing.kind) && options.backbone !== true) {
+      throw argumentError(where, `the ${sharing.kind} scheme's per-task parts are not part of a ${info.modelType} encoder: pass { backbone: true } to export the shared backbone alone (and saveAdapter for a task's adapter weights)`);
+    }
+    const exported = this.native.exportPretrained(info.modelType, info.config, task ?? '');
+    const tensors = Object.fromEntries(exported.names.map((name, i) => [name, new Tensor(exported.tensors[i]!)]));
+    const layers = (sharing.kind === 'layerwise' && task === undefined) ? sharing.sharedLayers : this.#config.encoder.numLayers;
+    const config = { ...info.config, [familyOf(info.modelType).layersKey]: layers };
+    makeDirectory(dir, where);
+    try {
+      saveTensors(path.join(dir, WEIGHTS_FILE), tensors, { format: 'pt' });
+    } finally {
+      for (const t of Object.values(tensors)) t.dispose();
+    }
+    writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n', where);
+    for (const file of TOKENIZER_FILES) {
+      const from = path.join(info.source, file);
+      if (existsSync(from) && path.resolve(dir) !== info.source) writeFileAtomic(path.join(dir, file), readFileSync(from), where);
+    }
+  }
+
+  /**
+   * Saves one task's adapter (adapters) or LoRA (lora) weights and its head to a safetensors file,
+   * with what loadAdapter needs to check and rebuild them (the scheme's options, the head, the
+   * encoder's size). The shared backbone is not in it.
+   */
+  saveAdapter(task: string, file: string): void {
+    const where = 'MultiTaskModel.saveAdapter';
+    this.#checkTask(task, where);
+    const sharing = this.#config.sharing;
+    if (sharing.kind !== 'adapters' && sharing.kind !== 'lora') {
+      throw argumentError(where, `saves a task's adapters or LoRA weights; this model's sharing is ${sharing.kind}`);
+    }
+    if (typeof file !== 'string' || file.length === 0) throw argumentError(where, `'file' must be a non-empty path`);
+    const owned = new Set(this.partParameterNames(task));
+    const tensors: Record<string, Tensor> = {};
+    for (const [name, t] of this.namedParameters()) if (owned.has(name)) tensors[adapterKey(name, task)] = t;
+    const { name: _name, ...head } = this.#config.tasks.find((t) => t.name === task)!;
+    const { dModel, numLayers } = this.#config.encoder;
+    saveTensors(file, tensors, {
+      format: ADAPTER_FORMAT, task, sharing: JSON.stringify(sharing), head: JSON.stringify(head), encoder: JSON.stringify({ dModel, numLayers }),
+    });
+  }
+
+  /**
+   * Loads a file of saveAdapter into this model as task `options.task` (default: the saved task's
+   * name): a task the model lacks is added with the saved head; an existing one must have the same
+   * head. The model's scheme and encoder size must be the saved ones.
+   */
+  loadAdapter(file: string, options: { task?: string } = {}): this {
+    const where = 'MultiTaskModel.loadAdapter';
+    if (typeof file !== 'string' || !existsSync(file)) throw new TorchError(`${where}: ${describe(file)} does not exist`, ErrorCode.NOT_FOUND);
+    const { tensors, metadata } = loadWithMetadata(file);
+    try {
+      if (metadata.format !== ADAPTER_FORMAT) throw new TorchError(`${where}: ${file} is not an adapter file (saveAdapter writes them)`, ErrorCode.BAD_DATA);
+      const sharing = this.#config.sharing;
+      if (metadata.sharing !== JSON.stringify(sharing)) {
+        throw argumentError(where, `${file} holds ${metadata.sharing}, but this model's sharing is ${JSON.stringify(sharing)}`);
+      }
+      const { dModel, numLayers } = this.#config.encoder;
+      if (metadata.encoder !== JSON.stringify({ dModel, numLayers })) {
+        throw argumentError(where, `${file} was saved for an encoder ${metadata.encoder}, this one is ${JSON.stringify({ dModel, numLayers })}`);
+      }
+      const task = options.task ?? metadata.task!;
+      const head = JSON.parse(metadata.head!) as TaskSpec;
+      const existing = this.#config.tasks.find((t) => t.name === task);
+      if (!existing) {
+        this.addTask(task, head);
+      } else {
+        const { name: _name, ...own } = existing;
+        if (JSON.stringify(own) !== JSON.stringify(head)) throw argumentError(where, `task '${task}' has the head ${JSON.stringify(own)}, the file ${metadata.head}`);
+      }
+      const owned = this.partParameterNames(task);
+      const renamed: Record<string, Tensor> = {};
+      for (const name of owned) {
+        const saved = tensors[adapterKey(name, task)];
+        if (!saved) throw new TorchError(`${where}: ${file} has no ${adapterKey(name, task)}`, ErrorCode.BAD_DATA);
+        renamed[name] = saved;
+      }
+      if (Object.keys(tensors).length !== owned.length) throw new TorchError(`${where}: ${file} holds ${Object.keys(tensors).length} tensors, task '${task}' has ${owned.length}`, ErrorCode.BAD_DATA);
+      this.loadStateDict(renamed, { strict: false });
+      return this;
+    } finally {
+      for (const t of Object.values(tensors)) t.dispose();
+    }
   }
 
   /** Parameter counts: shared, per task, trainable (and its fraction of the total), bytes. */
@@ -283,10 +418,18 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
 /** config.json of a model is a few kilobytes; a larger one is refused unread. */
 const MAX_MODEL_CONFIG_BYTES = 1024 * 1024;
 
-/** Builds a multi-task model from a spec (validated; every error names its field). */
+/**
+ * Builds a multi-task model from a spec (validated; every error names its field). With a pretrained
+ * encoder (mt.pretrained.encoder(dir)), the checkpoint's weights are loaded into the embedding, the
+ * encoder layers (the first `layers`; a layerwise scheme's per-task layers get the layers they stand
+ * for) and the pooler; the heads and the scheme's own parts start fresh.
+ */
 export function multitask(spec: import('./spec.ts').MultiTaskSpec): MultiTaskModel {
-  const { config, device } = normalizeSpec(spec);
-  return MultiTaskModel.fromConfig(config, device);
+  const { config, device, weights } = normalizeSpec(spec);
+  const model = MultiTaskModel.fromConfig(config, 'cpu');
+  if (weights !== undefined) model.native.loadPretrained(weights);
+  if (device !== 'cpu') model.to(device);
+  return model;
 }
 
 

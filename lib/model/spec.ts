@@ -9,9 +9,10 @@ import { z } from 'zod';
 import { argumentError } from '../errors.ts';
 import { checkParameterBudget } from '../limits.ts';
 import {
-  device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, registry, union, withDefaults,
+  device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
 } from '../schema.ts';
 import type { Device } from '../validate.ts';
+import { resolveEncoder, type PretrainedEncoderSpec, type PretrainedInfo } from './pretrained.ts';
 
 /** The largest sizes a spec may ask for: far above any model this package trains, low enough that a
  * typo (`numLayers: 1e9`) is refused instead of allocating until memory runs out. */
@@ -50,13 +51,16 @@ export const sharing = factories('sharing', sharingSchemas);
 // ---- task heads ----
 
 const crossEntropy = { labelSmoothing: native(fraction), ignoreIndex: native(int) };
+/** 'mean': masked mean pooling + the head's own tanh MLP; 'pretrained': the first position ([CLS]) through the
+ * encoder's pretrained pooler (BERT's), then dropout (decoderLayers 0; the encoder needs a pooler). */
+const pooling = native(z.enum(['mean', 'pretrained']));
 export const taskSchemas = kinds('head', {
   /** Logits (B, classes); a learned query attends through `decoderLayers` decoder layers (0: mean pooling + MLP). */
-  classification: { classes: positiveInt.max(LIMITS.classes), decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), ...crossEntropy },
+  classification: { classes: positiveInt.max(LIMITS.classes), decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), pooling, ...crossEntropy },
   /** One value per example (B), MSE loss. */
-  regression: { decoderLayers: native(nonNegativeInt.max(LIMITS.layers)) },
+  regression: { decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), pooling },
   /** One logit per label (B, labels), BCE-with-logits loss. */
-  multiLabel: { labels: positiveInt.max(LIMITS.classes), decoderLayers: native(nonNegativeInt.max(LIMITS.layers)) },
+  multiLabel: { labels: positiveInt.max(LIMITS.classes), decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), pooling },
   /** One label per input position, logits (B, L, classes). */
   tagging: { classes: positiveInt.max(LIMITS.classes), ...crossEntropy },
   /** Autoregressive decoder with cross-attention; targets end with EOS, padded with padId. */
@@ -109,11 +113,35 @@ export const EncoderSchema = z.strictObject(withDefaults({
   /** Default: 4 · dModel. */
   dimFeedforward: positiveInt.max(LIMITS.feedForward).optional(),
   dropout: native(fraction),
+  /** 'gelu' is the exact (erf) GELU. */
   activation: native(z.enum(['relu', 'gelu'])),
   normFirst: native(z.boolean()),
+  layerNormEps: native(positiveNumber),
+  /** Dropout on the attention weights (default: dropout). */
+  attentionDropout: fraction.optional(),
+  /** Dropout after the feed-forward activation (default: dropout, as torch.nn's layer; BERT: 0). */
+  activationDropout: fraction.optional(),
+  /** 'sinusoidal' (a fixed table) or 'learned' (a trained table, as BERT). */
+  positions: native(z.enum(['sinusoidal', 'learned'])),
+  /** RoBERTa's positions: real tokens count from positionOffset (padId + 1), padding takes position padId. */
+  positionOffset: native(nonNegativeInt),
+  /** Token-type (segment) embeddings: 2 for sentence pairs as BERT; 1: every token is type 0 (RoBERTa); 0: none. */
+  typeVocabSize: native(nonNegativeInt.max(1024)),
+  /** A LayerNorm (then dropout) over token + type + position embeddings, as BERT. */
+  embeddingNorm: native(z.boolean()),
+  /** Embeddings this wide, projected to dModel (ELECTRA); 0: dModel. */
+  embeddingSize: native(nonNegativeInt.max(LIMITS.dModel)),
+  /** BERT's pooler, tanh(Linear(h[:, 0])), for heads with pooling 'pretrained'. */
+  pooler: native(z.boolean()),
 }, registry.defaults.encoder, 'encoder')).superRefine((e, context) => {
   if (e.dModel % e.nhead !== 0) context.addIssue({ code: 'custom', path: ['dModel'], message: `(${e.dModel}) must be divisible by nhead (${e.nhead})` });
-}).transform((e) => ({ ...e, dimFeedforward: e.dimFeedforward ?? 4 * e.dModel }));
+  if (e.positionOffset > 0 && e.positions !== 'learned') context.addIssue({ code: 'custom', path: ['positionOffset'], message: "applies to learned positions: set positions: 'learned'" });
+}).transform((e) => ({
+  ...e,
+  dimFeedforward: e.dimFeedforward ?? 4 * e.dModel,
+  attentionDropout: e.attentionDropout ?? e.dropout,
+  activationDropout: e.activationDropout ?? e.dropout,
+}));
 export type EncoderSpec = z.input<typeof EncoderSchema>;
 
 /** The rules between parts: sharing against the encoder, heads against the sharing scheme. */
@@ -128,6 +156,11 @@ function checkParts(
     context.addIssue({ code: 'custom', path: ['sharing', 'reduction'], message: `(${s.reduction}) must not exceed encoder.dModel (${encoder.dModel})` });
   }
   if (Object.keys(spec.tasks).length === 0) context.addIssue({ code: 'custom', path: ['tasks'], message: 'must name at least one task' });
+  for (const [name, task] of Object.entries(spec.tasks)) {
+    if (!('pooling' in task) || task.pooling !== 'pretrained') continue;
+    if (task.decoderLayers > 0) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0" });
+    else if (!encoder.pooler) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' needs an encoder with a pooler (encoder.pooler, as a BERT or RoBERTa checkpoint has)" });
+  }
 }
 
 /** Task name → head; reserved names are refused before the record is built (an object cannot hold `__proto__` as a key). */
@@ -144,7 +177,11 @@ export const SpecSchema = z.strictObject({
   tasks: TasksSchema,
   device: deviceSchema.default('cpu'),
 }).superRefine(checkParts);
-export type MultiTaskSpec = z.input<typeof SpecSchema>;
+/** A model spec: its own encoder and input, or a pretrained encoder (mt.pretrained.encoder), whose checkpoint gives the input. */
+export type MultiTaskSpec = Omit<z.input<typeof SpecSchema>, 'input' | 'encoder'> & (
+  | { input: z.input<typeof InputSchema>; encoder: EncoderSpec }
+  | { input?: undefined; encoder: PretrainedEncoderSpec }
+);
 
 /** A task in the normalized config: its name and its head's fields. */
 export type TaskConfig = TaskSpec & { name: string };
@@ -157,9 +194,11 @@ export interface ModelConfig {
   encoder: z.output<typeof EncoderSchema>;
   sharing: SharingSpec;
   tasks: TaskConfig[];
+  /** Present when the encoder was loaded from a Hugging Face checkpoint (savePretrained writes its layout). */
+  pretrained?: PretrainedInfo;
 }
 
-function toConfig(spec: z.output<typeof SpecSchema>): ModelConfig {
+function toConfig(spec: z.output<typeof SpecSchema>, pretrained?: PretrainedInfo): ModelConfig {
   const { vocabSize = 0, features = 0, maxLength, padId } = spec.input;
   return {
     format: 'mtl-torch/multitask', version: 1,
@@ -167,6 +206,7 @@ function toConfig(spec: z.output<typeof SpecSchema>): ModelConfig {
     encoder: spec.encoder,
     sharing: spec.sharing,
     tasks: Object.entries(spec.tasks).map(([name, head]) => ({ name, ...head })),
+    ...(pretrained ? { pretrained } : {}),
   };
 }
 
@@ -209,8 +249,26 @@ export function checkBudget(config: ModelConfig, where: string): void {
   checkParameterBudget(where, estimateParameters(config));
 }
 
-/** Validates a spec and fills its defaults; the device is returned separately (it is not part of the saved config). */
-export function normalizeSpec(spec: unknown, where = 'multitask'): { config: ModelConfig; device: Device } {
+/** Whether a spec's encoder is a pretrained reference ({ pretrained: dir }). */
+export function isPretrainedEncoder(encoder: unknown): boolean {
+  return typeof encoder === 'object' && encoder !== null && 'pretrained' in encoder;
+}
+
+/**
+ * Validates a spec and fills its defaults; the device is returned separately (it is not part of the
+ * saved config). A pretrained encoder is resolved from its checkpoint (architecture and input);
+ * `weights` is then the directory the model's weights load from.
+ */
+export function normalizeSpec(spec: unknown, where = 'multitask'): { config: ModelConfig; device: Device; weights?: string } {
+  if (typeof spec === 'object' && spec !== null && isPretrainedEncoder((spec as { encoder?: unknown }).encoder)) {
+    const { encoder, input, ...rest } = spec as { encoder: unknown; input?: unknown };
+    if (input !== undefined) throw argumentError(`${where}.input`, 'comes from the pretrained checkpoint: leave it out');
+    const resolved = resolveEncoder(encoder, `${where}.encoder`);
+    const parsed = parse(SpecSchema, { ...rest, input: resolved.input, encoder: resolved.encoder }, where);
+    const config = toConfig(parsed, resolved.pretrained);
+    checkBudget(config, where);
+    return { config, device: parsed.device as Device, weights: resolved.pretrained.source };
+  }
   const parsed = parse(SpecSchema, spec, where);
   const config = toConfig(parsed);
   checkBudget(config, where);
@@ -225,6 +283,7 @@ const ConfigFileSchema = z.object({
   encoder: z.unknown(),
   sharing: z.unknown(),
   tasks: z.array(z.object({ name: TaskNameSchema }).loose()),
+  pretrained: z.object({ modelType: z.string(), source: z.string(), config: z.record(z.string(), z.unknown()) }).optional(),
 });
 
 /** Checks a config read from config.json (the spec's rules) and returns it normalized. */
@@ -237,7 +296,8 @@ export function normalizeConfig(value: unknown, source: string): ModelConfig {
   });
   const { features, vocabSize, ...rest } = file.input;
   const input = { ...rest, ...(features ? { features } : {}), ...(vocabSize ? { vocabSize } : {}) };
-  return normalizeSpec({ input, encoder: file.encoder, sharing: file.sharing, tasks: taskRecord }, source).config;
+  const config = normalizeSpec({ input, encoder: file.encoder, sharing: file.sharing, tasks: taskRecord }, source).config;
+  return file.pretrained ? { ...config, pretrained: file.pretrained } : config;
 }
 
 /** Checks one task's head spec; `where` names it (e.g. 'MultiTaskModel.addTask'). */

@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import * as data from '../data/index.ts';
-import { EncoderSchema, SharingSchema } from '../model/spec.ts';
+import { PretrainedEncoderSchema } from '../model/pretrained.ts';
+import { EncoderSchema, SharingSchema, isPretrainedEncoder } from '../model/spec.ts';
 import { device, nonEmptyString, nonNegativeInt, parse, positiveInt } from '../schema.ts';
 import { EarlyStoppingSchema, KeepBestSchema, TrainerOptionsSchema } from '../train/config.ts';
 
@@ -34,8 +35,8 @@ export const DataSchema = z.discriminatedUnion('source', [
     source: z.literal('glue'),
     dir: nonEmptyString,
     tasks: z.array(z.enum(data.glue.TASKS)).min(1).refine(unique, 'names a task twice'),
-    /** A vocab.txt (WordPiece) or tokenizer.json. */
-    tokenizer: nonEmptyString,
+    /** A vocab.txt (WordPiece) or tokenizer.json; with a pretrained encoder, leave it out: the model directory's is used. */
+    tokenizer: nonEmptyString.optional(),
     maxLength: positiveInt.default(128),
     ...limits,
   }),
@@ -43,7 +44,8 @@ export const DataSchema = z.discriminatedUnion('source', [
 export type DataConfig = z.output<typeof DataSchema>;
 
 export const RunModelSchema = z.strictObject({
-  encoder: EncoderSchema,
+  /** The encoder's layout, or a pretrained Hugging Face directory: { "pretrained": "path/to/dir", "layers": k }. */
+  encoder: z.union([PretrainedEncoderSchema, EncoderSchema]),
   sharing: SharingSchema.prefault({ kind: 'sharedEncoder' }),
   /** Decoder layers of sequence heads. */
   decoderLayers: positiveInt.default(2),
@@ -86,6 +88,14 @@ export const RunConfigSchema = z.strictObject({
     const metric = c[option]?.metric;
     if (metric !== undefined && metric !== 'loss' && !tasks.includes(metric.split('.')[0]!)) {
       context.addIssue({ code: 'custom', path: [option, 'metric'], message: `names no task of the data (${tasks.join(', ')}), got ${JSON.stringify(metric)}` });
+    }
+  }
+  if (c.data.source === 'glue') {
+    const pretrained = isPretrainedEncoder(c.model.encoder);
+    if (pretrained && c.data.tokenizer !== undefined) {
+      context.addIssue({ code: 'custom', path: ['data', 'tokenizer'], message: 'comes from the pretrained model directory (model.encoder.pretrained): leave it out' });
+    } else if (!pretrained && c.data.tokenizer === undefined) {
+      context.addIssue({ code: 'custom', path: ['data', 'tokenizer'], message: 'is required (a vocab.txt or tokenizer.json) unless the encoder is pretrained' });
     }
   }
   if (c.diagnosticsEvery !== undefined && tasks.length < 2) {

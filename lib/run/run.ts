@@ -92,13 +92,34 @@ function buildModel(config: RunConfig, tasks: RunTasks, group: ProcessGroup | un
   // still broadcasts rank 0's at its first step.)
   manualSeed(config.trainer.seed);
   const selected = tasks.tasks.filter((t) => only === undefined || t.name === only);
-  return multitask({
-    input: tasks.input,
-    encoder: config.model.encoder,
+  const common = {
     sharing: config.model.sharing,
     tasks: Object.fromEntries(selected.map((t) => [t.name, t.head])),
     device: rankDevice(config.device, group),
-  });
+  };
+  const encoder = config.model.encoder;
+  if ('pretrained' in encoder) {
+    // The checkpoint gives the input; its position table must hold the data's longest input.
+    const model = multitask({ ...common, encoder });
+    const { maxLength } = model.config.input;
+    const positions = maxLength - model.config.encoder.positionOffset;
+    if (tasks.input.maxLength > positions) {
+      throw argumentError('config', `data.maxLength (${tasks.input.maxLength}) exceeds the pretrained encoder's ${positions} positions`);
+    }
+    return model;
+  }
+  return multitask({ ...common, input: tasks.input, encoder });
+}
+
+/** Metrics of every task on its eval split, plus each task's extra evaluation sets (MNLI mismatched as 'mnli-mm'). */
+async function evaluateTasks(trainer: Trainer, tasks: RunTask[], split: EvalSplit): Promise<TaskMetrics> {
+  const metrics = await trainer.evaluate(Object.fromEntries(tasks.map((t) => [t.name, t.dataset(split)])));
+  for (const task of tasks) {
+    for (const [name, dataset] of Object.entries(task.extraEvalSets ?? {})) {
+      metrics[name] = (await trainer.evaluate({ [task.name]: dataset(split) }))[task.name]!;
+    }
+  }
+  return metrics;
 }
 
 /** Main metric of a task and the direction it improves in. */
@@ -194,7 +215,7 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
     group?.broadcastModel(model);
     weights = 'best';
   }
-  const metrics = await trainer.evaluate(evalSets);
+  const metrics = await evaluateTasks(trainer, tasks, 'dev');
   const result: RunResult = { model: label, metrics, steps: history.steps, wallSeconds: (performance.now() - started) / 1000, weights, examples };
   log({ kind: 'result', ...result });
   return result;
@@ -290,7 +311,7 @@ export async function resumeRun(dir: string, options: TrainRunOptions = {}): Pro
   return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false, writes(options)), options, true);
 }
 
-function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
+export function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
   const config = loadRunConfig(path.join(dir, 'config.json'));
   return { config, tasks: runTasks(config.data, config.model) };
 }
@@ -306,7 +327,7 @@ export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights
   const { config, tasks } = runTasksOf(dir);
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
-  return trainer.evaluate(Object.fromEntries(tasks.tasks.map((t) => [t.name, t.dataset(split)])));
+  return evaluateTasks(trainer, tasks.tasks, split);
 }
 
 /** The model's predictions for raw inputs of one task, as text. */
@@ -318,13 +339,15 @@ export async function predictRun(dir: string, taskName: string, inputs: string[]
   if (inputs.length === 0) throw argumentError('predict', 'give at least one input');
   const model = await MultiTaskModel.load(runModelDir(dir), { device: config.device });
   const rows = inputs.map((input) => task.encode(input));
-  const width = Math.max(...rows.map((r) => r.length));
-  const inputIds = tensor(rows.map((r) => [...r, ...Array(width - r.length).fill(tasks.input.padId)]), { dtype: 'int64' });
-  const lengths = tensor(rows.map((r) => r.length), { dtype: 'int64' });
+  const width = Math.max(...rows.map((r) => r.ids.length));
+  const pad = (values: number[], fill: number) => [...values, ...Array(width - values.length).fill(fill)];
+  const inputIds = tensor(rows.map((r) => pad(r.ids, tasks.input.padId)), { dtype: 'int64' });
+  const tokenTypeIds = tensor(rows.map((r) => pad(r.tokenTypeIds, 0)), { dtype: 'int64' });
+  const lengths = tensor(rows.map((r) => r.ids.length), { dtype: 'int64' });
   if (task.head.kind === 'sequence') {
-    const { sequences } = model.generate(taskName, { inputIds, lengths }, { beamSize: options.beamSize ?? 4 });
+    const { sequences } = model.generate(taskName, { inputIds, lengths, tokenTypeIds }, { beamSize: options.beamSize ?? 4 });
     return (sequences.toArray() as number[][]).map((ids) => task.describe(ids));
   }
-  const predictions = model.predict(taskName, { inputIds, lengths }).toArray() as number[];
+  const predictions = model.predict(taskName, { inputIds, lengths, tokenTypeIds }).toArray() as number[];
   return predictions.map((p) => task.describe(p));
 }

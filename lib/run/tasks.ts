@@ -8,7 +8,8 @@ import path from 'node:path';
 import { argumentError } from '../errors.ts';
 import * as data from '../data/index.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { tasks as heads, type TaskSpec } from '../model/spec.ts';
+import { tokenizer as pretrainedTokenizer } from '../model/pretrained.ts';
+import { isPretrainedEncoder, tasks as heads, type TaskSpec } from '../model/spec.ts';
 import type { DataConfig, PhoneticsTask } from './config.ts';
 
 export type EvalSplit = 'dev' | 'test';
@@ -18,8 +19,10 @@ export interface RunTask {
   head: TaskSpec;
   /** Loads a split's data set (created on first use, kept for the run). */
   dataset(split: 'train' | EvalSplit): Dataset;
-  /** Input ids of one raw input (a word, a name, a sentence or "sentence ||| pair"). */
-  encode(input: string): number[];
+  /** More evaluation sets of the same task, by the name their metrics are reported under (MNLI: 'mnli-mm', the mismatched split). */
+  extraEvalSets?: Record<string, (split: EvalSplit) => Dataset>;
+  /** Input ids (and segment ids) of one raw input (a word, a name, a sentence or "sentence ||| pair"). */
+  encode(input: string): { ids: number[]; tokenTypeIds: number[] };
   /** A prediction (class id, value, or generated ids) as text. */
   describe(prediction: number | number[]): string;
   /** The metric a model is judged by on this task (see lib/train's evaluation). */
@@ -48,7 +51,10 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
   const letters = dict.letters;
   const maxLength = dict.longestWord + 2;
   const longestPronunciation = dict.entries.reduce((m, e) => Math.max(m, e.phonemes.length), 0);
-  const encode = (word: string) => letters.encode(word.toLowerCase(), { maxLength }).ids;
+  const encode = (word: string) => {
+    const { ids, tokenTypeIds } = letters.encode(word.toLowerCase(), { maxLength });
+    return { ids, tokenTypeIds };
+  };
   const make = (task: PhoneticsTask): RunTask => {
     const dataset = memo((split: 'train' | EvalSplit) => {
       const options = { tokenizer: letters, maxLength, limit: limitFor(config, split) };
@@ -76,19 +82,26 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
   return { input: { vocabSize: letters.vocabSize, maxLength, padId: letters.padId }, tasks: config.tasks.map(make) };
 }
 
-function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers }: HeadDepths): RunTasks {
-  if (!existsSync(config.tokenizer)) throw argumentError('config', `'data.tokenizer' ${config.tokenizer} does not exist`);
-  const tokenizer = path.extname(config.tokenizer) === '.json'
-    ? data.SubwordTokenizer.fromFile(config.tokenizer)
-    : data.SubwordTokenizer.fromVocab(config.tokenizer);
+/** The tokenizer of a GLUE run: the pretrained model directory's, or data.tokenizer. */
+export function glueTokenizer(config: Extract<DataConfig, { source: 'glue' }>, encoder: unknown): data.SubwordTokenizer {
+  if (isPretrainedEncoder(encoder)) return pretrainedTokenizer((encoder as { pretrained: string }).pretrained);
+  const file = config.tokenizer!;
+  if (!existsSync(file)) throw argumentError('config', `'data.tokenizer' ${file} does not exist`);
+  return path.extname(file) === '.json' ? data.SubwordTokenizer.fromFile(file) : data.SubwordTokenizer.fromVocab(file);
+}
+
+function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers }: HeadDepths, encoder: unknown): RunTasks {
+  const tokenizer = glueTokenizer(config, encoder);
   const make = (task: data.glue.GlueTask): RunTask => {
     const labels = data.glue.TASK_SPECS[task].labels;
+    const load = (split: string) => data.glue.load(config.dir, task, tokenizer, { split, maxLength: config.maxLength });
     const evalSplit = (split: EvalSplit) => (task === 'mnli' ? `${split}_matched` : split);
-    const dataset = memo((split: 'train' | EvalSplit) =>
-      data.glue.load(config.dir, task, tokenizer, { split: split === 'train' ? 'train' : evalSplit(split), maxLength: config.maxLength }));
+    const dataset = memo((split: 'train' | EvalSplit) => load(split === 'train' ? 'train' : evalSplit(split)));
+    const mismatched = memo((split: EvalSplit) => load(`${split}_mismatched`));
     const encode = (input: string) => {
       const [text, pair] = input.split(' ||| ');
-      return tokenizer.encode(text!, { pair, maxLength: config.maxLength }).ids;
+      const { ids, tokenTypeIds } = tokenizer.encode(text!, { pair, maxLength: config.maxLength });
+      return { ids, tokenTypeIds };
     };
     const mainMetric = task === 'cola' ? 'matthews' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
     const head = labels === 'regression'
@@ -96,6 +109,7 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
       : heads.classification({ classes: labels.length, decoderLayers: headLayers });
     return {
       name: task, head, dataset, encode, mainMetric,
+      ...(task === 'mnli' ? { extraEvalSets: { 'mnli-mm': mismatched } } : {}),
       describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : labels[p as number] ?? String(p)),
     };
   };
@@ -108,6 +122,7 @@ export interface HeadDepths {
   headLayers: number;
 }
 
-export function runTasks(config: DataConfig, depths: HeadDepths): RunTasks {
-  return config.source === 'phonetics' ? phoneticsTasks(config, depths) : glueTasks(config, depths);
+/** The tasks of a run; `model` is the run config's model part (its encoder may bring the tokenizer). */
+export function runTasks(config: DataConfig, model: HeadDepths & { encoder: unknown }): RunTasks {
+  return config.source === 'phonetics' ? phoneticsTasks(config, model) : glueTasks(config, model, model.encoder);
 }

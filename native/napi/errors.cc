@@ -4,6 +4,7 @@
 
 #include "core/distributed/process_group.h"
 #include "core/file_io.h"
+#include "core/model/pretrained.h"
 #include "core/train/step.h"
 #include "napi/addon_data.h"
 
@@ -56,6 +57,8 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_DISTRIBUTED", e.what());
   } catch (const train::NonFiniteLossError& e) {
     throw makeTorchError(env, "ERR_NON_FINITE_LOSS", e.what());
+  } catch (const model::pretrained::CheckpointError& e) {
+    throw makeTorchError(env, "ERR_BAD_CHECKPOINT", e.what());
   } catch (const io::IoError& e) {
     throw makeTorchError(env, e.missing ? "ERR_NOT_FOUND" : "ERR_IO", e.what());
   } catch (const std::filesystem::filesystem_error& e) {

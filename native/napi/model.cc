@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "core/model/pretrained.h"
 #include "core/runtime.h"
 #include "napi/addon_data.h"
 #include "napi/convert.h"
@@ -15,6 +16,21 @@
 #include "napi/tensor.h"
 
 namespace mtl::napi {
+
+namespace {
+// readPretrained(dir) -> { modelType, config, input, encoder }: the architecture of a Hugging Face
+// model directory (config.json and the tensors model.safetensors holds), every layer included.
+Napi::Value ReadPretrained(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    const model::pretrained::Checkpoint checkpoint = model::pretrained::read(Args(info).string(0));
+    const Options out = {{"modelType", checkpoint.modelType},
+                         {"config", checkpoint.config},
+                         {"input", Options(checkpoint.family.architecture.input)},
+                         {"encoder", Options(checkpoint.family.architecture.encoder)}};
+    return valueOf(info.Env(), out);
+  });
+}
+}  // namespace
 
 BusyClaim::BusyClaim(std::shared_ptr<std::atomic<bool>> flag) {
   bool expected = false;
@@ -118,11 +134,15 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
                                    InstanceMethod<&NativeMultiTaskModel::PartParameterNames>("partParameterNames"),
                                    InstanceMethod<&NativeMultiTaskModel::SharedEncoderRuns>("sharedEncoderRuns"),
-                                   InstanceMethod<&NativeMultiTaskModel::ParameterGroups>("parameterGroups")};
+                                   InstanceMethod<&NativeMultiTaskModel::ParameterGroups>("parameterGroups"),
+                                   InstanceMethod<&NativeMultiTaskModel::Encode>("encode"),
+                                   InstanceMethod<&NativeMultiTaskModel::LoadPretrained>("loadPretrained"),
+                                   InstanceMethod<&NativeMultiTaskModel::ExportPretrained>("exportPretrained")};
   addTo(properties);
   Napi::Function ctor = DefineClass(env, "NativeMultiTaskModel", properties);
   addonData(env).modelConstructor = Napi::Persistent(ctor);
   exports.Set("NativeMultiTaskModel", ctor);
+  exports.Set("readPretrained", Napi::Function::New(env, ReadPretrained, "readPretrained"));
 }
 
 ModelLease NativeMultiTaskModel::LeaseOf(const Napi::Value& value, const char* what) {
@@ -260,6 +280,37 @@ Napi::Value NativeMultiTaskModel::ParameterGroups(const Napi::CallbackInfo& info
     out.Set("sharedParameters", Napi::Number::New(env, static_cast<double>(model_->sharedParameters().size())));
     out.Set("lastSharedParameters", Napi::Number::New(env, static_cast<double>(model_->lastSharedParameters().size())));
     return out;
+  });
+}
+
+// encode(batch) -> { hidden, pooled? }: the backbone's output (embedding and shared encoder), with autograd.
+Napi::Value NativeMultiTaskModel::Encode(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    const model::BackboneOutput encoded = model_->encodeBackbone(batchOf(Args(info).value(0), "batch"));
+    auto out = Napi::Object::New(info.Env());
+    out.Set("hidden", TensorHandle::Wrap(info.Env(), encoded.hidden));
+    if (encoded.pooled.defined()) out.Set("pooled", TensorHandle::Wrap(info.Env(), encoded.pooled));
+    return out;
+  });
+}
+
+// loadPretrained(dir): copies a Hugging Face checkpoint into this model (built from its architecture).
+Napi::Value NativeMultiTaskModel::LoadPretrained(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model::pretrained::load(*model_, model::pretrained::read(Args(info).string(0)));
+    return info.Env().Undefined();
+  });
+}
+
+// exportPretrained(modelType, config, task) -> { names, tensors }: the encoder under the
+// checkpoint's names ('' task: the shared layers only).
+Napi::Value NativeMultiTaskModel::ExportPretrained(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    Args args(info);
+    return namedTensorsToJs(info.Env(), model::pretrained::exportWeights(*model_, args.string(0), jsonOf(args.value(1), "config"), args.string(2)));
   });
 }
 

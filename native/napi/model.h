@@ -68,6 +68,9 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
   Napi::Value PartParameterNames(const Napi::CallbackInfo& info);
   Napi::Value SharedEncoderRuns(const Napi::CallbackInfo& info);
   Napi::Value ParameterGroups(const Napi::CallbackInfo& info);
+  Napi::Value Encode(const Napi::CallbackInfo& info);
+  Napi::Value LoadPretrained(const Napi::CallbackInfo& info);
+  Napi::Value ExportPretrained(const Napi::CallbackInfo& info);
 
   std::shared_ptr<model::MultiTaskModelImpl> model_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);

@@ -2,6 +2,7 @@
 
 #include "core/model/head.h"
 #include "core/model/multitask_model.h"
+#include "core/model/pretrained.h"
 #include "core/model/sharing.h"
 #include "core/train/optimizer.h"
 #include "core/train/options.h"
@@ -25,6 +26,7 @@ Options describeEverything() {
       {"strategy", describeRegistry<train::StrategyEntry>()},
       {"optimizer", describeRegistry<train::OptimizerEntry>()},
       {"schedule", describeRegistry<train::ScheduleEntry>()},
+      {"pretrained", describeRegistry<model::pretrained::FamilyEntry>()},
       {"defaults",
        {{"input", Options(model::InputConfig{})},
         {"encoder", Options(model::EncoderConfig{})},

@@ -55,3 +55,42 @@ export function smallModel(device: mt.Device = 'cpu') {
 export function randomTokenRows(rows: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: small.seq }, () => 1 + Math.floor(Math.random() * (small.vocab - 1))));
 }
+
+export interface RoundsOptions { rounds: number; iterations: number; warmup: number }
+interface TorchRound { torch: string; threads: number; timesMs: number[] }
+
+/**
+ * Times one iteration of mtl-torch (`step`) against a PyTorch script (one JSON config argument; it
+ * prints { torch, threads, timesMs }) in alternating rounds (mtl-torch, PyTorch, PyTorch with
+ * glibc told to keep freed memory, mtl-torch, ...), each round warming up first, so a change in
+ * machine load hits all sides alike; then prints the medians and the ratio PyTorch / mtl-torch.
+ */
+export function compareRounds(title: string, options: RoundsOptions, step: () => void, script: string, config: RoundsOptions & { threads: number }): void {
+  const ours: number[] = [];
+  const theirs: Record<PythonAllocator, number[]> = { default: [], tuned: [] };
+  let torchInfo = { torch: '?', threads: 0 };
+  for (let round = 0; round < options.rounds; round++) {
+    for (let i = 0; i < options.warmup + options.iterations; i++) {
+      const start = performance.now();
+      step();
+      if (i >= options.warmup) ours.push(performance.now() - start);
+    }
+    for (const allocator of ['default', 'tuned'] as const) {
+      const result = runPython<TorchRound>(script, config, allocator);
+      theirs[allocator].push(...result.timesMs);
+      torchInfo = result;
+    }
+  }
+  const ourMedian = median(ours);
+  const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+  console.log(`${title}, ${config.threads} threads, median of ${options.rounds} alternating rounds x ${options.iterations} iterations`);
+  console.log(`  mtl-torch (libtorch ${mt.version.torch}): median ${fmt(ourMedian)}, min ${fmt(Math.min(...ours))}`);
+  for (const allocator of ['default', 'tuned'] as const) {
+    const times = theirs[allocator];
+    const label = allocator === 'default' ? 'glibc malloc defaults' : 'glibc told to keep freed memory';
+    console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`);
+  }
+  // The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
+  console.log(`  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
+    `against PyTorch with a tuned malloc ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
+}

@@ -18,7 +18,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
-import { median, runPython, type PythonAllocator } from './common.ts';
+import { compareRounds } from './common.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,43 +41,8 @@ const model = new mt.nn.TransformerEncoder({
 const params = model.parameters();
 const src = mt.randn([config.batch, config.seq, config.dModel]);
 
-function mtlRound(): number[] {
-  const times: number[] = [];
-  for (let i = 0; i < config.warmup + config.iterations; i++) {
-    const start = performance.now();
-    mt.tidy(() => model.forward(src).mean().backward());
-    for (const p of params) p.zeroGrad();
-    const elapsed = performance.now() - start;
-    if (i >= config.warmup) times.push(elapsed);
-  }
-  return times;
-}
-
-interface TorchRound { torch: string; threads: number; timesMs: number[] }
-const script = path.join(import.meta.dirname, 'encoder.py');
-const torchRound = (allocator: PythonAllocator) => runPython<TorchRound>(script, config, allocator);
-
-const ours: number[] = [];
-const theirs: Record<PythonAllocator, number[]> = { default: [], tuned: [] };
-let torchInfo = { torch: '?', threads: 0 };
-for (let round = 0; round < config.rounds; round++) {
-  ours.push(...mtlRound());
-  for (const allocator of ['default', 'tuned'] as const) {
-    const result = torchRound(allocator);
-    theirs[allocator].push(...result.timesMs);
-    torchInfo = result;
-  }
-}
-const ourMedian = median(ours);
-const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
-console.log(`4-layer encoder fwd+bwd (d=${config.dModel}, heads=${config.nhead}, ff=${config.dimFeedforward}, batch=${config.batch}, seq=${config.seq}), ` +
-  `${config.threads} threads, median of ${config.rounds} alternating rounds x ${config.iterations} iterations`);
-console.log(`  mtl-torch (libtorch ${mt.version.torch}): median ${fmt(ourMedian)}, min ${fmt(Math.min(...ours))}`);
-for (const allocator of ['default', 'tuned'] as const) {
-  const times = theirs[allocator];
-  const label = allocator === 'default' ? 'glibc malloc defaults' : "glibc told to keep freed memory";
-  console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`);
-}
-// The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
-console.log(`  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
-  `against PyTorch with a tuned malloc ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
+const title = `4-layer encoder fwd+bwd (d=${config.dModel}, heads=${config.nhead}, ff=${config.dimFeedforward}, batch=${config.batch}, seq=${config.seq})`;
+compareRounds(title, config, () => {
+  mt.tidy(() => model.forward(src).mean().backward());
+  for (const p of params) p.zeroGrad();
+}, path.join(import.meta.dirname, 'encoder.py'), config);

@@ -25,7 +25,10 @@ nn::TransformerLayerOptions layerOptions(const EncoderConfig& encoder) {
       .dimFeedforward(encoder.dimFeedforward)
       .dropout(encoder.dropout)
       .activation(nn::parseActivation(encoder.activation))
-      .normFirst(encoder.normFirst);
+      .normFirst(encoder.normFirst)
+      .layerNormEps(encoder.layerNormEps)
+      .attentionDropout(encoder.attentionDropout < 0 ? c10::nullopt : c10::optional<double>(encoder.attentionDropout))
+      .activationDropout(encoder.activationDropout < 0 ? c10::nullopt : c10::optional<double>(encoder.activationDropout));
 }
 
 nn::TransformerStackOptions decoderOptions(const EncoderConfig& encoder, int64_t numLayers) {

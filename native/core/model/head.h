@@ -44,6 +44,8 @@ struct HeadContext {
   const ModelConfig& config;
   // fullyShared: the decoder every head with decoderLayers > 0 uses instead of its own.
   std::shared_ptr<nn::TransformerDecoderImpl> sharedDecoder;
+  // The encoder's pooler (encoder.pooler: BERT's, from a checkpoint), for heads with pooling "pretrained".
+  std::shared_ptr<torch::nn::LinearImpl> pooler;
 };
 
 // Accumulates a head's predictions over an evaluation pass and gives its metrics.

@@ -10,26 +10,87 @@
 
 namespace mtl::model {
 
-InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input) {
-  const int64_t dModel = config.encoder.dModel;
+InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input), encoder_(config.encoder) {
+  const EncoderConfig& e = encoder_;
+  const int64_t width = e.embeddingSize > 0 ? e.embeddingSize : e.dModel;
   if (input_.features > 0) {
-    features_ = register_module("features", torch::nn::Linear(input_.features, dModel));
+    features_ = register_module("features", torch::nn::Linear(input_.features, width));
   } else {
     token_ = register_module(
-        "token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, dModel).padding_idx(input_.padId)));
+        "token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, width).padding_idx(input_.padId)));
   }
-  position_ = register_module("position", nn::SinusoidalPositionalEncoding(
-                                              nn::PositionalEncodingOptions(dModel, input_.maxLength).dropout(config.encoder.dropout)));
+  // Dropout follows the whole embedding: inside the sinusoidal module when it is the last step (the
+  // package's own layout, unchanged), else after the LayerNorm (BERT).
+  const bool bertStyle = e.positions == "learned" || e.typeVocabSize > 0 || e.embeddingNorm;
+  if (e.positions == "learned") {
+    auto options = torch::nn::EmbeddingOptions(input_.maxLength, width);
+    if (e.positionOffset > 0) options.padding_idx(input_.padId);
+    learnedPosition_ = register_module("position", torch::nn::Embedding(options));
+    at::NoGradGuard noGrad;
+    learnedPosition_->weight.normal_(0.0, 0.02);
+    if (e.positionOffset > 0) learnedPosition_->weight[input_.padId].zero_();
+  } else {
+    position_ = register_module("position", nn::SinusoidalPositionalEncoding(
+                                                nn::PositionalEncodingOptions(width, input_.maxLength).dropout(bertStyle ? 0.0 : e.dropout)));
+  }
+  if (e.typeVocabSize > 0) {
+    tokenType_ = register_module("token_type", torch::nn::Embedding(e.typeVocabSize, width));
+    at::NoGradGuard noGrad;
+    tokenType_->weight.normal_(0.0, 0.02);
+  }
+  if (e.embeddingNorm) norm_ = register_module("norm", nn::makeLayerNorm(width, e.layerNormEps));
+  if (bertStyle) dropout_ = register_module("dropout", nn::makeDropout(e.dropout));
+  if (width != e.dModel) projection_ = register_module("projection", nn::makeLinear(width, e.dModel));
+}
+
+at::Tensor InputEmbeddingImpl::positionIds(const data::Batch& batch) const {
+  const at::Tensor& reference = features_ ? batch.features : batch.inputIds;
+  const int64_t length = reference.size(1);
+  const int64_t offset = encoder_.positionOffset;
+  TORCH_CHECK_VALUE(length + offset <= input_.maxLength, "inputs of ", length, " positions exceed the encoder's ",
+                    input_.maxLength - offset, " positions");
+  const at::Tensor positions = at::arange(length, reference.options().dtype(at::kLong));
+  if (offset == 0) return positions;
+  // fairseq / RoBERTa: real tokens count from offset, padding positions take padId.
+  const at::Tensor real = paddingMask(batch).logical_not().to(at::kLong);
+  return (at::cumsum(real, 1) + (offset - 1)) * real + (1 - real) * input_.padId;
 }
 
 at::Tensor InputEmbeddingImpl::forward(const data::Batch& batch) {
+  at::Tensor x;
   if (features_) {
     TORCH_CHECK(batch.features.defined() && batch.features.dim() == 3 && batch.features.size(2) == input_.features,
                 "this model reads features (B, L, ", input_.features, ")");
-    return position_(features_(batch.features.to(at::kFloat)));
+    x = features_(batch.features.to(at::kFloat));
+  } else {
+    TORCH_CHECK(batch.inputIds.defined() && batch.inputIds.dim() == 2, "inputIds must be (B, L) token ids");
+    x = token_(batch.inputIds.to(at::kLong));
   }
-  TORCH_CHECK(batch.inputIds.defined() && batch.inputIds.dim() == 2, "inputIds must be (B, L) token ids");
-  return position_(token_(batch.inputIds.to(at::kLong)));
+  if (position_) {
+    const at::Tensor positioned = position_(x);
+    if (!tokenType_ && !norm_ && !dropout_) return projection_ ? projection_(positioned) : positioned;
+    x = positioned;
+  }
+  if (tokenType_) {
+    const bool given = batch.tokenTypeIds.defined() && encoder_.typeVocabSize > 1;
+    at::Tensor types;
+    if (given) {
+      types = batch.tokenTypeIds.to(at::kLong);
+      TORCH_CHECK_VALUE(types.sizes() == x.sizes().slice(0, 2), "tokenTypeIds must have the shape of the inputs (B, L)");
+      if (!types.is_cuda()) {
+        TORCH_CHECK_VALUE(types.numel() == 0 || (types.min().item<int64_t>() >= 0 && types.max().item<int64_t>() < encoder_.typeVocabSize),
+                          "tokenTypeIds must lie in [0, ", encoder_.typeVocabSize, ") (the encoder's token types)");
+      }
+      x = x + tokenType_(types);
+    } else {
+      // Type 0 everywhere (also RoBERTa's single type): the row broadcast over every position.
+      x = x + tokenType_->weight.select(0, 0);
+    }
+  }
+  if (learnedPosition_) x = x + learnedPosition_(positionIds(batch));
+  if (norm_) x = norm_(x);
+  if (dropout_) x = dropout_(x);
+  return projection_ ? projection_(x) : x;
 }
 
 at::Tensor InputEmbeddingImpl::paddingMask(const data::Batch& batch) const {
@@ -49,6 +110,7 @@ at::Tensor InputEmbeddingImpl::paddingMask(const data::Batch& batch) const {
 MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(config) {
   embedding_ = register_module("embedding", InputEmbedding(config_));
   sharing_ = makeSharingScheme(config_);
+  if (config_.encoder.pooler) pooler_ = register_module("pooler", nn::makeLinear(config_.encoder.dModel, config_.encoder.dModel));
   encoder_ = register_module("encoder", nn::TransformerEncoder(
                                             nn::TransformerStackOptions(layerOptions(config_.encoder), sharing_->sharedEncoderLayers())));
   register_module(sharing_->name(), sharing_);
@@ -68,7 +130,7 @@ MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(conf
 
 void MultiTaskModelImpl::addTask(const TaskConfig& task) {
   sharing_->addTask(task.name);
-  auto head = makeHead(task, HeadContext{config_, sharedDecoder_});
+  auto head = makeHead(task, HeadContext{config_, sharedDecoder_, pooler_ ? pooler_.ptr() : nullptr});
   tasks_->register_module(task.name, head);
   heads_[task.name] = head;
   config_.tasks.push_back(task);
@@ -158,6 +220,14 @@ at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batc
   const data::Batch inputs = onDevice(batch);
   HeadImpl& taskHead = head(task);
   return taskHead.predict(encode(inputs, {task}).at(task), inputs);
+}
+
+BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
+  const data::Batch inputs = onDevice(batch);
+  BackboneOutput out;
+  out.hidden = encoder_->forward(embedding_->forward(inputs), {}, embedding_->paddingMask(inputs));
+  if (pooler_) out.pooled = at::tanh(pooler_(out.hidden.select(1, 0)));
+  return out;
 }
 
 Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {

@@ -3,7 +3,9 @@
 // per task. It implements the trainer's TrainableModel.
 //
 // Parameter names (stable: they are the safetensors keys and the PyTorch twin's names):
-//   embedding.token.weight | embedding.features.{weight,bias}; embedding.position.pe
+//   embedding.token.weight | embedding.features.{weight,bias}; embedding.position.pe | .weight;
+//   embedding.token_type.weight, embedding.norm.*, embedding.projection.* (BERT-style encoders)
+//   pooler.{weight,bias}            (encoder.pooler: BERT's pooler)
 //   encoder.layers.<i>.*            (torch.nn.TransformerEncoderLayer names; the shared layers)
 //   decoder.layers.<i>.*            (fullyShared only: the decoder every head shares)
 //   <scheme>.<task>.*, <scheme>.*   (per-task and shared parameters of the sharing scheme)
@@ -12,7 +14,9 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 
 #include <map>
 #include <string>
@@ -28,22 +32,41 @@
 namespace mtl::model {
 
 // Tokens (embedding.token, padding row input.padId) or features (embedding.features), plus
-// sinusoidal positions (embedding.position) and dropout.
+// positions: a sinusoidal table (embedding.position.pe, followed by dropout), or, as BERT, a
+// learned one (embedding.position.weight), token types (embedding.token_type.weight), a LayerNorm
+// (embedding.norm) and dropout, and ELECTRA's projection (embedding.projection). The sum runs in
+// BERT's order: token + type + position.
 class InputEmbeddingImpl : public torch::nn::Module {
  public:
   explicit InputEmbeddingImpl(const ModelConfig& config);
-  // (B, L, E) from batch.inputIds (B, L) or batch.features (B, L, F).
+  // (B, L, E) from batch.inputIds (B, L) or batch.features (B, L, F), and batch.tokenTypeIds (B, L)
+  // when the encoder has token types (absent: type 0).
   at::Tensor forward(const data::Batch& batch);
   // (B, L) bool, true at padding: positions >= lengths, or inputIds == padId without lengths.
   at::Tensor paddingMask(const data::Batch& batch) const;
 
  private:
+  at::Tensor positionIds(const data::Batch& batch) const;
+
   InputConfig input_;
+  EncoderConfig encoder_;
   torch::nn::Embedding token_{nullptr};
   torch::nn::Linear features_{nullptr};
   nn::SinusoidalPositionalEncoding position_{nullptr};
+  torch::nn::Embedding learnedPosition_{nullptr};
+  torch::nn::Embedding tokenType_{nullptr};
+  torch::nn::LayerNorm norm_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear projection_{nullptr};
 };
 TORCH_MODULE(InputEmbedding);
+
+// The shared encoder's own output (embedding and the model's `encoder` stack, before any
+// scheme's per-task part): what a pretrained encoder computes.
+struct BackboneOutput {
+  at::Tensor hidden;  // (B, L, E)
+  at::Tensor pooled;  // (B, E): tanh(pooler(hidden[:, 0])); undefined without encoder.pooler
+};
 
 struct TaskResult {
   at::Tensor outputs;
@@ -68,6 +91,9 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   // the same inputs (the same inputIds or features tensor) go through the shared encoder once.
   std::map<std::string, TaskResult> forward(const std::map<std::string, data::Batch>& batches, bool computeLoss);
   Generated generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options);
+  // The backbone's hidden states (and pooled output), with autograd.
+  BackboneOutput encodeBackbone(const data::Batch& batch);
+  SharingSchemeImpl& sharing() { return *sharing_; }
 
   // A new task on this (possibly trained) model: shared weights are kept, the new head and the
   // scheme's per-task parameters are freshly initialised.
@@ -109,6 +135,7 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   nn::TransformerEncoder encoder_{nullptr};
   std::shared_ptr<SharingSchemeImpl> sharing_;
   std::shared_ptr<nn::TransformerDecoderImpl> sharedDecoder_;
+  torch::nn::Linear pooler_{nullptr};
   std::shared_ptr<torch::nn::Module> tasks_;
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
   int64_t sharedEncoderRuns_ = 0;

@@ -48,6 +48,11 @@ class SharingSchemeImpl : public torch::nn::Module {
   virtual bool sharesDecoder() const { return false; }
   // Creates the task's own parameters (also for tasks added to a trained model).
   virtual void addTask(const std::string& task) { (void)task; }
+  // The scheme's modules that are encoder layers of their own, by name under the scheme
+  // ("<task>.layers.0") -> the index of the layer they stand for in a full encoder (layerwise: a
+  // task's layer j is layer sharedLayers + j). A pretrained checkpoint initialises them from that
+  // layer, and they are exported as that layer.
+  virtual std::map<std::string, int64_t> encoderLayerCopies() const { return {}; }
   // The encoder output (B, L, E) of each task in `tasks`, for embedded inputs x (B, L, E) with
   // padding mask (B, L) (true = padding).
   virtual std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x,

@@ -6,7 +6,6 @@
 
 namespace mtl::nn {
 
-namespace {
 std::string shapeText(at::IntArrayRef shape) {
   std::ostringstream out;
   out << "(";
@@ -15,6 +14,7 @@ std::string shapeText(at::IntArrayRef shape) {
   return out.str();
 }
 
+namespace {
 void appendList(std::ostringstream& out, const char* title, const std::vector<std::string>& names) {
   if (names.empty()) return;
   out << (out.tellp() > 0 ? "; " : "") << title << ": ";

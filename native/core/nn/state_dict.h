@@ -13,6 +13,9 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;  // order 
 
 NamedTensors stateDict(const torch::nn::Module& module);
 
+// A shape as torch prints it in load_state_dict's messages: "(2, 3)", "(5,)".
+std::string shapeText(at::IntArrayRef shape);
+
 // What load_state_dict found wrong, as torch reports it.
 struct StateDictMismatch {
   std::vector<std::string> missing;     // in the module, not in the dict

@@ -15,7 +15,7 @@ void TransformerDecoderLayerImpl::reset() {
   selfAttn = register_module("self_attn", MultiheadAttention(attentionOptions(o)));
   multiheadAttn = register_module("multihead_attn", MultiheadAttention(attentionOptions(o)));
   linear1 = register_module("linear1", makeLinear(o.dModel(), o.dimFeedforward()));
-  dropout = register_module("dropout", makeDropout(o.dropout()));
+  dropout = register_module("dropout", makeDropout(o.activationDropout().value_or(o.dropout())));
   linear2 = register_module("linear2", makeLinear(o.dimFeedforward(), o.dModel()));
   norm1 = register_module("norm1", makeLayerNorm(o.dModel(), o.layerNormEps()));
   norm2 = register_module("norm2", makeLayerNorm(o.dModel(), o.layerNormEps()));

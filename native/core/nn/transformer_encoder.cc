@@ -8,7 +8,8 @@ torch::nn::LayerNorm makeLayerNorm(int64_t features, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({features}).eps(eps));
 }
 MultiheadAttentionOptions attentionOptions(const TransformerLayerOptions& options) {
-  return MultiheadAttentionOptions(options.dModel(), options.nhead()).dropout(options.dropout());
+  return MultiheadAttentionOptions(options.dModel(), options.nhead())
+      .dropout(options.attentionDropout().value_or(options.dropout()));
 }
 
 TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) {
@@ -21,7 +22,7 @@ void TransformerEncoderLayerImpl::reset() {
   // torch's registration order, so parameter names come out in torch's order too.
   selfAttn = register_module("self_attn", MultiheadAttention(attentionOptions(o)));
   linear1 = register_module("linear1", makeLinear(o.dModel(), o.dimFeedforward()));
-  dropout = register_module("dropout", makeDropout(o.dropout()));
+  dropout = register_module("dropout", makeDropout(o.activationDropout().value_or(o.dropout())));
   linear2 = register_module("linear2", makeLinear(o.dimFeedforward(), o.dModel()));
   norm1 = register_module("norm1", makeLayerNorm(o.dModel(), o.layerNormEps()));
   norm2 = register_module("norm2", makeLayerNorm(o.dModel(), o.layerNormEps()));

@@ -20,6 +20,9 @@ void validate(const TransformerLayerOptions& options) {
   TORCH_CHECK(options.dModel() % options.nhead() == 0, "d_model (", options.dModel(),
               ") must be divisible by nhead (", options.nhead(), ")");
   TORCH_CHECK(options.dropout() >= 0.0 && options.dropout() <= 1.0, "dropout must be between 0 and 1");
+  for (const auto& p : {options.attentionDropout(), options.activationDropout()}) {
+    TORCH_CHECK(!p || (*p >= 0.0 && *p <= 1.0), "dropout must be between 0 and 1");
+  }
   TORCH_CHECK(options.layerNormEps() > 0.0, "layer_norm_eps must be positive");
 }
 

@@ -1,6 +1,7 @@
 // What the encoder and decoder layers share: their options (torch.nn's constructor arguments),
 // the activation, and the two sub-block patterns (feed-forward; pre-/post-norm residual).
 #pragma once
+#include <c10/util/Optional.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
@@ -25,6 +26,10 @@ struct TransformerLayerOptions {
   TORCH_ARG(Activation, activation) = Activation::kRelu;
   TORCH_ARG(double, layerNormEps) = 1e-5;
   TORCH_ARG(bool, normFirst) = false;
+  // BERT-style layers: the attention weights' dropout and the one after the feed-forward
+  // activation (torch's layer uses `dropout` for both; BERT has none after the activation).
+  TORCH_ARG(c10::optional<double>, attentionDropout) = c10::nullopt;
+  TORCH_ARG(c10::optional<double>, activationDropout) = c10::nullopt;
 };
 
 // A stack of layers (TransformerEncoder / TransformerDecoder) and whether a final LayerNorm

@@ -1,4 +1,4 @@
-// classification({ classes, decoderLayers, labelSmoothing, ignoreIndex }): logits (B, classes),
+// classification({ classes, decoderLayers, pooling, labelSmoothing, ignoreIndex }): logits (B, classes),
 // cross-entropy with ignore index and label smoothing; predictions are class ids. Evaluation:
 // accuracy, F1 (of class 1 when only classes 0 and 1 occur, as GLUE's MRPC and QQP; macro F1
 // otherwise) and Matthews correlation (GLUE's CoLA). Targets: int64 [N].
@@ -13,8 +13,9 @@ namespace {
 struct ClassificationOptions : CrossEntropyOptions {
   int64_t classes = 0;  // required
   int64_t decoderLayers = 0;
+  std::string pooling = "mean";  // mean | pretrained (decoderLayers 0)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ClassificationOptions, classes, decoderLayers, labelSmoothing, ignoreIndex)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ClassificationOptions, classes, decoderLayers, pooling, labelSmoothing, ignoreIndex)
 
 class ClassEvaluator : public HeadEvaluator {
  public:
@@ -37,7 +38,7 @@ class ClassEvaluator : public HeadEvaluator {
 class ClassificationHeadImpl : public PooledHeadImpl {
  public:
   explicit ClassificationHeadImpl(const ClassificationOptions& options, const HeadContext& context)
-      : PooledHeadImpl(options.classes, options.decoderLayers, context), options_(options) {}
+      : PooledHeadImpl(options.classes, options.decoderLayers, options.pooling, context), options_(options) {}
   at::Tensor loss(const at::Tensor& outputs, const data::Batch& batch) override { return crossEntropy(outputs, batch.targets, options_); }
   at::Tensor predict(const Encoded& encoded, const data::Batch& batch) override { return forward(encoded, batch).argmax(-1); }
   std::unique_ptr<HeadEvaluator> makeEvaluator() const override { return std::make_unique<ClassEvaluator>(); }

@@ -1,4 +1,4 @@
-// multiLabel({ labels, decoderLayers }): one logit per label (B, labels), binary cross-entropy
+// multiLabel({ labels, decoderLayers, pooling }): one logit per label (B, labels), binary cross-entropy
 // with logits (targets 0/1 or soft); predictions are 0/1 (sigmoid > 0.5, i.e. logit > 0).
 // Evaluation: accuracy over every (example, label) pair. Targets: float32 [N, labels].
 #include "core/model/heads/pooled.h"
@@ -9,8 +9,9 @@ namespace {
 struct MultiLabelOptions {
   int64_t labels = 0;  // required
   int64_t decoderLayers = 0;
+  std::string pooling = "mean";  // mean | pretrained (decoderLayers 0)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MultiLabelOptions, labels, decoderLayers)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(MultiLabelOptions, labels, decoderLayers, pooling)
 
 class LabelEvaluator : public HeadEvaluator {
  public:
@@ -27,7 +28,7 @@ class LabelEvaluator : public HeadEvaluator {
 class MultiLabelHeadImpl : public PooledHeadImpl {
  public:
   MultiLabelHeadImpl(const MultiLabelOptions& options, const HeadContext& context)
-      : PooledHeadImpl(options.labels, options.decoderLayers, context) {}
+      : PooledHeadImpl(options.labels, options.decoderLayers, options.pooling, context) {}
   at::Tensor loss(const at::Tensor& outputs, const data::Batch& batch) override {
     return at::binary_cross_entropy_with_logits(outputs, batch.targets.to(outputs.device(), outputs.scalar_type()));
   }

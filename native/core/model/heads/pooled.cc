@@ -2,11 +2,19 @@
 
 #include <torch/nn/init.h>
 
+#include <stdexcept>
+
 namespace mtl::model {
 
-PooledHeadImpl::PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const HeadContext& context) {
+PooledHeadImpl::PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const std::string& pooling, const HeadContext& context) {
   const int64_t dModel = context.config.encoder.dModel;
-  if (decoderLayers > 0) {
+  if (pooling == "pretrained") {
+    // The schema refuses these combinations first; the checks guard C++ callers.
+    if (decoderLayers > 0) throw std::invalid_argument("pooling 'pretrained' pools the first position: it takes decoderLayers 0");
+    if (!context.pooler) throw std::invalid_argument("pooling 'pretrained' needs an encoder with a pooler (a BERT or RoBERTa checkpoint's)");
+    sharedPooler_ = context.pooler;  // registered once, by the model
+    dropout_ = register_module("dropout", torch::nn::Dropout(torch::nn::DropoutOptions(context.config.encoder.dropout)));
+  } else if (decoderLayers > 0) {
     query_ = register_parameter("query", at::empty({1, 1, dModel}));
     torch::nn::init::normal_(query_, 0.0, 0.02);
     if (context.sharedDecoder) {
@@ -23,7 +31,9 @@ PooledHeadImpl::PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const Hea
 at::Tensor PooledHeadImpl::forward(const Encoded& encoded, const data::Batch&) {
   const at::Tensor& memory = encoded.memory;
   at::Tensor pooled;
-  if (decoder_) {
+  if (sharedPooler_) {
+    pooled = dropout_(at::tanh(sharedPooler_->forward(memory.select(1, 0))));
+  } else if (decoder_) {
     nn::DecoderMasks masks;
     masks.memoryKeyPaddingMask = encoded.paddingMask;
     pooled = decoder_->forward(query_.expand({memory.size(0), 1, memory.size(2)}), memory, masks).squeeze(1);

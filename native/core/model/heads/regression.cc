@@ -1,4 +1,4 @@
-// regression({ decoderLayers }): one value per example (B), mean squared error. Evaluation: MSE,
+// regression({ decoderLayers, pooling }): one value per example (B), mean squared error. Evaluation: MSE,
 // Pearson and Spearman correlation (GLUE's STS-B). Targets: float32 [N].
 #include "core/metrics/metrics.h"
 #include "core/model/heads/pooled.h"
@@ -8,8 +8,9 @@ namespace {
 
 struct RegressionOptions {
   int64_t decoderLayers = 0;
+  std::string pooling = "mean";  // mean | pretrained (decoderLayers 0)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RegressionOptions, decoderLayers)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RegressionOptions, decoderLayers, pooling)
 
 class ValueEvaluator : public HeadEvaluator {
  public:
@@ -30,7 +31,7 @@ class ValueEvaluator : public HeadEvaluator {
 
 class RegressionHeadImpl : public PooledHeadImpl {
  public:
-  RegressionHeadImpl(const RegressionOptions& options, const HeadContext& context) : PooledHeadImpl(1, options.decoderLayers, context) {}
+  RegressionHeadImpl(const RegressionOptions& options, const HeadContext& context) : PooledHeadImpl(1, options.decoderLayers, options.pooling, context) {}
   at::Tensor forward(const Encoded& encoded, const data::Batch& batch) override {
     return PooledHeadImpl::forward(encoded, batch).squeeze(-1);
   }

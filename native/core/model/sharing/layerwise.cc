@@ -23,6 +23,15 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
           register_module(task, nn::TransformerEncoder(nn::TransformerStackOptions(layerOptions(config_.encoder), own)));
     }
   }
+  std::map<std::string, int64_t> encoderLayerCopies() const override {
+    std::map<std::string, int64_t> copies;
+    for (const auto& [task, encoder] : taskEncoders_) {
+      for (size_t j = 0; j < encoder->layers->size(); ++j) {
+        copies[task + ".layers." + std::to_string(j)] = options_.sharedLayers + static_cast<int64_t>(j);
+      }
+    }
+    return copies;
+  }
   std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x, const at::Tensor& paddingMask,
                                            const std::vector<std::string>& tasks) override {
     const at::Tensor common = shared.run(x, paddingMask);
