@@ -61,7 +61,11 @@ writeFileSync(file, JSON.stringify(config));
 const { results: [result] } = await trainRun(file, values.out);
 console.log('\nGLUE dev metrics');
 const scores: Record<string, Record<string, number>> = {};
-for (const [task, metrics] of Object.entries(result!.metrics)) {
+const { 'mnli-mm': mismatched, ...byTask } = result!.metrics;
+for (const [task, measured] of Object.entries(byTask)) {
+  // MNLI scores the mean of its matched and mismatched accuracies (the run reports the mismatched
+  // dev set as 'mnli-mm').
+  const metrics = task === 'mnli' && mismatched ? { ...measured, matched: measured.accuracy!, mismatched: mismatched.accuracy! } : measured;
   scores[task] = metrics;
   const shown = Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
   console.log(`  ${task.padEnd(6)} score ${mt.metrics.glueTaskScore(task as mt.metrics.GlueTaskName, metrics).toFixed(4)}  (${shown})`);

@@ -6,11 +6,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { freePort } from '../lib/run/launch.ts';
 import type { ChildSpec } from './helpers/ddp-child.ts';
 import { featureModel, tempDir } from './helpers/train.ts';
 
@@ -20,16 +20,6 @@ const haveGloo = mt.distributed.backends().includes('gloo');
 interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; at: number }
 interface Rank { child: ChildProcess; exit: Promise<Exit>; stdout: () => string }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function start(spec: ChildSpec, env: Record<string, string> = {}): Rank {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {

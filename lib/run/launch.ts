@@ -30,7 +30,8 @@ export interface LaunchOptions {
   log?: (line: string) => void;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now (the launcher's rendezvous store for a one-machine run). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

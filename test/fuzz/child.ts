@@ -9,6 +9,7 @@
  */
 import { writeSync } from 'node:fs';
 import * as mt from '../../lib/index.ts';
+import { rng } from '../helpers/train.ts';
 import { generators, type Fuzz } from './generators.ts';
 
 function arg(name: string, fallback: string): string {
@@ -23,19 +24,7 @@ const scratch = arg('scratch', '/tmp');
 const only = arg('only', '');
 const CALL_TIMEOUT_MS = 30_000;
 
-/** mulberry32 */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = prng((seed * 1_000_003 + batch * 7919) >>> 0);
+const random = rng((seed * 1_000_003 + batch * 7919) >>> 0);
 const fuzz: Fuzz = {
   random,
   int: (n) => Math.floor(random() * n),
