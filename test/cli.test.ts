@@ -5,7 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import * as mt from '../lib/index.ts';
 import { parseRunConfig } from '../lib/run/config.ts';
+import { trainRun } from '../lib/run/run.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -121,6 +123,8 @@ describe('run config validation', () => {
     [(c: any) => { c.trainer.schedule = { kind: 'constant', totalSteps: 100 }; }, 'config.trainer.schedule.totalSteps: has no effect on a constant schedule'],
     [(c: any) => { c.trainer.strategy = { kind: 'progressive', main: 'g2p' }; c.trainer.sampler = { kind: 'uniform' }; }, null],
     [(c: any) => { c.extra = 1; }, 'config.extra: is not an option here'],
+    [(c: any) => { c.threads = 0; }, 'config.threads: expected an integer > 0, got 0'],
+    [(c: any) => { c.threads = 100_000; }, 'config.threads: must be at most '],
     [(c: any) => { c.data = { source: 'glue', tasks: ['rte'] }; }, 'config.data.dir: is required (a string)'],
   ])('refuses a bad field (%#)', (mutate, message) => {
     const config = base();
@@ -129,6 +133,28 @@ describe('run config validation', () => {
     if (message === null) expect(() => parseRunConfig(config)).not.toThrow();
     else expect(() => parseRunConfig(config)).toThrow(message);
   });
+
+  it('threads: the run trains with that many intra-op threads', async () => {
+    const config = base();
+    Object.assign(config, { steps: 2, evalEvery: 2, baselines: ['gender'], threads: 1 });
+    delete config.diagnosticsEvery;
+    delete config.keepBest;
+    config.data.trainLimit = 200;
+    config.data.evalLimit = 20;
+    config.model.encoder = { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.1 };
+    config.model.decoderLayers = 1;
+    const dir = mkdtempSync(path.join(tmpdir(), 'mtl-threads-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const before = mt.getNumThreads();
+    try {
+      mt.setNumThreads(2);
+      await trainRun(file, path.join(dir, 'run'));
+      expect(mt.getNumThreads()).toBe(1);
+    } finally {
+      mt.setNumThreads(before);
+    }
+  }, 120_000);
 
   it('says which file is not JSON', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-cfg-')), 'bad.json');

@@ -10,6 +10,7 @@ import * as data from '../data/index.ts';
 import { PretrainedEncoderSchema } from '../model/pretrained.ts';
 import { EncoderSchema, SharingSchema, isPretrainedEncoder } from '../model/spec.ts';
 import { device, nonEmptyString, nonNegativeInt, parse, positiveInt } from '../schema.ts';
+import { maxThreads } from '../tensor.ts';
 import { EarlyStoppingSchema, KeepBestSchema, TrainerOptionsSchema } from '../train/config.ts';
 
 export const PHONETICS_TASKS = ['g2p', 'syllables', 'stress', 'gender'] as const;
@@ -77,7 +78,15 @@ export const RunConfigSchema = z.strictObject({
   /** Steps between task diagnostics (gradient conflict and inter-task affinity, in the report). */
   diagnosticsEvery: positiveInt.optional(),
   device: device.default('cpu'),
+  /**
+   * Intra-op threads every model of the run trains and evaluates with (default: one per core, the
+   * package's default); for runs that share the machine with other work.
+   */
+  threads: positiveInt.optional(),
 }).superRefine((c, context) => {
+  if (c.threads !== undefined && c.threads > maxThreads()) {
+    context.addIssue({ code: 'custom', path: ['threads'], message: `must be at most ${maxThreads()} (4 per core), got ${c.threads}` });
+  }
   const tasks = c.data.tasks as string[];
   if (Array.isArray(c.baselines)) {
     c.baselines.forEach((t, i) => {

@@ -20,7 +20,7 @@ import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
 import { load as loadTensors } from '../serialization.ts';
-import { manualSeed, tensor } from '../tensor.ts';
+import { manualSeed, setNumThreads, tensor } from '../tensor.ts';
 import { Trainer, type ProgressEvent } from '../train/trainer.ts';
 import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
@@ -253,6 +253,7 @@ function checkpointStep(file: string): number {
 
 async function runAll(config: RunConfig, dir: string, log: RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
   const tasks = runTasks(config.data, config.model);
+  if (config.threads !== undefined) setNumThreads(config.threads);
   const done = new Map(resume ? log.events().filter((e) => e.kind === 'result').map((e) => [e.model, e as RunResult]) : []);
   const train = async (run: TrainOne): Promise<RunResult> => {
     const finished = done.get(run.label);
