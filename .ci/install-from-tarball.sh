@@ -93,7 +93,7 @@ echo "install-from-tarball: demo --steps 20 took $(( SECONDS - started )) s"
 # README points users at the PyTorch twin: it loads the model the installed package trained.
 /usr/bin/python3 - <<'EOF'
 import sys
-sys.path.insert(0, 'node_modules/mtl-torch/scripts/reference')
+sys.path.insert(0, 'node_modules/mtl-torch/python')
 from multitask_twin import MultiTaskTwin
 model = MultiTaskTwin.load('runs/demo/model')
 print(f"PyTorch twin: runs/demo/model loaded, {sum(p.numel() for p in model.parameters())} parameters")

@@ -1,5 +1,5 @@
 // Beam search over an autoregressive decoder with a key/value cache; greedy decoding is the same
-// search with one beam. The PyTorch twin (scripts/reference/multitask_twin.py, beam_search)
+// search with one beam. The PyTorch twin (python/multitask_twin.py, beam_search)
 // implements the same steps, so sequences and scores can be compared exactly.
 //
 // The search: every row starts from BOS with score 0 (only its first beam alive). Each step adds
