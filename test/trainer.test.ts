@@ -157,8 +157,9 @@ describe('fit on a worker thread', () => {
     expect(Object.keys(step.lambdas).sort()).toEqual(['a', 'b']);
     expect(step.learningRate).toBeGreaterThan(0);
     expect(step.threads).toBe(mt.getNumThreads());
-    // At least a tick per 20 ms of training: the main thread was never blocked for long.
-    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 20));
+    // At least a tick per 100 ms of training (the interval asks for one per 2 ms; the slack is for a loaded machine):
+    // a fit that held the main thread would allow none.
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 100));
   });
 
   it('the training thread uses the intra-op thread count set by mt.setNumThreads', async () => {
@@ -178,22 +179,28 @@ describe('fit on a worker thread', () => {
   });
 
   it('an AbortSignal stops within one step and leaves a usable model', async () => {
-    const { sets, model } = bigFixture();
+    const { sets, model } = bigFixture(12_000);
     const trainer = new mt.Trainer(model, { batchSize: 256 });
     const controller = new AbortController();
     let abortedAt = 0;
-    setTimeout(() => {
+    let msPerStep = 0;
+    // Abort from the third step's event: the run is surely under way, and the event says how long a step takes.
+    const onProgress = (event: mt.ProgressEvent) => {
+      if (event.kind !== 'step' || event.step !== 3) return;
+      msPerStep = 1000 / event.stepsPerSecond;
       abortedAt = performance.now();
       controller.abort();
-    }, 100);
-    const history = await trainer.fit(sets, { steps: 1_000_000, signal: controller.signal });
+    };
+    const history = await trainer.fit(sets, { steps: 1_000_000, signal: controller.signal, onProgress });
     const stopDelay = performance.now() - abortedAt;
-    const msPerStep = 100 / Math.max(1, history.steps);
     expect(history.aborted).toBe(true);
-    expect(history.steps).toBeGreaterThan(0);
+    expect(history.steps).toBeGreaterThanOrEqual(3);
     expect(history.steps).toBeLessThan(1_000_000);
-    // The run ended within about one step of the abort (plus event-loop slack).
-    expect(stopDelay).toBeLessThan(2 * msPerStep + 50);
+    // The run ended within about one step of the abort. The slack is for a loaded machine, whose event loop can
+    // take a few hundred milliseconds to settle the promise; an abort seen only at epoch ends (47 steps here) or
+    // not at all would still exceed it.
+    expect(msPerStep).toBeGreaterThan(0);
+    expect(stopDelay).toBeLessThan(2 * msPerStep + 300);
     expect(trainer.stepsDone).toBe(history.steps);
     const metrics = await trainer.evaluate({ a: sets.a });
     expect(Number.isFinite(metrics.a!.loss)).toBe(true);
