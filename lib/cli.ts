@@ -14,7 +14,7 @@
  *   mtl-torch demo [--out runs/demo] [--steps N]
  *   mtl-torch schema
  */
-import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { environmentHasRendezvous, init as initDistributed, type ProcessGroup } from './distributed.ts';
 import { TorchError } from './errors.ts';
+import { readJsonFile, writeFileAtomic } from './files.ts';
 import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
@@ -147,11 +148,11 @@ async function train(configFile: string, out: string, steps?: number, group?: Pr
   let file = configFile;
   if (steps !== undefined) {
     // --steps overrides the config's budget (evaluations keep their share of it).
-    const raw = JSON.parse(readFileSync(configFile, 'utf8'));
+    const raw = readJsonFile(configFile, 'config') as Record<string, unknown>;
     raw.steps = steps;
     raw.evalEvery = Math.max(1, Math.floor(steps / 3));
     file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-config-')), 'config.json');
-    writeFileSync(file, JSON.stringify(raw));
+    writeFileAtomic(file, JSON.stringify(raw), 'config');
   }
   return withProgress((options) => trainRun(file, out, options), group);
 }

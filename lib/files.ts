@@ -16,12 +16,15 @@ import {
   closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync,
   writeSync,
 } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ErrorCode, TorchError } from './errors.ts';
 
 /** The largest JSON config read (config.json, run configs, tokenizer files are far smaller). */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+/** The largest text data file read whole (a GLUE TSV; MNLI's training set is about 80 MB): under V8's longest string. */
+export const MAX_TEXT_DATA_BYTES = 500 * 1024 * 1024;
 
 function fsyncDisabled(): boolean {
   const value = process.env.MTL_TORCH_NO_FSYNC;
@@ -77,8 +80,8 @@ export function removeStaleTemporaries(target: string): void {
   }
 }
 
-/** The content of a regular file of at most `maxBytes`, as UTF-8 text. */
-export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_BYTES): string {
+/** Opens `file` for reading, non-blocking, and checks on the descriptor that it is a regular file. */
+function openRegularFile(file: string, where: string): { fd: number; stats: Stats } {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -88,6 +91,17 @@ export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new TorchError(`${where}: cannot read '${file}': not a regular file (${kindOf(stats)})`, ErrorCode.IO);
+    return { fd, stats };
+  } catch (error) {
+    closeSync(fd);
+    throw ioError(where, 'read', file, error);
+  }
+}
+
+/** The content of a regular file of at most `maxBytes`, as UTF-8 text. */
+export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_BYTES): string {
+  const { fd, stats } = openRegularFile(file, where);
+  try {
     if (stats.size > maxBytes) {
       throw new TorchError(`${where}: '${file}' has ${stats.size} bytes, more than the ${maxBytes} read from such a file`, ErrorCode.TOO_LARGE);
     }
@@ -119,6 +133,33 @@ export function readJsonFile(file: string, where: string, maxBytes = MAX_CONFIG_
 
 /** Writes `data` to `file` atomically (see above). */
 export function writeFileAtomic(file: string, data: string | Uint8Array, where: string): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  replaceAtomically(file, where, (fd) => {
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+  });
+}
+
+/** Copies the regular file `from` to `file` atomically (see above), a chunk at a time: a model's weights can be large. */
+export function copyFileAtomic(from: string, file: string, where: string): void {
+  const { fd: source, stats } = openRegularFile(from, where);
+  try {
+    const chunk = Buffer.alloc(Math.min(Math.max(stats.size, 1), 1 << 20));
+    replaceAtomically(file, where, (fd) => {
+      for (let position = 0; ; ) {
+        const got = readSync(source, chunk, 0, chunk.length, position);
+        if (got === 0) break;
+        for (let offset = 0; offset < got; ) offset += writeSync(fd, chunk, offset, got - offset);
+        position += got;
+      }
+    });
+  } finally {
+    closeSync(source);
+  }
+}
+
+/** The atomic replacement behind writeFileAtomic and copyFileAtomic: `fill` writes the temporary file's content. */
+function replaceAtomically(file: string, where: string, fill: (fd: number) => void): void {
   try {
     const existing = lstatSync(file);
     if (!existing.isFile()) {
@@ -132,9 +173,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, where: 
   let fd: number | undefined;
   try {
     fd = openSync(temporary, 'wx');
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fill(fd);
     if (!fsyncDisabled()) fsyncSync(fd);
     const closing = fd;
     fd = undefined;

@@ -6,9 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { copyFileAtomic } from '../lib/files.ts';
 import { helperPath, runChild, type ChildResult } from './helpers/child.ts';
 import { featureModel, syntheticProblem, tempDir } from './helpers/train.ts';
 
@@ -232,6 +234,30 @@ describe('files', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
     expect(codeOf(() => mt.load(fifo))).toBe('ERR_IO');
     expect(codeOf(() => mt.load(path.join(dir, 'missing.safetensors')))).toBe('ERR_NOT_FOUND');
+  });
+
+  it("lib's copy (a run's best weights, a pretrained tokenizer) is whole, chunked, and replaces only regular files", () => {
+    const dir = tempDir('mtl-files-');
+    const from = path.join(dir, 'from.bin');
+    const bytes = randomBytes(2.5 * 1024 * 1024);  // over two of the copy's 1 MiB chunks
+    writeFileSync(from, bytes);
+    const to = path.join(dir, 'to.bin');
+    writeFileSync(to, 'old');
+    copyFileAtomic(from, to, 'test');
+    expect(readFileSync(to).equals(bytes)).toBe(true);
+    const empty = path.join(dir, 'empty.bin');
+    writeFileSync(empty, '');
+    copyFileAtomic(empty, to, 'test');
+    expect(readFileSync(to).length).toBe(0);
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    expect(() => copyFileAtomic(fifo, to, 'test')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a FIFO\)/) }));
+    const link = path.join(dir, 'link.bin');
+    symlinkSync(from, link);
+    expect(() => copyFileAtomic(empty, link, 'test')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a symbolic link/) }));
+    expect(readFileSync(from).equals(bytes)).toBe(true);
+    expect(() => copyFileAtomic(path.join(dir, 'missing'), to, 'test')).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND' }));
+    expect(readdirSync(dir).filter((name) => name.includes('.tmp-'))).toEqual([]);
   });
 
   it('removes the temporary file a killed writer left, on the next write or read', () => {

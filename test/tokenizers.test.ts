@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
@@ -133,8 +135,13 @@ describe('SubwordTokenizer (WordPiece / BPE through @huggingface/tokenizers)', (
   });
 
   it('refuses bad input with the field named', () => {
-    expect(() => SubwordTokenizer.fromFile(path.join(fixtures, 'missing.json'))).toThrow(/cannot read tokenizer.json/);
-    expect(() => SubwordTokenizer.fromVocab(path.join(fixtures, 'missing.txt'))).toThrow(/cannot read vocab.txt/);
+    expect(() => SubwordTokenizer.fromFile(path.join(fixtures, 'missing.json'))).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/tokenizer\.json.*cannot read '.*missing\.json': no such file/) }));
+    expect(() => SubwordTokenizer.fromVocab(path.join(fixtures, 'missing.txt'))).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/vocab\.txt.*cannot read '.*missing\.txt': no such file/) }));
+    // Only a regular file is read: a folder is refused, not read as an empty vocabulary.
+    expect(() => SubwordTokenizer.fromVocab(fixtures)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a folder\)/) }));
+    const notJson = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-tok-')), 'tokenizer.json');
+    writeFileSync(notJson, '{"model": ');
+    expect(() => SubwordTokenizer.fromFile(notJson)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DATA', message: expect.stringMatching(/is not valid JSON/) }));
     expect(() => SubwordTokenizer.fromVocab(['a', 'b'])).toThrow(/the vocabulary has no '\[CLS\]' token/);
     expect(() => new SubwordTokenizer({ model: {} })).toThrow(/not a valid tokenizer.json/);
     expect(() => SubwordTokenizer.trainWordPiece(['a'], { vocabSize: 3 })).toThrow(/'vocabSize' must exceed the 5 special tokens/);

@@ -14,9 +14,10 @@
  *   MNLI ['contradiction', 'entailment', 'neutral']; QNLI, RTE ['entailment', 'not_entailment'];
  *   WNLI ['0', '1']; STS-B is regression (the similarity score, 0 to 5).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError, TorchError } from '../errors.ts';
+import { MAX_TEXT_DATA_BYTES, readTextFile } from '../files.ts';
 import { checkInt, checkOneOf, describe, optionsObject } from '../validate.ts';
 import { Dataset } from './dataset.ts';
 import type { TextTokenizer, TruncationStrategy } from './tokenizers.ts';
@@ -187,7 +188,7 @@ export function readExamples(dir: string, taskName: GlueTask | string, options: 
   const { file, layout } = spec.splits[split]!;
   const filePath = taskFile(dir, spec, file);
   // GLUE files are UTF-8; MRPC's header may carry a byte-order mark.
-  const lines = readFileSync(filePath, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = readTextFile(filePath, 'glue', MAX_TEXT_DATA_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   let columns = -1;
   const position = new Map<string, number>();

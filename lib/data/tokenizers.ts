@@ -4,9 +4,9 @@
  * implementation of the `tokenizer.json` format), for WordPiece and BPE. Both produce the same
  * `Encoding` and share one truncation routine, so loaders accept either.
  */
-import { readFileSync } from 'node:fs';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
+import { readJsonFile, readTextFile } from '../files.ts';
 import { checkBoolean, checkInt, checkOneOf, describe, optionsObject } from '../validate.ts';
 
 export interface Encoding {
@@ -374,11 +374,9 @@ export class SubwordTokenizer implements TextTokenizer {
 
   /** Loads a `tokenizer.json` file. */
   static fromFile(path: string): SubwordTokenizer {
-    let json: object;
-    try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (error) {
-      throw argumentError('SubwordTokenizer.fromFile', `cannot read tokenizer.json '${path}': ${(error as Error).message}`);
+    const json = readJsonFile(path, 'SubwordTokenizer.fromFile (tokenizer.json)');
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new TorchError(`SubwordTokenizer.fromFile: ${path} is not a JSON object`, ErrorCode.BAD_DATA);
     }
     return new SubwordTokenizer(json);
   }
@@ -389,11 +387,7 @@ export class SubwordTokenizer implements TextTokenizer {
     const where = 'SubwordTokenizer.fromVocab';
     let tokens: string[];
     if (typeof vocab === 'string') {
-      try {
-        tokens = readFileSync(vocab, 'utf8').split(/\r?\n/);
-      } catch (error) {
-        throw argumentError(where, `cannot read vocab.txt '${vocab}': ${(error as Error).message}`);
-      }
+      tokens = readTextFile(vocab, `${where} (vocab.txt)`).split(/\r?\n/);
       if (tokens[tokens.length - 1] === '') tokens.pop();
     } else if (Array.isArray(vocab)) {
       tokens = [...vocab];

@@ -3,10 +3,10 @@
  * (native/core/model) with its TypeScript API. The spec is checked in spec.ts; the native model is
  * built from the normalized config, which is also what `save` writes as config.json.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
-import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
+import { copyFileAtomic, makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
 import { Module } from '../nn/module.ts';
 import { native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
@@ -239,7 +239,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     writeFileAtomic(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n', where);
     for (const file of TOKENIZER_FILES) {
       const from = path.join(info.source, file);
-      if (existsSync(from) && path.resolve(dir) !== info.source) writeFileAtomic(path.join(dir, file), readFileSync(from), where);
+      if (existsSync(from) && path.resolve(dir) !== info.source) copyFileAtomic(from, path.join(dir, file), where);
     }
   }
 

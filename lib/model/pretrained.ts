@@ -10,7 +10,7 @@
  * architecture and weights are read natively, where a config/weights mismatch is refused naming
  * the tensors and shapes. Nothing is downloaded and no pickle is ever executed.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
@@ -18,6 +18,7 @@ import { SubwordTokenizer } from '../data/tokenizers.ts';
 import { native } from '../native.ts';
 import { fraction, nonEmptyString, parse, positiveInt, registry } from '../schema.ts';
 import { describe } from '../validate.ts';
+import { readTextFile } from '../files.ts';
 
 /** `encoder: { pretrained: dir, layers?, dropout? }` in a spec or a run config. */
 export const PretrainedEncoderSchema = z.strictObject({
@@ -70,9 +71,10 @@ export function checkDirectory(dir: unknown, where: string): { dir: string; conf
     if (files.includes('model.safetensors.index.json')) throw badCheckpoint(where, `${dir} holds a sharded checkpoint (model.safetensors.index.json); save it as one model.safetensors`);
     throw new TorchError(`${where}: ${dir} has no model.safetensors`, ErrorCode.NOT_FOUND);
   }
+  const configText = readTextFile(configFile, where);
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(configFile, 'utf8'));
+    config = JSON.parse(configText);
   } catch (error) {
     throw badCheckpoint(where, `${configFile} is not valid JSON (${(error as Error).message})`);
   }
@@ -129,8 +131,9 @@ export function tokenizer(dir: string): SubwordTokenizer {
     let lowercase = true;
     const settings = path.join(dir, 'tokenizer_config.json');
     if (existsSync(settings)) {
+      const settingsText = readTextFile(settings, where);
       try {
-        const parsed = JSON.parse(readFileSync(settings, 'utf8')) as { do_lower_case?: unknown };
+        const parsed = JSON.parse(settingsText) as { do_lower_case?: unknown };
         if (typeof parsed.do_lower_case === 'boolean') lowercase = parsed.do_lower_case;
       } catch (error) {
         throw badCheckpoint(where, `${settings} is not valid JSON (${(error as Error).message})`);

@@ -8,10 +8,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
-import { readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
+import { MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 
 /** metrics.jsonl of a long run: a line per event, far below this. */
-const MAX_EVENTS_BYTES = 1024 * 1024 * 1024;
 import { escapeXml, heatMap, linePlot, seriesColor, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
@@ -66,7 +65,7 @@ export function readRun(dir: string): RunRecord {
   const eventsPath = path.join(dir, 'metrics.jsonl');
   if (!existsSync(eventsPath)) throw argumentError('report', `${dir} has no metrics.jsonl (is it a run directory?)`);
   const config = existsSync(configPath) ? readJsonFile(configPath, 'report') : {};
-  return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readTextFile(eventsPath, 'report', MAX_EVENTS_BYTES), eventsPath) };
+  return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readTextFile(eventsPath, 'report', MAX_TEXT_DATA_BYTES), eventsPath) };
 }
 
 type Of<K extends RunEvent['kind']> = Extract<RunEvent, { kind: K }>;

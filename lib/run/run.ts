@@ -11,11 +11,11 @@
  * In a data-parallel run (TrainRunOptions.distributed) every rank trains every model; rank 0 alone
  * writes the run directory, and the final evaluation is shared out over the ranks.
  */
-import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessGroup } from '../distributed.ts';
 import { argumentError } from '../errors.ts';
-import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
+import { copyFileAtomic, makeDirectory, MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
@@ -202,8 +202,8 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
   if (run.keepBest && (group ? bestSeen : existsSync(bestFile))) {
     if (writes(options)) {
       makeDirectory(path.join(out, 'best'), 'run');
-      copyFileSync(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'));
-      copyFileSync(bestFile, path.join(out, 'best', 'model.safetensors'));
+      copyFileAtomic(path.join(out, 'model', 'config.json'), path.join(out, 'best', 'config.json'), 'run');
+      copyFileAtomic(bestFile, path.join(out, 'best', 'model.safetensors'), 'run');
       const best = loadTensors(bestFile);
       try {
         model.loadStateDict(best);
@@ -227,9 +227,11 @@ class RunLog {
   /** `writable` false: a data-parallel rank other than 0, which reads the log and writes nothing. */
   constructor(dir: string, fresh: boolean, readonly writable = true) {
     this.file = path.join(dir, 'metrics.jsonl');
-    if (writable && (fresh || !existsSync(this.file))) writeFileSync(this.file, '');
+    if (writable && (fresh || !existsSync(this.file))) writeFileAtomic(this.file, '', 'run');
   }
-  events(): RunEvent[] { return existsSync(this.file) ? parseEvents(readFileSync(this.file, 'utf8'), this.file) : []; }
+  events(): RunEvent[] { return existsSync(this.file) ? parseEvents(readTextFile(this.file, 'run', MAX_TEXT_DATA_BYTES), this.file) : []; }
+  // An append, not an atomic rewrite per event (that would copy the whole log at every event): the log was
+  // created or read above as a regular file, and each event is one write() of one line.
   append = (event: RunEvent) => {
     if (this.writable) appendFileSync(this.file, JSON.stringify(event) + '\n');
   };
@@ -237,7 +239,7 @@ class RunLog {
   cut(model: string, step: number): void {
     if (!this.writable) return;
     const kept = this.events().filter((e) => e.kind !== 'delta' && (e.model !== model || (e.kind !== 'result' && e.step <= step)));
-    writeFileSync(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''));
+    writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''), 'run');
   }
 }
 

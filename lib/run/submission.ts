@@ -12,10 +12,10 @@
  * (columns index, sentence1, sentence2). Tasks the run did not train have no file: the server needs
  * all of them, so the result lists what is missing.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
-import { makeDirectory, writeFileAtomic } from '../files.ts';
+import { makeDirectory, MAX_TEXT_DATA_BYTES, readTextFile, writeFileAtomic } from '../files.ts';
 import * as data from '../data/index.ts';
 import { Dataset } from '../data/dataset.ts';
 import { MultiTaskModel } from '../model/model.ts';
@@ -89,7 +89,7 @@ export async function writeGlueSubmission(run: string, out: string): Promise<Sub
   }
   const diagnostic = path.join(glue.dir, 'diagnostic', 'diagnostic.tsv');
   if (tasks.tasks.some((t) => t.name === 'mnli') && existsSync(diagnostic)) {
-    const rows = readFileSync(diagnostic, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.length > 0);
+    const rows = readTextFile(diagnostic, where, MAX_TEXT_DATA_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.length > 0);
     const header = rows[0]!.split('\t');
     const [index, first, second] = ['index', 'sentence1', 'sentence2'].map((c) => header.indexOf(c));
     if (index! < 0 || first! < 0 || second! < 0) throw argumentError(where, `${diagnostic} needs the columns index, sentence1 and sentence2`);

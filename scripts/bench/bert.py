@@ -5,9 +5,10 @@ one JSON line of per-iteration times (one round: bert.ts alternates rounds of bo
 import json
 import os
 import sys
-import time
 
 import torch
+
+from timing import report_step_times
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "reference"))
 from hf_models import build  # noqa: E402
@@ -21,16 +22,13 @@ def main():
     ids = torch.randint(5, config["hf"]["vocab_size"], (config["batch"], config["seq"]))
     mask = torch.ones_like(ids)
     types = (torch.arange(config["seq"]) >= config["seq"] // 2).long().expand_as(ids)
-    times = []
-    for i in range(config["warmup"] + config["iterations"]):
-        start = time.perf_counter()
+
+    def step():
         hidden, pooled = model(ids, mask, types)
         (hidden.mean() + pooled.mean()).backward()
         model.zero_grad(set_to_none=True)
-        elapsed = (time.perf_counter() - start) * 1000
-        if i >= config["warmup"]:
-            times.append(elapsed)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "timesMs": times}))
+
+    report_step_times(config, step)
 
 
 if __name__ == "__main__":

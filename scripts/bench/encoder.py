@@ -4,10 +4,11 @@ torch.nn.TransformerEncoder, same threads and sizes; prints one JSON line of per
 (one round: encoder.ts alternates rounds of both sides so that load changes hit both alike)."""
 import json
 import sys
-import time
 
 import torch
 from torch import nn
+
+from timing import report_step_times
 
 
 def main():
@@ -19,15 +20,12 @@ def main():
                                        batch_first=True)
     model = nn.TransformerEncoder(layer, config["numLayers"], enable_nested_tensor=False).train()
     src = torch.randn(config["batch"], config["seq"], config["dModel"])
-    times = []
-    for i in range(config["warmup"] + config["iterations"]):
-        start = time.perf_counter()
+
+    def step():
         model(src).mean().backward()
         model.zero_grad(set_to_none=True)
-        elapsed = (time.perf_counter() - start) * 1000
-        if i >= config["warmup"]:
-            times.append(elapsed)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "timesMs": times}))
+
+    report_step_times(config, step)
 
 
 if __name__ == "__main__":
