@@ -30,6 +30,13 @@ Script use (one process per test file):
       tokenTypeIds (optional) in eval mode and writes hidden (last_hidden_state), pooled (when the
       model has a pooler) and, with grads, grad.<HF name> of loss = sum(hidden * wHidden) +
       sum(pooled * wPooled) (the weights read from IN).
+  hf_models.py pretrain SPECS.json
+      each spec {"dir", "config": {HF config.json, model_type bert}, "vocab": [tokens], "corpus": [sentences
+      of whitespace-separated vocab tokens], "steps", "batch", "lr", "maskProbability", "seed"}: masked-language-model
+      pretraining as BertForMaskedLM does it (a masked token's hidden state through cls.predictions: dense,
+      GELU, LayerNorm, the decoder tied to the word embeddings plus a bias), AdamW; writes the directory in
+      BertForMaskedLM's layout (bert.* and cls.predictions.*, no pooler) with vocab.txt, and prints the
+      masked-token loss of the first and last 50 steps.
 """
 import json
 import math
@@ -379,13 +386,76 @@ def run(job):
     safetensors_io.save(out, job["output"])
 
 
+class MaskedLanguageModelHead(nn.Module):
+    """BertForMaskedLM's cls.predictions: transform (dense, GELU, LayerNorm), then the tied decoder and a bias."""
+
+    def __init__(self, c, word_embeddings):
+        super().__init__()
+        self.act = activation(c["hidden_act"])
+        self.transform = nn.Module()
+        self.transform.dense = nn.Linear(c["hidden_size"], c["hidden_size"])
+        self.transform.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.bias = nn.Parameter(torch.zeros(c["vocab_size"]))
+        self.word_embeddings = word_embeddings
+
+    def forward(self, hidden):
+        h = self.transform.LayerNorm(self.act(self.transform.dense(hidden)))
+        return F.linear(h, self.word_embeddings.weight, self.bias)
+
+
+def pretrain(spec):
+    c = full_config(spec["config"])
+    assert c["model_type"] == "bert", "pretrain: BERT only"
+    vocab = {token: i for i, token in enumerate(spec["vocab"])}
+    special = [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")]
+    rows = [[vocab["[CLS]"]] + [vocab[w] for w in sentence.split()] + [vocab["[SEP]"]] for sentence in spec["corpus"]]
+    length = max(len(r) for r in rows)
+    assert length <= c["max_position_embeddings"], "pretrain: a sentence is longer than the position table"
+    ids = torch.tensor([r + [c["pad_token_id"]] * (length - len(r)) for r in rows])
+    mask = (torch.arange(length) < torch.tensor([len(r) for r in rows]).unsqueeze(1)).long()
+    maskable = mask.bool() & ~torch.isin(ids, torch.tensor(special))
+    model = build(spec["config"], pooler=False)
+    randomize(model, spec["seed"], 0.05)
+    head = MaskedLanguageModelHead(c, model.embeddings.word_embeddings)
+    parameters = list(model.parameters()) + [p for n, p in head.named_parameters() if not n.startswith("word_embeddings")]
+    optimizer = torch.optim.AdamW(parameters, lr=spec["lr"])
+    generator = torch.Generator().manual_seed(spec["seed"])
+    model.train()
+    losses = []
+    for _ in range(spec["steps"]):
+        rows_at = torch.randint(0, len(rows), (spec["batch"],), generator=generator)
+        chosen = (torch.rand(spec["batch"], length, generator=generator) < spec["maskProbability"]) & maskable[rows_at]
+        inputs = ids[rows_at].masked_fill(chosen, vocab["[MASK]"])
+        hidden, _ = model(inputs, mask[rows_at], None)
+        loss = F.cross_entropy(head(hidden[chosen]), ids[rows_at][chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    d = spec["dir"]
+    os.makedirs(d, exist_ok=True)
+    tensors = {"bert." + k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors["cls.predictions.transform.dense.weight"] = head.transform.dense.weight.detach().contiguous()
+    tensors["cls.predictions.transform.dense.bias"] = head.transform.dense.bias.detach().contiguous()
+    tensors["cls.predictions.transform.LayerNorm.weight"] = head.transform.LayerNorm.weight.detach().contiguous()
+    tensors["cls.predictions.transform.LayerNorm.bias"] = head.transform.LayerNorm.bias.detach().contiguous()
+    tensors["cls.predictions.bias"] = head.bias.detach().contiguous()
+    safetensors_io.save(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump({**spec["config"], "architectures": ["BertForMaskedLM"]}, f, indent=2)
+    with open(os.path.join(d, "vocab.txt"), "w") as f:
+        f.write("\n".join(spec["vocab"]) + "\n")
+    window = min(50, len(losses))
+    print(json.dumps({"dir": d, "firstLoss": sum(losses[:window]) / window, "lastLoss": sum(losses[-window:]) / window}))
+
+
 def main(argv):
     torch.set_num_threads(1)
     command, path = argv[1], argv[2]
     with open(path) as f:
         items = json.load(f)
     for item in items:
-        (make if command == "make" else run)(item)
+        {"make": make, "run": run, "pretrain": pretrain}[command](item)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,33 @@ export interface CheckpointSpec {
   tokenizerJson?: string;
 }
 
-function python(command: 'make' | 'run', items: object[], dir: string): void {
+function python(command: 'make' | 'run' | 'pretrain', items: object[], dir: string): string {
   const file = path.join(dir, `${command}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(items));
-  execFileSync(PYTHON, [SCRIPT, command, file], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  return execFileSync(PYTHON, [SCRIPT, command, file], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+}
+
+export interface PretrainSpec {
+  dir: string;
+  /** A BERT config.json. */
+  config: Record<string, unknown>;
+  vocab: string[];
+  /** Sentences of whitespace-separated vocab tokens. */
+  corpus: string[];
+  steps: number;
+  batch: number;
+  lr: number;
+  maskProbability: number;
+  seed: number;
+}
+
+/**
+ * Masked-language-model pretraining by the reference, as BertForMaskedLM does it; each directory is
+ * written in BertForMaskedLM's layout (bert.*, cls.predictions.*) with vocab.txt. Returns each run's
+ * mean masked-token loss over its first and last 50 steps.
+ */
+export function pretrainMaskedLanguageModels(specs: PretrainSpec[], scratch: string): { dir: string; firstLoss: number; lastLoss: number }[] {
+  return python('pretrain', specs, scratch).trim().split('\n').map((line) => JSON.parse(line));
 }
 
 export function makeCheckpoints(specs: CheckpointSpec[], scratch: string): void {
