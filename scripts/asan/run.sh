@@ -27,5 +27,6 @@ if [[ $# -gt 0 ]]; then files=("$@"); else
   mapfile -t files < <(ls test/*.test.ts | grep -v -e report-browser -e cuda -e packaging -e build.test)
 fi
 started=$SECONDS
-npx vitest run "${files[@]}"
+# Instrumented code runs a few times slower: the per-test and per-hook limits grow with it.
+npx vitest run --testTimeout=300000 --hookTimeout=600000 "${files[@]}"
 echo "asan: unit and fuzz suites clean in $((SECONDS - started)) s"
