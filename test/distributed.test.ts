@@ -4,8 +4,8 @@
  * with batch 32; a rank killed mid-run must end the other with an error naming it, within the
  * timeout; each start-up mismatch must be refused with a clear error.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -106,6 +106,19 @@ describe.skipIf(!haveGloo)('data parallel: 2 ranks × batch 16 step like 1 proce
     }, 120_000);
   }
 });
+
+/** The pids whose parent is `parent`, read from /proc (no pgrep: under the sanitizer run's LD_PRELOAD it can hang). */
+function childPids(parent: number): number[] {
+  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent ? [Number(name)] : [];
+    } catch {
+      return [];  // exited meanwhile
+    }
+  });
+}
 
 async function waitFor(condition: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
@@ -305,7 +318,7 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const checkpoint = path.join(out, 'checkpoint', 'checkpoint.safetensors');
     await waitFor(() => existsSync(checkpoint), 120_000);
     // kill -9 of one rank (a child of the launcher, found by its parent's pid).
-    const ranks = execFileSync('pgrep', ['-P', String(launcher.pid)], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const ranks = childPids(launcher.pid!);
     expect(ranks).toHaveLength(2);
     process.kill(ranks[1]!, 'SIGKILL');
     expect(await exited).not.toBe(0);

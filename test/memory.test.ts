@@ -47,7 +47,9 @@ describe('create/dispose cycles', () => {
     gc();
     const growth = process.memoryUsage().rss - rssStart;
     console.log(`100k cycles (3 tensors each): ${elapsed.toFixed(0)} ms, RSS growth ${(growth / 1e6).toFixed(1)} MB`);
-    expect(growth).toBeLessThan(50e6);
+    // Under AddressSanitizer (scripts/asan/run.sh) freed memory waits in its quarantine (256 MB), so RSS is no measure there.
+    const sanitized = (process.env.LD_PRELOAD ?? '').includes('libasan');
+    if (!sanitized) expect(growth).toBeLessThan(50e6);
   });
 
   it('memory() counts tensors and bytes exactly', () => {
