@@ -150,5 +150,15 @@ describe('diagnostics equal a direct PyTorch computation (the twin, the same wei
     // The measurement says something: the tasks' gradients are neither identical nor all orthogonal.
     expect(Math.abs(expected.cosine[0]![1]!)).toBeGreaterThan(1e-3);
     expect(Math.abs(expected.cosine[0]![1]!)).toBeLessThan(0.999);
+
+    // A warm-up's first step has a learning rate of 0: the lookahead takes the base rate instead, and measures the same.
+    const warming = await mt.MultiTaskModel.load(path.join(dir, 'model'));
+    let atWarmUp: mt.TaskDiagnostics | undefined;
+    await new mt.Trainer(warming, { optimizer: mt.optim.adamW({ lr }), schedule: mt.schedule.warmupLinear({ warmupSteps: 10 }), batchSize: 64 })
+      .fit({ big: sets.big.dataset, mid: sets.mid.dataset, small: sets.small.dataset }, {
+        steps: 1, diagnosticsEvery: 1, onProgress: (e) => { if (e.kind === 'step' && e.diagnostics) atWarmUp = e.diagnostics; },
+      });
+    expect(atWarmUp!.lookaheadRate).toBe(lr);
+    expect(atWarmUp!.affinity).toEqual(measured!.affinity);
   }, 120_000);
 });

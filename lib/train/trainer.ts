@@ -41,6 +41,7 @@ export interface TaskDiagnostics {
   cosine: number[][];
   /** affinity[i][j] = 1 − Lⱼ(θ′ᵢ)/Lⱼ(θ) (Fifty et al. 2021), θ′ᵢ a step of `lookaheadRate` along task i's shared gradient. */
   affinity: number[][];
+  /** The step's scheduled learning rate; the base rate where the schedule gives 0 (a warm-up's first step). */
   lookaheadRate: number;
   /** What measuring cost. */
   seconds: number;

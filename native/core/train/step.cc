@@ -129,8 +129,11 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
     if (diagnose && m == 0 && plan.tasks.size() > 1 && !sharedParameters_.empty() && batches.size() == plan.tasks.size()) {
       std::vector<std::string> names;
       for (int64_t t : plan.tasks) names.push_back(tasks_[t]);
-      report.diagnostics = measureDiagnostics(model_, batches, names, sharedParameters_,
-                                              optimizer_.baseLearningRates.front() * schedule_.factor(step, std::max<int64_t>(totalSteps, 1)));
+      // The lookahead takes this step's scheduled rate; where the schedule gives 0 (a warm-up's first
+      // step) it takes the base rate, since a lookahead of 0 moves nothing and every affinity would read 0.
+      const double base = optimizer_.baseLearningRates.front();
+      const double scheduled = base * schedule_.factor(step, std::max<int64_t>(totalSteps, 1));
+      report.diagnostics = measureDiagnostics(model_, batches, names, sharedParameters_, scheduled > 0 ? scheduled : base);
     }
     std::map<std::string, at::Tensor> taskLosses = batches.empty() ? std::map<std::string, at::Tensor>() : model_.taskLosses(batches);
 
