@@ -5,7 +5,7 @@
  * timeout; each start-up mismatch must be refused with a clear error.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -174,6 +174,35 @@ describe.skipIf(!haveGloo)('data parallel: faults are loud, and a run resumes', 
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/globalBatchSize/);
   }, 180_000);
+});
+
+describe.skipIf(!haveGloo)('data parallel: a rank that raises mid-run', () => {
+  // Rank 0 serves the rendezvous store, and its process ends with its error: the others learn of it
+  // when its connections close, and name rank 0 as gone; the reason is in rank 0's own output. (A
+  // rank other than 0 that raises is named with its reason: the store outlives it.)
+  it('stops the others within the timeout, which name it (rank 0 cannot write its checkpoint)', async () => {
+    const STEPS = 400;
+    const dir = tempDir('mtl-ddp-raise-');
+    const checkpointDir = path.join(dir, 'checkpoint');
+    const spec: ChildSpec = { config: 'joint-equal', batchSize: 16, steps: STEPS, out: dir, distributed: true, timeoutSeconds: 20, checkpointDir, checkpointEvery: 10 };
+    const port = await freePort();
+    const ranks = [0, 1].map((r) => start(spec, rankEnv(port, r, 2)));
+    const checkpoint = path.join(checkpointDir, 'checkpoint.safetensors');
+    await waitFor(() => existsSync(checkpoint), 60_000);
+    // A folder where the checkpoint goes: rank 0's next checkpoint write raises ERR_IO inside the fit.
+    rmSync(checkpoint, { force: true });
+    mkdirSync(checkpoint);
+    const replacedAt = Date.now();
+    const [zero, one] = await Promise.all(ranks.map((r) => r.exit));
+    console.log(`rank 0: ${zero!.stderr.trim()}\nrank 1 (${((one!.at - replacedAt) / 1000).toFixed(1)} s later): ${one!.stderr.trim()}`);
+    expect(zero!.code).toBe(1);
+    expect(zero!.stderr).toMatch(/ERROR ERR_IO: cannot write '.*checkpoint\.safetensors': it is a folder/);
+    expect(one!.code).toBe(1);
+    expect(one!.stderr).toMatch(/ERROR ERR_DISTRIBUTED: .*failed on rank 1: rank 0 is lost/);
+    expect((one!.at - replacedAt) / 1000).toBeLessThan(20);
+    const steps = [...one!.stdout.matchAll(/^step (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(Math.max(...steps)).toBeLessThan(STEPS);
+  }, 120_000);
 });
 
 describe.skipIf(!haveGloo)('data parallel: start-up errors', () => {
