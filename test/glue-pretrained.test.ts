@@ -27,18 +27,24 @@ const FILLER = ['the', 'movie', 'plot', 'film', 'was', 'a', 'story', 'and', 'it'
 const ANSWERS = { entailment: 'yes', contradiction: 'no', neutral: 'maybe' } as const;
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...POSITIVE, ...NEGATIVE, ...FILLER, ...Object.values(ANSWERS)];
 
+/** Seeded draws: `pick` one of a list, and a `sentence` of 3-6 filler words with `words` shuffled in. */
+function sentenceMaker(seed: number) {
+  const random = rng(seed);
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+  const sentence = (words: string[]) => Array.from({ length: 3 + Math.floor(random() * 4) }, () => pick(FILLER)).concat(words).sort(() => random() - 0.5).join(' ');
+  return { random, pick, sentence };
+}
+
 /** GLUE-layout SST-2 and MNLI files whose labels follow a rule a model can learn, and AX's diagnostic file. */
 function writeGlue(dir: string): void {
-  const random = rng(5);
-  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
-  const sentence = (word: string) => Array.from({ length: 3 + Math.floor(random() * 4) }, () => pick(FILLER)).concat(word).sort(() => random() - 0.5).join(' ');
+  const { random, pick, sentence } = sentenceMaker(5);
   const write = (file: string, lines: string[]) => {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, lines.join('\n') + '\n');
   };
   const sst = (n: number, test: boolean) => Array.from({ length: n }, (_, i) => {
     const positive = random() < 0.5;
-    const text = sentence(pick(positive ? POSITIVE : NEGATIVE));
+    const text = sentence([pick(positive ? POSITIVE : NEGATIVE)]);
     return test ? `${i}\t${text}` : `${text}\t${positive ? 1 : 0}`;
   });
   write(path.join(dir, 'SST-2', 'train.tsv'), ['sentence\tlabel', ...sst(240, false)]);
@@ -47,7 +53,7 @@ function writeGlue(dir: string): void {
   const labels = Object.keys(ANSWERS) as (keyof typeof ANSWERS)[];
   const mnli = (n: number, test: boolean) => Array.from({ length: n }, (_, i) => {
     const label = pick(labels);
-    const pair = `${sentence(pick(FILLER))}\t${sentence(ANSWERS[label])}`;
+    const pair = `${sentence([pick(FILLER)])}\t${sentence([ANSWERS[label]])}`;
     return test ? `${i}\t${pair}` : `${i}\t${pair}\t${label}`;
   });
   write(path.join(dir, 'MNLI', 'train.tsv'), ['index\tsentence1\tsentence2\tgold_label', ...mnli(240, false)]);
@@ -178,9 +184,7 @@ describe('transfer from an encoder pretrained by the test', () => {
     vocab_size: WORDS.length, hidden_size: 32, intermediate_size: 64, max_position_embeddings: 16,
     hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, architectures: ['BertForMaskedLM'],
   });
-  const random = rng(11);
-  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
-  const sentence = (words: string[]) => Array.from({ length: 3 + Math.floor(random() * 4) }, () => pick(FILLER)).concat(words).sort(() => random() - 0.5).join(' ');
+  const { random, pick, sentence } = sentenceMaker(11);
   const polarity = () => (random() < 0.5 ? 'positive' : 'negative');
   const dir = path.join(tmp.dir, 'transfer');
   const pretrained = path.join(dir, 'pretrained');

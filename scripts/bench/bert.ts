@@ -13,25 +13,16 @@
  * load changes hit all sides alike; medians are over every timed iteration of all rounds.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
-import { compareRounds } from './common.ts';
+import { compareRounds, roundsArguments } from './common.ts';
 
-const { values } = parseArgs({
-  options: {
-    threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
-    iterations: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
-  },
-});
 const hf = {
   model_type: 'bert', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
   max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
   hidden_act: 'gelu', pad_token_id: 0,
 };
 const config = {
-  threads: Number(values.threads), rounds: Number(values.rounds), iterations: Number(values.iterations), warmup: Number(values.warmup),
+  ...roundsArguments({ iterations: 3, warmup: 1 }),
   batch: 8, seq: 128, hf,
 };
 

@@ -8,6 +8,7 @@
  * without preloading another allocator), so a ratio never hides where it comes from.
  */
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
 
 export const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
@@ -57,6 +58,19 @@ export function randomTokenRows(rows: number): number[][] {
 }
 
 export interface RoundsOptions { rounds: number; iterations: number; warmup: number }
+
+/** The command line of a compareRounds benchmark: --threads (2), --rounds (3), --iterations and --warmup (defaults given). */
+export function roundsArguments(defaults: { iterations: number; warmup: number }): RoundsOptions & { threads: number } {
+  const { values } = parseArgs({
+    options: {
+      threads: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
+      iterations: { type: 'string', default: String(defaults.iterations) },
+      warmup: { type: 'string', default: String(defaults.warmup) },
+    },
+  });
+  return { threads: Number(values.threads), rounds: Number(values.rounds), iterations: Number(values.iterations), warmup: Number(values.warmup) };
+}
 interface TorchRound { torch: string; threads: number; timesMs: number[] }
 
 /**

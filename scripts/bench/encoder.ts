@@ -16,20 +16,11 @@
  * whole encoder is one native call.
  */
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
-import { compareRounds } from './common.ts';
+import { compareRounds, roundsArguments } from './common.ts';
 
-const { values } = parseArgs({
-  options: {
-    threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
-    iterations: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
-  },
-});
 const config = {
-  threads: Number(values.threads), rounds: Number(values.rounds), iterations: Number(values.iterations), warmup: Number(values.warmup),
+  ...roundsArguments({ iterations: 5, warmup: 2 }),
   numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1, batch: 32, seq: 64,
 };
 

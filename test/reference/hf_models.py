@@ -435,11 +435,8 @@ def pretrain(spec):
     d = spec["dir"]
     os.makedirs(d, exist_ok=True)
     tensors = {"bert." + k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tensors["cls.predictions.transform.dense.weight"] = head.transform.dense.weight.detach().contiguous()
-    tensors["cls.predictions.transform.dense.bias"] = head.transform.dense.bias.detach().contiguous()
-    tensors["cls.predictions.transform.LayerNorm.weight"] = head.transform.LayerNorm.weight.detach().contiguous()
-    tensors["cls.predictions.transform.LayerNorm.bias"] = head.transform.LayerNorm.bias.detach().contiguous()
-    tensors["cls.predictions.bias"] = head.bias.detach().contiguous()
+    # The head's own tensors (the decoder is tied to the word embeddings, saved above).
+    tensors.update({"cls.predictions." + k: v.detach().contiguous() for k, v in head.state_dict().items() if not k.startswith("word_embeddings")})
     safetensors_io.save(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump({**spec["config"], "architectures": ["BertForMaskedLM"]}, f, indent=2)

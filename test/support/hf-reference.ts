@@ -4,10 +4,9 @@
  * file goes to ONE Python process.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
 import * as mt from '../../lib/index.ts';
 import { PYTHON } from './multitask-twin.ts';
 
