@@ -367,10 +367,12 @@ describe('configuration', () => {
     const trainer = new mt.Trainer(model());
     expect(trainer.options).toMatchObject({
       strategy: { kind: 'joint' }, weighting: { kind: 'equal' }, batchSize: 32, evalBatchSize: 0, clipGradNorm: 0, accumulateSteps: 1,
-      precision: 'fp32', seed: 0, onNonFinite: 'stop', optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
+      precision: 'fp32', seed: 0, onNonFinite: 'stop', main: [], optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     });
     expect(mt.weighting.dwa()).toEqual({ kind: 'dwa', temperature: 2, window: 0 });
-    expect(mt.weighting.famo()).toEqual({ kind: 'famo', lr: 0.025, gamma: 0.001 });
+    expect(mt.weighting.famo()).toEqual({ kind: 'famo', lr: 0.025, gamma: 0.001, update: 'sameBatch' });
+    expect(mt.weighting.nashMtl()).toEqual({ kind: 'nashMtl', maxNorm: 1 });
+    expect(mt.weighting.uncertainty()).toEqual({ kind: 'uncertainty', lr: 0.025, initialLogVariance: 0 });
     expect(mt.sampler.temperature()).toEqual({ kind: 'temperature', temperature: 2 });
   });
 

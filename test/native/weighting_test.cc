@@ -5,6 +5,8 @@
 // per epoch or per `window` steps; learned weightings move; unknown kinds and missing λ are refused.
 #include <torch/autograd.h>
 
+#include <algorithm>
+
 #include "core/train/weighting/weighting.h"
 #include "support.h"
 
@@ -19,16 +21,23 @@ struct Step {
   std::vector<double> losses;
   std::vector<std::vector<double>> grads;  // [K][P]
   int64_t epoch = 0;
+  std::vector<double> after;  // the same batch's losses after the optimizer step (FAMO's default update)
 };
 
 struct Case {
   std::string name;
   nlohmann::json options;  // the native method's options, { kind, ... }
   std::vector<Step> steps;
+  std::vector<std::string> main = {};  // the trainer's main tasks (auxiliary mode)
 };
 
-// Losses between 0.2 and 3, decreasing on the whole, as in training; Gaussian task gradients.
-std::vector<Step> randomSteps(uint32_t seed, int count, const std::function<int64_t(int)>& epochOf = [](int) { return 0; }) {
+// The shared parameters the P gradient columns belong to: two tensors, of 3 and 4 elements.
+const std::vector<int64_t> kSharedSizes{3, 4};
+
+// Losses between 0.2 and 3, decreasing on the whole, as in training; Gaussian task gradients (times
+// `scale`); the losses after the update 0.7 to 1.05 times the step's.
+std::vector<Step> randomSteps(uint32_t seed, int count, const std::function<int64_t(int)>& epochOf = [](int) { return 0; },
+                              double scale = 1) {
   Draws draws(seed);
   std::vector<Step> steps;
   for (int i = 0; i < count; ++i) {
@@ -36,9 +45,10 @@ std::vector<Step> randomSteps(uint32_t seed, int count, const std::function<int6
     for (int64_t t = 0; t < kTasks; ++t) step.losses.push_back(static_cast<float>((0.2 + 2.8 * draws.uniform(0, 1)) * (1.0 - i / (2.0 * count))));
     for (int64_t t = 0; t < kTasks; ++t) {
       std::vector<double> row;
-      for (int64_t p = 0; p < kParameters; ++p) row.push_back(draws.gaussian());
+      for (int64_t p = 0; p < kParameters; ++p) row.push_back(draws.gaussian() * scale);
       step.grads.push_back(row);
     }
+    for (double l : step.losses) step.after.push_back(static_cast<float>(l * (0.7 + 0.35 * draws.uniform(0, 1))));
     step.epoch = epochOf(i);
     steps.push_back(step);
   }
@@ -51,6 +61,8 @@ std::vector<Case> cases() {
       {"fixed", {{"kind", "fixed"}, {"lambdas", {{"a", 0.5}, {"b", 2}, {"c", 1}}}}, randomSteps(2, 2)},
       {"sigmoidLoss", {{"kind", "sigmoidLoss"}}, randomSteps(3, 3)},
       {"uncertainty", {{"kind", "uncertainty"}, {"lr", 0.05}}, randomSteps(4, 20)},
+      // The start of the authors' MTAN code and LibMTL.
+      {"uncertaintyAsLibMtl", {{"kind", "uncertainty"}, {"lr", 0.05}, {"initialLogVariance", -0.5}}, randomSteps(14, 5)},
       {"dwa", {{"kind", "dwa"}, {"temperature", 2}}, randomSteps(5, 9, [](int i) { return i / 2; })},
       // A window of 2 steps: periods are steps / 2, so the reference sees them as its epochs.
       {"dwaWindow", {{"kind", "dwa"}, {"temperature", 2}, {"window", 2}}, randomSteps(15, 9, [](int i) { return i / 2; })},
@@ -58,7 +70,21 @@ std::vector<Case> cases() {
       {"pcgrad", {{"kind", "pcgrad"}}, randomSteps(7, 4)},
       {"cagrad", {{"kind", "cagrad"}, {"c", 0.4}}, randomSteps(8, 3)},
       {"famo", {{"kind", "famo"}, {"lr", 0.025}, {"gamma", 0.001}}, randomSteps(9, 20)},
-      {"nashMtl", {{"kind", "nashMtl"}}, randomSteps(10, 3)},
+      {"famoConsecutive", {{"kind", "famo"}, {"lr", 0.025}, {"gamma", 0.001}, {"update", "consecutiveSteps"}}, randomSteps(19, 20)},
+      // ‖GGᵀ‖ far from 1 (where solving on the normalised Gram would give √‖GGᵀ‖ times the authors'
+      // α), with and without the authors' clip of the shared gradient to norm 1.
+      {"nashMtl", {{"kind", "nashMtl"}}, randomSteps(10, 3, [](int) { return 0; }, 20)},
+      {"nashMtlSmall", {{"kind", "nashMtl"}, {"maxNorm", 0}}, randomSteps(20, 3, [](int) { return 0; }, 0.05)},
+      {"nashMtlNoClip", {{"kind", "nashMtl"}, {"maxNorm", 0}}, randomSteps(12, 3, [](int) { return 0; }, 20)},
+      // Auxiliary mode: main-task-aware methods, with one or two main tasks.
+      {"gcs", {{"kind", "gcs"}}, randomSteps(30, 8), {"a"}},
+      {"gcsWeighted", {{"kind", "gcs"}, {"weighted", true}}, randomSteps(31, 8), {"a"}},
+      {"gcsTwoMain", {{"kind", "gcs"}}, randomSteps(32, 6), {"a", "c"}},
+      {"oneSidedProjection", {{"kind", "oneSidedProjection"}}, randomSteps(33, 8), {"b"}},
+      {"oneSidedTwoMain", {{"kind", "oneSidedProjection"}}, randomSteps(34, 6), {"a", "b"}},
+      {"metaBalance", {{"kind", "metaBalance"}}, randomSteps(35, 8), {"a"}},
+      {"metaBalanceFull", {{"kind", "metaBalance"}, {"relax", 1.0}, {"beta", 0.5}}, randomSteps(36, 6), {"c"}},
+      {"olAux", {{"kind", "olAux"}, {"lr", 0.05}, {"horizon", 2}}, randomSteps(37, 9), {"a"}},
   };
 }
 
@@ -75,13 +101,15 @@ nlohmann::json referenceCase(const Case& c) {
   config.erase("window");
   config["taskNames"] = kNames;
   config["seed"] = kPcgradSeed;
+  config["main"] = c.main;
+  config["sharedSizes"] = kSharedSizes;
   nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : c.steps) steps.push_back({{"losses", s.losses}, {"grads", s.grads}, {"epoch", s.epoch}});
+  for (const auto& s : c.steps) steps.push_back({{"losses", s.losses}, {"grads", s.grads}, {"epoch", s.epoch}, {"after", s.after}});
   return {{"name", c.name}, {"method", c.options.at("kind")}, {"config", config}, {"tasks", kTasks}, {"steps", steps}};
 }
 
 std::vector<Outcome> runNative(const Case& c) {
-  auto method = train::makeWeighting(c.options, {kNames, kPcgradSeed});
+  auto method = train::makeWeighting(c.options, {kNames, kPcgradSeed, c.main, kSharedSizes});
   const bool needsGradients = method->capabilities().gradients != train::GradientNeed::None;
   std::vector<Outcome> out;
   for (size_t index = 0; index < c.steps.size(); ++index) {
@@ -112,6 +140,7 @@ std::vector<Outcome> runNative(const Case& c) {
       }
     }
     method->afterBackward();
+    if (method->wantsLossesAfterStep()) method->afterStep(step.after);
     const auto parameters = method->parameters();
     if (!parameters.empty()) {
       const at::Tensor p = parameters[0].detach().to(at::kDouble).contiguous();
@@ -147,7 +176,9 @@ TEST_F(WeightingReference, EveryMethodMatchesItsPaperFormula) {
       SCOPED_TRACE("step " + std::to_string(i));
       EXPECT_TRUE(close(ours[i].lambdas, values(theirs[i]["lambdas"]), 1e-5, 1e-7)) << "λ";
       EXPECT_TRUE(close(ours[i].combined, values(theirs[i]["combined"]), 1e-5, 1e-5)) << "combined gradient";
-      if (!theirs[i]["params"].is_null()) EXPECT_TRUE(close(ours[i].params, values(theirs[i]["params"]), 1e-5, 1e-6)) << "learned parameters";
+      if (!theirs[i]["params"].is_null()) {
+        EXPECT_TRUE(close(ours[i].params, values(theirs[i]["params"]), 1e-5, 1e-6)) << "learned parameters";
+      }
     }
   }
 }
@@ -178,7 +209,7 @@ TEST(Weighting, DwaWithAWindowMovesWithinOneEpoch) {
 
 TEST(Weighting, LearnedMethodsMoveTheirParameters) {
   for (const auto& c : cases()) {
-    if (c.name != "uncertainty" && c.name != "gradNorm" && c.name != "famo") continue;
+    if (c.name != "uncertainty" && c.name != "gradNorm" && c.name != "famo" && c.name != "famoConsecutive") continue;
     const auto outcomes = runNative(c);
     EXPECT_FALSE(close(outcomes.back().params, outcomes.front().params, 0, 1e-6)) << c.name;
   }
@@ -198,9 +229,59 @@ TEST(Weighting, RefusesUnknownKindsAndMissingLambdas) {
   EXPECT_THROW(train::makeWeighting({{"kind", "fixed"}, {"lambdas", {{"a", 1}}}}, {kNames, 0}), std::invalid_argument);
 }
 
+TEST_F(WeightingReference, AuxiliaryMethodsActOnlyWhereTheirRuleSaysSo) {
+  // Over the cases' steps, GCS drops some auxiliary gradients and keeps others, the one-sided
+  // projection changes the sum only on conflicting steps, OL-AUX moves its weights: none is a no-op.
+  auto lambdasOf = [&](const char* name) {
+    std::vector<double> all;
+    for (const auto& step : reference_->at(name)) {
+      for (double l : values(step["lambdas"])) all.push_back(l);
+    }
+    return all;
+  };
+  const auto gcs = lambdasOf("gcs");
+  EXPECT_TRUE(std::count(gcs.begin(), gcs.end(), 0.0) > 0 && std::count(gcs.begin(), gcs.end(), 1.0) > static_cast<long>(gcs.size() / 3));
+  const auto olAux = lambdasOf("olAux");
+  EXPECT_TRUE(std::any_of(olAux.begin(), olAux.end(), [](double l) { return std::fabs(l - 1.0) > 1e-3; }));
+  const auto balance = lambdasOf("metaBalance");
+  EXPECT_TRUE(std::any_of(balance.begin(), balance.end(), [](double l) { return std::fabs(l - 1.0) > 1e-3; }));
+  // One-sided projection: where an auxiliary gradient conflicts with the main one, the combined
+  // gradient differs from the plain sum; its component along the main gradient is never below ‖gₘ‖².
+  int conflicting = 0;
+  for (const auto& c : cases()) {
+    if (c.name != "oneSidedProjection") continue;
+    const auto& theirs = reference_->at(c.name);
+    for (size_t i = 0; i < c.steps.size(); ++i) {
+      const auto& g = c.steps[i].grads;
+      const auto combined = values(theirs[i]["combined"]);
+      double along = 0, mainNorm = 0, plainAlong = 0;
+      for (int64_t p = 0; p < kParameters; ++p) {
+        along += combined[p] * g[1][p];
+        mainNorm += g[1][p] * g[1][p];
+        plainAlong += (g[0][p] + g[1][p] + g[2][p]) * g[1][p];
+      }
+      EXPECT_GE(along, mainNorm - 1e-9) << "step " << i;
+      if (plainAlong < mainNorm - 1e-9) ++conflicting;
+    }
+  }
+  EXPECT_GT(conflicting, 0);
+}
+
+TEST(Weighting, MainAwareMethodsNeedMainAndAnAuxiliaryTask) {
+  for (const char* kind : {"gcs", "oneSidedProjection", "metaBalance", "olAux"}) {
+    EXPECT_THROW(train::makeWeighting({{"kind", kind}}, {kNames, 0, {}, kSharedSizes}), std::invalid_argument) << kind;
+    EXPECT_THROW(train::makeWeighting({{"kind", kind}}, {kNames, 0, kNames, kSharedSizes}), std::invalid_argument) << kind;
+  }
+}
+
 TEST(Weighting, RegistryReportsEveryMethodWithItsDefaultsAndCapabilities) {
   const auto described = describeRegistry<train::WeightingEntry>();
-  EXPECT_EQ(described.size(), 10u);
+  EXPECT_EQ(described.size(), 14u);
+  EXPECT_TRUE(described.at("gcs").at("capabilities").at("usesMain").get<bool>());
+  EXPECT_FALSE(described.at("pcgrad").at("capabilities").at("usesMain").get<bool>());
+  EXPECT_EQ(described.at("nashMtl").at("defaults").at("maxNorm"), 1.0);
+  EXPECT_EQ(described.at("uncertainty").at("defaults").at("initialLogVariance"), 0.0);
+  EXPECT_EQ(described.at("famo").at("defaults").at("update"), "sameBatch");
   EXPECT_EQ(described.at("dwa").at("defaults").at("temperature"), 2.0);
   EXPECT_EQ(described.at("dwa").at("defaults").at("window"), 0);
   EXPECT_EQ(described.at("pcgrad").at("capabilities").at("gradients"), "shared");

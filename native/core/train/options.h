@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/options.h"
 
@@ -22,9 +23,10 @@ struct TrainerOptions {
   std::string precision = "fp32"; // fp32 | bf16 | fp16 (CUDA only)
   uint64_t seed = 0;
   std::string onNonFinite = "stop";  // stop | skip: what a NaN/Inf loss does
+  std::vector<std::string> main;     // the tasks that matter (the rest auxiliary); empty: all alike
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainerOptions, strategy, weighting, sampler, optimizer, schedule, batchSize,
-                                                evalBatchSize, clipGradNorm, accumulateSteps, precision, seed, onNonFinite)
+                                                evalBatchSize, clipGradNorm, accumulateSteps, precision, seed, onNonFinite, main)
 
 struct EarlyStopping {
   std::string metric = "loss";  // "task.metric", e.g. "sst2.accuracy", or "loss" (mean of task eval losses)

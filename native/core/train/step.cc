@@ -100,7 +100,9 @@ StepRunner::StepRunner(TrainableModel& model, const TrainerOptions& options, Gra
 void StepRunner::setTasks(const std::vector<std::string>& tasks) {
   if (weighting_ && tasks == tasks_) return;
   tasks_ = tasks;
-  weighting_ = makeWeighting(options_.weighting, {tasks_, options_.seed});
+  std::vector<int64_t> sharedSizes;
+  for (const auto& p : sharedParameters_) sharedSizes.push_back(p.numel());
+  weighting_ = makeWeighting(options_.weighting, {tasks_, options_.seed, options_.main, sharedSizes});
 }
 
 StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches, int64_t step, int64_t epoch, int64_t totalSteps,
@@ -116,6 +118,8 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
   const GradientNeed need = weighting_->capabilities().gradients;
   const bool parallel = sync_.worldSize() > 1;
   const auto& needed = need == GradientNeed::Shared ? sharedParameters_ : lastSharedParameters_;
+  const bool afterStep = weighting_->wantsLossesAfterStep();
+  std::vector<std::pair<std::map<std::string, data::Batch>, std::map<std::string, int64_t>>> stepBatches;  // for afterStep
   sync_.beginBackward(allParameters_);
   for (int64_t m = 0; m < micro; ++m) {
     auto batches = nextBatches(plan);
@@ -137,31 +141,10 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
     }
     std::map<std::string, at::Tensor> taskLosses = batches.empty() ? std::map<std::string, at::Tensor>() : model_.taskLosses(batches);
 
-    std::vector<at::Tensor> raw, losses;  // each task's loss, and as the weighting sees it (ramped)
-    for (size_t i = 0; i < plan.tasks.size(); ++i) {
-      auto loss = taskLosses.find(tasks_[plan.tasks[i]]);
-      raw.push_back(loss != taskLosses.end() ? loss->second.to(at::kFloat) : at::zeros({}, at::TensorOptions(at::kFloat).device(model_.device())));
-    }
+    std::vector<at::Tensor> raw = planLosses(taskLosses, plan), losses;  // each task's loss, and as the weighting sees it (ramped)
     // Every task's loss value in one transfer (the step's host sync for the losses), averaged over
     // ranks so that every replica weights the same numbers.
-    at::Tensor stacked = at::stack(raw).detach().to(at::kDouble);
-    if (parallel) {
-      // The global loss of a task is the mean over all its rows: Σᵣ nᵣLᵣ / Σᵣ nᵣ. Scaling rank r's
-      // loss by wᵣ = nᵣ / meanᵣ(nᵣ) makes the mean over ranks of its value and of its gradient (what
-      // the reducer averages) exactly the global ones, also when ranks hold unequal shares.
-      const auto k = static_cast<int64_t>(plan.tasks.size());
-      at::Tensor counts = at::empty({k}, at::kDouble);
-      for (int64_t i = 0; i < k; ++i) counts[i] = static_cast<double>(rows[tasks_[plan.tasks[i]]]);
-      at::Tensor both = at::cat({stacked.cpu() * counts, counts});
-      sync_.average(both);
-      const at::Tensor meanCounts = both.narrow(0, k, k);
-      stacked = both.narrow(0, 0, k) / meanCounts;
-      const at::Tensor weights = (counts / meanCounts).contiguous();
-      for (int64_t i = 0; i < k; ++i) {
-        const double w = weights.data_ptr<double>()[i];
-        if (w != 1.0) raw[i] = raw[i] * w;
-      }
-    }
+    const at::Tensor stacked = globalLossValues(raw, rows, plan, true);
     for (size_t i = 0; i < plan.tasks.size(); ++i) losses.push_back(raw[i] * plan.scales[i]);
     const at::Tensor hostValues = stacked.cpu().contiguous();
     const double* value = hostValues.data_ptr<double>();
@@ -213,6 +196,7 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
     for (size_t i = 0; i < plan.tasks.size(); ++i) {
       report.lambdas[tasks_[plan.tasks[i]]] += combination.lambdas[i] * plan.scales[i] / static_cast<double>(micro);
     }
+    if (afterStep) stepBatches.push_back({std::move(batches), std::move(rows)});
   }
   sync_.finishBackward(allParameters_);
   for (const auto& p : weighting_->parameters()) {
@@ -233,7 +217,57 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
   }
   report.learningRate = optimizer_.baseLearningRates.front() * lrFactor;
   optimizer_.optimizer->step();
+  if (afterStep) {
+    // The same batches through the updated model, without gradients (in training mode, as the
+    // authors' loop does it).
+    at::NoGradGuard noGrad;
+    at::Tensor after = at::zeros({static_cast<int64_t>(plan.tasks.size())}, at::kDouble);
+    for (auto& [batches, rows] : stepBatches) {
+      std::vector<at::Tensor> raw = planLosses(batches.empty() ? std::map<std::string, at::Tensor>() : model_.taskLosses(batches), plan);
+      after += globalLossValues(raw, rows, plan, false).cpu();
+    }
+    after = (after / static_cast<double>(stepBatches.size())).contiguous();
+    std::vector<double> values;
+    for (size_t i = 0; i < plan.tasks.size(); ++i) values.push_back(after.data_ptr<double>()[i] * plan.scales[i]);
+    weighting_->afterStep(values);
+  }
   return report;
+}
+
+std::vector<at::Tensor> StepRunner::planLosses(const std::map<std::string, at::Tensor>& taskLosses, const StepPlan& plan) const {
+  std::vector<at::Tensor> raw;
+  for (size_t i = 0; i < plan.tasks.size(); ++i) {
+    auto loss = taskLosses.find(tasks_[plan.tasks[i]]);
+    raw.push_back(loss != taskLosses.end() ? loss->second.to(at::kFloat) : at::zeros({}, at::TensorOptions(at::kFloat).device(model_.device())));
+  }
+  return raw;
+}
+
+at::Tensor StepRunner::globalLossValues(std::vector<at::Tensor>& raw, const std::map<std::string, int64_t>& rows, const StepPlan& plan,
+                                        bool rebalance) {
+  at::Tensor stacked = at::stack(raw).detach().to(at::kDouble);
+  if (sync_.worldSize() <= 1) return stacked;
+  // The global loss of a task is the mean over all its rows: Σᵣ nᵣLᵣ / Σᵣ nᵣ. Scaling rank r's
+  // loss by wᵣ = nᵣ / meanᵣ(nᵣ) makes the mean over ranks of its value and of its gradient (what
+  // the reducer averages) exactly the global ones, also when ranks hold unequal shares.
+  const auto k = static_cast<int64_t>(plan.tasks.size());
+  at::Tensor counts = at::empty({k}, at::kDouble);
+  for (int64_t i = 0; i < k; ++i) {
+    auto found = rows.find(tasks_[plan.tasks[i]]);
+    counts[i] = static_cast<double>(found == rows.end() ? 0 : found->second);
+  }
+  at::Tensor both = at::cat({stacked.cpu() * counts, counts});
+  sync_.average(both);
+  const at::Tensor meanCounts = both.narrow(0, k, k);
+  stacked = both.narrow(0, 0, k) / meanCounts;
+  if (rebalance) {
+    const at::Tensor weights = (counts / meanCounts).contiguous();
+    for (int64_t i = 0; i < k; ++i) {
+      const double w = weights.data_ptr<double>()[i];
+      if (w != 1.0) raw[i] = raw[i] * w;
+    }
+  }
+  return stacked;
 }
 
 void StepRunner::saveState(State& state) const {

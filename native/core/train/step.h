@@ -62,6 +62,14 @@ class StepRunner {
   void loadState(const State& state);
 
  private:
+  // The loss of each of the plan's tasks (float; 0 for a task without rows on this rank).
+  std::vector<at::Tensor> planLosses(const std::map<std::string, at::Tensor>& taskLosses, const StepPlan& plan) const;
+  // The plan's tasks' loss values of one micro-batch, averaged over ranks (a rank's loss weighted
+  // by its rows of the task). With `rebalance`, raw[i] is scaled so that its gradient, averaged
+  // over ranks, is the global one too.
+  at::Tensor globalLossValues(std::vector<at::Tensor>& raw, const std::map<std::string, int64_t>& rows, const StepPlan& plan,
+                              bool rebalance);
+
   TrainableModel& model_;
   const TrainerOptions& options_;
   GradientSync& sync_;

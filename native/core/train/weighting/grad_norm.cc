@@ -4,6 +4,16 @@
 //   L_grad = Σᵢ |Gᵢ − Ḡ·rᵢ^α|        (the target Ḡ·rᵢ^α held constant, as the paper says)
 // so ∂L_grad/∂wᵢ = sign(Gᵢ − targetᵢ)·‖∇_W Lᵢ‖. The wᵢ take an Adam step on that gradient and are
 // then renormalized to Σ wᵢ = K. λᵢ = wᵢ as used in this step (before the update).
+//
+// This follows the paper's Algorithm 1, and differs from LibMTL's GradNorm (LibMTL/weighting/
+// GradNorm.py) by design, in four ways: (1) Lᵢ(0) is the loss of the first step here; LibMTL takes
+// the mean training loss of the whole first epoch and trains with equal weights through that
+// epoch; (2) the weights are wᵢ themselves, renormalised to Σ wᵢ = K after each step (the paper);
+// LibMTL parameterises them as K·softmax(s), so they stay positive and sum to K by construction;
+// (3) the norms are taken on the last shared layer's gradients (the paper's W, cheaper); LibMTL
+// takes every shared parameter's (or the shared representation's with rep_grad); (4) the model's
+// shared parameters get Σ wᵢ∇Lᵢ through the objective, as in the paper; LibMTL writes the same sum
+// from its per-task gradients.
 #include <cmath>
 
 #include "core/train/weighting/own_adam.h"

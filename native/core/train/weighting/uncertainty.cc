@@ -1,6 +1,9 @@
 // Uncertainty weighting (Kendall, Gal & Cipolla 2018): a learned log-variance sᵢ = log σᵢ² per
 // task, L = Σ ½·e^(−sᵢ)·Lᵢ + ½·sᵢ (the paper's eq. 7 in the numerically stable log-variance form it
-// recommends). λᵢ = ½·e^(−sᵢ). The sᵢ start at 0 and follow their own Adam (learning rate `lr`).
+// recommends). λᵢ = ½·e^(−sᵢ). The sᵢ start at `initialLogVariance` and follow their own Adam
+// (learning rate `lr`). The paper leaves the start open; the default here is 0 (λ = ½). The authors'
+// MTAN code (lorenmt/mtan: logsigma = [-0.5, ...]) and LibMTL (UW.loss_scale) start at −0.5
+// (λ = ½e^0.5 ≈ 0.82): `initialLogVariance: -0.5` reproduces them (tested against that start).
 #include <algorithm>
 #include <cmath>
 
@@ -12,13 +15,14 @@ namespace {
 
 struct UncertaintyOptions {
   double lr = 0.025;
+  double initialLogVariance = 0;  // sᵢ at the first step (the authors' MTAN code and LibMTL: −0.5)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UncertaintyOptions, lr)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UncertaintyOptions, lr, initialLogVariance)
 
 class Uncertainty : public LossWeighting {
  public:
-  Uncertainty(size_t tasks, double lr)
-      : adam_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0),
+  Uncertainty(size_t tasks, double lr, double initial)
+      : adam_(at::full({static_cast<int64_t>(tasks)}, initial, at::kDouble).requires_grad_(), lr, 0.0),
         pendingGradient_(tasks, 0.0) {}
 
   // The objective's weights are plain numbers and sᵢ's gradient is written out on the host from
@@ -73,7 +77,7 @@ class Uncertainty : public LossWeighting {
 
 const RegisterWeighting<UncertaintyOptions> registered("uncertainty", WeightingCapabilities{},
                                                        [](const UncertaintyOptions& options, const WeightingContext& context) {
-                                                         return std::make_unique<Uncertainty>(context.taskNames.size(), options.lr);
+                                                         return std::make_unique<Uncertainty>(context.taskNames.size(), options.lr, options.initialLogVariance);
                                                        });
 
 }  // namespace

@@ -42,13 +42,18 @@ struct WeightingCapabilities {
   // The method compares or tracks every task's loss or gradient in every step, so a strategy
   // that trains a subset of the tasks per step cannot drive it.
   bool needsAllTasksEachStep = false;
+  // The method treats the trainer's `main` tasks apart from the auxiliary ones (auxiliary.h):
+  // it needs `main`, and at least one auxiliary task.
+  bool usesMain = false;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WeightingCapabilities, gradients, needsAllTasksEachStep)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(WeightingCapabilities, gradients, needsAllTasksEachStep, usesMain)
 
 // What a factory gets besides its options.
 struct WeightingContext {
   std::vector<std::string> taskNames;  // fixes the order of the method's per-task state
   uint64_t seed = 0;                   // the trainer's seed (PCGrad's projection order)
+  std::vector<std::string> main;       // the trainer's main tasks (empty: every task counts alike)
+  std::vector<int64_t> sharedSizes;    // numel of each shared parameter, in taskGradients' column order
 };
 
 struct StepContext {
@@ -77,6 +82,12 @@ class LossWeighting {
                               const StepContext& context) = 0;
   // After the objective's backward: learned methods update their own parameters here.
   virtual void afterBackward() {}
+  // True when the method learns from the losses of this step's batches after the optimizer step
+  // (FAMO, as its authors): the trainer then runs one more forward, without gradients, on the same
+  // batches and hands their loss values (the step's tasks' order, averaged over micro-batches and
+  // ranks) to afterStep().
+  virtual bool wantsLossesAfterStep() const { return false; }
+  virtual void afterStep(const std::vector<double>& lossValues) {}
 
   // Learned parameters (for reports); empty for the rest.
   virtual std::vector<at::Tensor> parameters() const { return {}; }
