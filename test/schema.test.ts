@@ -21,7 +21,7 @@ function files(dir: string, extensions: string[]): string[] {
 
 describe('the native registry behind the schemas', () => {
   it('lists every kind of every concept with its defaults and capabilities', () => {
-    expect(Object.keys(mt.registry.weighting).sort()).toEqual(['cagrad', 'dwa', 'equal', 'famo', 'fixed', 'gradNorm', 'nashMtl', 'pcgrad', 'sigmoidLoss', 'uncertainty']);
+    expect(Object.keys(mt.registry.weighting).sort()).toEqual(['cagrad', 'dwa', 'equal', 'famo', 'fixed', 'gcs', 'gradNorm', 'metaBalance', 'nashMtl', 'olAux', 'oneSidedProjection', 'pcgrad', 'sigmoidLoss', 'uncertainty']);
     expect(Object.keys(mt.registry.sharing).sort()).toEqual(['adapters', 'fullyShared', 'layerwise', 'lora', 'mmoe', 'sharedEncoder']);
     expect(Object.keys(mt.registry.head).sort()).toEqual(['classification', 'multiLabel', 'regression', 'sequence', 'tagging']);
     expect(Object.keys(mt.registry.strategy).sort()).toEqual(['alternating', 'joint', 'progressive']);

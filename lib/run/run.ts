@@ -151,7 +151,7 @@ interface TrainOne {
   tasks: RunTask[];
   model: MultiTaskModel;
   trainer: TrainerOptions;
-  keepBest?: { metric: string; mode?: 'max' | 'min' };
+  keepBest?: { metric?: string; mode?: 'max' | 'min' };
   earlyStopping?: RunConfig['earlyStopping'];
   diagnosticsEvery?: number;
 }
@@ -280,7 +280,7 @@ async function runAll(config: RunConfig, dir: string, log: RunLog, options: Trai
     const task = tasks.tasks.find((t) => t.name === name)!;
     // A single-task model has nothing to weight or sample: joint training of its one task, with as
     // many examples per step as its task had in the multi-task run, for the same number of steps.
-    const { sampler: _, ...shared } = config.trainer;
+    const { sampler: _, main: __, ...shared } = config.trainer;
     const trainer = { ...shared, strategy: { kind: 'joint' as const }, weighting: { kind: 'equal' as const }, batchSize: rows[name] ?? config.trainer.batchSize };
     const result = await train({
       label: singleTaskLabel(name), config, tasks: [task], model: buildModel(config, tasks, options.distributed, name), trainer,

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import {
-  factories, fraction, int, kinds, native, nonEmptyString, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber,
+  factories, fraction, int, kinds, native, nonEmptyString, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, probability,
   registry, union, withDefaults,
 } from '../schema.ts';
 
@@ -33,8 +33,8 @@ export const weightingSchemas = kinds('weighting', {
   fixed: { lambdas: z.record(z.string(), nonNegativeNumber).refine((l) => Object.keys(l).length > 0, 'give a λ per task') },
   /** λᵢ = 1/(1 + e^(−Lᵢ)) from each loss's value. */
   sigmoidLoss: {},
-  /** Kendall et al. 2018: learned log-variances sᵢ, L = Σ ½e^(−sᵢ)Lᵢ + ½sᵢ; `lr` of their own Adam. */
-  uncertainty: { lr: native(positiveNumber) },
+  /** Kendall et al. 2018: learned log-variances sᵢ, L = Σ ½e^(−sᵢ)Lᵢ + ½sᵢ; `lr` of their own Adam; sᵢ start at `initialLogVariance` (0; the authors' MTAN code and LibMTL start at −0.5). */
+  uncertainty: { lr: native(positiveNumber), initialLogVariance: native(z.number().finite()) },
   /** Liu et al. 2019: λ from the ratio of the last two periods' mean losses; a period is an epoch, or `window` steps. */
   dwa: { temperature: native(positiveNumber), window: native(nonNegativeInt) },
   /** Chen et al. 2018: learned weights balancing gradient norms at the last shared layer. */
@@ -43,10 +43,23 @@ export const weightingSchemas = kinds('weighting', {
   pcgrad: {},
   /** Liu et al. 2021: the conflict-averse direction within c·‖g₀‖ of the mean gradient. */
   cagrad: { c: native(nonNegativeNumber) },
-  /** Liu et al. 2023: fast adaptive weights from the log-loss decrease (`gamma`: the logits' weight decay). */
-  famo: { lr: native(positiveNumber), gamma: native(nonNegativeNumber) },
-  /** Navon et al. 2022: the Nash bargaining weights, GGᵀα = 1/α. */
-  nashMtl: {},
+  /**
+   * Liu et al. 2023: fast adaptive weights from the log-loss decrease (`gamma`: the logits' weight decay).
+   * `update`: 'sameBatch' (the authors' loop: the step's batch once more through the updated model, one extra
+   * forward per step) or 'consecutiveSteps' (the next step's losses on another batch stand in: no extra forward).
+   */
+  famo: { lr: native(positiveNumber), gamma: native(nonNegativeNumber), update: native(z.enum(['sameBatch', 'consecutiveSteps'])) },
+  /** Navon et al. 2022: the Nash bargaining weights, GGᵀα = 1/α; the shared gradient clipped to `maxNorm` (1, the authors' default; 0: no clip). */
+  nashMtl: { maxNorm: native(nonNegativeNumber) },
+  // ---- auxiliary mode: these need the trainer's `main` tasks (the others are auxiliary) ----
+  /** Du et al. 2018: an auxiliary task's shared gradient counts only where its cosine with the main gradient is positive (`weighted`: scaled by that cosine). */
+  gcs: { weighted: native(z.boolean()) },
+  /** An auxiliary shared gradient that conflicts with the main one is projected onto its normal plane; the main gradient is never changed. */
+  oneSidedProjection: {},
+  /** He et al. 2022: per shared tensor, auxiliary gradient norms pulled toward the main one's (moving averages, `beta`) by the relax factor `relax`. */
+  metaBalance: { relax: native(probability), beta: native(fraction) },
+  /** Lin et al. 2019 (OL-AUX): auxiliary weights learned online, wₐ += lr·Σ gₘ·gₐ every `horizon` steps (kept ≥ 0). */
+  olAux: { lr: native(positiveNumber), horizon: native(positiveInt.max(1_000_000)) },
 });
 export const WeightingSchema = union(weightingSchemas);
 export type Weighting = z.output<typeof WeightingSchema>;
@@ -136,6 +149,12 @@ export const TrainerOptionsSchema = z.strictObject(withDefaults({
   seed: native(nonNegativeInt),
   /** What a NaN/Inf loss does: stop the run with an error naming the step and task, or skip the step. */
   onNonFinite: native(z.enum(['stop', 'skip'])),
+  /**
+   * The tasks that matter; the others are auxiliary, there to help them. The main-task-aware weightings
+   * (gcs, oneSidedProjection, metaBalance, olAux) need it; with any weighting it makes keepBest and
+   * earlyStopping default to the main task's metric, and run reports give each auxiliary task's verdict.
+   */
+  main: native(z.array(nonEmptyString).refine((m) => new Set(m).size === m.length, 'names a task twice')),
 }, registry.defaults.trainer, 'trainer'));
 export type TrainerOptions = z.input<typeof TrainerOptionsSchema>;
 export type ResolvedTrainerOptions = z.output<typeof TrainerOptionsSchema>;
@@ -155,8 +174,8 @@ export const EarlyStoppingSchema = z.strictObject(withDefaults({
 }, registry.defaults.earlyStopping, 'earlyStopping'));
 
 export const KeepBestSchema = z.strictObject({
-  /** "task.metric" or "loss", as earlyStopping's. */
-  metric: metricName,
+  /** "task.metric" or "loss", as earlyStopping's; omitted: the trainer's main task's main metric (needs `main`). */
+  metric: metricName.optional(),
   /** Omitted: the metric's own direction. */
   mode: z.enum(['max', 'min']).optional(),
 });

@@ -22,7 +22,7 @@ import {
 const WHERE = 'trainer';
 
 interface StrategyCapabilities { everyTaskEachStep: boolean; sampler: 'none' | 'optional' | 'required'; defaultSampler: string }
-interface WeightingCapabilities { gradients: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean }
+interface WeightingCapabilities { gradients: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean; usesMain: boolean }
 interface HeadCapabilities { metrics: Record<string, 'max' | 'min'>; mainMetric: string; generates: boolean }
 
 /** The metrics a head reports (besides "loss") and the direction each improves in. */
@@ -177,6 +177,17 @@ export class Trainer {
     if (o.strategy.kind === 'progressive' && !tasks.includes(o.strategy.main)) {
       throw argumentError(WHERE, `strategy.main: '${o.strategy.main}' is not a task of the model (${tasks.join(', ')})`);
     }
+    o.main.forEach((task, i) => {
+      if (!tasks.includes(task)) throw argumentError(WHERE, `main[${i}]: '${task}' is not a task of the model (${tasks.join(', ')})`);
+    });
+    if (weighting.usesMain) {
+      if (o.main.length === 0) {
+        throw argumentError(WHERE, `weighting.${o.weighting.kind} weighs auxiliary tasks for the main ones: name them in 'main' (e.g. main: ['${tasks[0]}'])`);
+      }
+      if (o.main.length === tasks.length) {
+        throw argumentError(WHERE, `weighting.${o.weighting.kind} weighs auxiliary tasks, and 'main' names every task of the model: leave at least one auxiliary task, or use a weighting for equal tasks`);
+      }
+    }
     if (o.weighting.kind === 'fixed') {
       const unknown = Object.keys(o.weighting.lambdas).filter((t) => !tasks.includes(t));
       if (unknown.length > 0) throw argumentError(WHERE, `weighting.lambdas: ${unknown.map((t) => `'${t}'`).join(', ')} is not a task of the model (${tasks.join(', ')})`);
@@ -218,7 +229,7 @@ export class Trainer {
     const where = 'fit';
     const callbacks = parse(FitCallbacksSchema, options, where);
     const { evalSets, onProgress, signal, ...rest } = options as FitOptions;
-    const settings = parse(FitSettingsSchema, rest, where);
+    const settings = parse(FitSettingsSchema, this.#mainMetricDefaults(rest), where);
     const sets = this.#datasets(trainSets, where, 'trainSets');
     const evalHandles = callbacks.evalSets === undefined ? undefined : this.#datasets(evalSets, where, 'evalSets');
     this.#checkFit(Object.keys(sets), evalSets, settings, onProgress !== undefined);
@@ -245,6 +256,28 @@ export class Trainer {
     }
   }
 
+  /**
+   * keepBest and earlyStopping without a metric watch the main task's main metric (with one main task);
+   * keepBest without a metric and without `main` is refused.
+   */
+  #mainMetricDefaults(settings: Record<string, unknown>): Record<string, unknown> {
+    const out = { ...settings };
+    for (const option of ['keepBest', 'earlyStopping'] as const) {
+      const given = out[option];
+      if (typeof given !== 'object' || given === null || Array.isArray(given) || (given as { metric?: unknown }).metric !== undefined) continue;
+      const main = this.options.main;
+      if (main.length === 1) {
+        const kind = this.model.config.tasks.find((t) => t.name === main[0])!.kind;
+        out[option] = { ...given, metric: `${main[0]}.${mainMetricOf(kind)}` };
+      } else if (option === 'keepBest') {
+        throw argumentError('fit', main.length === 0
+          ? "keepBest.metric: name the metric that picks the best weights ('loss' or 'task.metric'), or set the trainer's 'main' task"
+          : `keepBest.metric: 'main' names ${main.length} tasks; name the metric that picks the best weights`);
+      }
+    }
+    return out;
+  }
+
   /** Rules between a fit's data and the options: each option must act. */
   #checkFit(trained: string[], evalSets: Record<string, Dataset> | undefined, settings: z.output<typeof FitSettingsSchema>, listening: boolean): void {
     const o = this.options;
@@ -259,6 +292,13 @@ export class Trainer {
       if (chosen !== undefined) this.#checkMetric(option, chosen, evalSets);
     }
     const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
+    const untrainedMain = o.main.filter((t) => !trained.includes(t));
+    if (untrainedMain.length > 0) {
+      throw argumentError('fit', `main: ${untrainedMain.map((t) => `'${t}'`).join(', ')} has no training data (trainSets: ${trained.join(', ')})`);
+    }
+    if (weighting.usesMain && trained.every((t) => o.main.includes(t))) {
+      throw argumentError('fit', `weighting.${o.weighting.kind} weighs auxiliary tasks, and this fit trains only main tasks (${trained.join(', ')})`);
+    }
     if (o.strategy.kind === 'progressive' && !trained.includes(o.strategy.main)) {
       throw argumentError('fit', `strategy.main '${o.strategy.main}' has no training data (trainSets: ${trained.join(', ')})`);
     }
