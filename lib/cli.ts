@@ -27,6 +27,7 @@ import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
+import { compare, compareLines, diagnosticsOf, groupingLines, recommendGroups } from './run/compare.ts';
 import { launch } from './run/launch.ts';
 import { evaluateRun, loadRunConfig, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
 import { writeGlueSubmission } from './run/submission.ts';
@@ -268,6 +269,29 @@ export function buildProgram(): Command {
     .description("rebuild a run's report.html from its metrics.jsonl")
     .argument('<run>', 'run directory')
     .action((run: string) => console.log(writeReport(run)));
+
+  program.command('compare')
+    .description('train a run config over variants × seeds with each task\'s single-task baseline per seed; print mean ± std, per-task change and Δm with the seed noise marked; write compare.json and compare.html (run again to continue a stopped comparison)')
+    .argument('<config>', 'run config (JSON)')
+    .option('-o, --out <dir>', 'comparison directory (default: compares/<config name>)')
+    .option('--vary <path=values>', 'a grid axis, e.g. trainer.weighting=equal,dwa,gcs or model.sharing=sharedEncoder,layerwise (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--seeds <n>', 'seeds per variant (trainer.seed, +1, ...)', positiveIntArgument, 3)
+    .option('--groups <partition>', 'also train a task partition, groups split by | and tasks by + (e.g. "g2p+stress|syllables+gender"; repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .action(async (config: string, opts: { out?: string; vary: string[]; seeds: number; groups: string[] }) => {
+      const out = opts.out ?? path.join('compares', path.basename(config, '.json'));
+      const groups = opts.groups.map((p) => p.split('|').map((g) => g.split('+').map((t) => t.trim()).filter((t) => t !== '')));
+      const result = await compare(config, out, { vary: opts.vary, seeds: opts.seeds, groups, log: (line) => console.log(line) });
+      console.log('');
+      for (const line of compareLines(result)) console.log(line);
+      console.log(`\ncomparison written to ${out} (compare.json, compare.html)`);
+    });
+
+  program.command('groups')
+    .description("recommend task groups from a run's measured inter-task affinity (train it with diagnosticsEvery)")
+    .argument('<run>', 'run directory')
+    .action((run: string) => {
+      for (const line of groupingLines(recommendGroups(diagnosticsOf(run)))) console.log(line);
+    });
 
   program.command('schema')
     .description("print the run config's JSON Schema (configs/run-config.schema.json), for editors")
