@@ -27,7 +27,7 @@ import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
-import { compare, compareLines, diagnosticsOf, groupingLines, recommendGroups } from './run/compare.ts';
+import { auxiliaryVerdicts, compare, compareLines, diagnosticsOf, groupingLines, recommendGroups } from './run/compare.ts';
 import { launch } from './run/launch.ts';
 import { evaluateRun, loadRunConfig, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
 import { writeGlueSubmission } from './run/submission.ts';
@@ -158,6 +158,23 @@ async function train(configFile: string, out: string, steps?: number, group?: Pr
   return withProgress((options) => trainRun(file, out, options), group);
 }
 
+/** With `main` and diagnostics: each auxiliary task's verdict for the main tasks, and the task groups. */
+function printAuxiliary(dir: string): void {
+  const events = diagnosticsOf(dir);
+  if (events.length === 0) return;
+  const { main } = loadRunConfig(path.join(dir, 'config.json')).trainer;
+  if (main.length > 0) {
+    console.log(`\nAuxiliary tasks for ${main.join(', ')} (lookahead affinity over ${events.length} diagnostics, 95 % interval)`);
+    for (const [task, v] of Object.entries(auxiliaryVerdicts(events, main))) {
+      console.log(`  ${task.padEnd(12)} ${v.verdict.padEnd(8)} ${v.affinity.mean.toExponential(2)} ± ${v.affinity.std.toExponential(2)}`);
+    }
+  }
+  if (events[0]!.tasks.length <= 9) {
+    console.log('');
+    for (const line of groupingLines(recommendGroups(events))) console.log(line);
+  }
+}
+
 function printResults(summary: RunSummary): void {
   console.log('\nDev metrics');
   console.log(formatTable(summary.results.map((r) => ({ model: r.model, metrics: r.metrics, extra: { weights: r.weights, steps: String(r.steps), wall: `${r.wallSeconds.toFixed(0)} s` } }))));
@@ -214,6 +231,7 @@ export function buildProgram(): Command {
           const summary = await withProgress((options) => resumeRun(opts.resume!, options), group);
           if (main) {
             printResults(summary);
+            printAuxiliary(opts.resume!);
             console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
           }
         } else {
@@ -221,6 +239,7 @@ export function buildProgram(): Command {
           const summary = await train(config!, out, opts.steps, group);
           if (main) {
             printResults(summary);
+            printAuxiliary(out);
             console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
           }
         }

@@ -20,7 +20,7 @@ const run = (args: string[]) => spawnSync(tsx, [cli, ...args], { cwd: root, enco
 
 const TINY = {
   data: { source: 'phonetics', tasks: ['syllables', 'stress', 'gender'], trainLimit: 400, evalLimit: 60 },
-  model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 }, headLayers: 0 },
+  model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 } },
   trainer: { batchSize: 16, main: ['stress'], optimizer: { kind: 'adamW', lr: 0.003 } },
   steps: 12, evalEvery: 6, diagnosticsEvery: 4, device: 'cpu',
 };
@@ -112,6 +112,10 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(result.stdout).toContain('trainer.weighting=gcs');
     expect(result.stdout).toMatch(/stress\s+accuracy\s+\d\.\d{4} ± \d\.\d{4}\s+change [+-]\d/);
     expect(result.stdout).toContain('task groups by total inter-task affinity');
+    // groups on one of the cells (a run directory) prints the same search for its own diagnostics.
+    const groups = run(['groups', path.join(out, 'cells', 'v0-seed0')]);
+    expect(groups.status, groups.stderr).toBe(0);
+    expect(groups.stdout).toMatch(/k=2: \S+ \| \S+\s+total affinity/);
     const html = readFileSync(path.join(out, 'compare.html'), 'utf8');
     expect(html).toContain('<td>trainer.weighting=gcs</td>');
     expect(html).toContain('single-task baselines');
@@ -139,6 +143,17 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(json.cells).toHaveLength(4);
     // The cell read back is the one the killed process finished.
     expect(json.cells[0]!.summary).toEqual(JSON.parse(readFileSync(firstDone, 'utf8')));
+  }, 600_000);
+
+  it('train prints each auxiliary task\'s verdict for the main task and the task groups', () => {
+    const { dir, file } = tinyConfig();
+    const result = run(['train', file, '--out', path.join(dir, 'run')]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Auxiliary tasks for stress \(lookahead affinity over 3 diagnostics, 95 % interval\)/);
+    expect(result.stdout).toMatch(/ {2}syllables +(helps|neutral|hurts) /);
+    expect(result.stdout).toMatch(/ {2}gender +(helps|neutral|hurts) /);
+    expect(result.stdout).toContain('task groups by total inter-task affinity');
+    expect(run(['groups', dir]).stderr).toContain('no diagnostics events: train with diagnosticsEvery');
   }, 600_000);
 
   it('refuses bad arguments, naming them', () => {
