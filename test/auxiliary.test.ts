@@ -91,6 +91,31 @@ describe('auxiliary mode: main-task-aware weightings', () => {
   });
 });
 
+describe('checkpoints of the stateful auxiliary methods', () => {
+  it.each(['metaBalance', 'olAux'] as const)('%s resumes exactly: 8 steps straight equal 4 + 4 from a checkpoint', async (kind) => {
+    const sets = data(40);
+    const options = { weighting: { kind, ...(kind === 'olAux' ? { horizon: 3 } : {}) } as mt.Weighting, main: ['a'], batchSize: 8, optimizer: mt.optim.adamW({ lr: 0.01 }), seed: 2 };
+    const weights = (m: mt.MultiTaskModel) => Object.entries(m.stateDict()).map(([n, t]) => [n, Array.from(t.dataSync() as Float32Array)]);
+    const lambdas = (into: Record<string, number>[]) => (e: mt.ProgressEvent) => { if (e.kind === 'step') into.push(e.lambdas); };
+    mt.manualSeed(7);
+    const straight = featureModel(6, TASKS);
+    const straightLambdas: Record<string, number>[] = [];
+    await new mt.Trainer(straight, options).fit(sets, { steps: 8, onProgress: lambdas(straightLambdas) });
+    mt.manualSeed(7);
+    const first = featureModel(6, TASKS);
+    const dir = tempDir('mtl-aux-resume-');
+    await new mt.Trainer(first, options).fit(sets, { steps: 4, checkpointDir: dir });
+    mt.manualSeed(7);
+    const resumed = featureModel(6, TASKS);
+    const resumedLambdas: Record<string, number>[] = [];
+    await new mt.Trainer(resumed, options).fit(sets, { steps: 8, resumeFrom: `${dir}/checkpoint.safetensors`, onProgress: lambdas(resumedLambdas) });
+    expect(resumedLambdas).toEqual(straightLambdas.slice(4));
+    expect(weights(resumed)).toEqual(weights(straight));
+    // The λ moved within the run, so the state carried across the cut mattered.
+    expect(straightLambdas.slice(4).some((l) => Math.abs(l.b! - straightLambdas[0]!.b!) > 1e-6)).toBe(true);
+  });
+});
+
 describe('FAMO\'s update', () => {
   it('by default learns from the same batch after the optimizer step (the authors\' loop); consecutiveSteps waits for the next step', () => {
     const sets = data(12);
