@@ -46,6 +46,16 @@ describe('auxiliary mode: main-task-aware weightings', () => {
     await expect(trainer.fit({ a: sets.a }, { steps: 1 })).rejects.toThrow('weighting.gcs weighs auxiliary tasks, and this fit trains only main tasks (a)');
   });
 
+  it('refuses main where nothing would use it: a weighting for equal tasks with no keepBest, earlyStopping or diagnostics to take it', async () => {
+    const sets = data(16);
+    const trainer = new mt.Trainer(featureModel(6, TASKS), { main: ['a'] });
+    await expect(trainer.fit(sets, { steps: 1 })).rejects.toThrow("fit: 'main' has no effect here: weighting.equal treats every task alike, and no keepBest or earlyStopping without a metric, nor diagnosticsEvery, uses it");
+    expect(() => trainer.step({ a: sets.a.batch([0, 1]), b: sets.b.batch([0, 1]), c: sets.c.batch([0, 1]) })).toThrow("step: 'main' has no effect here: weighting.equal treats every task alike");
+    // With diagnostics it acts (the affinities give the auxiliary verdicts).
+    const history = await trainer.fit(sets, { steps: 2, diagnosticsEvery: 1, onProgress: () => {} });
+    expect(history.steps).toBe(2);
+  });
+
   it('keepBest and earlyStopping default to the main task\'s main metric; keepBest without a metric needs main', async () => {
     const sets = data(24);
     const dir = tempDir('mtl-aux-best-');

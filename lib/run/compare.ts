@@ -264,8 +264,9 @@ function groupTrainer(cellRaw: Record<string, unknown>, group: string[]): void {
   const usesMain = kind !== undefined && (capabilities('weighting', kind) as { usesMain?: boolean }).usesMain === true;
   if (usesMain && (main.length === 0 || main.length === group.length)) trainer.weighting = { kind: 'equal' };
   if (group.length === 1) {
-    // One task: nothing to weigh, sample or diagnose.
+    // One task: nothing to weigh, sample or diagnose, no auxiliary task.
     trainer.weighting = { kind: 'equal' };
+    trainer.main = [];
     delete trainer.sampler;
     delete cellRaw.diagnosticsEvery;
   }

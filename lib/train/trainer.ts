@@ -229,10 +229,12 @@ export class Trainer {
     const where = 'fit';
     const callbacks = parse(FitCallbacksSchema, options, where);
     const { evalSets, onProgress, signal, ...rest } = options as FitOptions;
-    const settings = parse(FitSettingsSchema, this.#mainMetricDefaults(rest), where);
+    const { settings: withMain, usesMain } = this.#mainMetricDefaults(rest);
+    const settings = parse(FitSettingsSchema, withMain, where);
     const sets = this.#datasets(trainSets, where, 'trainSets');
     const evalHandles = callbacks.evalSets === undefined ? undefined : this.#datasets(evalSets, where, 'evalSets');
     this.#checkFit(Object.keys(sets), evalSets, settings, onProgress !== undefined);
+    this.#checkMainActs(usesMain || settings.diagnosticsEvery !== undefined, 'fit');
     const listener = onProgress
       ? (event: ProgressEvent) => {
           try {
@@ -260,8 +262,9 @@ export class Trainer {
    * keepBest and earlyStopping without a metric watch the main task's main metric (with one main task);
    * keepBest without a metric and without `main` is refused.
    */
-  #mainMetricDefaults(settings: Record<string, unknown>): Record<string, unknown> {
+  #mainMetricDefaults(settings: Record<string, unknown>): { settings: Record<string, unknown>; usesMain: boolean } {
     const out = { ...settings };
+    let usesMain = false;
     for (const option of ['keepBest', 'earlyStopping'] as const) {
       const given = out[option];
       if (typeof given !== 'object' || given === null || Array.isArray(given) || (given as { metric?: unknown }).metric !== undefined) continue;
@@ -269,13 +272,28 @@ export class Trainer {
       if (main.length === 1) {
         const kind = this.model.config.tasks.find((t) => t.name === main[0])!.kind;
         out[option] = { ...given, metric: `${main[0]}.${mainMetricOf(kind)}` };
+        usesMain = true;
       } else if (option === 'keepBest') {
         throw argumentError('fit', main.length === 0
           ? "keepBest.metric: name the metric that picks the best weights ('loss' or 'task.metric'), or set the trainer's 'main' task"
           : `keepBest.metric: 'main' names ${main.length} tasks; name the metric that picks the best weights`);
       }
     }
-    return out;
+    return { settings: out, usesMain };
+  }
+
+  /**
+   * `main` must act: through a main-task-aware weighting, or in a fit through keepBest/earlyStopping
+   * defaulting to the main task or diagnostics (whose affinities give the auxiliary verdicts).
+   */
+  #checkMainActs(fitUsesMain: boolean, where: string): void {
+    const o = this.options;
+    if (o.main.length === 0 || fitUsesMain) return;
+    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
+    if (weighting.usesMain) return;
+    throw argumentError(where, `'main' has no effect here: weighting.${o.weighting.kind} treats every task alike` +
+      (where === 'fit' ? ', and no keepBest or earlyStopping without a metric, nor diagnosticsEvery, uses it' : '') +
+      '; use a main-task-aware weighting (gcs, oneSidedProjection, metaBalance, olAux)' + (where === 'fit' ? ", keepBest: {}, or leave 'main' out" : ", or leave 'main' out"));
   }
 
   /** Rules between a fit's data and the options: each option must act. */
@@ -341,6 +359,7 @@ export class Trainer {
     }));
     if (Object.keys(handles).length === 0) throw argumentError(where, "'batches' is empty");
     if (this.options.accumulateSteps !== 1) throw argumentError(where, "takes one batch per task, so 'accumulateSteps' must be 1");
+    this.#checkMainActs(false, where);
     const weighting = capabilities('weighting', this.options.weighting.kind) as unknown as WeightingCapabilities;
     if (weighting.needsAllTasksEachStep && Object.keys(handles).length !== tasks.length) {
       throw argumentError(where, `weighting.${this.options.weighting.kind} needs a batch of every task (${tasks.join(', ')})`);
