@@ -267,6 +267,36 @@ TEST_F(WeightingReference, AuxiliaryMethodsActOnlyWhereTheirRuleSaysSo) {
   EXPECT_GT(conflicting, 0);
 }
 
+TEST(Weighting, AStepThatEndsEarlyLeavesNothingForTheNext) {
+  // A step skipped after its combine (NaN loss, fp16 overflow) never reaches afterBackward/afterStep;
+  // beginStep() at the next step drops what it gathered: the next step updates as a fresh method would.
+  const auto steps = randomSteps(41, 2);
+  const at::Tensor grads = at::randn({kTasks, kParameters}, at::kFloat);
+  for (const nlohmann::json& options : {nlohmann::json{{"kind", "famo"}}, nlohmann::json{{"kind", "uncertainty"}},
+                                        nlohmann::json{{"kind", "olAux"}, {"horizon", 1}}}) {
+    auto interrupted = train::makeWeighting(options, {kNames, 0, {"a"}, kSharedSizes});
+    auto fresh = train::makeWeighting(options, {kNames, 0, {"a"}, kSharedSizes});
+    const bool needsGradients = interrupted->capabilities().gradients != train::GradientNeed::None;
+    auto losses = [&](const Step& step) {
+      std::vector<at::Tensor> out;
+      for (double l : step.losses) out.push_back(at::scalar_tensor(l, at::kFloat));
+      return out;
+    };
+    interrupted->beginStep();
+    interrupted->combine({0, 1, 2}, losses(steps[0]), steps[0].losses, needsGradients ? grads * 5 : at::Tensor(), {});
+    for (auto* method : {interrupted.get(), fresh.get()}) {
+      method->beginStep();
+      method->combine({0, 1, 2}, losses(steps[1]), steps[1].losses, needsGradients ? grads : at::Tensor(), {1, 0});
+      method->afterBackward();
+      if (method->wantsLossesAfterStep()) method->afterStep(steps[1].after);
+    }
+    const auto next = [&](train::LossWeighting& method) {
+      return method.combine({0, 1, 2}, losses(steps[1]), steps[1].losses, needsGradients ? grads : at::Tensor(), {2, 0}).lambdas;
+    };
+    EXPECT_EQ(next(*interrupted), next(*fresh)) << options.dump();
+  }
+}
+
 TEST(Weighting, MainAwareMethodsNeedMainAndAnAuxiliaryTask) {
   for (const char* kind : {"gcs", "oneSidedProjection", "metaBalance", "olAux"}) {
     EXPECT_THROW(train::makeWeighting({{"kind", kind}}, {kNames, 0, {}, kSharedSizes}), std::invalid_argument) << kind;

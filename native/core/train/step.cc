@@ -118,6 +118,7 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
   const GradientNeed need = weighting_->capabilities().gradients;
   const bool parallel = sync_.worldSize() > 1;
   const auto& needed = need == GradientNeed::Shared ? sharedParameters_ : lastSharedParameters_;
+  weighting_->beginStep();
   const bool afterStep = weighting_->wantsLossesAfterStep();
   std::vector<std::pair<std::map<std::string, data::Batch>, std::map<std::string, int64_t>>> stepBatches;  // for afterStep
   sync_.beginBackward(allParameters_);

@@ -61,6 +61,10 @@ class Famo : public LossWeighting {
     return {total, {}, std::vector<double>(lambdas.data_ptr<double>(), lambdas.data_ptr<double>() + k)};
   }
 
+  void beginStep() override {
+    before_ = at::Tensor();
+    beforeCount_ = 0;
+  }
   bool wantsLossesAfterStep() const override { return sameBatch_; }
   void afterStep(const std::vector<double>& lossValues) override {
     if (!before_.defined()) return;

@@ -37,6 +37,10 @@ class OlAux : public LossWeighting {
     return {weightedSum(losses, lambdas), {}, lambdas};
   }
 
+  void beginStep() override {
+    stepDots_.clear();
+    combinations_ = 0;
+  }
   void afterBackward() override {
     for (const auto& [task, dot] : stepDots_) pending_[task] += dot / static_cast<double>(combinations_);
     stepDots_.clear();

@@ -46,6 +46,11 @@ class Uncertainty : public LossWeighting {
     return {weightedSum(losses, lambdas) + constant, {}, lambdas};
   }
 
+  void beginStep() override {
+    std::fill(pendingGradient_.begin(), pendingGradient_.end(), 0.0);
+    pendingCombinations_ = 0;
+  }
+
   // The mean over the step's micro-batches, as the objective's backward (each micro-batch's
   // objective divided by their count) accumulates it.
   void afterBackward() override {

@@ -80,6 +80,10 @@ class LossWeighting {
   virtual Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
                               const std::vector<double>& lossValues, const at::Tensor& taskGradients,
                               const StepContext& context) = 0;
+  // At the start of every step, before its first combine(): a method that gathers numbers over a
+  // step's micro-batches starts afresh here (a step skipped for a NaN loss or an fp16 overflow ends
+  // before afterBackward/afterStep, and what it gathered must not leak into the next one).
+  virtual void beginStep() {}
   // After the objective's backward: learned methods update their own parameters here.
   virtual void afterBackward() {}
   // True when the method learns from the losses of this step's batches after the optimizer step
