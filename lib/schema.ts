@@ -109,7 +109,7 @@ export type FactoryOptions<T> = T extends unknown ? Omit<T, 'kind'> : never;
  * mt.<concept>.<kind>(options?) for every kind: validates `{ kind, ...options }` and returns the
  * complete object. `argumentOf` adapts kinds whose factory takes another argument (a number, a map).
  */
-export function factories<S extends KindShapes, A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = {}>(
+export function factories<S extends KindShapes, A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = Record<never, never>>(
   concept: string, schemas: KindSchemas<S>, argumentOf: A = {} as A,
 ): {
   [K in keyof S & string]: K extends keyof A
