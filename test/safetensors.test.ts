@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import type { Tensor } from '../lib/index.ts';
 import { native } from '../lib/native.ts';
+import { requireTool } from './helpers/tools.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mtl-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -223,7 +224,7 @@ function specOf(t: Tensor): ValueSpec {
   return { dtype: t.dtype, shape: t.shape, values };
 }
 
-describe.skipIf(pythonProblem !== undefined)(`PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`, () => {
+describe.skipIf(!requireTool('python3 with torch', pythonProblem))(`PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`, () => {
   it('loads a PyTorch-written file with PyTorch\'s exact values and metadata', () => {
     const expected = JSON.parse(readFileSync(torchValues, 'utf8')) as { __metadata__: Record<string, string>; tensors: Record<string, ValueSpec> };
     const { tensors, metadata } = mt.loadWithMetadata(torchFile);
