@@ -1,0 +1,38 @@
+/**
+ * Kinds live in their registering .cc and their schema line only: what the rest of the package
+ * knows of a kind comes from the registry the addon publishes (mt.registry).
+ */
+import { describe, expect, it } from 'vitest';
+import * as mt from '../lib/index.ts';
+
+describe('data sets build any registered head\'s targets from its published layout', () => {
+  it('every head publishes a target layout, and the target kinds are exactly the heads', () => {
+    const heads = mt.registry.head as Record<string, { targets?: { dtype: string; dims: number; trim: string } }>;
+    expect([...mt.data.TARGET_KINDS].sort()).toEqual(Object.keys(heads).sort());
+    for (const [kind, entry] of Object.entries(heads)) {
+      expect(entry.targets, kind).toBeDefined();
+      expect(['int64', 'float32'], kind).toContain(entry.targets!.dtype);
+      expect(['none', 'toInputs', 'toTargetLengths'], kind).toContain(entry.targets!.trim);
+    }
+  });
+
+  it('the tensors a data set holds have the dtype and rank of the head\'s layout', () => {
+    const inputIds = [[3, 4, 5], [6, 7]];
+    const targetsOf: Record<string, mt.data.Target[]> = {
+      classification: [1, 0], regression: [0.5, -1], multiLabel: [[1, 0, 1], [0, 1, 0]], sequence: [[4, 5, 2], [6, 2]], tagging: [[1, 2, 0], [3, 1]],
+    };
+    for (const kind of mt.data.TARGET_KINDS) {
+      const layout = (mt.registry.head[kind] as { targets: { dtype: string; dims: number; trim: string } }).targets;
+      // A head added without a case here fails: say what its targets look like.
+      expect(targetsOf[kind], `a sample target for head '${kind}'`).toBeDefined();
+      const set = mt.data.Dataset.fromArrays({ inputIds, targets: targetsOf[kind]!, targetKind: kind });
+      const held = set.tensors();
+      expect(held.targets!.dtype, kind).toBe(layout.dtype);
+      expect(held.targets!.shape.length, kind).toBe(layout.dims);
+      expect(held.targetLengths !== undefined, `${kind}: targetLengths`).toBe(layout.trim === 'toTargetLengths');
+      if (layout.trim === 'toInputs') expect(held.targets!.shape[1], kind).toBe(set.maxLength);
+      for (const t of Object.values(held)) (t as mt.Tensor | undefined)?.dispose();
+      set.dispose();
+    }
+  });
+});
