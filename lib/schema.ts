@@ -31,7 +31,12 @@ export const device = z.string().regex(/^(cpu|cuda|cuda:\d{1,3})$/, "expected 'c
 
 // ---- the native registry ----
 
-export interface RegistryEntry { defaults: Record<string, unknown>; capabilities: Record<string, unknown> }
+export interface RegistryEntry {
+  defaults: Record<string, unknown>;
+  capabilities: Record<string, unknown>;
+  /** Heads only: the layout of their targets (data::TargetLayout), from which data sets build them. */
+  targets?: { dtype: 'int64' | 'float32'; dims: number; trim: 'none' | 'toInputs' | 'toTargetLengths' };
+}
 export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' | 'optimizer' | 'schedule' | 'pretrained';
 export type Registry = Record<Concept, Record<string, RegistryEntry>> & {
   defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>>;

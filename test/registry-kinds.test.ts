@@ -7,7 +7,7 @@ import * as mt from '../lib/index.ts';
 
 describe('data sets build any registered head\'s targets from its published layout', () => {
   it('every head publishes a target layout, and the target kinds are exactly the heads', () => {
-    const heads = mt.registry.head as Record<string, { targets?: { dtype: string; dims: number; trim: string } }>;
+    const heads = mt.registry.head;
     expect([...mt.data.TARGET_KINDS].sort()).toEqual(Object.keys(heads).sort());
     for (const [kind, entry] of Object.entries(heads)) {
       expect(entry.targets, kind).toBeDefined();
@@ -22,7 +22,7 @@ describe('data sets build any registered head\'s targets from its published layo
       classification: [1, 0], regression: [0.5, -1], multiLabel: [[1, 0, 1], [0, 1, 0]], sequence: [[4, 5, 2], [6, 2]], tagging: [[1, 2, 0], [3, 1]],
     };
     for (const kind of mt.data.TARGET_KINDS) {
-      const layout = (mt.registry.head[kind] as { targets: { dtype: string; dims: number; trim: string } }).targets;
+      const layout = mt.registry.head[kind]!.targets!;
       // A head added without a case here fails: say what its targets look like.
       expect(targetsOf[kind], `a sample target for head '${kind}'`).toBeDefined();
       const set = mt.data.Dataset.fromArrays({ inputIds, targets: targetsOf[kind]!, targetKind: kind });

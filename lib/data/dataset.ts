@@ -7,7 +7,7 @@
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { native, type NativeBatch, type NativeDatasetHandle, type NativeDatasetTensors } from '../native.ts';
 import { taskSchemas, type TaskKind } from '../model/spec.ts';
-import { registry } from '../schema.ts';
+import { registry, type RegistryEntry } from '../schema.ts';
 import { Tensor, tensor } from '../tensor.ts';
 import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
 
@@ -25,7 +25,7 @@ import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
 export type TargetKind = TaskKind;
 
 /** A head's target layout as the registry publishes it (native/napi/registry.cc). */
-interface TargetLayout { dtype: 'int64' | 'float32'; dims: number; trim: 'none' | 'toInputs' | 'toTargetLengths' }
+type TargetLayout = NonNullable<RegistryEntry['targets']>;
 /** The layouts a data set can build, by `${dtype}/${dims}/${trim}`. */
 type Builder = 'classIds' | 'values' | 'valueRows' | 'tokenSequences' | 'tokenTags';
 const BUILDERS: Record<string, Builder> = {
@@ -34,7 +34,7 @@ const BUILDERS: Record<string, Builder> = {
 };
 // In the order of the heads' schema lines (lib/model/spec.ts), whose kinds are the registry's (checked there).
 const LAYOUTS = new Map<string, TargetLayout & { builder: Builder }>(Object.keys(taskSchemas).map((kind) => {
-  const layout = (registry.head[kind] as { targets?: TargetLayout }).targets;
+  const layout = registry.head[kind]!.targets;
   const builder = layout === undefined ? undefined : BUILDERS[`${layout.dtype}/${layout.dims}/${layout.trim}`];
   // A head whose layout no builder fits is a build error, refused when the package loads.
   if (layout === undefined || builder === undefined) {
