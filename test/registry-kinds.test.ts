@@ -2,8 +2,11 @@
  * Kinds live in their registering .cc and their schema line only: what the rest of the package
  * knows of a kind comes from the registry the addon publishes (mt.registry).
  */
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { PYTHON } from './helpers/reference.ts';
 
 describe('data sets build any registered head\'s targets from its published layout', () => {
   it('every head publishes a target layout, and the target kinds are exactly the heads', () => {
@@ -34,5 +37,25 @@ describe('data sets build any registered head\'s targets from its published layo
       for (const t of Object.values(held)) (t as mt.Tensor | undefined)?.dispose();
       set.dispose();
     }
+  });
+});
+
+describe('the PyTorch twin implements exactly the registered kinds', () => {
+  it('python/multitask_twin.py has a class for every sharing scheme and head of mt.registry, and no other', () => {
+    const script = path.join(import.meta.dirname, 'support', 'multitask_twin_jobs.py');
+    const twin = JSON.parse(execFileSync(PYTHON, [script, '--kinds'], { encoding: 'utf8' })) as { sharing: string[]; head: string[] };
+    expect(twin.sharing).toEqual(Object.keys(mt.registry.sharing).sort());
+    expect(twin.head).toEqual(Object.keys(mt.registry.head).sort());
+  });
+
+  it('the twin refuses a config naming a kind it does not implement, naming the kind', () => {
+    const program = [
+      'import sys', `sys.path.insert(0, ${JSON.stringify(path.join(import.meta.dirname, '..', 'python'))})`,
+      'from multitask_twin import MultiTaskTwin',
+      'config = {"input": {"vocabSize": 8, "maxLength": 4, "padId": 0, "features": 0}, "encoder": {"numLayers": 1, "dModel": 8, "nhead": 2, "dimFeedforward": 8, "dropout": 0.0},',
+      '          "sharing": {"kind": "telepathy"}, "tasks": []}',
+      'try:', '    MultiTaskTwin(config)', 'except ValueError as error:', '    print(error)',
+    ].join('\n');
+    expect(execFileSync(PYTHON, ['-c', program], { encoding: 'utf8' })).toContain("no PyTorch twin for the sharing scheme 'telepathy'");
   });
 });
