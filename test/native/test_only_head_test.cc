@@ -92,7 +92,7 @@ TEST(TestOnlyHead, TheModelBuildsTrainsAndEvaluatesIt) {
     lossNow().backward();
     at::NoGradGuard noGrad;
     for (auto& p : parameters) {
-      if (p.grad().defined()) p.sub_(0.05 * p.grad());
+      if (p.grad().defined()) p.sub_(0.002 * p.grad());
     }
   }
   const double last = lossNow().item<double>();
