@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from './errors.ts';
 import { native as addon } from './native.ts';
-import type { Device } from './validate.ts';
+import { DEVICE_PATTERN, type Device } from './validate.ts';
 
 // ---- primitives ----
 
@@ -27,7 +27,9 @@ export const fraction = z.number().min(0).lt(1);
 /** [0, 1] */
 export const probability = z.number().min(0).max(1);
 export const nonEmptyString = z.string().min(1);
-export const device = z.string().regex(/^(cpu|cuda|cuda:\d{1,3})$/, "expected 'cpu', 'cuda' or 'cuda:N'").transform((d) => d as Device);
+/** A device name as given ('cpu', 'cuda', 'cuda:N'); `device` types it as a Device. */
+export const deviceName = z.string().regex(DEVICE_PATTERN, "expected 'cpu', 'cuda' or 'cuda:N'");
+export const device = deviceName.transform((d) => d as Device);
 
 // ---- the native registry ----
 
