@@ -295,10 +295,10 @@ function libtorchForPrebuilds(): FoundLibtorch {
 }
 
 function loadAddon(): NativeAddon {
-  // MTL_TORCH_ADDON names a binary to load; MTL_TORCH_SKIP_LOCAL_BUILD=1 ignores build/ (to test prebuilds).
+  // MTL_TORCH_ADDON names a binary to load; else the local build, else the prebuild of the libtorch found.
   if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
   const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
-  if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
+  if (existsSync(local)) return require(local) as NativeAddon;
   const fail = (message: string): never => {
     throw new TorchError(`mtl-torch: no native addon could be loaded (no local build at ${local}).\n${message}`, ErrorCode.ADDON_LOAD);
   };
