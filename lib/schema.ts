@@ -41,7 +41,10 @@ export interface RegistryEntry {
 }
 export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' | 'optimizer' | 'schedule' | 'pretrained';
 export type Registry = Record<Concept, Record<string, RegistryEntry>> & {
-  defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>>;
+  defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>> & {
+    /** The mt.nn blocks' defaults, from their native options structs (native/napi/registry.cc describeNnDefaults). */
+    nn: Record<'transformerLayer' | 'transformerStack' | 'multiheadAttention' | 'positionalEncoding' | 'linear' | 'layerNorm' | 'dropout', Record<string, unknown>>;
+  };
 };
 
 export const registry = addon.registry() as Registry;

@@ -59,3 +59,19 @@ describe('the PyTorch twin implements exactly the registered kinds', () => {
     expect(execFileSync(PYTHON, ['-c', program], { encoding: 'utf8' })).toContain("no PyTorch twin for the sharing scheme 'telepathy'");
   });
 });
+
+describe('mt.nn blocks take their defaults from the native options structs', () => {
+  it('a block built without its optional options has the defaults the addon publishes', () => {
+    const nn = mt.registry.defaults.nn;
+    const layer = new mt.nn.TransformerEncoderLayer({ dModel: 8, nhead: 2 });
+    expect(layer.options).toEqual({ dModel: 8, nhead: 2, ...nn.transformerLayer });
+    const stack = new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1 });
+    expect(stack.options).toMatchObject({ ...nn.transformerLayer, ...nn.transformerStack });
+    // The defaults are torch.nn's, asked of PyTorch itself (a native struct changed by mistake shows here).
+    const torchDefaults = JSON.parse(execFileSync(PYTHON, ['-c', [
+      'import json, torch', 'l = torch.nn.TransformerEncoderLayer(8, 2)',
+      'print(json.dumps({"dimFeedforward": l.linear1.out_features, "dropout": l.dropout.p, "layerNormEps": l.norm1.eps, "normFirst": l.norm_first}))',
+    ].join('\n')], { encoding: 'utf8' }));
+    expect(nn.transformerLayer).toMatchObject(torchDefaults);
+  });
+});
