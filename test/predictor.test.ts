@@ -78,7 +78,7 @@ describe('mt.loadRun on a phonetics run', () => {
   it("equals the model's own predict and generate on the same ids (eval mode)", async () => {
     const run = await mt.loadRun(dir);
     const rows = await run.predict(WORDS, { beamSize: 3 });
-    const { tasks } = runTasksOf(dir);
+    const { tasks } = await runTasksOf(dir);
     const model = await mt.MultiTaskModel.load(runModelDir(dir));
     model.train();
     model.eval();

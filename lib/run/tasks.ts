@@ -5,9 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import * as data from '../data/index.ts';
 import type { Dataset } from '../data/dataset.ts';
+import { buildDatasets, encodeWords, readTaskRows, taskInfo, type DataSplit, type FileTaskInfo } from '../data/files.ts';
+import { trainTokenizer } from '../data/train-tokenizer.ts';
+import type { TextTokenizer } from '../data/tokenizers.ts';
+import { readJsonFile } from '../files.ts';
+import { capabilities } from '../schema.ts';
 import { tokenizer as pretrainedTokenizer } from '../model/pretrained.ts';
 import { isPretrainedEncoder, tasks as heads, type TaskSpec } from '../model/spec.ts';
 import type { DataConfig, PhoneticsTask } from './config.ts';
@@ -50,6 +55,18 @@ export interface RunTasks {
   tasks: RunTask[];
   /** Input ids (and segment ids) of one raw input, the same for every task (the encoder reads them once). */
   encode(input: RunInput): EncodedInput;
+  /** Files a new run writes next to its config (a files run's tokenizer.json and data.json), by name. */
+  runFiles?: Record<string, string>;
+}
+
+/** Where a run's tasks are built for: training (every file is read and checked, a tokenizer may be
+ * trained), evaluation of an existing run (its files are read, its tokenizer reloaded), or predictions
+ * (no data file is read: the run's data.json and tokenizer.json say everything). */
+export interface RunTasksContext {
+  /** The run directory, when the run exists already (eval, predict, resume). */
+  dir?: string;
+  /** 'data' (default): load the data sets; 'predict': only what encoding and answers need. */
+  need?: 'data' | 'predict';
 }
 
 /** Refuses a pair for a run whose tasks read one text. */
@@ -65,8 +82,12 @@ function memo<K, V>(make: (key: K) => V): (key: K) => V {
   };
 }
 
-function limitFor(config: DataConfig, split: 'train' | EvalSplit): number | undefined {
-  return split === 'train' ? config.trainLimit : config.evalLimit;
+type SourceData = Exclude<DataConfig, { source: 'files' }>;
+
+/** A task's example limit for a split: its own (taskLimits), else the data's. */
+function limitFor(config: SourceData, task: string, split: string): number | undefined {
+  const own = config.taskLimits?.[task];
+  return split === 'train' ? own?.trainLimit ?? config.trainLimit : own?.evalLimit ?? config.evalLimit;
 }
 
 function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { decoderLayers, headLayers }: HeadDepths): RunTasks {
@@ -83,7 +104,7 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
   const inputFields: RunTask['inputFields'] = ['text'];
   const make = (task: PhoneticsTask): RunTask => {
     const dataset = memo((split: 'train' | EvalSplit) => {
-      const options = { tokenizer: letters, maxLength, limit: limitFor(config, split) };
+      const options = { tokenizer: letters, maxLength, limit: limitFor(config, task, split) };
       return task === 'gender' ? data.firstNames().dataset(split, options) : dict.dataset(task, split, options);
     });
     switch (task) {
@@ -126,7 +147,10 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
   const tokenizer = glueTokenizer(config, encoder);
   const make = (task: data.glue.GlueTask): RunTask => {
     const labels = data.glue.TASK_SPECS[task].labels;
-    const load = (split: string) => data.glue.load(config.dir, task, tokenizer, { split, maxLength: config.maxLength });
+    const load = (split: string) => {
+      const limit = limitFor(config, task, split === 'train' ? 'train' : 'eval');
+      return data.glue.load(config.dir, task, tokenizer, { split, maxLength: config.maxLength, ...(limit === undefined ? {} : { limit }) });
+    };
     const evalSplit = (split: EvalSplit) => (task === 'mnli' ? `${split}_matched` : split);
     const dataset = memo((split: 'train' | EvalSplit) => load(split === 'train' ? 'train' : evalSplit(split)));
     const mismatched = memo((split: EvalSplit) => load(`${split}_mismatched`));
@@ -155,7 +179,83 @@ export interface HeadDepths {
   headLayers: number;
 }
 
+type FilesData = Extract<DataConfig, { source: 'files' }>;
+
+/** What a files run keeps about its data (<run>/data.json): each task's kind and labels, and a char tokenizer's symbols. */
+interface FilesRunData {
+  tasks: Record<string, FileTaskInfo>;
+  char?: { symbols: string[]; lowercase: boolean };
+}
+
+const DATA_FILE = 'data.json';
+const TOKENIZER_FILE = 'tokenizer.json';
+
+async function filesTasks(config: FilesData, { decoderLayers, headLayers, encoder }: HeadDepths & { encoder: unknown }, context: RunTasksContext): Promise<RunTasks> {
+  const need = context.need ?? 'data';
+  const saved = context.dir !== undefined && existsSync(path.join(context.dir, DATA_FILE))
+    ? readJsonFile(path.join(context.dir, DATA_FILE), 'run') as FilesRunData : undefined;
+  if (context.dir !== undefined && !saved) throw new TorchError(`${context.dir} is a files run without its ${DATA_FILE}`, ErrorCode.NOT_FOUND);
+  const splits: DataSplit[] = ['train', 'dev', ...(Object.values(config.tasks).some((t) => t.test !== undefined || t.split?.test !== undefined) ? ['test' as const] : [])];
+  const read = need === 'data' ? await readTaskRows(config, splits) : undefined;
+  // The tokenizer: the pretrained directory's, the run's own (reloaded), or made now.
+  let tokenizer: TextTokenizer;
+  let char: FilesRunData['char'];
+  const spec = config.tokenizer;
+  const runTokenizer = context.dir === undefined ? undefined : path.join(context.dir, TOKENIZER_FILE);
+  if (isPretrainedEncoder(encoder)) {
+    tokenizer = pretrainedTokenizer((encoder as { pretrained: string }).pretrained);
+  } else if (saved?.char) {
+    char = saved.char;
+    tokenizer = new data.CharTokenizer({ alphabet: saved.char.symbols.slice(5), lowercase: saved.char.lowercase });
+  } else if (runTokenizer !== undefined && existsSync(runTokenizer)) {
+    tokenizer = data.SubwordTokenizer.fromFile(runTokenizer);
+  } else if (spec && 'file' in spec) {
+    if (!existsSync(spec.file)) throw argumentError('config', `'data.tokenizer.file' ${spec.file} does not exist`);
+    tokenizer = path.extname(spec.file) === '.json' ? data.SubwordTokenizer.fromFile(spec.file) : data.SubwordTokenizer.fromVocab(spec.file);
+  } else if (spec && 'char' in spec) {
+    const made = data.CharTokenizer.fromCorpus(read!.trainTexts, { lowercase: spec.char.lowercase });
+    char = { symbols: [...made.symbols], lowercase: spec.char.lowercase };
+    tokenizer = made;
+  } else {
+    const train = (spec as { train: { kind: 'wordPiece' | 'bpe'; vocabSize: number; lowercase: boolean } }).train;
+    tokenizer = trainTokenizer(read!.trainTexts, train);
+  }
+  const infos = saved?.tasks ?? Object.fromEntries(Object.entries(config.tasks).map(([name, task]) => [name, taskInfo(name, task, read!.rows[name]!.train!, tokenizer, config.maxLength)]));
+  const datasets = read ? buildDatasets(config, read.rows, infos, tokenizer) : undefined;
+  const ends = tokenizer.encode('a').ids;
+  const make = (name: string): RunTask => {
+    const info = infos[name]!;
+    if (!info) throw new TorchError(`the run's ${DATA_FILE} has no task '${name}'`, ErrorCode.BAD_DATA);
+    const labels = info.labels;
+    const head = info.kind === 'classification' ? heads.classification({ classes: labels!.length, decoderLayers: headLayers })
+      : info.kind === 'regression' ? heads.regression({ decoderLayers: headLayers })
+      : info.kind === 'multiLabel' ? heads.multiLabel({ labels: labels!.length, decoderLayers: headLayers })
+      : info.kind === 'tagging' ? heads.tagging({ classes: labels!.length })
+      : heads.sequence({ vocabSize: tokenizer.vocabSize, maxLength: Math.max(2, info.targetLength ?? 2), decoderLayers, bosId: ends[0]!, eosId: ends[ends.length - 1]!, padId: tokenizer.padId });
+    return {
+      name, head, inputFields: info.inputFields, ...(labels ? { labels } : {}),
+      mainMetric: (capabilities('head', head.kind) as { mainMetric: string }).mainMetric,
+      dataset: (split) => {
+        const set = datasets?.[name]?.[split];
+        if (!set) throw argumentError('run', `task '${name}' has no ${split} split (give data.tasks.${name}.${split}, or split.${split})`);
+        return set;
+      },
+      describe: (p) => (Array.isArray(p) ? tokenizer.decode(p, { skipSpecialTokens: true }) : labels ? labels[p] ?? String(p) : p.toFixed(3)),
+    };
+  };
+  const runData: FilesRunData = { tasks: infos, ...(char ? { char } : {}) };
+  const runFiles: Record<string, string> = { [DATA_FILE]: JSON.stringify(runData, null, 2) + '\n' };
+  if (!char && !isPretrainedEncoder(encoder)) runFiles[TOKENIZER_FILE] = JSON.stringify((tokenizer as data.SubwordTokenizer).json) + '\n';
+  return {
+    input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId },
+    tasks: Object.keys(config.tasks).map(make),
+    encode: (input) => encodeWords(tokenizer, input.text, input.pair, config.maxLength),
+    runFiles,
+  };
+}
+
 /** The tasks of a run; `model` is the run config's model part (its encoder may bring the tokenizer). */
-export function runTasks(config: DataConfig, model: HeadDepths & { encoder: unknown }): RunTasks {
+export async function runTasks(config: DataConfig, model: HeadDepths & { encoder: unknown }, context: RunTasksContext = {}): Promise<RunTasks> {
+  if (config.source === 'files') return filesTasks(config, model, context);
   return config.source === 'phonetics' ? phoneticsTasks(config, model) : glueTasks(config, model, model.encoder);
 }
