@@ -40,7 +40,7 @@ const jsonl = (list: ReturnType<typeof rows>) => list.map((r) => JSON.stringify(
   echo: `${r.animal} ${r.colour}`,
 })).join('\n') + '\n';
 
-const model = { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, headLayers: 0, decoderLayers: 1 };
+const model = { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, decoderLayers: { sequence: 1 } };
 const trainer = { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 };
 
 function config(tasks: object, extra: object = {}) {
@@ -180,5 +180,10 @@ describe('bad files are refused before anything is written, naming file:line:col
     expect(parse({ a: { train: 'x.csv', label: 'y', split: { dev: 0.6, test: 0.5 } } })).toThrow(/config\.data\.tasks\.a\.split: dev and test together/);
     expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }, { tokenizer: undefined })).toThrow(/config\.data\.tokenizer: is required/);
     expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y', kind: 'ranking' } })).toThrow(/config\.data\.tasks\.a\.kind/);
+    // One name per concept: the run config's decoder layers are the API's, per head kind.
+    const withModel = (m: object) => () => parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model, ...m } });
+    expect(withModel({ headLayers: 1 })).toThrow(/config\.model\.headLayers: was renamed: write "decoderLayers": \{ "classification": 1/);
+    expect(withModel({ decoderLayers: 2 })).toThrow(/config\.model\.decoderLayers: is one number per head kind now.*\{ "sequence": 2 \}/);
+    expect(parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model, decoderLayers: { classification: 1 } } }).model.decoderLayers).toEqual({ classification: 1 });
   });
 });

@@ -21,7 +21,7 @@ describe('mt.loadRun on a phonetics run', () => {
   beforeAll(async () => {
     const config = {
       data: { source: 'phonetics', tasks: ['g2p', 'syllables', 'gender'], trainLimit: 2000, evalLimit: 40 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.5 }, decoderLayers: 1, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.5 }, decoderLayers: { sequence: 1 } },
       trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
       steps: 30, evalEvery: 15, keepBest: { metric: 'syllables.accuracy' }, threads: 1,
     };

@@ -114,15 +114,30 @@ export function dataTaskNames(data: DataConfig): string[] {
   return data.source === 'files' ? Object.keys(data.tasks) : [...data.tasks];
 }
 
+/** The head kinds with decoder layers of their own, as mt.tasks.<kind>({ decoderLayers }). */
+export const DECODER_HEAD_KINDS = ['classification', 'regression', 'multiLabel', 'sequence'] as const;
+export type DecoderLayers = Partial<Record<(typeof DECODER_HEAD_KINDS)[number], number>>;
+
 export const RunModelSchema = z.strictObject({
   /** The encoder's layout, or a pretrained Hugging Face directory: { "pretrained": "path/to/dir", "layers": k }. */
   encoder: z.union([PretrainedEncoderSchema, EncoderSchema]),
   sharing: SharingSchema.prefault({ kind: 'sharedEncoder' }),
-  /** Decoder layers of sequence heads. */
-  decoderLayers: positiveInt.default(2),
-  /** Decoder layers of classification and regression heads (0: pooling + MLP). */
-  headLayers: nonNegativeInt.default(1),
-});
+  /**
+   * Decoder layers of each head kind's heads, the option mt.tasks.<kind>({ decoderLayers }) takes, with
+   * its default (classification, regression, multiLabel: 0, pooling + MLP; sequence: 2):
+   * { "classification": 1, "sequence": 2 }.
+   */
+  decoderLayers: z.union([z.number(), z.strictObject(Object.fromEntries(DECODER_HEAD_KINDS.map((k) => [k, nonNegativeInt.optional()])) as Record<(typeof DECODER_HEAD_KINDS)[number], z.ZodOptional<typeof nonNegativeInt>>)]).prefault({}),
+  /** Removed: its value is model.decoderLayers.classification (and .regression, .multiLabel). */
+  headLayers: z.unknown().optional(),
+}).superRefine((m, context) => {
+  if (typeof m.decoderLayers === 'number') {
+    context.addIssue({ code: 'custom', path: ['decoderLayers'], message: `is one number per head kind now, as mt.tasks.<kind>({ decoderLayers }): write { "sequence": ${m.decoderLayers} } (a number was the sequence heads' layers)` });
+  }
+  if (m.headLayers !== undefined) {
+    context.addIssue({ code: 'custom', path: ['headLayers'], message: `was renamed: write "decoderLayers": { "classification": ${JSON.stringify(m.headLayers)}, "regression": ${JSON.stringify(m.headLayers)} } (the option mt.tasks.classification({ decoderLayers }) takes; its default is 0)` });
+  }
+}).transform(({ headLayers: _removed, ...m }) => ({ ...m, decoderLayers: m.decoderLayers as DecoderLayers }));
 
 export const RunConfigSchema = z.strictObject({
   data: DataSchema,

@@ -15,7 +15,7 @@ import { readJsonFile } from '../files.ts';
 import { capabilities } from '../schema.ts';
 import { tokenizer as pretrainedTokenizer } from '../model/pretrained.ts';
 import { isPretrainedEncoder, tasks as heads, type TaskSpec } from '../model/spec.ts';
-import type { DataConfig, PhoneticsTask } from './config.ts';
+import type { DataConfig, DecoderLayers, PhoneticsTask } from './config.ts';
 
 export type EvalSplit = 'dev' | 'test';
 
@@ -90,7 +90,7 @@ function limitFor(config: SourceData, task: string, split: string): number | und
   return split === 'train' ? own?.trainLimit ?? config.trainLimit : own?.evalLimit ?? config.evalLimit;
 }
 
-function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { decoderLayers, headLayers }: HeadDepths): RunTasks {
+function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { decoderLayers }: HeadDepths): RunTasks {
   const dict = data.cmudict();
   const letters = dict.letters;
   const maxLength = dict.longestWord + 2;
@@ -112,7 +112,7 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
         return {
           name: task,
           head: heads.sequence({
-            vocabSize: dict.phonemes.vocabSize, maxLength: longestPronunciation + 1, decoderLayers,
+            vocabSize: dict.phonemes.vocabSize, maxLength: longestPronunciation + 1, ...depth(decoderLayers, 'sequence'),
             bosId: dict.phonemes.bosId, eosId: dict.phonemes.eosId, padId: dict.phonemes.padId,
           }),
           dataset, inputFields, mainMetric: 'per',
@@ -120,15 +120,15 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
         };
       case 'syllables': {
         const labels = classes(dict.maxSyllables + 1, (c) => `${c} syllable${c === 1 ? '' : 's'}`);
-        return { name: task, head: heads.classification({ classes: labels.length, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return { name: task, head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
       }
       case 'stress': {
         const labels = classes(dict.maxSyllables, (c) => `primary stress on vowel ${c + 1}`);
-        return { name: task, head: heads.classification({ classes: labels.length, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return { name: task, head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
       }
       case 'gender': {
         const labels = [...data.GENDER_LABELS];
-        return { name: task, head: heads.classification({ classes: 2, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return { name: task, head: heads.classification({ classes: 2, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
       }
     }
   };
@@ -143,7 +143,7 @@ export function glueTokenizer(config: Extract<DataConfig, { source: 'glue' }>, e
   return path.extname(file) === '.json' ? data.SubwordTokenizer.fromFile(file) : data.SubwordTokenizer.fromVocab(file);
 }
 
-function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers }: HeadDepths, encoder: unknown): RunTasks {
+function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { decoderLayers }: HeadDepths, encoder: unknown): RunTasks {
   const tokenizer = glueTokenizer(config, encoder);
   const make = (task: data.glue.GlueTask): RunTask => {
     const labels = data.glue.TASK_SPECS[task].labels;
@@ -156,8 +156,8 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
     const mismatched = memo((split: EvalSplit) => load(`${split}_mismatched`));
     const mainMetric = task === 'cola' ? 'matthews' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
     const head = labels === 'regression'
-      ? heads.regression({ decoderLayers: headLayers })
-      : heads.classification({ classes: labels.length, decoderLayers: headLayers });
+      ? heads.regression(depth(decoderLayers, 'regression'))
+      : heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') });
     const pairs = 'pair' in Object.values(data.glue.TASK_SPECS[task].splits)[0]!.layout;
     return {
       name: task, head, dataset, mainMetric, inputFields: pairs ? ['text', 'pair'] : ['text'],
@@ -173,10 +173,15 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
   return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make), encode };
 }
 
-/** Decoder layers of sequence heads and of classification/regression heads. */
+/** Decoder layers per head kind (the run config's model.decoderLayers); a kind left out takes its head's default. */
 export interface HeadDepths {
-  decoderLayers: number;
-  headLayers: number;
+  decoderLayers: DecoderLayers;
+}
+
+/** A head factory's decoderLayers option for `kind`, when the run config sets it. */
+function depth(depths: DecoderLayers, kind: keyof DecoderLayers): { decoderLayers?: number } {
+  const layers = depths[kind];
+  return layers === undefined ? {} : { decoderLayers: layers };
 }
 
 type FilesData = Extract<DataConfig, { source: 'files' }>;
@@ -190,7 +195,7 @@ interface FilesRunData {
 const DATA_FILE = 'data.json';
 const TOKENIZER_FILE = 'tokenizer.json';
 
-async function filesTasks(config: FilesData, { decoderLayers, headLayers, encoder }: HeadDepths & { encoder: unknown }, context: RunTasksContext): Promise<RunTasks> {
+async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDepths & { encoder: unknown }, context: RunTasksContext): Promise<RunTasks> {
   const need = context.need ?? 'data';
   const saved = context.dir !== undefined && existsSync(path.join(context.dir, DATA_FILE))
     ? readJsonFile(path.join(context.dir, DATA_FILE), 'run') as FilesRunData : undefined;
@@ -227,11 +232,11 @@ async function filesTasks(config: FilesData, { decoderLayers, headLayers, encode
     const info = infos[name]!;
     if (!info) throw new TorchError(`the run's ${DATA_FILE} has no task '${name}'`, ErrorCode.BAD_DATA);
     const labels = info.labels;
-    const head = info.kind === 'classification' ? heads.classification({ classes: labels!.length, decoderLayers: headLayers })
-      : info.kind === 'regression' ? heads.regression({ decoderLayers: headLayers })
-      : info.kind === 'multiLabel' ? heads.multiLabel({ labels: labels!.length, decoderLayers: headLayers })
+    const head = info.kind === 'classification' ? heads.classification({ classes: labels!.length, ...depth(decoderLayers, 'classification') })
+      : info.kind === 'regression' ? heads.regression(depth(decoderLayers, 'regression'))
+      : info.kind === 'multiLabel' ? heads.multiLabel({ labels: labels!.length, ...depth(decoderLayers, 'multiLabel') })
       : info.kind === 'tagging' ? heads.tagging({ classes: labels!.length })
-      : heads.sequence({ vocabSize: tokenizer.vocabSize, maxLength: Math.max(2, info.targetLength ?? 2), decoderLayers, bosId: ends[0]!, eosId: ends[ends.length - 1]!, padId: tokenizer.padId });
+      : heads.sequence({ vocabSize: tokenizer.vocabSize, maxLength: Math.max(2, info.targetLength ?? 2), ...depth(decoderLayers, 'sequence'), bosId: ends[0]!, eosId: ends[ends.length - 1]!, padId: tokenizer.padId });
     return {
       name, head, inputFields: info.inputFields, ...(labels ? { labels } : {}),
       mainMetric: (capabilities('head', head.kind) as { mainMetric: string }).mainMetric,
