@@ -63,7 +63,7 @@ describe('a files run end to end through the CLI', () => {
     // The resumed model's log continues from its checkpoint: each evaluation step once.
     expect(all.filter((e) => e.kind === 'eval' && e.model === 'multi-task').map((e) => e.step)).toEqual([8, 16, 24, 32, 40]);
     expect(all.filter((e) => e.kind === 'diagnostics' && e.model === 'multi-task').length).toBeGreaterThan(0);
-    const delta = all.find((e) => e.kind === 'delta') as { deltas: Record<string, unknown>; deltaM: number };
+    const delta = all.find((e) => e.kind === "delta") as unknown as { deltas: Record<string, unknown>; deltaM: number };
     expect(Object.keys(delta.deltas).sort()).toEqual(['category', 'urgency']);
     expect(Number.isFinite(delta.deltaM)).toBe(true);
     expect(existsSync(path.join(dir, 'best', 'model.safetensors'))).toBe(true);

@@ -40,11 +40,11 @@ const jsonl = (list: ReturnType<typeof rows>) => list.map((r) => JSON.stringify(
   echo: `${r.animal} ${r.colour}`,
 })).join('\n') + '\n';
 
-const model = { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, decoderLayers: { sequence: 1 } };
+const model_ = { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, decoderLayers: { sequence: 1 } };
 const trainer = { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 };
 
 function config(tasks: object, extra: object = {}) {
-  return { data: { source: 'files', tasks, tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 }, model, trainer, steps: 12, evalEvery: 6, threads: 1, ...extra };
+  return { data: { source: 'files', tasks, tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 }, model: model_, trainer, steps: 12, evalEvery: 6, threads: 1, ...extra };
 }
 function writeConfig(name: string, value: object): string {
   return file(`${name}.json`, JSON.stringify(value));
@@ -125,6 +125,20 @@ describe('files data source', () => {
     expect(typeof (row!.echo as mt.SequencePrediction).text).toBe('string');
   });
 
+  it('mt.data.fromFiles builds the same data sets and heads through the API', async () => {
+    const built = await mt.data.fromFiles({ colour: tasks.colour, size: tasks.size }, { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 });
+    expect(built.tasks.colour!.labels).toEqual(['blue', 'green', 'red']);
+    expect(built.tasks.colour!.head).toMatchObject({ kind: 'classification', classes: 3 });
+    expect(built.tasks.size!.head.kind).toBe('regression');
+    expect(built.tasks.size!.train.size).toBe(100);
+    const model = mt.multitask({ input: built.input, encoder: model_.encoder, tasks: { colour: built.tasks.colour!.head, size: built.tasks.size!.head } });
+    const trainer = new mt.Trainer(model, { batchSize: 8 });
+    await trainer.fit({ colour: built.tasks.colour!.train, size: built.tasks.size!.train }, { steps: 2 });
+    const metrics = await trainer.evaluate({ colour: built.tasks.colour!.dev });
+    expect(metrics.colour!.accuracy).toBeGreaterThanOrEqual(0);
+    await expect(mt.data.fromFiles({ a: { train: 'nope.csv', dev: 'nope.csv', label: 'y' } }, { tokenizer: { char: {} } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+  });
+
   it('trains tokenizers with Hugging Face tokenizers, cut to vocabSize: specials, the alphabet, then merges', () => {
     const texts = rows(100).map((r) => r.text);
     const wordPiece = trainTokenizer(texts, { kind: 'wordPiece', vocabSize: 60, lowercase: true });
@@ -181,9 +195,9 @@ describe('bad files are refused before anything is written, naming file:line:col
     expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }, { tokenizer: undefined })).toThrow(/config\.data\.tokenizer: is required/);
     expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y', kind: 'ranking' } })).toThrow(/config\.data\.tasks\.a\.kind/);
     // One name per concept: the run config's decoder layers are the API's, per head kind.
-    const withModel = (m: object) => () => parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model, ...m } });
+    const withModel = (m: object) => () => parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model_, ...m } });
     expect(withModel({ headLayers: 1 })).toThrow(/config\.model\.headLayers: was renamed: write "decoderLayers": \{ "classification": 1/);
     expect(withModel({ decoderLayers: 2 })).toThrow(/config\.model\.decoderLayers: is one number per head kind now.*\{ "sequence": 2 \}/);
-    expect(parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model, decoderLayers: { classification: 1 } } }).model.decoderLayers).toEqual({ classification: 1 });
+    expect(parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model_, decoderLayers: { classification: 1 } } }).model.decoderLayers).toEqual({ classification: 1 });
   });
 });

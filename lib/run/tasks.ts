@@ -57,6 +57,8 @@ export interface RunTasks {
   encode(input: RunInput): EncodedInput;
   /** Files a new run writes next to its config (a files run's tokenizer.json and data.json), by name. */
   runFiles?: Record<string, string>;
+  /** A files run's tokenizer (trained, loaded or the pretrained directory's). */
+  tokenizer?: TextTokenizer;
 }
 
 /** Where a run's tasks are built for: training (every file is read and checked, a tokenizer may be
@@ -256,6 +258,7 @@ async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDep
     tasks: Object.keys(config.tasks).map(make),
     encode: (input) => encodeWords(tokenizer, input.text, input.pair, config.maxLength),
     runFiles,
+    tokenizer,
   };
 }
 
