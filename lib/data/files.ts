@@ -174,18 +174,23 @@ function inputOf(row: Row, task: FileTaskOptions): { text: string | string[]; pa
   return { text, pair };
 }
 
-/** Rows of a split: a file of its own, or the train file's rows the seeded hash places there. */
-export function splitRows(rows: Row[], task: FileTaskOptions, split: DataSplit): Row[] {
+/** Rows of a split: a file of its own, or the train file's rows the seeded hash places there. The
+ * placements of one file under one split rule are computed once (`placements`), for every task and split. */
+export function splitRows(rows: Row[], task: FileTaskOptions, split: DataSplit, placements = new Map<string, DataSplit[]>()): Row[] {
   if (!task.split || (split !== 'train' && task.split[split] === undefined)) return rows;
   const dev = task.split.dev ?? 0;
   const test = task.split.test ?? 0;
-  return rows.filter((row) => {
-    const input = inputOf(row, task);
-    const key = `${task.split!.seed}\0${Array.isArray(input.text) ? input.text.join(' ') : input.text}\0${input.pair ?? ''}`;
-    const u = fnv1a(key) / 2 ** 32;
-    const placed: DataSplit = u < dev ? 'dev' : u < dev + test ? 'test' : 'train';
-    return placed === split;
-  });
+  const key = `${task.train}\0${task.split.seed}\0${dev}\0${test}\0${task.text}\0${task.pair ?? ''}`;
+  let placed = placements.get(key);
+  if (!placed) {
+    placed = rows.map((row) => {
+      const input = inputOf(row, task);
+      const u = fnv1a(`${task.split!.seed}\0${Array.isArray(input.text) ? input.text.join(' ') : input.text}\0${input.pair ?? ''}`) / 2 ** 32;
+      return u < dev ? 'dev' : u < dev + test ? 'test' : 'train';
+    });
+    placements.set(key, placed);
+  }
+  return rows.filter((_, i) => placed[i] === split);
 }
 
 /** `limit` rows evenly spaced over `rows`. */
@@ -226,23 +231,40 @@ function checkTypes(rows: Row[], column: string): void {
   }
 }
 
-/** The ids of an input and the position of each word's first token. */
-export function encodeWords(tokenizer: TextTokenizer, text: string | string[], pair: string | undefined, maxLength: number): { ids: number[]; tokenTypeIds: number[]; words: { word: string; start: number }[] } {
-  const words = wordsOf(text);
-  const encoded = tokenizer.encode(words.join(' '), { ...(pair === undefined ? {} : { pair }), maxLength });
-  const bare = (t: string) => tokenizer.encode(t, { addSpecialTokens: false }).ids.length;
-  const first = tokenizer.encode('a', { addSpecialTokens: true }).ids;
-  const prefix = first.length - bare('a') > 0 ? first.indexOf(tokenizer.encode('a', { addSpecialTokens: false }).ids[0]!) : 0;
-  const gap = bare('a b') - bare('a') - bare('b');
+/** Per tokenizer: the special tokens before the first segment, and the tokens a space between two words adds. */
+const layouts = new WeakMap<TextTokenizer, { prefix: number; gap: number }>();
+function layoutOf(tokenizer: TextTokenizer): { prefix: number; gap: number } {
+  let layout = layouts.get(tokenizer);
+  if (!layout) {
+    const bare = (t: string) => tokenizer.encode(t, { addSpecialTokens: false }).ids;
+    const full = tokenizer.encode('a').ids;
+    const prefix = full.length > bare('a').length ? Math.max(0, full.indexOf(bare('a')[0]!)) : 0;
+    layout = { prefix, gap: bare('a b').length - bare('a').length - bare('b').length };
+    layouts.set(tokenizer, layout);
+  }
+  return layout;
+}
+
+/**
+ * The ids of an input (its words joined by spaces, and its pair) and, with `withWords`, the position
+ * of each word's first token (-1 for a word cut by maxLength): what tagging reads its tags at.
+ */
+export function encodeWords(tokenizer: TextTokenizer, text: string | string[], pair: string | undefined, maxLength: number, withWords = true): { ids: number[]; tokenTypeIds: number[]; words: { word: string; start: number }[] } {
+  const joined = Array.isArray(text) ? text.join(' ') : text;
+  const encoded = tokenizer.encode(joined, { ...(pair === undefined ? {} : { pair }), maxLength });
+  if (!withWords) return { ids: encoded.ids, tokenTypeIds: encoded.tokenTypeIds, words: [] };
+  const { prefix, gap } = layoutOf(tokenizer);
+  const typeOne = encoded.tokenTypeIds.indexOf(1);
+  // The first segment's tokens end before its closing special token (or the pair).
+  const end = (typeOne < 0 ? encoded.ids.length : typeOne) - (prefix > 0 ? 1 : 0);
   let at = prefix;
-  const firstSegmentEnd = encoded.tokenTypeIds.indexOf(1) < 0 ? encoded.ids.length : encoded.tokenTypeIds.indexOf(1);
-  const starts = words.map((word) => {
+  const words = wordsOf(text).map((word) => {
+    const count = tokenizer.encode(word, { addSpecialTokens: false }).ids.length;
     const start = at;
-    at += bare(word) + gap;
-    // A word cut by maxLength (or one that encodes to nothing) has no token to read a tag at.
-    return { word, start: start < firstSegmentEnd - (prefix > 0 ? 1 : 0) && bare(word) > 0 ? start : -1 };
+    at += count + gap;
+    return { word, start: start < end && count > 0 ? start : -1 };
   });
-  return { ids: encoded.ids, tokenTypeIds: encoded.tokenTypeIds, words: starts };
+  return { ids: encoded.ids, tokenTypeIds: encoded.tokenTypeIds, words };
 }
 
 /** Everything the run's tasks need from their files, checked before any training. */
@@ -254,6 +276,7 @@ export interface FilesInput {
 /** Rows of each task and split, read once; the texts a tokenizer trains on (every task's train inputs). */
 export async function readTaskRows(input: FilesInput, splits: DataSplit[]): Promise<{ rows: Record<string, Partial<Record<DataSplit, Row[]>>>; trainTexts: string[] }> {
   const cache = new Map<string, Row[]>();
+  const placements = new Map<string, DataSplit[]>();
   const rows: Record<string, Partial<Record<DataSplit, Row[]>>> = {};
   const trainTexts: string[] = [];
   const seen = new Set<string>();
@@ -266,7 +289,7 @@ export async function readTaskRows(input: FilesInput, splits: DataSplit[]): Prom
       checkColumn(all, task.text, 'text');
       if (task.pair !== undefined) checkColumn(all, task.pair, 'pair');
       checkColumn(all, task.label, 'label');
-      const own = file === task.train && task.split ? splitRows(all, task, split) : all;
+      const own = file === task.train && task.split ? splitRows(all, task, split, placements) : all;
       rows[name]![split] = own;
       if (split === 'train') {
         for (const row of own) {
@@ -398,11 +421,12 @@ export function buildDatasets(input: FilesInput, rows: Record<string, Partial<Re
       const labelled = evenly(all.filter((r) => present(r.fields[task.label])), split === 'train' ? task.trainLimit : task.evalLimit);
       if (labelled.length === 0) throw new TorchError(`${all[0]?.file ?? task.train}: task '${name}' has no ${split} row with a '${task.label}' label`, ErrorCode.BAD_DATA);
       const encoded = labelled.map((row) => {
-        const key = `${row.file}\0${row.line}\0${task.text}\0${task.pair ?? ''}`;
+        const withWords = info.kind === 'tagging';
+        const key = `${row.file}\0${row.line}\0${task.text}\0${task.pair ?? ''}\0${withWords}`;
         let e = encodings.get(key);
         if (!e) {
           const { text, pair } = inputOf(row, task);
-          e = encodeWords(tokenizer, text, pair, input.maxLength);
+          e = encodeWords(tokenizer, text, pair, input.maxLength, withWords);
           encodings.set(key, e);
         }
         return e;

@@ -250,13 +250,14 @@ async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDep
       describe: (p) => (Array.isArray(p) ? tokenizer.decode(p, { skipSpecialTokens: true }) : labels ? labels[p] ?? String(p) : p.toFixed(3)),
     };
   };
+  const tagging = Object.values(infos).some((info) => info.kind === 'tagging');
   const runData: FilesRunData = { tasks: infos, ...(char ? { char } : {}) };
   const runFiles: Record<string, string> = { [DATA_FILE]: JSON.stringify(runData, null, 2) + '\n' };
   if (!char && !isPretrainedEncoder(encoder)) runFiles[TOKENIZER_FILE] = JSON.stringify((tokenizer as data.SubwordTokenizer).json) + '\n';
   return {
     input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId },
     tasks: Object.keys(config.tasks).map(make),
-    encode: (input) => encodeWords(tokenizer, input.text, input.pair, config.maxLength),
+    encode: (input) => encodeWords(tokenizer, input.text, input.pair, config.maxLength, tagging),
     runFiles,
     tokenizer,
   };

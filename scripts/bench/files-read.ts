@@ -37,7 +37,7 @@ await new Promise<void>((resolve, reject) => {
 console.log(`wrote ${rows} rows (${(statSync(file).size / 1e6).toFixed(1)} MB) in ${((performance.now() - written) / 1000).toFixed(1)} s`);
 
 const started = performance.now();
-const task = (label: string, kind?: string) => ({ train: file, split: { dev: 0.01 }, text: 'subject', pair: 'body', label, ...(kind ? { kind } : {}) });
+const task = (label: string, kind?: 'regression' | 'multiLabel') => ({ train: file, split: { dev: 0.01 }, text: 'subject', pair: 'body', label, ...(kind ? { kind } : {}) });
 const data = await mt.data.fromFiles(
   { category: task('category'), score: task('score', 'regression'), tags: task('tags', 'multiLabel') },
   { tokenizer: { train: { kind: 'wordPiece', vocabSize: 2000 } }, maxLength: 48 },
