@@ -136,6 +136,13 @@ describe('files data source', () => {
     await trainer.fit({ colour: built.tasks.colour!.train, size: built.tasks.size!.train }, { steps: 2 });
     const metrics = await trainer.evaluate({ colour: built.tasks.colour!.dev });
     expect(metrics.colour!.accuracy).toBeGreaterThanOrEqual(0);
+    // Tasks over the same (fully labelled) rows of one file share their inputs: one encoder run per
+    // step for both, and one for the size task (its rows differ: some lack a size).
+    const shared = await mt.data.fromFiles({ colour: tasks.colour, again: { ...tasks.colour }, size: tasks.size }, { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 });
+    const three = mt.multitask({ input: shared.input, encoder: model_.encoder, tasks: { colour: shared.tasks.colour!.head, again: shared.tasks.again!.head, size: shared.tasks.size!.head } });
+    const before = three.native.sharedEncoderRuns();
+    await new mt.Trainer(three, { batchSize: 8 }).fit({ colour: shared.tasks.colour!.train, again: shared.tasks.again!.train, size: shared.tasks.size!.train }, { steps: 3 });
+    expect(three.native.sharedEncoderRuns() - before).toBe(3 * 2);
     await expect(mt.data.fromFiles({ a: { train: 'nope.csv', dev: 'nope.csv', label: 'y' } }, { tokenizer: { char: {} } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
 
