@@ -37,6 +37,7 @@ describe('mt.loadRun on a phonetics run', () => {
     expect(run.tasks.every((t) => t.inputFields.join() === 'text')).toBe(true);
     expect(run.metadata.source).toBe('phonetics');
     expect(run.metadata.weights).toBe('best');
+    expect((await mt.loadRun(dir, { weights: 'final' })).metadata.weights).toBe('final');
     const perTask = Object.values(run.metadata.parameters.perTask).reduce((a, b) => a + b, 0);
     expect(run.metadata.parameters.shared + perTask).toBe(run.metadata.parameters.total);
   });
