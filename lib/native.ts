@@ -165,6 +165,7 @@ export interface NativeMultiTaskModel extends NativeModuleBase {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
   predict(task: string, batch: NativeModelBatch): T;
   generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
+  predictTasks(tasks: string[], batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
   addTask(task: object): void;
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
   setTrainable(part: string, trainable: boolean): void;

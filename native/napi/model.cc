@@ -129,6 +129,7 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
   std::vector<Property> properties{InstanceMethod<&NativeMultiTaskModel::Forward>("forward"),
                                    InstanceMethod<&NativeMultiTaskModel::Predict>("predict"),
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
+                                   InstanceMethod<&NativeMultiTaskModel::PredictTasks>("predictTasks"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
@@ -209,6 +210,96 @@ Napi::Value NativeMultiTaskModel::Generate(const Napi::CallbackInfo& info) {
     out.Set("sequences", TensorHandle::Wrap(info.Env(), generated.sequences));
     out.Set("scores", TensorHandle::Wrap(info.Env(), generated.scores));
     return out;
+  });
+}
+
+namespace {
+
+// predictTasks on a libuv worker thread: the model is claimed busy (fits, steps and changes are
+// refused meanwhile, and a second predictTasks waits for nothing: it is refused as busy); the
+// tensors reach JavaScript on its thread.
+class PredictWorker : public Napi::AsyncWorker {
+ public:
+  PredictWorker(Napi::Env env, BusyClaim claim, std::shared_ptr<model::MultiTaskModelImpl> model, std::vector<std::string> tasks,
+                data::Batch batch, model::GenerateOptions options)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        claim_(std::move(claim)),
+        model_(std::move(model)),
+        tasks_(std::move(tasks)),
+        batch_(std::move(batch)),
+        options_(options) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      adoptThreadSettings();
+      results_ = model_->predictTasks(tasks_, batch_, options_);
+    } catch (...) {
+      error_ = std::current_exception();
+      SetError("predict failed");
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    claim_.release();
+    auto out = Napi::Object::New(Env());
+    for (const auto& [task, result] : results_) {
+      auto entry = Napi::Object::New(Env());
+      if (result.outputs.defined()) entry.Set("outputs", TensorHandle::Wrap(Env(), result.outputs));
+      entry.Set("predictions", TensorHandle::Wrap(Env(), result.predictions));
+      if (result.scores.defined()) entry.Set("scores", TensorHandle::Wrap(Env(), result.scores));
+      out.Set(task, entry);
+    }
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error&) override {
+    Napi::HandleScope scope(Env());
+    claim_.release();
+    try {
+      try {
+        std::rethrow_exception(error_);
+      } catch (...) {
+        rethrowAsTorchError(Env());
+      }
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BusyClaim claim_;
+  std::shared_ptr<model::MultiTaskModelImpl> model_;
+  std::vector<std::string> tasks_;
+  data::Batch batch_;
+  model::GenerateOptions options_;
+  std::map<std::string, model::TaskPrediction> results_;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+// predictTasks(tasks, batch, { beamSize, maxLength, lengthPenalty }) -> Promise<{ [task]: { outputs?, predictions, scores? } }>:
+// one encoder pass for every task, in eval mode, off the JavaScript thread.
+Napi::Value NativeMultiTaskModel::PredictTasks(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Args args(info);
+    if (!info[0].IsArray()) throw ArgumentError("tasks must be an array of task names");
+    const auto list = info[0].As<Napi::Array>();
+    std::vector<std::string> tasks;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      const Napi::Value name = list.Get(i);
+      if (!name.IsString()) throw ArgumentError("tasks must be an array of task names");
+      tasks.push_back(name.As<Napi::String>().Utf8Value());
+    }
+    const auto options = readOptions<model::GenerateOptions>(jsonOf(args.value(2), "generate options"));
+    data::Batch batch = batchOf(args.value(1), "batch");
+    BusyClaim claim(ModelLease{model_, busy_});
+    auto* worker = new PredictWorker(info.Env(), std::move(claim), model_, std::move(tasks), std::move(batch), options);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
   });
 }
 

@@ -237,6 +237,32 @@ Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batc
   return taskHead.generate(encode(inputs, {task}).at(task), options);
 }
 
+std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std::vector<std::string>& tasks,
+                                                                       const data::Batch& batch,
+                                                                       const GenerateOptions& options) {
+  TORCH_CHECK_VALUE(!tasks.empty(), "predictTasks needs at least one task");
+  for (const auto& task : tasks) head(task);  // refuses unknown tasks before any work
+  at::NoGradGuard noGrad;
+  EvalModeGuard eval(*this);
+  const data::Batch inputs = onDevice(batch);
+  auto encoded = encode(inputs, tasks);
+  std::map<std::string, TaskPrediction> results;
+  for (const auto& task : tasks) {
+    HeadImpl& taskHead = head(task);
+    TaskPrediction result;
+    if (generatesOf(taskKind(task))) {
+      Generated generated = taskHead.generate(encoded.at(task), options);
+      result.predictions = generated.sequences;
+      result.scores = generated.scores;
+    } else {
+      result.outputs = taskHead.forward(encoded.at(task), inputs);
+      result.predictions = taskHead.predict(encoded.at(task), inputs);
+    }
+    results[task] = result;
+  }
+  return results;
+}
+
 std::string MultiTaskModelImpl::ownerOf(const std::string& name) const {
   const auto underTask = [&](const std::string& prefix) -> std::string {
     if (name.rfind(prefix, 0) != 0) return "";
