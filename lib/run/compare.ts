@@ -15,7 +15,7 @@ import path from 'node:path';
 import { argumentError } from '../errors.ts';
 import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { capabilities } from '../schema.ts';
-import { parseRunConfig, type RunConfig } from './config.ts';
+import { dataTaskNames, parseRunConfig, type RunConfig } from './config.ts';
 import { MULTI_TASK, resumeRun, singleTaskLabel, trainRun, type RunSummary, type TrainRunOptions } from './run.ts';
 
 /** One axis of the grid: a dotted path into the run config and the values it takes. */
@@ -160,7 +160,7 @@ export async function compare(configFile: string, dir: string, options: CompareO
   if (new Set(axes.map((a) => a.path)).size !== axes.length) throw argumentError('compare', '--vary names the same path twice');
   const variants = product(axes);
   const seeds = Array.from({ length: options.seeds }, (_, i) => (config.trainer.seed ?? 0) + i);
-  const baselineTasks = config.baselines.length > 0 ? config.baselines : [...config.data.tasks] as string[];
+  const baselineTasks = config.baselines.length > 0 ? config.baselines : dataTaskNames(config.data);
 
   // Every cell's config, checked before anything trains.
   makeDirectory(path.join(dir, 'cells'), 'compare');
@@ -188,7 +188,7 @@ export async function compare(configFile: string, dir: string, options: CompareO
       addCell(v, seed, cellRaw, `v${v}-seed${seed}`, `variant ${variantLabel(axes, choice)}`);
     }
   }
-  const partitions = (options.groups ?? []).map((partition) => checkPartition(partition, [...config.data.tasks] as string[]));
+  const partitions = (options.groups ?? []).map((partition) => checkPartition(partition, dataTaskNames(config.data)));
   const labels = variants.map((choice) => variantLabel(axes, choice));
   for (const [p, partition] of partitions.entries()) {
     const v = variants.length + p;
@@ -197,7 +197,10 @@ export async function compare(configFile: string, dir: string, options: CompareO
       for (const [g, group] of partition.entries()) {
         const cellRaw = structuredClone(raw);
         delete cellRaw.baselines;
-        setPath(cellRaw, 'data.tasks', group);
+        // A list of task names (phonetics, GLUE) or, for files, the tasks' own entries.
+        const listed = (cellRaw.data as { tasks?: unknown }).tasks;
+        setPath(cellRaw, 'data.tasks', Array.isArray(listed) || listed === undefined ? group
+          : Object.fromEntries(Object.entries(listed as Record<string, unknown>).filter(([name]) => group.includes(name))));
         groupTrainer(cellRaw, group);
         addCell(v, seed, cellRaw, `p${p}-g${g}-seed${seed}`, labels[v]!, group);
       }
