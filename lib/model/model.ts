@@ -382,7 +382,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   /**
    * Builds the model of dir/config.json and loads dir/model.safetensors (strict: every key must
    * match). Both must be regular files; the config is checked completely (the spec's rules, the
-   * size limits and the parameter budget) before anything is allocated.
+   * size limits and the parameter budget) before anything is allocated. The model comes back in
+   * eval mode (no dropout); predict and generate run in eval mode whatever the mode.
    */
   static async load(dir: string, options: { device?: Device } = {}): Promise<MultiTaskModel> {
     options = optionsObject(options, 'MultiTaskModel.load');
@@ -411,7 +412,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
       for (const t of Object.values(tensors)) t.dispose();
     }
     if (device !== 'cpu') model.to(device);
-    return model;
+    return model.eval();  // a loaded model is for inference (as transformers' from_pretrained): train() to fine-tune
   }
 }
 
@@ -429,7 +430,9 @@ export function multitask(spec: import('./spec.ts').MultiTaskSpec): MultiTaskMod
   const model = MultiTaskModel.fromConfig(config, 'cpu');
   if (weights !== undefined) model.native.loadPretrained(weights);
   if (device !== 'cpu') model.to(device);
-  return model;
+  // Pretrained weights come back in eval mode, as from transformers' from_pretrained (the Trainer
+  // switches to training mode itself; call train() for a hand-written loop); a fresh model trains.
+  return weights !== undefined ? model.eval() : model;
 }
 
 

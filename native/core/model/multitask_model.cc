@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/host_memory.h"
+#include "core/nn/eval_mode.h"
 
 namespace mtl::model {
 
@@ -217,6 +218,8 @@ std::map<std::string, at::Tensor> MultiTaskModelImpl::taskLosses(const std::map<
 
 at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batch& batch) {
   at::NoGradGuard noGrad;
+  nn::EvalMode eval(*this);  // inference: no dropout, whatever mode the caller left
+
   const data::Batch inputs = onDevice(batch);
   HeadImpl& taskHead = head(task);
   return taskHead.predict(encode(inputs, {task}).at(task), inputs);
@@ -232,6 +235,7 @@ BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
 
 Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {
   at::NoGradGuard noGrad;
+  nn::EvalMode eval(*this);
   const data::Batch inputs = onDevice(batch);
   HeadImpl& taskHead = head(task);
   return taskHead.generate(encode(inputs, {task}).at(task), options);
