@@ -4,11 +4,12 @@
  * byte-identical; a torn last log line is dropped on resume with a warning naming it; a full disk
  * stops the run with ERR_IO naming the log and leaves it resumable; a refused config writes nothing.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as mt from '../lib/index.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -58,4 +59,114 @@ describe('mtl-torch predict is deterministic', () => {
       expect(outputs[2]).toBe(outputs[0]);
     }, 60_000);
   }
+});
+
+const lines = (run: string) => readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+/** A finished run made to look interrupted after its last checkpoint: its result and Δm lines removed. */
+function interrupted(from: string, name: string): string {
+  const out = path.join(scratch, name);
+  cpSync(from, out, { recursive: true });
+  const kept = lines(out).filter((l) => !['result', 'delta'].includes(JSON.parse(l).kind));
+  writeFileSync(path.join(out, 'metrics.jsonl'), kept.join('\n') + '\n');
+  return out;
+}
+/** Rewrites one entry of a safetensors file (the metadata kept); `value` undefined removes it. */
+function tamper(file: string, entry: string, value: ((old: mt.Tensor) => mt.Tensor) | undefined): void {
+  const { tensors, metadata } = mt.loadWithMetadata(file);
+  if (value === undefined) delete tensors[entry];
+  else tensors[entry] = value(tensors[entry]!);
+  mt.save(file, tensors, metadata);
+  for (const t of Object.values(tensors)) t.dispose();
+}
+
+describe('a refused resume keeps the run as it was', () => {
+  let done = '';
+  beforeAll(() => { done = trained('resume-source', tinyConfig({ baselines: ['gender'] })); }, 120_000);
+  const weight = 'model.tasks.gender.decoder.layers.0.linear1.bias';
+  const cases: [string, string, ((old: mt.Tensor) => mt.Tensor) | undefined, RegExp][] = [
+    ['loop.step = -1', 'loop.step', () => mt.tensor(-1n, { dtype: 'int64' }), /'loop\.step' is -1, outside \[0, 12\]/],
+    ['loop.step = 2^62', 'loop.step', () => mt.tensor(2n ** 62n, { dtype: 'int64' }), /'loop\.step' is 4611686018427387904, outside \[0, 12\]/],
+    ['no loop.step (a model\'s weights copied over it)', 'loop.step', undefined, /missing entry 'loop\.step'/],
+    ['a NaN weight', weight, (old) => mt.full(old.shape, NaN), new RegExp(`'${weight.replace(/\./g, '\\.')}' holds NaN`)],
+  ];
+  for (const [what, entry, value, message] of cases) {
+    it(`${what}: refused naming the file and the entry; metrics.jsonl byte-identical`, () => {
+      const out = interrupted(done, `refused-${entry}-${what.length}`);
+      const checkpoint = path.join(out, 'checkpoint', 'checkpoint.safetensors');
+      tamper(checkpoint, entry, value);
+      const before = readFileSync(path.join(out, 'metrics.jsonl'));
+      const r = run(['train', '--resume', out]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain(`checkpoint '${checkpoint}'`);
+      expect(r.stderr).toContain('ERR_INVALID_ARG');
+      expect(readFileSync(path.join(out, 'metrics.jsonl')).equals(before)).toBe(true);
+    }, 60_000);
+  }
+
+  it('the same interrupted run untampered resumes: its result and the baseline\'s are logged once each', () => {
+    const out = interrupted(done, 'resumable');
+    const r = run(['train', '--resume', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const results = lines(out).map((l) => JSON.parse(l)).filter((e) => e.kind === 'result').map((e) => e.model);
+    expect(results).toEqual(['multi-task', 'single-task gender']);
+  }, 60_000);
+
+  it('a torn last line is dropped with a warning naming it, and the run resumes', () => {
+    const out = interrupted(done, 'torn');
+    const count = lines(out).length;
+    writeFileSync(path.join(out, 'metrics.jsonl'), readFileSync(path.join(out, 'metrics.jsonl'), 'utf8') + '{"kind":"step","model":"multi-t');
+    const r = run(['train', '--resume', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${path.join(out, 'metrics.jsonl')} line ${count + 1} is a cut-off write`);
+    for (const line of lines(out)) expect(() => JSON.parse(line)).not.toThrow();
+  }, 60_000);
+});
+
+describe('a full disk while logging', () => {
+  const mount = path.join(scratch, 'tmpfs');
+  let mounted = false;
+  beforeAll(() => {
+    mkdirSync(mount);
+    mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status === 0;
+  });
+  afterAll(() => { if (mounted) spawnSync('umount', [mount]); });
+
+  it('stops the run with ERR_IO naming metrics.jsonl, leaves no torn line, and the run resumes once space is freed', async (context) => {
+    if (!mounted) context.skip('mounting a 4 MiB tmpfs was refused (not root, or no CAP_SYS_ADMIN here)');
+    const out = path.join(mount, 'run');
+    const config = configFile('full-disk', tinyConfig({ steps: 3000, evalEvery: 1000, checkpointEvery: 1000 }));
+    const child = spawn(tsx, [cli, 'train', config, '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const checkpoint = path.join(out, 'checkpoint', 'checkpoint.safetensors');
+    while (!existsSync(checkpoint)) await new Promise((r) => setTimeout(r, 10));
+    // The first checkpoint (step 1000) is written: fill the disk with a filler file, written until ENOSPC.
+    const filler = path.join(mount, 'filler');
+    const fd = openSync(filler, 'w');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    const code = await exited;
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('ERR_IO');
+    // The log's append fails first (a line every 15 steps; the next checkpoint is 1000 steps away).
+    expect(stderr, stderr).toContain(`cannot append to '${path.join(out, 'metrics.jsonl')}': ENOSPC`);
+    expect(stderr).toContain('training stopped (its last checkpoint');
+    expect(stderr).not.toContain('training continues');
+    for (const line of lines(out)) expect(() => JSON.parse(line)).not.toThrow();
+    const before = lines(out).length;
+    unlinkSync(filler);
+    const resumed = run(['train', '--resume', out]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    const after = lines(out).map((l) => JSON.parse(l));
+    expect(after.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task']);
+    console.log(`full disk: the run stopped with ${before} whole lines in metrics.jsonl; resumed to ${after.length}`);
+  }, 240_000);
 });

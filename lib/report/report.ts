@@ -41,14 +41,21 @@ export interface RunRecord {
   events: RunEvent[];
 }
 
-export function parseEvents(text: string, source = 'metrics.jsonl'): RunEvent[] {
+export function parseEvents(text: string, source = 'metrics.jsonl', onTornLastLine?: (line: number) => void): RunEvent[] {
   const events: RunEvent[] = [];
-  text.split('\n').forEach((line, i) => {
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let event: unknown;
     try {
       event = JSON.parse(line);
     } catch {
+      // The last line without its newline is a write that was cut (the process killed or the disk
+      // full part way): a reader that is told so drops it; any other bad line is refused.
+      if (onTornLastLine && i === lines.length - 1) {
+        onTornLastLine(i + 1);
+        return;
+      }
       throw argumentError('report', `${source} line ${i + 1} is not JSON`);
     }
     const kind = (event as { kind?: unknown })?.kind;

@@ -33,6 +33,7 @@ Checkpoint readCheckpoint(const std::string& path) {
                                 kCheckpointFormat + " only");
   }
   Checkpoint checkpoint;
+  checkpoint.source = path;
   for (auto& [name, tensor] : loaded.tensors) checkpoint.state[name] = std::move(tensor);
   checkpoint.metadata.insert(loaded.metadata.begin(), loaded.metadata.end());
   return checkpoint;
