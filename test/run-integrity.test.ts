@@ -170,3 +170,45 @@ describe('a full disk while logging', () => {
     console.log(`full disk: the run stopped with ${before} whole lines in metrics.jsonl; resumed to ${after.length}`);
   }, 240_000);
 });
+
+describe('a refused config writes nothing', () => {
+  const glue = path.join(root, 'test', 'fixtures', 'glue');
+  const vocab = path.join(root, 'test', 'fixtures', 'tokenizers', 'vocab.txt');
+  const glueConfig = (data: Record<string, unknown>, rest: Record<string, unknown> = {}) => tinyConfig({
+    data: { source: 'glue', dir: glue, tasks: ['mnli'], tokenizer: vocab, maxLength: 32, ...data }, steps: 2, ...rest,
+  });
+  // GLUE's MNLI without its mismatched dev set (read only at the end of training, before).
+  const noMismatched = path.join(scratch, 'glue-no-mm');
+  beforeAll(() => {
+    cpSync(path.join(glue, 'MNLI'), path.join(noMismatched, 'MNLI'), { recursive: true });
+    unlinkSync(path.join(noMismatched, 'MNLI', 'dev_mismatched.tsv'));
+    writeFileSync(path.join(scratch, 'not-a-tokenizer.json'), '{"model": 3}');
+  });
+  const cases: [string, () => unknown, RegExp][] = [
+    ['a missing GLUE folder', () => glueConfig({ dir: path.join(scratch, 'nowhere') }), /nowhere/],
+    ['a missing tokenizer', () => glueConfig({ tokenizer: path.join(scratch, 'none.txt') }), /none\.txt/],
+    ['an invalid tokenizer', () => glueConfig({ tokenizer: path.join(scratch, 'not-a-tokenizer.json') }), /not-a-tokenizer\.json/],
+    ['GLUE MNLI without dev_mismatched.tsv', () => glueConfig({ dir: noMismatched }), /dev_mismatched\.tsv/],
+    ['maxLength 1e9', () => glueConfig({ maxLength: 1e9 }), /maxLength/],
+    ['lr 1e300', () => tinyConfig({ trainer: { optimizer: { kind: 'adamW', lr: 1e300 } } }), /config\.trainer\.optimizer\.lr: expected a number <= 3\.4028e\+38/],
+    ['a weighting its strategy cannot serve', () => tinyConfig({ trainer: { strategy: { kind: 'alternating' }, weighting: { kind: 'pcgrad' } } }), /weighting\.pcgrad cannot be used with strategy\.alternating/],
+  ];
+  if (!mt.cuda.isAvailable()) cases.push(['device cuda on a machine without CUDA', () => tinyConfig({ device: 'cuda' }), /CUDA/i]);
+  for (const [what, config, message] of cases) {
+    it(`${what}: refused, --out absent`, () => {
+      const out = path.join(scratch, `refused-config-${what.replace(/\W+/g, '-')}`);
+      const r = run(['train', configFile(`bad-${what.replace(/\W+/g, '-')}`, config()), '--out', out]);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/\(ERR_[A-Z_]+\)/);
+      expect(existsSync(out), `${out} was written`).toBe(false);
+    }, 60_000);
+  }
+
+  it('a config file beginning with a UTF-8 byte-order mark is read', () => {
+    const out = path.join(scratch, 'bom');
+    const r = run(['train', configFile('bom', '\ufeff' + JSON.stringify(tinyConfig({ steps: 2 }))), '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(path.join(out, 'model', 'model.safetensors'))).toBe(true);
+  }, 60_000);
+});

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { argumentError } from '../errors.ts';
 import { checkParameterBudget } from '../limits.ts';
 import {
-  device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
+  device as deviceSchema, factories, float32, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
 } from '../schema.ts';
 import type { Device } from '../validate.ts';
 import { resolveEncoder, type PretrainedEncoderSpec, type PretrainedInfo } from './pretrained.ts';
@@ -35,7 +35,7 @@ export const sharingSchemas = kinds('sharing', {
   },
   /** Per-task low-rank updates (alpha / rank) · B A of the attention projections. */
   lora: {
-    rank: native(positiveInt.max(LIMITS.dModel)), alpha: native(z.number()),
+    rank: native(positiveInt.max(LIMITS.dModel)), alpha: native(float32),
     targets: native(z.array(z.enum(['q', 'k', 'v', 'o'])).min(1).refine((t) => new Set(t).size === t.length, 'must not repeat a target')),
     freezeBackbone: native(z.boolean()),
   },
