@@ -139,6 +139,15 @@ void MultiTaskModelImpl::addTask(const TaskConfig& task) {
   if (device_ != c10::Device(c10::kCPU)) moveTo(device_);
 }
 
+void MultiTaskModelImpl::removeLastTask() {
+  if (config_.tasks.empty()) throw std::invalid_argument("removeLastTask: the model has no task");
+  const std::string name = config_.tasks.back().name;
+  sharing_->removeTask(name);
+  tasks_->unregister_module(name);
+  heads_.erase(name);
+  config_.tasks.pop_back();
+}
+
 void MultiTaskModelImpl::moveTo(const c10::Device& device) {
   to(device);
   device_ = device;
