@@ -157,7 +157,8 @@ function checkParts(
   }
   if (Object.keys(spec.tasks).length === 0) context.addIssue({ code: 'custom', path: ['tasks'], message: 'must name at least one task' });
   for (const [name, task] of Object.entries(spec.tasks)) {
-    if (!('pooling' in task) || task.pooling !== 'pretrained') continue;
+    // A task refused by its own schema (a number where a head belongs) is reported there.
+    if (typeof task !== 'object' || task === null || !('pooling' in task) || task.pooling !== 'pretrained') continue;
     if (task.decoderLayers > 0) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0" });
     else if (!encoder.pooler) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' needs an encoder with a pooler (encoder.pooler, as a BERT or RoBERTa checkpoint has)" });
   }
