@@ -212,3 +212,19 @@ describe('a refused config writes nothing', () => {
     expect(existsSync(path.join(out, 'model', 'model.safetensors'))).toBe(true);
   }, 60_000);
 });
+
+describe('what the user sees', () => {
+  it("eval --split test on a GLUE run says the labels are hidden and what to use instead; report prints the path it wrote", () => {
+    const glue = path.join(root, 'test', 'fixtures', 'glue');
+    const out = trained('glue-eval', tinyConfig({
+      data: { source: 'glue', dir: glue, tasks: ['rte'], tokenizer: path.join(root, 'test', 'fixtures', 'tokenizers', 'vocab.txt'), maxLength: 32 }, steps: 2,
+    }));
+    const r = run(['eval', out, '--split', 'test']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("GLUE's test labels are hidden");
+    expect(r.stderr).toContain(`mtl-torch predict --glue-submission ${out} <out>`);
+    expect(r.stderr).toContain('(ERR_INVALID_ARG)');
+    expect(run(['eval', out]).status).toBe(0);
+    expect(run(['report', out]).stdout.trim()).toBe(path.join(out, 'report.html'));
+  }, 120_000);
+});

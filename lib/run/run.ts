@@ -394,6 +394,9 @@ export function runModelDir(dir: string, weights: 'best' | 'final' = 'best'): st
 /** Metrics of a trained run's model on its dev or test split. */
 export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights: 'best' | 'final' = 'best'): Promise<TaskMetrics> {
   const { config, tasks } = runTasksOf(dir);
+  if (split === 'test' && config.data.source === 'glue') {
+    throw argumentError('eval', `GLUE's test labels are hidden (the benchmark scores test predictions itself, at gluebenchmark.com): write them with \`mtl-torch predict --glue-submission ${dir} <out>\` and submit that folder, or evaluate on --split dev`);
+  }
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
   return evaluateTasks(trainer, tasks.tasks, split);
