@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "core/host_memory.h"
+#include "core/nn/eval_mode.h"
 
 namespace mtl::model {
 
@@ -138,6 +139,15 @@ void MultiTaskModelImpl::addTask(const TaskConfig& task) {
   if (device_ != c10::Device(c10::kCPU)) moveTo(device_);
 }
 
+void MultiTaskModelImpl::removeLastTask() {
+  if (config_.tasks.empty()) throw std::invalid_argument("removeLastTask: the model has no task");
+  const std::string name = config_.tasks.back().name;
+  sharing_->removeTask(name);
+  tasks_->unregister_module(name);
+  heads_.erase(name);
+  config_.tasks.pop_back();
+}
+
 void MultiTaskModelImpl::moveTo(const c10::Device& device) {
   to(device);
   device_ = device;
@@ -217,6 +227,8 @@ std::map<std::string, at::Tensor> MultiTaskModelImpl::taskLosses(const std::map<
 
 at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batch& batch) {
   at::NoGradGuard noGrad;
+  nn::EvalMode eval(*this);  // inference: no dropout, whatever mode the caller left
+
   const data::Batch inputs = onDevice(batch);
   HeadImpl& taskHead = head(task);
   return taskHead.predict(encode(inputs, {task}).at(task), inputs);
@@ -232,6 +244,7 @@ BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
 
 Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {
   at::NoGradGuard noGrad;
+  nn::EvalMode eval(*this);
   const data::Batch inputs = onDevice(batch);
   HeadImpl& taskHead = head(task);
   return taskHead.generate(encode(inputs, {task}).at(task), options);

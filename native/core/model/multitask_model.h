@@ -127,6 +127,8 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   // A new task on this (possibly trained) model: shared weights are kept, the new head and the
   // scheme's per-task parameters are freshly initialised.
   void addTask(const TaskConfig& task);
+  // Takes back the last task addTask added (a refused loadAdapter): the model is as before it.
+  void removeLastTask();
 
   // Parts for freeze/unfreeze: "embedding", "encoder", "decoder", "backbone" (every shared
   // parameter), "sharing" (the scheme's parameters), "heads", or a task name (its head and its
