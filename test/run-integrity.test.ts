@@ -22,7 +22,7 @@ afterAll(() => spawnSync('rm', ['-rf', scratch]));
 export function tinyConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     data: { source: 'phonetics', tasks: ['g2p', 'gender'], trainLimit: 400, evalLimit: 40 },
-    model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.5 }, decoderLayers: 1 },
+    model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.5 }, decoderLayers: { sequence: 1, classification: 1 } },
     trainer: { batchSize: 8, seed: 0 },
     steps: 12,
     evalEvery: 4,
