@@ -128,6 +128,9 @@ void refuseIfBackwardReachesBusy(const at::Tensor& root) {
 void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
   std::vector<Property> properties{InstanceMethod<&NativeMultiTaskModel::Forward>("forward"),
                                    InstanceMethod<&NativeMultiTaskModel::Predict>("predict"),
+                                   InstanceMethod<&NativeMultiTaskModel::PredictAsync>("predictAsync"),
+                                   InstanceMethod<&NativeMultiTaskModel::SetPrecision>("setPrecision"),
+                                   InstanceMethod<&NativeMultiTaskModel::Precision>("precision"),
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
@@ -196,6 +199,81 @@ Napi::Value NativeMultiTaskModel::Predict(const Napi::CallbackInfo& info) {
     Args args(info);
     return TensorHandle::Wrap(info.Env(), model_->predict(args.string(0), batchOf(args.value(1), "batch")));
   });
+}
+
+namespace {
+// One predict on a thread of libuv's pool (short, unlike fit), the model claimed busy meanwhile:
+// a change to it, or a second native job on it, is refused until the promise settles.
+class PredictWorker : public Napi::AsyncWorker {
+ public:
+  PredictWorker(Napi::Env env, const ModelLease& lease, std::string task, data::Batch batch)
+      : Napi::AsyncWorker(env, "mtl-torch:predict"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        claim_(lease),
+        model_(lease.model),
+        task_(std::move(task)),
+        batch_(std::move(batch)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      adoptThreadSettings();
+      result_ = model_->predict(task_, batch_);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    claim_.release();
+    batch_ = data::Batch();
+    if (error_) {
+      deferred_.Reject(errorValue(Env(), error_));
+    } else {
+      deferred_.Resolve(TensorHandle::Wrap(Env(), result_));
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    claim_.release();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BusyClaim claim_;
+  std::shared_ptr<model::MultiTaskModelImpl> model_;
+  std::string task_;
+  data::Batch batch_;
+  at::Tensor result_;
+  std::exception_ptr error_;
+};
+}  // namespace
+
+// predictAsync(task, batch) -> Promise<tensor>: predict off the JavaScript thread.
+Napi::Value NativeMultiTaskModel::PredictAsync(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Args args(info);
+    std::string task = args.string(0);
+    data::Batch batch = batchOf(args.value(1), "batch");
+    model_->taskKind(task);  // refuses an unknown task before any thread
+    auto* worker = new PredictWorker(info.Env(), ModelLease{model_, busy_}, std::move(task), std::move(batch));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  });
+}
+
+// setPrecision('fp32' | 'bf16' | 'int8'): what predict and generate compute in.
+Napi::Value NativeMultiTaskModel::SetPrecision(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model_->setPrecision(nn::parsePrecision(Args(info).string(0)));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeMultiTaskModel::Precision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nn::precisionName(model_->precision()));
 }
 
 // generate(task, batch, { beamSize, maxLength, lengthPenalty }) -> { sequences, scores }

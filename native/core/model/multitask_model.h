@@ -25,6 +25,7 @@
 #include "core/model/config.h"
 #include "core/model/head.h"
 #include "core/model/sharing.h"
+#include "core/nn/inference.h"
 #include "core/nn/positional_encoding.h"
 #include "core/nn/transformer_encoder.h"
 #include "core/train/trainable_model.h"
@@ -111,6 +112,11 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   int64_t sharedEncoderRuns() const { return sharedEncoderRuns_; }
   void moveTo(const c10::Device& device);
 
+  // The precision predict() and generate() compute in (training is unaffected): fp32, bf16
+  // (autocast on the model's device) or int8 (dynamic quantization of the linear layers, CPU only).
+  void setPrecision(nn::Precision precision);
+  nn::Precision precision() const { return precision_; }
+
   // TrainableModel
   std::vector<std::string> taskNames() const override;
   std::map<std::string, at::Tensor> taskLosses(const std::map<std::string, data::Batch>& batches) override;
@@ -139,6 +145,9 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   std::shared_ptr<torch::nn::Module> tasks_;
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
   int64_t sharedEncoderRuns_ = 0;
+  nn::Precision precision_ = nn::Precision::kFp32;
+  nn::Int8Linears int8_;
+  friend class InferenceScope;
 };
 
 }  // namespace mtl::model
