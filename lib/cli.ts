@@ -9,6 +9,7 @@
  *                    [--backend auto|gloo|nccl] [--timeout S]; under torchrun (WORLD_SIZE set) a rank
  *   mtl-torch eval <run> [--split dev|test] [--weights best|final]
  *   mtl-torch predict <run> <task> <input...> [--beam N]
+ *   mtl-torch predict <run> --input new.jsonl|.csv|.tsv [--output predictions.jsonl] [--tasks a,b] [--top-k K]
  *   mtl-torch predict --glue-submission <run> <out>
  *   mtl-torch report <run>
  *   mtl-torch demo [--out runs/demo] [--steps N]
@@ -21,15 +22,17 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { environmentHasRendezvous, init as initDistributed, type ProcessGroup } from './distributed.ts';
-import { TorchError } from './errors.ts';
+import { ErrorCode, TorchError } from './errors.ts';
 import { readJsonFile, writeFileAtomic } from './files.ts';
 import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
 import { launch } from './run/launch.ts';
-import { evaluateRun, loadRunConfig, predictRun, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
+import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
 import { writeGlueSubmission } from './run/submission.ts';
+import { readRecords } from './data/files.ts';
+import { formatPrediction, loadRun, type PredictInput } from './predict/predictor.ts';
 
 /** A command-line number through the schemas' positive integer. */
 function positiveIntArgument(value: string): number {
@@ -48,6 +51,12 @@ function nonNegativeIntArgument(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer >= 0, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** A command-line input: a text, or a pair written "first ||| second". */
+function cliInput(input: string): PredictInput {
+  const at = input.indexOf(' ||| ');
+  return at < 0 ? input : { text: input.slice(0, at), pair: input.slice(at + 5) };
 }
 
 /** The launcher's flags (with their values), which the ranks it starts must not see. */
@@ -244,14 +253,23 @@ export function buildProgram(): Command {
     });
 
   program.command('predict')
-    .description("predict with a run's model, e.g. `predict runs/demo g2p hello world`; or write a GLUE run's test-set " +
-      'predictions in the GLUE server\'s files: `predict --glue-submission <run> <out>`')
+    .description("predict with a run's model, e.g. `predict runs/demo g2p hello world`; every task of a file of inputs: " +
+      '`predict <run> --input new.jsonl --output predictions.jsonl` (also .csv, .tsv: columns text and pair); or write a GLUE ' +
+      "run's test-set predictions in the GLUE server's files: `predict --glue-submission <run> <out>`")
     .argument('<run>', 'run directory')
     .argument('[task]', 'task name (with --glue-submission: the output directory)')
     .argument('[inputs...]', 'inputs (words, names, sentences; a pair as "first ||| second")')
     .option('--beam <n>', 'beam size for sequence tasks', positiveIntArgument, 4)
+    .option('--input <file>', 'a JSONL, CSV or TSV file of inputs (fields text and, for sentence pairs, pair)')
+    .option('--output <file>', 'with --input: the JSONL file to write (default: standard output)')
+    .option('--tasks <names>', 'with --input: the tasks to predict, comma-separated (default: all)')
+    .option('--top-k <k>', 'probabilities kept per classification or multi-label answer', positiveIntArgument, 5)
+    .option('--batch-size <n>', 'inputs per encoder pass', positiveIntArgument, 32)
+    .option('--weights <which>', 'best (default: the best evaluation\'s, when kept) or final', 'best')
     .option('--glue-submission', "write the nine GLUE tasks' test predictions (CoLA.tsv, MNLI-m.tsv, MNLI-mm.tsv, AX.tsv, ...) into <out>")
-    .action(async (run: string, task: string | undefined, inputs: string[], opts: { beam: number; glueSubmission?: boolean }) => {
+    .action(async (run: string, task: string | undefined, inputs: string[], opts: {
+      beam: number; glueSubmission?: boolean; input?: string; output?: string; tasks?: string; topK: number; batchSize: number; weights: string;
+    }) => {
       if (opts.glueSubmission) {
         if (task === undefined || inputs.length > 0) throw new InvalidArgumentError('--glue-submission takes <run> <out>');
         const { written, missing } = await writeGlueSubmission(run, task);
@@ -259,9 +277,33 @@ export function buildProgram(): Command {
         if (missing.length > 0) console.log(`not written (the run has no such task, or no diagnostic/diagnostic.tsv for AX): ${missing.join(', ')}`);
         return;
       }
-      if (task === undefined || inputs.length === 0) throw new InvalidArgumentError('give <run> <task> <inputs...>');
-      const outputs = await predictRun(run, task, inputs, { beamSize: opts.beam });
-      inputs.forEach((input, i) => console.log(`${input}\t${outputs[i]}`));
+      if (opts.weights !== 'best' && opts.weights !== 'final') throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
+      if (opts.input !== undefined) {
+        if (task !== undefined) throw new InvalidArgumentError('--input takes the inputs from the file: give <run> only (choose tasks with --tasks)');
+        const records: PredictInput[] = [];
+        for await (const { line, fields } of readRecords(opts.input)) {
+          const { text, pair } = fields;
+          if (typeof text !== 'string') throw new TorchError(`${opts.input}:${line}:1: field 'text' must be a string, got ${JSON.stringify(text)}`, ErrorCode.BAD_DATA);
+          if (pair !== undefined && pair !== null && pair !== '' && typeof pair !== 'string') throw new TorchError(`${opts.input}:${line}:1: field 'pair' must be a string, got ${JSON.stringify(pair)}`, ErrorCode.BAD_DATA);
+          records.push(typeof pair === 'string' && pair !== '' ? { text, pair } : { text });
+        }
+        const predictor = await loadRun(run, { weights: opts.weights });
+        const rows = await predictor.predict(records, {
+          ...(opts.tasks ? { tasks: opts.tasks.split(',').map((t) => t.trim()) } : {}), topK: opts.topK, batchSize: opts.batchSize, beamSize: opts.beam,
+        });
+        const lines = rows.map((predictions, i) => JSON.stringify({ ...(typeof records[i] === 'string' ? { text: records[i] } : records[i] as object), predictions })).join('\n') + '\n';
+        if (opts.output === undefined) process.stdout.write(lines);
+        else {
+          writeFileAtomic(opts.output, lines, 'predict --output');
+          console.log(`${opts.output}\t${rows.length} rows`);
+        }
+        return;
+      }
+      if (task === undefined || inputs.length === 0) throw new InvalidArgumentError('give <run> <task> <inputs...>, or <run> --input <file>');
+      const predictor = await loadRun(run, { weights: opts.weights });
+      if (!predictor.tasks.some((t) => t.name === task)) throw new InvalidArgumentError(`'${task}' is not a task of this run (tasks: ${predictor.tasks.map((t) => t.name).join(', ')})`);
+      const rows = await predictor.predict(inputs.map(cliInput), { tasks: [task], beamSize: opts.beam, topK: opts.topK, batchSize: opts.batchSize });
+      inputs.forEach((input, i) => console.log(`${input}\t${formatPrediction(rows[i]![task]!)}`));
     });
 
   program.command('report')
@@ -282,8 +324,8 @@ export function buildProgram(): Command {
       const results = await train(path.join(packageRoot, 'configs', 'phonetics-demo.json'), opts.out, opts.steps);
       printResults(results);
       console.log('\nExample pronunciations (multi-task model, beam 4)');
-      const said = await predictRun(opts.out, 'g2p', DEMO_WORDS, { beamSize: 4 });
-      DEMO_WORDS.forEach((word, i) => console.log(`  ${word.padEnd(14)} ${said[i]}`));
+      const said = await (await loadRun(opts.out)).predict(DEMO_WORDS, { tasks: ['g2p'], beamSize: 4 });
+      DEMO_WORDS.forEach((word, i) => console.log(`  ${word.padEnd(14)} ${formatPrediction(said[i]!.g2p!)}`));
       console.log(`\nrun written to ${opts.out}; open ${path.join(opts.out, 'report.html')}`);
       console.log(`demo wall time: ${((performance.now() - started) / 1000).toFixed(0)} s`);
     });

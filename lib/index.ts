@@ -47,3 +47,7 @@ export * as distributed from './distributed.ts';
 /** What the native core registers: every sharing scheme, head, weighting method, sampler, strategy,
  * optimizer and schedule, with its defaults and capabilities. */
 export { registry } from './schema.ts';
+
+/** Raw text in, answers out: mt.loadRun(dir) and its predict (lib/predict). */
+export { loadRun, formatPrediction } from './predict/predictor.ts';
+export type * from './predict/predictor.ts';

@@ -160,12 +160,11 @@ export interface NativeTrainerHandle {
 export interface NativeMultiTaskModel extends NativeModuleBase {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
   predict(task: string, batch: NativeModelBatch): T;
-  /** predict on a thread of libuv's pool; the model is busy until the promise settles. */
-  predictAsync(task: string, batch: NativeModelBatch): Promise<T>;
   /** What predict and generate compute in (native/core/nn/inference.h). */
   setPrecision(precision: 'fp32' | 'bf16' | 'int8'): void;
   precision(): 'fp32' | 'bf16' | 'int8';
   generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
+  predictTasks(tasks: string[], batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
   addTask(task: object): void;
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
   setTrainable(part: string, trainable: boolean): void;

@@ -2,8 +2,7 @@
  * Inference precisions (MultiTaskModel.precision, native/core/nn/inference.h): bf16 autocast and
  * int8 dynamic quantization of the linear layers stay within stated tolerances of fp32, on a
  * trained fixture model (its held-out metrics) and on a token model with attention over 24
- * positions (its raw outputs); fp32 comes back bit-identical; predictAsync gives predict's answer
- * off the JavaScript thread and holds the model busy meanwhile.
+ * positions (its raw outputs); fp32 comes back bit-identical; predictTasks honours the precision.
  */
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
@@ -105,14 +104,15 @@ describe('inference precisions', () => {
     expect(model.precision).toBe('fp32');
   });
 
-  it('predictAsync gives predict\'s answer and holds the model busy until it settles', async () => {
+  it('predictTasks (off the JavaScript thread) computes at the model\'s precision', async () => {
     const model = tokenModel();
     const inputs = tokenInputs();
-    const expected = model.predict('value', inputs).toArray();
-    const pending = model.predictAsync('value', inputs);
-    expect(() => model.predict('value', inputs)).toThrow(expect.objectContaining({ code: ErrorCode.MODEL_BUSY }));
-    expect((await pending).toArray()).toEqual(expected);
-    expect(model.predict('value', inputs).toArray()).toEqual(expected);
-    expect(() => model.predictAsync('nope', inputs)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARG, message: expect.stringMatching(/'task' must be one of value, label/) }));
+    for (const precision of ['fp32', 'bf16', 'int8'] as const) {
+      model.precision = precision;
+      const expected = model.predict('value', inputs).toArray();
+      const result = await model.predictTasks(['value'], inputs);
+      expect(result.value!.predictions.toArray(), precision).toEqual(expected);
+      expect(result.value!.outputs!.dtype, precision).toBe('float32');
+    }
   });
 });

@@ -62,6 +62,16 @@ export interface Generated {
   scores: Tensor;
 }
 
+/** One task's result of MultiTaskModel.predictTasks. */
+export interface TaskPredictions {
+  /** What `predict` gives: class ids, values, 0/1 labels, tag ids; for sequence tasks the generated ids (B, T). */
+  predictions: Tensor;
+  /** The head's raw outputs (logits or values); absent for sequence tasks. */
+  outputs?: Tensor;
+  /** Sequence tasks: each generated sequence's sum of log-probabilities (B). */
+  scores?: Tensor;
+}
+
 export interface ModelSummary {
   total: number;
   shared: number;
@@ -188,14 +198,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     return new Tensor(this.native.predict(this.#checkTask(task, where), nativeBatch(inputs, where, false)));
   }
 
-  /** predict on a thread of libuv's pool: the event loop stays free meanwhile. The model is busy (changes refused) until it settles. */
-  predictAsync(task: string, inputs: ModelInputs): Promise<Tensor> {
-    const where = 'MultiTaskModel.predictAsync';
-    return this.native.predictAsync(this.#checkTask(task, where), nativeBatch(inputs, where, false)).then((t) => new Tensor(t));
-  }
-
   /**
-   * The precision predict, predictAsync and generate compute in (training is unaffected): 'fp32',
+   * The precision predict, predictTasks and generate compute in (training is unaffected): 'fp32',
    * 'bf16' (autocast on the model's device; on CPU through oneDNN) or 'int8' (dynamic quantization
    * of the linear layers, CPU only). See docs/serving.md for what each costs in accuracy.
    */
@@ -217,6 +221,31 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const resolved = parse(GenerateOptionsSchema, options, `${where}.options`);
     const r = this.native.generate(task, nativeBatch(inputs, where, false), resolved);
     return { sequences: new Tensor(r.sequences), scores: new Tensor(r.scores) };
+  }
+
+  /**
+   * Inference for several tasks of the same inputs, on a native worker thread (the JavaScript thread
+   * stays free): the shared encoder runs once, then each head predicts (its raw outputs and its
+   * predictions, as `forward` and `predict` give them) or generates (sequence tasks, with `options`).
+   * Runs in eval mode (no dropout) without gradients whatever the model's mode, and leaves the mode as
+   * it was. While it runs the model is busy: fits, steps and changes (and a second predictTasks) are refused.
+   */
+  async predictTasks(tasks: string[], inputs: ModelInputs, options: GenerateOptions = {}): Promise<Record<string, TaskPredictions>> {
+    const where = 'MultiTaskModel.predictTasks';
+    if (!Array.isArray(tasks) || tasks.length === 0) throw argumentError(where, `'tasks' must be a non-empty array of task names, got ${describe(tasks)}`);
+    tasks.forEach((t) => this.#checkTask(t, where));
+    if (new Set(tasks).size !== tasks.length) throw argumentError(where, `'tasks' names a task twice`);
+    const resolved = parse(GenerateOptionsSchema, optionsObject(options, where), `${where}.options`);
+    const raw = await this.native.predictTasks(tasks, nativeBatch(inputs, where, false), resolved);
+    const out: Record<string, TaskPredictions> = {};
+    for (const [task, r] of Object.entries(raw)) {
+      out[task] = {
+        predictions: new Tensor(r.predictions),
+        ...(r.outputs ? { outputs: new Tensor(r.outputs) } : {}),
+        ...(r.scores ? { scores: new Tensor(r.scores) } : {}),
+      };
+    }
+    return out;
   }
 
   /** The backbone's hidden states and, with a pooler, its pooled output (with autograd): what a pretrained encoder computes. */

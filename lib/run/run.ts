@@ -20,7 +20,7 @@ import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
 import { load as loadTensors } from '../serialization.ts';
-import { manualSeed, setNumThreads, tensor } from '../tensor.ts';
+import { manualSeed, setNumThreads } from '../tensor.ts';
 import { Trainer, type ProgressEvent } from '../train/trainer.ts';
 import type { TrainerOptions } from '../train/config.ts';
 import { parseRunConfig, type RunConfig } from './config.ts';
@@ -331,26 +331,4 @@ export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
   return evaluateTasks(trainer, tasks.tasks, split);
-}
-
-/** The model's predictions for raw inputs of one task, as text. */
-export async function predictRun(dir: string, taskName: string, inputs: string[], options: { beamSize?: number } = {}): Promise<string[]> {
-  options = optionsObject(options, 'RunLog.predictRun');
-  const { config, tasks } = runTasksOf(dir);
-  const task = tasks.tasks.find((t) => t.name === taskName);
-  if (!task) throw argumentError('predict', `'${taskName}' is not a task of this run (tasks: ${tasks.tasks.map((t) => t.name).join(', ')})`);
-  if (inputs.length === 0) throw argumentError('predict', 'give at least one input');
-  const model = await MultiTaskModel.load(runModelDir(dir), { device: config.device });
-  const rows = inputs.map((input) => task.encode(input));
-  const width = Math.max(...rows.map((r) => r.ids.length));
-  const pad = (values: number[], fill: number) => [...values, ...Array(width - values.length).fill(fill)];
-  const inputIds = tensor(rows.map((r) => pad(r.ids, tasks.input.padId)), { dtype: 'int64' });
-  const tokenTypeIds = tensor(rows.map((r) => pad(r.tokenTypeIds, 0)), { dtype: 'int64' });
-  const lengths = tensor(rows.map((r) => r.ids.length), { dtype: 'int64' });
-  if (task.head.kind === 'sequence') {
-    const { sequences } = model.generate(taskName, { inputIds, lengths, tokenTypeIds }, { beamSize: options.beamSize ?? 4 });
-    return (sequences.toArray() as number[][]).map((ids) => task.describe(ids));
-  }
-  const predictions = model.predict(taskName, { inputIds, lengths, tokenTypeIds }).toArray() as number[];
-  return predictions.map((p) => task.describe(p));
 }

@@ -14,6 +14,20 @@ import type { DataConfig, PhoneticsTask } from './config.ts';
 
 export type EvalSplit = 'dev' | 'test';
 
+/** One raw input: a text, and for sentence-pair tasks its pair. */
+export interface RunInput {
+  text: string;
+  pair?: string;
+}
+
+/** An input as the model reads it. */
+export interface EncodedInput {
+  ids: number[];
+  tokenTypeIds: number[];
+  /** The input's whitespace-separated words and the position of each one's first token (tagging reads one tag there). */
+  words: { word: string; start: number }[];
+}
+
 export interface RunTask {
   name: string;
   head: TaskSpec;
@@ -21,8 +35,10 @@ export interface RunTask {
   dataset(split: 'train' | EvalSplit): Dataset;
   /** More evaluation sets of the same task, by the name their metrics are reported under (MNLI: 'mnli-mm', the mismatched split). */
   extraEvalSets?: Record<string, (split: EvalSplit) => Dataset>;
-  /** Input ids (and segment ids) of one raw input (a word, a name, a sentence or "sentence ||| pair"). */
-  encode(input: string): { ids: number[]; tokenTypeIds: number[] };
+  /** The inputs it reads: a text, and a pair for sentence-pair tasks. */
+  inputFields: ('text' | 'pair')[];
+  /** Names of the classes (classification), labels (multi-label) or tags (tagging), in id order. */
+  labels?: string[];
   /** A prediction (class id, value, or generated ids) as text. */
   describe(prediction: number | number[]): string;
   /** The metric a model is judged by on this task (see lib/train's evaluation). */
@@ -32,6 +48,13 @@ export interface RunTask {
 export interface RunTasks {
   input: { vocabSize: number; maxLength: number; padId: number };
   tasks: RunTask[];
+  /** Input ids (and segment ids) of one raw input, the same for every task (the encoder reads them once). */
+  encode(input: RunInput): EncodedInput;
+}
+
+/** Refuses a pair for a run whose tasks read one text. */
+function refusePair(input: RunInput, source: string): void {
+  if (input.pair !== undefined) throw argumentError('predict', `the tasks of this ${source} run read one text: 'pair' has no place (got ${JSON.stringify(input.pair)})`);
 }
 
 function memo<K, V>(make: (key: K) => V): (key: K) => V {
@@ -51,10 +74,13 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
   const letters = dict.letters;
   const maxLength = dict.longestWord + 2;
   const longestPronunciation = dict.entries.reduce((m, e) => Math.max(m, e.phonemes.length), 0);
-  const encode = (word: string) => {
-    const { ids, tokenTypeIds } = letters.encode(word.toLowerCase(), { maxLength });
-    return { ids, tokenTypeIds };
+  const encode = (input: RunInput): EncodedInput => {
+    refusePair(input, 'phonetics');
+    const { ids, tokenTypeIds } = letters.encode(input.text.toLowerCase(), { maxLength });
+    return { ids, tokenTypeIds, words: [] };
   };
+  const classes = (n: number, describe: (c: number) => string) => Array.from({ length: n }, (_, c) => describe(c));
+  const inputFields: RunTask['inputFields'] = ['text'];
   const make = (task: PhoneticsTask): RunTask => {
     const dataset = memo((split: 'train' | EvalSplit) => {
       const options = { tokenizer: letters, maxLength, limit: limitFor(config, split) };
@@ -68,18 +94,24 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
             vocabSize: dict.phonemes.vocabSize, maxLength: longestPronunciation + 1, decoderLayers,
             bosId: dict.phonemes.bosId, eosId: dict.phonemes.eosId, padId: dict.phonemes.padId,
           }),
-          dataset, encode, mainMetric: 'per',
+          dataset, inputFields, mainMetric: 'per',
           describe: (ids) => dict.phonemes.decodeSymbols(ids as number[], { skipSpecialTokens: true }).join(' '),
         };
-      case 'syllables':
-        return { name: task, head: heads.classification({ classes: dict.maxSyllables + 1, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `${c} syllable${c === 1 ? '' : 's'}` };
-      case 'stress':
-        return { name: task, head: heads.classification({ classes: dict.maxSyllables, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => `primary stress on vowel ${(c as number) + 1}` };
-      case 'gender':
-        return { name: task, head: heads.classification({ classes: 2, decoderLayers: headLayers }), dataset, encode, mainMetric: 'accuracy', describe: (c) => data.GENDER_LABELS[c as number] ?? String(c) };
+      case 'syllables': {
+        const labels = classes(dict.maxSyllables + 1, (c) => `${c} syllable${c === 1 ? '' : 's'}`);
+        return { name: task, head: heads.classification({ classes: labels.length, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+      }
+      case 'stress': {
+        const labels = classes(dict.maxSyllables, (c) => `primary stress on vowel ${c + 1}`);
+        return { name: task, head: heads.classification({ classes: labels.length, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+      }
+      case 'gender': {
+        const labels = [...data.GENDER_LABELS];
+        return { name: task, head: heads.classification({ classes: 2, decoderLayers: headLayers }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+      }
     }
   };
-  return { input: { vocabSize: letters.vocabSize, maxLength, padId: letters.padId }, tasks: config.tasks.map(make) };
+  return { input: { vocabSize: letters.vocabSize, maxLength, padId: letters.padId }, tasks: config.tasks.map(make), encode };
 }
 
 /** The tokenizer of a GLUE run: the pretrained model directory's, or data.tokenizer. */
@@ -98,22 +130,23 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { headLayers
     const evalSplit = (split: EvalSplit) => (task === 'mnli' ? `${split}_matched` : split);
     const dataset = memo((split: 'train' | EvalSplit) => load(split === 'train' ? 'train' : evalSplit(split)));
     const mismatched = memo((split: EvalSplit) => load(`${split}_mismatched`));
-    const encode = (input: string) => {
-      const [text, pair] = input.split(' ||| ');
-      const { ids, tokenTypeIds } = tokenizer.encode(text!, { pair, maxLength: config.maxLength });
-      return { ids, tokenTypeIds };
-    };
     const mainMetric = task === 'cola' ? 'matthews' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
     const head = labels === 'regression'
       ? heads.regression({ decoderLayers: headLayers })
       : heads.classification({ classes: labels.length, decoderLayers: headLayers });
+    const pairs = 'pair' in Object.values(data.glue.TASK_SPECS[task].splits)[0]!.layout;
     return {
-      name: task, head, dataset, encode, mainMetric,
+      name: task, head, dataset, mainMetric, inputFields: pairs ? ['text', 'pair'] : ['text'],
+      ...(labels === 'regression' ? {} : { labels: [...labels] }),
       ...(task === 'mnli' ? { extraEvalSets: { 'mnli-mm': mismatched } } : {}),
       describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : labels[p as number] ?? String(p)),
     };
   };
-  return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make) };
+  const encode = (input: RunInput): EncodedInput => {
+    const { ids, tokenTypeIds } = tokenizer.encode(input.text, { ...(input.pair === undefined ? {} : { pair: input.pair }), maxLength: config.maxLength });
+    return { ids, tokenTypeIds, words: [] };
+  };
+  return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make), encode };
 }
 
 /** Decoder layers of sequence heads and of classification/regression heads. */

@@ -128,10 +128,10 @@ void refuseIfBackwardReachesBusy(const at::Tensor& root) {
 void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
   std::vector<Property> properties{InstanceMethod<&NativeMultiTaskModel::Forward>("forward"),
                                    InstanceMethod<&NativeMultiTaskModel::Predict>("predict"),
-                                   InstanceMethod<&NativeMultiTaskModel::PredictAsync>("predictAsync"),
                                    InstanceMethod<&NativeMultiTaskModel::SetPrecision>("setPrecision"),
                                    InstanceMethod<&NativeMultiTaskModel::Precision>("precision"),
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
+                                   InstanceMethod<&NativeMultiTaskModel::PredictTasks>("predictTasks"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
@@ -201,68 +201,6 @@ Napi::Value NativeMultiTaskModel::Predict(const Napi::CallbackInfo& info) {
   });
 }
 
-namespace {
-// One predict on a thread of libuv's pool (short, unlike fit), the model claimed busy meanwhile:
-// a change to it, or a second native job on it, is refused until the promise settles.
-class PredictWorker : public Napi::AsyncWorker {
- public:
-  PredictWorker(Napi::Env env, const ModelLease& lease, std::string task, data::Batch batch)
-      : Napi::AsyncWorker(env, "mtl-torch:predict"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        claim_(lease),
-        model_(lease.model),
-        task_(std::move(task)),
-        batch_(std::move(batch)) {}
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      adoptThreadSettings();
-      result_ = model_->predict(task_, batch_);
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  }
-  void OnOK() override {
-    Napi::HandleScope scope(Env());
-    claim_.release();
-    batch_ = data::Batch();
-    if (error_) {
-      deferred_.Reject(errorValue(Env(), error_));
-    } else {
-      deferred_.Resolve(TensorHandle::Wrap(Env(), result_));
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    claim_.release();
-    deferred_.Reject(e.Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  BusyClaim claim_;
-  std::shared_ptr<model::MultiTaskModelImpl> model_;
-  std::string task_;
-  data::Batch batch_;
-  at::Tensor result_;
-  std::exception_ptr error_;
-};
-}  // namespace
-
-// predictAsync(task, batch) -> Promise<tensor>: predict off the JavaScript thread.
-Napi::Value NativeMultiTaskModel::PredictAsync(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    Args args(info);
-    std::string task = args.string(0);
-    data::Batch batch = batchOf(args.value(1), "batch");
-    model_->taskKind(task);  // refuses an unknown task before any thread
-    auto* worker = new PredictWorker(info.Env(), ModelLease{model_, busy_}, std::move(task), std::move(batch));
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
-  });
-}
-
 // setPrecision('fp32' | 'bf16' | 'int8'): what predict and generate compute in.
 Napi::Value NativeMultiTaskModel::SetPrecision(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
@@ -287,6 +225,96 @@ Napi::Value NativeMultiTaskModel::Generate(const Napi::CallbackInfo& info) {
     out.Set("sequences", TensorHandle::Wrap(info.Env(), generated.sequences));
     out.Set("scores", TensorHandle::Wrap(info.Env(), generated.scores));
     return out;
+  });
+}
+
+namespace {
+
+// predictTasks on a libuv worker thread: the model is claimed busy (fits, steps and changes are
+// refused meanwhile, and a second predictTasks waits for nothing: it is refused as busy); the
+// tensors reach JavaScript on its thread.
+class PredictWorker : public Napi::AsyncWorker {
+ public:
+  PredictWorker(Napi::Env env, BusyClaim claim, std::shared_ptr<model::MultiTaskModelImpl> model, std::vector<std::string> tasks,
+                data::Batch batch, model::GenerateOptions options)
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        claim_(std::move(claim)),
+        model_(std::move(model)),
+        tasks_(std::move(tasks)),
+        batch_(std::move(batch)),
+        options_(options) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      adoptThreadSettings();
+      results_ = model_->predictTasks(tasks_, batch_, options_);
+    } catch (...) {
+      error_ = std::current_exception();
+      SetError("predict failed");
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    claim_.release();
+    auto out = Napi::Object::New(Env());
+    for (const auto& [task, result] : results_) {
+      auto entry = Napi::Object::New(Env());
+      if (result.outputs.defined()) entry.Set("outputs", TensorHandle::Wrap(Env(), result.outputs));
+      entry.Set("predictions", TensorHandle::Wrap(Env(), result.predictions));
+      if (result.scores.defined()) entry.Set("scores", TensorHandle::Wrap(Env(), result.scores));
+      out.Set(task, entry);
+    }
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error&) override {
+    Napi::HandleScope scope(Env());
+    claim_.release();
+    try {
+      try {
+        std::rethrow_exception(error_);
+      } catch (...) {
+        rethrowAsTorchError(Env());
+      }
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  BusyClaim claim_;
+  std::shared_ptr<model::MultiTaskModelImpl> model_;
+  std::vector<std::string> tasks_;
+  data::Batch batch_;
+  model::GenerateOptions options_;
+  std::map<std::string, model::TaskPrediction> results_;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+// predictTasks(tasks, batch, { beamSize, maxLength, lengthPenalty }) -> Promise<{ [task]: { outputs?, predictions, scores? } }>:
+// one encoder pass for every task, in eval mode, off the JavaScript thread.
+Napi::Value NativeMultiTaskModel::PredictTasks(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Args args(info);
+    if (!info[0].IsArray()) throw ArgumentError("tasks must be an array of task names");
+    const auto list = info[0].As<Napi::Array>();
+    std::vector<std::string> tasks;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      const Napi::Value name = list.Get(i);
+      if (!name.IsString()) throw ArgumentError("tasks must be an array of task names");
+      tasks.push_back(name.As<Napi::String>().Utf8Value());
+    }
+    const auto options = readOptions<model::GenerateOptions>(jsonOf(args.value(2), "generate options"));
+    data::Batch batch = batchOf(args.value(1), "batch");
+    BusyClaim claim(ModelLease{model_, busy_});
+    auto* worker = new PredictWorker(info.Env(), std::move(claim), model_, std::move(tasks), std::move(batch), options);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
   });
 }
 

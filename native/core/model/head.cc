@@ -14,6 +14,10 @@ std::shared_ptr<HeadImpl> makeHead(const TaskConfig& task, const HeadContext& co
 
 const data::TargetLayout& targetLayoutOf(const std::string& kind) { return Registry<HeadEntry>::instance().at(kind).targets; }
 
+bool generatesOf(const std::string& kind) {
+  return Registry<HeadEntry>::instance().at(kind).capabilities.value("generates", false);
+}
+
 int64_t decoderLayersOf(const TaskConfig& task) {
   // The heads that have decoder layers declare `decoderLayers` in their options (and defaults).
   const Options& defaults = Registry<HeadEntry>::instance().at(task.kind).defaults;

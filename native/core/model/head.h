@@ -93,6 +93,8 @@ using RegisterHead = Register<HeadEntry, KindOptions>;
 
 std::shared_ptr<HeadImpl> makeHead(const TaskConfig& task, const HeadContext& context);
 const data::TargetLayout& targetLayoutOf(const std::string& kind);
+// Whether heads of `kind` generate (their capabilities' `generates`).
+bool generatesOf(const std::string& kind);
 // A task's decoder layers (0 for heads without any).
 int64_t decoderLayersOf(const TaskConfig& task);
 

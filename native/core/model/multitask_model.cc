@@ -297,6 +297,37 @@ Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batc
   return generated;
 }
 
+std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std::vector<std::string>& tasks,
+                                                                       const data::Batch& batch,
+                                                                       const GenerateOptions& options) {
+  TORCH_CHECK_VALUE(!tasks.empty(), "predictTasks needs at least one task");
+  for (const auto& task : tasks) head(task);  // refuses unknown tasks before any work
+  EvalModeGuard eval(*this);
+  std::map<std::string, TaskPrediction> results;
+  {
+    InferenceScope scope(*this);
+    const data::Batch inputs = onDevice(batch);
+    auto encoded = encode(inputs, tasks);
+    for (const auto& task : tasks) {
+      HeadImpl& taskHead = head(task);
+      TaskPrediction result;
+      if (generatesOf(taskKind(task))) {
+        Generated generated = taskHead.generate(encoded.at(task), options);
+        result.predictions = generated.sequences;
+        result.scores = generated.scores;
+      } else {
+        result.outputs = taskHead.forward(encoded.at(task), inputs);
+        result.predictions = taskHead.predict(encoded.at(task), inputs);
+      }
+      results[task] = result;
+    }
+  }
+  for (auto& [task, result] : results) {
+    for (at::Tensor* t : {&result.outputs, &result.predictions, &result.scores}) *t = InferenceScope::release(*t);
+  }
+  return results;
+}
+
 std::string MultiTaskModelImpl::ownerOf(const std::string& name) const {
   const auto underTask = [&](const std::string& prefix) -> std::string {
     if (name.rfind(prefix, 0) != 0) return "";

@@ -74,6 +74,30 @@ struct TaskResult {
   at::Tensor loss;  // undefined unless losses were asked for
 };
 
+// One task's answer of predictTasks: outputs is undefined for generating heads.
+struct TaskPrediction {
+  at::Tensor outputs;      // the head's forward: logits or values
+  at::Tensor predictions;  // the head's predict, or the generated sequences (B, T)
+  at::Tensor scores;       // generated: each sequence's sum of log-probabilities (B)
+};
+
+// Sets a module to eval mode for its lifetime and gives it back the mode it had.
+class EvalModeGuard {
+ public:
+  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), wasTraining_(module.is_training()) {
+    if (wasTraining_) module_.eval();
+  }
+  ~EvalModeGuard() {
+    if (wasTraining_) module_.train(true);
+  }
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool wasTraining_;
+};
+
 struct ModelSummary {
   int64_t total = 0;
   int64_t shared = 0;
@@ -92,6 +116,11 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   // the same inputs (the same inputIds or features tensor) go through the shared encoder once.
   std::map<std::string, TaskResult> forward(const std::map<std::string, data::Batch>& batches, bool computeLoss);
   Generated generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options);
+  // Inference for several tasks of one batch of inputs: the shared encoder runs once, each head
+  // predicts (its outputs and predictions) or generates (sequence heads, with `options`). Eval mode
+  // (no dropout) and no gradients whatever the model's mode, which is left as it was.
+  std::map<std::string, TaskPrediction> predictTasks(const std::vector<std::string>& tasks, const data::Batch& batch,
+                                                     const GenerateOptions& options);
   // The backbone's hidden states (and pooled output), with autograd.
   BackboneOutput encodeBackbone(const data::Batch& batch);
   SharingSchemeImpl& sharing() { return *sharing_; }
