@@ -243,6 +243,11 @@ describe('mt.serve on a phonetics run', () => {
     try {
       const r = await fetch(`${url}/models/phonetics/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: ['hello'] }) });
       expect((await r.json()).predictions).toEqual(await run.predict(['hello']));
+      // A request above maxBatch runs alone, in passes of maxBatch inputs.
+      const many = words(40, 13);
+      const big = await (await fetch(`${url}/models/phonetics/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: many, tasks: ['gender'] }) })).json();
+      const expected = await run.predict(many, { tasks: ['gender'], batchSize: 1 });
+      big.predictions.forEach((row: any, i: number) => expect(Math.abs(row.gender.probabilities.male - (expected[i]!.gender as mt.ClassificationPrediction).probabilities.male!)).toBeLessThan(1e-4));
       const openapi = await (await fetch(`${url}/models/phonetics/v1/openapi.json`)).json();
       expect(Object.keys(openapi.paths)).toContain('/models/phonetics/v1/predict');
     } finally {

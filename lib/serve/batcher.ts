@@ -142,7 +142,8 @@ export class DynamicBatcher {
     for (const job of jobs) job.settled = true;
     const inputs = jobs.flatMap((j) => j.inputs);
     try {
-      const rows = await this.#predict(inputs, { ...first.options, batchSize: Math.max(count, 1) });
+      // One encoder pass for a coalesced call; a lone request above maxBatch runs in passes of maxBatch.
+      const rows = await this.#predict(inputs, { ...first.options, batchSize: Math.max(1, Math.min(count, this.#options.maxBatch)) });
       this.onBatch?.(count, jobs.length);
       let at = 0;
       for (const job of jobs) {
