@@ -98,6 +98,17 @@ describe('inference precisions', () => {
     expect(worst).toBeLessThan(0.05 * (Math.max(...reference) - Math.min(...reference)));
   });
 
+  it("fp32 inference (torch's fused encoder-layer kernel where it applies) equals the composite path within 1e-5, padded or not", async () => {
+    const model = tokenModel();
+    const inputs = tokenInputs();
+    for (const batch of [inputs, { inputIds: inputs.inputIds }]) {
+      // forward records gradients (the composite path); predictTasks records none (the fused kernel).
+      const composite = model.forward('value', batch).outputs.toArray() as number[];
+      const fused = (await model.predictTasks(['value'], batch)).value!.outputs!.toArray() as number[];
+      expect(Math.max(...fused.map((v, i) => Math.abs(v - composite[i]!)))).toBeLessThan(1e-5);
+    }
+  });
+
   it('refuses an unknown precision, naming it', () => {
     const model = tokenModel();
     expect(() => { (model as { precision: string }).precision = 'fp16'; }).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARG, message: expect.stringMatching(/precision.*'fp32', 'bf16', 'int8'.*fp16/) }));

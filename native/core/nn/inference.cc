@@ -106,6 +106,8 @@ const c10::IValue* Int8Linears::find(const at::Tensor& weight) const {
 Int8Scope::Int8Scope(const Int8Linears* linears) : previous_(activeInt8) { activeInt8 = linears; }
 Int8Scope::~Int8Scope() { activeInt8 = previous_; }
 
+bool int8Active() { return activeInt8 != nullptr; }
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   if (activeInt8 != nullptr && x.device().is_cpu() && x.scalar_type() == at::kFloat) {
     if (const c10::IValue* packed = activeInt8->find(weight)) {

@@ -56,6 +56,9 @@ class Int8Scope {
   const Int8Linears* previous_;
 };
 
+// Whether an Int8Scope with packs is active on this thread.
+bool int8Active();
+
 // at::linear(x, weight, bias), or the weight's int8 pack inside an Int8Scope.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 at::Tensor linear(torch::nn::Linear& layer, const at::Tensor& x);
