@@ -128,7 +128,6 @@ describe('mt.serve on a phonetics run', () => {
       for (const [body, status, message] of cases) {
         const r = await post(url, body);
         expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(status);
-        console.log(status, r.json.error.message.slice(0, 160));
         expect(r.json.error.message, JSON.stringify(body).slice(0, 80)).toMatch(message);
         expect(r.json.error.code).toMatch(/^ERR_/);
       }

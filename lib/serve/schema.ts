@@ -45,10 +45,8 @@ export type ResolvedServeOptions = z.output<typeof ServeOptionsSchema>;
 /** POST /v1/predict's body for a run with these tasks. */
 export function predictRequestSchema(taskNames: string[], limits: { maxInputs: number; maxTextLength: number }) {
   const text = z.string().max(limits.maxTextLength, { error: `expected at most ${limits.maxTextLength} characters` });
-  const input = z.union([text, z.strictObject({ text, pair: text.optional() })], {
-    error: 'expected a text or an object { text, pair? }',
-  });
-  const task = z.enum(taskNames as [string, ...string[]], { error: (issue) => `unknown task ${JSON.stringify(issue.input)} (tasks: ${taskNames.join(', ')})` });
+  const input = z.union([text, z.strictObject({ text, pair: text.optional() })]);
+  const task = z.enum(taskNames as [string, ...string[]]);
   return z.strictObject({
     inputs: z.array(input).min(1, { error: 'expected at least one input' }).max(limits.maxInputs, { error: `expected at most ${limits.maxInputs} inputs in one request` }),
     tasks: z.array(task).min(1).refine((t) => new Set(t).size === t.length, { error: 'names a task twice' }).optional(),
