@@ -41,7 +41,7 @@ const config = {
       ? { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 128, dropout: 0.1 }
       : { numLayers: 12, dModel: 512, nhead: 8, dimFeedforward: 2048, dropout: 0.1 },
     sharing: { kind: 'sharedEncoder' },
-    headLayers: values.tiny ? 1 : 2,
+    decoderLayers: { classification: values.tiny ? 1 : 2, regression: values.tiny ? 1 : 2 },
   },
   trainer: {
     strategy: { kind: 'alternating', every: 'step' },

@@ -26,7 +26,7 @@ describe('mtl-torch demo (tiny budget)', () => {
     config.data.trainLimit = 20000;
     config.data.evalLimit = 300;
     config.model.encoder = { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 128, dropout: 0.1 };
-    config.model.decoderLayers = 1;
+    config.model.decoderLayers = { sequence: 1, classification: 1 };
     config.baselines = ['g2p', 'gender'];
     config.diagnosticsEvery = 50;
     config.keepBest = { metric: 'g2p.per' };
@@ -110,7 +110,7 @@ describe('run config validation', () => {
 
   it.each<[(c: any) => void, string | null]>([
     [(c: any) => { c.steps = 0; }, 'config.steps: expected an integer > 0, got 0'],
-    [(c: any) => { c.data.source = 'imagenet'; }, 'config.data.source: expected "phonetics", "glue", got "imagenet"'],
+    [(c: any) => { c.data.source = 'imagenet'; }, 'config.data.source: expected "phonetics", "glue", "files", got "imagenet"'],
     [(c: any) => { c.data.tasks = ['g2p', 'rhyme']; }, 'config.data.tasks.1: expected one of "g2p", "syllables", "stress", "gender", got "rhyme"'],
     [(c: any) => { c.model.encoder.dModel = 'big'; }, 'config.model.encoder.dModel: expected a number, got "big"'],
     [(c: any) => { c.trainer.weighting = { kind: 'magic' }; }, 'config.trainer.weighting.kind: expected "equal", '],
@@ -142,7 +142,7 @@ describe('run config validation', () => {
     config.data.trainLimit = 200;
     config.data.evalLimit = 20;
     config.model.encoder = { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.1 };
-    config.model.decoderLayers = 1;
+    config.model.decoderLayers = { sequence: 1 };
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-threads-'));
     const file = path.join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));

@@ -277,7 +277,7 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const dir = tempDir('mtl-ddp-cli-');
     const config = {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
       steps: 12, evalEvery: 6, baselines: ['gender'], keepBest: { metric: 'gender.accuracy' }, checkpointEvery: 6,
     };
@@ -300,7 +300,7 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const dir = tempDir('mtl-ddp-cli-nodes-');
     const config = {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 300, evalLimit: 40 },
-      model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 }, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
       steps: 6, evalEvery: 3,
     };
@@ -330,7 +330,7 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const dir = tempDir('mtl-ddp-cli-resume-');
     const config = {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
       steps: 400, evalEvery: 10, checkpointEvery: 10,
     };

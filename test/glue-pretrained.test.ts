@@ -66,7 +66,7 @@ describe('the shipped GLUE configs', () => {
   it('glue-seed.json: a pretrained BERT-base directory, 2-layer task decoders, AdamW 2e-5, alternating with the sigmoid-loss rule', () => {
     const config = parseRunConfig(JSON.parse(readFileSync(path.join(root, 'configs', 'glue-seed.json'), 'utf8')));
     expect(config.model.encoder).toEqual({ pretrained: 'models/bert-base-uncased', dropout: 0.1 });
-    expect(config.model.headLayers).toBe(2);
+    expect(config.model.decoderLayers).toEqual({ classification: 2, regression: 2 });
     expect(config.trainer.strategy).toMatchObject({ kind: 'alternating', every: 'step' });
     expect(config.trainer.weighting).toEqual({ kind: 'sigmoidLoss' });
     expect(config.trainer.optimizer).toMatchObject({ kind: 'adamW', lr: 2e-5 });
@@ -103,7 +103,7 @@ describe('fine-tuning a pretrained encoder on GLUE', () => {
     makeCheckpoints([{ dir: bert, config: smallConfig('bert', { vocab_size: VOCAB.length, hidden_size: 32, intermediate_size: 64, max_position_embeddings: 40 }), scale: 0.05, vocab: VOCAB, seed: 1 }], tmp.dir);
     const config = {
       data: { source: 'glue', dir: glue, tasks: ['sst2', 'mnli'], maxLength: 32 },
-      model: { encoder: { pretrained: bert, dropout: 0 }, sharing: { kind: 'sharedEncoder' }, headLayers: 0 },
+      model: { encoder: { pretrained: bert, dropout: 0 }, sharing: { kind: 'sharedEncoder' }, decoderLayers: {} },
       trainer: {
         strategy: { kind: 'alternating', every: 'step' }, weighting: { kind: 'sigmoidLoss' }, sampler: { kind: 'proportional' },
         optimizer: { kind: 'adamW', lr: 3e-3, weightDecay: 0.01 }, batchSize: 16, seed: 0,
@@ -212,7 +212,7 @@ describe('transfer from an encoder pretrained by the test', () => {
       const file = path.join(dir, `${name}.json`);
       writeFileSync(file, JSON.stringify({
         data: { source: 'glue', dir: glue, tasks: ['sst2'], maxLength: 16 },
-        model: { encoder: { pretrained: encoder, dropout: 0 }, sharing: { kind: 'sharedEncoder' }, headLayers: 0 },
+        model: { encoder: { pretrained: encoder, dropout: 0 }, sharing: { kind: 'sharedEncoder' }, decoderLayers: {} },
         trainer: { optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01 }, batchSize: 16, seed: 0 },
         steps: 100,
       }));

@@ -21,7 +21,7 @@ describe('mt.loadRun on a phonetics run', () => {
   beforeAll(async () => {
     const config = {
       data: { source: 'phonetics', tasks: ['g2p', 'syllables', 'gender'], trainLimit: 2000, evalLimit: 40 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.5 }, decoderLayers: 1, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.5 }, decoderLayers: { sequence: 1 } },
       trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
       steps: 30, evalEvery: 15, keepBest: { metric: 'syllables.accuracy' }, threads: 1,
     };
@@ -37,6 +37,7 @@ describe('mt.loadRun on a phonetics run', () => {
     expect(run.tasks.every((t) => t.inputFields.join() === 'text')).toBe(true);
     expect(run.metadata.source).toBe('phonetics');
     expect(run.metadata.weights).toBe('best');
+    expect((await mt.loadRun(dir, { weights: 'final' })).metadata.weights).toBe('final');
     const perTask = Object.values(run.metadata.parameters.perTask).reduce((a, b) => a + b, 0);
     expect(run.metadata.parameters.shared + perTask).toBe(run.metadata.parameters.total);
   });
@@ -78,7 +79,7 @@ describe('mt.loadRun on a phonetics run', () => {
   it("equals the model's own predict and generate on the same ids (eval mode)", async () => {
     const run = await mt.loadRun(dir);
     const rows = await run.predict(WORDS, { beamSize: 3 });
-    const { tasks } = runTasksOf(dir);
+    const { tasks } = await runTasksOf(dir);
     const model = await mt.MultiTaskModel.load(runModelDir(dir));
     model.train();
     model.eval();
@@ -95,6 +96,16 @@ describe('mt.loadRun on a phonetics run', () => {
     expect(rows.map((r) => (r.g2p as mt.SequencePrediction).text)).toEqual((generated.sequences.toArray() as number[][]).map((ids) => g2p.describe(ids)));
     const scores = generated.scores.toArray() as number[];
     rows.forEach((r, i) => expect((r.g2p as mt.SequencePrediction).score).toBeCloseTo(scores[i]!, 5));
+    // predictTasks: one encoder pass for the three tasks, eval mode inside, the caller's mode kept.
+    model.train();
+    const before = model.native.sharedEncoderRuns();
+    const many = await model.predictTasks(['g2p', 'syllables', 'gender'], { inputIds, lengths }, { beamSize: 3 });
+    expect(model.native.sharedEncoderRuns() - before).toBe(1);
+    expect(model.training).toBe(true);
+    expect(many.gender!.predictions.toArray()).toEqual(gender);
+    expect(many.syllables!.predictions.toArray()).toEqual(syllables);
+    expect(many.g2p!.predictions.toArray()).toEqual(generated.sequences.toArray());
+    expect(many.gender!.outputs!.shape).toEqual([WORDS.length, 2]);
   });
 
   it("equals the CLI's batch mode (JSONL and CSV in, JSONL out) and its one-task mode", async () => {
@@ -159,4 +170,27 @@ describe('mt.loadRun on a phonetics run', () => {
     run.dispose();
     await refused(run.predict(['a']), 'ERR_DISPOSED', 'disposed');
   });
+});
+
+describe('mt.loadRun on a GLUE run (sentence pairs)', () => {
+  it('answers pair tasks and single-text tasks from one call; refuses a pair for single-text tasks', async () => {
+    const base = mkdtempSync(path.join(tmpdir(), 'mtl-predictor-glue-'));
+    const config = {
+      data: { source: 'glue', dir: path.join(root, 'test/fixtures/glue'), tasks: ['rte', 'stsb', 'sst2'], tokenizer: path.join(root, 'test/fixtures/tokenizers/vocab.txt'), maxLength: 32 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 } },
+      trainer: { batchSize: 8, seed: 0 }, steps: 4, evalEvery: 4, threads: 1,
+    };
+    const file = path.join(base, 'config.json');
+    writeFileSync(file, JSON.stringify(config));
+    const dir = path.join(base, 'run');
+    await trainRun(file, dir);
+    const run = await mt.loadRun(dir);
+    expect(run.metadata.weights).toBe('final');
+    expect(Object.fromEntries(run.tasks.map((t) => [t.name, t.inputFields]))).toEqual({ rte: ['text', 'pair'], stsb: ['text', 'pair'], sst2: ['text'] });
+    const [row] = await run.predict([{ text: 'A man is playing a guitar.', pair: 'A person plays music.' }]);
+    expect(['entailment', 'not_entailment']).toContain((row!.rte as mt.ClassificationPrediction).label);
+    expect(Number.isFinite((row!.stsb as mt.RegressionPrediction).value)).toBe(true);
+    expect(['0', '1']).toContain((row!.sst2 as mt.ClassificationPrediction).label);
+    await expect(run.predict([{ text: 'a', pair: 'b' }], { tasks: ['sst2'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining("'inputs[0].pair' is given") });
+  }, 300_000);
 });

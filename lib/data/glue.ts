@@ -245,6 +245,8 @@ export interface GlueLoadOptions {
   /** Tokens per example, special tokens included (default 128). */
   maxLength?: number;
   truncation?: TruncationStrategy;
+  /** Keep only this many examples, evenly spaced over the file (a run config's trainLimit / evalLimit). */
+  limit?: number;
 }
 
 /**
@@ -257,6 +259,12 @@ export function load(dir: string, task: GlueTask | string, tokenizer: TextTokeni
   if (typeof tokenizer?.encode !== 'function') throw argumentError('glue.load', `'tokenizer' must be a tokenizer (CharTokenizer, SubwordTokenizer), got ${describe(tokenizer)}`);
   const maxLength = options.maxLength === undefined ? 128 : checkInt(options.maxLength, 'glue.load', 'maxLength');
   const read = readExamples(dir, task, { split: options.split });
+  if (options.limit !== undefined) {
+    const limit = checkInt(options.limit, 'glue.load', 'limit');
+    if (limit < 1) throw argumentError('glue.load', `'limit' must be positive, got ${limit}`);
+    const all = read.examples;
+    if (all.length > limit) read.examples = Array.from({ length: limit }, (_, i) => all[Math.floor((i * all.length) / limit)]!);
+  }
   const encodings = read.examples.map((e) => tokenizer.encode(e.text, { pair: e.pair, maxLength, truncation: options.truncation }));
   const pairTask = read.examples[0]!.pair !== undefined;
   return Dataset.fromExamples(

@@ -6,3 +6,7 @@ export { cmudict, firstNames, fnv1a, splitOf, Cmudict, FirstNames, CMUDICT_TASKS
 export type { CmudictTask, Name, Pronunciation, Split } from './phonetics.ts';
 export { CharTokenizer, SubwordTokenizer, truncatePair, TRUNCATION_STRATEGIES } from './tokenizers.ts';
 export type { CharTokenizerOptions, EncodeOptions, Encoding, TextTokenizer, TruncationStrategy } from './tokenizers.ts';
+export { fromFiles } from './from-files.ts';
+export type { FilesData, FilesTask, FromFilesOptions } from './from-files.ts';
+export { readRecords, FILE_FORMATS } from './files.ts';
+export type { FileRecord, FileFormat } from './files.ts';

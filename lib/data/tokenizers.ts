@@ -203,11 +203,11 @@ export interface SubwordTrainOptions {
   minFrequency?: number;
 }
 
-const BERT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+export const BERT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
 // A BERT-style tokenizer.json (the layout Hugging Face's tokenizers writes for bert-base-uncased)
 // around a WordPiece vocabulary: a vocab.txt is turned into this in memory.
-function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object {
+export function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object {
   const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
   vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
   const idOf = (t: string) => {
@@ -240,12 +240,12 @@ function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object
   };
 }
 
-const BPE_SPECIALS = ['<pad>', '<unk>', '<s>', '</s>'];
+export const BPE_SPECIALS = ['<pad>', '<unk>', '<s>', '</s>'];
 const END_OF_WORD = '</w>';
 
 // A BPE tokenizer.json: lower-casing (optional), whitespace/punctuation pre-tokenizer, merges in
 // rank order, and the `<s> A </s> B </s>` template.
-function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, string][], lowercase: boolean): object {
+export function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, string][], lowercase: boolean, suffix: string | null = END_OF_WORD): object {
   const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
   vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
   const special = (t: string, type: number) => ({ SpecialToken: { id: t, type_id: type } });
@@ -262,9 +262,9 @@ function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, st
       pair: [special('<s>', 0), { Sequence: { id: 'A', type_id: 0 } }, special('</s>', 0), { Sequence: { id: 'B', type_id: 1 } }, special('</s>', 1)],
       special_tokens: Object.fromEntries(['<s>', '</s>'].map((t) => [t, { id: t, ids: [ids[t]], tokens: [t] }])),
     },
-    decoder: { type: 'BPEDecoder', suffix: END_OF_WORD },
+    decoder: suffix === null ? null : { type: 'BPEDecoder', suffix },
     model: {
-      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: END_OF_WORD,
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: suffix,
       fuse_unk: false, vocab: ids, merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };

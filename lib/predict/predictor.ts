@@ -16,7 +16,7 @@ import { parse, positiveInt } from '../schema.ts';
 import { tensor, type Tensor } from '../tensor.ts';
 import { describe, optionsObject } from '../validate.ts';
 import { runModelDir, runTasksOf } from '../run/run.ts';
-import type { EncodedInput, RunInput, RunTask } from '../run/tasks.ts';
+import type { EncodedInput, RunInput, RunTask, RunTasks } from '../run/tasks.ts';
 
 export type InputField = 'text' | 'pair';
 
@@ -130,10 +130,10 @@ class Predictor implements RunPredictor {
   readonly tasks: TaskInfo[];
   readonly metadata: RunMetadata;
   #model: MultiTaskModel | undefined;
-  #runTasks: ReturnType<typeof runTasksOf>['tasks'];
+  #runTasks: RunTasks;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(model: MultiTaskModel, runTasks: ReturnType<typeof runTasksOf>['tasks'], metadata: RunMetadata) {
+  constructor(model: MultiTaskModel, runTasks: RunTasks, metadata: RunMetadata) {
     this.#model = model;
     this.#runTasks = runTasks;
     this.tasks = metadata.tasks;
@@ -265,7 +265,7 @@ export async function loadRun(dir: string, optionsIn: LoadRunOptions = {}): Prom
   const where = 'loadRun';
   if (typeof dir !== 'string' || dir.length === 0) throw argumentError(where, `'dir' must be a run directory, got ${describe(dir)}`);
   const options = parse(LoadRunOptionsSchema, optionsObject(optionsIn, where), `${where}.options`);
-  const { config, tasks } = runTasksOf(dir);
+  const { config, tasks } = await runTasksOf(dir, 'predict');
   const modelDir = runModelDir(dir, options.weights);
   const device = options.device ?? config.device;
   const model = await MultiTaskModel.load(modelDir, { device: device as never });

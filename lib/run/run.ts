@@ -253,8 +253,7 @@ function checkpointStep(file: string): number {
   }
 }
 
-async function runAll(config: RunConfig, dir: string, log: RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
-  const tasks = runTasks(config.data, config.model);
+async function runAll(config: RunConfig, tasks: RunTasks, dir: string, log: RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
   if (config.threads !== undefined) setNumThreads(config.threads);
   const done = new Map(resume ? log.events().filter((e) => e.kind === 'result').map((e) => [e.model, e as RunResult]) : []);
   const train = async (run: TrainOne): Promise<RunResult> => {
@@ -300,23 +299,28 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
   options = optionsObject(options, 'RunLog.trainRun');
   const raw = readJsonFile(configFile, 'config');
   const config = parseRunConfig(raw);
+  // Every data file is read and checked (and a tokenizer trained) before anything of the run is written.
+  const tasks = await runTasks(config.data, config.model);
   if (writes(options)) {
     makeDirectory(dir, 'run');
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
+    for (const [file, content] of Object.entries(tasks.runFiles ?? {})) writeFileAtomic(path.join(dir, file), content, 'run');
   }
-  return runAll(config, dir, new RunLog(dir, true, writes(options)), options, false);
+  return runAll(config, tasks, dir, new RunLog(dir, true, writes(options)), options, false);
 }
 
 /** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
 export async function resumeRun(dir: string, options: TrainRunOptions = {}): Promise<RunSummary> {
   options = optionsObject(options, 'RunLog.resumeRun');
   if (!existsSync(path.join(dir, 'config.json'))) throw argumentError('resume', `${dir} is not a run directory (no config.json)`);
-  return runAll(loadRunConfig(path.join(dir, 'config.json')), dir, new RunLog(dir, false, writes(options)), options, true);
+  const { config, tasks } = await runTasksOf(dir);
+  return runAll(config, tasks, dir, new RunLog(dir, false, writes(options)), options, true);
 }
 
-export function runTasksOf(dir: string): { config: RunConfig; tasks: RunTasks } {
+/** A saved run's config and tasks; `need` 'predict' reads no data file. */
+export async function runTasksOf(dir: string, need: 'data' | 'predict' = 'data'): Promise<{ config: RunConfig; tasks: RunTasks }> {
   const config = loadRunConfig(path.join(dir, 'config.json'));
-  return { config, tasks: runTasks(config.data, config.model) };
+  return { config, tasks: await runTasks(config.data, config.model, { dir, need }) };
 }
 
 /** The multi-task model's folder: its best weights when the run kept them (default), else the final ones. */
@@ -327,7 +331,7 @@ export function runModelDir(dir: string, weights: 'best' | 'final' = 'best'): st
 
 /** Metrics of a trained run's model on its dev or test split. */
 export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights: 'best' | 'final' = 'best'): Promise<TaskMetrics> {
-  const { config, tasks } = runTasksOf(dir);
+  const { config, tasks } = await runTasksOf(dir);
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
   return evaluateTasks(trainer, tasks.tasks, split);

@@ -65,7 +65,7 @@ function writeTsv(file: string, ids: string[], predictions: string[]): void {
 /** Writes the GLUE server's test files of a trained GLUE run (its best weights when it kept them) into `out`. */
 export async function writeGlueSubmission(run: string, out: string): Promise<SubmissionResult> {
   const where = 'predict --glue-submission';
-  const { config, tasks } = runTasksOf(run);
+  const { config, tasks } = await runTasksOf(run);
   if (config.data.source !== 'glue') throw argumentError(where, `${run} is not a GLUE run (data.source is ${config.data.source})`);
   const glue = config.data;
   const model = await MultiTaskModel.load(runModelDir(run), { device: config.device });
