@@ -61,7 +61,7 @@ describe('mt.serve on a phonetics run', () => {
   beforeAll(async () => {
     const config = {
       data: { source: 'phonetics', tasks: TASKS, trainLimit: 1000, evalLimit: 40 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, headLayers: 0 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 } },
       trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
       steps: 20, evalEvery: 20, threads: 1,
     };

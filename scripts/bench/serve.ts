@@ -123,7 +123,7 @@ async function partB(): Promise<void> {
   const runDir = path.join(work, 'run');
   const config = {
     data: { source: 'phonetics', tasks: ['syllables', 'gender'], trainLimit: 1000, evalLimit: 40 },
-    model: { encoder: { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 256, dropout: 0.1 }, headLayers: 0 },
+    model: { encoder: { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 256, dropout: 0.1 } },
     trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
     steps: 20, evalEvery: 20, threads,
   };
