@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import cliProgress from 'cli-progress';
 import { environmentHasRendezvous, init as initDistributed, type ProcessGroup } from './distributed.ts';
 import { ErrorCode, TorchError } from './errors.ts';
 import { readJsonFile, writeFileAtomic } from './files.ts';
@@ -30,7 +29,8 @@ import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
 import { launch } from './run/launch.ts';
-import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunProgress, type RunSummary, type TrainRunOptions } from './run/run.ts';
+import { progressReporter } from './progress.ts';
+import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunSummary, type TrainRunOptions } from './run/run.ts';
 import { writeGlueSubmission } from './run/submission.ts';
 import { readRecords } from './data/files.ts';
 import { formatPrediction, loadRun, type PredictInput } from './predict/predictor.ts';
@@ -124,29 +124,12 @@ export function formatDeltas(summary: RunSummary): string {
   ]);
 }
 
-function progressBars() {
-  const bars = new cliProgress.MultiBar({
-    format: '{model} |{bar}| {value}/{total} steps | loss {loss} | {rate} steps/s',
-    hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 10_000, etaBuffer: 50,
-  }, cliProgress.Presets.shades_classic);
-  const byModel = new Map<string, cliProgress.SingleBar>();
-  return {
-    update({ model, event, totalSteps }: RunProgress) {
-      if (event.kind !== 'step') return;
-      if (!byModel.has(model)) byModel.set(model, bars.create(totalSteps, 0, { model: model.padEnd(18), loss: '-', rate: '-' }));
-      const total = Object.values(event.losses).reduce((a, b) => a + b, 0);
-      byModel.get(model)!.update(event.step, { loss: total.toFixed(3), rate: event.stepsPerSecond.toFixed(1) });
-    },
-    stop: () => bars.stop(),
-  };
-}
-
 async function withProgress(run: (options: TrainRunOptions) => Promise<RunSummary>, group?: ProcessGroup): Promise<RunSummary> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   // Data parallel: rank 0 shows the progress.
-  const bars = !group || group.isMain ? progressBars() : undefined;
+  const bars = !group || group.isMain ? progressReporter() : undefined;
   try {
     return await run({ onProgress: (p) => bars?.update(p), signal: controller.signal, ...(group ? { distributed: group } : {}) });
   } finally {

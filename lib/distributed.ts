@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { argumentError } from './errors.ts';
 import { native, type NativeProcessGroupHandle } from './native.ts';
 import type { MultiTaskModel } from './model/model.ts';
-import { describe, nonEmptyString, nonNegativeInt, parse, positiveInt, positiveNumber } from './schema.ts';
+import { describe, deviceName, nonEmptyString, nonNegativeInt, parse, positiveInt, positiveNumber } from './schema.ts';
 
 const WHERE = 'distributed.init';
 
@@ -18,7 +18,7 @@ export const InitOptionsSchema = z.strictObject({
   /** 'auto': NCCL for a CUDA device when this build has it, Gloo otherwise. */
   backend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
   /** Where the collectives run: 'cpu', or 'cuda' (cuda:LOCAL_RANK) / 'cuda:N' under NCCL. */
-  device: z.string().regex(/^(cpu|cuda|cuda:\d{1,3})$/, "expected 'cpu', 'cuda' or 'cuda:N'").default('cpu'),
+  device: deviceName.default('cpu'),
   /** Bounds the rendezvous and every collective: a rank lost or stuck longer than this ends the run with an error naming it. */
   timeoutSeconds: positiveNumber.max(86_400).default(60),
   /** How often each rank proves through the store that it is alive (a lost rank is named within three intervals). */

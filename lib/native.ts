@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, TorchError } from './errors.ts';
+import type { ProgressEvent } from './train/trainer.ts';
 
 /**
  * An opaque handle to a native at::Tensor (a slot of native/napi/tensor.cc's handle table). It
@@ -39,6 +40,9 @@ type T = NativeTensor;
 // A tensor, or a scalar (a number outside [2^52, 2^53), where handles live, or a BigInt).
 type Operand = T | number | boolean | bigint;
 type Opt<V> = V | undefined;
+// The op table is also called by name with run-time argument lists (tensor.ts's generated methods); the
+// typed entries below must fit this index signature, which only `any[]` parameters allow.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type OpFn = (...args: any[]) => T | T[] | undefined;
 
 /** The op table of native/napi/tensor_ops.cc; argument order follows PyTorch's signatures. */
@@ -146,7 +150,7 @@ export interface NativeProcessGroupHandle {
 
 /** native/napi/trainer.cc: a train::Trainer; fit and evaluate run on a worker thread. */
 export interface NativeTrainerHandle {
-  fit(trainSets: Record<string, NativeDatasetHandle>, evalSets: Record<string, NativeDatasetHandle> | undefined, settings: object, onEvent?: (event: any) => void): Promise<unknown>;
+  fit(trainSets: Record<string, NativeDatasetHandle>, evalSets: Record<string, NativeDatasetHandle> | undefined, settings: object, onEvent?: (event: ProgressEvent) => void): Promise<unknown>;
   evaluate(evalSets: Record<string, NativeDatasetHandle>): Promise<Record<string, Record<string, number>>>;
   step(batches: Record<string, NativeModelBatch>): { losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; skipped: boolean; reason?: string };
   abort(): void;
@@ -246,7 +250,7 @@ export interface NativeAddon {
   saveSafetensors(path: string, names: string[], tensors: T[], metadata?: Record<string, string>): void;
   /** Reads a safetensors file onto the CPU, tensors in the file's order. */
   loadSafetensors(path: string): { names: string[]; tensors: T[]; metadata: Record<string, string> };
-  setErrorClass(cls: Function): void;
+  setErrorClass(cls: new (message: string, code: ErrorCode) => Error): void;
 }
 
 export const packageRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -295,10 +299,10 @@ function libtorchForPrebuilds(): FoundLibtorch {
 }
 
 function loadAddon(): NativeAddon {
-  // MTL_TORCH_ADDON names a binary to load; MTL_TORCH_SKIP_LOCAL_BUILD=1 ignores build/ (to test prebuilds).
+  // MTL_TORCH_ADDON names a binary to load; else the local build, else the prebuild of the libtorch found.
   if (process.env.MTL_TORCH_ADDON) return require(path.resolve(process.env.MTL_TORCH_ADDON)) as NativeAddon;
   const local = path.join(packageRoot, 'build', 'Release', 'mtl_torch.node');
-  if (existsSync(local) && !process.env.MTL_TORCH_SKIP_LOCAL_BUILD) return require(local) as NativeAddon;
+  if (existsSync(local)) return require(local) as NativeAddon;
   const fail = (message: string): never => {
     throw new TorchError(`mtl-torch: no native addon could be loaded (no local build at ${local}).\n${message}`, ErrorCode.ADDON_LOAD);
   };

@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from './errors.ts';
 import { native as addon } from './native.ts';
-import type { Device } from './validate.ts';
+import { DEVICE_PATTERN, type Device } from './validate.ts';
 
 // ---- primitives ----
 
@@ -27,14 +27,24 @@ export const fraction = z.number().min(0).lt(1);
 /** [0, 1] */
 export const probability = z.number().min(0).max(1);
 export const nonEmptyString = z.string().min(1);
-export const device = z.string().regex(/^(cpu|cuda|cuda:\d{1,3})$/, "expected 'cpu', 'cuda' or 'cuda:N'").transform((d) => d as Device);
+/** A device name as given ('cpu', 'cuda', 'cuda:N'); `device` types it as a Device. */
+export const deviceName = z.string().regex(DEVICE_PATTERN, "expected 'cpu', 'cuda' or 'cuda:N'");
+export const device = deviceName.transform((d) => d as Device);
 
 // ---- the native registry ----
 
-export interface RegistryEntry { defaults: Record<string, unknown>; capabilities: Record<string, unknown> }
+export interface RegistryEntry {
+  defaults: Record<string, unknown>;
+  capabilities: Record<string, unknown>;
+  /** Heads only: the layout of their targets (data::TargetLayout), from which data sets build them. */
+  targets?: { dtype: 'int64' | 'float32'; dims: number; trim: 'none' | 'toInputs' | 'toTargetLengths' };
+}
 export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' | 'optimizer' | 'schedule' | 'pretrained';
 export type Registry = Record<Concept, Record<string, RegistryEntry>> & {
-  defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>>;
+  defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>> & {
+    /** The mt.nn blocks' defaults, from their native options structs (native/napi/registry.cc describeNnDefaults). */
+    nn: Record<'transformerLayer' | 'transformerStack' | 'multiheadAttention' | 'positionalEncoding' | 'linear' | 'layerNorm' | 'dropout', Record<string, unknown>>;
+  };
 };
 
 export const registry = addon.registry() as Registry;
@@ -109,7 +119,7 @@ export type FactoryOptions<T> = T extends unknown ? Omit<T, 'kind'> : never;
  * mt.<concept>.<kind>(options?) for every kind: validates `{ kind, ...options }` and returns the
  * complete object. `argumentOf` adapts kinds whose factory takes another argument (a number, a map).
  */
-export function factories<S extends KindShapes, A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = {}>(
+export function factories<S extends KindShapes, A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = Record<never, never>>(
   concept: string, schemas: KindSchemas<S>, argumentOf: A = {} as A,
 ): {
   [K in keyof S & string]: K extends keyof A

@@ -46,6 +46,8 @@ const young: (Tensor | undefined)[] = new Array<Tensor | undefined>(YOUNG_BATCH)
 let youngCount = 0;
 let sweepQueued = false;
 
+// The class merges with the interface below, which adds the generated unary/binary op methods.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Tensor {
   /** @internal The native handle; wrap native results with `new Tensor(handle)`, once per handle. */
   readonly handle: NativeTensor;

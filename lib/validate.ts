@@ -5,7 +5,8 @@ export const DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'int32', 'in
 export type DType = (typeof DTYPES)[number];
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
-const DEVICE_PATTERN = /^(cpu|cuda|cuda:\d{1,3})$/;
+/** A device name: 'cpu', 'cuda' or 'cuda:N' (the one pattern; lib/schema.ts's device schema uses it). */
+export const DEVICE_PATTERN = /^(cpu|cuda|cuda:\d{1,3})$/;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -12,12 +12,11 @@ Library use:
     results = model.forward(batch, ["g2p", "stress"])  # {task: (outputs, loss)}
     sequences, scores = model.generate("g2p", batch, beam_size=4)
 
-Script use (one process per test file, every case batched):
-    multitask_twin.py JOBS.json
-JOBS.json: [{"model": DIR, "inputs": IN.safetensors, "output": OUT.safetensors,
-             "tasks": [...], "grads": true, "generate": [{"task", "beamSize", "maxLength", "lengthPenalty"}]}]
-IN holds inputIds | features, lengths, and targets.<task>; OUT gets outputs.<task>, loss.<task>,
-grad.<parameter> (of the sum of the losses) and generate.<i>.sequences / .scores.
+The tests' job runner (one process per test file, every case batched) is
+test/support/multitask_twin_jobs.py.
+
+A config naming a sharing scheme or head this twin does not implement is refused (ValueError naming
+it); test/registry-kinds.test.ts checks SCHEMES and HEADS against the addon's registry.
 
 The twin stays in training mode: torch's inference fast paths (nested tensors) would change the
 numbers at padded positions, and the cases use dropout 0, so training mode computes the same math.
@@ -467,13 +466,20 @@ HEADS = {"classification": ClassificationHead, "regression": RegressionHead, "mu
          "tagging": TaggingHead, "sequence": SequenceHead}
 
 
+def implementation(table, kind, what):
+    """The twin's class for `kind`, or a ValueError naming the kind and what the twin has."""
+    if kind not in table:
+        raise ValueError("multitask_twin: no PyTorch twin for the %s '%s' (it has: %s)" % (what, kind, ", ".join(sorted(table))))
+    return table[kind]
+
+
 class MultiTaskTwin(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = config
         enc = config["encoder"]
         self.embedding = InputEmbedding(config)
-        scheme = SCHEMES[config["sharing"]["kind"]](config)
+        scheme = implementation(SCHEMES, config["sharing"]["kind"], "sharing scheme")(config)
         shared_layers = config["sharing"]["sharedLayers"] if config["sharing"]["kind"] == "layerwise" else enc["numLayers"]
         self.encoder = encoder_stack(enc, shared_layers)
         self.scheme_name = scheme.name
@@ -489,7 +495,8 @@ class MultiTaskTwin(nn.Module):
         self.tasks = nn.Module()
         for task in config["tasks"]:
             scheme.add_task(task["name"], config)
-            self.tasks.add_module(task["name"], HEADS[task["kind"]](task, config, shared_decoder, self.pooler))
+            head = implementation(HEADS, task["kind"], "head")
+            self.tasks.add_module(task["name"], head(task, config, shared_decoder, self.pooler))
 
     @classmethod
     def load(cls, directory):
@@ -519,41 +526,3 @@ class MultiTaskTwin(nn.Module):
             head = getattr(self.tasks, task)
             limit = min(max_length, head.head["maxLength"]) if max_length > 0 else head.head["maxLength"]
             return head.generate(memories[task], mask, beam_size, limit, length_penalty)
-
-
-def run_job(job):
-    model = MultiTaskTwin.load(job["model"])
-    model.train()
-    batch = load_tensors(job["inputs"])
-    out = {}
-    tasks = job.get("tasks", [])
-    if tasks:
-        results = model(batch, tasks)
-        total = None
-        for t, (outputs, loss) in results.items():
-            out["outputs." + t] = outputs.detach().contiguous()
-            if loss is not None:
-                out["loss." + t] = loss.detach().reshape(1)
-                total = loss if total is None else total + loss
-        if job.get("grads") and total is not None:
-            total.backward()
-            for name, p in model.named_parameters():
-                if p.grad is not None:
-                    out["grad." + name] = p.grad.detach().contiguous()
-    for i, g in enumerate(job.get("generate", [])):
-        sequences, scores = model.generate(g["task"], batch, g.get("beamSize", 1), g.get("maxLength", 0), g.get("lengthPenalty", 0.0))
-        out["generate.%d.sequences" % i] = sequences.contiguous()
-        out["generate.%d.scores" % i] = scores.contiguous()
-    save_tensors(out, job["output"])
-
-
-def main(argv):
-    torch.set_num_threads(1)
-    with open(argv[1]) as f:
-        jobs = json.load(f)
-    for job in jobs:
-        run_job(job)
-
-
-if __name__ == "__main__":
-    main(sys.argv)

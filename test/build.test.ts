@@ -4,7 +4,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageWithoutLocalBuild } from './helpers/no-local-build.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const findScript = path.join(root, 'scripts', 'find-libtorch.cjs');
@@ -14,8 +15,12 @@ const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 const found = JSON.parse(execFileSync(process.execPath, [findScript, '--json'], { encoding: 'utf8' }));
 const knownTorch = { MTL_TORCH_ONLY_ENV: '1', Torch_DIR: found.torchDir, LIBTORCH: '' };
 
+// The package without build/: the loader there falls through to the prebuilds.
+const withoutBuild = packageWithoutLocalBuild();
+afterAll(() => withoutBuild.remove());
+
 function runNode(code: string, env: Record<string, string>) {
-  return spawnSync(tsx, ['-e', code], { cwd: root, env: { ...process.env, ...knownTorch, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(tsx, ['-e', code], { cwd: withoutBuild.dir, env: { ...process.env, ...knownTorch, ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
 describe('libtorch discovery', () => {
@@ -50,7 +55,7 @@ describe('addon loading', () => {
   it.skipIf(!hasPrebuild)('loads the prebuild matching the installed libtorch when there is no local build (run `npm run prebuild` to enable)', () => {
     const result = runNode(
       "import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))",
-      { MTL_TORCH_SKIP_LOCAL_BUILD: '1' },
+      {},
     );
     expect(result.stderr).toBe('');
     expect(result.stdout.trim()).toBe('[2,3]');
@@ -58,7 +63,7 @@ describe('addon loading', () => {
 
   it('names the libtorch it expected and how to rebuild when nothing loads', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'mtl-prebuilds-'));
-    const result = runNode("import './lib/index.ts'", { MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: empty });
+    const result = runNode("import './lib/index.ts'", { MTL_TORCH_PREBUILDS: empty });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('no native addon could be loaded');
     expect(result.stderr).toContain('scripts/install.mjs --from-source');
@@ -69,7 +74,7 @@ describe('addon loading', () => {
     const tag = execFileSync(process.execPath, [findScript, '--tag'], { encoding: 'utf8', env: { ...process.env, ...knownTorch } }).trim();
     mkdirSync(path.join(dir, `${process.platform}-${process.arch}`));
     writeFileSync(path.join(dir, `${process.platform}-${process.arch}`, `mtl_torch.napi8-${tag}.node`), 'not a shared object');
-    const result = runNode("import './lib/index.ts'", { MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: dir });
+    const result = runNode("import './lib/index.ts'", { MTL_TORCH_PREBUILDS: dir });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(`libtorch ${tag}`);
     expect(result.stderr).toContain('did not load');

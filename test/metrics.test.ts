@@ -4,24 +4,26 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { requireTool } from './helpers/tools.ts';
 import { rng } from './helpers/train.ts';
 
 const { metrics } = mt;
 import { PYTHON } from './helpers/reference.ts';
 const REFERENCE = path.join(import.meta.dirname, 'reference', 'metrics.py');
 
-function hasReferencePython(): boolean {
+/** Why the reference cannot run here, or undefined. */
+function referencePythonProblem(): string | undefined {
   try {
     execFileSync(PYTHON, ['-c', 'import numpy'], { stdio: 'ignore' });
-    return true;
+    return undefined;
   } catch {
-    return false;
+    return `${PYTHON} with numpy is not installed (apt-get install python3-numpy, or set MTL_TORCH_PYTHON)`;
   }
 }
 
 
 describe('metrics against the independent reference (test/reference/metrics.py)', () => {
-  const available = hasReferencePython();
+  const available = requireTool('the metrics reference (python3 with numpy)', referencePythonProblem());
   it.skipIf(!available)('agrees on random cases, ties and degenerate inputs', () => {
     const random = rng(7);
     const ints = (n: number, k: number) => Array.from({ length: n }, () => Math.floor(random() * k));
@@ -86,7 +88,6 @@ describe('metrics against the independent reference (test/reference/metrics.py)'
       rmSync(dir, { recursive: true, force: true });
     }
   });
-  it.skipIf(available)('skipped: /usr/bin/python3 with numpy is not installed', () => {});
 });
 
 describe('metrics: hand-derivable cases', () => {

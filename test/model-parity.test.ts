@@ -25,15 +25,16 @@ const allHeads = (): Record<string, mt.TaskSpec> => ({
   g2p: mt.tasks.sequence({ vocabSize: 11, maxLength: 6, decoderLayers: 1 }),
 });
 
-const SCHEMES: Record<string, mt.SharingSpec> = {
-  sharedEncoder: mt.sharing.sharedEncoder(),
-  fullyShared: mt.sharing.fullyShared(),
-  layerwise: mt.sharing.layerwise({ sharedLayers: 1 }),
-  adaptersHoulsby: mt.sharing.adapters({ reduction: 4 }),
-  adaptersPfeiffer: mt.sharing.adapters({ reduction: 4, placement: 'pfeiffer' }),
-  lora: mt.sharing.lora({ rank: 2, alpha: 4, targets: ['q', 'v', 'o'] }),
-  mmoe: mt.sharing.mmoe({ experts: 3, topK: 2 }),
+/** The parity cases of each registered sharing scheme, by case name: a scheme added to the registry fails below until it brings its cases. */
+const SCHEME_CASES: Record<string, Record<string, mt.SharingSpec>> = {
+  sharedEncoder: { sharedEncoder: mt.sharing.sharedEncoder() },
+  fullyShared: { fullyShared: mt.sharing.fullyShared() },
+  layerwise: { layerwise: mt.sharing.layerwise({ sharedLayers: 1 }) },
+  adapters: { adaptersHoulsby: mt.sharing.adapters({ reduction: 4 }), adaptersPfeiffer: mt.sharing.adapters({ reduction: 4, placement: 'pfeiffer' }) },
+  lora: { lora: mt.sharing.lora({ rank: 2, alpha: 4, targets: ['q', 'v', 'o'] }) },
+  mmoe: { mmoe: mt.sharing.mmoe({ experts: 3, topK: 2 }) },
 };
+const SCHEMES: Record<string, mt.SharingSpec> = Object.fromEntries(Object.keys(mt.registry.sharing).flatMap((kind) => Object.entries(SCHEME_CASES[kind] ?? {})));
 
 function targetsFor(seed: number): Record<string, mt.Tensor> {
   mt.manualSeed(seed);
@@ -112,6 +113,10 @@ beforeAll(() => {
 afterAll(() => tmp.remove());
 
 describe('multi-task model vs the PyTorch twin', () => {
+  it('covers every registered sharing scheme and head kind', () => {
+    expect(Object.keys(mt.registry.sharing).filter((kind) => SCHEME_CASES[kind] === undefined), 'schemes without a parity case').toEqual([]);
+    expect(Object.values(allHeads()).map((t) => t.kind).sort(), 'head kinds in allHeads()').toEqual(Object.keys(mt.registry.head).sort());
+  });
   const names = [...Object.keys(SCHEMES), 'normFirst', 'features'];
   for (const [index, name] of names.entries()) {
     it(`${name}: outputs and losses of every task`, () => {

@@ -7,7 +7,8 @@ import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageWithoutLocalBuild } from './helpers/no-local-build.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -128,10 +129,13 @@ describe('install', () => {
 });
 
 describe('loader', () => {
+  // The package without build/: the loader there falls through to the prebuilds.
+  const withoutBuild = packageWithoutLocalBuild();
+  afterAll(() => withoutBuild.remove());
   function load(prebuildsDir: string, env: Record<string, string> = {}) {
     return spawnSync(tsx, ['-e', "import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))"], {
-      cwd: root, encoding: 'utf8', timeout: 60_000,
-      env: { ...process.env, ...knownTorch, MTL_TORCH_SKIP_LOCAL_BUILD: '1', MTL_TORCH_PREBUILDS: prebuildsDir, ...env },
+      cwd: withoutBuild.dir, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, ...knownTorch, MTL_TORCH_PREBUILDS: prebuildsDir, ...env },
     });
   }
 

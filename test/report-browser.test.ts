@@ -11,9 +11,10 @@ import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReport, type RunEvent } from '../lib/report/report.ts';
+import { requireTool } from './helpers/tools.ts';
 
 const CHROMIUM = process.env.MTL_TORCH_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
+const available = requireTool('Chromium', existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set MTL_TORCH_CHROMIUM)`);
 
 const TASKS = ['g2p', 'syllables', 'stress', 'gender'];
 
@@ -111,5 +112,3 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
     await page.close();
   }, 60_000);
 });
-
-it.skipIf(available)(`skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set MTL_TORCH_CHROMIUM)`, () => {});

@@ -1,6 +1,6 @@
 /**
  * mt.save / mt.load (native/core/safetensors.cc): exact round trips of every dtype, interop with
- * PyTorch through python/safetensors_io.py, the on-disk layout, and a fuzz-style sweep of
+ * PyTorch through python/safetensors_io.py (its test modes: test/support/safetensors_io_modes.py), the on-disk layout, and a fuzz-style sweep of
  * corrupted files, each of which must be refused with a TorchError (never a crash or a hang).
  */
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import type { Tensor } from '../lib/index.ts';
 import { native } from '../lib/native.ts';
+import { PYTHON } from './helpers/reference.ts';
+import { requireTool } from './helpers/tools.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mtl-safetensors-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -175,8 +177,8 @@ function freshPathWith(sd: Record<string, Tensor>, metadata?: Record<string, str
 
 // ---- PyTorch interop, through the pure-Python oracle (two Python runs in all) ----
 
-const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
-const oracle = path.join(import.meta.dirname, '..', 'python', 'safetensors_io.py');
+const python = PYTHON;
+const oracle = path.join(import.meta.dirname, 'support', 'safetensors_io_modes.py');
 const torchFile = path.join(dir, 'torch.safetensors');
 const torchValues = path.join(dir, 'torch.json');
 // One Python run at load time both probes for torch and writes the file the tests read.
@@ -223,7 +225,7 @@ function specOf(t: Tensor): ValueSpec {
   return { dtype: t.dtype, shape: t.shape, values };
 }
 
-describe.skipIf(pythonProblem !== undefined)(`PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`, () => {
+describe.skipIf(!requireTool('python3 with torch', pythonProblem))(`PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`, () => {
   it('loads a PyTorch-written file with PyTorch\'s exact values and metadata', () => {
     const expected = JSON.parse(readFileSync(torchValues, 'utf8')) as { __metadata__: Record<string, string>; tensors: Record<string, ValueSpec> };
     const { tensors, metadata } = mt.loadWithMetadata(torchFile);

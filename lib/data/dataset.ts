@@ -6,19 +6,45 @@
  */
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { native, type NativeBatch, type NativeDatasetHandle, type NativeDatasetTensors } from '../native.ts';
+import { taskSchemas, type TaskKind } from '../model/spec.ts';
+import { registry, type RegistryEntry } from '../schema.ts';
 import { Tensor, tensor } from '../tensor.ts';
 import { checkBoolean, checkInt, checkOneOf, describe } from '../validate.ts';
 
-export const TARGET_KINDS = ['classification', 'regression', 'multiLabel', 'sequence', 'tagging'] as const;
 /**
- * What each example's target is: the kind of the task (its head) it is for.
- * - `classification`: one class id (int64 [N]);
- * - `regression`: one real value (float32 [N]);
- * - `multiLabel`: one 0/1 (or soft) value per label (float32 [N, K]);
- * - `sequence`: an output token sequence, e.g. phonemes (int64 [N, T], padded with `targetPadId`);
- * - `tagging`: one class id per input token (int64 [N, L], padded with `targetPadId`).
+ * What each example's target is: the kind of the task (its head) it is for. Each head publishes its
+ * target layout (native/core/model/heads/*.cc, `data::TargetLayout`; `mt.registry.head[kind].targets`),
+ * and a data set builds the targets of any registered head from it:
+ * - int64 [N] (`classification`): one class id;
+ * - float32 [N] (`regression`): one real value;
+ * - float32 [N, K] (`multiLabel`): one 0/1 (or soft) value per label;
+ * - int64 [N, T] trimmed to target lengths (`sequence`): an output token sequence, e.g. phonemes,
+ *   padded with `targetPadId`;
+ * - int64 [N, L] trimmed to the inputs (`tagging`): one class id per input token, padded with `targetPadId`.
  */
-export type TargetKind = (typeof TARGET_KINDS)[number];
+export type TargetKind = TaskKind;
+
+/** A head's target layout as the registry publishes it (native/napi/registry.cc). */
+type TargetLayout = NonNullable<RegistryEntry['targets']>;
+/** The layouts a data set can build, by `${dtype}/${dims}/${trim}`. */
+type Builder = 'classIds' | 'values' | 'valueRows' | 'tokenSequences' | 'tokenTags';
+const BUILDERS: Record<string, Builder> = {
+  'int64/1/none': 'classIds', 'float32/1/none': 'values', 'float32/2/none': 'valueRows',
+  'int64/2/toTargetLengths': 'tokenSequences', 'int64/2/toInputs': 'tokenTags',
+};
+// In the order of the heads' schema lines (lib/model/spec.ts), whose kinds are the registry's (checked there).
+const LAYOUTS = new Map<string, TargetLayout & { builder: Builder }>(Object.keys(taskSchemas).map((kind) => {
+  const layout = registry.head[kind]!.targets;
+  const builder = layout === undefined ? undefined : BUILDERS[`${layout.dtype}/${layout.dims}/${layout.trim}`];
+  // A head whose layout no builder fits is a build error, refused when the package loads.
+  if (layout === undefined || builder === undefined) {
+    throw new TorchError(`mt.data: head '${kind}' publishes target layout ${JSON.stringify(layout)}, which no data set builder reads (lib/data/dataset.ts BUILDERS)`, ErrorCode.NATIVE);
+  }
+  return [kind, { ...layout, builder }];
+}));
+/** Every registered head's kind: the target kinds a data set accepts. */
+export const TARGET_KINDS: readonly TargetKind[] = [...LAYOUTS.keys()] as TargetKind[];
+const layoutOf = (kind: TargetKind) => LAYOUTS.get(kind)!;
 export type Target = number | number[];
 
 /** The widest rows and the most (row × position) cells of a data set built from arrays. */
@@ -178,18 +204,21 @@ interface TargetShape {
   classBound: number | undefined;
 }
 
-/** The id that pads sequence (default: padId) and tagging targets (default: -100, cross-entropy's ignore index). */
+/**
+ * The id that pads token targets: those trimmed to the inputs (a tag per token) default to -100,
+ * cross-entropy's ignore index, so padding positions carry no loss; token sequences to `padId`.
+ */
 function defaultTargetPadId(kind: TargetKind, padId: number, given: number | undefined, where: string): number {
   if (given !== undefined) return checkInt(given, where, 'targetPadId');
-  return kind === 'tagging' ? -100 : padId;
+  return layoutOf(kind).trim === 'toInputs' ? -100 : padId;
 }
 
-/** The target tensors of `kind` from JavaScript targets, each checked (errors name the entry). */
+/** The target tensors of `kind` (laid out as its head publishes) from JavaScript targets, each checked (errors name the entry). */
 function targetTensors(where: string, kind: TargetKind, targets: Target[], shape: TargetShape, make: (t: Tensor) => Tensor): { targets: Tensor; targetLengths?: Tensor; targetPadId: number } {
   const n = shape.rowLengths.length;
   const result = { targetPadId: shape.padId } as { targets: Tensor; targetLengths?: Tensor; targetPadId: number };
-  switch (kind) {
-    case 'classification': {
+  switch (layoutOf(kind).builder) {
+    case 'classIds': {
       const values = targets.map((t, i) => {
         if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
           throw argumentError(where, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
@@ -200,7 +229,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       result.targets = make(longTensor(Int32Array.from(values), [n]));
       break;
     }
-    case 'regression': {
+    case 'values': {
       const values = targets.map((t, i) => {
         if (typeof t !== 'number' || !Number.isFinite(t)) throw argumentError(where, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
         return t;
@@ -208,7 +237,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       result.targets = make(tensor(Float32Array.from(values), [n]));
       break;
     }
-    case 'multiLabel': {
+    case 'valueRows': {
       const first = targets[0];
       const k = Array.isArray(first) ? first.length : -1;
       const flat = new Float32Array(n * Math.max(k, 0));
@@ -224,7 +253,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       result.targets = make(tensor(flat, [n, k]));
       break;
     }
-    case 'sequence': {
+    case 'tokenSequences': {
       result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const sequences = checkIdRows(targets, 'targets', shape.classBound, true, where);
       const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
@@ -232,7 +261,7 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
       result.targetLengths = make(longTensor(Int32Array.from(sequences, (row) => row.length), [n]));
       break;
     }
-    case 'tagging': {
+    case 'tokenTags': {
       result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const tags = checkIdRows(targets, 'targets', shape.classBound, true, where);
       tags.forEach((row, i) => {
@@ -366,7 +395,7 @@ export class Dataset {
     for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
       const value = tensors[name];
       if (value === undefined) {
-        if (name === 'inputIds' || name === 'lengths' || (name === 'targetLengths' && kind === 'sequence' && tensors.targets !== undefined)) {
+        if (name === 'inputIds' || name === 'lengths' || (name === 'targetLengths' && layoutOf(kind).trim === 'toTargetLengths' && tensors.targets !== undefined)) {
           throw argumentError(where, `'${name}' is required`);
         }
         continue;

@@ -9,13 +9,21 @@ import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { copyFileAtomic, makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import { native, type NativeModelBatch, type NativeMultiTaskModel, type NativeTensor } from '../native.ts';
 import { Module } from '../nn/module.ts';
-import { native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
+import { capabilities, native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
 import { load as loadTensors, loadWithMetadata, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkDevice, checkOneOf, describe, type Device, optionsObject } from '../validate.ts';
 import { z } from 'zod';
 import { familyOf } from './pretrained.ts';
-import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type TaskSpec } from './spec.ts';
+import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type SharingSpec, type TaskSpec } from './spec.ts';
+
+/** What a sharing scheme's .cc publishes of itself (native/core/model/sharing.h SharingCapabilities). */
+interface SharingCapabilities { encodesOncePerBatch: boolean; exportable: boolean; adapters: boolean; perTaskLayers: boolean; sharedDecoder: boolean }
+const sharingCapabilities = (sharing: SharingSpec) => capabilities<SharingCapabilities & Record<string, unknown>>('sharing', sharing.kind);
+/** The encoder layers all tasks share: the scheme's `sharedLayers` where tasks have their own top layers, else all of them. */
+function sharedLayersOf(sharing: SharingSpec, numLayers: number): number {
+  return sharingCapabilities(sharing).perTaskLayers ? (sharing as { sharedLayers: number }).sharedLayers : numLayers;
+}
 
 /** A model's inputs: token ids (B, L) or features (B, L, F), with lengths (B) (else padding is inputIds == padId). */
 export interface ModelInputs {
@@ -270,17 +278,18 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     if (!info) throw argumentError(where, 'this model was not built from a pretrained encoder (mt.pretrained.encoder): it has no Hugging Face layout to write');
     const sharing = this.#config.sharing;
     const task = options.task === undefined ? undefined : this.#checkTask(options.task, where);
-    const ownLayers = sharing.kind === 'layerwise' && sharing.sharedLayers < this.#config.encoder.numLayers;
+    const sharedLayers = sharedLayersOf(sharing, this.#config.encoder.numLayers);
+    const ownLayers = sharedLayers < this.#config.encoder.numLayers;
     if (ownLayers && task === undefined) {
-      throw argumentError(where, `each task has its own top ${this.#config.encoder.numLayers - sharing.sharedLayers} layers (layerwise): give { task } to export that task's encoder`);
+      throw argumentError(where, `each task has its own top ${this.#config.encoder.numLayers - sharedLayers} layers (${sharing.kind}): give { task } to export that task's encoder`);
     }
     if (task !== undefined && !ownLayers) throw argumentError(where, `'task' selects a layerwise task's own layers; this model's encoder is the same for every task`);
-    if (['adapters', 'lora', 'mmoe', 'fullyShared'].includes(sharing.kind) && options.backbone !== true) {
+    if (!sharingCapabilities(sharing).exportable && options.backbone !== true) {
       throw argumentError(where, `the ${sharing.kind} scheme's per-task parts are not part of a ${info.modelType} encoder: pass { backbone: true } to export the shared backbone alone (and saveAdapter for a task's adapter weights)`);
     }
     const exported = this.native.exportPretrained(info.modelType, info.config, task ?? '');
     const tensors = Object.fromEntries(exported.names.map((name, i) => [name, new Tensor(exported.tensors[i]!)]));
-    const layers = (sharing.kind === 'layerwise' && task === undefined) ? sharing.sharedLayers : this.#config.encoder.numLayers;
+    const layers = task === undefined ? sharedLayers : this.#config.encoder.numLayers;
     const config = { ...info.config, [familyOf(info.modelType).layersKey]: layers };
     makeDirectory(dir, where);
     try {
@@ -304,7 +313,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const where = 'MultiTaskModel.saveAdapter';
     this.#checkTask(task, where);
     const sharing = this.#config.sharing;
-    if (sharing.kind !== 'adapters' && sharing.kind !== 'lora') {
+    if (!sharingCapabilities(sharing).adapters) {
       throw argumentError(where, `saves a task's adapters or LoRA weights; this model's sharing is ${sharing.kind}`);
     }
     if (typeof file !== 'string' || file.length === 0) throw argumentError(where, `'file' must be a non-empty path`);
@@ -372,11 +381,11 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const where = 'MultiTaskModel.addTask';
     if (this.taskNames.includes(name)) throw argumentError(where, `task '${name}' already exists`);
     const task = normalizeTask(name, head, where);
-    if (this.#config.sharing.kind === 'fullyShared' && 'decoderLayers' in task && task.decoderLayers > 0) {
+    if (sharingCapabilities(this.#config.sharing).sharedDecoder && 'decoderLayers' in task && task.decoderLayers > 0) {
       // Every head shares the one decoder built for the model's first tasks.
       const layers = Math.max(0, ...this.#config.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0)));
       if (task.decoderLayers > layers) {
-        throw argumentError(where, `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (fullyShared)`);
+        throw argumentError(where, `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (${this.#config.sharing.kind})`);
       }
     }
     checkBudget({ ...this.#config, tasks: [...this.#config.tasks, task] }, where);

@@ -6,7 +6,7 @@
  * config the native model is built from and that `config.json` stores (the PyTorch twin reads it).
  */
 import { z } from 'zod';
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { checkParameterBudget } from '../limits.ts';
 import {
   device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
@@ -227,6 +227,12 @@ const sharingSize: Record<string, (s: SharingSpec, c: ModelConfig) => number> = 
   mmoe: (s, c) => (s as { experts: number }).experts * (2 * c.encoder.dModel * c.encoder.dimFeedforward + c.encoder.dimFeedforward + c.encoder.dModel * (1 + c.tasks.length)),
 };
 
+{
+  // Every registered scheme has its size here: a scheme without one would be estimated at 0 (unchecked).
+  const missing = Object.keys(registry.sharing).filter((kind) => !(kind in sharingSize));
+  if (missing.length > 0) throw new TorchError(`lib/model/spec.ts: no parameter estimate for the sharing scheme(s) ${missing.join(', ')}`, ErrorCode.NATIVE);
+}
+
 /** An upper bound of the parameters of one task's head, from the fields heads have in common. */
 function headSize(task: TaskConfig, c: ModelConfig): number {
   const d = c.encoder.dModel;
@@ -240,7 +246,7 @@ function headSize(task: TaskConfig, c: ModelConfig): number {
 export function estimateParameters(config: ModelConfig): number {
   const { dModel: d, dimFeedforward: ff, numLayers } = config.encoder;
   const input = (config.input.vocabSize + config.input.features + config.input.maxLength + 1) * d;
-  const sharing = (sharingSize[config.sharing.kind] ?? (() => 0))(config.sharing, config);
+  const sharing = sharingSize[config.sharing.kind]!(config.sharing, config);
   return input + numLayers * encoderLayerSize(d, ff) + sharing + config.tasks.reduce((sum, t) => sum + headSize(t, config), 0);
 }
 

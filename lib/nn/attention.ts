@@ -3,7 +3,7 @@ import { argumentError } from '../errors.ts';
 import { native, type NativeTensor } from '../native.ts';
 import { Tensor } from '../tensor.ts';
 import { checkInt, checkDevice, checkDtype, type Device, type DType, optionsObject } from '../validate.ts';
-import { checkInput, checkMask, checkOptions, divisible, optionalBoolean, optionalPositiveInt, positiveInt, probability } from './check.ts';
+import { checkInput, checkMask, checkOptions, divisible, nnDefault, optionalBoolean, optionalPositiveInt, positiveInt, probability } from './check.ts';
 import { handleOf, Module } from './module.ts';
 
 export interface MultiheadAttentionOptions {
@@ -46,8 +46,8 @@ export class MultiheadAttention extends Module {
     divisible(embedDim, numHeads, where, 'embedDim', 'numHeads');
     const resolved = {
       embedDim, numHeads,
-      dropout: probability(o.dropout, 0, where, 'dropout'),
-      bias: optionalBoolean(o.bias, true, where, 'bias'),
+      dropout: probability(o.dropout, nnDefault('multiheadAttention', 'dropout'), where, 'dropout'),
+      bias: optionalBoolean(o.bias, nnDefault('multiheadAttention', 'bias'), where, 'bias'),
       kdim: optionalPositiveInt(o.kdim, embedDim, where, 'kdim'),
       vdim: optionalPositiveInt(o.vdim, embedDim, where, 'vdim'),
     };

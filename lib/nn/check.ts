@@ -1,11 +1,18 @@
 /** Option and input checks shared by the mt.nn blocks; every message names the block and the field. */
-import { argumentError } from '../errors.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import * as schemas from '../schema.ts';
 import { parse } from '../schema.ts';
 import { checkBoolean, checkOneOf, describe } from '../validate.ts';
 
 const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
+
+/** The native default of a block's option (mt.registry.defaults.nn), typed by the caller. */
+export function nnDefault<T>(block: keyof typeof schemas.registry.defaults.nn, option: string): T {
+  const value = schemas.registry.defaults.nn[block][option];
+  if (value === undefined) throw new TorchError(`mt.nn: the addon publishes no default for ${block}.${option}`, ErrorCode.NATIVE);
+  return value as T;
+}
 
 export function checkOptions(value: unknown, where: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

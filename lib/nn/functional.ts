@@ -2,6 +2,7 @@
 import { argumentError } from '../errors.ts';
 import { native } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
+import { nnDefault } from './check.ts';
 import { checkBoolean, checkInt, checkNumber, checkOneOf, checkShape, optionsObject } from '../validate.ts';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -76,7 +77,7 @@ export function linear(input: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   return new Tensor(ops.linear(checkTensor(input, where, 'input').handle, checkTensor(weight, where, 'weight').handle, optTensor(bias, where, 'bias')) as never);
 }
 
-export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+export function layerNorm(input: Tensor, normalizedShape: number[], weight?: Tensor, bias?: Tensor, eps = nnDefault<number>('layerNorm', 'eps')): Tensor {
   const where = 'layerNorm';
   return new Tensor(ops.layerNorm(
     checkTensor(input, where, 'input').handle, checkShape(normalizedShape, where, 'normalizedShape'),

@@ -2,7 +2,7 @@
 import { argumentError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import { checkInt, optionsObject } from '../validate.ts';
-import { checkOptions, optionalBoolean, positiveInt, positiveNumber, probability } from './check.ts';
+import { checkOptions, nnDefault, optionalBoolean, positiveInt, positiveNumber, probability } from './check.ts';
 import { Module } from './module.ts';
 
 export interface LinearOptions { inFeatures: number; outFeatures: number; bias?: boolean }
@@ -17,7 +17,7 @@ export class Linear extends Module {
     const resolved = {
       inFeatures: positiveInt(o.inFeatures, where, 'inFeatures'),
       outFeatures: positiveInt(o.outFeatures, where, 'outFeatures'),
-      bias: optionalBoolean(o.bias, true, where, 'bias'),
+      bias: optionalBoolean(o.bias, nnDefault('linear', 'bias'), where, 'bias'),
     };
     super('linear', resolved);
     this.inFeatures = resolved.inFeatures;
@@ -70,8 +70,8 @@ export class LayerNorm extends Module {
     shape.forEach((d, i) => positiveInt(d, where, `normalizedShape[${i}]`));
     super('layerNorm', {
       normalizedShape: shape,
-      eps: positiveNumber(o.eps, 1e-5, where, 'eps'),
-      elementwiseAffine: optionalBoolean(o.elementwiseAffine, true, where, 'elementwiseAffine'),
+      eps: positiveNumber(o.eps, nnDefault('layerNorm', 'eps'), where, 'eps'),
+      elementwiseAffine: optionalBoolean(o.elementwiseAffine, nnDefault('layerNorm', 'elementwiseAffine'), where, 'elementwiseAffine'),
     });
   }
   forward(input: Tensor): Tensor { return this.call(checkTensor(input, 'LayerNorm.forward', 'input').handle); }
@@ -82,7 +82,7 @@ export class Dropout extends Module {
   constructor(options: { p?: number } = {}) {
     options = optionsObject(options, 'Dropout');
     const o = checkOptions(options, 'Dropout');
-    super('dropout', { p: probability(o.p, 0.5, 'Dropout', 'p') });
+    super('dropout', { p: probability(o.p, nnDefault('dropout', 'p'), 'Dropout', 'p') });
   }
   forward(input: Tensor): Tensor { return this.call(checkTensor(input, 'Dropout.forward', 'input').handle); }
 }

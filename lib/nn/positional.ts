@@ -3,7 +3,7 @@
 import { argumentError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { checkInt } from '../validate.ts';
-import { checkInput, checkOptions, positiveInt, probability } from './check.ts';
+import { checkInput, checkOptions, nnDefault, positiveInt, probability } from './check.ts';
 import { Module } from './module.ts';
 
 export interface PositionalEncodingOptions { dModel: number; maxLen: number; dropout?: number }
@@ -16,7 +16,7 @@ abstract class PositionalEncoding extends Module {
     const resolved = {
       dModel: positiveInt(o.dModel, where, 'dModel'),
       maxLen: positiveInt(o.maxLen, where, 'maxLen'),
-      dropout: probability(o.dropout, 0, where, 'dropout'),
+      dropout: probability(o.dropout, nnDefault('positionalEncoding', 'dropout'), where, 'dropout'),
     };
     super(kind, resolved);
     this.dModel = resolved.dModel;

@@ -3,7 +3,7 @@
 import { argumentError } from '../errors.ts';
 import { native, type NativeDecoderCache } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkInput, checkMask, checkOptions, divisible, optionalBoolean, optionalOneOf, optionalPositiveInt, positiveInt, positiveNumber, probability } from './check.ts';
+import { checkInput, checkMask, checkOptions, divisible, nnDefault, optionalBoolean, optionalOneOf, optionalPositiveInt, positiveInt, positiveNumber, probability } from './check.ts';
 import { handleOf, Module } from './module.ts';
 import { optionsObject } from '../validate.ts';
 
@@ -39,17 +39,18 @@ function layerOptions(options: unknown, where: string): Required<TransformerLaye
   divisible(dModel, nhead, where, 'dModel', 'nhead');
   return {
     dModel, nhead,
-    dimFeedforward: optionalPositiveInt(o.dimFeedforward, 2048, where, 'dimFeedforward'),
-    dropout: probability(o.dropout, 0.1, where, 'dropout'),
-    activation: optionalOneOf(o.activation, ACTIVATIONS, 'relu', where, 'activation'),
-    layerNormEps: positiveNumber(o.layerNormEps, 1e-5, where, 'layerNormEps'),
-    normFirst: optionalBoolean(o.normFirst, false, where, 'normFirst'),
+    // Defaults: the native TransformerLayerOptions' (torch's).
+    dimFeedforward: optionalPositiveInt(o.dimFeedforward, nnDefault('transformerLayer', 'dimFeedforward'), where, 'dimFeedforward'),
+    dropout: probability(o.dropout, nnDefault('transformerLayer', 'dropout'), where, 'dropout'),
+    activation: optionalOneOf(o.activation, ACTIVATIONS, nnDefault('transformerLayer', 'activation'), where, 'activation'),
+    layerNormEps: positiveNumber(o.layerNormEps, nnDefault('transformerLayer', 'layerNormEps'), where, 'layerNormEps'),
+    normFirst: optionalBoolean(o.normFirst, nnDefault('transformerLayer', 'normFirst'), where, 'normFirst'),
   };
 }
 
 function stackOptions(options: unknown, where: string): Required<TransformerStackOptions> {
   const o = checkOptions(options, where);
-  return { ...layerOptions(o, where), numLayers: positiveInt(o.numLayers, where, 'numLayers'), norm: optionalBoolean(o.norm, false, where, 'norm') };
+  return { ...layerOptions(o, where), numLayers: positiveInt(o.numLayers, where, 'numLayers'), norm: optionalBoolean(o.norm, nnDefault('transformerStack', 'norm'), where, 'norm') };
 }
 
 /** The masks of an encoder forward, checked against src (B, S, dModel). */

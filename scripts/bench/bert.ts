@@ -9,21 +9,25 @@
  *
  *   npm run bench:bert -- [--threads 2] [--rounds 3] [--iterations 3] [--warmup 1]
  *
+ * MTL_TORCH_BENCH_SMOKE=1: 1 round of 1 iteration after 1 warm-up, a 2-layer d=128 model of the
+ * same layout (vocabulary 1000), batch 2 of 16 positions.
+ *
  * Rounds alternate (mtl-torch, PyTorch, PyTorch with glibc told to keep freed memory, ...) so that
  * load changes hit all sides alike; medians are over every timed iteration of all rounds.
  */
 import path from 'node:path';
 import * as mt from '../../lib/index.ts';
-import { compareRounds, roundsArguments } from './common.ts';
+import { compareRounds, roundsArguments, smoke } from './common.ts';
 
 const hf = {
   model_type: 'bert', vocab_size: 30522, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,
   max_position_embeddings: 512, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
   hidden_act: 'gelu', pad_token_id: 0,
+  ...(smoke ? { vocab_size: 1000, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 } : {}),
 };
 const config = {
   ...roundsArguments({ iterations: 3, warmup: 1 }),
-  batch: 8, seq: 128, hf,
+  batch: smoke ? 2 : 8, seq: smoke ? 16 : 128, hf,
 };
 
 mt.setNumThreads(config.threads);
@@ -32,7 +36,8 @@ mt.manualSeed(0);
 const model = mt.multitask({
   input: { vocabSize: hf.vocab_size, maxLength: hf.max_position_embeddings, padId: 0 },
   encoder: {
-    numLayers: 12, dModel: 768, nhead: 12, dimFeedforward: 3072, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0,
+    numLayers: hf.num_hidden_layers, dModel: hf.hidden_size, nhead: hf.num_attention_heads, dimFeedforward: hf.intermediate_size,
+    dropout: 0.1, attentionDropout: 0.1, activationDropout: 0,
     activation: 'gelu', layerNormEps: 1e-12, positions: 'learned', typeVocabSize: 2, embeddingNorm: true, pooler: true,
   },
   tasks: { t: mt.tasks.regression() },
@@ -42,7 +47,8 @@ const params = model.parameters();
 const inputIds = mt.randint(5, hf.vocab_size, [config.batch, config.seq]);
 const tokenTypeIds = mt.arange(config.seq).ge(config.seq / 2).long().unsqueeze(0).expand([config.batch, config.seq]).contiguous();
 
-compareRounds(`BERT-base encoder fwd+bwd (12x768, 12 heads, ff 3072, batch ${config.batch}, seq ${config.seq}, train mode)`, config, () => {
+const size = `${hf.num_hidden_layers}x${hf.hidden_size}, ${hf.num_attention_heads} heads, ff ${hf.intermediate_size}`;
+compareRounds(`BERT-base-layout encoder fwd+bwd (${size}, batch ${config.batch}, seq ${config.seq}, train mode)`, config, () => {
   mt.tidy(() => {
     const { hidden, pooled } = model.encode({ inputIds, tokenTypeIds });
     hidden.mean().add(pooled!.mean()).backward();

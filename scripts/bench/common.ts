@@ -13,6 +13,14 @@ import * as mt from '../../lib/index.ts';
 
 export const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
 
+/**
+ * MTL_TORCH_BENCH_SMOKE=1: every benchmark runs at a smoke size (one round, one or two iterations,
+ * smaller shapes where a full one takes long) so that CI runs each in seconds and a benchmark that
+ * breaks fails there (scripts/bench/smoke.mjs). Its figures measure nothing; each says so.
+ */
+export const smoke = process.env.MTL_TORCH_BENCH_SMOKE === '1';
+if (smoke) console.log('bench: smoke size (MTL_TORCH_BENCH_SMOKE=1): the figures below check that the benchmark runs, they measure nothing');
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -38,14 +46,19 @@ export function runPython<T>(script: string, config: unknown, allocator: PythonA
 /**
  * The 'small' benchmark model (scripts/bench/train-step.ts, scripts/gpu/train-bf16.ts): a 4-layer
  * shared Transformer encoder (d=256, 4 heads, ff 1024) with three classification tasks, each with
- * a 2-layer decoder; batches of 32 rows of 64 tokens.
+ * a 2-layer decoder; batches of 32 rows of 64 tokens. At the smoke size: 1 layer, d=64, batch 4 of 16.
  */
-export const small = { batch: 32, seq: 64, vocab: 1000, classes: [2, 3, 5], taskNames: ['task0', 'task1', 'task2'] };
+export const small = {
+  batch: smoke ? 4 : 32, seq: smoke ? 16 : 64, vocab: 1000, classes: [2, 3, 5], taskNames: ['task0', 'task1', 'task2'],
+  encoder: smoke ? { numLayers: 1, dModel: 64, nhead: 2, dimFeedforward: 128 } : { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024 },
+};
+/** "4-layer shared encoder d=256 (4 heads, ff 1024)": the encoder of `small`, for titles. */
+export const smallEncoderTitle = `${small.encoder.numLayers}-layer shared encoder d=${small.encoder.dModel} (${small.encoder.nhead} heads, ff ${small.encoder.dimFeedforward})`;
 
 export function smallModel(device: mt.Device = 'cpu') {
   return mt.multitask({
     input: { vocabSize: small.vocab, maxLength: small.seq },
-    encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1 },
+    encoder: { ...small.encoder, dropout: 0.1 },
     sharing: mt.sharing.sharedEncoder(),
     tasks: Object.fromEntries(small.taskNames.map((name, i) => [name, mt.tasks.classification({ classes: small.classes[i]!, decoderLayers: 2 })])),
     device,
@@ -61,10 +74,11 @@ export interface RoundsOptions { rounds: number; iterations: number; warmup: num
 
 /** The command line of a compareRounds benchmark: --threads (2), --rounds (3), --iterations and --warmup (defaults given). */
 export function roundsArguments(defaults: { iterations: number; warmup: number }): RoundsOptions & { threads: number } {
+  if (smoke) defaults = { iterations: 1, warmup: 1 };
   const { values } = parseArgs({
     options: {
       threads: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: smoke ? '1' : '3' },
       iterations: { type: 'string', default: String(defaults.iterations) },
       warmup: { type: 'string', default: String(defaults.warmup) },
     },

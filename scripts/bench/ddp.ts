@@ -12,6 +12,8 @@
  * averaging), waiting included.
  *
  *   npm run bench:ddp -- [--steps 8] [--warmup 2] [--rounds 3]
+ *
+ * MTL_TORCH_BENCH_SMOKE=1 makes the defaults 1 step after 1 warm-up step, 1 round.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -19,13 +21,13 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
-import { median, randomTokenRows, small, smallModel } from './common.ts';
+import { median, randomTokenRows, small, smallEncoderTitle, smallModel, smoke } from './common.ts';
 
 const { values } = parseArgs({
   options: {
-    steps: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
+    steps: { type: 'string', default: smoke ? '1' : '8' },
+    warmup: { type: 'string', default: smoke ? '1' : '2' },
+    rounds: { type: 'string', default: smoke ? '1' : '3' },
     child: { type: 'string' },
   },
 });
@@ -117,7 +119,7 @@ if (values.child !== undefined) {
     console.log(`round ${round + 1}/${rounds}: 1×2 threads ${one.at(-1)!.stepsPerSecond.toFixed(2)} steps/s; 2 ranks×1 thread ${two.at(-1)!.stepsPerSecond.toFixed(2)} steps/s, all-reduce ${two.at(-1)!.communicationMs.toFixed(1)} ms/step`);
   }
   const m = (xs: Measured[], key: keyof Measured) => median(xs.map((x) => x[key]));
-  console.log(`\nsmall model, global batch ${GLOBAL_BATCH}, ${steps} timed steps after ${warmup}, median of ${rounds} rounds (fresh processes)`);
+  console.log(`\nsmall model (${smallEncoderTitle}), global batch ${GLOBAL_BATCH}, ${steps} timed steps after ${warmup}, median of ${rounds} rounds (fresh processes)`);
   console.log(`  1 rank  × 2 threads: ${m(one, 'stepsPerSecond').toFixed(2)} steps/s, ${m(one, 'examplesPerSecond').toFixed(1)} examples/s`);
   console.log(`  2 ranks × 1 thread:  ${m(two, 'stepsPerSecond').toFixed(2)} steps/s, ${m(two, 'examplesPerSecond').toFixed(1)} examples/s, collectives ${m(two, 'communicationMs').toFixed(1)} ms/step`);
   console.log(`  ratio (2 ranks / 1 rank): ${(m(two, 'stepsPerSecond') / m(one, 'stepsPerSecond')).toFixed(2)}`);

@@ -6,6 +6,8 @@
  *
  *   npx tsx scripts/bench/encoder.ts [--threads 2] [--rounds 3] [--iterations 5] [--warmup 2]
  *
+ * MTL_TORCH_BENCH_SMOKE=1: 1 round of 1 iteration after 1 warm-up, batch 4 of 16 positions.
+ *
  * The sides alternate in rounds (mtl-torch, PyTorch, PyTorch with glibc told to keep freed memory,
  * mtl-torch, ...), each round warming up first, so that a change in machine load during the run
  * hits all alike; medians are over every timed iteration of all rounds. PyTorch runs twice per
@@ -17,11 +19,11 @@
  */
 import path from 'node:path';
 import * as mt from '../../lib/index.ts';
-import { compareRounds, roundsArguments } from './common.ts';
+import { compareRounds, roundsArguments, smoke } from './common.ts';
 
 const config = {
   ...roundsArguments({ iterations: 5, warmup: 2 }),
-  numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1, batch: 32, seq: 64,
+  numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1, batch: smoke ? 4 : 32, seq: smoke ? 16 : 64,
 };
 
 mt.setNumThreads(config.threads);

@@ -6,14 +6,17 @@
  *
  *   npx tsx scripts/bench/op-overhead.ts [N=200000]
  *
+ * MTL_TORCH_BENCH_SMOKE=1 makes the default N 2000.
+ *
  * Prints microseconds per op for both and the ratio JS/Python (< 1: JavaScript is faster).
  * Each JavaScript result is disposed right away, as Python frees it by reference counting.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as mt from '../../lib/index.ts';
+import { python, smoke } from './common.ts';
 
-const n = Number(process.argv[2] ?? 200_000);
+const n = Number(process.argv[2] ?? (smoke ? 2_000 : 200_000));
 mt.setNumThreads(1);
 
 const a = mt.ones([4]);
@@ -47,7 +50,6 @@ function bench(fn: () => void, count: number): { wall: number; cpu: number } {
 const js: Record<string, { wall: number; cpu: number }> = {};
 for (const [name, fn] of Object.entries(ops)) js[name] = bench(fn, name === 'add' ? n : Math.max(Math.floor(n / 4), 1000));
 
-const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
 const script = fileURLToPath(new URL('./op-overhead.py', import.meta.url));
 const py = JSON.parse(execFileSync(python, [script, String(n)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } })) as {
   torch: string; threads: number; ops: Record<string, number>; cpu: Record<string, number>;

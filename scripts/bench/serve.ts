@@ -25,16 +25,17 @@ import * as ort from 'onnxruntime-node';
 import * as mt from '../../lib/index.ts';
 import { trainRun } from '../../lib/run/run.ts';
 import { save as saveTensors } from '../../lib/serialization.ts';
-import { median, runPython } from './common.ts';
+import { median, runPython, smoke } from './common.ts';
 
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
-    iterations: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
+    // MTL_TORCH_BENCH_SMOKE=1 (scripts/bench/smoke.mjs): one round of one iteration, 30 requests.
+    rounds: { type: 'string', default: smoke ? '1' : '3' },
+    iterations: { type: 'string', default: smoke ? '1' : '10' },
+    warmup: { type: 'string', default: smoke ? '1' : '3' },
     part: { type: 'string', default: 'ab' },
-    requests: { type: 'string', default: '600' },
+    requests: { type: 'string', default: smoke ? '30' : '600' },
   },
 });
 const threads = Number(values.threads);

@@ -12,6 +12,8 @@
  *
  *   npx tsx scripts/bench/train-step.ts [--threads 2] [--steps 6] [--warmup 2] [--rounds 1]
  *
+ * MTL_TORCH_BENCH_SMOKE=1 makes the defaults 1 step after 1 warm-up step (scripts/bench/common.ts).
+ *
  * Prints steps/s of each side (median over rounds) and the ratios (> 1: mtl-torch is faster).
  * PyTorch runs with glibc's default malloc and with glibc told to keep freed memory
  * (scripts/bench/common.ts).
@@ -22,13 +24,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
-import { median, randomTokenRows, runPython, small, smallModel, type PythonAllocator } from './common.ts';
+import { median, randomTokenRows, runPython, small, smallEncoderTitle, smallModel, smoke, type PythonAllocator } from './common.ts';
 
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
-    steps: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
+    steps: { type: 'string', default: smoke ? '1' : '6' },
+    warmup: { type: 'string', default: smoke ? '1' : '2' },
     rounds: { type: 'string', default: '1' },
   },
 });
@@ -61,9 +63,9 @@ taskNames.slice(1).forEach((name, i) => {
 type Mode = 'separate' | 'shared';
 async function mtlStepsPerSecond(sets: Record<string, Dataset>): Promise<number> {
   const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: config.lr, weightDecay: config.weightDecay }), batchSize: config.batch });
-  await trainer.fit(sets, { steps: config.warmup, progressEvery: 1_000_000 });
+  await trainer.fit(sets, { steps: config.warmup });
   const started = performance.now();
-  await trainer.fit(sets, { steps: config.steps, progressEvery: 1_000_000 });
+  await trainer.fit(sets, { steps: config.steps });
   return config.steps / ((performance.now() - started) / 1000);
 }
 
@@ -91,7 +93,7 @@ try {
 
 const rate = (xs: number[]) => `${median(xs).toFixed(3)} steps/s`;
 const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
-console.log(`train-step: 4-layer shared encoder d=256 (4 heads, ff 1024) + 3 classification tasks with 2-layer decoders, ` +
+console.log(`train-step: ${smallEncoderTitle} + 3 classification tasks with 2-layer decoders, ` +
   `batch ${config.batch}, seq ${config.seq}, joint, AdamW, ${config.threads} threads, ${config.steps} timed steps x ${rounds} round(s)`);
 console.log(`  PyTorch eager ${torchVersion}; "tuned": run with glibc told to keep freed memory`);
 console.log(`  separate inputs: mtl-torch ${rate(ours.separate)}; PyTorch ${rate(theirs.default.separate!)} (tuned ${rate(theirs.tuned.separate!)})`);

@@ -16,17 +16,21 @@ shipped=$(mktemp -d)/prebuilds
 mkdir -p "$shipped/linux-x64"
 cp "prebuilds/linux-x64/$tag" "$shipped/linux-x64/"
 cp "prebuilds/linux-x64/$tag" "$shipped/linux-x64/$(echo "$tag" | sed -E 's/-cuda[0-9.]+\.node$/-cuda99.9.node/')"
-env -u Torch_DIR MTL_TORCH_SKIP_LOCAL_BUILD=1 MTL_TORCH_PREBUILDS="$shipped" timeout 120 npx tsx -e "
+# The package without build/: a copy of lib/ (the loader's package root) beside links to the rest.
+package=$(mktemp -d)
+cp -r lib "$package/"
+for name in package.json tsconfig.json node_modules scripts; do ln -s "$PWD/$name" "$package/$name"; done
+(cd "$package" && env -u Torch_DIR MTL_TORCH_PREBUILDS="$shipped" timeout 120 npx tsx -e "
   import * as mt from './lib/index.ts';
   const x = mt.randn([64, 64]);
   const diff = x.to('cuda').matmul(x.to('cuda')).cpu().sub(x.matmul(x)).abs().max().item();
   console.log('prebuild loaded:', JSON.stringify(mt.version), 'cuda devices', mt.cuda.deviceCount(), 'matmul |cuda - cpu| max', diff);
-  if (!mt.version.cuda || !(diff < 1e-2)) process.exit(1);" || status=1
+  if (!mt.version.cuda || !(diff < 1e-2)) process.exit(1);") || status=1
 ls -l "$shipped/linux-x64"
 ldd "$shipped/linux-x64/$tag" | grep -E 'lib(torch|c10|cudart)'
 # With only the foreign-tagged copy the loader must refuse (it would load, but it is not this libtorch's).
 rm "$shipped/linux-x64/$tag"
-if MTL_TORCH_SKIP_LOCAL_BUILD=1 MTL_TORCH_PREBUILDS="$shipped" timeout 120 npx tsx -e "import './lib/index.ts'" 2> "$shipped/refused.txt"; then
+if (cd "$package" && MTL_TORCH_PREBUILDS="$shipped" timeout 120 npx tsx -e "import './lib/index.ts'") 2> "$shipped/refused.txt"; then
   echo "the loader loaded a prebuild tagged for another CUDA version"; status=1
 else
   grep -q 'no prebuilt addon fits' "$shipped/refused.txt" && echo "foreign CUDA tag refused, as it should be" || { cat "$shipped/refused.txt"; status=1; }

@@ -1,5 +1,5 @@
 /**
- * Running the PyTorch twin (python/multitask_twin.py) on saved mtl-torch models: the
+ * Running the PyTorch twin (python/multitask_twin.py, through test/support/multitask_twin_jobs.py) on saved mtl-torch models: the
  * jobs of a test file go to ONE Python process, each job writing its results as safetensors.
  */
 import { execFileSync } from 'node:child_process';
@@ -11,8 +11,10 @@ import { writeFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import * as mt from '../../lib/index.ts';
 
-export const PYTHON = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../../python/multitask_twin.py', import.meta.url));
+import { PYTHON } from '../helpers/reference.ts';
+
+export { PYTHON };
+const SCRIPT = fileURLToPath(new URL('./multitask_twin_jobs.py', import.meta.url));
 
 export interface TwinJob {
   model: string;

@@ -72,8 +72,19 @@ struct SharingCapabilities {
   // The shared encoder runs once per input batch whatever the number of tasks ("encode once,
   // decode many"); false where each task's encoding differs inside the encoder (adapters, LoRA).
   bool encodesOncePerBatch = true;
+  // savePretrained writes the whole encoder as its checkpoint family's; false where the scheme adds
+  // per-task parts such an encoder has no place for (then only `backbone: true` exports, the shared
+  // backbone alone).
+  bool exportable = true;
+  // Each task's own part is an adapter file of its own (saveAdapter / loadAdapter).
+  bool adapters = false;
+  // Each task has its own top encoder layers above the scheme's first `sharedLayers` (an option).
+  bool perTaskLayers = false;
+  // The heads share one decoder, as deep as the deepest of the model's first tasks.
+  bool sharedDecoder = false;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch, exportable, adapters, perTaskLayers, sharedDecoder)
+// SharingCapabilities{encodesOncePerBatch, exportable, adapters, perTaskLayers, sharedDecoder}
 
 inline constexpr char kSharingConcept[] = "sharing";
 using SharingEntry = KindEntry<kSharingConcept, std::shared_ptr<SharingSchemeImpl>, ModelConfig>;

@@ -84,7 +84,7 @@ class AdaptersSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskAdaptersImpl>> tasks_;
 };
 
-const RegisterSharing<AdaptersOptions> registered("adapters", SharingCapabilities{false},
+const RegisterSharing<AdaptersOptions> registered("adapters", SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true},
                                                  [](const AdaptersOptions& options, const ModelConfig& config) {
                                                    return std::make_shared<AdaptersSchemeImpl>(config, options);
                                                  });

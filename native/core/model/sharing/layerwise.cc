@@ -48,7 +48,7 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<nn::TransformerEncoderImpl>> taskEncoders_;
 };
 
-const RegisterSharing<LayerwiseOptions> registered("layerwise", SharingCapabilities{true},
+const RegisterSharing<LayerwiseOptions> registered("layerwise", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true, /*adapters*/ false, /*perTaskLayers*/ true},
                                                   [](const LayerwiseOptions& options, const ModelConfig& config) {
                                                     return std::make_shared<LayerwiseSchemeImpl>(config, options);
                                                   });

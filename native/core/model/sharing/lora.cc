@@ -115,7 +115,7 @@ class LoraSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskLoraImpl>> tasks_;
 };
 
-const RegisterSharing<LoraOptions> registered("lora", SharingCapabilities{false}, [](const LoraOptions& options, const ModelConfig& config) {
+const RegisterSharing<LoraOptions> registered("lora", SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true}, [](const LoraOptions& options, const ModelConfig& config) {
   return std::make_shared<LoraSchemeImpl>(config, options);
 });
 

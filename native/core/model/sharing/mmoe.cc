@@ -80,7 +80,7 @@ class MmoeSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<GateImpl>> gates_;
 };
 
-const RegisterSharing<MmoeOptions> registered("mmoe", SharingCapabilities{true}, [](const MmoeOptions& options, const ModelConfig& config) {
+const RegisterSharing<MmoeOptions> registered("mmoe", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ false}, [](const MmoeOptions& options, const ModelConfig& config) {
   return std::make_shared<MmoeSchemeImpl>(config, options);
 });
 

@@ -15,7 +15,7 @@ class SharedEncoderSchemeImpl : public SharingSchemeImpl {
   }
 };
 
-const RegisterSharing<NoOptions> registered("sharedEncoder", SharingCapabilities{true}, [](const NoOptions&, const ModelConfig& config) {
+const RegisterSharing<NoOptions> registered("sharedEncoder", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true}, [](const NoOptions&, const ModelConfig& config) {
   return std::make_shared<SharedEncoderSchemeImpl>(config);
 });
 
