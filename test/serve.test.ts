@@ -261,7 +261,9 @@ describe('mt.serve on a phonetics run', () => {
   });
 
   it("the CLI's serve drains on SIGTERM during load: every request sent before it is answered, exit 0", async () => {
-    const child = spawn(tsx, [cli, 'serve', dir, '--port', '0', '--max-delay-ms', '20'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Requests wait in the queue (maxDelayMs 10 s, maxBatch above their total) until SIGTERM, which
+    // must run them at once and answer every one before exiting.
+    const child = spawn(tsx, [cli, 'serve', dir, '--port', '0', '--max-delay-ms', '10000', '--max-batch', '1024'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listening line in ${output}`)), 120_000);
@@ -279,10 +281,18 @@ describe('mt.serve on a phonetics run', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const inputs = words(16, 5);
     const inFlight = Array.from({ length: 40 }, () => post(url, { inputs }));
-    await new Promise((r) => setTimeout(r, 30));
+    // Until the server holds all 40 (640 inputs): then SIGTERM arrives while they wait.
+    for (let i = 0; i < 200; i++) {
+      const health = await (await fetch(`${url}/v1/health`)).json();
+      if (health.queuedInputs === 40 * inputs.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sent = performance.now();
     child.kill('SIGTERM');
     const results = await Promise.all(inFlight.map((p) => p.catch((e: Error) => ({ status: -1, json: e.message, headers: new Headers() }))));
     expect(await exited).toBe(0);
+    // Answered at once on the signal, not after the 10 s wait.
+    expect(performance.now() - sent).toBeLessThan(8000);
     expect(results.map((r) => r.status)).toEqual(results.map(() => 200));
     expect(output).toMatch(/draining/);
   }, 180_000);

@@ -82,6 +82,11 @@ export class DynamicBatcher {
     });
   }
 
+  /** Runs what waits now, without waiting out maxDelayMs (a drain). */
+  flush(): void {
+    this.#startNow();
+  }
+
   /** Resolves when nothing waits and nothing runs. */
   idle(): Promise<void> {
     if (!this.busy) return Promise.resolve();

@@ -143,8 +143,15 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
   // Graceful drain: once close() begins, new predictions are refused, queued and running ones finish.
   app.addHook('preClose', async () => {
     draining = true;
+    batcher.flush();
+  });
+  // Answers sent while draining close their connection: a keep-alive connection that went idle
+  // after close() began would hold the server open for its keepAliveTimeout (72 s by default).
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => {
+    batcher.flush();
     await batcher.idle();
   });
 };
