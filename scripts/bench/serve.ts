@@ -30,12 +30,12 @@ import { median, runPython, smoke } from './common.ts';
 const { values } = parseArgs({
   options: {
     threads: { type: 'string', default: '2' },
-    // MTL_TORCH_BENCH_SMOKE=1 (scripts/bench/smoke.mjs): one round of one iteration, 30 requests.
+    // MTL_TORCH_BENCH_SMOKE=1 (scripts/bench/smoke.mjs): one round of one iteration, 64 requests.
     rounds: { type: 'string', default: smoke ? '1' : '3' },
     iterations: { type: 'string', default: smoke ? '1' : '10' },
     warmup: { type: 'string', default: smoke ? '1' : '3' },
     part: { type: 'string', default: 'ab' },
-    requests: { type: 'string', default: smoke ? '30' : '600' },
+    requests: { type: 'string', default: smoke ? '64' : '600' },
   },
 });
 const threads = Number(values.threads);
@@ -145,7 +145,7 @@ async function partB(): Promise<void> {
       const latencies: number[] = [];
       const instance = autocannon({
         url: `http://127.0.0.1:${port}/v1/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body,
-        connections, amount: requests, timeout: 60,
+        connections, amount: Math.max(requests, connections), timeout: 60,
       });
       instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
       const result = await instance;
