@@ -201,6 +201,15 @@ export function buildProgram(): Command {
       const group = environmentHasRendezvous()
         ? await joinRun(opts, loadRunConfig(opts.resume !== undefined ? path.join(opts.resume, 'config.json') : config!).device)
         : undefined;
+      // A rank ended by its launcher (another rank failed: --nproc's and torchrun's send SIGTERM)
+      // says so and exits at once, also while a collective waits for the lost rank (the fit runs on
+      // a worker thread). Until the group is joined SIGTERM's default action ends the process.
+      if (group) {
+        process.once('SIGTERM', () => {
+          process.stderr.write(`mtl-torch [rank ${group.rank}]: stopped by SIGTERM: the launcher ends every rank when one fails (ERR_DISTRIBUTED)\n`);
+          process.exit(1);
+        });
+      }
       const main = !group || group.isMain;
       try {
         if (opts.resume !== undefined) {

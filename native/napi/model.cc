@@ -133,6 +133,7 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
                                    InstanceMethod<&NativeMultiTaskModel::PredictTasks>("predictTasks"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
+                                   InstanceMethod<&NativeMultiTaskModel::RemoveLastTask>("removeLastTask"),
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
                                    InstanceMethod<&NativeMultiTaskModel::PartParameterNames>("partParameterNames"),
@@ -323,6 +324,15 @@ Napi::Value NativeMultiTaskModel::AddTask(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     beforeChange();
     model_->addTask(model::taskConfigFromJson(jsonOf(Args(info).value(0), "task")));
+    return info.Env().Undefined();
+  });
+}
+
+// removeLastTask(): takes back the task addTask added last (a refused loadAdapter).
+Napi::Value NativeMultiTaskModel::RemoveLastTask(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model_->removeLastTask();
     return info.Env().Undefined();
   });
 }

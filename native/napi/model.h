@@ -66,6 +66,7 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value PredictTasks(const Napi::CallbackInfo& info);
   Napi::Value AddTask(const Napi::CallbackInfo& info);
+  Napi::Value RemoveLastTask(const Napi::CallbackInfo& info);
   Napi::Value Summary(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
   Napi::Value PartParameterNames(const Napi::CallbackInfo& info);

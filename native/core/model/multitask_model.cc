@@ -8,6 +8,7 @@
 
 #include "core/compat.h"
 #include "core/host_memory.h"
+#include "core/nn/eval_mode.h"
 
 namespace mtl::model {
 
@@ -179,6 +180,15 @@ void MultiTaskModelImpl::addTask(const TaskConfig& task) {
   if (device_ != c10::Device(c10::kCPU)) moveTo(device_);
 }
 
+void MultiTaskModelImpl::removeLastTask() {
+  if (config_.tasks.empty()) throw std::invalid_argument("removeLastTask: the model has no task");
+  const std::string name = config_.tasks.back().name;
+  sharing_->removeTask(name);
+  tasks_->unregister_module(name);
+  heads_.erase(name);
+  config_.tasks.pop_back();
+}
+
 void MultiTaskModelImpl::moveTo(const c10::Device& device) {
   TORCH_CHECK_VALUE(device.is_cpu() || precision_ != nn::Precision::kInt8,
                     "a model at precision 'int8' stays on the CPU: set precision 'fp32' or 'bf16' before moving it to ", device.str());
@@ -259,6 +269,7 @@ std::map<std::string, at::Tensor> MultiTaskModelImpl::taskLosses(const std::map<
 }
 
 at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batch& batch) {
+  nn::EvalMode eval(*this);  // inference: no dropout, whatever mode the caller left
   HeadImpl& taskHead = head(task);
   InferenceScope scope(*this);
   const data::Batch inputs = onDevice(batch);
@@ -285,6 +296,7 @@ BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
 }
 
 Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {
+  nn::EvalMode eval(*this);
   HeadImpl& taskHead = head(task);
   Generated generated;
   {
@@ -302,7 +314,7 @@ std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std
                                                                        const GenerateOptions& options) {
   TORCH_CHECK_VALUE(!tasks.empty(), "predictTasks needs at least one task");
   for (const auto& task : tasks) head(task);  // refuses unknown tasks before any work
-  EvalModeGuard eval(*this);
+  nn::EvalMode eval(*this);
   std::map<std::string, TaskPrediction> results;
   {
     InferenceScope scope(*this);

@@ -81,23 +81,6 @@ struct TaskPrediction {
   at::Tensor scores;       // generated: each sequence's sum of log-probabilities (B)
 };
 
-// Sets a module to eval mode for its lifetime and gives it back the mode it had.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), wasTraining_(module.is_training()) {
-    if (wasTraining_) module_.eval();
-  }
-  ~EvalModeGuard() {
-    if (wasTraining_) module_.train(true);
-  }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool wasTraining_;
-};
-
 struct ModelSummary {
   int64_t total = 0;
   int64_t shared = 0;
@@ -128,6 +111,8 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   // A new task on this (possibly trained) model: shared weights are kept, the new head and the
   // scheme's per-task parameters are freshly initialised.
   void addTask(const TaskConfig& task);
+  // Takes back the last task addTask added (a refused loadAdapter): the model is as before it.
+  void removeLastTask();
 
   // Parts for freeze/unfreeze: "embedding", "encoder", "decoder", "backbone" (every shared
   // parameter), "sharing" (the scheme's parameters), "heads", or a task name (its head and its
