@@ -165,6 +165,9 @@ export interface NativeTrainerHandle {
 export interface NativeMultiTaskModel extends NativeModuleBase {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
   predict(task: string, batch: NativeModelBatch): T;
+  /** What predict and generate compute in (native/core/nn/inference.h). */
+  setPrecision(precision: 'fp32' | 'bf16' | 'int8'): void;
+  precision(): 'fp32' | 'bf16' | 'int8';
   generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
   predictTasks(tasks: string[], batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
   addTask(task: object): void;

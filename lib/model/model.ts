@@ -12,7 +12,7 @@ import { Module } from '../nn/module.ts';
 import { capabilities, native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
 import { load as loadTensors, loadWithMetadata, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkDevice, describe, type Device, optionsObject } from '../validate.ts';
+import { checkDevice, checkOneOf, describe, type Device, optionsObject } from '../validate.ts';
 import { z } from 'zod';
 import { familyOf } from './pretrained.ts';
 import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type SharingSpec, type TaskSpec } from './spec.ts';
@@ -136,6 +136,10 @@ const GenerateOptionsSchema = z.strictObject(withDefaults({
   message: 'only ranks beams: it has no effect with beamSize 1', path: ['lengthPenalty'],
 });
 
+/** The precisions of inference (MultiTaskModel.precision). */
+export const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
+export type InferencePrecision = (typeof PRECISIONS)[number];
+
 export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   #config: ModelConfig;
   #device: Device;
@@ -200,6 +204,19 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   predict(task: string, inputs: ModelInputs): Tensor {
     const where = 'MultiTaskModel.predict';
     return new Tensor(this.native.predict(this.#checkTask(task, where), nativeBatch(inputs, where, false)));
+  }
+
+  /**
+   * The precision predict, predictTasks and generate compute in (training is unaffected): 'fp32',
+   * 'bf16' (autocast on the model's device; on CPU through oneDNN) or 'int8' (dynamic quantization
+   * of the linear layers, CPU only). See docs/serving.md for what each costs in accuracy.
+   */
+  get precision(): InferencePrecision {
+    return this.native.precision();
+  }
+
+  set precision(value: InferencePrecision) {
+    this.native.setPrecision(checkOneOf(value, PRECISIONS, 'MultiTaskModel.precision', 'precision'));
   }
 
   /** Greedy (beamSize 1) or beam-search decoding of a sequence task over the decoder's KV cache. */

@@ -79,4 +79,18 @@ void rethrowAsTorchError(Napi::Env env) {
   }
 }
 
+Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
+  try {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      rethrowAsTorchError(env);
+    }
+  } catch (const Napi::Error& e) {
+    return e.Value();
+  }
+}
+
 }  // namespace mtl::napi

@@ -128,6 +128,8 @@ void refuseIfBackwardReachesBusy(const at::Tensor& root) {
 void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
   std::vector<Property> properties{InstanceMethod<&NativeMultiTaskModel::Forward>("forward"),
                                    InstanceMethod<&NativeMultiTaskModel::Predict>("predict"),
+                                   InstanceMethod<&NativeMultiTaskModel::SetPrecision>("setPrecision"),
+                                   InstanceMethod<&NativeMultiTaskModel::Precision>("precision"),
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
                                    InstanceMethod<&NativeMultiTaskModel::PredictTasks>("predictTasks"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
@@ -198,6 +200,19 @@ Napi::Value NativeMultiTaskModel::Predict(const Napi::CallbackInfo& info) {
     Args args(info);
     return TensorHandle::Wrap(info.Env(), model_->predict(args.string(0), batchOf(args.value(1), "batch")));
   });
+}
+
+// setPrecision('fp32' | 'bf16' | 'int8'): what predict and generate compute in.
+Napi::Value NativeMultiTaskModel::SetPrecision(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model_->setPrecision(nn::parsePrecision(Args(info).string(0)));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeMultiTaskModel::Precision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nn::precisionName(model_->precision()));
 }
 
 // generate(task, batch, { beamSize, maxLength, lengthPenalty }) -> { sequences, scores }

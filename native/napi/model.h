@@ -61,6 +61,8 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
+  Napi::Value SetPrecision(const Napi::CallbackInfo& info);
+  Napi::Value Precision(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value PredictTasks(const Napi::CallbackInfo& info);
   Napi::Value AddTask(const Napi::CallbackInfo& info);
