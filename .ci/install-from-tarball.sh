@@ -99,6 +99,15 @@ model = MultiTaskTwin.load('runs/demo/model')
 print(f"PyTorch twin: runs/demo/model loaded, {sum(p.numel() for p in model.parameters())} parameters")
 EOF
 
+echo "== README's own-data example from the installed package: train, eval, predict"
+cp -r node_modules/mtl-torch/examples .
+started=$SECONDS
+npx --no-install mtl-torch train examples/support-tickets/run.json --out runs/tickets --steps 60
+echo "install-from-tarball: own-data train --steps 60 took $(( SECONDS - started )) s"
+npx --no-install mtl-torch eval runs/tickets
+npx --no-install mtl-torch predict runs/tickets category "I was charged twice, asap" | tee predicted.txt
+grep -Eq 'billing|hardware|login|network|shipping' predicted.txt
+
 echo "== one's own libtorch: LIBTORCH naming an unpacked libtorch archive (same tag as the prebuild)"
 # Its libc10 is a copy, so the process's maps show whether libtorch came through the prebuild's
 # RUNPATH link ($ORIGIN/libtorch, pointed at LIBTORCH/lib by the loader) or from the system folder.

@@ -11,6 +11,7 @@
  *   mtl-torch predict <run> <task> <input...> [--beam N]
  *   mtl-torch predict <run> --input new.jsonl|.csv|.tsv [--output predictions.jsonl] [--tasks a,b] [--top-k K]
  *   mtl-torch predict --glue-submission <run> <out>
+ *   mtl-torch serve <run> [--host 127.0.0.1] [--port 8080] [--max-batch 32] [--max-delay-ms 5] [--precision fp32|bf16|int8] [--metrics]
  *   mtl-torch report <run>
  *   mtl-torch demo [--out runs/demo] [--steps N]
  *   mtl-torch schema
@@ -34,6 +35,7 @@ import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunSummary, type 
 import { writeGlueSubmission } from './run/submission.ts';
 import { readRecords } from './data/files.ts';
 import { formatPrediction, loadRun, type PredictInput } from './predict/predictor.ts';
+import { closeOnSignals, serve } from './serve/server.ts';
 
 /** A command-line number through the schemas' positive integer. */
 function positiveIntArgument(value: string): number {
@@ -217,6 +219,15 @@ export function buildProgram(): Command {
       const group = environmentHasRendezvous()
         ? await joinRun(opts, loadRunConfig(opts.resume !== undefined ? path.join(opts.resume, 'config.json') : config!).device)
         : undefined;
+      // A rank ended by its launcher (another rank failed: --nproc's and torchrun's send SIGTERM)
+      // says so and exits at once, also while a collective waits for the lost rank (the fit runs on
+      // a worker thread). Until the group is joined SIGTERM's default action ends the process.
+      if (group) {
+        process.once('SIGTERM', () => {
+          process.stderr.write(`mtl-torch [rank ${group.rank}]: stopped by SIGTERM: the launcher ends every rank when one fails (ERR_DISTRIBUTED)\n`);
+          process.exit(1);
+        });
+      }
       const main = !group || group.isMain;
       try {
         if (opts.resume !== undefined) {
@@ -307,6 +318,29 @@ export function buildProgram(): Command {
       if (!predictor.tasks.some((t) => t.name === task)) throw new InvalidArgumentError(`'${task}' is not a task of this run (tasks: ${predictor.tasks.map((t) => t.name).join(', ')})`);
       const rows = await predictor.predict(inputs.map(cliInput), { tasks: [task], beamSize: opts.beam, topK: opts.topK, batchSize: opts.batchSize });
       inputs.forEach((input, i) => console.log(`${input}\t${formatPrediction(rows[i]![task]!)}`));
+    });
+
+  program.command('serve')
+    .description('serve a run over HTTP (POST /v1/predict, GET /v1/health, /v1/metadata, /v1/openapi.json; docs/serving.md); SIGTERM or SIGINT drains and exits 0')
+    .argument('<run>', 'run directory')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', nonNegativeIntArgument, 8080)
+    .option('--max-batch <n>', 'most inputs coalesced into one forward (1: no batching)', positiveIntArgument, 32)
+    .option('--max-delay-ms <ms>', 'longest wait for requests to join a forward', nonNegativeIntArgument, 5)
+    .option('--max-queue <n>', 'most inputs waiting; beyond it 503 with Retry-After', positiveIntArgument, 1024)
+    .option('--timeout-ms <ms>', 'a request not answered within this time gets 504', positiveIntArgument, 30_000)
+    .option('--precision <p>', 'fp32, bf16 or int8', 'fp32')
+    .option('--weights <which>', "best (default: the best evaluation's, when kept) or final", 'best')
+    .option('--metrics', 'Prometheus metrics at GET /metrics')
+    .action(async (run: string, opts: {
+      host: string; port: number; maxBatch: number; maxDelayMs: number; maxQueue: number; timeoutMs: number; precision: string; weights: string; metrics?: boolean;
+    }) => {
+      const app = await serve(run, {
+        maxBatch: opts.maxBatch, maxDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, requestTimeoutMs: opts.timeoutMs,
+        precision: opts.precision as never, weights: opts.weights as never, metrics: opts.metrics === true,
+      });
+      closeOnSignals(app);
+      await app.listen({ host: opts.host, port: opts.port });
     });
 
   program.command('report')

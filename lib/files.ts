@@ -13,7 +13,7 @@
  * for a file over its cap.
  */
 import {
-  closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync,
+  closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync,
   writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -125,9 +125,43 @@ export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_
 export function readJsonFile(file: string, where: string, maxBytes = MAX_CONFIG_BYTES): unknown {
   const text = readTextFile(file, where, maxBytes);
   try {
-    return JSON.parse(text);
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);  // a UTF-8 byte-order mark is no part of the JSON
   } catch (error) {
     throw new TorchError(`${where}: ${file} is not valid JSON: ${(error as Error).message}`, ErrorCode.BAD_DATA);
+  }
+}
+
+/**
+ * Appends `text` to the regular file `file` whole or not at all: a write that fails part way (a full
+ * disk: ENOSPC) is cut back to the file's previous length, so a log of lines never holds a torn one.
+ * No flush per append (a log's lines are many); a power loss can still cut the file's tail.
+ */
+export function appendWhole(file: string, text: string, where: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw ioError(where, 'append to', file, error);
+  }
+  let size = -1;
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new TorchError(`${where}: cannot append to '${file}': it is ${kindOf(stats)}`, ErrorCode.IO);
+    size = stats.size;
+    const data = Buffer.from(text, 'utf8');
+    let offset = 0;
+    while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+  } catch (error) {
+    if (size >= 0) {
+      try {
+        ftruncateSync(fd, size);
+      } catch {
+        // The cut-back failed too: the reader drops a torn last line (see the run log).
+      }
+    }
+    throw ioError(where, 'append to', file, error);
+  } finally {
+    closeSync(fd);
   }
 }
 

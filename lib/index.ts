@@ -51,3 +51,6 @@ export { registry } from './schema.ts';
 /** Raw text in, answers out: mt.loadRun(dir) and its predict (lib/predict). */
 export { loadRun, formatPrediction } from './predict/predictor.ts';
 export type * from './predict/predictor.ts';
+/** Serving a run over HTTP (Fastify): mt.serve(runOrDir, options), mt.servePlugin (lib/serve). */
+export { serve, servePlugin, closeOnSignals } from './serve/server.ts';
+export type { ServeOptions, ServeSettings, ServePluginOptions } from './serve/server.ts';

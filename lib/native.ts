@@ -72,7 +72,8 @@ export interface NativeModuleBase {
   namedParameters(): { names: string[]; tensors: T[] };
   namedBuffers(): { names: string[]; tensors: T[] };
   /** Throws (listing every bad key) unless accepted; returns the non-fatal keys of a non-strict load. */
-  loadStateDict(names: string[], tensors: T[], strict: boolean): { missing: string[]; unexpected: string[] };
+  /** `source`: the file the tensors were read from, named in refusals. */
+  loadStateDict(names: string[], tensors: T[], strict: boolean, source?: string): { missing: string[]; unexpected: string[] };
   train(mode: boolean): void;
   isTraining(): boolean;
   to(device: Opt<string>, dtype: Opt<string>): void;
@@ -164,9 +165,13 @@ export interface NativeTrainerHandle {
 export interface NativeMultiTaskModel extends NativeModuleBase {
   forward(batches: Record<string, NativeModelBatch>, computeLoss: boolean): Record<string, { outputs: T; loss?: T }>;
   predict(task: string, batch: NativeModelBatch): T;
+  /** What predict and generate compute in (native/core/nn/inference.h). */
+  setPrecision(precision: 'fp32' | 'bf16' | 'int8'): void;
+  precision(): 'fp32' | 'bf16' | 'int8';
   generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
   predictTasks(tasks: string[], batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
   addTask(task: object): void;
+  removeLastTask(): void;
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
   setTrainable(part: string, trainable: boolean): void;
   partParameterNames(part: string): string[];

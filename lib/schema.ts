@@ -20,8 +20,13 @@ import { DEVICE_PATTERN, type Device } from './validate.ts';
 export const int = z.int();
 export const positiveInt = z.int().min(1, { error: 'expected an integer > 0' });
 export const nonNegativeInt = z.int().min(0, { error: 'expected an integer >= 0' });
-export const positiveNumber = z.number().positive();
-export const nonNegativeNumber = z.number().nonnegative();
+/** float32's largest value: options reach tensors of float32 (a learning rate scales the weights), so larger ones overflow there. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+const float32Range = { error: `expected a number <= ${FLOAT32_MAX.toPrecision(5)} (float32's largest)` };
+export const positiveNumber = z.number().positive().max(FLOAT32_MAX, float32Range);
+export const nonNegativeNumber = z.number().nonnegative().max(FLOAT32_MAX, float32Range);
+/** Any number a float32 holds. */
+export const float32 = z.number().min(-FLOAT32_MAX, { error: `expected a number >= ${(-FLOAT32_MAX).toPrecision(5)} (float32's lowest)` }).max(FLOAT32_MAX, float32Range);
 /** [0, 1) */
 export const fraction = z.number().min(0).lt(1);
 /** [0, 1] */

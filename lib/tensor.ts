@@ -79,6 +79,11 @@ export class Tensor {
     }
   }
 
+  /** Whether `value` is a Tensor made by mt (not an object that only has Tensor's prototype). */
+  static isTensor(value: unknown): value is Tensor {
+    return typeof value === 'object' && value !== null && #life in value;
+  }
+
   get shape(): number[] { return native.shape(this.handle); }
   get dtype(): DType { return native.dtype(this.handle) as DType; }
   get device(): Device { return native.device(this.handle) as Device; }
@@ -138,6 +143,7 @@ export class Tensor {
   // ---- memory ----
   /** Frees the native tensor now. Using it afterwards throws TorchError ERR_DISPOSED. */
   dispose(): void {
+    if (!Tensor.isTensor(this)) throw argumentError('dispose', `'this' is not a Tensor made by mt, got ${describe(this)}`);
     const life = this.#life;
     if (life === DISPOSED) return;
     if (life === REGISTERED) registry.unregister(this);
@@ -285,6 +291,7 @@ export class Tensor {
     } else if (target && typeof target === 'object') {
       dtype = checkDtype(target.dtype, 'to');
       device = checkDevice(target.device, 'to');
+      if (dtype === undefined && device === undefined) throw argumentError('to', "'target' names neither a dtype nor a device: it would do nothing");
     } else {
       throw argumentError('to', `'target' must be a dtype, a device or { dtype, device }, got ${describe(target)}`);
     }
@@ -337,7 +344,10 @@ function wrap(handle: NativeTensor | NativeTensor[] | undefined): Tensor {
 }
 
 export function checkTensor(value: unknown, where: string, name: string): Tensor {
-  if (!(value instanceof Tensor)) throw argumentError(where, `'${name}' must be a Tensor, got ${describe(value)}`);
+  if (!Tensor.isTensor(value)) {
+    const lookAlike = value instanceof Tensor ? ' (an object with Tensor\'s prototype, not a tensor mt made)' : '';
+    throw argumentError(where, `'${name}' must be a Tensor, got ${describe(value)}${lookAlike}`);
+  }
   return value;
 }
 
@@ -610,6 +620,7 @@ export function releaseHostMemory(): number { return native.releaseHostMemory();
  * inside returned arrays and plain objects). fn must be synchronous.
  */
 export function tidy<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw argumentError('tidy', `'fn' must be a function, got ${describe(fn)}`);
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: R;
@@ -626,7 +637,12 @@ export function tidy<R>(fn: () => R): R {
     throw new TorchError('tidy: fn must be synchronous (it returned a Promise)', 'ERR_INVALID_ARG');
   }
   const kept = new Set<Tensor>();
-  collectTensors(result, kept, new Set());
+  try {
+    collectTensors(result, kept, 'tidy');
+  } catch (error) {
+    for (const t of scope) t.dispose();
+    throw error;
+  }
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
     if (kept.has(t)) parent?.add(t);
@@ -641,18 +657,26 @@ export function keep<V extends Tensor>(t: V): V {
   return t;
 }
 
-function collectTensors(value: unknown, into: Set<Tensor>, seen: Set<unknown>): void {
-  if (value instanceof Tensor) { into.add(value); return; }
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
-  if (Array.isArray(value)) { for (const v of value) collectTensors(v, into, seen); return; }
-  if (value instanceof Map) { for (const v of value.values()) collectTensors(v, into, seen); return; }
-  if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectTensors(v, into, seen);
+/** The Tensors in a value, however deeply nested (walked with a stack of its own, not recursion). */
+function collectTensors(root: unknown, into: Set<Tensor>, where: string): void {
+  const seen = new Set<unknown>();
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (Tensor.isTensor(value)) { into.add(value); continue; }
+    if (value instanceof Tensor) throw argumentError(where, `found an object with Tensor's prototype that is not a tensor mt made, got ${describe(value)}`);
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    // (a loop, not push(...items): a spread of a long array overflows the call stack too)
+    const items = Array.isArray(value) ? value : value instanceof Map ? [...value.values()]
+      : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value) : [];
+    for (let i = items.length - 1; i >= 0; i--) pending.push(items[i]);
+  }
 }
 
 /** Disposes every Tensor in a value (a Tensor, an array, a plain object). */
 export function dispose(value: unknown): void {
   const found = new Set<Tensor>();
-  collectTensors(value, found, new Set());
+  collectTensors(value, found, 'dispose');
   for (const t of found) t.dispose();
 }

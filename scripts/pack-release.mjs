@@ -52,7 +52,7 @@ const packed = JSON.parse(execFileSync('npm', ['pack', '--json'], { cwd: root, e
 const files = packed.files.map((f) => f.path);
 const must = [
   'package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/native.js',
-  'configs/phonetics-demo.json', 'scripts/install.mjs', 'scripts/find-libtorch.cjs', 'scripts/prebuilds.cjs',
+  'configs/phonetics-demo.json', 'examples/support-tickets/run.json', 'examples/support-tickets/train.csv', 'scripts/install.mjs', 'scripts/find-libtorch.cjs', 'scripts/prebuilds.cjs',
   'python/multitask_twin.py', 'python/safetensors_io.py', 'CMakeLists.txt', 'native/addon.cc',
   ...tags.map((t) => `prebuilds/${t}`),
 ];

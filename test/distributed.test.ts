@@ -367,6 +367,39 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     expect(evals).toEqual(Array.from({ length: 40 }, (_, i) => 10 * (i + 1)));
   }, 400_000);
 
+  it('a rank killed 1 s after launch (start-up, the rendezvous) ends the launcher within 8 s', async () => {
+    const dir = tempDir('mtl-ddp-cli-startup-');
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({
+      data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
+      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+      trainer: { batchSize: 8, seed: 1 }, steps: 400,
+    }));
+    const started = Date.now();
+    const launcher = spawn(process.execPath, [...cli, 'train', file, '--out', path.join(dir, 'run'), '--nproc', '2', '--timeout', '60'], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: '' },
+    });
+    let stderr = '';
+    launcher.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    launcher.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
+    // The launcher's children that are ranks (esbuild's service, tsx's, is a child too), by their RANK.
+    const rankOf = (pid: number) => /(?:^|\0)RANK=(\d+)\0/.exec(readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1];
+    const ranks = () => childPids(launcher.pid!).filter((pid) => { try { return rankOf(pid) !== undefined; } catch { return false; } });
+    await waitFor(() => ranks().length === 2, 60_000);
+    const launched = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    const killed = Date.now();
+    process.kill(ranks().find((pid) => rankOf(pid) === '1')!, 'SIGKILL');
+    expect(await exited).not.toBe(0);
+    const seconds = (Date.now() - killed) / 1000;
+    console.log(`rank 1 killed ${((killed - launched) / 1000).toFixed(1)} s after the ranks started (${((killed - started) / 1000).toFixed(1)} s after the launcher): the launcher ended ${seconds.toFixed(1)} s later (--timeout 60)`);
+    expect(seconds).toBeLessThan(8);
+    expect(stderr).toMatch(/rank 1 exited with code 137; ending the other ranks/);
+    // Rank 0 was still starting (loading the addon, before its handler): SIGTERM ended it at once, silently or naming why.
+    expect(stderr).not.toMatch(/did not stop on SIGTERM/);
+  }, 120_000);
+
   it('a failing rank fails the launch with its exit code, and the flags are checked', async () => {
     const dir = tempDir('mtl-ddp-cli-bad-');
     const file = path.join(dir, 'config.json');

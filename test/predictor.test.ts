@@ -128,6 +128,31 @@ describe('mt.loadRun on a phonetics run', () => {
     expect(one.stdout.trim().split('\n')).toEqual(WORDS.map((w, i) => `${w}\t${(expected[i]!.gender as mt.ClassificationPrediction).label}`));
   }, 240_000);
 
+  it('loads at bf16 and int8: the same labels as fp32 here, probabilities within 0.05', async () => {
+    const fp32 = await (await mt.loadRun(dir)).predict(WORDS, { tasks: ['gender', 'syllables'] });
+    for (const precision of ['bf16', 'int8'] as const) {
+      const run = await mt.loadRun(dir, { precision });
+      expect(run.metadata.precision).toBe(precision);
+      const rows = await run.predict(WORDS, { tasks: ['gender', 'syllables'] });
+      rows.forEach((row, i) => {
+        for (const task of ['gender', 'syllables']) {
+          const a = row[task] as mt.ClassificationPrediction;
+          const b = fp32[i]![task] as mt.ClassificationPrediction;
+          expect(a.label, `${precision} ${task} ${WORDS[i]}`).toBe(b.label);
+          for (const [name, p] of Object.entries(b.probabilities)) expect(Math.abs(a.probabilities[name]! - p)).toBeLessThan(0.05);
+        }
+      });
+    }
+  });
+
+  it('batches by length over many inputs and answers in the callers\' order', async () => {
+    const run = await mt.loadRun(dir);
+    const many = Array.from({ length: 40 }, (_, i) => WORDS[i % WORDS.length]!.repeat(1 + (i % 3)));
+    const together = await run.predict(many, { tasks: ['gender'], batchSize: 8 });
+    const alone = await Promise.all(many.map((w) => run.predict([w], { tasks: ['gender'] })));
+    together.forEach((row, i) => expect((row.gender as mt.ClassificationPrediction).label, many[i]).toBe((alone[i]![0]!.gender as mt.ClassificationPrediction).label));
+  });
+
   it('refuses what it cannot answer, with the field named', async () => {
     const run = await mt.loadRun(dir);
     const refused = async (p: Promise<unknown>, code: string, text: string) => {
@@ -140,7 +165,7 @@ describe('mt.loadRun on a phonetics run', () => {
     await refused(run.predict(['a'], { tasks: ['nope'] }), 'ERR_INVALID_ARG', "'options.tasks[0]' = \"nope\" is not a task");
     await refused(run.predict(['a'], { topK: 0 }), 'ERR_INVALID_ARG', 'topK');
     await refused(run.predict(['a'], { colour: 1 } as never), 'ERR_INVALID_ARG', 'colour');
-    await refused(mt.loadRun(dir, { precision: 'int8' }), 'ERR_INVALID_ARG', "'options.precision' \"int8\" is not supported yet");
+    await refused(mt.loadRun(dir, { precision: 'fp16' as never }), 'ERR_INVALID_ARG', 'loadRun.options.precision');
     await refused(mt.loadRun(path.join(base, 'nothing')), 'ERR_NOT_FOUND', 'config.json');
     run.dispose();
     await refused(run.predict(['a']), 'ERR_DISPOSED', 'disposed');

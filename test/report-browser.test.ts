@@ -19,7 +19,7 @@ const available = requireTool('Chromium', existsSync(CHROMIUM) ? undefined : `no
 const TASKS = ['g2p', 'syllables', 'stress', 'gender'];
 
 /** A run of a multi-task model over four tasks and a baseline of each, with diagnostics. */
-function runEvents(): RunEvent[] {
+function runEvents(TASKS = ['g2p', 'syllables', 'stress', 'gender']): RunEvent[] {
   const events: RunEvent[] = [];
   const models = ['multi-task', ...TASKS.map((t) => `single-task ${t}`)];
   for (const model of models) {
@@ -68,6 +68,22 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
         series: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('data-series')),
         colors: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('stroke')),
         width: svg.getBoundingClientRect().width,
+        raw: [...svg.querySelectorAll('path.raw')].map((p) => ({ name: p.getAttribute('data-series'), opacity: Number(p.getAttribute('stroke-opacity')) })),
+        // Geometry, in the SVG's own units: the title inside the picture, the legend outside the plot frame.
+        titleFits: (() => {
+          const t = (svg.querySelector('text.title') as SVGGraphicsElement).getBBox();
+          const width = (svg as SVGSVGElement).viewBox.baseVal.width;
+          return t.x >= 0 && t.x + t.width <= width;
+        })(),
+        legendOverFrame: (() => {
+          const frame = svg.querySelector('rect.frame') as SVGGraphicsElement | null;
+          if (!frame) return false;
+          const f = frame.getBBox();
+          return [...svg.querySelectorAll('text.legend')].some((el) => {
+            const b = (el as SVGGraphicsElement).getBBox();
+            return b.x < f.x + f.width && b.x + b.width > f.x && b.y < f.y + f.height && b.y + b.height > f.y;
+          });
+        })(),
       }));
       const headings = [...document.querySelectorAll('h2')].map((h) => h.textContent);
       const overflowing = [...document.querySelectorAll('table, svg, pre')]
@@ -98,9 +114,31 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
     expect(facts.plots.find((p) => p.title === 'Gradient cosine similarity over time')!.series).toHaveLength(6);
     expect(facts.overflowing).toEqual([]);
     expect(facts.pageWidth).toBeLessThanOrEqual(facts.viewport);
+    // Titles fit their picture (the heat maps' "Gradient cosine similarity (mean)" was cut at both sides),
+    // no legend lies over a plot's data, and training losses are smoothed with the raw series faint behind.
+    expect(facts.plots.filter((p) => !p.titleFits).map((p) => p.title)).toEqual([]);
+    expect(facts.plots.filter((p) => p.legendOverFrame).map((p) => p.title)).toEqual([]);
+    for (const task of TASKS) {
+      const loss = facts.plots.find((p) => p.title === `${task}: training loss`)!;
+      expect(loss.raw).toEqual([{ name: 'multi-task (raw)', opacity: 0.25 }, { name: `single-task ${task} (raw)`, opacity: 0.25 }]);
+    }
     const shot = path.join(path.dirname(file), 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(existsSync(shot)).toBe(true);
+    await page.close();
+  }, 60_000);
+
+  it('a two-task run: every title fits its picture (the heat maps are as wide as their titles)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mtl-report-two-'));
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ data: { source: 'phonetics', tasks: ['g2p', 'gender'] }, steps: 300 }));
+    writeFileSync(path.join(dir, 'metrics.jsonl'), runEvents(['g2p', 'gender']).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`file://${writeReport(dir)}`);
+    const cut = await page.evaluate(() => [...document.querySelectorAll('svg.plot')].filter((svg) => {
+      const t = (svg.querySelector('text.title') as SVGGraphicsElement).getBBox();
+      return t.x < 0 || t.x + t.width > (svg as SVGSVGElement).viewBox.baseVal.width;
+    }).map((svg) => svg.getAttribute('aria-label')));
+    expect(cut).toEqual([]);
     await page.close();
   }, 60_000);
 

@@ -181,7 +181,7 @@ function checkMetricRecord(where: string, name: string, value: unknown): Record<
  */
 export function glueTaskScore(task: GlueTaskName, metrics: Record<string, number>): number {
   const where = 'metrics.glueTaskScore';
-  const name = String(task).toLowerCase().replace(/-/g, '');
+  const name = typeof task === 'string' ? task.toLowerCase().replace(/-/g, '') : '';
   if (!(GLUE_TASKS as readonly string[]).includes(name)) throw argumentError(where, `'task' must be one of ${GLUE_TASKS.join(', ')}, got ${describe(task)}`);
   return m.glueTaskScore(name, checkMetricRecord(where, 'metrics', metrics));
 }

@@ -378,7 +378,13 @@ export class SubwordTokenizer implements TextTokenizer {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) {
       throw new TorchError(`SubwordTokenizer.fromFile: ${path} is not a JSON object`, ErrorCode.BAD_DATA);
     }
-    return new SubwordTokenizer(json);
+    try {
+      return new SubwordTokenizer(json);
+    } catch (error) {
+      // The content is refused: say which file holds it.
+      if (!(error instanceof TorchError)) throw error;
+      throw new TorchError(`SubwordTokenizer.fromFile: ${path}: ${error.message.replace(/^SubwordTokenizer: /, '')}`, ErrorCode.BAD_DATA);
+    }
   }
 
   /** A BERT WordPiece tokenizer from a `vocab.txt` file (one token per line) or a token list. */

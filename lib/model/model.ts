@@ -12,7 +12,7 @@ import { Module } from '../nn/module.ts';
 import { capabilities, native as nativeDefault, nonNegativeInt, parse, positiveInt, registry, withDefaults } from '../schema.ts';
 import { load as loadTensors, loadWithMetadata, save as saveTensors } from '../serialization.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkDevice, describe, type Device, optionsObject } from '../validate.ts';
+import { checkDevice, checkOneOf, describe, type Device, optionsObject } from '../validate.ts';
 import { z } from 'zod';
 import { familyOf } from './pretrained.ts';
 import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type SharingSpec, type TaskSpec } from './spec.ts';
@@ -136,6 +136,10 @@ const GenerateOptionsSchema = z.strictObject(withDefaults({
   message: 'only ranks beams: it has no effect with beamSize 1', path: ['lengthPenalty'],
 });
 
+/** The precisions of inference (MultiTaskModel.precision). */
+export const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
+export type InferencePrecision = (typeof PRECISIONS)[number];
+
 export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   #config: ModelConfig;
   #device: Device;
@@ -200,6 +204,19 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   predict(task: string, inputs: ModelInputs): Tensor {
     const where = 'MultiTaskModel.predict';
     return new Tensor(this.native.predict(this.#checkTask(task, where), nativeBatch(inputs, where, false)));
+  }
+
+  /**
+   * The precision predict, predictTasks and generate compute in (training is unaffected): 'fp32',
+   * 'bf16' (autocast on the model's device; on CPU through oneDNN) or 'int8' (dynamic quantization
+   * of the linear layers, CPU only). See docs/serving.md for what each costs in accuracy.
+   */
+  get precision(): InferencePrecision {
+    return this.native.precision();
+  }
+
+  set precision(value: InferencePrecision) {
+    this.native.setPrecision(checkOneOf(value, PRECISIONS, 'MultiTaskModel.precision', 'precision'));
   }
 
   /** Greedy (beamSize 1) or beam-search decoding of a sequence task over the decoder's KV cache. */
@@ -329,24 +346,41 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
       if (metadata.encoder !== JSON.stringify({ dModel, numLayers })) {
         throw argumentError(where, `${file} was saved for an encoder ${metadata.encoder}, this one is ${JSON.stringify({ dModel, numLayers })}`);
       }
-      const task = options.task ?? metadata.task!;
-      const head = JSON.parse(metadata.head!) as TaskSpec;
+      const task = options.task ?? metadata.task;
+      if (typeof task !== 'string') throw new TorchError(`${where}: ${file} names no task (metadata 'task'), and options.task is not given`, ErrorCode.BAD_DATA);
+      let head: TaskSpec;
+      try {
+        head = JSON.parse(metadata.head ?? '') as TaskSpec;
+      } catch {
+        throw new TorchError(`${where}: ${file}'s metadata 'head' is ${metadata.head === undefined ? 'absent' : 'not JSON'} (saveAdapter writes the task's head there)`, ErrorCode.BAD_DATA);
+      }
       const existing = this.#config.tasks.find((t) => t.name === task);
-      if (!existing) {
-        this.addTask(task, head);
-      } else {
+      if (existing) {
         const { name: _name, ...own } = existing;
         if (JSON.stringify(own) !== JSON.stringify(head)) throw argumentError(where, `task '${task}' has the head ${JSON.stringify(own)}, the file ${metadata.head}`);
       }
-      const owned = this.partParameterNames(task);
-      const renamed: Record<string, Tensor> = {};
-      for (const name of owned) {
-        const saved = tensors[adapterKey(name, task)];
-        if (!saved) throw new TorchError(`${where}: ${file} has no ${adapterKey(name, task)}`, ErrorCode.BAD_DATA);
-        renamed[name] = saved;
+      const config = this.#config;
+      if (!existing) this.addTask(task, head);
+      try {
+        const owned = this.partParameterNames(task);
+        const renamed: Record<string, Tensor> = {};
+        for (const name of owned) {
+          const saved = tensors[adapterKey(name, task)];
+          if (!saved) throw new TorchError(`${where}: ${file} has no '${adapterKey(name, task)}'`, ErrorCode.BAD_DATA);
+          renamed[name] = saved;
+        }
+        const extra = Object.keys(tensors).filter((key) => !owned.some((name) => adapterKey(name, task) === key));
+        if (extra.length > 0) throw new TorchError(`${where}: ${file} holds '${extra[0]}', which task '${task}' has not (${extra.length} such entries)`, ErrorCode.BAD_DATA);
+        // Shapes, kinds and finite values: the rule of every weight loader, naming the file.
+        this.loadStateDictFrom(renamed, false, file);
+      } catch (error) {
+        // A refused file leaves the model as it was: the task it added is taken back.
+        if (!existing) {
+          this.native.removeLastTask();
+          this.#config = config;
+        }
+        throw error;
       }
-      if (Object.keys(tensors).length !== owned.length) throw new TorchError(`${where}: ${file} holds ${Object.keys(tensors).length} tensors, task '${task}' has ${owned.length}`, ErrorCode.BAD_DATA);
-      this.loadStateDict(renamed, { strict: false });
       return this;
     } finally {
       for (const t of Object.values(tensors)) t.dispose();
@@ -426,7 +460,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   /**
    * Builds the model of dir/config.json and loads dir/model.safetensors (strict: every key must
    * match). Both must be regular files; the config is checked completely (the spec's rules, the
-   * size limits and the parameter budget) before anything is allocated.
+   * size limits and the parameter budget) before anything is allocated. The model comes back in
+   * eval mode (no dropout); predict and generate run in eval mode whatever the mode.
    */
   static async load(dir: string, options: { device?: Device } = {}): Promise<MultiTaskModel> {
     options = optionsObject(options, 'MultiTaskModel.load');
@@ -440,22 +475,13 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     let model: MultiTaskModel | undefined;
     try {
       model = new MultiTaskModel(config, 'cpu');
-      // Each entry's kind and values too (names and shapes are loadStateDict's): a weight must be
-      // floating point where the model's is, and finite.
-      const own = model.stateDict();
-      const floating = (t: Tensor) => t.dtype.startsWith('float') || t.dtype === 'bfloat16';
-      for (const [name, t] of Object.entries(tensors)) {
-        const mine = own[name];
-        if (mine === undefined) continue;
-        if (floating(mine) !== floating(t)) throw new TorchError(`${where}: '${name}' in ${weightsPath} is ${t.dtype}, and the model's is ${mine.dtype}`, ErrorCode.BAD_DATA);
-        if (floating(t) && !(t.isfinite().all().item() as boolean)) throw new TorchError(`${where}: '${name}' in ${weightsPath} holds NaN or infinite values`, ErrorCode.BAD_DATA);
-      }
-      model.loadStateDict(tensors);
+      // Names, shapes, kinds and finite values: the rule of every weight loader, naming the file.
+      model.loadStateDictFrom(tensors, true, weightsPath);
     } finally {
       for (const t of Object.values(tensors)) t.dispose();
     }
     if (device !== 'cpu') model.to(device);
-    return model;
+    return model.eval();  // a loaded model is for inference (as transformers' from_pretrained): train() to fine-tune
   }
 }
 
@@ -473,7 +499,9 @@ export function multitask(spec: import('./spec.ts').MultiTaskSpec): MultiTaskMod
   const model = MultiTaskModel.fromConfig(config, 'cpu');
   if (weights !== undefined) model.native.loadPretrained(weights);
   if (device !== 'cpu') model.to(device);
-  return model;
+  // Pretrained weights come back in eval mode, as from transformers' from_pretrained (the Trainer
+  // switches to training mode itself; call train() for a hand-written loop); a fresh model trains.
+  return weights !== undefined ? model.eval() : model;
 }
 
 

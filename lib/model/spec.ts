@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { checkParameterBudget } from '../limits.ts';
 import {
-  device as deviceSchema, factories, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
+  device as deviceSchema, factories, float32, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
 } from '../schema.ts';
 import type { Device } from '../validate.ts';
 import { resolveEncoder, type PretrainedEncoderSpec, type PretrainedInfo } from './pretrained.ts';
@@ -35,7 +35,7 @@ export const sharingSchemas = kinds('sharing', {
   },
   /** Per-task low-rank updates (alpha / rank) · B A of the attention projections. */
   lora: {
-    rank: native(positiveInt.max(LIMITS.dModel)), alpha: native(z.number()),
+    rank: native(positiveInt.max(LIMITS.dModel)), alpha: native(float32),
     targets: native(z.array(z.enum(['q', 'k', 'v', 'o'])).min(1).refine((t) => new Set(t).size === t.length, 'must not repeat a target')),
     freezeBackbone: native(z.boolean()),
   },
@@ -157,7 +157,8 @@ function checkParts(
   }
   if (Object.keys(spec.tasks).length === 0) context.addIssue({ code: 'custom', path: ['tasks'], message: 'must name at least one task' });
   for (const [name, task] of Object.entries(spec.tasks)) {
-    if (!('pooling' in task) || task.pooling !== 'pretrained') continue;
+    // A task refused by its own schema (a number where a head belongs) is reported there.
+    if (typeof task !== 'object' || task === null || !('pooling' in task) || task.pooling !== 'pretrained') continue;
     if (task.decoderLayers > 0) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0" });
     else if (!encoder.pooler) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' needs an encoder with a pooler (encoder.pooler, as a BERT or RoBERTa checkpoint has)" });
   }

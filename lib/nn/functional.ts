@@ -27,7 +27,8 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
   options = optionsObject(options, 'crossEntropy');
   const where = 'crossEntropy';
   const smoothing = options.labelSmoothing === undefined ? 0 : checkNumber(options.labelSmoothing, where, 'labelSmoothing');
-  if (smoothing < 0 || smoothing > 1) throw argumentError(where, `'labelSmoothing' must be between 0 and 1, got ${smoothing}`);
+  // [0, 1), as the heads' labelSmoothing: at 1 the target is uniform and the labels count for nothing.
+  if (!(smoothing >= 0 && smoothing < 1)) throw argumentError(where, `'labelSmoothing' must be in [0, 1), got ${smoothing}`);
   return new Tensor(ops.crossEntropy(
     checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
     optTensor(options.weight, where, 'weight'), reduction(options.reduction, where),
@@ -38,6 +39,8 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
 export function nllLoss(input: Tensor, target: Tensor, options: Omit<CrossEntropyOptions, 'labelSmoothing'> = {}): Tensor {
   options = optionsObject(options, 'nllLoss');
   const where = 'nllLoss';
+  // PyTorch's nll_loss has no label smoothing: an option that would do nothing is refused.
+  if ('labelSmoothing' in options) throw argumentError(where, "has no 'labelSmoothing' (it takes log-probabilities as they are): use crossEntropy on logits for label smoothing");
   return new Tensor(ops.nllLoss(
     checkTensor(input, where, 'input').handle, checkTensor(target, where, 'target').handle,
     optTensor(options.weight, where, 'weight'), reduction(options.reduction, where),

@@ -72,20 +72,30 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
 
   /**
    * Copies a state dict into the module (dtype and device converted). Mis-shaped keys always fail;
-   * missing and unexpected keys fail when strict (the default). The error lists every bad key, and
-   * a failed load changes nothing.
+   * missing and unexpected keys fail when strict (the default); an entry of another kind than the
+   * module's (an integer tensor for a floating-point weight) or with NaN or infinite values fails
+   * (ERR_BAD_DATA). The error lists every bad key, and a failed load changes nothing.
    */
   loadStateDict(stateDict: StateDict, options: { strict?: boolean } = {}): LoadStateDictResult {
     options = optionsObject(options, 'Module.loadStateDict');
     const where = 'loadStateDict';
     const strict = options.strict === undefined ? true : checkBoolean(options.strict, where, 'strict');
+    return this.loadStateDictFrom(stateDict, strict, undefined);
+  }
+
+  /**
+   * @internal loadStateDict of tensors read from `file` (named in every refusal): the one rule of
+   * every weight loader (native/core/nn/state_dict.h entryProblem) applies to each entry.
+   */
+  protected loadStateDictFrom(stateDict: StateDict, strict: boolean, file: string | undefined): LoadStateDictResult {
+    const where = 'loadStateDict';
     if (typeof stateDict !== 'object' || stateDict === null) {
       throw argumentError(where, `'stateDict' must be an object or Map of tensors, got ${describe(stateDict)}`);
     }
     const items = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict);
     const names = items.map(([name]) => name);
     const tensors = items.map(([name, t]) => checkTensor(t, where, `stateDict['${name}']`).handle);
-    const result = this.native.loadStateDict(names, tensors, strict);
+    const result = file === undefined ? this.native.loadStateDict(names, tensors, strict) : this.native.loadStateDict(names, tensors, strict, file);
     return { missingKeys: result.missing, unexpectedKeys: result.unexpected };
   }
 

@@ -42,6 +42,8 @@ export interface RunMetadata {
   /** Which weights were loaded: the best evaluation's (keepBest) or the final ones. */
   weights: 'best' | 'final';
   device: string;
+  /** What predictions compute in (MultiTaskModel.precision). */
+  precision: 'fp32' | 'bf16' | 'int8';
 }
 
 export type PredictInput = string | { text: string; pair?: string };
@@ -71,7 +73,7 @@ export interface LoadRunOptions {
   weights?: 'best' | 'final';
   /** Default: the run config's device. */
   device?: string;
-  /** Only 'fp32' for now. */
+  /** 'fp32' (default), 'bf16' (autocast) or 'int8' (dynamic quantization of the linear layers, CPU only): MultiTaskModel.precision. */
   precision?: 'fp32' | 'bf16' | 'int8';
 }
 
@@ -168,11 +170,16 @@ class Predictor implements RunPredictor {
       if (input.pair !== undefined && !takesPair) throw argumentError(where, `'inputs[${i}].pair' is given, but the tasks asked for (${wanted.join(', ')}) read one text`);
     });
     const encoded = inputs.map((input) => this.#runTasks.encode(input));
+    // Padding-aware batching: inputs of similar length share a batch (sorted by length, stable),
+    // so a batch pads to its own longest input; rows come back in the callers' order.
+    const order = encoded.map((_, i) => i);
+    if (encoded.length > options.batchSize) order.sort((a, b) => encoded[a]!.ids.length - encoded[b]!.ids.length || a - b);
     return async () => {
-      const out: PredictionRow[] = [];
-      for (let start = 0; start < encoded.length; start += options.batchSize) {
-        const batch = encoded.slice(start, start + options.batchSize);
-        out.push(...(await this.#predictBatch(batch, tasks, options)));
+      const out: PredictionRow[] = new Array(encoded.length);
+      for (let start = 0; start < order.length; start += options.batchSize) {
+        const slice = order.slice(start, start + options.batchSize);
+        const rows = await this.#predictBatch(slice.map((i) => encoded[i]!), tasks, options);
+        slice.forEach((i, j) => { out[i] = rows[j]!; });
       }
       return out;
     };
@@ -258,13 +265,11 @@ export async function loadRun(dir: string, optionsIn: LoadRunOptions = {}): Prom
   const where = 'loadRun';
   if (typeof dir !== 'string' || dir.length === 0) throw argumentError(where, `'dir' must be a run directory, got ${describe(dir)}`);
   const options = parse(LoadRunOptionsSchema, optionsObject(optionsIn, where), `${where}.options`);
-  if (options.precision !== 'fp32') {
-    throw argumentError(where, `'options.precision' ${JSON.stringify(options.precision)} is not supported yet: predictions run in fp32`);
-  }
   const { config, tasks } = await runTasksOf(dir, 'predict');
   const modelDir = runModelDir(dir, options.weights);
   const device = options.device ?? config.device;
   const model = await MultiTaskModel.load(modelDir, { device: device as never });
+  model.precision = options.precision;
   const summary = model.summary();
   const metadata: RunMetadata = {
     source: config.data.source,
@@ -275,6 +280,7 @@ export async function loadRun(dir: string, optionsIn: LoadRunOptions = {}): Prom
     vocabSize: tasks.input.vocabSize,
     weights: modelDir.endsWith('best') ? 'best' : 'final',
     device,
+    precision: options.precision,
   };
   return new Predictor(model, tasks, metadata);
 }

@@ -11,7 +11,7 @@ import { argumentError } from '../errors.ts';
 import { MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 
 /** metrics.jsonl of a long run: a line per event, far below this. */
-import { escapeXml, heatMap, linePlot, seriesColor, type Series } from './svg.ts';
+import { escapeXml, heatMap, linePlot, seriesColor, smoothed, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
 
@@ -41,14 +41,21 @@ export interface RunRecord {
   events: RunEvent[];
 }
 
-export function parseEvents(text: string, source = 'metrics.jsonl'): RunEvent[] {
+export function parseEvents(text: string, source = 'metrics.jsonl', onTornLastLine?: (line: number) => void): RunEvent[] {
   const events: RunEvent[] = [];
-  text.split('\n').forEach((line, i) => {
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
     if (line.trim() === '') return;
     let event: unknown;
     try {
       event = JSON.parse(line);
     } catch {
+      // The last line without its newline is a write that was cut (the process killed or the disk
+      // full part way): a reader that is told so drops it; any other bad line is refused.
+      if (onTornLastLine && i === lines.length - 1) {
+        onTornLastLine(i + 1);
+        return;
+      }
       throw argumentError('report', `${source} line ${i + 1} is not JSON`);
     }
     const kind = (event as { kind?: unknown })?.kind;
@@ -147,8 +154,10 @@ export function renderReport(run: RunRecord): string {
   const perModel = <E extends { model?: string }>(list: E[], model: string) => list.filter((e) => e.model === model);
 
   const lossPlots = tasks.map((task) => {
-    const series: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.losses[task]) })).filter((s) => s.points.length > 0);
-    return linePlot({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss', series, logY: series.every((s) => s.points.every(([, y]) => y > 0)) });
+    const raw: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.losses[task]) })).filter((s) => s.points.length > 0);
+    // Per-step losses are noisy: each model's drawn smoothed, its raw values faint behind.
+    const series: Series[] = [...raw.map((s) => ({ ...s, name: `${s.name} (raw)`, faint: true })), ...raw.map((s) => ({ ...s, points: smoothed(s.points) }))];
+    return linePlot({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss (smoothed; raw faint)', series, logY: raw.every((s) => s.points.every(([, y]) => y > 0)) });
   });
   const delta = ofKind(events, 'delta').at(-1);
   const evalPlots = tasks.map((task) => {

@@ -5,6 +5,29 @@ export interface Series {
   points: [number, number][];
   /** Default: the palette's colour of the series' position. */
   color?: string;
+  /** Drawn thin and pale behind the others, and left out of the legend (the raw values under a smoothed line). */
+  faint?: boolean;
+}
+
+/**
+ * A noisy series smoothed by an exponential moving average (bias-corrected, as TensorBoard's
+ * smoothing): weight 1 − 1/span for the past, with a span of about a twentieth of the points.
+ */
+export function smoothed(points: [number, number][], span = Math.max(3, Math.round(points.length / 20))): [number, number][] {
+  const keep = 1 - 1 / span;
+  let average = 0;
+  let weight = 0;
+  return points.map(([x, y]) => {
+    if (!Number.isFinite(y)) return [x, y];
+    average = keep * average + (1 - keep) * y;
+    weight = keep * weight + (1 - keep);
+    return [x, average / weight];
+  });
+}
+
+/** The width a label of `text` takes at `size` px (an estimate: the report's sans-serif averages about 0.6 em a character). */
+function textWidth(text: string, size: number): number {
+  return text.length * size * 0.6;
 }
 
 export interface LinePlotOptions {
@@ -69,13 +92,26 @@ function formatTick(value: number): string {
 export function linePlot(options: LinePlotOptions): string {
   const width = options.width ?? 560;
   const height = options.height ?? 300;
-  const margin = { left: 64, right: 16, top: 32, bottom: 44 };
   const transformY = (y: number) => (options.logY ? Math.log10(y) : y);
   const series = options.series.map((s, i) => ({
     name: s.name,
     color: s.color ?? seriesColor(i),
+    faint: s.faint === true,
     points: s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y) && (!options.logY || y > 0)),
   }));
+  // The legend sits in rows between the title and the plot, never over the data.
+  const legendItems = series.filter((s) => !s.faint && s.points.length > 0);
+  const legendRows: { name: string; color: string; x: number }[][] = [[]];
+  let cursor = 0;
+  const legendLeft = 64;
+  for (const s of legendItems) {
+    const itemWidth = 16 + textWidth(s.name, 10) + 14;
+    if (cursor > 0 && legendLeft + cursor + itemWidth > width - 16) { legendRows.push([]); cursor = 0; }
+    legendRows[legendRows.length - 1]!.push({ name: s.name, color: s.color, x: legendLeft + cursor });
+    cursor += itemWidth;
+  }
+  const legendHeight = legendItems.length > 0 ? legendRows.length * 14 + 4 : 0;
+  const margin = { left: 64, right: 16, top: 32 + legendHeight, bottom: 44 };
   const all = series.flatMap((s) => s.points);
   const header = `<svg xmlns="http://www.w3.org/2000/svg" class="plot" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(options.title)}">`;
   const title = `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(options.title)}</text>`;
@@ -87,7 +123,11 @@ export function linePlot(options: LinePlotOptions): string {
   let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
   let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
   if (xMin === xMax) { xMin -= 1; xMax += 1; }
-  if (yMin === yMax) { yMin -= 1; yMax += 1; }
+  if (yMin === yMax) {
+    // A constant: a band around it of its own scale (a learning rate of 1e-3 is not drawn on ±1).
+    const pad = yMin === 0 ? 1 : Math.abs(yMin) * 0.1;
+    yMin -= pad; yMax += pad;
+  }
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const sx = (x: number) => margin.left + ((x - xMin) / (xMax - xMin)) * plotW;
@@ -107,15 +147,18 @@ export function linePlot(options: LinePlotOptions): string {
   }
   parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escapeXml(options.xLabel)}</text>`);
   parts.push(`<text x="14" y="${margin.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotH / 2})" class="axis">${escapeXml(options.yLabel)}</text>`);
-  series.forEach((s, i) => {
-    if (s.points.length === 0) return;
-    const color = s.color;
+  // Faint series first, so that the others are drawn over them.
+  for (const s of [...series.filter((s) => s.faint), ...series.filter((s) => !s.faint)]) {
+    if (s.points.length === 0) continue;
     const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="1.5" class="series" data-series="${escapeXml(s.name)}"><title>${escapeXml(s.name)}</title></path>`);
-    const ly = margin.top + 12 + i * 14;
-    parts.push(`<rect x="${margin.left + plotW - 150}" y="${ly - 8}" width="10" height="3" fill="${color}"/>`);
-    parts.push(`<text x="${margin.left + plotW - 136}" y="${ly - 4}" class="legend">${escapeXml(s.name)}</text>`);
-  });
+    const look = s.faint ? 'stroke-width="1" stroke-opacity="0.25" class="raw"' : 'stroke-width="1.5" class="series"';
+    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" ${look} data-series="${escapeXml(s.name)}"><title>${escapeXml(s.name)}</title></path>`);
+  }
+  legendRows.forEach((row, r) => row.forEach((item) => {
+    const ly = 32 + r * 14 + 8;
+    parts.push(`<rect x="${item.x}" y="${ly - 4}" width="12" height="3" fill="${item.color}"/>`);
+    parts.push(`<text x="${item.x + 16}" y="${ly}" class="legend">${escapeXml(item.name)}</text>`);
+  }));
   parts.push('</svg>');
   return parts.join('');
 }
@@ -135,7 +178,8 @@ export function heatMap(options: HeatMapOptions): string {
   const cell = Math.min(64, Math.floor(360 / Math.max(n, 1)));
   const left = 90;
   const top = 56;
-  const width = left + n * cell + 20;
+  // Wide enough for its title (13 px, bold: about 0.65 em a character), which is centred on it.
+  const width = Math.max(left + n * cell + 20, Math.ceil(options.title.length * 13 * 0.65) + 24);
   const height = top + n * cell + 20;
   const limit = Math.max(1e-12, ...options.values.flat().filter(Number.isFinite).map(Math.abs));
   const shade = (v: number) => {

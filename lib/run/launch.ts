@@ -5,9 +5,10 @@
  * --master host:port` this machine's ranks join a run over M machines (run the same command on each,
  * with its own --node-rank; node 0's first rank serves the rendezvous at host:port).
  *
- * Faults are loud: when a rank exits with an error, the others fail on their own within the group's
- * timeout (naming the lost rank); a rank still running well after that is killed. The launcher exits
- * with the first failed rank's exit code.
+ * Faults are loud and quick: when a rank exits with an error, the launcher ends the others at once
+ * (after a moment for one failing for the same reason to say so: SIGTERM, which a rank answers by
+ * naming why it stops, then SIGKILL), whether they are training or still waiting at the rendezvous
+ * for the rank that is gone. The launcher exits with the first failed rank's exit code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -22,13 +23,17 @@ export interface LaunchOptions {
   nodeRank: number;
   /** host:port of the rendezvous (node 0 serves it); default: 127.0.0.1 and a free port (one machine only). */
   master?: string;
-  /** The group's timeout (seconds): how long the launcher lets the other ranks take to fail after one has. */
+  /** The group's timeout (seconds), passed on to the ranks. */
   timeoutSeconds: number;
   /** The command line of each rank: node's own flags, then the script and its arguments. */
   command: string[];
   /** Writes the launcher's own lines (default: stderr). */
   log?: (line: string) => void;
 }
+
+/** After a rank fails: how long the others may take to fail on their own, and to stop after SIGTERM. */
+const OWN_FAILURE_MS = 1000;
+const TERM_GRACE_MS = 3000;
 
 /** A TCP port free on 127.0.0.1 now (the launcher's rendezvous store for a one-machine run). */
 export async function freePort(): Promise<number> {
@@ -80,27 +85,30 @@ export async function launch(options: LaunchOptions): Promise<number> {
   const ignore = () => {};
   process.on('SIGINT', ignore);
   let firstFailure: { rank: number; code: number } | undefined;
-  let killer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const running = () => children.map((c, i) => ({ c, rank: nodeRank * nproc + i })).filter(({ c }) => c.exitCode === null && c.signalCode === null);
   try {
     const pending = exits.map((exit, local) => exit.then((result) => {
       if (result.code !== 0 && !firstFailure) {
         firstFailure = result;
-        log(`mtl-torch: rank ${result.rank} exited with code ${result.code}; the other ranks stop within the timeout (${options.timeoutSeconds} s)`);
-        // The others fail on their own (the group names the lost rank); one that does not is killed.
-        killer = setTimeout(() => {
-          children.forEach((c, i) => {
-            if (c.exitCode === null && c.signalCode === null) {
-              log(`mtl-torch: rank ${nodeRank * nproc + i} did not stop after rank ${result.rank} failed; killing it`);
+        log(`mtl-torch: rank ${result.rank} exited with code ${result.code}; ending the other ranks`);
+        // A rank waiting on the lost one (a collective, the rendezvous) would wait out the group's
+        // timeout: each is ended now, after a moment for one failing on its own to say why.
+        timers.push(setTimeout(() => {
+          for (const { c } of running()) c.kill('SIGTERM');
+          timers.push(setTimeout(() => {
+            for (const { c, rank } of running()) {
+              log(`mtl-torch: rank ${rank} did not stop on SIGTERM; killing it`);
               c.kill('SIGKILL');
             }
-          });
-        }, (options.timeoutSeconds + 30) * 1000);
+          }, TERM_GRACE_MS));
+        }, OWN_FAILURE_MS));
       }
       return { ...result, local };
     }));
     await Promise.all(pending);
   } finally {
-    if (killer) clearTimeout(killer);
+    for (const timer of timers) clearTimeout(timer);
     process.off('SIGINT', ignore);
   }
   return firstFailure?.code ?? 0;

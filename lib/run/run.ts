@@ -11,11 +11,11 @@
  * In a data-parallel run (TrainRunOptions.distributed) every rank trains every model; rank 0 alone
  * writes the run directory, and the final evaluation is shared out over the ranks.
  */
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ProcessGroup } from '../distributed.ts';
-import { argumentError } from '../errors.ts';
-import { copyFileAtomic, makeDirectory, MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
+import { argumentError, ErrorCode, TorchError } from '../errors.ts';
+import { appendWhole, copyFileAtomic, makeDirectory, MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 import { MultiTaskModel, multitask } from '../model/model.ts';
 import { parseEvents, writeReport, type RunEvent, type TaskDelta, type TaskMetrics } from '../report/report.ts';
 import { capabilities } from '../schema.ts';
@@ -111,6 +111,10 @@ function buildModel(config: RunConfig, tasks: RunTasks, group: ProcessGroup | un
   return multitask({ ...common, input: tasks.input, encoder });
 }
 
+function newTrainer(model: MultiTaskModel, options: TrainerOptions, group: ProcessGroup | undefined): Trainer {
+  return new Trainer(model, { ...options, ...(group ? { distributed: group } : {}) });
+}
+
 /** Metrics of every task on its eval split, plus each task's extra evaluation sets (MNLI mismatched as 'mnli-mm'). */
 async function evaluateTasks(trainer: Trainer, tasks: RunTask[], split: EvalSplit): Promise<TaskMetrics> {
   const metrics = await trainer.evaluate(Object.fromEntries(tasks.map((t) => [t.name, t.dataset(split)])));
@@ -154,21 +158,39 @@ interface TrainOne {
   keepBest?: { metric?: string; mode?: 'max' | 'min' };
   earlyStopping?: RunConfig['earlyStopping'];
   diagnosticsEvery?: number;
+  /** The trainer built (and so checked) before the run folder was written. */
+  prepared?: Trainer;
 }
 
-async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, options: TrainRunOptions, resumeFrom?: string): Promise<RunResult> {
+async function trainOne(run: TrainOne, dir: string, runLog: RunLog, options: TrainRunOptions, resumeFrom?: string): Promise<RunResult> {
   const { label, config, tasks, model } = run;
+  // A log write that fails (a full disk) stops the fit: the run's history is not lost event by event.
+  const stop = new AbortController();
+  let logFailure: unknown;
+  const log = (event: RunEvent) => {
+    if (logFailure !== undefined) return;
+    try {
+      runLog.append(event);
+    } catch (error) {
+      logFailure = error;
+      stop.abort();
+    }
+  };
+  const stopped = (): TorchError => {
+    const why = logFailure instanceof Error ? logFailure.message : String(logFailure);
+    return new TorchError(`${why}; training stopped (its last checkpoint in ${path.join(modelDir(dir, label), 'checkpoint')} is kept): free space and resume with \`mtl-torch train --resume ${dir}\``, ErrorCode.IO);
+  };
   const out = modelDir(dir, label);
   const group = options.distributed;
   if (writes(options)) makeDirectory(out, 'run');
-  const trainer = new Trainer(model, { ...run.trainer, ...(group ? { distributed: group } : {}) });
+  const trainer = run.prepared ?? newTrainer(model, run.trainer, group);
   const trainSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('train')]));
   const evalSets = Object.fromEntries(tasks.map((t) => [t.name, t.dataset('dev')]));
   const logEvery = options.logEvery ?? Math.max(1, Math.floor(config.steps / 200));
   const examples: Record<string, number> = {};
   let bestSeen = false;
   const started = performance.now();
-  const history = await trainer.fit(trainSets, {
+  const fitting = trainer.fit(trainSets, {
     steps: config.steps,
     evalSets,
     evalEvery: config.evalEvery,
@@ -178,7 +200,7 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
     ...(run.keepBest ? { keepBest: run.keepBest } : {}),
     ...(run.earlyStopping ? { earlyStopping: run.earlyStopping } : {}),
     ...(run.diagnosticsEvery ? { diagnosticsEvery: run.diagnosticsEvery } : {}),
-    signal: options.signal,
+    signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
     onProgress: (event) => {
       if (event.kind === 'step') {
         for (const [task, rows] of Object.entries(event.examples)) examples[task] = Math.max(examples[task] ?? 0, rows);
@@ -194,6 +216,8 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
       options.onProgress?.({ model: label, event, totalSteps: config.steps });
     },
   });
+  const history = await fitting.catch((error: unknown) => { throw logFailure === undefined ? error : stopped(); });
+  if (logFailure !== undefined) throw stopped();
   if (writes(options)) await model.save(path.join(out, 'model'));
   // The best evaluation's weights, as a model folder of their own, are the ones the run reports.
   const bestFile = path.join(out, 'checkpoint', 'best.safetensors');
@@ -217,33 +241,60 @@ async function trainOne(run: TrainOne, dir: string, log: (e: RunEvent) => void, 
   }
   const metrics = await evaluateTasks(trainer, tasks, 'dev');
   const result: RunResult = { model: label, metrics, steps: history.steps, wallSeconds: (performance.now() - started) / 1000, weights, examples };
-  log({ kind: 'result', ...result });
+  runLog.append({ kind: 'result', ...result });
   return result;
 }
 
-/** The event log of a run: appended to, and on resume cut back to what a checkpoint still covers. */
+/**
+ * The event log of a run: appended to whole lines at a time (files.appendWhole: a full disk leaves
+ * no torn line), and on resume cut back to what a checkpoint still covers. A resume touches the file
+ * only once the training it resumes has accepted its checkpoint (the first event, or the end of a
+ * fit with none): a refused checkpoint leaves the log byte for byte as it was. A torn last line (a
+ * process killed mid-write) is dropped, with a warning naming it, when the log is next rewritten.
+ */
 class RunLog {
   readonly file: string;
+  /** The cut a resume asked for, done before the next append (see above). */
+  #pendingCut: (() => { model: string; step: number }) | undefined;
+  #torn = false;
   /** `writable` false: a data-parallel rank other than 0, which reads the log and writes nothing. */
   constructor(dir: string, fresh: boolean, readonly writable = true) {
     this.file = path.join(dir, 'metrics.jsonl');
     if (writable && (fresh || !existsSync(this.file))) writeFileAtomic(this.file, '', 'run');
   }
-  events(): RunEvent[] { return existsSync(this.file) ? parseEvents(readTextFile(this.file, 'run', MAX_TEXT_DATA_BYTES), this.file) : []; }
-  // An append, not an atomic rewrite per event (that would copy the whole log at every event): the log was
-  // created or read above as a regular file, and each event is one write() of one line.
+  events(): RunEvent[] {
+    if (!existsSync(this.file)) return [];
+    return parseEvents(readTextFile(this.file, 'run', MAX_TEXT_DATA_BYTES), this.file, (line) => {
+      if (!this.#torn) console.warn(`mtl-torch: ${this.file} line ${line} is a cut-off write (the process stopped part way): it is dropped`);
+      this.#torn = true;
+    });
+  }
   append = (event: RunEvent) => {
-    if (this.writable) appendFileSync(this.file, JSON.stringify(event) + '\n');
-  };
-  /** Drops a model's events after `step` (they are trained again) and any result of it. */
-  cut(model: string, step: number): void {
     if (!this.writable) return;
-    const kept = this.events().filter((e) => e.kind !== 'delta' && (e.model !== model || (e.kind !== 'result' && e.step <= step)));
+    this.settle();
+    appendWhole(this.file, JSON.stringify(event) + '\n', 'run');
+  };
+  /**
+   * Drops a model's events after the step its checkpoint was written at (they are trained again)
+   * and any result of it, once the checkpoint was accepted: `step` is read then.
+   */
+  cutLater(model: string, step: () => number): void {
+    this.#pendingCut = () => ({ model, step: step() });
+  }
+  /** Does what a resume left pending: the cut, or the rewrite without a torn last line. */
+  settle(): void {
+    if (!this.writable) return;
+    const pending = this.#pendingCut?.();
+    this.#pendingCut = undefined;
+    let kept = this.events();
+    if (!pending && !this.#torn) return;
+    if (pending) kept = kept.filter((e) => e.kind !== 'delta' && (e.model !== pending.model || (e.kind !== 'result' && e.step <= pending.step)));
     writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''), 'run');
+    this.#torn = false;
   }
 }
 
-/** The optimizer step a checkpoint was written at. */
+/** The optimizer step a checkpoint was written at (read once training has accepted the checkpoint). */
 function checkpointStep(file: string): number {
   const state = loadTensors(file);
   try {
@@ -253,8 +304,21 @@ function checkpointStep(file: string): number {
   }
 }
 
-async function runAll(config: RunConfig, tasks: RunTasks, dir: string, log: RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
+/**
+ * Trains a run's models into `dir`. Everything the run will read is checked before `openLog` writes
+ * anything there: the data and tokenizer (every split of every task, MNLI's mismatched dev set
+ * included), the model (its size, its device), the thread count.
+ */
+async function runAll(config: RunConfig, tasks: RunTasks, dir: string, openLog: () => RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
   if (config.threads !== undefined) setNumThreads(config.threads);
+  const multiTaskModel = buildModel(config, tasks, options.distributed);
+  const multiTaskTrainer = newTrainer(multiTaskModel, config.trainer, options.distributed);
+  for (const task of tasks.tasks) {
+    task.dataset('train');
+    task.dataset('dev');
+    for (const extra of Object.values(task.extraEvalSets ?? {})) extra('dev');
+  }
+  const log = openLog();
   const done = new Map(resume ? log.events().filter((e) => e.kind === 'result').map((e) => [e.model, e as RunResult]) : []);
   const train = async (run: TrainOne): Promise<RunResult> => {
     const finished = done.get(run.label);
@@ -263,13 +327,13 @@ async function runAll(config: RunConfig, tasks: RunTasks, dir: string, log: RunL
     let resumeFrom: string | undefined;
     if (resume && existsSync(checkpoint)) {
       resumeFrom = checkpoint;
-      log.cut(run.label, checkpointStep(checkpoint));
+      log.cutLater(run.label, () => checkpointStep(checkpoint));
     }
-    return trainOne(run, dir, log.append, options, resumeFrom);
+    return trainOne(run, dir, log, options, resumeFrom);
   };
 
   const results = [await train({
-    label: MULTI_TASK, config, tasks: tasks.tasks, model: buildModel(config, tasks, options.distributed), trainer: config.trainer,
+    label: MULTI_TASK, config, tasks: tasks.tasks, model: multiTaskModel, trainer: config.trainer, prepared: multiTaskTrainer,
     keepBest: config.keepBest, earlyStopping: config.earlyStopping, diagnosticsEvery: config.diagnosticsEvery,
   })];
   const rows = results[0]!.examples ?? {};
@@ -301,12 +365,14 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
   const config = parseRunConfig(raw);
   // Every data file is read and checked (and a tokenizer trained) before anything of the run is written.
   const tasks = await runTasks(config.data, config.model);
-  if (writes(options)) {
-    makeDirectory(dir, 'run');
-    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
-    for (const [file, content] of Object.entries(tasks.runFiles ?? {})) writeFileAtomic(path.join(dir, file), content, 'run');
-  }
-  return runAll(config, tasks, dir, new RunLog(dir, true, writes(options)), options, false);
+  return runAll(config, tasks, dir, () => {
+    if (writes(options)) {
+      makeDirectory(dir, 'run');
+      writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
+      for (const [file, content] of Object.entries(tasks.runFiles ?? {})) writeFileAtomic(path.join(dir, file), content, 'run');
+    }
+    return new RunLog(dir, true, writes(options));
+  }, options, false);
 }
 
 /** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
@@ -314,7 +380,7 @@ export async function resumeRun(dir: string, options: TrainRunOptions = {}): Pro
   options = optionsObject(options, 'RunLog.resumeRun');
   if (!existsSync(path.join(dir, 'config.json'))) throw argumentError('resume', `${dir} is not a run directory (no config.json)`);
   const { config, tasks } = await runTasksOf(dir);
-  return runAll(config, tasks, dir, new RunLog(dir, false, writes(options)), options, true);
+  return runAll(config, tasks, dir, () => new RunLog(dir, false, writes(options)), options, true);
 }
 
 /** A saved run's config and tasks; `need` 'predict' reads no data file. */
@@ -332,6 +398,9 @@ export function runModelDir(dir: string, weights: 'best' | 'final' = 'best'): st
 /** Metrics of a trained run's model on its dev or test split. */
 export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights: 'best' | 'final' = 'best'): Promise<TaskMetrics> {
   const { config, tasks } = await runTasksOf(dir);
+  if (split === 'test' && config.data.source === 'glue') {
+    throw argumentError('eval', `GLUE's test labels are hidden (the benchmark scores test predictions itself, at gluebenchmark.com): write them with \`mtl-torch predict --glue-submission ${dir} <out>\` and submit that folder, or evaluate on --split dev`);
+  }
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);
   return evaluateTasks(trainer, tasks.tasks, split);

@@ -54,6 +54,22 @@ inline void setAutocast(c10::DeviceType device, bool enabled, at::ScalarType dty
   if (!enabled) at::autocast::clear_cache();
 }
 
+// Whether autocast is on for one device type in the calling thread, and the dtype it computes in.
+inline bool autocastEnabled(c10::DeviceType device) {
+#if MTL_TORCH_VERSION_AT_LEAST(2, 4)
+  return at::autocast::is_autocast_enabled(device);
+#else
+  return device == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+inline at::ScalarType autocastDtype(c10::DeviceType device) {
+#if MTL_TORCH_VERSION_AT_LEAST(2, 4)
+  return at::autocast::get_autocast_dtype(device);
+#else
+  return device == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
 // libtorch's fused scaled-dot-product attention, for q, k, v shaped (..., L, E) and an optional
 // additive float mask broadcastable to (..., L, S). Only the output is returned: callers that
 // need the attention weights take the plain path (native/core/nn/attention.h). The mask is always

@@ -5,6 +5,7 @@
 #include "core/distributed/process_group.h"
 #include "core/file_io.h"
 #include "core/model/pretrained.h"
+#include "core/nn/state_dict.h"
 #include "core/train/step.h"
 #include "napi/addon_data.h"
 
@@ -65,6 +66,8 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_IO", e.what());
   } catch (const DisposedError& e) {
     throw makeTorchError(env, "ERR_DISPOSED", e.what());
+  } catch (const nn::BadEntryError& e) {
+    throw makeTorchError(env, "ERR_BAD_DATA", e.what());
   } catch (const std::invalid_argument& e) {
     throw makeTorchError(env, "ERR_INVALID_ARG", e.what());
   } catch (const std::bad_alloc&) {
@@ -73,6 +76,20 @@ void rethrowAsTorchError(Napi::Env env) {
     throw makeTorchError(env, "ERR_NATIVE", e.what());
   } catch (...) {
     throw makeTorchError(env, "ERR_NATIVE", "unknown native error");
+  }
+}
+
+Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
+  try {
+    try {
+      std::rethrow_exception(error);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (...) {
+      rethrowAsTorchError(env);
+    }
+  } catch (const Napi::Error& e) {
+    return e.Value();
   }
 }
 

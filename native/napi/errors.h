@@ -29,6 +29,10 @@ Napi::Error makeTorchError(Napi::Env env, const std::string& code, const std::st
 // Converts the exception being handled into a thrown Napi::Error.
 [[noreturn]] void rethrowAsTorchError(Napi::Env env);
 
+// The exception as a TorchError value (its code says what went wrong: busy model, NaN loss, ...),
+// for promises settled on the JavaScript thread after a native job.
+Napi::Value errorValue(Napi::Env env, std::exception_ptr error);
+
 template <typename Body>
 auto guard(Napi::Env env, Body&& body) -> decltype(body()) {
   try {

@@ -128,9 +128,12 @@ void refuseIfBackwardReachesBusy(const at::Tensor& root) {
 void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
   std::vector<Property> properties{InstanceMethod<&NativeMultiTaskModel::Forward>("forward"),
                                    InstanceMethod<&NativeMultiTaskModel::Predict>("predict"),
+                                   InstanceMethod<&NativeMultiTaskModel::SetPrecision>("setPrecision"),
+                                   InstanceMethod<&NativeMultiTaskModel::Precision>("precision"),
                                    InstanceMethod<&NativeMultiTaskModel::Generate>("generate"),
                                    InstanceMethod<&NativeMultiTaskModel::PredictTasks>("predictTasks"),
                                    InstanceMethod<&NativeMultiTaskModel::AddTask>("addTask"),
+                                   InstanceMethod<&NativeMultiTaskModel::RemoveLastTask>("removeLastTask"),
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
                                    InstanceMethod<&NativeMultiTaskModel::PartParameterNames>("partParameterNames"),
@@ -197,6 +200,19 @@ Napi::Value NativeMultiTaskModel::Predict(const Napi::CallbackInfo& info) {
     Args args(info);
     return TensorHandle::Wrap(info.Env(), model_->predict(args.string(0), batchOf(args.value(1), "batch")));
   });
+}
+
+// setPrecision('fp32' | 'bf16' | 'int8'): what predict and generate compute in.
+Napi::Value NativeMultiTaskModel::SetPrecision(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model_->setPrecision(nn::parsePrecision(Args(info).string(0)));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value NativeMultiTaskModel::Precision(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), nn::precisionName(model_->precision()));
 }
 
 // generate(task, batch, { beamSize, maxLength, lengthPenalty }) -> { sequences, scores }
@@ -308,6 +324,15 @@ Napi::Value NativeMultiTaskModel::AddTask(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     beforeChange();
     model_->addTask(model::taskConfigFromJson(jsonOf(Args(info).value(0), "task")));
+    return info.Env().Undefined();
+  });
+}
+
+// removeLastTask(): takes back the task addTask added last (a refused loadAdapter).
+Napi::Value NativeMultiTaskModel::RemoveLastTask(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    beforeChange();
+    model_->removeLastTask();
     return info.Env().Undefined();
   });
 }

@@ -61,9 +61,12 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
  private:
   Napi::Value Forward(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
+  Napi::Value SetPrecision(const Napi::CallbackInfo& info);
+  Napi::Value Precision(const Napi::CallbackInfo& info);
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value PredictTasks(const Napi::CallbackInfo& info);
   Napi::Value AddTask(const Napi::CallbackInfo& info);
+  Napi::Value RemoveLastTask(const Napi::CallbackInfo& info);
   Napi::Value Summary(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
   Napi::Value PartParameterNames(const Napi::CallbackInfo& info);

@@ -25,21 +25,6 @@ namespace mtl::napi {
 
 namespace {
 
-// The exception as a TorchError value (its code says what went wrong: busy model, NaN loss, ...).
-Napi::Value errorValue(Napi::Env env, std::exception_ptr error) {
-  try {
-    try {
-      std::rethrow_exception(error);
-    } catch (const Napi::Error&) {
-      throw;
-    } catch (...) {
-      rethrowAsTorchError(env);
-    }
-  } catch (const Napi::Error& e) {
-    return e.Value();
-  }
-}
-
 // The state a running job shares with its handle.
 struct TrainerCore {
   std::shared_ptr<train::Trainer> trainer;

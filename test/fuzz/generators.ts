@@ -468,4 +468,67 @@ export const generators: Generator[] = [
       return call;
     },
   },
+  {
+    // Issue #25 items 9 and 10: errors that were not the library's, and values that meant nothing.
+    name: 'refusals', weight: 3,
+    make(f) {
+      const lookAlike = () => f.pick([Object.create(mt.Tensor.prototype), { handle: 2 ** 52, shape: [2], dtype: 'float32' }]);
+      switch (f.int(10)) {
+        case 0: return { bad: 'tidy of a non-function', run: () => mt.tidy(f.pick([smallTensor(f), 1, null, 'x', {}]) as never) };
+        case 1: {
+          let nested: unknown = smallTensor(f);
+          const depth = f.pick([10, 10_000, 200_000]);
+          for (let i = 0; i < depth; i++) nested = [nested];
+          return { label: `dispose at depth ${depth}`, run: () => mt.dispose(nested) };
+        }
+        case 2: return {
+          bad: 'a task that is not a head',
+          run: () => mt.multitask({ input: { vocabSize: 12, maxLength: 6 }, encoder: { numLayers: 1, dModel: 8, nhead: 2 }, tasks: { [f.pick(['constructor', 'a', 'toString'])]: f.pick([3, 'x', null, []]) } as never }),
+        };
+        case 3: return {
+          bad: 'glueTaskScore of odd objects',
+          run: () => mt.metrics.glueTaskScore(f.pick([Object.create(null), [], 5, { toString: () => { throw new Error('x'); } }, 'cola']) as never, f.pick([[], Object.create(null), null, 3, { matthews: '1' }]) as never),
+        };
+        case 4: {
+          const use = f.int(4);
+          // dispose and tidy walk plain objects (a plain { handle, ... } is data to them): only the prototype fake is bad there.
+          const fake = use < 2 ? Object.create(mt.Tensor.prototype) : lookAlike();
+          return {
+            bad: 'a tensor look-alike',
+            run: () => (use === 0 ? mt.dispose([fake]) : use === 1 ? mt.tidy(() => fake) : use === 2 ? model().loadStateDict({ 'tasks.c.out.bias': fake }) : smallTensor(f).add(fake)),
+          };
+        }
+        case 5: return {
+          bad: 'nllLoss labelSmoothing',
+          run: () => mt.nn.functional.nllLoss(mt.randn([2, 3]).logSoftmax(1), mt.tensor([0, 2], { dtype: 'int64' }), { labelSmoothing: f.pick([NaN, 2, -0.5, 0.1, 0]) } as never),
+        };
+        case 6: return {
+          bad: 'crossEntropy labelSmoothing outside [0, 1)',
+          run: () => mt.nn.functional.crossEntropy(mt.randn([2, 3]), mt.tensor([0, 2], { dtype: 'int64' }), { labelSmoothing: f.pick([NaN, 2, -0.5, 1, Infinity]) }),
+        };
+        case 7: return { bad: 'to({}) does nothing', run: () => smallTensor(f).to(f.pick([{}, { dtype: undefined }, { device: undefined }]) as never) };
+        case 8: return {
+          bad: 'loop.step beyond the fit',
+          run: async () => {
+            const { tensors, metadata } = mt.loadWithMetadata(await checkpoint(f));
+            tensors['loop.step'] = mt.tensor(f.pick([2n ** 62n, 4n, 1000n, -1n]), { dtype: 'int64' });
+            const edited = path.join(f.scratch, 'step.safetensors');
+            mt.save(edited, tensors, metadata);
+            return new mt.Trainer(model(), { batchSize: 2 }).fit(dataSets(), { steps: 3, resumeFrom: edited });
+          },
+        };
+        default: return {
+          label: 'a config.json with a UTF-8 byte-order mark',
+          run: async () => {
+            const dir = path.join(f.scratch, 'bom-model');
+            if (!existsSync(dir)) {
+              await model().save(dir);
+              writeFileSync(path.join(dir, 'config.json'), '\ufeff' + readFileSync(path.join(dir, 'config.json'), 'utf8'));
+            }
+            return mt.MultiTaskModel.load(dir);
+          },
+        };
+      }
+    },
+  },
 ];

@@ -6,9 +6,51 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/compat.h"
 #include "core/host_memory.h"
+#include "core/nn/eval_mode.h"
 
 namespace mtl::model {
+
+// predict's and generate's state: no autograd state at all (InferenceMode), and the model's
+// precision: autocast to bf16 on its device, or its int8 packs (refreshed here when a weight
+// changed since they were made). The previous autocast state comes back at the end.
+class InferenceScope {
+ public:
+  explicit InferenceScope(MultiTaskModelImpl& model)
+      : device_(model.device_.type()),
+        wasAutocast_(compat::autocastEnabled(device_)),
+        previousDtype_(compat::autocastDtype(device_)),
+        int8_(model.precision_ == nn::Precision::kInt8 ? (model.int8_.refresh(model), &model.int8_) : nullptr) {
+    if (model.precision_ == nn::Precision::kBf16) {
+      compat::setAutocast(device_, true, at::kBFloat16);
+    } else if (wasAutocast_) {
+      compat::setAutocast(device_, false, previousDtype_);
+    }
+  }
+  ~InferenceScope() {
+    if (compat::autocastEnabled(device_) != wasAutocast_ || compat::autocastDtype(device_) != previousDtype_) {
+      compat::setAutocast(device_, wasAutocast_, previousDtype_);
+    }
+  }
+  InferenceScope(const InferenceScope&) = delete;
+  InferenceScope& operator=(const InferenceScope&) = delete;
+
+  // Outputs as the fp32 path gives them: floating outputs in float32, and ordinary tensors (an
+  // inference tensor cannot be changed in place or saved for backward outside InferenceMode).
+  static at::Tensor release(const at::Tensor& t) {
+    if (!t.defined()) return t;
+    c10::InferenceMode off(false);
+    return at::isFloatingType(t.scalar_type()) && t.scalar_type() != at::kFloat ? t.to(at::kFloat) : t.clone();
+  }
+
+ private:
+  c10::DeviceType device_;
+  bool wasAutocast_;
+  at::ScalarType previousDtype_;
+  c10::InferenceMode inference_;
+  nn::Int8Scope int8_;
+};
 
 InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(config.input), encoder_(config.encoder) {
   const EncoderConfig& e = encoder_;
@@ -138,7 +180,18 @@ void MultiTaskModelImpl::addTask(const TaskConfig& task) {
   if (device_ != c10::Device(c10::kCPU)) moveTo(device_);
 }
 
+void MultiTaskModelImpl::removeLastTask() {
+  if (config_.tasks.empty()) throw std::invalid_argument("removeLastTask: the model has no task");
+  const std::string name = config_.tasks.back().name;
+  sharing_->removeTask(name);
+  tasks_->unregister_module(name);
+  heads_.erase(name);
+  config_.tasks.pop_back();
+}
+
 void MultiTaskModelImpl::moveTo(const c10::Device& device) {
+  TORCH_CHECK_VALUE(device.is_cpu() || precision_ != nn::Precision::kInt8,
+                    "a model at precision 'int8' stays on the CPU: set precision 'fp32' or 'bf16' before moving it to ", device.str());
   to(device);
   device_ = device;
 }
@@ -216,10 +269,22 @@ std::map<std::string, at::Tensor> MultiTaskModelImpl::taskLosses(const std::map<
 }
 
 at::Tensor MultiTaskModelImpl::predict(const std::string& task, const data::Batch& batch) {
-  at::NoGradGuard noGrad;
-  const data::Batch inputs = onDevice(batch);
+  nn::EvalMode eval(*this);  // inference: no dropout, whatever mode the caller left
   HeadImpl& taskHead = head(task);
-  return taskHead.predict(encode(inputs, {task}).at(task), inputs);
+  InferenceScope scope(*this);
+  const data::Batch inputs = onDevice(batch);
+  return InferenceScope::release(taskHead.predict(encode(inputs, {task}).at(task), inputs));
+}
+
+void MultiTaskModelImpl::setPrecision(nn::Precision precision) {
+  if (precision == nn::Precision::kInt8) {
+    TORCH_CHECK_VALUE(device_.is_cpu(), "precision 'int8' runs on the CPU only; this model is on ", device_.str());
+    TORCH_CHECK_NOT_IMPLEMENTED(!nn::int8Engine().empty(), "precision 'int8' needs a quantized engine, and this libtorch has none");
+    int8_.refresh(*this);
+  } else {
+    int8_ = nn::Int8Linears();
+  }
+  precision_ = precision;
 }
 
 BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
@@ -231,10 +296,17 @@ BackboneOutput MultiTaskModelImpl::encodeBackbone(const data::Batch& batch) {
 }
 
 Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batch& batch, const GenerateOptions& options) {
-  at::NoGradGuard noGrad;
-  const data::Batch inputs = onDevice(batch);
+  nn::EvalMode eval(*this);
   HeadImpl& taskHead = head(task);
-  return taskHead.generate(encode(inputs, {task}).at(task), options);
+  Generated generated;
+  {
+    InferenceScope scope(*this);
+    const data::Batch inputs = onDevice(batch);
+    generated = taskHead.generate(encode(inputs, {task}).at(task), options);
+  }
+  generated.sequences = InferenceScope::release(generated.sequences);
+  generated.scores = InferenceScope::release(generated.scores);
+  return generated;
 }
 
 std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std::vector<std::string>& tasks,
@@ -242,23 +314,28 @@ std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std
                                                                        const GenerateOptions& options) {
   TORCH_CHECK_VALUE(!tasks.empty(), "predictTasks needs at least one task");
   for (const auto& task : tasks) head(task);  // refuses unknown tasks before any work
-  at::NoGradGuard noGrad;
-  EvalModeGuard eval(*this);
-  const data::Batch inputs = onDevice(batch);
-  auto encoded = encode(inputs, tasks);
+  nn::EvalMode eval(*this);
   std::map<std::string, TaskPrediction> results;
-  for (const auto& task : tasks) {
-    HeadImpl& taskHead = head(task);
-    TaskPrediction result;
-    if (generatesOf(taskKind(task))) {
-      Generated generated = taskHead.generate(encoded.at(task), options);
-      result.predictions = generated.sequences;
-      result.scores = generated.scores;
-    } else {
-      result.outputs = taskHead.forward(encoded.at(task), inputs);
-      result.predictions = taskHead.predict(encoded.at(task), inputs);
+  {
+    InferenceScope scope(*this);
+    const data::Batch inputs = onDevice(batch);
+    auto encoded = encode(inputs, tasks);
+    for (const auto& task : tasks) {
+      HeadImpl& taskHead = head(task);
+      TaskPrediction result;
+      if (generatesOf(taskKind(task))) {
+        Generated generated = taskHead.generate(encoded.at(task), options);
+        result.predictions = generated.sequences;
+        result.scores = generated.scores;
+      } else {
+        result.outputs = taskHead.forward(encoded.at(task), inputs);
+        result.predictions = taskHead.predict(encoded.at(task), inputs);
+      }
+      results[task] = result;
     }
-    results[task] = result;
+  }
+  for (auto& [task, result] : results) {
+    for (at::Tensor* t : {&result.outputs, &result.predictions, &result.scores}) *t = InferenceScope::release(*t);
   }
   return results;
 }

@@ -25,6 +25,7 @@
 #include "core/model/config.h"
 #include "core/model/head.h"
 #include "core/model/sharing.h"
+#include "core/nn/inference.h"
 #include "core/nn/positional_encoding.h"
 #include "core/nn/transformer_encoder.h"
 #include "core/train/trainable_model.h"
@@ -80,23 +81,6 @@ struct TaskPrediction {
   at::Tensor scores;       // generated: each sequence's sum of log-probabilities (B)
 };
 
-// Sets a module to eval mode for its lifetime and gives it back the mode it had.
-class EvalModeGuard {
- public:
-  explicit EvalModeGuard(torch::nn::Module& module) : module_(module), wasTraining_(module.is_training()) {
-    if (wasTraining_) module_.eval();
-  }
-  ~EvalModeGuard() {
-    if (wasTraining_) module_.train(true);
-  }
-  EvalModeGuard(const EvalModeGuard&) = delete;
-  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool wasTraining_;
-};
-
 struct ModelSummary {
   int64_t total = 0;
   int64_t shared = 0;
@@ -127,6 +111,8 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   // A new task on this (possibly trained) model: shared weights are kept, the new head and the
   // scheme's per-task parameters are freshly initialised.
   void addTask(const TaskConfig& task);
+  // Takes back the last task addTask added (a refused loadAdapter): the model is as before it.
+  void removeLastTask();
 
   // Parts for freeze/unfreeze: "embedding", "encoder", "decoder", "backbone" (every shared
   // parameter), "sharing" (the scheme's parameters), "heads", or a task name (its head and its
@@ -139,6 +125,11 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   std::string ownerOf(const std::string& parameterName) const;
   int64_t sharedEncoderRuns() const { return sharedEncoderRuns_; }
   void moveTo(const c10::Device& device);
+
+  // The precision predict() and generate() compute in (training is unaffected): fp32, bf16
+  // (autocast on the model's device) or int8 (dynamic quantization of the linear layers, CPU only).
+  void setPrecision(nn::Precision precision);
+  nn::Precision precision() const { return precision_; }
 
   // TrainableModel
   std::vector<std::string> taskNames() const override;
@@ -168,6 +159,9 @@ class MultiTaskModelImpl : public torch::nn::Module, public train::TrainableMode
   std::shared_ptr<torch::nn::Module> tasks_;
   std::map<std::string, std::shared_ptr<HeadImpl>> heads_;
   int64_t sharedEncoderRuns_ = 0;
+  nn::Precision precision_ = nn::Precision::kFp32;
+  nn::Int8Linears int8_;
+  friend class InferenceScope;
 };
 
 }  // namespace mtl::model

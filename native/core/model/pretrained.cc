@@ -96,7 +96,8 @@ Checkpoint read(const std::string& dir) {
   checkpoint.modelType = config.at("model_type").get<std::string>();
   const std::string prefix = prefixOf(checkpoint.modelType);
 
-  safetensors::Loaded loaded = safetensors::load((root / "model.safetensors").string());
+  checkpoint.weightsFile = (root / "model.safetensors").string();
+  safetensors::Loaded loaded = safetensors::load(checkpoint.weightsFile);
   bool prefixed = false;
   for (const auto& [name, tensor] : loaded.tensors) prefixed = prefixed || name.rfind(prefix + "embeddings.", 0) == 0;
   checkpoint.prefix = prefixed ? prefix : "";
@@ -165,6 +166,13 @@ void load(MultiTaskModelImpl& model, const Checkpoint& checkpoint) {
       misshaped.push_back(described + " in model.safetensors vs " + wanted + " from config.json");
       return;
     }
+    // The rule of every weight loader (nn::entryProblem): a floating weight for a floating one, finite.
+    const std::string problem = nn::entryProblem(source, dest->second, nn::DtypeRule::SameKind);
+    if (!problem.empty()) {
+      std::string named;
+      for (size_t i = 0; i < theirs.size(); ++i) named += (i ? " + " : "") + prefix + theirs[i];
+      throw CheckpointError(checkpoint.weightsFile + ": '" + named + "' " + problem);
+    }
     copies.emplace_back(dest->second, source);
   };
 
@@ -190,7 +198,7 @@ void load(MultiTaskModelImpl& model, const Checkpoint& checkpoint) {
   }
   if (!missing.empty() || !misshaped.empty() || !unexpected.empty()) {
     std::ostringstream out;
-    out << "model.safetensors does not match config.json (model_type " << checkpoint.modelType << ")";
+    out << checkpoint.weightsFile << " does not match config.json (model_type " << checkpoint.modelType << ")";
     if (!misshaped.empty()) out << "; size mismatch: " << listed(misshaped);
     if (!missing.empty()) out << "; missing tensors: " << listed(missing);
     if (!unexpected.empty()) out << "; unexpected tensors: " << listed(unexpected);

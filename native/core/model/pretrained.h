@@ -85,6 +85,7 @@ struct Checkpoint {
   std::string prefix;                             // "bert." when the file's names have it, else ""
   std::map<std::string, at::Tensor> tensors;      // without the base-model prefix; LayerNorm gamma/beta renamed
   Family family;
+  std::string weightsFile;                        // dir/model.safetensors, named in refusals
 };
 
 // Reads dir/config.json and dir/model.safetensors. Throws CheckpointError for a model_type no

@@ -48,6 +48,8 @@ class SharingSchemeImpl : public torch::nn::Module {
   virtual bool sharesDecoder() const { return false; }
   // Creates the task's own parameters (also for tasks added to a trained model).
   virtual void addTask(const std::string& task) { (void)task; }
+  // Drops what addTask created (a refused loadAdapter takes back the task it added).
+  virtual void removeTask(const std::string& task) { (void)task; }
   // The scheme's modules that are encoder layers of their own, by name under the scheme
   // ("<task>.layers.0") -> the index of the layer they stand for in a full encoder (layerwise: a
   // task's layer j is layer sharedLayers + j). A pretrained checkpoint initialises them from that

@@ -2,6 +2,8 @@
 
 #include <torch/nn/init.h>
 
+#include "core/nn/inference.h"
+
 namespace mtl::nn {
 
 namespace {
@@ -48,27 +50,27 @@ void MultiheadAttentionImpl::resetParameters() {
 at::Tensor MultiheadAttentionImpl::projectQuery(const at::Tensor& query) const {
   const int64_t embedDim = options.embedDim();
   const at::Tensor weight = packedProjection() ? rowsOf(inProjWeight, 0, embedDim) : qProjWeight;
-  return at::linear(query, weight, rowsOf(inProjBias, 0, embedDim));
+  return linear(query, weight, rowsOf(inProjBias, 0, embedDim));
 }
 
 MultiheadAttentionImpl::Projections MultiheadAttentionImpl::project(const at::Tensor& query, const at::Tensor& key,
                                                                     const at::Tensor& value) const {
   const int64_t embedDim = options.embedDim();
   if (!packedProjection()) {
-    return {projectQuery(query), at::linear(key, kProjWeight, rowsOf(inProjBias, 1, embedDim)),
-            at::linear(value, vProjWeight, rowsOf(inProjBias, 2, embedDim))};
+    return {projectQuery(query), linear(key, kProjWeight, rowsOf(inProjBias, 1, embedDim)),
+            linear(value, vProjWeight, rowsOf(inProjBias, 2, embedDim))};
   }
   if (key.is_same(value)) {
     if (query.is_same(key)) {
-      auto qkv = at::linear(query, inProjWeight, inProjBias).chunk(3, -1);
+      auto qkv = linear(query, inProjWeight, inProjBias).chunk(3, -1);
       return {qkv[0], qkv[1], qkv[2]};
     }
     const at::Tensor kvBias = inProjBias.defined() ? inProjBias.narrow(0, embedDim, 2 * embedDim) : at::Tensor();
-    auto kv = at::linear(key, inProjWeight.narrow(0, embedDim, 2 * embedDim), kvBias).chunk(2, -1);
+    auto kv = linear(key, inProjWeight.narrow(0, embedDim, 2 * embedDim), kvBias).chunk(2, -1);
     return {projectQuery(query), kv[0], kv[1]};
   }
-  return {projectQuery(query), at::linear(key, rowsOf(inProjWeight, 1, embedDim), rowsOf(inProjBias, 1, embedDim)),
-          at::linear(value, rowsOf(inProjWeight, 2, embedDim), rowsOf(inProjBias, 2, embedDim))};
+  return {projectQuery(query), linear(key, rowsOf(inProjWeight, 1, embedDim), rowsOf(inProjBias, 1, embedDim)),
+          linear(value, rowsOf(inProjWeight, 2, embedDim), rowsOf(inProjBias, 2, embedDim))};
 }
 
 at::Tensor MultiheadAttentionImpl::splitHeads(const at::Tensor& x) const {
@@ -119,7 +121,7 @@ MultiheadAttentionOutput MultiheadAttentionImpl::forward(const at::Tensor& query
   const auto mask = mergeAttentionMasks(masks, batch, options.numHeads(), tgtLen, srcLen, q.scalar_type());
   const double dropoutP = is_training() ? options.dropout() : 0.0;
   AttentionResult attended = scaledDotProductAttention(q, k, v, mask, dropoutP, needWeights);
-  MultiheadAttentionOutput result{outProj(mergeHeads(attended.output)), {}};
+  MultiheadAttentionOutput result{linear(outProj, mergeHeads(attended.output)), {}};
   if (needWeights) {
     // torch averages as sum / num_heads, not mean(): the same rounding.
     result.weights = averageWeights ? attended.weights.sum(1) / options.numHeads() : attended.weights;

@@ -30,10 +30,26 @@ struct StateDictError : std::invalid_argument {
   StateDictMismatch mismatch;
 };
 
+// The one rule every weight loader applies to an entry (model load, loadStateDict, loadAdapter,
+// the pretrained import, a checkpoint's resume): why `value` cannot be loaded where `like` is, as
+// words to follow the entry's name ("holds NaN or infinite values"), or "" when it can. Exact: the
+// same dtype and shape (a checkpoint's state); SameKind: the same shape and a dtype of the same kind
+// (floating point for floating point, so float16 weights load into float32 ones; integer for integer);
+// floating values must be finite.
+enum class DtypeRule { Exact, SameKind };
+std::string entryProblem(const at::Tensor& value, const at::Tensor& like, DtypeRule rule);
+
+// An entry of a weights file that no model can take (entryProblem): the file's content is wrong.
+struct BadEntryError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
 // Copies `tensors` into the module's parameters and buffers by name (converting dtype and device
 // to the module's). Mis-shaped keys always fail; missing and unexpected keys fail when strict,
-// as in torch. Nothing is copied unless the whole dict is accepted, so a failed load leaves the
-// module as it was. Returns the (non-fatal) missing and unexpected keys of a non-strict load.
-StateDictMismatch loadStateDict(torch::nn::Module& module, const NamedTensors& tensors, bool strict = true);
+// as in torch; an entry entryProblem refuses (SameKind) fails with BadEntryError. Nothing is copied
+// unless the whole dict is accepted, so a failed load leaves the module as it was. `source` (the
+// file the tensors were read from) is named in the messages. Returns the (non-fatal) missing and
+// unexpected keys of a non-strict load.
+StateDictMismatch loadStateDict(torch::nn::Module& module, const NamedTensors& tensors, bool strict = true, const std::string& source = "");
 
 }  // namespace mtl::nn

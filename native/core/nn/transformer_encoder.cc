@@ -1,5 +1,10 @@
 #include "core/nn/transformer_encoder.h"
 
+#include <ATen/core/grad_mode.h>
+
+#include "core/compat.h"
+#include "core/nn/inference.h"
+
 namespace mtl::nn {
 
 torch::nn::Linear makeLinear(int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out)); }
@@ -30,8 +35,34 @@ void TransformerEncoderLayerImpl::reset() {
   dropout2 = register_module("dropout2", makeDropout(o.dropout()));
 }
 
+bool TransformerEncoderLayerImpl::fastPathApplies(const at::Tensor& src, const c10::optional<at::Tensor>& srcMask,
+                                                  const c10::optional<at::Tensor>& srcKeyPaddingMask) const {
+  if (is_training() || src.dim() != 3 || src.scalar_type() != at::kFloat || (srcMask && srcMask->defined())) return false;
+  if (!(src.device().is_cpu() || src.device().is_cuda()) || compat::autocastEnabled(src.device().type()) || int8Active()) return false;
+  if (srcKeyPaddingMask && srcKeyPaddingMask->defined() && srcKeyPaddingMask->scalar_type() != at::kBool) return false;
+  const MultiheadAttentionImpl& attention = *selfAttn;
+  if (options.nhead() % 2 == 1 || !attention.inProjWeight.defined() || !attention.inProjBias.defined() ||
+      !attention.outProj->bias.defined() || !linear1->bias.defined() || !linear2->bias.defined()) {
+    return false;
+  }
+  if (at::GradMode::is_enabled()) {
+    for (const auto& p : parameters()) {
+      if (p.requires_grad()) return false;
+    }
+  }
+  return true;
+}
+
 at::Tensor TransformerEncoderLayerImpl::forward(const at::Tensor& src, const c10::optional<at::Tensor>& srcMask,
                                                 const c10::optional<at::Tensor>& srcKeyPaddingMask) {
+  if (fastPathApplies(src, srcMask, srcKeyPaddingMask)) {
+    const bool padded = srcKeyPaddingMask && srcKeyPaddingMask->defined();
+    return at::_transformer_encoder_layer_fwd(
+        src, options.dModel(), options.nhead(), selfAttn->inProjWeight, selfAttn->inProjBias, selfAttn->outProj->weight,
+        selfAttn->outProj->bias, options.activation() == Activation::kGelu, options.normFirst(), options.layerNormEps(),
+        norm1->weight, norm1->bias, norm2->weight, norm2->bias, linear1->weight, linear1->bias, linear2->weight, linear2->bias,
+        padded ? c10::optional<at::Tensor>(*srcKeyPaddingMask) : c10::nullopt, padded ? c10::optional<int64_t>(1) : c10::nullopt);
+  }
   const AttentionMasks masks{srcMask, srcKeyPaddingMask};
   at::Tensor x = residual(src, norm1, options.normFirst(), [&](const at::Tensor& h) {
     return dropout1(selfAttn(h, h, h, masks).output);

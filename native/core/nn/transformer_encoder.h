@@ -22,6 +22,12 @@ class TransformerEncoderLayerImpl : public torch::nn::Cloneable<TransformerEncod
   at::Tensor forward(const at::Tensor& src, const c10::optional<at::Tensor>& srcMask = {},
                      const c10::optional<at::Tensor>& srcKeyPaddingMask = {});
 
+  // Whether forward takes libtorch's fused inference kernel (_transformer_encoder_layer_fwd, what
+  // torch.nn.TransformerEncoderLayer runs in eval mode): eval mode, no gradient to record, fp32 without
+  // autocast or int8 packs, no srcMask, a bool key padding mask if any, an even head count, biases.
+  bool fastPathApplies(const at::Tensor& src, const c10::optional<at::Tensor>& srcMask,
+                       const c10::optional<at::Tensor>& srcKeyPaddingMask) const;
+
   TransformerLayerOptions options;
   MultiheadAttention selfAttn{nullptr};
   torch::nn::Linear linear1{nullptr}, linear2{nullptr};

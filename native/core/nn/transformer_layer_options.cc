@@ -1,5 +1,7 @@
 #include "core/nn/transformer_layer_options.h"
 
+#include "core/nn/inference.h"
+
 #include <stdexcept>
 
 namespace mtl::nn {
@@ -33,7 +35,7 @@ void validate(const TransformerStackOptions& options) {
 
 at::Tensor feedForward(const at::Tensor& x, torch::nn::Linear& linear1, torch::nn::Dropout& dropout,
                        torch::nn::Linear& linear2, Activation activation) {
-  return linear2(dropout(activate(linear1(x), activation)));
+  return linear(linear2, dropout(activate(linear(linear1, x), activation)));
 }
 
 }  // namespace mtl::nn

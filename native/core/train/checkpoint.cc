@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "core/nn/state_dict.h"
 #include "core/safetensors.h"
 
 namespace mtl::train {
@@ -33,6 +34,7 @@ Checkpoint readCheckpoint(const std::string& path) {
                                 kCheckpointFormat + " only");
   }
   Checkpoint checkpoint;
+  checkpoint.source = path;
   for (auto& [name, tensor] : loaded.tensors) checkpoint.state[name] = std::move(tensor);
   checkpoint.metadata.insert(loaded.metadata.begin(), loaded.metadata.end());
   return checkpoint;
@@ -63,14 +65,8 @@ void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, cons
     if (group != nullptr && !holdsGroup(checkpoint.state, *group)) continue;  // written by a run without that setting
     auto it = checkpoint.state.find(key);
     if (it == checkpoint.state.end()) throw std::invalid_argument("checkpoint: missing entry '" + key + "'");
-    const at::Tensor& t = it->second;
-    if (t.scalar_type() != like.scalar_type() || t.sizes() != like.sizes()) {
-      throw std::invalid_argument("checkpoint: '" + key + "' has shape " + c10::str(t.sizes()) + " and dtype " + c10::toString(t.scalar_type()) +
-                                  ", and this run needs " + c10::str(like.sizes()) + " " + c10::toString(like.scalar_type()));
-    }
-    if (at::isFloatingType(t.scalar_type()) && t.numel() > 0 && !at::isfinite(t).all().item<bool>()) {
-      throw std::invalid_argument("checkpoint: '" + key + "' holds NaN or infinite values");
-    }
+    const std::string problem = nn::entryProblem(it->second, like, nn::DtypeRule::Exact);
+    if (!problem.empty()) throw std::invalid_argument("checkpoint: '" + key + "' " + problem);
   }
   for (const auto& [key, tensor] : checkpoint.state) {
     const std::string* group = groupOf(key);

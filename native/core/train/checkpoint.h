@@ -6,6 +6,7 @@
 // (temporary file + rename, by safetensors::save).
 #pragma once
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ constexpr const char* kCheckpointFormat = "mtl-torch.checkpoint.v3";
 struct Checkpoint {
   State state;
   std::map<std::string, std::string> metadata;  // "format" is added on writing
+  std::string source;                            // the file it was read from; empty: captured in memory
   bool empty() const { return state.empty(); }
 };
 
@@ -40,5 +42,20 @@ void requireMetadata(const Checkpoint& checkpoint, const std::string& key, const
 // state that a fit setting adds: a checkpoint may lack a group entirely (that state starts afresh)
 // or hold one this run does not write (not used); a group present on both sides is checked whole.
 void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, const std::vector<std::string>& optionalGroups = {});
+
+// Runs `check` (checking or restoring `checkpoint`); a refusal (std::invalid_argument, "checkpoint:
+// ...") is rethrown naming the file the checkpoint was read from ("checkpoint 'path': ...").
+template <typename Check>
+void namingFile(const Checkpoint& checkpoint, Check&& check) {
+  try {
+    check();
+  } catch (const std::invalid_argument& error) {
+    if (checkpoint.source.empty()) throw;
+    std::string message = error.what();
+    const std::string prefix = "checkpoint:";
+    if (message.rfind(prefix, 0) == 0) message = message.substr(prefix.size());
+    throw std::invalid_argument("checkpoint '" + checkpoint.source + "':" + (message.empty() || message[0] == ' ' ? "" : " ") + message);
+  }
+}
 
 }  // namespace mtl::train

@@ -4,22 +4,11 @@
 
 #include <chrono>
 
+#include "core/nn/eval_mode.h"
+
 namespace mtl::train {
 
 namespace {
-
-// Restores the model's training mode on leaving the scope.
-class EvalMode {
- public:
-  explicit EvalMode(torch::nn::Module& module) : module_(module), training_(module.is_training()) { module_.eval(); }
-  ~EvalMode() { module_.train(training_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  torch::nn::Module& module_;
-  bool training_;
-};
 
 std::vector<double> lossValues(TrainableModel& model, const std::map<std::string, data::Batch>& batches, const std::vector<std::string>& tasks) {
   at::NoGradGuard noGrad;
@@ -35,7 +24,7 @@ std::vector<double> lossValues(TrainableModel& model, const std::map<std::string
 TaskDiagnostics measureDiagnostics(TrainableModel& model, const std::map<std::string, data::Batch>& batches,
                                    const std::vector<std::string>& tasks, const std::vector<at::Tensor>& shared, double lookaheadRate) {
   const auto started = std::chrono::steady_clock::now();
-  EvalMode eval(model.module());
+  nn::EvalMode eval(model.module());
   const int64_t k = static_cast<int64_t>(tasks.size());
   TaskDiagnostics out;
   out.tasks = tasks;

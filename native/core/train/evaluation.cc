@@ -1,6 +1,7 @@
 #include "core/train/evaluation.h"
 
 #include "core/compat.h"
+#include "core/nn/eval_mode.h"
 
 #include <algorithm>
 
@@ -73,32 +74,26 @@ Metrics evaluate(TrainableModel& model, const Datasets& evalSets, const Evaluati
   at::NoGradGuard noGrad;
   AutocastScope autocast(options.precision, model.device());
   Metrics metrics;
-  model.module().eval();
-  try {
-    for (const auto& [task, dataset] : evalSets) {
-      auto evaluator = model.evaluator(task);
-      if (sync && sync->worldSize() > 1) {
-        const double lossSum = evaluateShared(model, task, *dataset, options.batchSize, *evaluator, *sync);
-        auto& out = metrics[task];
-        out = evaluator->metrics();
-        out["loss"] = lossSum / static_cast<double>(dataset->size());
-        continue;
-      }
-      at::Tensor lossSum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(model.device()));
-      for (const auto& indices : dataset->batchIndices(options.batchSize, c10::nullopt, false)) {
-        const data::Batch batch = dataset->batch(indices);
-        lossSum += model.taskLosses({{task, batch}}).at(task).detach().to(at::kDouble) * static_cast<double>(indices.numel());
-        evaluator->add(model.predict(task, batch).cpu(), batch);
-      }
+  nn::EvalMode eval(model.module());
+  for (const auto& [task, dataset] : evalSets) {
+    auto evaluator = model.evaluator(task);
+    if (sync && sync->worldSize() > 1) {
+      const double lossSum = evaluateShared(model, task, *dataset, options.batchSize, *evaluator, *sync);
       auto& out = metrics[task];
       out = evaluator->metrics();
-      out["loss"] = lossSum.item<double>() / static_cast<double>(dataset->size());
+      out["loss"] = lossSum / static_cast<double>(dataset->size());
+      continue;
     }
-  } catch (...) {
-    model.module().train();
-    throw;
+    at::Tensor lossSum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(model.device()));
+    for (const auto& indices : dataset->batchIndices(options.batchSize, c10::nullopt, false)) {
+      const data::Batch batch = dataset->batch(indices);
+      lossSum += model.taskLosses({{task, batch}}).at(task).detach().to(at::kDouble) * static_cast<double>(indices.numel());
+      evaluator->add(model.predict(task, batch).cpu(), batch);
+    }
+    auto& out = metrics[task];
+    out = evaluator->metrics();
+    out["loss"] = lossSum.item<double>() / static_cast<double>(dataset->size());
   }
-  model.module().train();
   return metrics;
 }
 

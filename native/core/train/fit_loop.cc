@@ -176,18 +176,23 @@ FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, c
     // number of ranks (the same global batch) has another row count, and a single-process
     // checkpoint has none: rank rows are checked for their width only (restore falls back to
     // rank 0's generator when the counts differ).
-    Checkpoint expected = captureRun();
-    auto rankRows = resume.state.find(kRankGenerators);
-    if (rankRows != resume.state.end() && rankRows->second.dim() == 2) {
-      expected.state[kRankGenerators] = at::empty({rankRows->second.size(0), expected.state.at("rng.cpu").numel()}, at::kByte);
-    }
-    checkAgainst(resume, expected, {kEarlyStoppingPrefix, kKeepBestPrefix, kRankGenerators});
-    streams.loadState(resume.state, "data.");
-    if (sampler) sampler->loadState(resume.state, "sampler.");
-    strategy->loadState(resume.state, "strategy.");
-    if (stopper) stopper->loadState(resume.state, kEarlyStoppingPrefix);
-    if (best) best->loadState(resume.state, kKeepBestPrefix);
-    restore(resume);
+    namingFile(resume, [&] {
+      Checkpoint expected = captureRun();
+      auto rankRows = resume.state.find(kRankGenerators);
+      if (rankRows != resume.state.end() && rankRows->second.dim() == 2) {
+        expected.state[kRankGenerators] = at::empty({rankRows->second.size(0), expected.state.at("rng.cpu").numel()}, at::kByte);
+      }
+      checkAgainst(resume, expected, {kEarlyStoppingPrefix, kKeepBestPrefix, kRankGenerators});
+      // A step beyond this fit's budget is no state this fit could have written (it would end at
+      // once, reporting more steps than it was given).
+      getIntIn(resume.state, "loop.step", 0, totalSteps);
+      streams.loadState(resume.state, "data.");
+      if (sampler) sampler->loadState(resume.state, "sampler.");
+      strategy->loadState(resume.state, "strategy.");
+      if (stopper) stopper->loadState(resume.state, kEarlyStoppingPrefix);
+      if (best) best->loadState(resume.state, kKeepBestPrefix);
+      restore(resume);
+    });
   }
   if (sync_->worldSize() > 1) {
     std::string data = "batch " + std::to_string(globalBatchSize);

@@ -57,6 +57,9 @@ class AdaptersSchemeImpl : public SharingSchemeImpl {
   AdaptersSchemeImpl(const ModelConfig& config, const AdaptersOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "adapters"; }
   bool freezesBackbone() const override { return options_.freezeBackbone; }
+  void removeTask(const std::string& task) override {
+    if (tasks_.erase(task) > 0) unregister_module(task);
+  }
   void addTask(const std::string& task) override {
     tasks_[task] = register_module(task, std::make_shared<TaskAdaptersImpl>(config_, options_));
   }

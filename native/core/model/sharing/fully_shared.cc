@@ -24,6 +24,9 @@ class FullySharedSchemeImpl : public SharingSchemeImpl {
   using SharingSchemeImpl::SharingSchemeImpl;
   const char* name() const override { return "fully_shared"; }
   bool sharesDecoder() const override { return true; }
+  void removeTask(const std::string& task) override {
+    if (embeddings_.erase(task) > 0) unregister_module(task);
+  }
   void addTask(const std::string& task) override {
     embeddings_[task] = register_module(task, std::make_shared<TaskEmbeddingImpl>(config_.encoder.dModel));
   }

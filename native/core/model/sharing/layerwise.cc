@@ -16,6 +16,9 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
   LayerwiseSchemeImpl(const ModelConfig& config, const LayerwiseOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "layerwise"; }
   int64_t sharedEncoderLayers() const override { return options_.sharedLayers; }
+  void removeTask(const std::string& task) override {
+    if (taskEncoders_.erase(task) > 0) unregister_module(task);
+  }
   void addTask(const std::string& task) override {
     const int64_t own = config_.encoder.numLayers - options_.sharedLayers;
     if (own > 0) {

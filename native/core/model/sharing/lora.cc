@@ -89,6 +89,9 @@ class LoraSchemeImpl : public SharingSchemeImpl {
   LoraSchemeImpl(const ModelConfig& config, const LoraOptions& options) : SharingSchemeImpl(config), options_(options) {}
   const char* name() const override { return "lora"; }
   bool freezesBackbone() const override { return options_.freezeBackbone; }
+  void removeTask(const std::string& task) override {
+    if (tasks_.erase(task) > 0) unregister_module(task);
+  }
   void addTask(const std::string& task) override {
     tasks_[task] = register_module(task, std::make_shared<TaskLoraImpl>(config_, options_));
   }

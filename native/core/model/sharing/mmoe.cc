@@ -50,6 +50,9 @@ class MmoeSchemeImpl : public SharingSchemeImpl {
     norm_ = register_module("norm", nn::makeLayerNorm(enc.dModel, 1e-5));
   }
   const char* name() const override { return "mmoe"; }
+  void removeTask(const std::string& task) override {
+    if (gates_.erase(task) > 0) unregister_module(task);
+  }
   void addTask(const std::string& task) override {
     gates_[task] = register_module(task, std::make_shared<GateImpl>(config_.encoder.dModel, options_.experts));
   }
