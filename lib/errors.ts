@@ -42,6 +42,12 @@ export const ErrorCode = {
   /** A pretrained model directory that cannot be used: a pickle checkpoint, an unknown model_type, weights
    * that do not match config.json, a tokenizer larger than the embedding table. */
   BAD_CHECKPOINT: 'ERR_BAD_CHECKPOINT',
+  /** Serving (mt.serve): the request queue holds maxQueue inputs already (HTTP 503 with Retry-After). */
+  QUEUE_FULL: 'ERR_QUEUE_FULL',
+  /** Serving: no answer within requestTimeoutMs (HTTP 504). */
+  TIMEOUT: 'ERR_TIMEOUT',
+  /** Serving: the server is shutting down and takes no new request (HTTP 503 with Retry-After). */
+  DRAINING: 'ERR_DRAINING',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -92,7 +92,7 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
   }
 
   app.post('/v1/predict', { bodyLimit: options.bodyLimit }, async (request, reply) => {
-    if (draining) return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody('ERR_DRAINING', 'the server is shutting down'));
+    if (draining) return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody(ErrorCode.DRAINING, 'the server is shutting down'));
     const body = parse(requestSchema, request.body, 'body');
     const inputs = body.inputs as PredictInput[];
     // Dropped while it waits when the client goes away or its time is up.
@@ -112,10 +112,10 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
       return { predictions };
     } catch (error) {
       if (error instanceof QueueFullError) {
-        return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody('ERR_QUEUE_FULL', error.message));
+        return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody(ErrorCode.QUEUE_FULL, error.message));
       }
       if (error instanceof CancelledError) {
-        if (abort.signal.reason === 'timeout') return reply.status(504).send(errorBody('ERR_TIMEOUT', `no answer within ${options.requestTimeoutMs} ms`));
+        if (abort.signal.reason === 'timeout') return reply.status(504).send(errorBody(ErrorCode.TIMEOUT, `no answer within ${options.requestTimeoutMs} ms`));
         return reply.status(499).send(errorBody('ERR_CANCELLED', 'the client closed the connection'));
       }
       throw error;
