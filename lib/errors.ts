@@ -48,6 +48,8 @@ export const ErrorCode = {
   TIMEOUT: 'ERR_TIMEOUT',
   /** Serving: the server is shutting down and takes no new request (HTTP 503 with Retry-After). */
   DRAINING: 'ERR_DRAINING',
+  /** Serving: the client closed the connection before its answer (logged with status 499, never seen by it). */
+  CANCELLED: 'ERR_CANCELLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -116,7 +116,7 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
       }
       if (error instanceof CancelledError) {
         if (abort.signal.reason === 'timeout') return reply.status(504).send(errorBody(ErrorCode.TIMEOUT, `no answer within ${options.requestTimeoutMs} ms`));
-        return reply.status(499).send(errorBody('ERR_CANCELLED', 'the client closed the connection'));
+        return reply.status(499).send(errorBody(ErrorCode.CANCELLED, 'the client closed the connection'));
       }
       throw error;
     } finally {
