@@ -16,7 +16,7 @@
  *   mtl-torch demo [--out runs/demo] [--steps N]
  *   mtl-torch schema
  */
-import { mkdtempSync, realpathSync } from "node:fs";
+import { mkdtempSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,11 +78,19 @@ export function withoutLauncherFlags(args: string[]): string[] {
   return out;
 }
 
-interface DistributedFlags { nproc?: number; nnodes?: number; nodeRank?: number; master?: string; backend: string; timeout: number }
+interface DistributedFlags {
+  nproc?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  master?: string;
+  backend: string;
+  timeout: number;
+}
 
 /** This process as a rank of a data-parallel run (the torchrun variables are set): joins the group. */
 async function joinRun(flags: DistributedFlags, device: string): Promise<ProcessGroup> {
-  if (!['auto', 'gloo', 'nccl'].includes(flags.backend)) throw new InvalidArgumentError(`--backend must be auto, gloo or nccl, got ${flags.backend}`);
+  if (!['auto', 'gloo', 'nccl'].includes(flags.backend))
+    throw new InvalidArgumentError(`--backend must be auto, gloo or nccl, got ${flags.backend}`);
   return initDistributed({
     backend: flags.backend as 'auto' | 'gloo' | 'nccl',
     timeoutSeconds: flags.timeout,
@@ -102,7 +110,8 @@ export function formatTable(results: { model: string; metrics: TaskMetrics; extr
   const keys: [string, string][] = [];
   for (const r of results) {
     for (const [task, metrics] of Object.entries(r.metrics)) {
-      for (const metric of Object.keys(metrics)) if (metric !== 'loss' && !keys.some(([t, m]) => t === task && m === metric)) keys.push([task, metric]);
+      for (const metric of Object.keys(metrics))
+        if (metric !== 'loss' && !keys.some(([t, m]) => t === task && m === metric)) keys.push([task, metric]);
     }
   }
   const extras = [...new Set(results.flatMap((r) => Object.keys(r.extra ?? {})))];
@@ -120,7 +129,13 @@ export function formatDeltas(summary: RunSummary): string {
   const percent = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(1)} %` : '–');
   return columns([
     ['task', 'main metric', 'multi-task', 'single-task', 'change'],
-    ...entries.map(([task, d]) => [task, `${d.metric} (${d.direction === 'max' ? 'higher' : 'lower'} better)`, d.multiTask.toFixed(4), d.singleTask.toFixed(4), percent(100 * d.delta)]),
+    ...entries.map(([task, d]) => [
+      task,
+      `${d.metric} (${d.direction === 'max' ? 'higher' : 'lower'} better)`,
+      d.multiTask.toFixed(4),
+      d.singleTask.toFixed(4),
+      percent(100 * d.delta),
+    ]),
     ['Δm', '', '', '', summary.deltaM === undefined ? '–' : percent(summary.deltaM)],
   ]);
 }
@@ -171,7 +186,15 @@ function printAuxiliary(dir: string): void {
 
 function printResults(summary: RunSummary): void {
   console.log('\nDev metrics');
-  console.log(formatTable(summary.results.map((r) => ({ model: r.model, metrics: r.metrics, extra: { weights: r.weights, steps: String(r.steps), wall: `${r.wallSeconds.toFixed(0)} s` } }))));
+  console.log(
+    formatTable(
+      summary.results.map((r) => ({
+        model: r.model,
+        metrics: r.metrics,
+        extra: { weights: r.weights, steps: String(r.steps), wall: `${r.wallSeconds.toFixed(0)} s` },
+      })),
+    ),
+  );
   const deltas = formatDeltas(summary);
   if (deltas) console.log(`\nMulti-task against single-task (dev)\n${deltas}`);
 }
@@ -179,97 +202,122 @@ function printResults(summary: RunSummary): void {
 const DEMO_WORDS = ['torch', 'multitask', 'typescript', 'pronunciation', 'transformer', 'encoder'];
 
 export function buildProgram(): Command {
-  const program = new Command('mtl-torch')
-    .description('Multi-task Transformer models on libtorch, from TypeScript')
-    .showHelpAfterError();
+  const program = new Command('mtl-torch').description('Multi-task Transformer models on libtorch, from TypeScript').showHelpAfterError();
 
-  program.command('train')
+  program
+    .command('train')
     .description('train the model a run config describes (and its baselines) into a run directory, or resume a run')
     .argument('[config]', 'run config (JSON)')
     .option('-o, --out <dir>', 'run directory', '')
     .option('--steps <n>', 'optimizer steps (overrides the config)', positiveIntArgument)
     .option('--resume <run>', 'continue an interrupted run from its checkpoints (finished models are kept)')
-    .option('--nproc <n>', 'data parallel: ranks to start on this machine (the config\'s batchSize is per rank)', positiveIntArgument)
+    .option('--nproc <n>', "data parallel: ranks to start on this machine (the config's batchSize is per rank)", positiveIntArgument)
     .option('--nnodes <n>', 'data parallel: machines in the run (start the same command on each)', positiveIntArgument)
-    .option('--node-rank <k>', 'data parallel: this machine\'s index, 0..nnodes-1', nonNegativeIntArgument)
-    .option('--master <host:port>', 'data parallel: the rendezvous, an address of node 0 (default with one machine: 127.0.0.1 and a free port)')
+    .option('--node-rank <k>', "data parallel: this machine's index, 0..nnodes-1", nonNegativeIntArgument)
+    .option(
+      '--master <host:port>',
+      'data parallel: the rendezvous, an address of node 0 (default with one machine: 127.0.0.1 and a free port)',
+    )
     .option('--backend <name>', 'data parallel: auto, gloo (CPU) or nccl (CUDA)', 'auto')
-    .option('--timeout <seconds>', 'data parallel: how long a lost or stuck rank may take before the others fail naming it', positiveNumberArgument, 60)
-    .action(async (config: string | undefined, opts: { out: string; steps?: number; resume?: string } & DistributedFlags, command: Command) => {
-      // --backend and --timeout configure a data-parallel run: in a single process they would do nothing.
-      const given = ['backend', 'timeout'].filter((name) => command.getOptionValueSource(name) === 'cli');
-      if (given.length > 0 && opts.nproc === undefined && !environmentHasRendezvous()) {
-        throw new InvalidArgumentError(`${given.map((n) => `--${n}`).join(' and ')} configure${given.length === 1 ? 's' : ''} a data-parallel run: give --nproc N (or start this process as a rank, with WORLD_SIZE set)`);
-      }
-      if (opts.resume !== undefined && (config !== undefined || opts.steps !== undefined || opts.out)) {
-        throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
-      }
-      if (opts.resume === undefined && config === undefined) throw new InvalidArgumentError('give a run config, or --resume <run>');
-      if (opts.nproc !== undefined || opts.nnodes !== undefined || opts.nodeRank !== undefined || opts.master !== undefined) {
-        if (opts.nproc === undefined) throw new InvalidArgumentError('--nnodes, --node-rank and --master go with --nproc (the ranks of this machine)');
-        if (environmentHasRendezvous()) throw new InvalidArgumentError('--nproc starts the ranks itself; this process already is a rank (WORLD_SIZE is set)');
-        // The ranks run this same command without the launcher's flags, the torchrun variables set.
-        const command = [process.execPath, ...process.execArgv, process.argv[1]!, ...withoutLauncherFlags(process.argv.slice(2))];
-        process.exitCode = await launch({
-          nproc: opts.nproc, nnodes: opts.nnodes ?? 1, nodeRank: opts.nodeRank ?? 0, master: opts.master, timeoutSeconds: opts.timeout, command,
-        });
-        return;
-      }
-      // A rank (torchrun's or --nproc's) joins the group on the device its run config names.
-      const group = environmentHasRendezvous()
-        ? await joinRun(opts, loadRunConfig(opts.resume !== undefined ? path.join(opts.resume, 'config.json') : config!).device)
-        : undefined;
-      // A rank ended by its launcher (another rank failed: --nproc's and torchrun's send SIGTERM)
-      // says so and exits at once, also while a collective waits for the lost rank (the fit runs on
-      // a worker thread). Until the group is joined SIGTERM's default action ends the process.
-      if (group) {
-        process.once('SIGTERM', () => {
-          process.stderr.write(`mtl-torch [rank ${group.rank}]: stopped by SIGTERM: the launcher ends every rank when one fails (ERR_DISTRIBUTED)\n`);
-          process.exit(1);
-        });
-      }
-      const main = !group || group.isMain;
-      try {
-        if (opts.resume !== undefined) {
-          const summary = await withProgress((options) => resumeRun(opts.resume!, options), group);
-          if (main) {
-            printResults(summary);
-            printAuxiliary(opts.resume!);
-            console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
-          }
-        } else {
-          const out = opts.out || path.join('runs', path.basename(config!, '.json'));
-          const summary = await train(config!, out, opts.steps, group);
-          if (main) {
-            printResults(summary);
-            printAuxiliary(out);
-            console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
-          }
+    .option(
+      '--timeout <seconds>',
+      'data parallel: how long a lost or stuck rank may take before the others fail naming it',
+      positiveNumberArgument,
+      60,
+    )
+    .action(
+      async (config: string | undefined, opts: { out: string; steps?: number; resume?: string } & DistributedFlags, command: Command) => {
+        // --backend and --timeout configure a data-parallel run: in a single process they would do nothing.
+        const given = ['backend', 'timeout'].filter((name) => command.getOptionValueSource(name) === 'cli');
+        if (given.length > 0 && opts.nproc === undefined && !environmentHasRendezvous()) {
+          throw new InvalidArgumentError(
+            `${given.map((n) => `--${n}`).join(' and ')} configure${given.length === 1 ? 's' : ''} a data-parallel run: give --nproc N (or start this process as a rank, with WORLD_SIZE set)`,
+          );
         }
-      } catch (error) {
-        // The other ranks' next collective fails naming this rank and why, instead of waiting.
-        group?.abort(error instanceof Error ? error.message : String(error));
-        throw error;
-      }
-      // Leaving together: rank 0, which serves the store, waits until every rank has left.
-      await group?.destroy();
-    });
+        if (opts.resume !== undefined && (config !== undefined || opts.steps !== undefined || opts.out)) {
+          throw new InvalidArgumentError('--resume takes the run directory alone (its config.json is the run config)');
+        }
+        if (opts.resume === undefined && config === undefined) throw new InvalidArgumentError('give a run config, or --resume <run>');
+        if (opts.nproc !== undefined || opts.nnodes !== undefined || opts.nodeRank !== undefined || opts.master !== undefined) {
+          if (opts.nproc === undefined)
+            throw new InvalidArgumentError('--nnodes, --node-rank and --master go with --nproc (the ranks of this machine)');
+          if (environmentHasRendezvous())
+            throw new InvalidArgumentError('--nproc starts the ranks itself; this process already is a rank (WORLD_SIZE is set)');
+          // The ranks run this same command without the launcher's flags, the torchrun variables set.
+          const command = [process.execPath, ...process.execArgv, process.argv[1]!, ...withoutLauncherFlags(process.argv.slice(2))];
+          process.exitCode = await launch({
+            nproc: opts.nproc,
+            nnodes: opts.nnodes ?? 1,
+            nodeRank: opts.nodeRank ?? 0,
+            master: opts.master,
+            timeoutSeconds: opts.timeout,
+            command,
+          });
+          return;
+        }
+        // A rank (torchrun's or --nproc's) joins the group on the device its run config names.
+        const group = environmentHasRendezvous()
+          ? await joinRun(opts, loadRunConfig(opts.resume !== undefined ? path.join(opts.resume, 'config.json') : config!).device)
+          : undefined;
+        // A rank ended by its launcher (another rank failed: --nproc's and torchrun's send SIGTERM)
+        // says so and exits at once, also while a collective waits for the lost rank (the fit runs on
+        // a worker thread). Until the group is joined SIGTERM's default action ends the process.
+        if (group) {
+          process.once('SIGTERM', () => {
+            process.stderr.write(
+              `mtl-torch [rank ${group.rank}]: stopped by SIGTERM: the launcher ends every rank when one fails (ERR_DISTRIBUTED)\n`,
+            );
+            process.exit(1);
+          });
+        }
+        const main = !group || group.isMain;
+        try {
+          if (opts.resume !== undefined) {
+            const summary = await withProgress((options) => resumeRun(opts.resume!, options), group);
+            if (main) {
+              printResults(summary);
+              printAuxiliary(opts.resume!);
+              console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
+            }
+          } else {
+            const out = opts.out || path.join('runs', path.basename(config!, '.json'));
+            const summary = await train(config!, out, opts.steps, group);
+            if (main) {
+              printResults(summary);
+              printAuxiliary(out);
+              console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
+            }
+          }
+        } catch (error) {
+          // The other ranks' next collective fails naming this rank and why, instead of waiting.
+          group?.abort(error instanceof Error ? error.message : String(error));
+          throw error;
+        }
+        // Leaving together: rank 0, which serves the store, waits until every rank has left.
+        await group?.destroy();
+      },
+    );
 
-  program.command('eval')
+  program
+    .command('eval')
     .description("evaluate a run's multi-task model (its best weights when the run kept them)")
     .argument('<run>', 'run directory')
     .option('--split <split>', 'dev or test', 'dev')
     .option('--weights <which>', 'best or final', 'best')
     .action(async (run: string, opts: { split: string; weights: string }) => {
       if (opts.split !== 'dev' && opts.split !== 'test') throw new InvalidArgumentError(`--split must be dev or test, got ${opts.split}`);
-      if (opts.weights !== 'best' && opts.weights !== 'final') throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
+      if (opts.weights !== 'best' && opts.weights !== 'final')
+        throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
       console.log(formatTable([{ model: run, metrics: await evaluateRun(run, opts.split, opts.weights) }]));
     });
 
-  program.command('predict')
-    .description("predict with a run's model, e.g. `predict runs/demo g2p hello world`; every task of a file of inputs: " +
-      '`predict <run> --input new.jsonl --output predictions.jsonl` (also .csv, .tsv: columns text and pair); or write a GLUE ' +
-      "run's test-set predictions in the GLUE server's files: `predict --glue-submission <run> <out>`")
+  program
+    .command('predict')
+    .description(
+      "predict with a run's model, e.g. `predict runs/demo g2p hello world`; every task of a file of inputs: " +
+        '`predict <run> --input new.jsonl --output predictions.jsonl` (also .csv, .tsv: columns text and pair); or write a GLUE ' +
+        "run's test-set predictions in the GLUE server's files: `predict --glue-submission <run> <out>`",
+    )
     .argument('<run>', 'run directory')
     .argument('[task]', 'task name (with --glue-submission: the output directory)')
     .argument('[inputs...]', 'inputs (words, names, sentences; a pair as "first ||| second")')
@@ -279,49 +327,92 @@ export function buildProgram(): Command {
     .option('--tasks <names>', 'with --input: the tasks to predict, comma-separated (default: all)')
     .option('--top-k <k>', 'probabilities kept per classification or multi-label answer', positiveIntArgument, 5)
     .option('--batch-size <n>', 'inputs per encoder pass', positiveIntArgument, 32)
-    .option('--weights <which>', 'best (default: the best evaluation\'s, when kept) or final', 'best')
+    .option('--weights <which>', "best (default: the best evaluation's, when kept) or final", 'best')
     .option('--glue-submission', "write the nine GLUE tasks' test predictions (CoLA.tsv, MNLI-m.tsv, MNLI-mm.tsv, AX.tsv, ...) into <out>")
-    .action(async (run: string, task: string | undefined, inputs: string[], opts: {
-      beam: number; glueSubmission?: boolean; input?: string; output?: string; tasks?: string; topK: number; batchSize: number; weights: string;
-    }) => {
-      if (opts.glueSubmission) {
-        if (task === undefined || inputs.length > 0) throw new InvalidArgumentError('--glue-submission takes <run> <out>');
-        const { written, missing } = await writeGlueSubmission(run, task);
-        for (const [file, rows] of Object.entries(written)) console.log(`${path.join(task, file)}\t${rows} rows`);
-        if (missing.length > 0) console.log(`not written (the run has no such task, or no diagnostic/diagnostic.tsv for AX): ${missing.join(', ')}`);
-        return;
-      }
-      if (opts.weights !== 'best' && opts.weights !== 'final') throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
-      if (opts.input !== undefined) {
-        if (task !== undefined) throw new InvalidArgumentError('--input takes the inputs from the file: give <run> only (choose tasks with --tasks)');
-        const records: PredictInput[] = [];
-        for await (const { line, fields } of readRecords(opts.input)) {
-          const { text, pair } = fields;
-          if (typeof text !== 'string') throw new TorchError(`${opts.input}:${line}:1: field 'text' must be a string, got ${JSON.stringify(text)}`, ErrorCode.BAD_DATA);
-          if (pair !== undefined && pair !== null && pair !== '' && typeof pair !== 'string') throw new TorchError(`${opts.input}:${line}:1: field 'pair' must be a string, got ${JSON.stringify(pair)}`, ErrorCode.BAD_DATA);
-          records.push(typeof pair === 'string' && pair !== '' ? { text, pair } : { text });
+    .action(
+      async (
+        run: string,
+        task: string | undefined,
+        inputs: string[],
+        opts: {
+          beam: number;
+          glueSubmission?: boolean;
+          input?: string;
+          output?: string;
+          tasks?: string;
+          topK: number;
+          batchSize: number;
+          weights: string;
+        },
+      ) => {
+        if (opts.glueSubmission) {
+          if (task === undefined || inputs.length > 0) throw new InvalidArgumentError('--glue-submission takes <run> <out>');
+          const { written, missing } = await writeGlueSubmission(run, task);
+          for (const [file, rows] of Object.entries(written)) console.log(`${path.join(task, file)}\t${rows} rows`);
+          if (missing.length > 0)
+            console.log(`not written (the run has no such task, or no diagnostic/diagnostic.tsv for AX): ${missing.join(', ')}`);
+          return;
         }
+        if (opts.weights !== 'best' && opts.weights !== 'final')
+          throw new InvalidArgumentError(`--weights must be best or final, got ${opts.weights}`);
+        if (opts.input !== undefined) {
+          if (task !== undefined)
+            throw new InvalidArgumentError('--input takes the inputs from the file: give <run> only (choose tasks with --tasks)');
+          const records: PredictInput[] = [];
+          for await (const { line, fields } of readRecords(opts.input)) {
+            const { text, pair } = fields;
+            if (typeof text !== 'string')
+              throw new TorchError(
+                `${opts.input}:${line}:1: field 'text' must be a string, got ${JSON.stringify(text)}`,
+                ErrorCode.BAD_DATA,
+              );
+            if (pair !== undefined && pair !== null && pair !== '' && typeof pair !== 'string')
+              throw new TorchError(
+                `${opts.input}:${line}:1: field 'pair' must be a string, got ${JSON.stringify(pair)}`,
+                ErrorCode.BAD_DATA,
+              );
+            records.push(typeof pair === 'string' && pair !== '' ? { text, pair } : { text });
+          }
+          const predictor = await loadRun(run, { weights: opts.weights });
+          const rows = await predictor.predict(records, {
+            ...(opts.tasks ? { tasks: opts.tasks.split(',').map((t) => t.trim()) } : {}),
+            topK: opts.topK,
+            batchSize: opts.batchSize,
+            beamSize: opts.beam,
+          });
+          const lines =
+            rows
+              .map((predictions, i) =>
+                JSON.stringify({ ...(typeof records[i] === 'string' ? { text: records[i] } : (records[i] as object)), predictions }),
+              )
+              .join('\n') + '\n';
+          if (opts.output === undefined) process.stdout.write(lines);
+          else {
+            writeFileAtomic(opts.output, lines, 'predict --output');
+            console.log(`${opts.output}\t${rows.length} rows`);
+          }
+          return;
+        }
+        if (task === undefined || inputs.length === 0)
+          throw new InvalidArgumentError('give <run> <task> <inputs...>, or <run> --input <file>');
         const predictor = await loadRun(run, { weights: opts.weights });
-        const rows = await predictor.predict(records, {
-          ...(opts.tasks ? { tasks: opts.tasks.split(',').map((t) => t.trim()) } : {}), topK: opts.topK, batchSize: opts.batchSize, beamSize: opts.beam,
+        if (!predictor.tasks.some((t) => t.name === task))
+          throw new InvalidArgumentError(`'${task}' is not a task of this run (tasks: ${predictor.tasks.map((t) => t.name).join(', ')})`);
+        const rows = await predictor.predict(inputs.map(cliInput), {
+          tasks: [task],
+          beamSize: opts.beam,
+          topK: opts.topK,
+          batchSize: opts.batchSize,
         });
-        const lines = rows.map((predictions, i) => JSON.stringify({ ...(typeof records[i] === 'string' ? { text: records[i] } : records[i] as object), predictions })).join('\n') + '\n';
-        if (opts.output === undefined) process.stdout.write(lines);
-        else {
-          writeFileAtomic(opts.output, lines, 'predict --output');
-          console.log(`${opts.output}\t${rows.length} rows`);
-        }
-        return;
-      }
-      if (task === undefined || inputs.length === 0) throw new InvalidArgumentError('give <run> <task> <inputs...>, or <run> --input <file>');
-      const predictor = await loadRun(run, { weights: opts.weights });
-      if (!predictor.tasks.some((t) => t.name === task)) throw new InvalidArgumentError(`'${task}' is not a task of this run (tasks: ${predictor.tasks.map((t) => t.name).join(', ')})`);
-      const rows = await predictor.predict(inputs.map(cliInput), { tasks: [task], beamSize: opts.beam, topK: opts.topK, batchSize: opts.batchSize });
-      inputs.forEach((input, i) => console.log(`${input}\t${formatPrediction(rows[i]![task]!)}`));
-    });
+        inputs.forEach((input, i) => console.log(`${input}\t${formatPrediction(rows[i]![task]!)}`));
+      },
+    );
 
-  program.command('serve')
-    .description('serve a run over HTTP (POST /v1/predict, GET /v1/health, /v1/metadata, /v1/openapi.json; docs/serving.md); SIGTERM or SIGINT drains and exits 0')
+  program
+    .command('serve')
+    .description(
+      'serve a run over HTTP (POST /v1/predict, GET /v1/health, /v1/metadata, /v1/openapi.json; docs/serving.md); SIGTERM or SIGINT drains and exits 0',
+    )
     .argument('<run>', 'run directory')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', nonNegativeIntArgument, 8080)
@@ -332,50 +423,92 @@ export function buildProgram(): Command {
     .option('--precision <p>', 'fp32, bf16 or int8', 'fp32')
     .option('--weights <which>', "best (default: the best evaluation's, when kept) or final", 'best')
     .option('--metrics', 'Prometheus metrics at GET /metrics')
-    .action(async (run: string, opts: {
-      host: string; port: number; maxBatch: number; maxDelayMs: number; maxQueue: number; timeoutMs: number; precision: string; weights: string; metrics?: boolean;
-    }) => {
-      const app = await serve(run, {
-        maxBatch: opts.maxBatch, maxDelayMs: opts.maxDelayMs, maxQueue: opts.maxQueue, requestTimeoutMs: opts.timeoutMs,
-        precision: opts.precision as never, weights: opts.weights as never, metrics: opts.metrics === true,
-      });
-      closeOnSignals(app);
-      await app.listen({ host: opts.host, port: opts.port });
-    });
+    .action(
+      async (
+        run: string,
+        opts: {
+          host: string;
+          port: number;
+          maxBatch: number;
+          maxDelayMs: number;
+          maxQueue: number;
+          timeoutMs: number;
+          precision: string;
+          weights: string;
+          metrics?: boolean;
+        },
+      ) => {
+        const app = await serve(run, {
+          maxBatch: opts.maxBatch,
+          maxDelayMs: opts.maxDelayMs,
+          maxQueue: opts.maxQueue,
+          requestTimeoutMs: opts.timeoutMs,
+          precision: opts.precision as never,
+          weights: opts.weights as never,
+          metrics: opts.metrics === true,
+        });
+        closeOnSignals(app);
+        await app.listen({ host: opts.host, port: opts.port });
+      },
+    );
 
-  program.command('report')
+  program
+    .command('report')
     .description("rebuild a run's report.html from its metrics.jsonl")
     .argument('<run>', 'run directory')
     .action((run: string) => console.log(writeReport(run)));
 
-  program.command('compare')
-    .description('train a run config over variants × seeds with each task\'s single-task baseline per seed; print mean ± std, per-task change and Δm with the seed noise marked; write compare.json and compare.html (run again to continue a stopped comparison)')
+  program
+    .command('compare')
+    .description(
+      "train a run config over variants × seeds with each task's single-task baseline per seed; print mean ± std, per-task change and Δm with the seed noise marked; write compare.json and compare.html (run again to continue a stopped comparison)",
+    )
     .argument('<config>', 'run config (JSON)')
     .option('-o, --out <dir>', 'comparison directory (default: compares/<config name>)')
-    .option('--vary <path=values>', 'a grid axis, e.g. trainer.weighting=equal,dwa,gcs or model.sharing=sharedEncoder,layerwise (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--vary <path=values>',
+      'a grid axis, e.g. trainer.weighting=equal,dwa,gcs or model.sharing=sharedEncoder,layerwise (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--seeds <n>', 'seeds per variant (trainer.seed, +1, ...)', positiveIntArgument, 3)
-    .option('--groups <partition>', 'also train a task partition, groups split by | and tasks by + (e.g. "g2p+stress|syllables+gender"; repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--groups <partition>',
+      'also train a task partition, groups split by | and tasks by + (e.g. "g2p+stress|syllables+gender"; repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .action(async (config: string, opts: { out?: string; vary: string[]; seeds: number; groups: string[] }) => {
       const out = opts.out ?? path.join('compares', path.basename(config, '.json'));
-      const groups = opts.groups.map((p) => p.split('|').map((g) => g.split('+').map((t) => t.trim()).filter((t) => t !== '')));
+      const groups = opts.groups.map((p) =>
+        p.split('|').map((g) =>
+          g
+            .split('+')
+            .map((t) => t.trim())
+            .filter((t) => t !== ''),
+        ),
+      );
       const result = await compare(config, out, { vary: opts.vary, seeds: opts.seeds, groups, log: (line) => console.log(line) });
       console.log('');
       for (const line of compareLines(result)) console.log(line);
       console.log(`\ncomparison written to ${out} (compare.json, compare.html)`);
     });
 
-  program.command('groups')
+  program
+    .command('groups')
     .description("recommend task groups from a run's measured inter-task affinity (train it with diagnosticsEvery)")
     .argument('<run>', 'run directory')
     .action((run: string) => {
       for (const line of groupingLines(recommendGroups(diagnosticsOf(run)))) console.log(line);
     });
 
-  program.command('schema')
+  program
+    .command('schema')
     .description("print the run config's JSON Schema (configs/run-config.schema.json), for editors")
     .action(() => console.log(JSON.stringify(runConfigJsonSchema(), null, 2)));
 
-  program.command('demo')
+  program
+    .command('demo')
     .description('train the phonetics multi-task model (CMUdict + first names) and its single-task baselines')
     .option('-o, --out <dir>', 'run directory', path.join('runs', 'demo'))
     .option('--steps <n>', 'optimizer steps per model (default: the demo config)', positiveIntArgument)
@@ -397,7 +530,8 @@ async function main(): Promise<void> {
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (error) {
-    const message = error instanceof TorchError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof TorchError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error);
     // A rank of a data-parallel run says which one it is.
     const rank = environmentHasRendezvous() && process.env.RANK ? ` [rank ${process.env.RANK}]` : '';
     console.error(`mtl-torch${rank}: ${message}`);

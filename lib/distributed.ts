@@ -46,10 +46,14 @@ function fromEnvironment(name: string, max: number, min: number, required: boole
   const raw = process.env[name];
   if (raw === undefined || raw === '') {
     if (!required) return undefined;
-    throw argumentError(WHERE, `the environment variable ${name} is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun and \`mtl-torch train --nproc\` set them), and no '${name.toLowerCase().replace(/_(.)/g, (_, c: string) => c.toUpperCase())}' option was given`);
+    throw argumentError(
+      WHERE,
+      `the environment variable ${name} is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun and \`mtl-torch train --nproc\` set them), and no '${name.toLowerCase().replace(/_(.)/g, (_, c: string) => c.toUpperCase())}' option was given`,
+    );
   }
   const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) throw argumentError(WHERE, `the environment variable ${name}=${JSON.stringify(raw)} is not an integer in ${min}..${max}`);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max)
+    throw argumentError(WHERE, `the environment variable ${name}=${JSON.stringify(raw)} is not an integer in ${min}..${max}`);
   return value;
 }
 
@@ -99,7 +103,8 @@ export class ProcessGroup {
 
   /** Every rank's model weights become `root`'s (every rank must call it). */
   broadcastModel(model: MultiTaskModel, root = 0): void {
-    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize) throw argumentError('broadcastModel', `'root' must be a rank (0..${this.worldSize - 1}), got ${describe(root)}`);
+    if (!Number.isInteger(root) || root < 0 || root >= this.worldSize)
+      throw argumentError('broadcastModel', `'root' must be a rank (0..${this.worldSize - 1}), got ${describe(root)}`);
     this.handle.broadcastModel(model.native, root);
   }
 
@@ -127,7 +132,11 @@ export async function init(options: InitOptions = {}): Promise<ProcessGroup> {
   const o = parse(InitOptionsSchema, options, WHERE);
   if (current) throw argumentError(WHERE, `this process is already rank ${current.rank} of a group; destroy() it first`);
   const masterAddr = o.masterAddr ?? process.env.MASTER_ADDR;
-  if (!masterAddr) throw argumentError(WHERE, "the environment variable MASTER_ADDR is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun and `mtl-torch train --nproc` set them), and no 'masterAddr' option was given");
+  if (!masterAddr)
+    throw argumentError(
+      WHERE,
+      "the environment variable MASTER_ADDR is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun and `mtl-torch train --nproc` set them), and no 'masterAddr' option was given",
+    );
   const masterPort = o.masterPort ?? fromEnvironment('MASTER_PORT', 65_535, 1, true)!;
   const worldSize = o.worldSize ?? fromEnvironment('WORLD_SIZE', 1 << 20, 1, true)!;
   const rank = o.rank ?? fromEnvironment('RANK', 1 << 20, 0, true)!;
@@ -138,8 +147,15 @@ export async function init(options: InitOptions = {}): Promise<ProcessGroup> {
   // group (every rank names this one), not here, where the others would only see it missing.
   const handle = new native.NativeProcessGroup();
   await handle.join({
-    masterAddr, masterPort, rank, worldSize, localRank, backend: o.backend, device: o.device,
-    timeoutMs: Math.round(o.timeoutSeconds * 1000), heartbeatMs: Math.round(o.heartbeatSeconds * 1000),
+    masterAddr,
+    masterPort,
+    rank,
+    worldSize,
+    localRank,
+    backend: o.backend,
+    device: o.device,
+    timeoutMs: Math.round(o.timeoutSeconds * 1000),
+    heartbeatMs: Math.round(o.heartbeatSeconds * 1000),
     ...(glooInterface ? { glooInterface } : {}),
   });
   current = new ProcessGroup(handle);

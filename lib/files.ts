@@ -13,7 +13,19 @@
  * for a file over its cap.
  */
 import {
-  closeSync, constants, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync,
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -35,11 +47,19 @@ function fsyncDisabled(): boolean {
 export function ioError(where: string, action: string, file: string, error: unknown): TorchError {
   if (error instanceof TorchError) return error;
   const code = (error as NodeJS.ErrnoException)?.code;
-  const why = code === 'ENOENT' ? 'no such file or folder' : code ? `${code}: ${(error as Error).message.replace(/^[A-Z]+: /, '')}` : String(error);
+  const why =
+    code === 'ENOENT' ? 'no such file or folder' : code ? `${code}: ${(error as Error).message.replace(/^[A-Z]+: /, '')}` : String(error);
   return new TorchError(`${where}: cannot ${action} '${file}': ${why}`, code === 'ENOENT' ? ErrorCode.NOT_FOUND : ErrorCode.IO);
 }
 
-function kindOf(stats: { isSymbolicLink(): boolean; isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+function kindOf(stats: {
+  isSymbolicLink(): boolean;
+  isDirectory(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+  isSocket(): boolean;
+}): string {
   if (stats.isSymbolicLink()) return 'a symbolic link';
   if (stats.isDirectory()) return 'a folder';
   if (stats.isFIFO()) return 'a FIFO';
@@ -67,7 +87,7 @@ export function removeStaleTemporaries(target: string): void {
     if (!match) continue;
     try {
       process.kill(Number(match[1]), 0);
-      continue;  // its writer runs
+      continue; // its writer runs
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ESRCH') continue;
     }
@@ -103,7 +123,10 @@ export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_
   const { fd, stats } = openRegularFile(file, where);
   try {
     if (stats.size > maxBytes) {
-      throw new TorchError(`${where}: '${file}' has ${stats.size} bytes, more than the ${maxBytes} read from such a file`, ErrorCode.TOO_LARGE);
+      throw new TorchError(
+        `${where}: '${file}' has ${stats.size} bytes, more than the ${maxBytes} read from such a file`,
+        ErrorCode.TOO_LARGE,
+      );
     }
     const buffer = Buffer.alloc(stats.size);
     let offset = 0;
@@ -125,7 +148,7 @@ export function readTextFile(file: string, where: string, maxBytes = MAX_CONFIG_
 export function readJsonFile(file: string, where: string, maxBytes = MAX_CONFIG_BYTES): unknown {
   const text = readTextFile(file, where, maxBytes);
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);  // a UTF-8 byte-order mark is no part of the JSON
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); // a UTF-8 byte-order mark is no part of the JSON
   } catch (error) {
     throw new TorchError(`${where}: ${file} is not valid JSON: ${(error as Error).message}`, ErrorCode.BAD_DATA);
   }
@@ -180,10 +203,10 @@ export function copyFileAtomic(from: string, file: string, where: string): void 
   try {
     const chunk = Buffer.alloc(Math.min(Math.max(stats.size, 1), 1 << 20));
     replaceAtomically(file, where, (fd) => {
-      for (let position = 0; ; ) {
+      for (let position = 0; ;) {
         const got = readSync(source, chunk, 0, chunk.length, position);
         if (got === 0) break;
-        for (let offset = 0; offset < got; ) offset += writeSync(fd, chunk, offset, got - offset);
+        for (let offset = 0; offset < got;) offset += writeSync(fd, chunk, offset, got - offset);
         position += got;
       }
     });
@@ -197,7 +220,10 @@ function replaceAtomically(file: string, where: string, fill: (fd: number) => vo
   try {
     const existing = lstatSync(file);
     if (!existing.isFile()) {
-      throw new TorchError(`${where}: cannot write '${file}': it is ${kindOf(existing)}, and only a regular file is replaced`, ErrorCode.IO);
+      throw new TorchError(
+        `${where}: cannot write '${file}': it is ${kindOf(existing)}, and only a regular file is replaced`,
+        ErrorCode.IO,
+      );
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(where, 'write', file, error);
@@ -225,7 +251,11 @@ function replaceAtomically(file: string, where: string, fill: (fd: number) => vo
   if (!fsyncDisabled()) {
     try {
       const folder = openSync(path.dirname(file), constants.O_RDONLY | constants.O_DIRECTORY);
-      try { fsyncSync(folder); } finally { closeSync(folder); }
+      try {
+        fsyncSync(folder);
+      } finally {
+        closeSync(folder);
+      }
     } catch {
       // a folder that cannot be opened for reading: the rename stands, unflushed
     }
@@ -242,7 +272,8 @@ export function makeDirectory(dir: string, where: string): void {
   for (let current = absolute; ; current = path.dirname(current)) {
     try {
       const stats = statSync(current);
-      if (!stats.isDirectory()) throw new TorchError(`${where}: cannot create the folder '${dir}': '${current}' is ${kindOf(stats)}`, ErrorCode.IO);
+      if (!stats.isDirectory())
+        throw new TorchError(`${where}: cannot create the folder '${dir}': '${current}' is ${kindOf(stats)}`, ErrorCode.IO);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(where, 'create the folder', dir, error);

@@ -24,7 +24,8 @@ export function setLimits(options: { maxParameters?: number }): void {
   const unknown = Object.keys(rest);
   if (unknown.length > 0) throw argumentError('setLimits', `'${unknown[0]}' is not a limit (maxParameters)`);
   if (maxParameters !== undefined) {
-    if (!Number.isSafeInteger(maxParameters) || maxParameters < 1) throw argumentError('setLimits', `'maxParameters' must be an integer > 0, got ${String(maxParameters)}`);
+    if (!Number.isSafeInteger(maxParameters) || maxParameters < 1)
+      throw argumentError('setLimits', `'maxParameters' must be an integer > 0, got ${String(maxParameters)}`);
     limits.maxParameters = maxParameters;
   }
 }
@@ -32,6 +33,9 @@ export function setLimits(options: { maxParameters?: number }): void {
 /** Refuses (ERR_TOO_LARGE) something of about `parameters` parameters above limits.maxParameters. */
 export function checkParameterBudget(where: string, parameters: number): void {
   if (!(parameters <= limits.maxParameters)) {
-    throw new TorchError(`${where}: it would have about ${parameters.toExponential(2)} parameters, more than the limit of ${limits.maxParameters} (mt.setLimits({ maxParameters }) or MTL_TORCH_MAX_PARAMETERS raise it)`, ErrorCode.TOO_LARGE);
+    throw new TorchError(
+      `${where}: it would have about ${parameters.toExponential(2)} parameters, more than the limit of ${limits.maxParameters} (mt.setLimits({ maxParameters }) or MTL_TORCH_MAX_PARAMETERS raise it)`,
+      ErrorCode.TOO_LARGE,
+    );
   }
 }

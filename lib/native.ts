@@ -128,9 +128,18 @@ export interface NativeMetrics {
   spearman(x: T, y: T): number;
   averageRanks(values: T): T;
   editDistance(hypothesis: T, reference: T): number;
-  sequenceErrors(hypotheses: T, hypothesisLengths: T | number, references: T, referenceLengths: T | number): {
-    edits: number; referenceTokens: number; wrongSequences: number; sequences: number;
-    tokenErrorRate: number; sequenceErrorRate: number;
+  sequenceErrors(
+    hypotheses: T,
+    hypothesisLengths: T | number,
+    references: T,
+    referenceLengths: T | number,
+  ): {
+    edits: number;
+    referenceTokens: number;
+    wrongSequences: number;
+    sequences: number;
+    tokenErrorRate: number;
+    sequenceErrorRate: number;
   };
   glueTaskScore(task: string, metrics: Record<string, number>): number;
   glueAverage(tasks: Record<string, Record<string, number>>): number;
@@ -139,8 +148,16 @@ export interface NativeMetrics {
 /** native/napi/distributed.cc: a distributed::ProcessGroup; join runs the rendezvous on a worker thread. */
 export interface NativeProcessGroupHandle {
   join(options: {
-    masterAddr: string; masterPort: number; rank: number; worldSize: number; localRank: number; backend: string; device: string;
-    timeoutMs: number; heartbeatMs: number; glooInterface?: string;
+    masterAddr: string;
+    masterPort: number;
+    rank: number;
+    worldSize: number;
+    localRank: number;
+    backend: string;
+    device: string;
+    timeoutMs: number;
+    heartbeatMs: number;
+    glooInterface?: string;
   }): Promise<void>;
   info(): { rank: number; worldSize: number; localRank: number; backend: string; device: string; timeoutMs: number };
   barrier(): Promise<void>;
@@ -151,9 +168,20 @@ export interface NativeProcessGroupHandle {
 
 /** native/napi/trainer.cc: a train::Trainer; fit and evaluate run on a worker thread. */
 export interface NativeTrainerHandle {
-  fit(trainSets: Record<string, NativeDatasetHandle>, evalSets: Record<string, NativeDatasetHandle> | undefined, settings: object, onEvent?: (event: ProgressEvent) => void): Promise<unknown>;
+  fit(
+    trainSets: Record<string, NativeDatasetHandle>,
+    evalSets: Record<string, NativeDatasetHandle> | undefined,
+    settings: object,
+    onEvent?: (event: ProgressEvent) => void,
+  ): Promise<unknown>;
   evaluate(evalSets: Record<string, NativeDatasetHandle>): Promise<Record<string, Record<string, number>>>;
-  step(batches: Record<string, NativeModelBatch>): { losses: Record<string, number>; lambdas: Record<string, number>; learningRate: number; skipped: boolean; reason?: string };
+  step(batches: Record<string, NativeModelBatch>): {
+    losses: Record<string, number>;
+    lambdas: Record<string, number>;
+    learningRate: number;
+    skipped: boolean;
+    reason?: string;
+  };
   abort(): void;
   saveCheckpoint(path: string): void;
   loadCheckpoint(path: string): void;
@@ -168,8 +196,16 @@ export interface NativeMultiTaskModel extends NativeModuleBase {
   /** What predict and generate compute in (native/core/nn/inference.h). */
   setPrecision(precision: 'fp32' | 'bf16' | 'int8'): void;
   precision(): 'fp32' | 'bf16' | 'int8';
-  generate(task: string, batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): { sequences: T; scores: T };
-  predictTasks(tasks: string[], batch: NativeModelBatch, options: { beamSize: number; maxLength: number; lengthPenalty: number }): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
+  generate(
+    task: string,
+    batch: NativeModelBatch,
+    options: { beamSize: number; maxLength: number; lengthPenalty: number },
+  ): { sequences: T; scores: T };
+  predictTasks(
+    tasks: string[],
+    batch: NativeModelBatch,
+    options: { beamSize: number; maxLength: number; lengthPenalty: number },
+  ): Promise<Record<string, { outputs?: T; predictions: T; scores?: T }>>;
   addTask(task: object): void;
   removeLastTask(): void;
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
@@ -196,12 +232,23 @@ export interface NativePretrained {
 
 /** The tensors of one task's batch (native/napi/train_convert.cc: batchOf). */
 export interface NativeModelBatch {
-  indices?: T; inputIds?: T; lengths?: T; tokenTypeIds?: T; features?: T; targets?: T; targetLengths?: T;
+  indices?: T;
+  inputIds?: T;
+  lengths?: T;
+  tokenTypeIds?: T;
+  features?: T;
+  targets?: T;
+  targetLengths?: T;
 }
 
 export interface NativeAddon {
   /** With a process group: data parallel; `config` (the model's and trainer's options as text) must agree across ranks. */
-  NativeTrainer: new (model: NativeMultiTaskModel, options: object, group?: NativeProcessGroupHandle, config?: string) => NativeTrainerHandle;
+  NativeTrainer: new (
+    model: NativeMultiTaskModel,
+    options: object,
+    group?: NativeProcessGroupHandle,
+    config?: string,
+  ) => NativeTrainerHandle;
   NativeProcessGroup: { new (): NativeProcessGroupHandle; availableBackends(): string[] };
   /** native/napi/registry.cc: every registered kind's defaults and capabilities, and the core structs' defaults. */
   registry(): unknown;
@@ -212,14 +259,27 @@ export interface NativeAddon {
   decoderCacheReorder(cache: NativeDecoderCache, indices: T): void;
   decoderCacheClear(cache: NativeDecoderCache): void;
   nnFunctional: {
-    scaledDotProductAttention(query: T, key: T, value: T, attnMask: Opt<T>, dropoutP: number, isCausal: boolean, needWeights: boolean): [T, T | null];
+    scaledDotProductAttention(
+      query: T,
+      key: T,
+      value: T,
+      attnMask: Opt<T>,
+      dropoutP: number,
+      isCausal: boolean,
+      needWeights: boolean,
+    ): [T, T | null];
     squareSubsequentMask(size: number, dtype?: string, device?: string): T;
   };
   ops: NativeOps;
   NativeDataset: {
     new (tensors: NativeDatasetTensors, targetKind: string, padId: number, targetPadId: number): NativeDatasetHandle;
     /** base's examples with other targets, sharing its input tensors. */
-    new (base: NativeDatasetHandle, targets: Pick<NativeDatasetTensors, 'targets' | 'targetLengths'>, targetKind: string, targetPadId: number): NativeDatasetHandle;
+    new (
+      base: NativeDatasetHandle,
+      targets: Pick<NativeDatasetTensors, 'targets' | 'targetLengths'>,
+      targetKind: string,
+      targetPadId: number,
+    ): NativeDatasetHandle;
   };
   metrics: NativeMetrics;
   fromData(data: ArrayBufferView, shape: number[], dtype?: string, device?: string, requiresGrad?: boolean): T;
@@ -323,14 +383,22 @@ function loadAddon(): NativeAddon {
     prebuilds.linkLibtorch(selection.dir, found);
     addon = require(selection.match) as NativeAddon;
   } catch (error) {
-    return fail(prebuilds.noPrebuildMessage(found, selection,
-      `the prebuilt addon for libtorch ${found.tag} did not load: ${(error as Error).message.split('\n')[0]}`));
+    return fail(
+      prebuilds.noPrebuildMessage(
+        found,
+        selection,
+        `the prebuilt addon for libtorch ${found.tag} did not load: ${(error as Error).message.split('\n')[0]}`,
+      ),
+    );
   }
   if (!existsSync(record) && !process.env.MTL_TORCH_PREBUILDS) {
     try {
       // Install scripts may not have run (npm's allowScripts, --ignore-scripts): record the choice now.
       mkdirSync(path.dirname(record), { recursive: true });
-      writeFileSync(record, JSON.stringify({ file: path.basename(selection.match), tag: found.tag, torchDir: found.torchDir, source: found.source }) + '\n');
+      writeFileSync(
+        record,
+        JSON.stringify({ file: path.basename(selection.match), tag: found.tag, torchDir: found.torchDir, source: found.source }) + '\n',
+      );
     } catch {
       // read-only installation: the next load searches again
     }

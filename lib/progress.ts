@@ -37,8 +37,10 @@ export function progressLines(write: (line: string) => void, percent = 5): Progr
       next.set(model, (Math.floor(event.step / every) + 1) * every);
       const share = totalSteps > 0 ? Math.floor((100 * event.step) / totalSteps) : 100;
       const eta = event.stepsPerSecond > 0 ? formatDuration((totalSteps - event.step) / event.stepsPerSecond) : '?';
-      write(`${model}: step ${event.step}/${totalSteps} (${share} %) | loss ${totalLoss(event.losses).toFixed(3)} | ` +
-        `${event.stepsPerSecond.toFixed(1)} steps/s | ETA ${eta}\n`);
+      write(
+        `${model}: step ${event.step}/${totalSteps} (${share} %) | loss ${totalLoss(event.losses).toFixed(3)} | ` +
+          `${event.stepsPerSecond.toFixed(1)} steps/s | ETA ${eta}\n`,
+      );
     },
     stop() {}, // every line is complete when written: nothing to finish
   };
@@ -46,10 +48,15 @@ export function progressLines(write: (line: string) => void, percent = 5): Progr
 
 /** Redrawn bars, one per model, for a terminal. */
 export function progressBars(): ProgressReporter {
-  const bars = new cliProgress.MultiBar({
-    format: '{model} |{bar}| {value}/{total} steps | loss {loss} | {rate} steps/s | ETA {eta_formatted}',
-    hideCursor: true, clearOnComplete: false, etaBuffer: 50,
-  }, cliProgress.Presets.shades_classic);
+  const bars = new cliProgress.MultiBar(
+    {
+      format: '{model} |{bar}| {value}/{total} steps | loss {loss} | {rate} steps/s | ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const byModel = new Map<string, cliProgress.SingleBar>();
   return {
     update({ model, event, totalSteps }: RunProgress) {

@@ -26,7 +26,10 @@ const float32Range = { error: `expected a number <= ${FLOAT32_MAX.toPrecision(5)
 export const positiveNumber = z.number().positive().max(FLOAT32_MAX, float32Range);
 export const nonNegativeNumber = z.number().nonnegative().max(FLOAT32_MAX, float32Range);
 /** Any number a float32 holds. */
-export const float32 = z.number().min(-FLOAT32_MAX, { error: `expected a number >= ${(-FLOAT32_MAX).toPrecision(5)} (float32's lowest)` }).max(FLOAT32_MAX, float32Range);
+export const float32 = z
+  .number()
+  .min(-FLOAT32_MAX, { error: `expected a number >= ${(-FLOAT32_MAX).toPrecision(5)} (float32's lowest)` })
+  .max(FLOAT32_MAX, float32Range);
 /** [0, 1) */
 export const fraction = z.number().min(0).lt(1);
 /** [0, 1] */
@@ -48,7 +51,10 @@ export type Concept = 'sharing' | 'head' | 'weighting' | 'sampler' | 'strategy' 
 export type Registry = Record<Concept, Record<string, RegistryEntry>> & {
   defaults: Record<'input' | 'encoder' | 'generate' | 'trainer' | 'fit' | 'earlyStopping', Record<string, unknown>> & {
     /** The mt.nn blocks' defaults, from their native options structs (native/napi/registry.cc describeNnDefaults). */
-    nn: Record<'transformerLayer' | 'transformerStack' | 'multiheadAttention' | 'positionalEncoding' | 'linear' | 'layerNorm' | 'dropout', Record<string, unknown>>;
+    nn: Record<
+      'transformerLayer' | 'transformerStack' | 'multiheadAttention' | 'positionalEncoding' | 'linear' | 'layerNorm' | 'dropout',
+      Record<string, unknown>
+    >;
   };
 };
 
@@ -113,7 +119,8 @@ export function kinds<S extends KindShapes>(concept: Concept, shapes: S): KindSc
 /** The union of a concept's kinds, discriminated by `kind`. */
 export function union<S extends KindShapes>(schemas: KindSchemas<S>) {
   return z.discriminatedUnion('kind', Object.values(schemas) as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<
-    z.output<KindSchemas<S>[keyof S & string]>, z.input<KindSchemas<S>[keyof S & string]>
+    z.output<KindSchemas<S>[keyof S & string]>,
+    z.input<KindSchemas<S>[keyof S & string]>
   >;
 }
 
@@ -124,11 +131,18 @@ export type FactoryOptions<T> = T extends unknown ? Omit<T, 'kind'> : never;
  * mt.<concept>.<kind>(options?) for every kind: validates `{ kind, ...options }` and returns the
  * complete object. `argumentOf` adapts kinds whose factory takes another argument (a number, a map).
  */
-export function factories<S extends KindShapes, A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = Record<never, never>>(
-  concept: string, schemas: KindSchemas<S>, argumentOf: A = {} as A,
+export function factories<
+  S extends KindShapes,
+  A extends Partial<Record<keyof S & string, (...args: never[]) => object>> = Record<never, never>,
+>(
+  concept: string,
+  schemas: KindSchemas<S>,
+  argumentOf: A = {} as A,
 ): {
   [K in keyof S & string]: K extends keyof A
-    ? A[K] extends (...args: infer P) => object ? (...args: P) => z.output<KindSchemas<S>[K]> : never
+    ? A[K] extends (...args: infer P) => object
+      ? (...args: P) => z.output<KindSchemas<S>[K]>
+      : never
     : (options?: FactoryOptions<z.input<KindSchemas<S>[K]>>) => z.output<KindSchemas<S>[K]>;
 } {
   const out: Record<string, (arg?: unknown) => unknown> = {};
@@ -154,16 +168,23 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (typeof value === 'function') return 'a function';
-  return (value as object).constructor?.name === 'Object' ? 'an object' : (value as object).constructor?.name ?? 'an object';
+  return (value as object).constructor?.name === 'Object' ? 'an object' : ((value as object).constructor?.name ?? 'an object');
 }
 
 const ARTICLE: Record<string, string> = {
-  number: 'a number', int: 'an integer', string: 'a string', boolean: 'a boolean', object: 'an object', array: 'an array',
-  function: 'a function', bigint: 'a bigint', record: 'an object',
+  number: 'a number',
+  int: 'an integer',
+  string: 'a string',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+  function: 'a function',
+  bigint: 'a bigint',
+  record: 'an object',
 };
 
 function bound(issue: { origin?: string; inclusive?: boolean }, below: boolean, limit: unknown): string {
-  const op = below ? (issue.inclusive ? '>=' : '>') : (issue.inclusive ? '<=' : '<');
+  const op = below ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
   switch (issue.origin) {
     case 'array':
     case 'set':
@@ -185,7 +206,10 @@ export function formatIssue(issue: z.core.$ZodIssue, root: string): string {
   let message: string;
   switch (issue.code) {
     case 'invalid_type':
-      message = input === undefined ? `is required (${ARTICLE[issue.expected] ?? issue.expected})` : `expected ${ARTICLE[issue.expected] ?? issue.expected}${got}`;
+      message =
+        input === undefined
+          ? `is required (${ARTICLE[issue.expected] ?? issue.expected})`
+          : `expected ${ARTICLE[issue.expected] ?? issue.expected}${got}`;
       break;
     case 'too_small':
     case 'too_big': {

@@ -66,7 +66,12 @@ export function save(path: string, stateDict: StateDict, metadata?: Record<strin
   checkPath(path, where);
   const entries = entriesOf(stateDict, where);
   const checkedMetadata = checkMetadata(metadata, where);
-  native.saveSafetensors(path, entries.map(([name]) => name), entries.map(([, t]) => t.handle), checkedMetadata);
+  native.saveSafetensors(
+    path,
+    entries.map(([name]) => name),
+    entries.map(([, t]) => t.handle),
+    checkedMetadata,
+  );
 }
 
 /** Loads every tensor of a safetensors file, and its metadata; tensors are on the CPU. */

@@ -3,13 +3,13 @@
 
 #include "core/host_memory.h"
 #include "napi/addon_data.h"
-#include "napi/module.h"
-#include "napi/serialization.h"
 #include "napi/dataset.h"
 #include "napi/distributed.h"
 #include "napi/metrics.h"
 #include "napi/model.h"
+#include "napi/module.h"
 #include "napi/registry.h"
+#include "napi/serialization.h"
 #include "napi/tensor.h"
 #include "napi/train.h"
 

@@ -18,6 +18,14 @@ function run(file, args) {
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 
-run(process.execPath, [cmakeJs, 'configure', '--out', 'build-asan', '--CDCMAKE_BUILD_TYPE=RelWithDebInfo', '--CDMTL_SANITIZE=ON', ...(ninja ? ['-G', 'Ninja'] : [])]);
+run(process.execPath, [
+  cmakeJs,
+  'configure',
+  '--out',
+  'build-asan',
+  '--CDCMAKE_BUILD_TYPE=RelWithDebInfo',
+  '--CDMTL_SANITIZE=ON',
+  ...(ninja ? ['-G', 'Ninja'] : []),
+]);
 run('cmake', ['--build', 'build-asan', '--parallel', jobs, '--target', 'mtl_torch']);
 console.log('mtl-torch: sanitized addon in build-asan/Release/mtl_torch.node; run scripts/asan/run.sh');

@@ -40,9 +40,8 @@ function runPython(python, code) {
 
 function candidates() {
   const list = [];
-  const env = (name, dir) => list.push(process.env[name]
-    ? { source: name, dir: dir(process.env[name]) }
-    : { source: name, skip: 'not set' });
+  const env = (name, dir) =>
+    list.push(process.env[name] ? { source: name, dir: dir(process.env[name]) } : { source: name, skip: 'not set' });
   env('LIBTORCH', (value) => path.join(value, 'share', 'cmake', 'Torch'));
   env('Torch_DIR', (value) => value);
   // MTL_TORCH_ONLY_ENV=1: use LIBTORCH / Torch_DIR or nothing (no Python, no system package).
@@ -53,12 +52,15 @@ function candidates() {
   for (const python of ['python3', '/usr/bin/python3']) {
     const source = `PyTorch (${python})`;
     // Evaluated only when the ones before did not match, so a LIBTORCH user never starts Python.
-    list.push({ source, lazy: () => {
-      const { out, error } = runPython(python, PYTHON_FIND);
-      if (error || !out) return { skip: error ?? 'no torch module' };
-      // torch.utils.cmake_prefix_path is <torch>/share/cmake
-      return { dir: path.join(out, 'share', 'cmake', 'Torch'), python };
-    } });
+    list.push({
+      source,
+      lazy: () => {
+        const { out, error } = runPython(python, PYTHON_FIND);
+        if (error || !out) return { skip: error ?? 'no torch module' };
+        // torch.utils.cmake_prefix_path is <torch>/share/cmake
+        return { dir: path.join(out, 'share', 'cmake', 'Torch'), python };
+      },
+    });
   }
   for (const dir of ['/usr/lib/x86_64-linux-gnu/cmake/Torch', '/usr/lib/aarch64-linux-gnu/cmake/Torch', '/usr/lib/cmake/Torch']) {
     list.push({ source: 'system libtorch-dev', dir });
@@ -106,7 +108,12 @@ function ncclIncludeDirs(prefix) {
   const cudaHome = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
   const nvidia = path.resolve(prefix, '..', 'nvidia');
   const find = (header, dirs) => dirs.find((dir) => dir && existsSync(path.join(dir, header)));
-  const nccl = find('nccl.h', [process.env.NCCL_INCLUDE_DIR, path.join(nvidia, 'nccl', 'include'), path.join(cudaHome, 'include'), '/usr/include']);
+  const nccl = find('nccl.h', [
+    process.env.NCCL_INCLUDE_DIR,
+    path.join(nvidia, 'nccl', 'include'),
+    path.join(cudaHome, 'include'),
+    '/usr/include',
+  ]);
   const cudart = find('cuda_runtime_api.h', [path.join(cudaHome, 'include'), path.join(nvidia, 'cuda_runtime', 'include'), '/usr/include']);
   return nccl && cudart ? [...new Set([nccl, cudart])] : null;
 }
@@ -166,11 +173,12 @@ function findLibtorch() {
     searched.push(`${source}: ${dir} (no TorchConfig.cmake)`);
   }
   const error = new Error(
-    'mtl-torch: no libtorch found. Searched, in order:\n  ' + searched.join('\n  ') +
-    '\nInstall one of:\n' +
-    '  - Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-openmp\n' +
-    '  - PyTorch: pip install torch (its bundled libtorch is used, CUDA included)\n' +
-    '  - or set LIBTORCH=/path/to/libtorch or Torch_DIR=/path/to/share/cmake/Torch',
+    'mtl-torch: no libtorch found. Searched, in order:\n  ' +
+      searched.join('\n  ') +
+      '\nInstall one of:\n' +
+      '  - Debian/Ubuntu: apt-get install libtorch-dev libopenblas0-openmp\n' +
+      '  - PyTorch: pip install torch (its bundled libtorch is used, CUDA included)\n' +
+      '  - or set LIBTORCH=/path/to/libtorch or Torch_DIR=/path/to/share/cmake/Torch',
   );
   error.code = 'ERR_LIBTORCH_NOT_FOUND';
   error.searched = searched;
@@ -198,9 +206,10 @@ if (require.main === module) {
     console.error(error.message);
     process.exit(1);
   }
-  const line = flag === undefined
-    ? `libtorch ${found.version} (${found.cuda ? `CUDA ${found.cudaVersion ?? '(version unknown)'}` : 'CPU'}, C++11 ABI ${found.abi}) ` +
-      `from ${found.source}: ${found.torchDir}\ntag: ${found.tag}`
-    : FLAGS[flag](found);
+  const line =
+    flag === undefined
+      ? `libtorch ${found.version} (${found.cuda ? `CUDA ${found.cudaVersion ?? '(version unknown)'}` : 'CPU'}, C++11 ABI ${found.abi}) ` +
+        `from ${found.source}: ${found.torchDir}\ntag: ${found.tag}`
+      : FLAGS[flag](found);
   process.stdout.write(line + '\n');
 }

@@ -49,7 +49,15 @@ function loadsHere(file) {
     if (!String(info.torch).startsWith(${JSON.stringify(found.version)})) throw new Error('it reports libtorch ' + info.torch);
     const t = a.fromData(new Float32Array([1, 2]), [2]); if (a.item(a.ops.sum(t)) !== 3) throw new Error('1 + 2 != 3');`;
   const result = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
-  return { ok: result.status === 0, error: (result.stderr || '').trim().split('\n').filter((l) => /Error|error/.test(l)).pop() ?? result.stderr };
+  return {
+    ok: result.status === 0,
+    error:
+      (result.stderr || '')
+        .trim()
+        .split('\n')
+        .filter((l) => /Error|error/.test(l))
+        .pop() ?? result.stderr,
+  };
 }
 
 let selection = { dir: prebuilds.prebuildDir(), match: null, shipped: [] };
@@ -65,8 +73,10 @@ if (!fromSource && !checkout) {
     if (check.ok) {
       // Recorded so that loading the package need not search for libtorch again (it may start Python).
       mkdirSync(path.join(root, 'build'), { recursive: true });
-      writeFileSync(path.join(root, 'build', 'selected-prebuild.json'),
-        JSON.stringify({ file: path.basename(selection.match), tag: found.tag, torchDir: found.torchDir, source: found.source }) + '\n');
+      writeFileSync(
+        path.join(root, 'build', 'selected-prebuild.json'),
+        JSON.stringify({ file: path.basename(selection.match), tag: found.tag, torchDir: found.torchDir, source: found.source }) + '\n',
+      );
       console.log(`mtl-torch: using prebuilt ${path.relative(root, selection.match)} (${linked}); nothing to compile`);
       process.exit(0);
     }
@@ -84,11 +94,13 @@ function runs(command) {
 const compiler = process.env.CXX ? [process.env.CXX] : ['c++', 'g++', 'clang++'];
 const missing = [];
 if (!runs('cmake')) missing.push('cmake');
-if (!compiler.some(runs)) missing.push(process.env.CXX ? `a C++ compiler (CXX=${process.env.CXX} does not run)` : 'a C++ compiler (c++, g++ or clang++)');
+if (!compiler.some(runs))
+  missing.push(process.env.CXX ? `a C++ compiler (CXX=${process.env.CXX} does not run)` : 'a C++ compiler (c++, g++ or clang++)');
 if (missing.length) {
-  const why = fromSource || checkout
-    ? `cannot build the addon from source: missing ${missing.join(' and ')}`
-    : `${loadFailure ?? 'no prebuilt addon fits the libtorch found'}, and it cannot be built here: missing ${missing.join(' and ')}`;
+  const why =
+    fromSource || checkout
+      ? `cannot build the addon from source: missing ${missing.join(' and ')}`
+      : `${loadFailure ?? 'no prebuilt addon fits the libtorch found'}, and it cannot be built here: missing ${missing.join(' and ')}`;
   console.error(prebuilds.noPrebuildMessage(found, selection, why));
   process.exit(1);
 }
@@ -107,7 +119,10 @@ if (existsSync(configured)) {
   }
 }
 const started = Date.now();
-const result = spawnSync(process.execPath, [cmakeJs, 'compile', ...common, ...(target ? ['--target', target] : [])], { cwd: root, stdio: 'inherit' });
+const result = spawnSync(process.execPath, [cmakeJs, 'compile', ...common, ...(target ? ['--target', target] : [])], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (result.status !== 0) {
   console.error('mtl-torch: building the native addon failed (see above). It needs CMake, a C++17 compiler and libtorch.');
   process.exit(result.status ?? 1);

@@ -32,13 +32,18 @@ function fail(message) {
 }
 
 const found = findLibtorch();
-if (found.cuda && !found.cudaVersion) fail(`the CUDA version of ${found.torchDir} is unknown (no torch/version.py or build-version), so no tag can name it`);
+if (found.cuda && !found.cudaVersion)
+  fail(`the CUDA version of ${found.torchDir} is unknown (no torch/version.py or build-version), so no tag can name it`);
 const name = prebuilds.prebuildName(found);
 console.log(`prebuild: ${prebuilds.describeTorch(found)} from ${found.source}; making ${name}`);
 
 const started = Date.now();
 if (!process.argv.includes('--skip-build')) {
-  const build = spawnSync(process.execPath, [path.join(root, 'scripts', 'install.mjs'), '--from-source', '--target', 'mtl_torch_prebuild'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(
+    process.execPath,
+    [path.join(root, 'scripts', 'install.mjs'), '--from-source', '--target', 'mtl_torch_prebuild'],
+    { cwd: root, stdio: 'inherit' },
+  );
   if (build.status !== 0) fail('the CMake build failed');
 }
 const built = path.join(root, 'build', 'prebuild', 'mtl_torch.node');
@@ -58,8 +63,10 @@ try {
   const needed = entries('NEEDED');
   const runpath = entries('RUNPATH');
   if (entries('RPATH').length) fail(`it has an RPATH (${entries('RPATH').join(', ')}); only RUNPATH $ORIGIN/libtorch is allowed`);
-  if (runpath.length !== 1 || runpath[0] !== '$ORIGIN/libtorch') fail(`RUNPATH is ${JSON.stringify(runpath)}, expected ["$ORIGIN/libtorch"]`);
-  if (needed.some((lib) => lib.startsWith('libtorch_cuda.so')) !== found.cuda) fail(`libtorch_cuda.so is ${found.cuda ? 'not ' : ''}linked, but the tag says ${found.cuda ? 'CUDA' : 'CPU'}`);
+  if (runpath.length !== 1 || runpath[0] !== '$ORIGIN/libtorch')
+    fail(`RUNPATH is ${JSON.stringify(runpath)}, expected ["$ORIGIN/libtorch"]`);
+  if (needed.some((lib) => lib.startsWith('libtorch_cuda.so')) !== found.cuda)
+    fail(`libtorch_cuda.so is ${found.cuda ? 'not ' : ''}linked, but the tag says ${found.cuda ? 'CUDA' : 'CPU'}`);
 
   // Every library resolves, libtorch's own from the libtorch found.
   prebuilds.linkLibtorch(work, found);
@@ -86,7 +93,8 @@ try {
   if (loaded.status !== 0) fail(`it does not load:\n${loaded.stderr}`);
   const info = JSON.parse(loaded.stdout.trim().split('\n').pop());
   if (!String(info.torch).startsWith(found.version)) fail(`it reports libtorch ${info.torch}, the tag says ${found.version}`);
-  if (info.napiVersion !== prebuilds.NAPI_VERSION) fail(`it was compiled for N-API ${info.napiVersion}, package.json says ${prebuilds.NAPI_VERSION}`);
+  if (info.napiVersion !== prebuilds.NAPI_VERSION)
+    fail(`it was compiled for N-API ${info.napiVersion}, package.json says ${prebuilds.NAPI_VERSION}`);
   if (info.sum !== 6) fail(`1 + 2 + 3 gave ${info.sum}`);
 
   const outDir = path.join(root, 'prebuilds', prebuilds.PLATFORM_DIR);
@@ -95,8 +103,12 @@ try {
   copyFileSync(candidate, target);
   const bytes = statSync(target).size;
   const sha256 = createHash('sha256').update(readFileSync(target)).digest('hex');
-  console.log(`prebuild: ${path.relative(root, target)} (${(bytes / 1e6).toFixed(1)} MB, sha256 ${sha256.slice(0, 16)}…) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  console.log(`prebuild: NEEDED ${needed.join(' ')}; RUNPATH $ORIGIN/libtorch; C++11 ABI ${cxx11}; loads with libtorch ${info.torch} from ${found.libdir}`);
+  console.log(
+    `prebuild: ${path.relative(root, target)} (${(bytes / 1e6).toFixed(1)} MB, sha256 ${sha256.slice(0, 16)}…) in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+  );
+  console.log(
+    `prebuild: NEEDED ${needed.join(' ')}; RUNPATH $ORIGIN/libtorch; C++11 ABI ${cxx11}; loads with libtorch ${info.torch} from ${found.libdir}`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

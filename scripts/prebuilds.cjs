@@ -37,7 +37,14 @@ function prebuildName(found) {
 function parseName(file) {
   const m = path.basename(file).match(NAME);
   if (!m) return null;
-  return { napi: Number(m[1]), version: m[2], abi: Number(m[3]), cuda: m[4] !== 'cpu', cudaVersion: m[5] ?? null, tag: m[0].slice('mtl_torch.'.length, -'.node'.length) };
+  return {
+    napi: Number(m[1]),
+    version: m[2],
+    abi: Number(m[3]),
+    cuda: m[4] !== 'cpu',
+    cudaVersion: m[5] ?? null,
+    tag: m[0].slice('mtl_torch.'.length, -'.node'.length),
+  };
 }
 
 function describeTorch(t) {
@@ -49,7 +56,8 @@ function mismatches(prebuild, found, napiRuntime = Number(process.versions.napi)
   const reasons = [];
   if (prebuild.version !== found.version) reasons.push(`built for libtorch ${prebuild.version}, found ${found.version}`);
   if (prebuild.abi !== found.abi) reasons.push(`built with _GLIBCXX_USE_CXX11_ABI=${prebuild.abi}, libtorch has ${found.abi}`);
-  if (prebuild.cuda !== found.cuda) reasons.push(`built for ${prebuild.cuda ? 'CUDA' : 'CPU'} libtorch, found ${found.cuda ? 'CUDA' : 'CPU'}`);
+  if (prebuild.cuda !== found.cuda)
+    reasons.push(`built for ${prebuild.cuda ? 'CUDA' : 'CPU'} libtorch, found ${found.cuda ? 'CUDA' : 'CPU'}`);
   else if (prebuild.cuda && (prebuild.cudaVersion !== found.cudaVersion || found.cudaVersion === null)) {
     reasons.push(`built for CUDA ${prebuild.cudaVersion}, libtorch has CUDA ${found.cudaVersion ?? '(version unknown)'}`);
   }
@@ -65,7 +73,11 @@ function mismatches(prebuild, found, napiRuntime = Number(process.versions.napi)
 function selectPrebuild(found, dir = prebuildDir()) {
   const shipped = [];
   let match = null;
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')).sort() : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.node'))
+        .sort()
+    : [];
   for (const file of files) {
     const parsed = parseName(file);
     if (!parsed) {
@@ -111,8 +123,10 @@ function linkLibtorch(dir, found) {
       rmSync(link, { force: true });
     }
   } catch (error) {
-    throw new Error(`mtl-torch: cannot ${found.rpath ? `point ${link} at ${found.rpath}` : `remove ${link}`} ` +
-      `(${error.code ?? error.message}); the prebuilt addon finds libtorch through that link`);
+    throw new Error(
+      `mtl-torch: cannot ${found.rpath ? `point ${link} at ${found.rpath}` : `remove ${link}`} ` +
+        `(${error.code ?? error.message}); the prebuilt addon finds libtorch through that link`,
+    );
   }
   return found.rpath ? `libtorch link: ${link} -> ${found.rpath}` : 'libtorch from the system folders';
 }
@@ -124,23 +138,43 @@ function buildCommand() {
 
 /** When no libtorch was found: what is shipped, and what happens once one is installed. */
 function noLibtorchMessage(dir = prebuildDir()) {
-  const tags = existsSync(dir) ? readdirSync(dir).map(parseName).filter(Boolean).map((p) => p.tag) : [];
-  return `  prebuilds shipped in ${dir}: ${tags.join(', ') || '(none)'}\n` +
+  const tags = existsSync(dir)
+    ? readdirSync(dir)
+        .map(parseName)
+        .filter(Boolean)
+        .map((p) => p.tag)
+    : [];
+  return (
+    `  prebuilds shipped in ${dir}: ${tags.join(', ') || '(none)'}\n` +
     '  Once libtorch is installed, the prebuild whose tag equals it is used; for any other libtorch, build from source:\n' +
-    `    ${buildCommand()}`;
+    `    ${buildCommand()}`
+  );
 }
 
 /** The error when no prebuild fits: the libtorch found, the tags shipped, and how to build from source. */
 function noPrebuildMessage(found, selection, why) {
-  return `mtl-torch: ${why}\n` +
+  return (
+    `mtl-torch: ${why}\n` +
     `  libtorch found: ${describeTorch(found)}, from ${found.source} (${found.torchDir}); tag ${found.tag}\n` +
     `  prebuilds shipped in ${selection.dir}:\n${shippedList(selection.shipped).replace(/^/gm, '  ')}\n` +
     '  Build the addon from source (needs CMake and a C++17 compiler; Debian: apt-get install cmake ninja-build g++):\n' +
-    `    ${buildCommand()}`;
+    `    ${buildCommand()}`
+  );
 }
 
 module.exports = {
-  buildCommand, noPrebuildMessage, noLibtorchMessage,
-  NAPI_VERSION, PLATFORM_DIR, prebuildsRoot, prebuildDir, prebuildName, parseName, describeTorch, mismatches,
-  selectPrebuild, shippedList, linkLibtorch,
+  buildCommand,
+  noPrebuildMessage,
+  noLibtorchMessage,
+  NAPI_VERSION,
+  PLATFORM_DIR,
+  prebuildsRoot,
+  prebuildDir,
+  prebuildName,
+  parseName,
+  describeTorch,
+  mismatches,
+  selectPrebuild,
+  shippedList,
+  linkLibtorch,
 };

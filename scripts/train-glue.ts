@@ -58,7 +58,9 @@ const config = {
 const file = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-glue-')), 'glue.json');
 writeFileSync(file, JSON.stringify(config));
 
-const { results: [result] } = await trainRun(file, values.out);
+const {
+  results: [result],
+} = await trainRun(file, values.out);
 console.log('\nGLUE dev metrics');
 const scores: Record<string, Record<string, number>> = {};
 const { 'mnli-mm': mismatched, ...byTask } = result!.metrics;
@@ -67,7 +69,9 @@ for (const [task, measured] of Object.entries(byTask)) {
   // dev set as 'mnli-mm').
   const metrics = task === 'mnli' && mismatched ? { ...measured, matched: measured.accuracy!, mismatched: mismatched.accuracy! } : measured;
   scores[task] = metrics;
-  const shown = Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
+  const shown = Object.entries(metrics)
+    .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+    .join('  ');
   console.log(`  ${task.padEnd(6)} score ${mt.metrics.glueTaskScore(task as mt.metrics.GlueTaskName, metrics).toFixed(4)}  (${shown})`);
 }
 console.log(`GLUE average over ${Object.keys(scores).length} task(s): ${mt.metrics.glueAverage(scores as never).toFixed(4)}`);

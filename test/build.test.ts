@@ -20,7 +20,12 @@ const withoutBuild = packageWithoutLocalBuild();
 afterAll(() => withoutBuild.remove());
 
 function runNode(code: string, env: Record<string, string>) {
-  return spawnSync(tsx, ['-e', code], { cwd: withoutBuild.dir, env: { ...process.env, ...knownTorch, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(tsx, ['-e', code], {
+    cwd: withoutBuild.dir,
+    env: { ...process.env, ...knownTorch, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 describe('libtorch discovery', () => {
@@ -33,7 +38,8 @@ describe('libtorch discovery', () => {
 
   it('says what to install when no libtorch is found', () => {
     const result = spawnSync(process.execPath, [findScript], {
-      env: { ...process.env, MTL_TORCH_ONLY_ENV: '1', LIBTORCH: '/nonexistent/libtorch', Torch_DIR: '' }, encoding: 'utf8',
+      env: { ...process.env, MTL_TORCH_ONLY_ENV: '1', LIBTORCH: '/nonexistent/libtorch', Torch_DIR: '' },
+      encoding: 'utf8',
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('no libtorch found');
@@ -52,14 +58,14 @@ describe('addon loading', () => {
   const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   const hasPrebuild = existsSync(prebuildDir) && readdirSync(prebuildDir).some((f) => f.endsWith('.node'));
 
-  it.skipIf(!hasPrebuild)('loads the prebuild matching the installed libtorch when there is no local build (run `npm run prebuild` to enable)', () => {
-    const result = runNode(
-      "import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))",
-      {},
-    );
-    expect(result.stderr).toBe('');
-    expect(result.stdout.trim()).toBe('[2,3]');
-  });
+  it.skipIf(!hasPrebuild)(
+    'loads the prebuild matching the installed libtorch when there is no local build (run `npm run prebuild` to enable)',
+    () => {
+      const result = runNode("import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))", {});
+      expect(result.stderr).toBe('');
+      expect(result.stdout.trim()).toBe('[2,3]');
+    },
+  );
 
   it('names the libtorch it expected and how to rebuild when nothing loads', () => {
     const empty = mkdtempSync(path.join(tmpdir(), 'mtl-prebuilds-'));

@@ -12,7 +12,10 @@ const cli = path.join(root, 'lib', 'cli.ts');
 const nodeArgs = ['--import', 'tsx', cli];
 
 function events(run: string): { kind: string; model?: string; [k: string]: unknown }[] {
-  return readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 it('a run killed after a checkpoint resumes to the same final and best weights, metrics and Δm', async () => {
@@ -29,7 +32,11 @@ it('a run killed after a checkpoint resumes to the same final and best weights, 
   writeFileSync(file, JSON.stringify(config));
 
   const straight = path.join(dir, 'straight');
-  const done = spawnSync(process.execPath, [...nodeArgs, 'train', file, '--out', straight], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const done = spawnSync(process.execPath, [...nodeArgs, 'train', file, '--out', straight], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   expect(done.status, done.stderr).toBe(0);
 
   // The same run, killed once its multi-task model has written its second checkpoint (step 40).
@@ -38,13 +45,19 @@ it('a run killed after a checkpoint resumes to the same final and best weights, 
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, signal) => resolve(signal)));
   const checkpoint = path.join(cut, 'checkpoint', 'checkpoint.safetensors');
   const deadline = Date.now() + 240_000;
-  while (Date.now() < deadline && !(existsSync(checkpoint) && events(cut).some((e) => e.kind === 'eval' && e.model === 'multi-task' && (e.step as number) >= 40))) {
+  while (
+    Date.now() < deadline &&
+    !(existsSync(checkpoint) && events(cut).some((e) => e.kind === 'eval' && e.model === 'multi-task' && (e.step as number) >= 40))
+  ) {
     await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
   expect(await exited).toBe('SIGKILL');
   const before = events(cut);
-  expect(before.some((e) => e.kind === 'result'), 'the run was cut before its multi-task model finished').toBe(false);
+  expect(
+    before.some((e) => e.kind === 'result'),
+    'the run was cut before its multi-task model finished',
+  ).toBe(false);
 
   const resumed = spawnSync(process.execPath, [...nodeArgs, 'train', '--resume', cut], { cwd: root, encoding: 'utf8', timeout: 300_000 });
   expect(resumed.status, resumed.stderr).toBe(0);
@@ -54,7 +67,13 @@ it('a run killed after a checkpoint resumes to the same final and best weights, 
     expect(readFileSync(path.join(cut, weights)).equals(readFileSync(path.join(straight, weights))), weights).toBe(true);
   }
   // The log reads as one run: the same evaluations and results, each once.
-  const strip = (e: Record<string, unknown>) => { const { wallSeconds: _, ...rest } = e; return rest; };
-  const pick = (run: string) => events(run).filter((e) => e.kind === 'eval' || e.kind === 'result' || e.kind === 'delta').map(strip);
+  const strip = (e: Record<string, unknown>) => {
+    const { wallSeconds: _, ...rest } = e;
+    return rest;
+  };
+  const pick = (run: string) =>
+    events(run)
+      .filter((e) => e.kind === 'eval' || e.kind === 'result' || e.kind === 'delta')
+      .map(strip);
   expect(pick(cut)).toEqual(pick(straight));
 }, 600_000);

@@ -38,15 +38,30 @@ describe('mtl-torch demo (tiny budget)', () => {
   }, 600_000);
 
   it('writes the run directory: config, models (final and best), checkpoints, metrics log, report', () => {
-    for (const file of ['config.json', 'model/config.json', 'model/model.safetensors', 'best/model.safetensors', 'checkpoint/checkpoint.safetensors',
-      'metrics.jsonl', 'report.html', 'baselines/g2p/model/model.safetensors', 'baselines/g2p/best/model.safetensors', 'baselines/gender/model/model.safetensors']) {
+    for (const file of [
+      'config.json',
+      'model/config.json',
+      'model/model.safetensors',
+      'best/model.safetensors',
+      'checkpoint/checkpoint.safetensors',
+      'metrics.jsonl',
+      'report.html',
+      'baselines/g2p/model/model.safetensors',
+      'baselines/g2p/best/model.safetensors',
+      'baselines/gender/model/model.safetensors',
+    ]) {
       expect(existsSync(path.join(out, file)), file).toBe(true);
     }
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(events.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task', 'single-task g2p', 'single-task gender']);
     expect(events.filter((e) => e.kind === 'eval').map((e) => e.model)).toContain('single-task gender');
     // Every step event says which model it is of, so each model's curve is its own series.
-    expect(new Set(events.filter((e) => e.kind === 'step').map((e) => e.model))).toEqual(new Set(['multi-task', 'single-task g2p', 'single-task gender']));
+    expect(new Set(events.filter((e) => e.kind === 'step').map((e) => e.model))).toEqual(
+      new Set(['multi-task', 'single-task g2p', 'single-task gender']),
+    );
     const delta = events.find((e) => e.kind === 'delta');
     expect(Object.keys(delta.deltas).sort()).toEqual(['g2p', 'gender']);
     expect(Number.isFinite(delta.deltaM)).toBe(true);
@@ -62,7 +77,10 @@ describe('mtl-torch demo (tiny budget)', () => {
   });
 
   it('baselines train with the examples their task had in each multi-task step (the sampler’s share)', () => {
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const multi = events.find((e) => e.kind === 'result' && e.model === 'multi-task');
     const gender = events.find((e) => e.kind === 'result' && e.model === 'single-task gender');
     // Temperature sampling gives the small names task fewer rows than the dictionary tasks, all in one step.
@@ -71,7 +89,10 @@ describe('mtl-torch demo (tiny budget)', () => {
   });
 
   it('learns G2P far better than chance', () => {
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const multi = events.find((e) => e.kind === 'result' && e.model === 'multi-task');
     // Chance over 39 phonemes is a PER near 1 (almost every phoneme wrong); a trained model is far below.
     expect(multi.metrics.g2p.per).toBeLessThan(0.8);
@@ -83,7 +104,10 @@ describe('mtl-torch demo (tiny budget)', () => {
     expect(evaluated.status, evaluated.stderr).toBe(0);
     expect(evaluated.stdout).toContain('g2p per');
     // eval reads the best weights by default; they are what the run's result reports.
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const multi = events.find((e) => e.kind === 'result' && e.model === 'multi-task');
     expect(multi.weights).toBe('best');
     expect(evaluated.stdout).toContain(multi.metrics.g2p.per.toFixed(4));
@@ -109,23 +133,109 @@ describe('run config validation', () => {
   });
 
   it.each<[(c: any) => void, string | null]>([
-    [(c: any) => { c.steps = 0; }, 'config.steps: expected an integer > 0, got 0'],
-    [(c: any) => { c.data.source = 'imagenet'; }, 'config.data.source: expected "phonetics", "glue", "files", got "imagenet"'],
-    [(c: any) => { c.data.tasks = ['g2p', 'rhyme']; }, 'config.data.tasks.1: expected one of "g2p", "syllables", "stress", "gender", got "rhyme"'],
-    [(c: any) => { c.model.encoder.dModel = 'big'; }, 'config.model.encoder.dModel: expected a number, got "big"'],
-    [(c: any) => { c.trainer.weighting = { kind: 'magic' }; }, 'config.trainer.weighting.kind: expected "equal", '],
-    [(c: any) => { c.trainer.weighting = { kind: 'dwa', temperature: '2' }; }, 'config.trainer.weighting.temperature: expected a number, got "2"'],
-    [(c: any) => { c.trainer.batchSize = -1; }, 'config.trainer.batchSize: expected an integer > 0, got -1'],
-    [(c: any) => { c.trainer.lr = 1; }, 'config.trainer.lr: is not an option here'],
-    [(c: any) => { c.baselines = ['ner']; }, 'config.baselines.0: must be one of the data\'s tasks'],
-    [(c: any) => { c.baselines = 'some'; }, 'config.baselines: '],
-    [(c: any) => { c.keepBest = { metric: 'ner.accuracy' }; }, 'config.keepBest.metric: names no task of the data'],
-    [(c: any) => { c.trainer.schedule = { kind: 'constant', totalSteps: 100 }; }, 'config.trainer.schedule.totalSteps: has no effect on a constant schedule'],
-    [(c: any) => { c.trainer.strategy = { kind: 'progressive', main: 'g2p' }; c.trainer.sampler = { kind: 'uniform' }; }, null],
-    [(c: any) => { c.extra = 1; }, 'config.extra: is not an option here'],
-    [(c: any) => { c.threads = 0; }, 'config.threads: expected an integer > 0, got 0'],
-    [(c: any) => { c.threads = 100_000; }, 'config.threads: must be at most '],
-    [(c: any) => { c.data = { source: 'glue', tasks: ['rte'] }; }, 'config.data.dir: is required (a string)'],
+    [
+      (c: any) => {
+        c.steps = 0;
+      },
+      'config.steps: expected an integer > 0, got 0',
+    ],
+    [
+      (c: any) => {
+        c.data.source = 'imagenet';
+      },
+      'config.data.source: expected "phonetics", "glue", "files", got "imagenet"',
+    ],
+    [
+      (c: any) => {
+        c.data.tasks = ['g2p', 'rhyme'];
+      },
+      'config.data.tasks.1: expected one of "g2p", "syllables", "stress", "gender", got "rhyme"',
+    ],
+    [
+      (c: any) => {
+        c.model.encoder.dModel = 'big';
+      },
+      'config.model.encoder.dModel: expected a number, got "big"',
+    ],
+    [
+      (c: any) => {
+        c.trainer.weighting = { kind: 'magic' };
+      },
+      'config.trainer.weighting.kind: expected "equal", ',
+    ],
+    [
+      (c: any) => {
+        c.trainer.weighting = { kind: 'dwa', temperature: '2' };
+      },
+      'config.trainer.weighting.temperature: expected a number, got "2"',
+    ],
+    [
+      (c: any) => {
+        c.trainer.batchSize = -1;
+      },
+      'config.trainer.batchSize: expected an integer > 0, got -1',
+    ],
+    [
+      (c: any) => {
+        c.trainer.lr = 1;
+      },
+      'config.trainer.lr: is not an option here',
+    ],
+    [
+      (c: any) => {
+        c.baselines = ['ner'];
+      },
+      "config.baselines.0: must be one of the data's tasks",
+    ],
+    [
+      (c: any) => {
+        c.baselines = 'some';
+      },
+      'config.baselines: ',
+    ],
+    [
+      (c: any) => {
+        c.keepBest = { metric: 'ner.accuracy' };
+      },
+      'config.keepBest.metric: names no task of the data',
+    ],
+    [
+      (c: any) => {
+        c.trainer.schedule = { kind: 'constant', totalSteps: 100 };
+      },
+      'config.trainer.schedule.totalSteps: has no effect on a constant schedule',
+    ],
+    [
+      (c: any) => {
+        c.trainer.strategy = { kind: 'progressive', main: 'g2p' };
+        c.trainer.sampler = { kind: 'uniform' };
+      },
+      null,
+    ],
+    [
+      (c: any) => {
+        c.extra = 1;
+      },
+      'config.extra: is not an option here',
+    ],
+    [
+      (c: any) => {
+        c.threads = 0;
+      },
+      'config.threads: expected an integer > 0, got 0',
+    ],
+    [
+      (c: any) => {
+        c.threads = 100_000;
+      },
+      'config.threads: must be at most ',
+    ],
+    [
+      (c: any) => {
+        c.data = { source: 'glue', tasks: ['rte'] };
+      },
+      'config.data.dir: is required (a string)',
+    ],
   ])('refuses a bad field (%#)', (mutate, message) => {
     const config = base();
     mutate(config);
@@ -174,10 +284,23 @@ it('prints usage for an unknown command', () => {
 
 it('scripts/train-glue.ts trains the brief GLUE setup end to end (tiny encoder, fixture files)', () => {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-glue-')), 'run');
-  const result = spawnSync(tsx, [path.join(root, 'scripts', 'train-glue.ts'), path.join(root, 'test/fixtures/glue'),
-    path.join(root, 'test/fixtures/tokenizers/vocab.txt'), '--tiny', '--steps', '4', '--out', out], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  const result = spawnSync(
+    tsx,
+    [
+      path.join(root, 'scripts', 'train-glue.ts'),
+      path.join(root, 'test/fixtures/glue'),
+      path.join(root, 'test/fixtures/tokenizers/vocab.txt'),
+      '--tiny',
+      '--steps',
+      '4',
+      '--out',
+      out,
+    ],
+    { cwd: root, encoding: 'utf8', timeout: 300_000 },
+  );
   expect(result.status, result.stderr).toBe(0);
-  for (const task of ['cola', 'mnli', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'stsb', 'wnli']) expect(result.stdout).toMatch(new RegExp(`^  ${task} +score `, 'm'));
+  for (const task of ['cola', 'mnli', 'mrpc', 'qnli', 'qqp', 'rte', 'sst2', 'stsb', 'wnli'])
+    expect(result.stdout).toMatch(new RegExp(`^  ${task} +score `, 'm'));
   expect(result.stdout).toMatch(/GLUE average over 9 task\(s\): -?\d\.\d{4}/);
   expect(existsSync(path.join(out, 'report.html'))).toBe(true);
 }, 300_000);

@@ -10,7 +10,15 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auxiliaryVerdicts, insideNoise, parseAxis, recommendGroups, spread, type CompareResult, type DiagnosticsEvent } from '../lib/run/compare.ts';
+import {
+  auxiliaryVerdicts,
+  insideNoise,
+  parseAxis,
+  recommendGroups,
+  spread,
+  type CompareResult,
+  type DiagnosticsEvent,
+} from '../lib/run/compare.ts';
 import { parseRunConfig } from '../lib/run/config.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -22,7 +30,10 @@ const TINY = {
   data: { source: 'phonetics', tasks: ['syllables', 'stress', 'gender'], trainLimit: 400, evalLimit: 60 },
   model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 } },
   trainer: { batchSize: 16, main: ['stress'], optimizer: { kind: 'adamW', lr: 0.003 } },
-  steps: 12, evalEvery: 6, diagnosticsEvery: 4, device: 'cpu',
+  steps: 12,
+  evalEvery: 6,
+  diagnosticsEvery: 4,
+  device: 'cpu',
 };
 
 function tinyConfig(changes: Record<string, unknown> = {}): { dir: string; file: string } {
@@ -47,19 +58,32 @@ describe('compare: statistics, verdicts and groups', () => {
     const config = parseRunConfig(TINY);
     expect(parseAxis('trainer.weighting=equal,gcs', config).values).toEqual([{ kind: 'equal' }, { kind: 'gcs' }]);
     expect(parseAxis('trainer.batchSize=8,16', config).values).toEqual([8, 16]);
-    expect(parseAxis('trainer.weighting={"kind":"gcs","weighted":true},equal', config).values).toEqual([{ kind: 'gcs', weighted: true }, { kind: 'equal' }]);
+    expect(parseAxis('trainer.weighting={"kind":"gcs","weighted":true},equal', config).values).toEqual([
+      { kind: 'gcs', weighted: true },
+      { kind: 'equal' },
+    ]);
     expect(() => parseAxis('trainer.weighting', config)).toThrow('--vary trainer.weighting: expected path=value1,value2,...');
-    expect(() => parseAxis('trainer.colour=red', config)).toThrow("--vary trainer.colour=red: 'trainer.colour' is not a field of the run config");
+    expect(() => parseAxis('trainer.colour=red', config)).toThrow(
+      "--vary trainer.colour=red: 'trainer.colour' is not a field of the run config",
+    );
     expect(() => parseAxis('trainer.weighting=gcs,gcs', config)).toThrow('a value is given twice');
   });
 
-  const events = (z: number[][], noise: number[]): DiagnosticsEvent[] => noise.map((n) => ({
-    tasks: ['a', 'b', 'c', 'd'], cosine: z, affinity: z.map((row) => row.map((v) => v + n)),
-  }));
+  const events = (z: number[][], noise: number[]): DiagnosticsEvent[] =>
+    noise.map((n) => ({
+      tasks: ['a', 'b', 'c', 'd'],
+      cosine: z,
+      affinity: z.map((row) => row.map((v) => v + n)),
+    }));
 
   it('gives each auxiliary task its verdict for the main task from the affinity of its steps on the main loss', () => {
     // affinity[j][i]: j's step on i's loss. Main a: b helps it, c hurts it, d does nothing measurable.
-    const z = [[0, 0, 0, 0], [0.02, 0, 0, 0], [-0.03, 0, 0, 0], [0, 0, 0, 0]];
+    const z = [
+      [0, 0, 0, 0],
+      [0.02, 0, 0, 0],
+      [-0.03, 0, 0, 0],
+      [0, 0, 0, 0],
+    ];
     const verdicts = auxiliaryVerdicts(events(z, [0.001, -0.001, 0.002, -0.002]), ['a']);
     expect(Object.fromEntries(Object.entries(verdicts).map(([t, v]) => [t, v.verdict]))).toEqual({ b: 'helps', c: 'hurts', d: 'neutral' });
     expect(verdicts.b!.affinity.mean).toBeCloseTo(0.02, 12);
@@ -67,10 +91,18 @@ describe('compare: statistics, verdicts and groups', () => {
 
   it('finds the best partition into k groups for every k', () => {
     // a and b help each other, c and d help each other, across the pairs they hurt.
-    const z = [[0, 0.05, -0.02, -0.03], [0.04, 0, -0.01, -0.02], [-0.02, -0.03, 0, 0.03], [-0.01, -0.02, 0.02, 0]];
+    const z = [
+      [0, 0.05, -0.02, -0.03],
+      [0.04, 0, -0.01, -0.02],
+      [-0.02, -0.03, 0, 0.03],
+      [-0.01, -0.02, 0.02, 0],
+    ];
     const grouping = recommendGroups(events(z, [0]));
     expect(grouping.map((g) => g.k)).toEqual([1, 2, 3, 4]);
-    expect(grouping[1]!.groups).toEqual([['a', 'b'], ['c', 'd']]);
+    expect(grouping[1]!.groups).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
     expect(grouping[1]!.score).toBeCloseTo(0.05 + 0.04 + 0.03 + 0.02, 12);
     expect(grouping[3]!.score).toBe(0);
     expect(grouping[2]!.groups).toEqual([['a', 'b'], ['c'], ['d']]);
@@ -82,12 +114,27 @@ describe('mtl-torch compare (tiny sizes)', () => {
   it('runs the grid and the baselines once per seed, writes compare.json and compare.html, and trains a partition', () => {
     const { dir, file } = tinyConfig();
     const out = path.join(dir, 'cmp');
-    const result = run(['compare', file, '--out', out, '--vary', 'trainer.weighting=equal,gcs', '--seeds', '2', '--groups', 'stress+gender|syllables']);
+    const result = run([
+      'compare',
+      file,
+      '--out',
+      out,
+      '--vary',
+      'trainer.weighting=equal,gcs',
+      '--seeds',
+      '2',
+      '--groups',
+      'stress+gender|syllables',
+    ]);
     expect(result.status, result.stderr).toBe(0);
     const json = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8')) as CompareResult;
     expect(json.complete).toBe(true);
     expect(json.seeds).toEqual([0, 1]);
-    expect(json.variants.map((v) => v.label)).toEqual(['trainer.weighting=equal', 'trainer.weighting=gcs', 'groups stress+gender | syllables']);
+    expect(json.variants.map((v) => v.label)).toEqual([
+      'trainer.weighting=equal',
+      'trainer.weighting=gcs',
+      'groups stress+gender | syllables',
+    ]);
     for (const task of ['syllables', 'stress', 'gender']) {
       expect(json.baselines[task]!.value.n, task).toBe(2);
       for (const variant of json.variants) expect(variant.tasks[task]!.value.n, `${variant.label} ${task}`).toBe(2);
@@ -97,7 +144,12 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(first.map((c) => c.summary.results.length)).toEqual([4, 4]);
     expect(json.cells.filter((c) => c.variant === 1).map((c) => c.summary.results.length)).toEqual([1, 1]);
     // The partition trains one model per group and seed; a one-task group is its task alone.
-    expect(json.cells.filter((c) => c.variant === 2).map((c) => c.tasks)).toEqual([['stress', 'gender'], ['syllables'], ['stress', 'gender'], ['syllables']]);
+    expect(json.cells.filter((c) => c.variant === 2).map((c) => c.tasks)).toEqual([
+      ['stress', 'gender'],
+      ['syllables'],
+      ['stress', 'gender'],
+      ['syllables'],
+    ]);
     // A per-task change is the mean of per-seed changes against that seed's baseline.
     const equal = json.variants[0]!;
     const seedChanges = json.seeds.map((seed) => {
@@ -145,7 +197,7 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(json.cells[0]!.summary).toEqual(JSON.parse(readFileSync(firstDone, 'utf8')));
   }, 600_000);
 
-  it('train prints each auxiliary task\'s verdict for the main task and the task groups', () => {
+  it("train prints each auxiliary task's verdict for the main task and the task groups", () => {
     const { dir, file } = tinyConfig();
     const result = run(['train', file, '--out', path.join(dir, 'run')]);
     expect(result.status, result.stderr).toBe(0);
@@ -166,6 +218,8 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(bad(['--vary', 'trainer.weighting=gcs', '--seeds', '11'])).toContain('--seeds: expected an integer from 1 to 10, got 11');
     const other = path.join(dir, 'other');
     expect(run(['compare', file, '--out', other, '--vary', 'trainer.batchSize=8', '--seeds', '1']).status).toBe(0);
-    expect(run(['compare', file, '--out', other, '--vary', 'trainer.batchSize=4', '--seeds', '1']).stderr).toContain('holds a comparison of another grid');
+    expect(run(['compare', file, '--out', other, '--vary', 'trainer.batchSize=4', '--seeds', '1']).stderr).toContain(
+      'holds a comparison of another grid',
+    );
   }, 600_000);
 });

@@ -6,12 +6,18 @@ import * as mt from '../lib/index.ts';
 import { paddedInputs, randomizeWeights } from './support/multitask-twin.ts';
 
 const hasCuda = mt.cuda.isAvailable() && mt.cuda.deviceCount() > 0;
-const title = hasCuda ? 'multi-task model on CUDA' : `multi-task model on CUDA (skipped: libtorch ${mt.version.torch} here has no CUDA device)`;
+const title = hasCuda
+  ? 'multi-task model on CUDA'
+  : `multi-task model on CUDA (skipped: libtorch ${mt.version.torch} here has no CUDA device)`;
 if (!hasCuda) console.log(title);
 
 const SCHEMES: mt.SharingSpec[] = [
-  mt.sharing.sharedEncoder(), mt.sharing.fullyShared(), mt.sharing.layerwise({ sharedLayers: 1 }),
-  mt.sharing.adapters({ reduction: 4 }), mt.sharing.lora({ rank: 2 }), mt.sharing.mmoe({ experts: 2, topK: 1 }),
+  mt.sharing.sharedEncoder(),
+  mt.sharing.fullyShared(),
+  mt.sharing.layerwise({ sharedLayers: 1 }),
+  mt.sharing.adapters({ reduction: 4 }),
+  mt.sharing.lora({ rank: 2 }),
+  mt.sharing.mmoe({ experts: 2, topK: 1 }),
 ];
 
 function maxAbsDiff(a: mt.Tensor, b: mt.Tensor): number {
@@ -25,10 +31,23 @@ describe.skipIf(!hasCuda)(title, () => {
         input: { vocabSize: 20, maxLength: 16 },
         encoder: { numLayers: 2, dModel: 32, nhead: 4, dimFeedforward: 64, dropout: 0 },
         sharing,
-        tasks: { topic: mt.tasks.classification({ classes: 3, decoderLayers: 1 }), g2p: mt.tasks.sequence({ vocabSize: 9, maxLength: 5, decoderLayers: 1 }) },
+        tasks: {
+          topic: mt.tasks.classification({ classes: 3, decoderLayers: 1 }),
+          g2p: mt.tasks.sequence({ vocabSize: 9, maxLength: 5, decoderLayers: 1 }),
+        },
       };
       const x = paddedInputs([6, 2, 4], 6, 20, 1);
-      const targets = { topic: mt.tensor([0, 2, 1], { dtype: 'int64' }), g2p: mt.tensor([[3, 4, 2], [5, 2, 0], [2, 0, 0]], { dtype: 'int64' }) };
+      const targets = {
+        topic: mt.tensor([0, 2, 1], { dtype: 'int64' }),
+        g2p: mt.tensor(
+          [
+            [3, 4, 2],
+            [5, 2, 0],
+            [2, 0, 0],
+          ],
+          { dtype: 'int64' },
+        ),
+      };
       const runs = (['cpu', 'cuda'] as const).map((device) => {
         const model = mt.multitask({ ...spec, device: 'cpu' });
         randomizeWeights(model, 7);
@@ -43,7 +62,9 @@ describe.skipIf(!hasCuda)(title, () => {
       for (const task of ['topic', 'g2p'] as const) {
         expect(maxAbsDiff(cpu!.r[task]!.outputs, cuda!.r[task]!.outputs)).toBeLessThan(1e-4);
       }
-      cpu!.grads.forEach((g, i) => { if (g) expect(maxAbsDiff(g, cuda!.grads[i]!)).toBeLessThan(1e-3); });
+      cpu!.grads.forEach((g, i) => {
+        if (g) expect(maxAbsDiff(g, cuda!.grads[i]!)).toBeLessThan(1e-3);
+      });
       expect(cuda!.generated.sequences.device).toMatch(/^cuda/);
     });
   }
@@ -55,7 +76,8 @@ describe.skipIf(!hasCuda)(title, () => {
     const spec: mt.MultiTaskSpec = {
       input: { vocabSize: 20, maxLength: 8 },
       encoder: { numLayers: 1, dModel: 32, nhead: 4, dimFeedforward: 64, dropout: 0.3 },
-      tasks: { topic: mt.tasks.classification({ classes: 3 }) }, device: 'cuda',
+      tasks: { topic: mt.tasks.classification({ classes: 3 }) },
+      device: 'cuda',
     };
     const options = { batchSize: 16, seed: 5 };
     const { mkdtempSync, rmSync } = await import('node:fs');
@@ -69,7 +91,7 @@ describe.skipIf(!hasCuda)(title, () => {
       mt.manualSeed(11);
       const cut = mt.multitask(spec);
       await new mt.Trainer(cut, options).fit({ topic: set }, { steps: 4, checkpointDir: dir });
-      mt.manualSeed(123);  // both generators elsewhere: the checkpoint must restore them
+      mt.manualSeed(123); // both generators elsewhere: the checkpoint must restore them
       const resumed = mt.multitask(spec);
       await new mt.Trainer(resumed, options).fit({ topic: set }, { steps: 8, resumeFrom: path.join(dir, 'checkpoint.safetensors') });
       const expected = straight.stateDict();
@@ -107,8 +129,12 @@ describe.skipIf(!hasCuda)(title, () => {
           mt.manualSeed(3);
           const model = mt.multitask(spec('cpu')).to(device);
           const steps: { losses: Record<string, number>; lambdas: Record<string, number> }[] = [];
-          await new mt.Trainer(model, { batchSize: 32, seed: 1, weighting, optimizer: mt.optim.adamW({ lr: 1e-3 }) })
-            .fit(sets, { steps: 6, onProgress: (e) => { if (e.kind === 'step') steps.push(e); } });
+          await new mt.Trainer(model, { batchSize: 32, seed: 1, weighting, optimizer: mt.optim.adamW({ lr: 1e-3 }) }).fit(sets, {
+            steps: 6,
+            onProgress: (e) => {
+              if (e.kind === 'step') steps.push(e);
+            },
+          });
           runs.push(steps);
         }
         const [cpu, cuda] = runs;
@@ -138,7 +164,10 @@ describe.skipIf(!hasCuda)(title, () => {
         });
         expect(losses.every(Number.isFinite), weighting.kind).toBe(true);
         expect(mean(losses.slice(-5)), weighting.kind).toBeLessThan(mean(losses.slice(0, 5)));
-        expect(skipped.filter((step) => step > 20), `${weighting.kind}: skipped steps ${skipped.join(',')}`).toEqual([]);
+        expect(
+          skipped.filter((step) => step > 20),
+          `${weighting.kind}: skipped steps ${skipped.join(',')}`,
+        ).toEqual([]);
       }
     });
   });

@@ -13,10 +13,19 @@ function maxAbsDiff(a: mt.Tensor, b: mt.Tensor): number {
 
 describe.skipIf(!hasCuda)(title, () => {
   it('creates tensors on cuda and reads them back', async () => {
-    const t = mt.tensor([[1, 2], [3, 4]], { dtype: 'float32', device: 'cuda' });
+    const t = mt.tensor(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      { dtype: 'float32', device: 'cuda' },
+    );
     expect(t.device).toBe('cuda:0');
     expect(Array.from((await t.data()) as Float32Array)).toEqual([1, 2, 3, 4]);
-    expect(t.add(1).cpu().toArray()).toEqual([[2, 3], [4, 5]]);
+    expect(t.add(1).cpu().toArray()).toEqual([
+      [2, 3],
+      [4, 5],
+    ]);
   });
 
   it('matches the CPU on Transformer ops, forward and backward', () => {

@@ -127,8 +127,18 @@ describe('glue.load: native data sets', () => {
   });
 
   it('test splits load as unlabeled data sets', () => {
-    for (const [task, split] of [['cola', 'test'], ['sst2', 'test'], ['mrpc', 'test'], ['stsb', 'test'], ['qqp', 'test'],
-      ['mnli', 'test_matched'], ['mnli', 'test_mismatched'], ['qnli', 'test'], ['rte', 'test'], ['wnli', 'test']] as const) {
+    for (const [task, split] of [
+      ['cola', 'test'],
+      ['sst2', 'test'],
+      ['mrpc', 'test'],
+      ['stsb', 'test'],
+      ['qqp', 'test'],
+      ['mnli', 'test_matched'],
+      ['mnli', 'test_mismatched'],
+      ['qnli', 'test'],
+      ['rte', 'test'],
+      ['wnli', 'test'],
+    ] as const) {
       const ds = load(task, split);
       expect(ds.labeled, `${task}/${split}`).toBe(false);
       expect(ds.size).toBeGreaterThan(0);
@@ -182,7 +192,11 @@ describe('glue: bad data files', () => {
     writeFileSync(path.join(root, task, file), text);
   };
   const failure = (fn: () => unknown): mt.TorchError => {
-    try { fn(); } catch (error) { return error as mt.TorchError; }
+    try {
+      fn();
+    } catch (error) {
+      return error as mt.TorchError;
+    }
     throw new Error('expected an error');
   };
 
@@ -194,7 +208,11 @@ describe('glue: bad data files', () => {
   });
 
   it('a score that is not a number', () => {
-    write('STS-B', 'dev.tsv', 'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\ta\tb\thigh\n');
+    write(
+      'STS-B',
+      'dev.tsv',
+      'index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tg\tf\ty\to\ts\ts\ta\tb\thigh\n',
+    );
     expect(glue.readExamples.bind(null, root, 'stsb', { split: 'dev' })).toThrow(/score 'high' is not a number/);
   });
 

@@ -10,7 +10,10 @@ beforeAll(() => {
   names = mt.data.firstNames();
 });
 afterAll(() => made.forEach((d) => d.dispose()));
-const keep = (d: mt.data.Dataset) => { made.push(d); return d; };
+const keep = (d: mt.data.Dataset) => {
+  made.push(d);
+  return d;
+};
 const find = (word: string) => dict.entries.find((e) => e.word === word)!;
 
 describe('fixed split by word (FNV-1a)', () => {
@@ -22,7 +25,7 @@ describe('fixed split by word (FNV-1a)', () => {
 
   it('is deterministic, case-insensitive, disjoint and close to 80/10/10', () => {
     expect(mt.data.splitOf('Cat')).toBe(mt.data.splitOf('cat'));
-    expect(mt.data.cmudict()).toBe(dict);  // parsed once, cached
+    expect(mt.data.cmudict()).toBe(dict); // parsed once, cached
     const bySplit = Object.fromEntries(mt.data.SPLITS.map((s) => [s, new Set(dict.split(s).map((e) => e.word))]));
     const total = dict.entries.length;
     expect(bySplit.train!.size + bySplit.dev!.size + bySplit.test!.size).toBe(total);

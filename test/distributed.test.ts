@@ -17,9 +17,18 @@ import { featureModel, tempDir } from './helpers/train.ts';
 const CHILD = fileURLToPath(new URL('./helpers/ddp-child.ts', import.meta.url));
 const haveGloo = mt.distributed.backends().includes('gloo');
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; at: number }
-interface Rank { child: ChildProcess; exit: Promise<Exit>; stdout: () => string }
-
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  at: number;
+}
+interface Rank {
+  child: ChildProcess;
+  exit: Promise<Exit>;
+  stdout: () => string;
+}
 
 function start(spec: ChildSpec, env: Record<string, string> = {}): Rank {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(spec)], {
@@ -30,12 +39,21 @@ function start(spec: ChildSpec, env: Record<string, string> = {}): Rank {
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<Exit>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() })));
+  const exit = new Promise<Exit>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() })),
+  );
   return { child, exit, stdout: () => stdout };
 }
 
 function rankEnv(port: number, rank: number, worldSize: number, extra: Record<string, string> = {}): Record<string, string> {
-  return { MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(rank), ...extra };
+  return {
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    RANK: String(rank),
+    WORLD_SIZE: String(worldSize),
+    LOCAL_RANK: String(rank),
+    ...extra,
+  };
 }
 
 /** Runs `worldSize` ranks of `spec` and returns their exits (rank order). */
@@ -73,51 +91,60 @@ function losses(dir: string): { steps: number; losses: Record<string, number>[];
 describe.skipIf(!haveGloo)('data parallel: 2 ranks × batch 16 step like 1 process × batch 32', () => {
   const STEPS = 20;
   for (const config of ['joint-equal', 'joint-pcgrad', 'joint-uncertainty', 'alternating-temperature'] as const) {
-    it(config, async () => {
-      const single = tempDir('mtl-ddp-single-');
-      const parallel = tempDir('mtl-ddp-parallel-');
-      const [alone, ranks] = await Promise.all([
-        start({ config, batchSize: 32, steps: STEPS, out: single, distributed: false, evaluate: true }).exit,
-        runRanks({ config, batchSize: 16, steps: STEPS, out: parallel, distributed: true, evaluate: true }, 2),
-      ]);
-      expectOk([alone]);
-      expectOk(ranks);
-      const { max, worst } = maxRelativeDifference(path.join(parallel, 'weights.safetensors'), path.join(single, 'weights.safetensors'));
-      console.log(`${config}: max relative weight difference ${max.toExponential(2)} (${worst})`);
-      expect(max, worst).toBeLessThan(1e-5);
-      // The losses rank 0 logged are the global ones (every step).
-      const a = losses(single);
-      const b = losses(parallel);
-      expect(b.steps).toBe(STEPS);
-      expect(b.losses.length).toBe(STEPS);
-      b.losses.forEach((step, i) => {
-        expect(Object.keys(step).sort()).toEqual(Object.keys(a.losses[i]!).sort());
-        for (const [task, value] of Object.entries(step)) expect(value).toBeCloseTo(a.losses[i]![task]!, 5);
-      });
-      expect(b.communication.every((s) => s > 0)).toBe(true);
-      // Sharded evaluation: every rank reports the metrics of the whole evaluation sets.
-      const reference = JSON.parse(readFileSync(path.join(single, 'metrics-0.json'), 'utf8')) as Record<string, Record<string, number>>;
-      for (const rank of [0, 1]) {
-        const metrics = JSON.parse(readFileSync(path.join(parallel, `metrics-${rank}.json`), 'utf8')) as Record<string, Record<string, number>>;
-        for (const [task, values] of Object.entries(reference)) {
-          for (const [metric, value] of Object.entries(values)) expect(metrics[task]![metric], `${task}.${metric}`).toBeCloseTo(value, 4);
+    it(
+      config,
+      async () => {
+        const single = tempDir('mtl-ddp-single-');
+        const parallel = tempDir('mtl-ddp-parallel-');
+        const [alone, ranks] = await Promise.all([
+          start({ config, batchSize: 32, steps: STEPS, out: single, distributed: false, evaluate: true }).exit,
+          runRanks({ config, batchSize: 16, steps: STEPS, out: parallel, distributed: true, evaluate: true }, 2),
+        ]);
+        expectOk([alone]);
+        expectOk(ranks);
+        const { max, worst } = maxRelativeDifference(path.join(parallel, 'weights.safetensors'), path.join(single, 'weights.safetensors'));
+        console.log(`${config}: max relative weight difference ${max.toExponential(2)} (${worst})`);
+        expect(max, worst).toBeLessThan(1e-5);
+        // The losses rank 0 logged are the global ones (every step).
+        const a = losses(single);
+        const b = losses(parallel);
+        expect(b.steps).toBe(STEPS);
+        expect(b.losses.length).toBe(STEPS);
+        b.losses.forEach((step, i) => {
+          expect(Object.keys(step).sort()).toEqual(Object.keys(a.losses[i]!).sort());
+          for (const [task, value] of Object.entries(step)) expect(value).toBeCloseTo(a.losses[i]![task]!, 5);
+        });
+        expect(b.communication.every((s) => s > 0)).toBe(true);
+        // Sharded evaluation: every rank reports the metrics of the whole evaluation sets.
+        const reference = JSON.parse(readFileSync(path.join(single, 'metrics-0.json'), 'utf8')) as Record<string, Record<string, number>>;
+        for (const rank of [0, 1]) {
+          const metrics = JSON.parse(readFileSync(path.join(parallel, `metrics-${rank}.json`), 'utf8')) as Record<
+            string,
+            Record<string, number>
+          >;
+          for (const [task, values] of Object.entries(reference)) {
+            for (const [metric, value] of Object.entries(values)) expect(metrics[task]![metric], `${task}.${metric}`).toBeCloseTo(value, 4);
+          }
         }
-      }
-    }, 120_000);
+      },
+      120_000,
+    );
   }
 });
 
 /** The pids whose parent is `parent`, read from /proc (no pgrep: under the sanitizer run's LD_PRELOAD it can hang). */
 function childPids(parent: number): number[] {
-  return readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((name) => {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent ? [Number(name)] : [];
-    } catch {
-      return [];  // exited meanwhile
-    }
-  });
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .flatMap((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent ? [Number(name)] : [];
+      } catch {
+        return []; // exited meanwhile
+      }
+    });
 }
 
 async function waitFor(condition: () => boolean, ms: number): Promise<void> {
@@ -132,7 +159,14 @@ describe.skipIf(!haveGloo)('data parallel: faults are loud, and a run resumes', 
   it('kill -9 of one rank ends the other within the timeout, naming it; the run resumes from the last checkpoint (same world size bit for bit, 1 rank × 32 within tolerance)', async () => {
     const TIMEOUT = 20;
     const STEPS = 120;
-    const base: ChildSpec = { config: 'joint-uncertainty', batchSize: 16, steps: STEPS, out: '', distributed: true, timeoutSeconds: TIMEOUT };
+    const base: ChildSpec = {
+      config: 'joint-uncertainty',
+      batchSize: 16,
+      steps: STEPS,
+      out: '',
+      distributed: true,
+      timeoutSeconds: TIMEOUT,
+    };
     // The reference: the same run, uninterrupted.
     const straight = tempDir('mtl-ddp-straight-');
     const cut = tempDir('mtl-ddp-cut-');
@@ -184,7 +218,16 @@ describe.skipIf(!haveGloo)('data parallel: a rank that raises mid-run', () => {
     const STEPS = 400;
     const dir = tempDir('mtl-ddp-raise-');
     const checkpointDir = path.join(dir, 'checkpoint');
-    const spec: ChildSpec = { config: 'joint-equal', batchSize: 16, steps: STEPS, out: dir, distributed: true, timeoutSeconds: 20, checkpointDir, checkpointEvery: 10 };
+    const spec: ChildSpec = {
+      config: 'joint-equal',
+      batchSize: 16,
+      steps: STEPS,
+      out: dir,
+      distributed: true,
+      timeoutSeconds: 20,
+      checkpointDir,
+      checkpointEvery: 10,
+    };
     const port = await freePort();
     const ranks = [0, 1].map((r) => start(spec, rankEnv(port, r, 2)));
     const checkpoint = path.join(checkpointDir, 'checkpoint.safetensors');
@@ -246,7 +289,10 @@ describe.skipIf(!haveGloo)('data parallel: start-up errors', () => {
   it('different model configs', async () => {
     const port = await freePort();
     const out = tempDir('mtl-ddp-config-');
-    const [e0, e1] = await Promise.all([start(spec(out), rankEnv(port, 0, 2)).exit, start({ ...spec(out), dModel: 8 }, rankEnv(port, 1, 2)).exit]);
+    const [e0, e1] = await Promise.all([
+      start(spec(out), rankEnv(port, 0, 2)).exit,
+      start({ ...spec(out), dModel: 8 }, rankEnv(port, 1, 2)).exit,
+    ]);
     for (const e of [e0!, e1!]) {
       expect(e.code).toBe(1);
       expect(e.stderr).toMatch(/ERR_DISTRIBUTED: .*the model and trainer options .* differs across ranks \(rank 1 differs from rank 0\)/);
@@ -264,14 +310,19 @@ describe.skipIf(!haveGloo)('data parallel: start-up errors', () => {
 describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
   const root = path.resolve(import.meta.dirname, '..');
   const cli = ['--import', 'tsx', path.join(root, 'lib', 'cli.ts')];
-  const cliRun = (args: string[]) => new Promise<Exit>((resolve) => {
-    const child = spawn(process.execPath, [...cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }));
-  });
+  const cliRun = (args: string[]) =>
+    new Promise<Exit>((resolve) => {
+      const child = spawn(process.execPath, [...cli, ...args], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, WORLD_SIZE: '' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, at: Date.now() }));
+    });
 
   it('trains a run over 2 local ranks; rank 0 alone writes the run directory', async () => {
     const dir = tempDir('mtl-ddp-cli-');
@@ -279,17 +330,32 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
       model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
-      steps: 12, evalEvery: 6, baselines: ['gender'], keepBest: { metric: 'gender.accuracy' }, checkpointEvery: 6,
+      steps: 12,
+      evalEvery: 6,
+      baselines: ['gender'],
+      keepBest: { metric: 'gender.accuracy' },
+      checkpointEvery: 6,
     };
     const file = path.join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
     const out = path.join(dir, 'run');
     const result = await cliRun(['train', file, '--out', out, '--nproc', '2', '--timeout', '30']);
     expect(result.code, result.stderr).toBe(0);
-    for (const f of ['config.json', 'metrics.jsonl', 'report.html', 'model/model.safetensors', 'best/model.safetensors', 'checkpoint/checkpoint.safetensors', 'baselines/gender/model/model.safetensors']) {
+    for (const f of [
+      'config.json',
+      'metrics.jsonl',
+      'report.html',
+      'model/model.safetensors',
+      'best/model.safetensors',
+      'checkpoint/checkpoint.safetensors',
+      'baselines/gender/model/model.safetensors',
+    ]) {
       expect(existsSync(path.join(out, f)), f).toBe(true);
     }
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; model?: string; step?: number });
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; model?: string; step?: number });
     // One writer: each result once, each evaluation once.
     expect(events.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task', 'single-task gender']);
     expect(events.filter((e) => e.kind === 'eval' && e.model === 'multi-task').map((e) => e.step)).toEqual([6, 12]);
@@ -302,21 +368,42 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 300, evalLimit: 40 },
       model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
-      steps: 6, evalEvery: 3,
+      steps: 6,
+      evalEvery: 3,
     };
     const file = path.join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
     const master = `127.0.0.1:${await freePort()}`;
     // Each "machine" writes to its own directory: only node 0's rank 0 may write.
-    const [node0, node1] = await Promise.all([0, 1].map((k) => cliRun([
-      'train', file, '--out', path.join(dir, `node${k}`), '--nproc', '1', '--nnodes', '2', '--node-rank', String(k), '--master', master, '--timeout', '30',
-    ])));
+    const [node0, node1] = await Promise.all(
+      [0, 1].map((k) =>
+        cliRun([
+          'train',
+          file,
+          '--out',
+          path.join(dir, `node${k}`),
+          '--nproc',
+          '1',
+          '--nnodes',
+          '2',
+          '--node-rank',
+          String(k),
+          '--master',
+          master,
+          '--timeout',
+          '30',
+        ]),
+      ),
+    );
     expect(node0!.code, node0!.stderr).toBe(0);
     expect(node1!.code, node1!.stderr).toBe(0);
     expect(existsSync(path.join(dir, 'node0', 'metrics.jsonl'))).toBe(true);
     expect(existsSync(path.join(dir, 'node0', 'model', 'model.safetensors'))).toBe(true);
     expect(existsSync(path.join(dir, 'node1'))).toBe(false);
-    const events = readFileSync(path.join(dir, 'node0', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; step?: number });
+    const events = readFileSync(path.join(dir, 'node0', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; step?: number });
     expect(events.filter((e) => e.kind === 'eval').map((e) => e.step)).toEqual([3, 6]);
     const bad = await cliRun(['train', file, '--nproc', '1', '--nnodes', '2', '--node-rank', '2', '--master', master]);
     expect(bad.code).toBe(1);
@@ -332,13 +419,17 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
       data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
       model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 } },
       trainer: { batchSize: 8, seed: 1 },
-      steps: 400, evalEvery: 10, checkpointEvery: 10,
+      steps: 400,
+      evalEvery: 10,
+      checkpointEvery: 10,
     };
     const file = path.join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config));
     const out = path.join(dir, 'run');
     const launcher = spawn(process.execPath, [...cli, 'train', file, '--out', out, '--nproc', '2', '--timeout', '20'], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: '' },
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WORLD_SIZE: '' },
     });
     let stderr = '';
     launcher.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -361,7 +452,10 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     expect(one.stderr).toMatch(/globalBatchSize/);
     const resumed = await cliRun(['train', '--resume', out, '--nproc', '2', '--timeout', '20']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; model?: string; step?: number });
+    const events = readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; model?: string; step?: number });
     expect(events.filter((e) => e.kind === 'result').map((e) => e.model)).toEqual(['multi-task']);
     const evals = events.filter((e) => e.kind === 'eval').map((e) => e.step);
     expect(evals).toEqual(Array.from({ length: 40 }, (_, i) => 10 * (i + 1)));
@@ -370,14 +464,20 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
   it('a rank killed 1 s after launch (start-up, the rendezvous) ends the launcher within 8 s', async () => {
     const dir = tempDir('mtl-ddp-cli-startup-');
     const file = path.join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({
-      data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
-      model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
-      trainer: { batchSize: 8, seed: 1 }, steps: 400,
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
+        model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+        trainer: { batchSize: 8, seed: 1 },
+        steps: 400,
+      }),
+    );
     const started = Date.now();
     const launcher = spawn(process.execPath, [...cli, 'train', file, '--out', path.join(dir, 'run'), '--nproc', '2', '--timeout', '60'], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WORLD_SIZE: '' },
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WORLD_SIZE: '' },
     });
     let stderr = '';
     launcher.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -385,15 +485,27 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
     const exited = new Promise<number | null>((resolve) => launcher.on('close', (code) => resolve(code)));
     // The launcher's children that are ranks (esbuild's service, tsx's, is a child too), by their RANK.
     const rankOf = (pid: number) => /(?:^|\0)RANK=(\d+)\0/.exec(readFileSync(`/proc/${pid}/environ`, 'latin1'))?.[1];
-    const ranks = () => childPids(launcher.pid!).filter((pid) => { try { return rankOf(pid) !== undefined; } catch { return false; } });
+    const ranks = () =>
+      childPids(launcher.pid!).filter((pid) => {
+        try {
+          return rankOf(pid) !== undefined;
+        } catch {
+          return false;
+        }
+      });
     await waitFor(() => ranks().length === 2, 60_000);
     const launched = Date.now();
     await new Promise((r) => setTimeout(r, 1000));
     const killed = Date.now();
-    process.kill(ranks().find((pid) => rankOf(pid) === '1')!, 'SIGKILL');
+    process.kill(
+      ranks().find((pid) => rankOf(pid) === '1')!,
+      'SIGKILL',
+    );
     expect(await exited).not.toBe(0);
     const seconds = (Date.now() - killed) / 1000;
-    console.log(`rank 1 killed ${((killed - launched) / 1000).toFixed(1)} s after the ranks started (${((killed - started) / 1000).toFixed(1)} s after the launcher): the launcher ended ${seconds.toFixed(1)} s later (--timeout 60)`);
+    console.log(
+      `rank 1 killed ${((killed - launched) / 1000).toFixed(1)} s after the ranks started (${((killed - started) / 1000).toFixed(1)} s after the launcher): the launcher ended ${seconds.toFixed(1)} s later (--timeout 60)`,
+    );
     expect(seconds).toBeLessThan(8);
     expect(stderr).toMatch(/rank 1 exited with code 137; ending the other ranks/);
     // Rank 0 was still starting (loading the addon, before its handler): SIGTERM ended it at once, silently or naming why.
@@ -431,8 +543,12 @@ describe('mt.distributed: bad arguments are refused, naming them', () => {
       await expect(mt.distributed.init({ backend: 'mpi' } as never)).rejects.toThrow(/distributed\.init.*backend/);
       await expect(mt.distributed.init({ device: 'tpu' } as never)).rejects.toThrow(/distributed\.init.*device.*'cpu', 'cuda' or 'cuda:N'/);
       await expect(mt.distributed.init({ timeoutSeconds: 0 })).rejects.toThrow(/distributed\.init.*timeoutSeconds/);
-      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 70_000, rank: 0, worldSize: 1 })).rejects.toThrow(/distributed\.init.*masterPort/);
-      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 1234, rank: 2, worldSize: 2 })).rejects.toThrow(/RANK=2 is outside 0\.\.1 \(WORLD_SIZE=2\)/);
+      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 70_000, rank: 0, worldSize: 1 })).rejects.toThrow(
+        /distributed\.init.*masterPort/,
+      );
+      await expect(mt.distributed.init({ masterAddr: '127.0.0.1', masterPort: 1234, rank: 2, worldSize: 2 })).rejects.toThrow(
+        /RANK=2 is outside 0\.\.1 \(WORLD_SIZE=2\)/,
+      );
       Object.assign(process.env, { MASTER_ADDR: '127.0.0.1', MASTER_PORT: '1234', RANK: '0', WORLD_SIZE: 'two' });
       await expect(mt.distributed.init()).rejects.toThrow(/the environment variable WORLD_SIZE="two" is not an integer/);
       Object.assign(process.env, { WORLD_SIZE: '2', MASTER_PORT: '99999' });
@@ -450,7 +566,9 @@ describe('mt.distributed: bad arguments are refused, naming them', () => {
 
   it("Trainer: 'distributed' must be a group, or true after init()", () => {
     const model = featureModel(6, { a: { kind: 'classification', classes: 3 } });
-    expect(() => new mt.Trainer(model, { distributed: true })).toThrow(/distributed: true trains over the group of mt\.distributed\.init\(\): await it first/);
+    expect(() => new mt.Trainer(model, { distributed: true })).toThrow(
+      /distributed: true trains over the group of mt\.distributed\.init\(\): await it first/,
+    );
     expect(() => new mt.Trainer(model, { distributed: 'yes' as never })).toThrow(/'distributed' must be true, false or a process group/);
     // false: one process, as without the option.
     expect(new mt.Trainer(model, { distributed: false }).group).toBeUndefined();

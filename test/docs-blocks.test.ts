@@ -16,7 +16,12 @@ const root = path.resolve(import.meta.dirname, '..');
 const library = pathToFileURL(path.join(root, 'lib', 'index.ts')).href;
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 
-interface Block { file: string; line: number; code: string; notRun?: string }
+interface Block {
+  file: string;
+  line: number;
+  code: string;
+  notRun?: string;
+}
 
 /** The ```ts (or ```typescript) blocks of a Markdown file, indentation removed, with any opt-out marker before each. */
 export function tsBlocks(file: string, text: string): Block[] {
@@ -28,7 +33,8 @@ export function tsBlocks(file: string, text: string): Block[] {
     const indent = open[1]!.length;
     const start = i;
     const body: string[] = [];
-    for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i]!); i++) body.push(lines[i]!.slice(Math.min(indent, lines[i]!.length - lines[i]!.trimStart().length)));
+    for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i]!); i++)
+      body.push(lines[i]!.slice(Math.min(indent, lines[i]!.length - lines[i]!.trimStart().length)));
     if (i >= lines.length) throw new Error(`${file}:${start + 1}: a \`\`\`ts block that never closes`);
     let before = start - 1;
     while (before >= 0 && lines[before]!.trim() === '') before--;
@@ -43,7 +49,13 @@ function repositoryState(): string {
   return spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: root, encoding: 'utf8' }).stdout;
 }
 
-const files = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => path.join('docs', f))];
+const files = [
+  'README.md',
+  ...readdirSync(path.join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => path.join('docs', f)),
+];
 const blocks = files.flatMap((file) => tsBlocks(file, readFileSync(path.join(root, file), 'utf8')));
 const work = mkdtempSync(path.join(tmpdir(), 'mtl-doc-blocks-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -51,7 +63,21 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('the TypeScript blocks of README.md and docs/ run', () => {
   it('finds the blocks (the extractor reads fences, indented ones and opt-outs)', () => {
     expect(blocks.filter((b) => b.notRun === undefined).length).toBeGreaterThan(0);
-    const sample = tsBlocks('x.md', ['a', '<!-- not run: needs a download -->', '', '  ```ts', '  const a = 1;', '    const b = 2;', '  ```', '```ts', 'x();', '```'].join('\n'));
+    const sample = tsBlocks(
+      'x.md',
+      [
+        'a',
+        '<!-- not run: needs a download -->',
+        '',
+        '  ```ts',
+        '  const a = 1;',
+        '    const b = 2;',
+        '  ```',
+        '```ts',
+        'x();',
+        '```',
+      ].join('\n'),
+    );
     expect(sample).toEqual([
       { file: 'x.md', line: 4, code: 'const a = 1;\n  const b = 2;', notRun: 'needs a download' },
       { file: 'x.md', line: 8, code: 'x();' },
@@ -70,7 +96,12 @@ describe('the TypeScript blocks of README.md and docs/ run', () => {
       const script = path.join(dir, 'block.mts');
       writeFileSync(script, block.code.replace(/from\s+(['"])mtl-torch\1/g, `from '${library}'`));
       const before = repositoryState();
-      const run = spawnSync(tsx, [script], { cwd: root, encoding: 'utf8', timeout: 170_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+      const run = spawnSync(tsx, [script], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 170_000,
+        env: { ...process.env, OMP_NUM_THREADS: '1' },
+      });
       expect(run.error, `${block.file}:${block.line}`).toBeUndefined();
       expect(run.status, `${block.file}:${block.line} exited with ${run.status} ${run.signal ?? ''}:\n${run.stderr}`).toBe(0);
       expect(repositoryState(), `${block.file}:${block.line} wrote into the repository (write under os.tmpdir())`).toBe(before);

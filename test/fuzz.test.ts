@@ -14,7 +14,9 @@ const SEED = Number(process.env.MTL_TORCH_FUZZ_SEED ?? 1);
 describe('fuzz', () => {
   it(`${CALLS} seeded calls: no crash, no hang, only TorchErrors, no bad input accepted`, async () => {
     const summary = await fuzz({ calls: CALLS, seed: SEED, batchCalls: 2000, jobs: 2 });
-    console.log(`fuzz: ${summary.calls} calls in ${summary.batches} batches, ${summary.seconds} s; accepted ${summary.accepted}, refused ${JSON.stringify(summary.refused)}`);
+    console.log(
+      `fuzz: ${summary.calls} calls in ${summary.batches} batches, ${summary.seconds} s; accepted ${summary.accepted}, refused ${JSON.stringify(summary.refused)}`,
+    );
     expect(summary.crashes).toEqual([]);
     expect(summary.hangs).toEqual([]);
     expect(summary.escaped).toEqual({});

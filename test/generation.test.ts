@@ -10,14 +10,12 @@ import { expectClose, paddedInputs, randomizeWeights, runTwin, tempDir, type Twi
 
 const VOCAB = 12;
 const EOS = 2;
-const SETTINGS = [
-  { beamSize: 1 },
-  { beamSize: 3 },
-  { beamSize: 4, lengthPenalty: 1 },
-  { beamSize: 2, maxLength: 3 },
-];
+const SETTINGS = [{ beamSize: 1 }, { beamSize: 3 }, { beamSize: 4, lengthPenalty: 1 }, { beamSize: 2, maxLength: 3 }];
 
-interface Case { model: mt.MultiTaskModel; inputs: mt.ModelInputs }
+interface Case {
+  model: mt.MultiTaskModel;
+  inputs: mt.ModelInputs;
+}
 const cases: Case[] = [];
 let twin: Record<string, mt.Tensor>[] = [];
 const tmp = tempDir('mtl-generation-');
@@ -27,7 +25,10 @@ function build(sharing: mt.SharingSpec, seed: number): mt.MultiTaskModel {
     input: { vocabSize: 20, maxLength: 16 },
     encoder: { numLayers: 2, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0 },
     sharing,
-    tasks: { g2p: mt.tasks.sequence({ vocabSize: VOCAB, maxLength: 7, decoderLayers: 2 }), stress: mt.tasks.classification({ classes: 3 }) },
+    tasks: {
+      g2p: mt.tasks.sequence({ vocabSize: VOCAB, maxLength: 7, decoderLayers: 2 }),
+      stress: mt.tasks.classification({ classes: 3 }),
+    },
   });
   randomizeWeights(model, seed, 0.5);
   // Favour EOS so that EOS competes with the other tokens: with these weights greedy decoding never
@@ -50,7 +51,12 @@ beforeAll(() => {
     const inputFile = path.join(dir, 'inputs.safetensors');
     mt.save(inputFile, { inputIds: inputs.inputIds, lengths: inputs.lengths });
     cases.push({ model, inputs });
-    jobs.push({ model: dir, inputs: inputFile, output: path.join(dir, 'twin.safetensors'), generate: SETTINGS.map((s) => ({ task: 'g2p', ...s })) });
+    jobs.push({
+      model: dir,
+      inputs: inputFile,
+      output: path.join(dir, 'twin.safetensors'),
+      generate: SETTINGS.map((s) => ({ task: 'g2p', ...s })),
+    });
   }
   twin = runTwin(jobs, tmp.dir);
 });

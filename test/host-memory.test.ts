@@ -53,8 +53,10 @@ describe('host allocator', () => {
 
   it('reuses freed blocks: a step-like round faults almost none of the pages it touches', () => {
     const cached = runChild({ MTL_TORCH_MALLOC: undefined, MTL_TORCH_HOST_CACHE_MB: undefined });
-    console.log(`caching allocator: ${cached.meanFaults.toFixed(0)} page faults per round of ${pagesPerRound} pages; ` +
-      `${cached.state.hits} hits, ${cached.state.misses} misses`);
+    console.log(
+      `caching allocator: ${cached.meanFaults.toFixed(0)} page faults per round of ${pagesPerRound} pages; ` +
+        `${cached.state.hits} hits, ${cached.state.misses} misses`,
+    );
     expect(cached.state.caching).toBe(true);
     expect(cached.meanFaults).toBeLessThan(pagesPerRound / 20);
     // Every 8 MiB block after the first round comes from the cache.
@@ -77,16 +79,22 @@ describe('host allocator', () => {
 
   it.skipIf(cacheOffHere)('sizes within a size class share blocks (a batch a little longer reuses the last one)', () => {
     mt.releaseHostMemory();
-    mt.tidy(() => { mt.zeros([1000, 100]); });  // 400,000 bytes: the class of 2^18 · 1.75 = 458,752
+    mt.tidy(() => {
+      mt.zeros([1000, 100]);
+    }); // 400,000 bytes: the class of 2^18 · 1.75 = 458,752
     const before = mt.hostAllocator();
-    mt.tidy(() => { mt.zeros([1100, 100]); });  // 440,000 bytes: the same class
+    mt.tidy(() => {
+      mt.zeros([1100, 100]);
+    }); // 440,000 bytes: the same class
     const after = mt.hostAllocator();
     expect(after.hits - before.hits).toBe(1);
     expect(after.misses - before.misses).toBe(0);
   });
 
   it.skipIf(cacheOffHere)('releaseHostMemory() gives the kept blocks back to the system', () => {
-    mt.tidy(() => { for (let i = 0; i < 8; i++) mt.ones([2048, 1024]); });
+    mt.tidy(() => {
+      for (let i = 0; i < 8; i++) mt.ones([2048, 1024]);
+    });
     const kept = mt.hostAllocator().cachedBytes;
     expect(kept).toBeGreaterThanOrEqual(64 * 2 ** 20);
     const rss = process.memoryUsage().rss;

@@ -42,7 +42,12 @@ describe('inference mode', () => {
   it('predict and generate in training mode: identical results three times, the mode left as found', async () => {
     const model = mt.multitask(spec());
     randomizeWeights(model, 5);
-    const x = paddedInputs(Array.from({ length: 48 }, (_, i) => 2 + (i % 7)), 8, 20, 2);
+    const x = paddedInputs(
+      Array.from({ length: 48 }, (_, i) => 2 + (i % 7)),
+      8,
+      20,
+      2,
+    );
     model.eval();
     const evalTopic = values(model.predict('topic', x));
     const evalG2p = values(model.generate('g2p', x, { beamSize: 2 }).sequences);

@@ -57,7 +57,10 @@ describe('kill -9 during training', () => {
     await straight.trainer.fit(straight.sets, { steps: STEPS });
     const resumed = mt.load(out);
     for (const [name, value] of Object.entries(straight.model.stateDict())) {
-      expect(Buffer.from((resumed[name]!.dataSync() as Float32Array).buffer).equals(Buffer.from((value.dataSync() as Float32Array).buffer)), name).toBe(true);
+      expect(
+        Buffer.from((resumed[name]!.dataSync() as Float32Array).buffer).equals(Buffer.from((value.dataSync() as Float32Array).buffer)),
+        name,
+      ).toBe(true);
     }
   }, 600_000);
 });

@@ -6,16 +6,38 @@ import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { allClose } from './support/nn-reference.ts';
 
-const E = 16, H = 4, B = 3, T = 7, S = 5;
-const padding = mt.tensor([[false, false, false, false, false], [false, false, false, true, true], [false, false, false, false, true]]);
+const E = 16,
+  H = 4,
+  B = 3,
+  T = 7,
+  S = 5;
+const padding = mt.tensor([
+  [false, false, false, false, false],
+  [false, false, false, true, true],
+  [false, false, false, false, true],
+]);
 
 function decoder(normFirst: boolean, activation: 'relu' | 'gelu' = 'relu') {
   mt.manualSeed(normFirst ? 1 : 2);
-  return new mt.nn.TransformerDecoder({ dModel: E, nhead: H, dimFeedforward: 32, numLayers: 3, normFirst, activation, norm: normFirst }).eval();
+  return new mt.nn.TransformerDecoder({
+    dModel: E,
+    nhead: H,
+    dimFeedforward: 32,
+    numLayers: 3,
+    normFirst,
+    activation,
+    norm: normFirst,
+  }).eval();
 }
 
 /** Decodes tgt through the cache in chunks of the given sizes; returns the concatenated outputs. */
-function cachedDecode(dec: mt.nn.TransformerDecoder, tgt: mt.Tensor, memory: mt.Tensor, chunks: number[], memoryKeyPaddingMask?: mt.Tensor) {
+function cachedDecode(
+  dec: mt.nn.TransformerDecoder,
+  tgt: mt.Tensor,
+  memory: mt.Tensor,
+  chunks: number[],
+  memoryKeyPaddingMask?: mt.Tensor,
+) {
   const cache = dec.newCache();
   const outputs: mt.Tensor[] = [];
   let at = 0;
@@ -55,14 +77,19 @@ describe('cached decoding equals the full causal forward', () => {
     const dec = decoder(true);
     const tgt = mt.randn([2, 4, E]);
     const memory = mt.randn([2, S, E]);
-    const tgtPadding = mt.tensor([[false, false, false, false], [false, true, false, false]]);
+    const tgtPadding = mt.tensor([
+      [false, false, false, false],
+      [false, true, false, false],
+    ]);
     mt.noGrad(() => {
       const full = dec.forward(tgt, memory, { tgtMask: mt.nn.generateSquareSubsequentMask(4), tgtKeyPaddingMask: tgtPadding });
       const cache = dec.newCache();
       const first = dec.forward(tgt.slice(1, 0, 2), memory, { cache, tgtKeyPaddingMask: tgtPadding.slice(1, 0, 2) });
       const rest = dec.forward(tgt.slice(1, 2, 4), memory, { cache, tgtKeyPaddingMask: tgtPadding });
       expect(allClose(mt.cat([first, rest], 1), full, 1e-5, 1e-5)).toBe(true);
-      expect(() => dec.forward(tgt.slice(1, 0, 1), memory, { cache, tgtKeyPaddingMask: tgtPadding })).toThrow(/'tgtKeyPaddingMask' must have shape \[2,5\]/);
+      expect(() => dec.forward(tgt.slice(1, 0, 1), memory, { cache, tgtKeyPaddingMask: tgtPadding })).toThrow(
+        /'tgtKeyPaddingMask' must have shape \[2,5\]/,
+      );
     });
   });
 
@@ -113,12 +140,14 @@ describe('cache bookkeeping', () => {
     });
   });
 
-  it('refuses a causal mask with a cache, and another decoder\'s cache', () => {
+  it("refuses a causal mask with a cache, and another decoder's cache", () => {
     const dec = decoder(false);
     const other = decoder(true);
     const tgt = mt.randn([B, 1, E]);
     const memory = mt.randn([B, S, E]);
-    expect(() => dec.forward(tgt, memory, { cache: dec.newCache(), tgtMask: mt.nn.generateSquareSubsequentMask(1) })).toThrow(/'tgtMask' must be left out with a cache/);
+    expect(() => dec.forward(tgt, memory, { cache: dec.newCache(), tgtMask: mt.nn.generateSquareSubsequentMask(1) })).toThrow(
+      /'tgtMask' must be left out with a cache/,
+    );
     expect(() => dec.forward(tgt, memory, { cache: other.newCache() })).toThrow(/made by this decoder's newCache/);
     expect(() => dec.forward(tgt, memory, { cache: {} as never })).toThrow(/DecoderCache/);
   });

@@ -10,7 +10,11 @@ import { featureModel, syntheticProblem } from './helpers/train.ts';
 const STEPS = 300;
 const TARGET = 0.85;
 
-const problem = syntheticProblem(8, { a: { kind: 'classification', classes: 3, rows: 600 }, b: { kind: 'classification', classes: 2, rows: 300 } }, 11);
+const problem = syntheticProblem(
+  8,
+  { a: { kind: 'classification', classes: 3, rows: 600 }, b: { kind: 'classification', classes: 2, rows: 300 } },
+  11,
+);
 const train = { a: problem.toDataset('a', 600).dataset, b: problem.toDataset('b', 300).dataset };
 const heldOut = { a: problem.toDataset('a', 400).dataset, b: problem.toDataset('b', 400).dataset };
 
@@ -32,7 +36,11 @@ const weightings: [string, mt.Weighting][] = [
   ['nashMtl', mt.weighting.nashMtl()],
 ];
 // The methods whose registry entry says they need every task in every step.
-const refused = new Set(Object.entries(mt.registry.weighting).filter(([, e]) => e.capabilities.needsAllTasksEachStep).map(([name]) => name));
+const refused = new Set(
+  Object.entries(mt.registry.weighting)
+    .filter(([, e]) => e.capabilities.needsAllTasksEachStep)
+    .map(([name]) => name),
+);
 const combinations = strategies.flatMap(([s, strategy]) =>
   weightings.filter(([w]) => s === 'joint' || !refused.has(w)).map(([w, weighting]) => [`${s} × ${w}`, strategy, weighting] as const),
 );
@@ -42,7 +50,13 @@ describe('every strategy × weighting learns the synthetic problem', () => {
     mt.manualSeed(0);
     const model = featureModel(8, { a: { kind: 'classification', classes: 3 }, b: { kind: 'classification', classes: 2 } }, { dModel: 32 });
     const sampler = strategy.kind === 'alternating' ? mt.sampler.uniform() : undefined;
-    const trainer = new mt.Trainer(model, { strategy, weighting, sampler, optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0 }), batchSize: 32 });
+    const trainer = new mt.Trainer(model, {
+      strategy,
+      weighting,
+      sampler,
+      optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0 }),
+      batchSize: 32,
+    });
     await trainer.fit(train, { steps: STEPS });
     const metrics = await trainer.evaluate(heldOut);
     expect(metrics.a!.accuracy, 'task a').toBeGreaterThanOrEqual(TARGET);
@@ -53,7 +67,10 @@ describe('every strategy × weighting learns the synthetic problem', () => {
     for (const [s, strategy] of strategies.slice(1)) {
       for (const w of refused) {
         const weighting = weightings.find(([name]) => name === w)![1];
-        expect(() => new mt.Trainer(featureModel(8, { a: { kind: 'regression' }, b: { kind: 'regression' } }), { strategy, weighting }), `${s} × ${w}`).toThrow(/cannot be used with strategy/);
+        expect(
+          () => new mt.Trainer(featureModel(8, { a: { kind: 'regression' }, b: { kind: 'regression' } }), { strategy, weighting }),
+          `${s} × ${w}`,
+        ).toThrow(/cannot be used with strategy/);
       }
     }
   });

@@ -18,12 +18,55 @@ afterAll(() => tmp.remove());
 type Hostile = { name: string; apply: (tensors: Record<string, mt.Tensor>, entry: string) => string; message: (entry: string) => RegExp };
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const HOSTILE: Hostile[] = [
-  { name: 'NaN values', apply: (t, e) => { t[e] = mt.full(t[e]!.shape, NaN); return e; }, message: (e) => new RegExp(`'${esc(e)}'.* holds NaN or infinite values`) },
-  { name: 'infinite values', apply: (t, e) => { t[e] = mt.full(t[e]!.shape, Infinity); return e; }, message: (e) => new RegExp(`'${esc(e)}'.* holds NaN or infinite values`) },
-  { name: 'an integer tensor for a float weight', apply: (t, e) => { t[e] = mt.zeros(t[e]!.shape, { dtype: 'int64' }); return e; }, message: (e) => new RegExp(`'${esc(e)}'.* (is Long, and the model's is Float|and dtype Long, and this run needs)`) },
-  { name: 'a wrong shape', apply: (t, e) => { t[e] = mt.zeros([t[e]!.shape[0]! + 1, ...t[e]!.shape.slice(1)]); return e; }, message: (e) => new RegExp(`${esc(e)}.*(shape|size mismatch|\\(\\d)`) },
-  { name: 'a missing entry', apply: (t, e) => { delete t[e]; return e; }, message: (e) => new RegExp(`(missing|no ).*'?${esc(e)}`) },
-  { name: 'an extra entry', apply: (t, e) => { const extra = e.replace(/weight$/, 'bogus'); t[extra] = mt.zeros([2]); return extra; }, message: (e) => new RegExp(`(unexpected|holds).*'?${esc(e)}`) },
+  {
+    name: 'NaN values',
+    apply: (t, e) => {
+      t[e] = mt.full(t[e]!.shape, NaN);
+      return e;
+    },
+    message: (e) => new RegExp(`'${esc(e)}'.* holds NaN or infinite values`),
+  },
+  {
+    name: 'infinite values',
+    apply: (t, e) => {
+      t[e] = mt.full(t[e]!.shape, Infinity);
+      return e;
+    },
+    message: (e) => new RegExp(`'${esc(e)}'.* holds NaN or infinite values`),
+  },
+  {
+    name: 'an integer tensor for a float weight',
+    apply: (t, e) => {
+      t[e] = mt.zeros(t[e]!.shape, { dtype: 'int64' });
+      return e;
+    },
+    message: (e) => new RegExp(`'${esc(e)}'.* (is Long, and the model's is Float|and dtype Long, and this run needs)`),
+  },
+  {
+    name: 'a wrong shape',
+    apply: (t, e) => {
+      t[e] = mt.zeros([t[e]!.shape[0]! + 1, ...t[e]!.shape.slice(1)]);
+      return e;
+    },
+    message: (e) => new RegExp(`${esc(e)}.*(shape|size mismatch|\\(\\d)`),
+  },
+  {
+    name: 'a missing entry',
+    apply: (t, e) => {
+      delete t[e];
+      return e;
+    },
+    message: (e) => new RegExp(`(missing|no ).*'?${esc(e)}`),
+  },
+  {
+    name: 'an extra entry',
+    apply: (t, e) => {
+      const extra = e.replace(/weight$/, 'bogus');
+      t[extra] = mt.zeros([2]);
+      return extra;
+    },
+    message: (e) => new RegExp(`(unexpected|holds).*'?${esc(e)}`),
+  },
 ];
 
 /** Rewrites `file` with one hostile change to `entry`; returns the name the refusal must give. */
@@ -37,7 +80,9 @@ function tamper(file: string, out: string, entry: string, hostile: Hostile): str
 /** Every value of a model, to compare before and after a refused load. */
 const snapshot = (model: mt.MultiTaskModel) => ({
   tasks: model.taskNames,
-  values: Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, Array.from(t.dataSync() as ArrayLike<number | bigint>, Number)])),
+  values: Object.fromEntries(
+    Object.entries(model.stateDict()).map(([k, t]) => [k, Array.from(t.dataSync() as ArrayLike<number | bigint>, Number)]),
+  ),
 });
 function refused(load: () => unknown, file: string, entry: string, hostile: Hostile): void {
   let error: unknown;
@@ -98,14 +143,20 @@ describe('resume (fit resumeFrom)', () => {
       const model = small();
       const trainer = new mt.Trainer(model, { batchSize: 4, seed: 0 });
       const set = mt.data.Dataset.fromTensors({
-        inputIds: mt.randint(3, 20, [8, 6]), lengths: mt.full([8], 6, { dtype: 'int64' }), targets: mt.randint(0, 3, [8]), targetKind: 'classification',
+        inputIds: mt.randint(3, 20, [8, 6]),
+        lengths: mt.full([8], 6, { dtype: 'int64' }),
+        targets: mt.randint(0, 3, [8]),
+        targetKind: 'classification',
       });
       const dir = path.join(tmp.dir, `ckpt-${hostile.name.replace(/\W+/g, '-')}`);
       await trainer.fit({ a: set }, { steps: 2, checkpointDir: dir, checkpointEvery: 2 });
       const file = path.join(dir, 'checkpoint.safetensors');
       const entry = tamper(file, file, `model.${ENTRY}`, hostile);
       const before = snapshot(model);
-      const error = await trainer.fit({ a: set }, { steps: 4, resumeFrom: file }).then(() => undefined, (e: unknown) => e);
+      const error = await trainer.fit({ a: set }, { steps: 4, resumeFrom: file }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(mt.TorchError);
       expect((error as Error).message).toContain(file);
       expect((error as Error).message).toMatch(hostile.message(entry));
@@ -124,7 +175,12 @@ describe('the pretrained import', () => {
       for (const f of ['config.json', 'vocab.txt']) copyFileSync(path.join(source, f), path.join(dir, f));
       const weights = path.join(dir, 'model.safetensors');
       const entry = tamper(path.join(source, 'model.safetensors'), weights, 'embeddings.word_embeddings.weight', hostile);
-      refused(() => mt.multitask({ encoder: mt.pretrained.encoder(dir), tasks: { a: mt.tasks.classification({ classes: 2 }) } }), weights, entry, hostile);
+      refused(
+        () => mt.multitask({ encoder: mt.pretrained.encoder(dir), tasks: { a: mt.tasks.classification({ classes: 2 }) } }),
+        weights,
+        entry,
+        hostile,
+      );
     });
   }
 });
@@ -162,7 +218,9 @@ describe('loadAdapter', () => {
     for (const head of ['{not json', undefined]) {
       const { head: _, ...rest } = metadata;
       mt.save(file, tensors, head === undefined ? rest : { ...rest, head });
-      expect(() => model.loadAdapter(file)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DATA', message: expect.stringContaining(file) }));
+      expect(() => model.loadAdapter(file)).toThrow(
+        expect.objectContaining({ code: 'ERR_BAD_DATA', message: expect.stringContaining(file) }),
+      );
       expect(model.taskNames).toEqual(['b']);
     }
   });

@@ -152,10 +152,12 @@ describe('tidy', () => {
 
   it('frees tensors of a scope that throws', () => {
     const start = mt.memory().tensors;
-    expect(() => mt.tidy(() => {
-      mt.ones([2]);
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      mt.tidy(() => {
+        mt.ones([2]);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(mt.memory().tensors).toBe(start);
   });
 

@@ -21,7 +21,6 @@ function referencePythonProblem(): string | undefined {
   }
 }
 
-
 describe('metrics against the independent reference (test/reference/metrics.py)', () => {
   const available = requireTool('the metrics reference (python3 with numpy)', referencePythonProblem());
   it.skipIf(!available)('agrees on random cases, ties and degenerate inputs', () => {
@@ -34,7 +33,10 @@ describe('metrics against the independent reference (test/reference/metrics.py)'
       const p = ints(n, k);
       const t = ints(n, k);
       // Half the cases: predictions that agree with the targets more often than chance.
-      if (c % 2) p.forEach((_, i) => { if (random() < 0.6) p[i] = t[i]!; });
+      if (c % 2)
+        p.forEach((_, i) => {
+          if (random() < 0.6) p[i] = t[i]!;
+        });
       cases.push({ metric: 'accuracy', args: [p, t] });
       cases.push({ metric: 'matthewsCorrelation', args: [p, t] });
       cases.push({ metric: 'f1Macro', args: [p, t, k] });
@@ -47,16 +49,50 @@ describe('metrics against the independent reference (test/reference/metrics.py)'
       cases.push({ metric: 'spearman', args: [x.map(Math.round), y.map(Math.round)] });
       const seqs = (m: number) => Array.from({ length: m }, () => ints(1 + Math.floor(random() * 8), 6));
       const refs = seqs(10);
-      const hyps = refs.map((r) => (random() < 0.4 ? r.slice() : r.map((v) => (random() < 0.3 ? (v + 1) % 6 : v)).slice(0, Math.max(1, r.length - Math.floor(random() * 2)))));
+      const hyps = refs.map((r) =>
+        random() < 0.4
+          ? r.slice()
+          : r.map((v) => (random() < 0.3 ? (v + 1) % 6 : v)).slice(0, Math.max(1, r.length - Math.floor(random() * 2))),
+      );
       cases.push({ metric: 'sequenceErrors', args: [hyps, refs] });
       cases.push({ metric: 'editDistance', args: [hyps[0], refs[0]] });
     }
     // Degenerate inputs, where the documented conventions apply.
-    cases.push({ metric: 'matthewsCorrelation', args: [[1, 1, 1, 1], [0, 1, 0, 1]] });
-    cases.push({ metric: 'matthewsCorrelation', args: [[0, 1, 0, 1], [1, 1, 1, 1]] });
-    cases.push({ metric: 'pearson', args: [[2, 2, 2], [1, 2, 3]] });
-    cases.push({ metric: 'spearman', args: [[1, 2, 3], [4, 4, 4]] });
-    cases.push({ metric: 'f1', args: [[0, 0, 0], [0, 0, 0]] });
+    cases.push({
+      metric: 'matthewsCorrelation',
+      args: [
+        [1, 1, 1, 1],
+        [0, 1, 0, 1],
+      ],
+    });
+    cases.push({
+      metric: 'matthewsCorrelation',
+      args: [
+        [0, 1, 0, 1],
+        [1, 1, 1, 1],
+      ],
+    });
+    cases.push({
+      metric: 'pearson',
+      args: [
+        [2, 2, 2],
+        [1, 2, 3],
+      ],
+    });
+    cases.push({
+      metric: 'spearman',
+      args: [
+        [1, 2, 3],
+        [4, 4, 4],
+      ],
+    });
+    cases.push({
+      metric: 'f1',
+      args: [
+        [0, 0, 0],
+        [0, 0, 0],
+      ],
+    });
 
     const dir = mkdtempSync(path.join(tmpdir(), 'mt-metrics-'));
     try {
@@ -67,13 +103,27 @@ describe('metrics against the independent reference (test/reference/metrics.py)'
         const a = c.args as never[];
         const label = `${c.metric} case ${i}`;
         switch (c.metric) {
-          case 'accuracy': expect(metrics.accuracy(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'matthewsCorrelation': expect(metrics.matthewsCorrelation(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'f1Macro': expect(metrics.f1Macro(a[0], a[1], { numClasses: a[2] }), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'f1': expect(metrics.f1(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'pearson': expect(metrics.pearson(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'spearman': expect(metrics.spearman(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12); break;
-          case 'editDistance': expect(metrics.editDistance(a[0], a[1]), label).toBe(expected[i]); break;
+          case 'accuracy':
+            expect(metrics.accuracy(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'matthewsCorrelation':
+            expect(metrics.matthewsCorrelation(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'f1Macro':
+            expect(metrics.f1Macro(a[0], a[1], { numClasses: a[2] }), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'f1':
+            expect(metrics.f1(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'pearson':
+            expect(metrics.pearson(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'spearman':
+            expect(metrics.spearman(a[0], a[1]), label).toBeCloseTo(expected[i] as number, 12);
+            break;
+          case 'editDistance':
+            expect(metrics.editDistance(a[0], a[1]), label).toBe(expected[i]);
+            break;
           case 'sequenceErrors': {
             const got = metrics.sequenceErrors(a[0], a[1]);
             const want = expected[i] as { phonemeErrorRate: number; wordErrorRate: number; edits: number };
@@ -132,18 +182,37 @@ describe('metrics: hand-derivable cases', () => {
     expect(metrics.editDistance([1, 2], [])).toBe(2);
     expect(metrics.editDistance([], [])).toBe(0);
     // Two words: one exact (3 phonemes), one with a substitution and a deletion (ref 4 phonemes).
-    const errors = metrics.sequenceErrors([[1, 2, 3], [4, 9, 6]], [[1, 2, 3], [4, 5, 6, 7]]);
+    const errors = metrics.sequenceErrors(
+      [
+        [1, 2, 3],
+        [4, 9, 6],
+      ],
+      [
+        [1, 2, 3],
+        [4, 5, 6, 7],
+      ],
+    );
     expect(errors).toEqual({ edits: 2, referenceTokens: 7, wrongSequences: 1, sequences: 2, phonemeErrorRate: 2 / 7, wordErrorRate: 0.5 });
     expect(metrics.phonemeErrorRate([[]], [[]])).toBe(0);
     expect(metrics.phonemeErrorRate([[1]], [[]])).toBe(Infinity);
   });
 
   it('accepts tensors: scores [N, C] reduce by argmax; padded sequences end at padId', () => {
-    const logits = mt.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]);
+    const logits = mt.tensor([
+      [0.1, 0.9],
+      [0.8, 0.2],
+      [0.3, 0.7],
+    ]);
     const targets = mt.tensor([1, 0, 0]);
     expect(metrics.accuracy(logits, targets)).toBeCloseTo(2 / 3, 15);
-    const hyp = mt.tensor([[5, 6, 0, 0], [7, 0, 0, 0]]);
-    const ref = mt.tensor([[5, 6, 8, 0], [7, 0, 0, 0]]);
+    const hyp = mt.tensor([
+      [5, 6, 0, 0],
+      [7, 0, 0, 0],
+    ]);
+    const ref = mt.tensor([
+      [5, 6, 8, 0],
+      [7, 0, 0, 0],
+    ]);
     expect(metrics.sequenceErrors(hyp, ref, { padId: 0 })).toMatchObject({ edits: 1, referenceTokens: 4, wrongSequences: 1 });
     expect(metrics.wordErrorRate(hyp, [[5, 6, 8], [7]], { padId: 0 })).toBe(0.5);
     // A zero-width prediction tensor: every reference token is an edit.
@@ -158,19 +227,30 @@ describe('metrics: hand-derivable cases', () => {
     expect(metrics.glueTaskScore('stsb', { pearson: 0.88, spearman: 0.86 })).toBeCloseTo(0.87, 15);
     expect(metrics.glueTaskScore('mnli', { matched: 0.84, mismatched: 0.82 })).toBeCloseTo(0.83, 15);
     const all = {
-      cola: { matthews: 0.5 }, sst2: { accuracy: 0.9 }, mrpc: { f1: 0.9, accuracy: 0.8 }, stsb: { pearson: 0.88, spearman: 0.86 },
-      qqp: { f1: 0.7, accuracy: 0.9 }, mnli: { matched: 0.84, mismatched: 0.82 }, qnli: { accuracy: 0.9 }, rte: { accuracy: 0.6 },
+      cola: { matthews: 0.5 },
+      sst2: { accuracy: 0.9 },
+      mrpc: { f1: 0.9, accuracy: 0.8 },
+      stsb: { pearson: 0.88, spearman: 0.86 },
+      qqp: { f1: 0.7, accuracy: 0.9 },
+      mnli: { matched: 0.84, mismatched: 0.82 },
+      qnli: { accuracy: 0.9 },
+      rte: { accuracy: 0.6 },
       wnli: { accuracy: 0.5 },
     };
     const expected = (0.5 + 0.9 + 0.85 + 0.87 + 0.8 + 0.83 + 0.9 + 0.6 + 0.5) / 9;
     expect(metrics.glueAverage(all)).toBeCloseTo(expected, 14);
-    expect(metrics.glueAverage({ 'SST-2': { accuracy: 0.9 }, 'RTE': { accuracy: 0.7 } } as never)).toBeCloseTo(0.8, 15);
+    expect(metrics.glueAverage({ 'SST-2': { accuracy: 0.9 }, RTE: { accuracy: 0.7 } } as never)).toBeCloseTo(0.8, 15);
   });
 });
 
 describe('metrics: bad input', () => {
   const code = (fn: () => unknown) => {
-    try { fn(); } catch (error) { expect(error).toBeInstanceOf(mt.TorchError); return (error as mt.TorchError).code; }
+    try {
+      fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(mt.TorchError);
+      return (error as mt.TorchError).code;
+    }
     throw new Error('expected an error');
   };
   it('refuses mismatched, empty and malformed inputs with a named field', () => {
@@ -195,6 +275,7 @@ describe('metrics: bad input', () => {
     const frac = mt.tensor([0.5, 1]);
     const ones = mt.tensor([1, 1]);
     expect(() => metrics.accuracy(frac, ones)).toThrow(/'predictions' must hold whole class ids/);
-    frac.dispose(); ones.dispose();
+    frac.dispose();
+    ones.dispose();
   });
 });

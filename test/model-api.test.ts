@@ -25,7 +25,14 @@ const inputs = () => paddedInputs([5, 3, 2], 5, 20, 3);
 const targets = () => ({
   topic: mt.tensor([0, 2, 1], { dtype: 'int64' }),
   score: mt.tensor([0.5, -1, 2]),
-  pos: mt.tensor([[0, 1, 2, 3, 0], [1, 1, 1, -100, -100], [3, 2, -100, -100, -100]], { dtype: 'int64' }),
+  pos: mt.tensor(
+    [
+      [0, 1, 2, 3, 0],
+      [1, 1, 1, -100, -100],
+      [3, 2, -100, -100, -100],
+    ],
+    { dtype: 'int64' },
+  ),
 });
 
 function sameValues(a: mt.Tensor, b: mt.Tensor): void {
@@ -34,7 +41,12 @@ function sameValues(a: mt.Tensor, b: mt.Tensor): void {
 }
 
 describe('encode once, decode many', () => {
-  for (const sharing of [mt.sharing.sharedEncoder(), mt.sharing.layerwise({ sharedLayers: 1 }), mt.sharing.mmoe({ experts: 2 }), mt.sharing.fullyShared()]) {
+  for (const sharing of [
+    mt.sharing.sharedEncoder(),
+    mt.sharing.layerwise({ sharedLayers: 1 }),
+    mt.sharing.mmoe({ experts: 2 }),
+    mt.sharing.fullyShared(),
+  ]) {
     it(`${sharing.kind}: a three-task forward runs the shared encoder once and equals three separate forwards`, () => {
       const model = mt.multitask({ input, encoder, sharing, tasks: threeTasks() });
       const x = inputs();
@@ -88,30 +100,55 @@ describe('frozen backbones', () => {
   it('freeze / unfreeze by part name; an unknown part is refused', () => {
     const model = mt.multitask({ input, encoder, tasks: threeTasks() });
     model.freeze('encoder');
-    const encoderSize = model.namedParameters().filter(([n]) => n.startsWith('encoder.')).reduce((a, [, p]) => a + p.numel, 0);
+    const encoderSize = model
+      .namedParameters()
+      .filter(([n]) => n.startsWith('encoder.'))
+      .reduce((a, [, p]) => a + p.numel, 0);
     expect(model.partParameterNames('encoder').every((n) => n.startsWith('encoder.'))).toBe(true);
     expect(model.summary().trainable).toBe(model.summary().total - encoderSize);
     model.freeze('topic');
-    expect(model.namedParameters().filter(([n]) => n.startsWith('tasks.topic.')).every(([, p]) => !p.requiresGrad)).toBe(true);
-    expect(model.namedParameters().filter(([n]) => n.startsWith('tasks.score.')).every(([, p]) => p.requiresGrad)).toBe(true);
+    expect(
+      model
+        .namedParameters()
+        .filter(([n]) => n.startsWith('tasks.topic.'))
+        .every(([, p]) => !p.requiresGrad),
+    ).toBe(true);
+    expect(
+      model
+        .namedParameters()
+        .filter(([n]) => n.startsWith('tasks.score.'))
+        .every(([, p]) => p.requiresGrad),
+    ).toBe(true);
     expect(() => model.freeze('nothing')).toThrow(/unknown part 'nothing'/);
   });
 });
 
 describe("the trainer's view (TrainableModel)", () => {
-  for (const sharing of [mt.sharing.sharedEncoder(), mt.sharing.fullyShared(), mt.sharing.layerwise({ sharedLayers: 1 }),
-    mt.sharing.adapters({ reduction: 4, freezeBackbone: true }), mt.sharing.lora({ rank: 2 }), mt.sharing.mmoe({ experts: 2 })]) {
+  for (const sharing of [
+    mt.sharing.sharedEncoder(),
+    mt.sharing.fullyShared(),
+    mt.sharing.layerwise({ sharedLayers: 1 }),
+    mt.sharing.adapters({ reduction: 4, freezeBackbone: true }),
+    mt.sharing.lora({ rank: 2 }),
+    mt.sharing.mmoe({ experts: 2 }),
+  ]) {
     it(`${sharing.kind}: parameter groups cover every trainable parameter once, shared first, one group per task`, () => {
       const model = mt.multitask({ input, encoder, sharing, tasks: threeTasks() });
       const view = model.native.parameterGroups();
       expect(view.groups.map((g) => g.name)).toEqual(['shared', 'task:topic', 'task:score', 'task:pos']);
       const grouped = view.groups.flatMap((g) => g.parameterNames);
-      const trainable = model.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+      const trainable = model
+        .namedParameters()
+        .filter(([, p]) => p.requiresGrad)
+        .map(([n]) => n);
       expect([...grouped].sort()).toEqual([...trainable].sort());
       for (const g of view.groups.slice(1)) {
         const task = g.name.slice('task:'.length);
         // the head (tasks.<task>.) or the scheme's part for the task (<scheme>.<task>.)
-        expect(g.parameterNames.every((n) => new RegExp(`^[a-z_]+\\.${task}\\.`).test(n)), g.name).toBe(true);
+        expect(
+          g.parameterNames.every((n) => new RegExp(`^[a-z_]+\\.${task}\\.`).test(n)),
+          g.name,
+        ).toBe(true);
       }
       expect(view.sharedParameters).toBe(view.groups[0]!.parameterNames.length);
       // a frozen backbone leaves nothing shared to weight
@@ -151,17 +188,28 @@ describe('addTask', () => {
     expect(Object.keys(after).some((n) => n.startsWith('tasks.extra.'))).toBe(true);
     expect(Object.keys(after).some((n) => n.startsWith('adapters.extra.'))).toBe(true);
     expect(model.summary().perTask.extra).toBeGreaterThan(0);
-    const out = model.forward('extra', { ...inputs(), targets: mt.tensor([[1, 0, 1], [0, 0, 0], [1, 1, 1]]) });
+    const out = model.forward('extra', {
+      ...inputs(),
+      targets: mt.tensor([
+        [1, 0, 1],
+        [0, 0, 0],
+        [1, 1, 1],
+      ]),
+    });
     expect(out.outputs.shape).toEqual([3, 3]);
     expect(Number.isFinite(out.loss!.item())).toBe(true);
     expect(() => model.addTask('extra', mt.tasks.regression())).toThrow(/already exists/);
-    expect(() => model.addTask('bad', { kind: 'ranking' } as never)).toThrow(/MultiTaskModel\.addTask\.tasks\.bad\.kind: expected "classification", .*got "ranking"/);
+    expect(() => model.addTask('bad', { kind: 'ranking' } as never)).toThrow(
+      /MultiTaskModel\.addTask\.tasks\.bad\.kind: expected "classification", .*got "ranking"/,
+    );
   });
 });
 
 describe('save and load', () => {
   const spec = (): mt.MultiTaskSpec => ({
-    input, encoder, sharing: mt.sharing.lora({ rank: 2 }),
+    input,
+    encoder,
+    sharing: mt.sharing.lora({ rank: 2 }),
     tasks: { ...threeTasks(), g2p: mt.tasks.sequence({ vocabSize: 9, maxLength: 5, decoderLayers: 1 }) },
   });
 
@@ -175,9 +223,11 @@ describe('save and load', () => {
     mt.save(path.join(dir, 'inputs.safetensors'), { inputIds: x.inputIds, lengths: x.lengths });
     const here = model.forwardMany(x, { topic: null, score: null, pos: null });
     const generated = model.generate('g2p', x, { beamSize: 2 });
-    const script = path.join(tmp.dir, 'reload.mts');  // .mts: an ES module, for top-level await
+    const script = path.join(tmp.dir, 'reload.mts'); // .mts: an ES module, for top-level await
     const lib = fileURLToPath(new URL('../lib/index.ts', import.meta.url));
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import * as mt from ${JSON.stringify(lib)};
       const model = (await mt.MultiTaskModel.load(${JSON.stringify(dir)})).eval();
       const x = mt.load(${JSON.stringify(path.join(dir, 'inputs.safetensors'))});
@@ -185,7 +235,8 @@ describe('save and load', () => {
       const g = model.generate('g2p', { inputIds: x.inputIds, lengths: x.lengths }, { beamSize: 2 });
       mt.save(${JSON.stringify(path.join(dir, 'reloaded.safetensors'))}, {
         topic: r.topic.outputs, score: r.score.outputs, pos: r.pos.outputs, sequences: g.sequences, scores: g.scores });
-    `);
+    `,
+    );
     const tsx = fileURLToPath(new URL('../node_modules/tsx/dist/cli.mjs', import.meta.url));
     execFileSync(process.execPath, [tsx, script], { stdio: ['ignore', 'inherit', 'inherit'] });
     const there = mt.load(path.join(dir, 'reloaded.safetensors'));
@@ -195,10 +246,17 @@ describe('save and load', () => {
   });
 
   it('round-trips a features model and a task added after training (config.json lists it)', async () => {
-    const model = mt.multitask({ input: { features: 3, maxLength: 8 }, encoder, sharing: mt.sharing.fullyShared(), tasks: { score: mt.tasks.regression({ decoderLayers: 1 }) } });
+    const model = mt.multitask({
+      input: { features: 3, maxLength: 8 },
+      encoder,
+      sharing: mt.sharing.fullyShared(),
+      tasks: { score: mt.tasks.regression({ decoderLayers: 1 }) },
+    });
     randomizeWeights(model, 9);
     model.addTask('kind', mt.tasks.classification({ classes: 2, decoderLayers: 1 }));
-    expect(() => model.addTask('deeper', mt.tasks.classification({ classes: 2, decoderLayers: 2 }))).toThrow(/tasks\.deeper\.decoderLayers \(2\) exceeds the shared decoder's 1 layers/);
+    expect(() => model.addTask('deeper', mt.tasks.classification({ classes: 2, decoderLayers: 2 }))).toThrow(
+      /tasks\.deeper\.decoderLayers \(2\) exceeds the shared decoder's 1 layers/,
+    );
     const dir = path.join(tmp.dir, 'features');
     await model.save(dir);
     const loaded = await mt.MultiTaskModel.load(dir);
@@ -236,25 +294,139 @@ describe('save and load', () => {
 describe('spec validation names the field', () => {
   const base = (): Record<string, unknown> => ({ input, encoder, tasks: { topic: mt.tasks.classification({ classes: 3 }) } });
   const cases: [string, (s: Record<string, unknown>) => void, RegExp][] = [
-    ['unknown task kind', (s) => { s.tasks = { topic: { kind: 'ranking' } }; }, /^multitask\.tasks\.topic\.kind: expected "classification", "regression", "multiLabel", "tagging", "sequence", got "ranking"$/],
-    ['sharedLayers > numLayers', (s) => { s.sharing = mt.sharing.layerwise({ sharedLayers: 3 }); }, /multitask\.sharing\.sharedLayers: \(3\) must not exceed encoder\.numLayers \(2\)/],
-    ['dModel not divisible by nhead', (s) => { s.encoder = { ...encoder, nhead: 3 }; }, /multitask\.encoder\.dModel: \(16\) must be divisible by nhead \(3\)/],
-    ['empty task set', (s) => { s.tasks = {}; }, /multitask\.tasks: must name at least one task/],
-    ['sequence vocabSize', (s) => { s.tasks = { g2p: { ...mt.tasks.sequence({ vocabSize: 5, maxLength: 4 }), vocabSize: 0 } }; }, /multitask\.tasks\.g2p\.vocabSize: expected an integer > 0, got 0/],
-    ['sequence eosId outside the vocabulary', (s) => { s.tasks = { g2p: mt.tasks.sequence({ vocabSize: 5, maxLength: 4, eosId: 9 }) }; }, /tasks\.sequence\.eosId: must be below vocabSize \(5\), got 9/],
-    ['classes', (s) => { s.tasks = { topic: { kind: 'classification', classes: 1.5 } }; }, /multitask\.tasks\.topic\.classes: expected an integer, got 1\.5/],
-    ['bad task name', (s) => { s.tasks = { 'a.b': mt.tasks.regression() }; }, /multitask\.tasks\.a\.b: expected an identifier \(letters, digits and _/],
-    ['reserved task name', (s) => { s.tasks = JSON.parse('{"__proto__": {"kind": "regression"}}'); }, /multitask\.tasks\.__proto__: is a reserved name/],
-    ['unknown sharing', (s) => { s.sharing = { kind: 'hydra' }; }, /multitask\.sharing\.kind: expected "sharedEncoder", "fullyShared", "layerwise", "adapters", "lora", "mmoe", got "hydra"/],
-    ['lora target', (s) => { s.sharing = mt.sharing.lora({ targets: ['x' as never] }); }, /sharing\.lora\.targets\.0: expected one of "q", "k", "v", "o", got "x"/],
-    ['adapter placement', (s) => { s.sharing = mt.sharing.adapters({ placement: 'middle' as never }); }, /sharing\.adapters\.placement: expected one of "houlsby", "pfeiffer", got "middle"/],
-    ['mmoe topK', (s) => { s.sharing = mt.sharing.mmoe({ experts: 2, topK: 3 }); }, /sharing\.mmoe\.topK: must not exceed experts/],
-    ['vocabSize missing', (s) => { s.input = { maxLength: 8 }; }, /multitask\.input\.vocabSize: give exactly one of 'vocabSize' \(token inputs\) and 'features'/],
-    ['dropout', (s) => { s.encoder = { ...encoder, dropout: 1 }; }, /multitask\.encoder\.dropout: expected a number < 1, got 1/],
-    ['unknown option', (s) => { s.encoder = { ...encoder, heads: 2 }; }, /multitask\.encoder\.heads: is not an option here/],
-    ['tagging decoder', (s) => { s.tasks = { pos: { kind: 'tagging', classes: 3, decoderLayers: 1 } }; }, /multitask\.tasks\.pos\.decoderLayers: is not an option here/],
-    ['a runaway size', (s) => { s.encoder = { ...encoder, numLayers: 1e9 }; }, /multitask\.encoder\.numLayers: expected a number <= 256, got 1000000000/],
-    ['device', (s) => { s.device = 'tpu'; }, /multitask\.device: expected 'cpu', 'cuda' or 'cuda:N'/],
+    [
+      'unknown task kind',
+      (s) => {
+        s.tasks = { topic: { kind: 'ranking' } };
+      },
+      /^multitask\.tasks\.topic\.kind: expected "classification", "regression", "multiLabel", "tagging", "sequence", got "ranking"$/,
+    ],
+    [
+      'sharedLayers > numLayers',
+      (s) => {
+        s.sharing = mt.sharing.layerwise({ sharedLayers: 3 });
+      },
+      /multitask\.sharing\.sharedLayers: \(3\) must not exceed encoder\.numLayers \(2\)/,
+    ],
+    [
+      'dModel not divisible by nhead',
+      (s) => {
+        s.encoder = { ...encoder, nhead: 3 };
+      },
+      /multitask\.encoder\.dModel: \(16\) must be divisible by nhead \(3\)/,
+    ],
+    [
+      'empty task set',
+      (s) => {
+        s.tasks = {};
+      },
+      /multitask\.tasks: must name at least one task/,
+    ],
+    [
+      'sequence vocabSize',
+      (s) => {
+        s.tasks = { g2p: { ...mt.tasks.sequence({ vocabSize: 5, maxLength: 4 }), vocabSize: 0 } };
+      },
+      /multitask\.tasks\.g2p\.vocabSize: expected an integer > 0, got 0/,
+    ],
+    [
+      'sequence eosId outside the vocabulary',
+      (s) => {
+        s.tasks = { g2p: mt.tasks.sequence({ vocabSize: 5, maxLength: 4, eosId: 9 }) };
+      },
+      /tasks\.sequence\.eosId: must be below vocabSize \(5\), got 9/,
+    ],
+    [
+      'classes',
+      (s) => {
+        s.tasks = { topic: { kind: 'classification', classes: 1.5 } };
+      },
+      /multitask\.tasks\.topic\.classes: expected an integer, got 1\.5/,
+    ],
+    [
+      'bad task name',
+      (s) => {
+        s.tasks = { 'a.b': mt.tasks.regression() };
+      },
+      /multitask\.tasks\.a\.b: expected an identifier \(letters, digits and _/,
+    ],
+    [
+      'reserved task name',
+      (s) => {
+        s.tasks = JSON.parse('{"__proto__": {"kind": "regression"}}');
+      },
+      /multitask\.tasks\.__proto__: is a reserved name/,
+    ],
+    [
+      'unknown sharing',
+      (s) => {
+        s.sharing = { kind: 'hydra' };
+      },
+      /multitask\.sharing\.kind: expected "sharedEncoder", "fullyShared", "layerwise", "adapters", "lora", "mmoe", got "hydra"/,
+    ],
+    [
+      'lora target',
+      (s) => {
+        s.sharing = mt.sharing.lora({ targets: ['x' as never] });
+      },
+      /sharing\.lora\.targets\.0: expected one of "q", "k", "v", "o", got "x"/,
+    ],
+    [
+      'adapter placement',
+      (s) => {
+        s.sharing = mt.sharing.adapters({ placement: 'middle' as never });
+      },
+      /sharing\.adapters\.placement: expected one of "houlsby", "pfeiffer", got "middle"/,
+    ],
+    [
+      'mmoe topK',
+      (s) => {
+        s.sharing = mt.sharing.mmoe({ experts: 2, topK: 3 });
+      },
+      /sharing\.mmoe\.topK: must not exceed experts/,
+    ],
+    [
+      'vocabSize missing',
+      (s) => {
+        s.input = { maxLength: 8 };
+      },
+      /multitask\.input\.vocabSize: give exactly one of 'vocabSize' \(token inputs\) and 'features'/,
+    ],
+    [
+      'dropout',
+      (s) => {
+        s.encoder = { ...encoder, dropout: 1 };
+      },
+      /multitask\.encoder\.dropout: expected a number < 1, got 1/,
+    ],
+    [
+      'unknown option',
+      (s) => {
+        s.encoder = { ...encoder, heads: 2 };
+      },
+      /multitask\.encoder\.heads: is not an option here/,
+    ],
+    [
+      'tagging decoder',
+      (s) => {
+        s.tasks = { pos: { kind: 'tagging', classes: 3, decoderLayers: 1 } };
+      },
+      /multitask\.tasks\.pos\.decoderLayers: is not an option here/,
+    ],
+    [
+      'a runaway size',
+      (s) => {
+        s.encoder = { ...encoder, numLayers: 1e9 };
+      },
+      /multitask\.encoder\.numLayers: expected a number <= 256, got 1000000000/,
+    ],
+    [
+      'device',
+      (s) => {
+        s.device = 'tpu';
+      },
+      /multitask\.device: expected 'cpu', 'cuda' or 'cuda:N'/,
+    ],
   ];
   for (const [name, mutate, message] of cases) {
     it(`refuses ${name}`, () => {

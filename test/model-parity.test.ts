@@ -30,11 +30,16 @@ const SCHEME_CASES: Record<string, Record<string, mt.SharingSpec>> = {
   sharedEncoder: { sharedEncoder: mt.sharing.sharedEncoder() },
   fullyShared: { fullyShared: mt.sharing.fullyShared() },
   layerwise: { layerwise: mt.sharing.layerwise({ sharedLayers: 1 }) },
-  adapters: { adaptersHoulsby: mt.sharing.adapters({ reduction: 4 }), adaptersPfeiffer: mt.sharing.adapters({ reduction: 4, placement: 'pfeiffer' }) },
+  adapters: {
+    adaptersHoulsby: mt.sharing.adapters({ reduction: 4 }),
+    adaptersPfeiffer: mt.sharing.adapters({ reduction: 4, placement: 'pfeiffer' }),
+  },
   lora: { lora: mt.sharing.lora({ rank: 2, alpha: 4, targets: ['q', 'v', 'o'] }) },
   mmoe: { mmoe: mt.sharing.mmoe({ experts: 3, topK: 2 }) },
 };
-const SCHEMES: Record<string, mt.SharingSpec> = Object.fromEntries(Object.keys(mt.registry.sharing).flatMap((kind) => Object.entries(SCHEME_CASES[kind] ?? {})));
+const SCHEMES: Record<string, mt.SharingSpec> = Object.fromEntries(
+  Object.keys(mt.registry.sharing).flatMap((kind) => Object.entries(SCHEME_CASES[kind] ?? {})),
+);
 
 function targetsFor(seed: number): Record<string, mt.Tensor> {
   mt.manualSeed(seed);
@@ -43,7 +48,9 @@ function targetsFor(seed: number): Record<string, mt.Tensor> {
   const tagRows = LENGTHS.map((len, b) => Array.from({ length: L }, (_, i) => (i < len ? Number(tags[b * L + i]) : -100)));
   const seqLengths = [5, 3, 1];
   const seq = mt.randint(3, 11, [B, 5]).dataSync() as BigInt64Array;
-  const seqRows = seqLengths.map((len, b) => Array.from({ length: 5 }, (_, i) => (i < len - 1 ? Number(seq[b * 5 + i]) : i === len - 1 ? 2 : 0)));
+  const seqRows = seqLengths.map((len, b) =>
+    Array.from({ length: 5 }, (_, i) => (i < len - 1 ? Number(seq[b * 5 + i]) : i === len - 1 ? 2 : 0)),
+  );
   return {
     topic: mt.tensor([1, 4, 0], { dtype: 'int64' }),
     score: mt.randn([B]),
@@ -66,7 +73,14 @@ const cases: Case[] = [];
 let twin: Record<string, mt.Tensor>[] = [];
 const tmp = tempDir('mtl-model-parity-');
 
-function addCase(name: string, spec: mt.MultiTaskSpec, inputs: mt.ModelInputs, targets: Record<string, mt.Tensor>, seed: number, jobs: TwinJob[]): void {
+function addCase(
+  name: string,
+  spec: mt.MultiTaskSpec,
+  inputs: mt.ModelInputs,
+  targets: Record<string, mt.Tensor>,
+  seed: number,
+  jobs: TwinJob[],
+): void {
   const model = mt.multitask(spec);
   randomizeWeights(model, seed);
   const dir = path.join(tmp.dir, name);
@@ -89,24 +103,51 @@ beforeAll(() => {
   const jobs: TwinJob[] = [];
   let seed = 1;
   for (const [name, sharing] of Object.entries(SCHEMES)) {
-    addCase(name, { input: { vocabSize: VOCAB, maxLength: 16 }, encoder, sharing, tasks: allHeads() },
-      paddedInputs(LENGTHS, L, VOCAB, seed), targetsFor(seed), seed, jobs);
+    addCase(
+      name,
+      { input: { vocabSize: VOCAB, maxLength: 16 }, encoder, sharing, tasks: allHeads() },
+      paddedInputs(LENGTHS, L, VOCAB, seed),
+      targetsFor(seed),
+      seed,
+      jobs,
+    );
     seed++;
   }
   // Pre-norm layers, gelu, and pooled classification / query-decoder regression.
-  addCase('normFirst', {
-    input: { vocabSize: VOCAB, maxLength: 16 }, encoder: { ...encoder, normFirst: true, activation: 'gelu' },
-    sharing: mt.sharing.layerwise({ sharedLayers: 1 }),
-    tasks: { topic: mt.tasks.classification({ classes: 5 }), score: mt.tasks.regression({ decoderLayers: 1 }) },
-  }, paddedInputs(LENGTHS, L, VOCAB, 50), (({ topic, score }) => ({ topic: topic!, score: score! }))(targetsFor(50)), 50, jobs);
+  addCase(
+    'normFirst',
+    {
+      input: { vocabSize: VOCAB, maxLength: 16 },
+      encoder: { ...encoder, normFirst: true, activation: 'gelu' },
+      sharing: mt.sharing.layerwise({ sharedLayers: 1 }),
+      tasks: { topic: mt.tasks.classification({ classes: 5 }), score: mt.tasks.regression({ decoderLayers: 1 }) },
+    },
+    paddedInputs(LENGTHS, L, VOCAB, 50),
+    (({ topic, score }) => ({ topic: topic!, score: score! }))(targetsFor(50)),
+    50,
+    jobs,
+  );
   // Continuous per-position features (sensor / time-series input) instead of tokens.
   mt.manualSeed(60);
   const features = mt.randn([B, L, 3]);
   const { topic, pos, score } = targetsFor(60);
-  addCase('features', {
-    input: { features: 3, maxLength: 16 }, encoder, sharing: mt.sharing.sharedEncoder(),
-    tasks: { topic: mt.tasks.classification({ classes: 5, decoderLayers: 1 }), pos: mt.tasks.tagging({ classes: 6 }), score: mt.tasks.regression() },
-  }, { features, lengths: mt.tensor(LENGTHS, { dtype: 'int64' }) }, { topic: topic!, pos: pos!, score: score! }, 60, jobs);
+  addCase(
+    'features',
+    {
+      input: { features: 3, maxLength: 16 },
+      encoder,
+      sharing: mt.sharing.sharedEncoder(),
+      tasks: {
+        topic: mt.tasks.classification({ classes: 5, decoderLayers: 1 }),
+        pos: mt.tasks.tagging({ classes: 6 }),
+        score: mt.tasks.regression(),
+      },
+    },
+    { features, lengths: mt.tensor(LENGTHS, { dtype: 'int64' }) },
+    { topic: topic!, pos: pos!, score: score! },
+    60,
+    jobs,
+  );
   twin = runTwin(jobs, tmp.dir);
 });
 
@@ -114,8 +155,16 @@ afterAll(() => tmp.remove());
 
 describe('multi-task model vs the PyTorch twin', () => {
   it('covers every registered sharing scheme and head kind', () => {
-    expect(Object.keys(mt.registry.sharing).filter((kind) => SCHEME_CASES[kind] === undefined), 'schemes without a parity case').toEqual([]);
-    expect(Object.values(allHeads()).map((t) => t.kind).sort(), 'head kinds in allHeads()').toEqual(Object.keys(mt.registry.head).sort());
+    expect(
+      Object.keys(mt.registry.sharing).filter((kind) => SCHEME_CASES[kind] === undefined),
+      'schemes without a parity case',
+    ).toEqual([]);
+    expect(
+      Object.values(allHeads())
+        .map((t) => t.kind)
+        .sort(),
+      'head kinds in allHeads()',
+    ).toEqual(Object.keys(mt.registry.head).sort());
   });
   const names = [...Object.keys(SCHEMES), 'normFirst', 'features'];
   for (const [index, name] of names.entries()) {

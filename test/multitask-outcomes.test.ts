@@ -12,10 +12,22 @@ import { deltaM } from '../lib/run/run.ts';
 import type { RunTask } from '../lib/run/tasks.ts';
 import { featureModel, runPython, syntheticProblem, tempDir } from './helpers/train.ts';
 
-const TASKS = { big: { kind: 'classification', classes: 3 }, mid: { kind: 'classification', classes: 2 }, small: { kind: 'regression' } } as const;
+const TASKS = {
+  big: { kind: 'classification', classes: 3 },
+  mid: { kind: 'classification', classes: 2 },
+  small: { kind: 'regression' },
+} as const;
 
 function problem() {
-  const p = syntheticProblem(4, { big: { kind: 'classification', classes: 3, rows: 600 }, mid: { kind: 'classification', classes: 2, rows: 200 }, small: { kind: 'regression', rows: 50 } }, 11);
+  const p = syntheticProblem(
+    4,
+    {
+      big: { kind: 'classification', classes: 3, rows: 600 },
+      mid: { kind: 'classification', classes: 2, rows: 200 },
+      small: { kind: 'regression', rows: 50 },
+    },
+    11,
+  );
   return { big: p.toDataset('big', 600), mid: p.toDataset('mid', 200), small: p.toDataset('small', 50) };
 }
 
@@ -23,11 +35,22 @@ function problem() {
 async function examplesPerStep(sampler: mt.Sampler | undefined, steps = 2): Promise<Record<string, number>[]> {
   const data = problem();
   mt.manualSeed(1);
-  const trainer = new mt.Trainer(featureModel(4, TASKS), { strategy: mt.strategy.joint(), sampler, batchSize: 20, optimizer: mt.optim.adamW({ lr: 1e-3 }) });
-  const seen: Record<string, number>[] = [];
-  await trainer.fit({ big: data.big.dataset, mid: data.mid.dataset, small: data.small.dataset }, {
-    steps, onProgress: (e) => { if (e.kind === 'step') seen.push(e.examples); },
+  const trainer = new mt.Trainer(featureModel(4, TASKS), {
+    strategy: mt.strategy.joint(),
+    sampler,
+    batchSize: 20,
+    optimizer: mt.optim.adamW({ lr: 1e-3 }),
   });
+  const seen: Record<string, number>[] = [];
+  await trainer.fit(
+    { big: data.big.dataset, mid: data.mid.dataset, small: data.small.dataset },
+    {
+      steps,
+      onProgress: (e) => {
+        if (e.kind === 'step') seen.push(e.examples);
+      },
+    },
+  );
   return seen;
 }
 
@@ -56,11 +79,24 @@ describe('DWA with a window in steps', () => {
     const data = problem();
     mt.manualSeed(2);
     // An epoch is the longest task's pass: 600 rows / batch 8 = 75 steps, so all 60 steps are in epoch 0.
-    const trainer = new mt.Trainer(featureModel(4, TASKS), { weighting: mt.weighting.dwa({ window }), batchSize: 8, optimizer: mt.optim.adamW({ lr: 1e-2 }) });
-    const seen: Record<string, number>[] = [];
-    await trainer.fit({ big: data.big.dataset, mid: data.mid.dataset, small: data.small.dataset }, {
-      steps: 60, onProgress: (e) => { if (e.kind === 'step') { expect(e.epoch).toBe(0); seen.push(e.lambdas); } },
+    const trainer = new mt.Trainer(featureModel(4, TASKS), {
+      weighting: mt.weighting.dwa({ window }),
+      batchSize: 8,
+      optimizer: mt.optim.adamW({ lr: 1e-2 }),
     });
+    const seen: Record<string, number>[] = [];
+    await trainer.fit(
+      { big: data.big.dataset, mid: data.mid.dataset, small: data.small.dataset },
+      {
+        steps: 60,
+        onProgress: (e) => {
+          if (e.kind === 'step') {
+            expect(e.epoch).toBe(0);
+            seen.push(e.lambdas);
+          }
+        },
+      },
+    );
     return seen;
   }
 
@@ -85,7 +121,11 @@ describe('Δm (Maninis et al. 2019): mean over tasks of the signed relative chan
       { name: 'stress', head: { kind: 'classification' }, mainMetric: 'accuracy' },
     ] as unknown as RunTask[];
     const multiTask = { g2p: { per: 0.18, wer: 0.5 }, gender: { accuracy: 0.84 }, stress: { accuracy: 0.75 } };
-    const singleTask = { g2p: { g2p: { per: 0.20, wer: 0.55 } }, gender: { gender: { accuracy: 0.80 } }, stress: { stress: { accuracy: 0.78 } } };
+    const singleTask = {
+      g2p: { g2p: { per: 0.2, wer: 0.55 } },
+      gender: { gender: { accuracy: 0.8 } },
+      stress: { stress: { accuracy: 0.78 } },
+    };
     const result = deltaM(multiTask, singleTask, tasks);
     // g2p: PER is lower-is-better: −(0.18 − 0.20)/0.20 = +0.10; gender: (0.84 − 0.80)/0.80 = +0.05;
     // stress: (0.75 − 0.78)/0.78 = −0.0384615…; Δm = 100·(0.10 + 0.05 − 0.0384615)/3 = 3.71795 %.
@@ -97,7 +137,10 @@ describe('Δm (Maninis et al. 2019): mean over tasks of the signed relative chan
   });
 
   it('leaves out tasks without a baseline, and has no Δm when none has one', () => {
-    const tasks = [{ name: 'a', head: { kind: 'classification' }, mainMetric: 'accuracy' }, { name: 'b', head: { kind: 'classification' }, mainMetric: 'accuracy' }] as unknown as RunTask[];
+    const tasks = [
+      { name: 'a', head: { kind: 'classification' }, mainMetric: 'accuracy' },
+      { name: 'b', head: { kind: 'classification' }, mainMetric: 'accuracy' },
+    ] as unknown as RunTask[];
     const partial = deltaM({ a: { accuracy: 0.9 }, b: { accuracy: 0.5 } }, { a: { a: { accuracy: 0.6 } } }, tasks);
     expect(Object.keys(partial.deltas)).toEqual(['a']);
     expect(partial.deltaM).toBeCloseTo(50, 10);
@@ -126,17 +169,31 @@ describe('diagnostics equal a direct PyTorch computation (the twin, the same wei
     }
     mt.save(path.join(dir, 'data.safetensors'), tensors);
     const lr = 0.05;
-    writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({
-      model: path.join(dir, 'model'), data: path.join(dir, 'data.safetensors'), tasks: ['big', 'mid', 'small'], lookaheadRate: lr, out: path.join(dir, 'out.json'),
-    }));
+    writeFileSync(
+      path.join(dir, 'spec.json'),
+      JSON.stringify({
+        model: path.join(dir, 'model'),
+        data: path.join(dir, 'data.safetensors'),
+        tasks: ['big', 'mid', 'small'],
+        lookaheadRate: lr,
+        out: path.join(dir, 'out.json'),
+      }),
+    );
     runPython('diagnostics.py', [path.join(dir, 'spec.json')]);
     const expected = JSON.parse(readFileSync(path.join(dir, 'out.json'), 'utf8')) as { cosine: number[][]; affinity: number[][] };
 
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr }), batchSize: 64 });
     let measured: mt.TaskDiagnostics | undefined;
-    await trainer.fit({ big: sets.big.dataset, mid: sets.mid.dataset, small: sets.small.dataset }, {
-      steps: 1, diagnosticsEvery: 1, onProgress: (e) => { if (e.kind === 'step' && e.diagnostics) measured = e.diagnostics; },
-    });
+    await trainer.fit(
+      { big: sets.big.dataset, mid: sets.mid.dataset, small: sets.small.dataset },
+      {
+        steps: 1,
+        diagnosticsEvery: 1,
+        onProgress: (e) => {
+          if (e.kind === 'step' && e.diagnostics) measured = e.diagnostics;
+        },
+      },
+    );
     expect(measured).toBeDefined();
     expect(measured!.tasks).toEqual(['big', 'mid', 'small']);
     expect(measured!.lookaheadRate).toBe(lr);
@@ -144,7 +201,9 @@ describe('diagnostics equal a direct PyTorch computation (the twin, the same wei
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
         expect(Math.abs(measured!.cosine[i]![j]! - expected.cosine[i]![j]!), `cosine[${i}][${j}]`).toBeLessThan(1e-5);
-        expect(Math.abs(measured!.affinity[i]![j]! - expected.affinity[i]![j]!), `affinity[${i}][${j}]`).toBeLessThan(1e-5 + 1e-3 * Math.abs(expected.affinity[i]![j]!));
+        expect(Math.abs(measured!.affinity[i]![j]! - expected.affinity[i]![j]!), `affinity[${i}][${j}]`).toBeLessThan(
+          1e-5 + 1e-3 * Math.abs(expected.affinity[i]![j]!),
+        );
       }
     }
     // The measurement says something: the tasks' gradients are neither identical nor all orthogonal.
@@ -154,10 +213,20 @@ describe('diagnostics equal a direct PyTorch computation (the twin, the same wei
     // A warm-up's first step has a learning rate of 0: the lookahead takes the base rate instead, and measures the same.
     const warming = await mt.MultiTaskModel.load(path.join(dir, 'model'));
     let atWarmUp: mt.TaskDiagnostics | undefined;
-    await new mt.Trainer(warming, { optimizer: mt.optim.adamW({ lr }), schedule: mt.schedule.warmupLinear({ warmupSteps: 10 }), batchSize: 64 })
-      .fit({ big: sets.big.dataset, mid: sets.mid.dataset, small: sets.small.dataset }, {
-        steps: 1, diagnosticsEvery: 1, onProgress: (e) => { if (e.kind === 'step' && e.diagnostics) atWarmUp = e.diagnostics; },
-      });
+    await new mt.Trainer(warming, {
+      optimizer: mt.optim.adamW({ lr }),
+      schedule: mt.schedule.warmupLinear({ warmupSteps: 10 }),
+      batchSize: 64,
+    }).fit(
+      { big: sets.big.dataset, mid: sets.mid.dataset, small: sets.small.dataset },
+      {
+        steps: 1,
+        diagnosticsEvery: 1,
+        onProgress: (e) => {
+          if (e.kind === 'step' && e.diagnostics) atWarmUp = e.diagnostics;
+        },
+      },
+    );
     expect(atWarmUp!.lookaheadRate).toBe(lr);
     expect(atWarmUp!.affinity).toEqual(measured!.affinity);
   }, 120_000);

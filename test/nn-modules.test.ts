@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { allClose, equal, expectClose, fromWire, runReference, wireRecord, type WireTensor } from './support/nn-reference.ts';
 
-const E = 16, H = 4;
+const E = 16,
+  H = 4;
 const layer = { dModel: E, nhead: H, dimFeedforward: 24, dropout: 0.1 };
 
 interface Reference {
@@ -22,29 +23,63 @@ interface Reference {
   outputs?: Record<string, WireTensor>;
 }
 
-const padding = mt.tensor([[false, false, false, false, false, false], [false, false, false, false, true, true]]);
-const specs: Record<string, { kind: string; options: Record<string, unknown>; make: () => mt.nn.Module; inputShapes?: Record<string, number[]>; inputs?: Record<string, mt.Tensor>; call?: Record<string, unknown> }> = {
+const padding = mt.tensor([
+  [false, false, false, false, false, false],
+  [false, false, false, false, true, true],
+]);
+const specs: Record<
+  string,
+  {
+    kind: string;
+    options: Record<string, unknown>;
+    make: () => mt.nn.Module;
+    inputShapes?: Record<string, number[]>;
+    inputs?: Record<string, mt.Tensor>;
+    call?: Record<string, unknown>;
+  }
+> = {
   linear: { kind: 'linear', options: { inFeatures: 5, outFeatures: 3 }, make: () => new mt.nn.Linear({ inFeatures: 5, outFeatures: 3 }) },
-  embedding: { kind: 'embedding', options: { numEmbeddings: 9, embeddingDim: 4, paddingIdx: 1 }, make: () => new mt.nn.Embedding({ numEmbeddings: 9, embeddingDim: 4, paddingIdx: 1 }) },
+  embedding: {
+    kind: 'embedding',
+    options: { numEmbeddings: 9, embeddingDim: 4, paddingIdx: 1 },
+    make: () => new mt.nn.Embedding({ numEmbeddings: 9, embeddingDim: 4, paddingIdx: 1 }),
+  },
   layerNorm: { kind: 'layerNorm', options: { normalizedShape: [E] }, make: () => new mt.nn.LayerNorm({ normalizedShape: [E] }) },
   mha: {
-    kind: 'multiheadAttention', options: { embedDim: E, numHeads: H }, make: () => new mt.nn.MultiheadAttention({ embedDim: E, numHeads: H }),
-    inputShapes: { query: [2, 6, E] }, inputs: { keyPaddingMask: padding }, call: { keyIsQuery: true, valueIsKey: true },
+    kind: 'multiheadAttention',
+    options: { embedDim: E, numHeads: H },
+    make: () => new mt.nn.MultiheadAttention({ embedDim: E, numHeads: H }),
+    inputShapes: { query: [2, 6, E] },
+    inputs: { keyPaddingMask: padding },
+    call: { keyIsQuery: true, valueIsKey: true },
   },
-  'mha kdim': { kind: 'multiheadAttention', options: { embedDim: E, numHeads: H, kdim: 8, vdim: 6, bias: false }, make: () => new mt.nn.MultiheadAttention({ embedDim: E, numHeads: H, kdim: 8, vdim: 6, bias: false }) },
+  'mha kdim': {
+    kind: 'multiheadAttention',
+    options: { embedDim: E, numHeads: H, kdim: 8, vdim: 6, bias: false },
+    make: () => new mt.nn.MultiheadAttention({ embedDim: E, numHeads: H, kdim: 8, vdim: 6, bias: false }),
+  },
   encoderLayer: { kind: 'transformerEncoderLayer', options: layer, make: () => new mt.nn.TransformerEncoderLayer(layer) },
   decoderLayer: { kind: 'transformerDecoderLayer', options: layer, make: () => new mt.nn.TransformerDecoderLayer(layer) },
   encoder: {
-    kind: 'transformerEncoder', options: { ...layer, numLayers: 2, norm: true, activation: 'gelu' }, make: () => new mt.nn.TransformerEncoder({ ...layer, numLayers: 2, norm: true, activation: 'gelu' }),
-    inputShapes: { src: [2, 6, E] }, inputs: { srcKeyPaddingMask: padding },
+    kind: 'transformerEncoder',
+    options: { ...layer, numLayers: 2, norm: true, activation: 'gelu' },
+    make: () => new mt.nn.TransformerEncoder({ ...layer, numLayers: 2, norm: true, activation: 'gelu' }),
+    inputShapes: { src: [2, 6, E] },
+    inputs: { srcKeyPaddingMask: padding },
   },
   'encoder pre-norm': {
-    kind: 'transformerEncoder', options: { ...layer, numLayers: 2, normFirst: true }, make: () => new mt.nn.TransformerEncoder({ ...layer, numLayers: 2, normFirst: true }),
-    inputShapes: { src: [2, 6, E] }, inputs: { mask: mt.nn.generateSquareSubsequentMask(6) },
+    kind: 'transformerEncoder',
+    options: { ...layer, numLayers: 2, normFirst: true },
+    make: () => new mt.nn.TransformerEncoder({ ...layer, numLayers: 2, normFirst: true }),
+    inputShapes: { src: [2, 6, E] },
+    inputs: { mask: mt.nn.generateSquareSubsequentMask(6) },
   },
   decoder: {
-    kind: 'transformerDecoder', options: { ...layer, numLayers: 2, normFirst: true, norm: true }, make: () => new mt.nn.TransformerDecoder({ ...layer, numLayers: 2, normFirst: true, norm: true }),
-    inputShapes: { tgt: [2, 5, E], memory: [2, 6, E] }, inputs: { tgtMask: mt.nn.generateSquareSubsequentMask(5), memoryKeyPaddingMask: padding },
+    kind: 'transformerDecoder',
+    options: { ...layer, numLayers: 2, normFirst: true, norm: true },
+    make: () => new mt.nn.TransformerDecoder({ ...layer, numLayers: 2, normFirst: true, norm: true }),
+    inputShapes: { tgt: [2, 5, E], memory: [2, 6, E] },
+    inputs: { tgtMask: mt.nn.generateSquareSubsequentMask(5), memoryKeyPaddingMask: padding },
   },
 };
 
@@ -54,10 +89,19 @@ const weightsDir = mkdtempSync(path.join(tmpdir(), 'mtl-nn-modules-'));
 const weightsFile = (spec: string) => path.join(weightsDir, `${spec.replace(/\W+/g, '_')}.safetensors`);
 afterAll(() => rmSync(weightsDir, { recursive: true, force: true }));
 beforeAll(() => {
-  const wire = Object.fromEntries(Object.entries(specs).map(([name, s]) => [name, {
-    kind: s.kind, options: s.options, inputShapes: s.inputShapes ?? {}, inputs: wireRecord(s.inputs ?? {}), call: s.call ?? {},
-    saveWeightsTo: weightsFile(name),
-  }]));
+  const wire = Object.fromEntries(
+    Object.entries(specs).map(([name, s]) => [
+      name,
+      {
+        kind: s.kind,
+        options: s.options,
+        inputShapes: s.inputShapes ?? {},
+        inputs: wireRecord(s.inputs ?? {}),
+        call: s.call ?? {},
+        saveWeightsTo: weightsFile(name),
+      },
+    ]),
+  );
   reference = runReference<Reference>('reference', wire);
 }, 300_000);
 
@@ -83,9 +127,12 @@ describe('PyTorch-initialised weights (saved by PyTorch as safetensors) load and
       for (const [k, t] of ref.stateDict) expect(equal(m.stateDict()[k]!, fromWire(t)), k).toBe(true);
       const inputs = Object.fromEntries(Object.entries(ref.inputs!).map(([k, t]) => [k, fromWire(t)]));
       const output = mt.noGrad(() => {
-        if (m instanceof mt.nn.MultiheadAttention) return m.forward(inputs.query!, inputs.query!, inputs.query!, { keyPaddingMask: inputs.keyPaddingMask }).output;
-        if (m instanceof mt.nn.TransformerEncoder) return m.forward(inputs.src!, { mask: inputs.mask, srcKeyPaddingMask: inputs.srcKeyPaddingMask });
-        if (m instanceof mt.nn.TransformerDecoder) return m.forward(inputs.tgt!, inputs.memory!, { tgtMask: inputs.tgtMask, memoryKeyPaddingMask: inputs.memoryKeyPaddingMask });
+        if (m instanceof mt.nn.MultiheadAttention)
+          return m.forward(inputs.query!, inputs.query!, inputs.query!, { keyPaddingMask: inputs.keyPaddingMask }).output;
+        if (m instanceof mt.nn.TransformerEncoder)
+          return m.forward(inputs.src!, { mask: inputs.mask, srcKeyPaddingMask: inputs.srcKeyPaddingMask });
+        if (m instanceof mt.nn.TransformerDecoder)
+          return m.forward(inputs.tgt!, inputs.memory!, { tgtMask: inputs.tgtMask, memoryKeyPaddingMask: inputs.memoryKeyPaddingMask });
         throw new Error('no forward for this spec');
       });
       expectClose(output, ref.outputs!.output!, 1e-5, 'output');
@@ -103,7 +150,12 @@ describe('loadStateDict', () => {
     for (const [k, t] of Object.entries(b.stateDict())) expect(equal(t, a.stateDict()[k]!)).toBe(true);
     const sd = b.stateDict();
     sd['linear1.bias']!.fill_(3);
-    expect(b.namedParameters().find(([k]) => k === 'linear1.bias')![1].toArray()).toEqual(Array(24).fill(3));
+    expect(
+      b
+        .namedParameters()
+        .find(([k]) => k === 'linear1.bias')![1]
+        .toArray(),
+    ).toEqual(Array(24).fill(3));
   });
 
   it('lists missing, unexpected and mis-shaped keys, and changes nothing on failure', () => {
@@ -114,7 +166,11 @@ describe('loadStateDict', () => {
     sd['extra.weight'] = mt.zeros([2]);
     sd['norm1.weight'] = mt.zeros([E + 1]);
     let error: unknown;
-    try { m.loadStateDict(sd); } catch (e) { error = e; }
+    try {
+      m.loadStateDict(sd);
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(mt.TorchError);
     const message = (error as Error).message;
     expect(message).toContain('missing keys: linear2.bias');
@@ -168,7 +224,7 @@ describe('train, eval, to, freeze', () => {
   it('freezes and unfreezes all or some parameters, and counts trainable ones', () => {
     const m = new mt.nn.TransformerEncoder({ ...layer, numLayers: 2, norm: true });
     const total = m.numParameters();
-    const perLayer = (3 * E * E + 3 * E) + (E * E + E) + (E * 24 + 24) + (24 * E + E) + 4 * E;
+    const perLayer = 3 * E * E + 3 * E + (E * E + E) + (E * 24 + 24) + (24 * E + E) + 4 * E;
     expect(total).toBe(2 * perLayer + 2 * E);
     expect(m.numParameters({ trainable: true })).toBe(total);
     m.freeze(['layers.0']);
@@ -182,7 +238,9 @@ describe('train, eval, to, freeze', () => {
     expect(() => m.freeze(['nothing.here'])).toThrow(/no parameter name starts with 'nothing.here'/);
     // Frozen parameters get no gradient.
     m.freeze(['layers.1']);
-    m.forward(mt.randn([1, 3, E], { requiresGrad: true })).sum().backward();
+    m.forward(mt.randn([1, 3, E], { requiresGrad: true }))
+      .sum()
+      .backward();
     const grads = new Map(m.namedParameters().map(([k, p]) => [k, p.grad]));
     expect(grads.get('layers.1.linear1.weight')).toBeNull();
     expect(grads.get('layers.0.linear1.weight')).not.toBeNull();
@@ -213,20 +271,26 @@ describe('positional encodings', () => {
   it('learned: parameter "weight" (maxLen, dModel) that gets gradients', () => {
     const pe = new mt.nn.LearnedPositionalEncoding({ dModel: 4, maxLen: 8 });
     expect(pe.namedParameters().map(([k, t]) => [k, t.shape])).toEqual([['weight', [8, 4]]]);
-    pe.forward(mt.randn([2, 3, 4]), 2).sum().backward();
+    pe.forward(mt.randn([2, 3, 4]), 2)
+      .sum()
+      .backward();
     const grad = pe.parameters()[0]!.grad!.toArray() as number[][];
     expect(grad.map((row) => row[0])).toEqual([0, 0, 2, 2, 2, 0, 0, 0]);
   });
 });
 
 describe('functional attention and masks', () => {
-  it('generateSquareSubsequentMask is torch\'s', () => {
-    expect(mt.nn.generateSquareSubsequentMask(3).toArray()).toEqual([[0, -Infinity, -Infinity], [0, 0, -Infinity], [0, 0, 0]]);
+  it("generateSquareSubsequentMask is torch's", () => {
+    expect(mt.nn.generateSquareSubsequentMask(3).toArray()).toEqual([
+      [0, -Infinity, -Infinity],
+      [0, 0, -Infinity],
+      [0, 0, 0],
+    ]);
     expect(() => mt.nn.generateSquareSubsequentMask(-1)).toThrow(/'size' must not be negative/);
     expect(() => mt.nn.generateSquareSubsequentMask(2, { dtype: 'bool' })).toThrow(/floating type/);
   });
 
-  it('scaledDotProductAttention equals softmax(q kᵀ/√E + mask) v, with torch\'s functional mask convention', () => {
+  it("scaledDotProductAttention equals softmax(q kᵀ/√E + mask) v, with torch's functional mask convention", () => {
     const q = mt.randn([2, 3, 5, 8]);
     const k = mt.randn([2, 3, 6, 8]);
     const v = mt.randn([2, 3, 6, 4]);
@@ -238,7 +302,9 @@ describe('functional attention and masks', () => {
     expect(allClose(mt.nn.functional.scaledDotProductAttention(q, k, v, { attnMask: allowed }), plain(additive), 1e-5, 1e-6)).toBe(true);
     const causal = mt.zeros([5, 6]).maskedFill(mt.ones([5, 6]).triu(1).bool(), -Infinity);
     expect(allClose(mt.nn.functional.scaledDotProductAttention(q, k, v, { isCausal: true }), plain(causal), 1e-5, 1e-6)).toBe(true);
-    expect(() => mt.nn.functional.scaledDotProductAttention(q, k, v, { isCausal: true, attnMask: allowed })).toThrow(/cannot both be given/);
+    expect(() => mt.nn.functional.scaledDotProductAttention(q, k, v, { isCausal: true, attnMask: allowed })).toThrow(
+      /cannot both be given/,
+    );
     expect(() => mt.nn.functional.scaledDotProductAttention(q, k.slice(-1, 0, 4), v)).toThrow(/same last dimension/);
     expect(() => mt.nn.functional.scaledDotProductAttention(q, k, v, { dropoutP: 2 })).toThrow(/'dropoutP' must be between 0 and 1/);
   });
@@ -257,23 +323,71 @@ describe('functional attention and masks', () => {
 
 describe('bad options and inputs are refused, naming the field', () => {
   const cases: [string, () => unknown, RegExp][] = [
-    ['dModel not divisible by nhead', () => new mt.nn.TransformerEncoderLayer({ dModel: 10, nhead: 4 }), /'dModel' \(10\) must be divisible by 'nhead' \(4\)/],
-    ['non-positive dModel', () => new mt.nn.TransformerEncoderLayer({ dModel: 0, nhead: 1 }), /TransformerEncoderLayer\.dModel: expected an integer > 0, got 0/],
-    ['fractional nhead', () => new mt.nn.TransformerDecoderLayer({ dModel: 8, nhead: 1.5 }), /TransformerDecoderLayer\.nhead: expected an integer, got 1\.5/],
-    ['dropout above 1', () => new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1, dropout: 1.5 }), /TransformerEncoder\.dropout: expected a number <= 1, got 1\.5/],
-    ['negative dropout', () => new mt.nn.MultiheadAttention({ embedDim: 8, numHeads: 2, dropout: -0.1 }), /MultiheadAttention\.dropout: expected a number >= 0, got -0\.1/],
-    ['unknown activation', () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 1, activation: 'tanh' as never }), /'activation' must be one of 'relu', 'gelu'/],
-    ['zero layers', () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 0 }), /TransformerDecoder\.numLayers: expected an integer > 0, got 0/],
-    ['non-positive eps', () => new mt.nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, layerNormEps: 0 }), /TransformerEncoderLayer\.layerNormEps: expected a number > 0, got 0/],
-    ['embedDim not divisible', () => new mt.nn.MultiheadAttention({ embedDim: 6, numHeads: 4 }), /'embedDim' \(6\) must be divisible by 'numHeads' \(4\)/],
+    [
+      'dModel not divisible by nhead',
+      () => new mt.nn.TransformerEncoderLayer({ dModel: 10, nhead: 4 }),
+      /'dModel' \(10\) must be divisible by 'nhead' \(4\)/,
+    ],
+    [
+      'non-positive dModel',
+      () => new mt.nn.TransformerEncoderLayer({ dModel: 0, nhead: 1 }),
+      /TransformerEncoderLayer\.dModel: expected an integer > 0, got 0/,
+    ],
+    [
+      'fractional nhead',
+      () => new mt.nn.TransformerDecoderLayer({ dModel: 8, nhead: 1.5 }),
+      /TransformerDecoderLayer\.nhead: expected an integer, got 1\.5/,
+    ],
+    [
+      'dropout above 1',
+      () => new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1, dropout: 1.5 }),
+      /TransformerEncoder\.dropout: expected a number <= 1, got 1\.5/,
+    ],
+    [
+      'negative dropout',
+      () => new mt.nn.MultiheadAttention({ embedDim: 8, numHeads: 2, dropout: -0.1 }),
+      /MultiheadAttention\.dropout: expected a number >= 0, got -0\.1/,
+    ],
+    [
+      'unknown activation',
+      () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 1, activation: 'tanh' as never }),
+      /'activation' must be one of 'relu', 'gelu'/,
+    ],
+    [
+      'zero layers',
+      () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 0 }),
+      /TransformerDecoder\.numLayers: expected an integer > 0, got 0/,
+    ],
+    [
+      'non-positive eps',
+      () => new mt.nn.TransformerEncoderLayer({ dModel: 8, nhead: 2, layerNormEps: 0 }),
+      /TransformerEncoderLayer\.layerNormEps: expected a number > 0, got 0/,
+    ],
+    [
+      'embedDim not divisible',
+      () => new mt.nn.MultiheadAttention({ embedDim: 6, numHeads: 4 }),
+      /'embedDim' \(6\) must be divisible by 'numHeads' \(4\)/,
+    ],
     ['options not an object', () => new mt.nn.Linear(null as never), /options must be an object/],
-    ['paddingIdx out of range', () => new mt.nn.Embedding({ numEmbeddings: 4, embeddingDim: 2, paddingIdx: 4 }), /'paddingIdx' must be within/],
-    ['negative maxLen', () => new mt.nn.SinusoidalPositionalEncoding({ dModel: 4, maxLen: -1 }), /SinusoidalPositionalEncoding\.maxLen: expected an integer > 0, got -1/],
+    [
+      'paddingIdx out of range',
+      () => new mt.nn.Embedding({ numEmbeddings: 4, embeddingDim: 2, paddingIdx: 4 }),
+      /'paddingIdx' must be within/,
+    ],
+    [
+      'negative maxLen',
+      () => new mt.nn.SinusoidalPositionalEncoding({ dModel: 4, maxLen: -1 }),
+      /SinusoidalPositionalEncoding\.maxLen: expected an integer > 0, got -1/,
+    ],
   ];
   for (const [name, fn, message] of cases) {
     it(name, () => {
       let error: unknown;
-      try { fn(); } catch (e) { error = e; }
+      try {
+        fn();
+      } catch (e) {
+        error = e;
+      }
       expect(error).toBeInstanceOf(mt.TorchError);
       expect((error as mt.TorchError).code).toBe('ERR_INVALID_ARG');
       expect((error as Error).message).toMatch(message);
@@ -286,13 +400,17 @@ describe('bad options and inputs are refused, naming the field', () => {
     expect(() => enc.forward(mt.randn([2, 5, 7]))).toThrow(/'src' must have 8 features/);
     expect(() => enc.forward(mt.randn([5, 8]))).toThrow(/'src' must have 3 dimensions/);
     expect(() => enc.forward(src, { mask: mt.zeros([5, 4]) })).toThrow(/'mask' must have shape \[5,5\] or \[4,5,5\], got \[5,4\]/);
-    expect(() => enc.forward(src, { srcKeyPaddingMask: mt.zeros([2, 5], { dtype: 'int64' }) })).toThrow(/'srcKeyPaddingMask' must be a bool or floating tensor/);
+    expect(() => enc.forward(src, { srcKeyPaddingMask: mt.zeros([2, 5], { dtype: 'int64' }) })).toThrow(
+      /'srcKeyPaddingMask' must be a bool or floating tensor/,
+    );
     const mha = new mt.nn.MultiheadAttention({ embedDim: 8, numHeads: 2 });
     expect(() => mha.forward(src, mt.randn([3, 4, 8]), mt.randn([3, 4, 8]))).toThrow(/must share the batch size/);
     expect(() => mha.forward(src, src, src, { attnMask: mt.zeros([2, 5, 5]) })).toThrow(/'attnMask' must have shape \[5,5\] or \[4,5,5\]/);
     const dec = new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 1 });
     expect(() => dec.forward(src, mt.randn([3, 4, 8]))).toThrow(/must have the same batch size/);
-    expect(() => dec.forward(src, mt.randn([2, 4, 8]), { memoryKeyPaddingMask: mt.zeros([2, 5]).bool() })).toThrow(/'memoryKeyPaddingMask' must have shape \[2,4\]/);
+    expect(() => dec.forward(src, mt.randn([2, 4, 8]), { memoryKeyPaddingMask: mt.zeros([2, 5]).bool() })).toThrow(
+      /'memoryKeyPaddingMask' must have shape \[2,4\]/,
+    );
   });
 
   it('the native layer guards callers that bypass TypeScript', async () => {

@@ -14,7 +14,12 @@ import { expectClose, runReference, wireRecord, type WireTensor } from './suppor
 
 const FORWARD_TOL = 1e-5;
 const GRAD_TOL = 1e-4;
-const B = 3, T = 5, S = 7, E = 16, H = 4, FF = 32;
+const B = 3,
+  T = 5,
+  S = 7,
+  E = 16,
+  H = 4,
+  FF = 32;
 
 interface Case {
   kind: string;
@@ -26,21 +31,43 @@ interface Case {
   call?: Record<string, unknown>;
   forward: () => Record<string, mt.Tensor>;
 }
-interface Mine { outputs: Record<string, mt.Tensor>; inputGrads: Record<string, mt.Tensor | null>; paramGrads: Record<string, mt.Tensor | null> }
-interface Theirs { outputs: Record<string, WireTensor>; inputGrads: Record<string, WireTensor>; paramGrads: Record<string, WireTensor | null> }
+interface Mine {
+  outputs: Record<string, mt.Tensor>;
+  inputGrads: Record<string, mt.Tensor | null>;
+  paramGrads: Record<string, mt.Tensor | null>;
+}
+interface Theirs {
+  outputs: Record<string, WireTensor>;
+  inputGrads: Record<string, WireTensor>;
+  paramGrads: Record<string, WireTensor | null>;
+}
 
 mt.manualSeed(0);
 const x = (...shape: number[]) => mt.randn(shape, { requiresGrad: true });
 // Padding masks keep key 0 of every row, so no row is fully masked (that is NaN in torch too).
-const keyPadding = (len: number) => mt.tensor([Array(len).fill(false), [...Array(len - 2).fill(false), true, true], [...Array(len - 1).fill(false), true]]);
-const randomBoolMask = (...shape: number[]) => mt.rand(shape).gt(0.6).logicalAnd(mt.arange(shape[shape.length - 1]!).gt(0));
+const keyPadding = (len: number) =>
+  mt.tensor([Array(len).fill(false), [...Array(len - 2).fill(false), true, true], [...Array(len - 1).fill(false), true]]);
+const randomBoolMask = (...shape: number[]) =>
+  mt
+    .rand(shape)
+    .gt(0.6)
+    .logicalAnd(mt.arange(shape[shape.length - 1]!).gt(0));
 const floatMask = (...shape: number[]) => mt.randn(shape);
 
 const cases: Record<string, Case> = {};
 
-function mhaCase(name: string, options: Record<string, unknown>, shape: 'self' | 'cross' | 'distinct', extra: {
-  keyPaddingMask?: mt.Tensor; attnMask?: mt.Tensor; needWeights?: boolean; averageAttnWeights?: boolean; train?: boolean;
-} = {}) {
+function mhaCase(
+  name: string,
+  options: Record<string, unknown>,
+  shape: 'self' | 'cross' | 'distinct',
+  extra: {
+    keyPaddingMask?: mt.Tensor;
+    attnMask?: mt.Tensor;
+    needWeights?: boolean;
+    averageAttnWeights?: boolean;
+    train?: boolean;
+  } = {},
+) {
   const module = new mt.nn.MultiheadAttention({ embedDim: E, numHeads: H, ...options } as mt.nn.MultiheadAttentionOptions);
   module.train(extra.train ?? false);
   const query = x(B, T, E);
@@ -48,7 +75,10 @@ function mhaCase(name: string, options: Record<string, unknown>, shape: 'self' |
   const value = shape === 'distinct' ? x(B, S, (options.vdim as number) ?? E) : undefined;
   const { keyPaddingMask, attnMask, needWeights, averageAttnWeights } = extra;
   cases[name] = {
-    kind: 'multiheadAttention', options: { embedDim: E, numHeads: H, ...options }, train: extra.train ?? false, module,
+    kind: 'multiheadAttention',
+    options: { embedDim: E, numHeads: H, ...options },
+    train: extra.train ?? false,
+    module,
     inputs: { query, key, value, keyPaddingMask, attnMask },
     gradInputs: ['query', ...(key ? ['key'] : []), ...(value ? ['value'] : [])],
     call: { keyIsQuery: shape === 'self', valueIsKey: shape !== 'distinct', needWeights, averageAttnWeights },
@@ -71,7 +101,10 @@ mhaCase('mha bool 2-D attn mask', {}, 'cross', { attnMask: randomBoolMask(T, S) 
 mhaCase('mha float 2-D attn mask', {}, 'cross', { attnMask: floatMask(T, S) });
 mhaCase('mha bool 3-D attn mask', {}, 'cross', { attnMask: randomBoolMask(B * H, T, S) });
 mhaCase('mha float 3-D attn mask', {}, 'cross', { attnMask: floatMask(B * H, T, S) });
-mhaCase('mha causal mask + bool key padding', {}, 'self', { attnMask: mt.nn.generateSquareSubsequentMask(T), keyPaddingMask: keyPadding(T) });
+mhaCase('mha causal mask + bool key padding', {}, 'self', {
+  attnMask: mt.nn.generateSquareSubsequentMask(T),
+  keyPaddingMask: keyPadding(T),
+});
 mhaCase('mha float attn mask + bool key padding', {}, 'cross', { attnMask: floatMask(T, S), keyPaddingMask: keyPadding(S) });
 mhaCase('mha averaged weights', {}, 'cross', { keyPaddingMask: keyPadding(S), needWeights: true });
 mhaCase('mha per-head weights', {}, 'cross', { attnMask: randomBoolMask(T, S), needWeights: true, averageAttnWeights: false });
@@ -92,7 +125,12 @@ for (const normFirst of [false, true]) {
         const srcMask = train ? floatMask(S, S) : randomBoolMask(S, S);
         const srcKeyPaddingMask = keyPadding(S);
         cases[`encoder layer ${label}`] = {
-          kind: 'transformerEncoderLayer', options, train, module, inputs: { src, srcMask, srcKeyPaddingMask }, gradInputs: ['src'],
+          kind: 'transformerEncoderLayer',
+          options,
+          train,
+          module,
+          inputs: { src, srcMask, srcKeyPaddingMask },
+          gradInputs: ['src'],
           forward: () => ({ output: module.forward(src, { srcMask, srcKeyPaddingMask }) }),
         };
       }
@@ -105,8 +143,12 @@ for (const normFirst of [false, true]) {
         const memoryKeyPaddingMask = keyPadding(S);
         const memoryMask = train ? floatMask(T, S) : undefined;
         cases[`decoder layer ${label}`] = {
-          kind: 'transformerDecoderLayer', options, train, module,
-          inputs: { tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask }, gradInputs: ['tgt', 'memory'],
+          kind: 'transformerDecoderLayer',
+          options,
+          train,
+          module,
+          inputs: { tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask },
+          gradInputs: ['tgt', 'memory'],
           forward: () => ({ output: module.forward(tgt, memory, { tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask }) }),
         };
       }
@@ -114,7 +156,12 @@ for (const normFirst of [false, true]) {
   }
 }
 
-for (const [normFirst, activation, norm] of [[false, 'relu', false], [false, 'gelu', true], [true, 'gelu', true], [true, 'relu', false]] as const) {
+for (const [normFirst, activation, norm] of [
+  [false, 'relu', false],
+  [false, 'gelu', true],
+  [true, 'gelu', true],
+  [true, 'relu', false],
+] as const) {
   for (const train of [false, true]) {
     const label = `${normFirst ? 'pre' : 'post'}-norm ${activation}${norm ? ' + final norm' : ''} ${train ? 'train' : 'eval'}`;
     const options = { ...layerOptions(normFirst, activation), numLayers: 3, norm };
@@ -123,7 +170,12 @@ for (const [normFirst, activation, norm] of [[false, 'relu', false], [false, 'ge
       const src = x(B, S, E);
       const srcKeyPaddingMask = keyPadding(S);
       cases[`encoder x3 ${label}`] = {
-        kind: 'transformerEncoder', options, train, module, inputs: { src, srcKeyPaddingMask }, gradInputs: ['src'],
+        kind: 'transformerEncoder',
+        options,
+        train,
+        module,
+        inputs: { src, srcKeyPaddingMask },
+        gradInputs: ['src'],
         forward: () => ({ output: module.forward(src, { srcKeyPaddingMask }) }),
       };
     }
@@ -134,7 +186,12 @@ for (const [normFirst, activation, norm] of [[false, 'relu', false], [false, 'ge
       const tgtMask = mt.nn.generateSquareSubsequentMask(T);
       const memoryKeyPaddingMask = keyPadding(S);
       cases[`decoder x3 ${label}`] = {
-        kind: 'transformerDecoder', options, train, module, inputs: { tgt, memory, tgtMask, memoryKeyPaddingMask }, gradInputs: ['tgt', 'memory'],
+        kind: 'transformerDecoder',
+        options,
+        train,
+        module,
+        inputs: { tgt, memory, tgtMask, memoryKeyPaddingMask },
+        gradInputs: ['tgt', 'memory'],
         forward: () => ({ output: module.forward(tgt, memory, { tgtMask, memoryKeyPaddingMask }) }),
       };
     }
@@ -144,20 +201,49 @@ for (const [normFirst, activation, norm] of [[false, 'relu', false], [false, 'ge
 {
   const module = new mt.nn.Linear({ inFeatures: E, outFeatures: 6 });
   const input = x(B, T, E);
-  cases.linear = { kind: 'linear', options: { inFeatures: E, outFeatures: 6 }, train: false, module, inputs: { input }, gradInputs: ['input'], forward: () => ({ output: module.forward(input) }) };
+  cases.linear = {
+    kind: 'linear',
+    options: { inFeatures: E, outFeatures: 6 },
+    train: false,
+    module,
+    inputs: { input },
+    gradInputs: ['input'],
+    forward: () => ({ output: module.forward(input) }),
+  };
 }
 {
   const module = new mt.nn.LayerNorm({ normalizedShape: E, eps: 1e-6 });
   // A non-trivial affine part, so its gradients are checked too.
-  mt.noGrad(() => { for (const p of module.parameters()) p.copy_(mt.randn(p.shape)); });
+  mt.noGrad(() => {
+    for (const p of module.parameters()) p.copy_(mt.randn(p.shape));
+  });
   const input = x(B, T, E);
-  cases.layerNorm = { kind: 'layerNorm', options: { normalizedShape: E, eps: 1e-6 }, train: false, module, inputs: { input }, gradInputs: ['input'], forward: () => ({ output: module.forward(input) }) };
+  cases.layerNorm = {
+    kind: 'layerNorm',
+    options: { normalizedShape: E, eps: 1e-6 },
+    train: false,
+    module,
+    inputs: { input },
+    gradInputs: ['input'],
+    forward: () => ({ output: module.forward(input) }),
+  };
 }
 {
   const options = { numEmbeddings: 11, embeddingDim: E, paddingIdx: 0 };
   const module = new mt.nn.Embedding(options);
-  const input = mt.tensor([[1, 0, 3, 3], [10, 2, 0, 5]]);
-  cases['embedding with padding index'] = { kind: 'embedding', options, train: false, module, inputs: { input }, gradInputs: [], forward: () => ({ output: module.forward(input) }) };
+  const input = mt.tensor([
+    [1, 0, 3, 3],
+    [10, 2, 0, 5],
+  ]);
+  cases['embedding with padding index'] = {
+    kind: 'embedding',
+    options,
+    train: false,
+    module,
+    inputs: { input },
+    gradInputs: [],
+    forward: () => ({ output: module.forward(input) }),
+  };
 }
 
 const mine: Record<string, Mine> = {};
@@ -172,15 +258,23 @@ beforeAll(() => {
     mt.save(weightsFile, c.module.stateDict());
     const outputs = c.forward();
     const lossWeights = Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, mt.randn(t.shape)]));
-    Object.entries(outputs).map(([k, t]) => t.mul(lossWeights[k]!).sum()).reduce((a, b) => a.add(b)).backward();
+    Object.entries(outputs)
+      .map(([k, t]) => t.mul(lossWeights[k]!).sum())
+      .reduce((a, b) => a.add(b))
+      .backward();
     mine[name] = {
       outputs,
       inputGrads: Object.fromEntries(c.gradInputs.map((k) => [k, c.inputs[k]!.grad])),
       paramGrads: Object.fromEntries(c.module.namedParameters().map(([k, p]) => [k, p.grad])),
     };
     wire[name] = {
-      kind: c.kind, options: c.options, train: c.train, call: c.call ?? {},
-      weightsFile, inputs: wireRecord(c.inputs), gradInputs: c.gradInputs,
+      kind: c.kind,
+      options: c.options,
+      train: c.train,
+      call: c.call ?? {},
+      weightsFile,
+      inputs: wireRecord(c.inputs),
+      gradInputs: c.gradInputs,
       lossWeights: wireRecord(lossWeights),
     };
   }

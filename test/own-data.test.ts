@@ -30,21 +30,42 @@ function rows(n: number, offset = 0) {
 }
 const csvCell = (s: string) => `"${s.replace(/"/g, '""')}"`;
 // Quoted commas everywhere, a multi-line cell in every fifth row, a missing size in every sixth.
-const csv = (list: ReturnType<typeof rows>) => 'text,colour,size\n' + list.map((r, i) => [csvCell(i % 5 === 0 ? `${r.text}\nsecond line` : r.text), r.colour, i % 6 === 0 ? '' : r.size.toFixed(3)].join(',')).join('\n') + '\n';
+const csv = (list: ReturnType<typeof rows>) =>
+  'text,colour,size\n' +
+  list
+    .map((r, i) => [csvCell(i % 5 === 0 ? `${r.text}\nsecond line` : r.text), r.colour, i % 6 === 0 ? '' : r.size.toFixed(3)].join(','))
+    .join('\n') +
+  '\n';
 const tsv = (list: ReturnType<typeof rows>) => 'sentence\tanimal\n' + list.map((r) => `${r.text}\t${r.animal}`).join('\n') + '\n';
-const jsonl = (list: ReturnType<typeof rows>) => list.map((r) => JSON.stringify({
-  words: r.text.replace(',', '').split(' '),
-  tags: r.text.replace(',', '').split(' ').map((w) => (COLOURS.includes(w) ? 'COLOUR' : ANIMALS.includes(w) ? 'ANIMAL' : 'O')),
-  labels: [r.colour, ...(r.animal === 'cat' || r.animal === 'dog' ? ['pet'] : [])],
-  text: r.text,
-  echo: `${r.animal} ${r.colour}`,
-})).join('\n') + '\n';
+const jsonl = (list: ReturnType<typeof rows>) =>
+  list
+    .map((r) =>
+      JSON.stringify({
+        words: r.text.replace(',', '').split(' '),
+        tags: r.text
+          .replace(',', '')
+          .split(' ')
+          .map((w) => (COLOURS.includes(w) ? 'COLOUR' : ANIMALS.includes(w) ? 'ANIMAL' : 'O')),
+        labels: [r.colour, ...(r.animal === 'cat' || r.animal === 'dog' ? ['pet'] : [])],
+        text: r.text,
+        echo: `${r.animal} ${r.colour}`,
+      }),
+    )
+    .join('\n') + '\n';
 
 const model_ = { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 }, decoderLayers: { sequence: 1 } };
 const trainer = { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 };
 
 function config(tasks: object, extra: object = {}) {
-  return { data: { source: 'files', tasks, tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 }, model: model_, trainer, steps: 12, evalEvery: 6, threads: 1, ...extra };
+  return {
+    data: { source: 'files', tasks, tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 },
+    model: model_,
+    trainer,
+    steps: 12,
+    evalEvery: 6,
+    threads: 1,
+    ...extra,
+  };
 }
 function writeConfig(name: string, value: object): string {
   return file(`${name}.json`, JSON.stringify(value));
@@ -73,7 +94,12 @@ describe('files data source', () => {
   it('infers each head kind and keeps the label sets (sorted) in the run', async () => {
     const saved = JSON.parse(readFileSync(path.join(dir, 'data.json'), 'utf8'));
     expect(Object.fromEntries(Object.entries(saved.tasks).map(([k, v]) => [k, (v as { kind: string }).kind]))).toEqual({
-      colour: 'classification', size: 'regression', animal: 'classification', tags: 'tagging', labels: 'multiLabel', echo: 'sequence',
+      colour: 'classification',
+      size: 'regression',
+      animal: 'classification',
+      tags: 'tagging',
+      labels: 'multiLabel',
+      echo: 'sequence',
     });
     expect(saved.tasks.colour.labels).toEqual(['blue', 'green', 'red']);
     expect(saved.tasks.tags.labels).toEqual(['ANIMAL', 'COLOUR', 'O']);
@@ -126,24 +152,43 @@ describe('files data source', () => {
   });
 
   it('mt.data.fromFiles builds the same data sets and heads through the API', async () => {
-    const built = await mt.data.fromFiles({ colour: tasks.colour, size: tasks.size }, { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 });
+    const built = await mt.data.fromFiles(
+      { colour: tasks.colour, size: tasks.size },
+      { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 },
+    );
     expect(built.tasks.colour!.labels).toEqual(['blue', 'green', 'red']);
     expect(built.tasks.colour!.head).toMatchObject({ kind: 'classification', classes: 3 });
     expect(built.tasks.size!.head.kind).toBe('regression');
     expect(built.tasks.size!.train.size).toBe(100);
-    const model = mt.multitask({ input: built.input, encoder: model_.encoder, tasks: { colour: built.tasks.colour!.head, size: built.tasks.size!.head } });
+    const model = mt.multitask({
+      input: built.input,
+      encoder: model_.encoder,
+      tasks: { colour: built.tasks.colour!.head, size: built.tasks.size!.head },
+    });
     const trainer = new mt.Trainer(model, { batchSize: 8 });
     await trainer.fit({ colour: built.tasks.colour!.train, size: built.tasks.size!.train }, { steps: 2 });
     const metrics = await trainer.evaluate({ colour: built.tasks.colour!.dev });
     expect(metrics.colour!.accuracy).toBeGreaterThanOrEqual(0);
     // Tasks over the same (fully labelled) rows of one file share their inputs: one encoder run per
     // step for both, and one for the size task (its rows differ: some lack a size).
-    const shared = await mt.data.fromFiles({ colour: tasks.colour, again: { ...tasks.colour }, size: tasks.size }, { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 });
-    const three = mt.multitask({ input: shared.input, encoder: model_.encoder, tasks: { colour: shared.tasks.colour!.head, again: shared.tasks.again!.head, size: shared.tasks.size!.head } });
+    const shared = await mt.data.fromFiles(
+      { colour: tasks.colour, again: { ...tasks.colour }, size: tasks.size },
+      { tokenizer: { train: { kind: 'wordPiece', vocabSize: 120 } }, maxLength: 32 },
+    );
+    const three = mt.multitask({
+      input: shared.input,
+      encoder: model_.encoder,
+      tasks: { colour: shared.tasks.colour!.head, again: shared.tasks.again!.head, size: shared.tasks.size!.head },
+    });
     const before = three.native.sharedEncoderRuns();
-    await new mt.Trainer(three, { batchSize: 8 }).fit({ colour: shared.tasks.colour!.train, again: shared.tasks.again!.train, size: shared.tasks.size!.train }, { steps: 3 });
+    await new mt.Trainer(three, { batchSize: 8 }).fit(
+      { colour: shared.tasks.colour!.train, again: shared.tasks.again!.train, size: shared.tasks.size!.train },
+      { steps: 3 },
+    );
     expect(three.native.sharedEncoderRuns() - before).toBe(3 * 2);
-    await expect(mt.data.fromFiles({ a: { train: 'nope.csv', dev: 'nope.csv', label: 'y' } }, { tokenizer: { char: {} } })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(
+      mt.data.fromFiles({ a: { train: 'nope.csv', dev: 'nope.csv', label: 'y' } }, { tokenizer: { char: {} } }),
+    ).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
   });
 
   it('trains tokenizers with Hugging Face tokenizers, cut to vocabSize: specials, the alphabet, then merges', () => {
@@ -157,7 +202,7 @@ describe('files data source', () => {
     expect(vocab.slice(firstMerge).every((t) => t.replace(/^##/, '').length > 1)).toBe(true);
     const bpe = trainTokenizer(texts, { kind: 'bpe', vocabSize: 50, lowercase: true });
     expect(bpe.vocabSize).toBe(50);
-    expect(bpe.encode('the red cat').ids.every((id) => id !== 1)).toBe(true);  // no <unk>
+    expect(bpe.encode('the red cat').ids.every((id) => id !== 1)).toBe(true); // no <unk>
   });
 });
 
@@ -165,7 +210,10 @@ describe('bad files are refused before anything is written, naming file:line:col
   const good = () => file('good.csv', csv(rows(40)));
   const refused = async (name: string, tasks: object, code: string, text: string | RegExp) => {
     const out = path.join(base, `refused-${name}`);
-    const error = await trainRun(writeConfig(name, config(tasks)), out).then(() => undefined, (e: unknown) => e);
+    const error = await trainRun(writeConfig(name, config(tasks)), out).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error, name).toMatchObject({ code });
     expect((error as Error).message).toMatch(text);
     expect(existsSync(out), `${name} wrote ${out}`).toBe(false);
@@ -173,7 +221,12 @@ describe('bad files are refused before anything is written, naming file:line:col
 
   it('missing, empty, malformed files and columns', async () => {
     const g = good();
-    await refused('missing', { a: { train: path.join(base, 'nope.csv'), dev: g, label: 'colour' } }, 'ERR_NOT_FOUND', /nope\.csv: does not exist/);
+    await refused(
+      'missing',
+      { a: { train: path.join(base, 'nope.csv'), dev: g, label: 'colour' } },
+      'ERR_NOT_FOUND',
+      /nope\.csv: does not exist/,
+    );
     const empty = file('empty.csv', '');
     await refused('empty', { a: { train: empty, dev: g, label: 'colour' } }, 'ERR_BAD_DATA', /empty\.csv:1:1: the file is empty/);
     await refused('column', { a: { train: g, dev: g, label: 'flavour' } }, 'ERR_BAD_DATA', /good\.csv:1:1: no column 'flavour'/);
@@ -188,23 +241,51 @@ describe('bad files are refused before anything is written, naming file:line:col
     const mixed = file('mixed.jsonl', '{"text":"a","y":"red"}\n{"text":"b","y":2}\n{"text":"c","y":"blue"}\n');
     await refused('mixed', { a: { train: mixed, dev: mixed, label: 'y' } }, 'ERR_BAD_DATA', /mixed\.jsonl:2:2: column 'y': mixed types/);
     const one = file('one.csv', 'text,y\na,red\nb,red\n');
-    await refused('one-class', { a: { train: one, dev: one, label: 'y' } }, 'ERR_BAD_DATA', /one\.csv:2:2: column 'y': task 'a' has one class only/);
+    await refused(
+      'one-class',
+      { a: { train: one, dev: one, label: 'y' } },
+      'ERR_BAD_DATA',
+      /one\.csv:2:2: column 'y': task 'a' has one class only/,
+    );
     const none = file('none.csv', 'text,y\na,\nb,\n');
-    await refused('no-rows', { a: { train: none, dev: none, label: 'y' } }, 'ERR_BAD_DATA', /none\.csv: task 'a' has no training row with a 'y' label/);
+    await refused(
+      'no-rows',
+      { a: { train: none, dev: none, label: 'y' } },
+      'ERR_BAD_DATA',
+      /none\.csv: task 'a' has no training row with a 'y' label/,
+    );
     const unseen = file('unseen.csv', 'text,colour\na,purple\n');
-    await refused('unseen', { a: { train: g, dev: unseen, label: 'colour' } }, 'ERR_BAD_DATA', /unseen\.csv:2:2: column 'colour': class "purple" does not occur in the training rows/);
+    await refused(
+      'unseen',
+      { a: { train: g, dev: unseen, label: 'colour' } },
+      'ERR_BAD_DATA',
+      /unseen\.csv:2:2: column 'colour': class "purple" does not occur in the training rows/,
+    );
   });
 
   it('config mistakes name the field', () => {
-    const parse = (tasks: object, data: object = {}) => () => parseRunConfig({ ...config(tasks), data: { ...config(tasks).data, ...data } });
+    const parse =
+      (tasks: object, data: object = {}) =>
+      () =>
+        parseRunConfig({ ...config(tasks), data: { ...config(tasks).data, ...data } });
     expect(parse({ a: { train: 'x.csv', label: 'y' } })).toThrow(/config\.data\.tasks\.a\.dev: is required: a dev file, or split\.dev/);
-    expect(parse({ a: { train: 'x.csv', label: 'y', split: { dev: 0.6, test: 0.5 } } })).toThrow(/config\.data\.tasks\.a\.split: dev and test together/);
-    expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }, { tokenizer: undefined })).toThrow(/config\.data\.tokenizer: is required/);
+    expect(parse({ a: { train: 'x.csv', label: 'y', split: { dev: 0.6, test: 0.5 } } })).toThrow(
+      /config\.data\.tasks\.a\.split: dev and test together/,
+    );
+    expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }, { tokenizer: undefined })).toThrow(
+      /config\.data\.tokenizer: is required/,
+    );
     expect(parse({ a: { train: 'x.csv', dev: 'y.csv', label: 'y', kind: 'ranking' } })).toThrow(/config\.data\.tasks\.a\.kind/);
     // One name per concept: the run config's decoder layers are the API's, per head kind.
-    const withModel = (m: object) => () => parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model_, ...m } });
+    const withModel = (m: object) => () =>
+      parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model_, ...m } });
     expect(withModel({ headLayers: 1 })).toThrow(/config\.model\.headLayers: was renamed: write "decoderLayers": \{ "classification": 1/);
     expect(withModel({ decoderLayers: 2 })).toThrow(/config\.model\.decoderLayers: is one number per head kind now.*\{ "sequence": 2 \}/);
-    expect(parseRunConfig({ ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }), model: { ...model_, decoderLayers: { classification: 1 } } }).model.decoderLayers).toEqual({ classification: 1 });
+    expect(
+      parseRunConfig({
+        ...config({ a: { train: 'x.csv', dev: 'y.csv', label: 'y' } }),
+        model: { ...model_, decoderLayers: { classification: 1 } },
+      }).model.decoderLayers,
+    ).toEqual({ classification: 1 });
   });
 });

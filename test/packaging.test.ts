@@ -3,7 +3,18 @@
 // what is shipped, and how to build from source. Each case runs scripts/install.mjs (or the loader)
 // in a child process with the compiler hidden, against a throwaway copy of the package's scripts.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -38,7 +49,8 @@ function fakePackage(files: string[], options: { checkout?: boolean } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mtl-pkg-'));
   cpSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
   mkdirSync(path.join(dir, 'scripts'));
-  for (const script of ['install.mjs', 'find-libtorch.cjs', 'prebuilds.cjs']) cpSync(path.join(root, 'scripts', script), path.join(dir, 'scripts', script));
+  for (const script of ['install.mjs', 'find-libtorch.cjs', 'prebuilds.cjs'])
+    cpSync(path.join(root, 'scripts', script), path.join(dir, 'scripts', script));
   const platformDir = path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`);
   mkdirSync(platformDir, { recursive: true });
   for (const file of files) copyFileSync(addon, path.join(platformDir, file));
@@ -48,7 +60,10 @@ function fakePackage(files: string[], options: { checkout?: boolean } = {}) {
 
 function install(dir: string, env: Record<string, string>) {
   return spawnSync(process.execPath, [path.join(dir, 'scripts', 'install.mjs')], {
-    cwd: dir, env: { ...process.env, ...knownTorch, ...noCompiler, ...env }, encoding: 'utf8', timeout: 120_000,
+    cwd: dir,
+    env: { ...process.env, ...knownTorch, ...noCompiler, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
   });
 }
 
@@ -58,7 +73,12 @@ describe('prebuild tags', () => {
     expect(found.abiFrom).toBeTruthy();
     expect(prebuilds.prebuildName(found)).toBe(fitting);
     expect(prebuilds.parseName('mtl_torch.napi8-torch2.4.1-cxx11abi0-cuda12.1.node')).toEqual({
-      napi: 8, version: '2.4.1', abi: 0, cuda: true, cudaVersion: '12.1', tag: 'napi8-torch2.4.1-cxx11abi0-cuda12.1',
+      napi: 8,
+      version: '2.4.1',
+      abi: 0,
+      cuda: true,
+      cudaVersion: '12.1',
+      tag: 'napi8-torch2.4.1-cxx11abi0-cuda12.1',
     });
     expect(prebuilds.parseName('mtl_torch.napi.torch1.13.0-cpu.node')).toBeNull();
   });
@@ -67,10 +87,13 @@ describe('prebuild tags', () => {
     const cuda = { version: '2.4.1', abi: 0, cuda: true, cudaVersion: '12.1' };
     const parse = (tag: string) => prebuilds.parseName(`mtl_torch.${tag}.node`);
     expect(prebuilds.mismatches(parse('napi8-torch2.4.1-cxx11abi0-cuda12.1'), cuda, 9)).toEqual([]);
-    expect(prebuilds.mismatches(parse('napi8-torch2.4.1-cxx11abi0-cuda11.8'), cuda, 9)).toEqual(['built for CUDA 11.8, libtorch has CUDA 12.1']);
+    expect(prebuilds.mismatches(parse('napi8-torch2.4.1-cxx11abi0-cuda11.8'), cuda, 9)).toEqual([
+      'built for CUDA 11.8, libtorch has CUDA 12.1',
+    ]);
     expect(prebuilds.mismatches(parse('napi8-torch2.4.1-cxx11abi0-cpu'), cuda, 9)).toEqual(['built for CPU libtorch, found CUDA']);
     expect(prebuilds.mismatches(parse('napi8-torch2.4.0-cxx11abi1-cuda12.1'), cuda, 9)).toEqual([
-      'built for libtorch 2.4.0, found 2.4.1', 'built with _GLIBCXX_USE_CXX11_ABI=1, libtorch has 0',
+      'built for libtorch 2.4.0, found 2.4.1',
+      'built with _GLIBCXX_USE_CXX11_ABI=1, libtorch has 0',
     ]);
     expect(prebuilds.mismatches(parse('napi10-torch2.4.1-cxx11abi0-cuda12.1'), cuda, 9)).toEqual(['needs N-API 10, this Node has 9']);
     // A CUDA libtorch whose CUDA version is unknown fits no CUDA prebuild.
@@ -84,9 +107,13 @@ describe('install', () => {
     const result = install(dir, {});
     expect(result.status).toBe(1);
     expect(result.stdout).toContain(`skipping prebuild ${foreign.version}: built for libtorch ${otherVersion}, found ${found.version}`);
-    expect(result.stdout).toContain(`skipping prebuild ${foreign.abi}: built with _GLIBCXX_USE_CXX11_ABI=${1 - found.abi}, libtorch has ${found.abi}`);
+    expect(result.stdout).toContain(
+      `skipping prebuild ${foreign.abi}: built with _GLIBCXX_USE_CXX11_ABI=${1 - found.abi}, libtorch has ${found.abi}`,
+    );
     // The error names the libtorch found, the tags shipped, and the one command that builds from source.
-    expect(result.stderr).toContain('no prebuilt addon fits the libtorch found, and it cannot be built here: missing cmake and a C++ compiler (CXX=/bin/false does not run)');
+    expect(result.stderr).toContain(
+      'no prebuilt addon fits the libtorch found, and it cannot be built here: missing cmake and a C++ compiler (CXX=/bin/false does not run)',
+    );
     expect(result.stderr).toContain(`libtorch found: libtorch ${found.version}, C++11 ABI ${found.abi}`);
     expect(result.stderr).toContain(`tag ${found.tag}`);
     expect(result.stderr).toContain(`napi${napi}-torch${otherVersion}-cxx11abi${found.abi}-${flavour}: built for libtorch ${otherVersion}`);
@@ -124,7 +151,9 @@ describe('install', () => {
     expect(result.stderr).toContain('PyTorch and system folders: not searched (MTL_TORCH_ONLY_ENV=1)');
     expect(result.stderr).toContain('apt-get install libtorch-dev libopenblas0-openmp');
     expect(result.stderr).toContain('pip install torch');
-    expect(result.stderr).toContain(`prebuilds shipped in ${path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`)}: napi${napi}-${found.tag}`);
+    expect(result.stderr).toContain(
+      `prebuilds shipped in ${path.join(dir, 'prebuilds', `${process.platform}-${process.arch}`)}: napi${napi}-${found.tag}`,
+    );
   });
 });
 
@@ -134,7 +163,9 @@ describe('loader', () => {
   afterAll(() => withoutBuild.remove());
   function load(prebuildsDir: string, env: Record<string, string> = {}) {
     return spawnSync(tsx, ['-e', "import * as mt from './lib/index.ts'; console.log(JSON.stringify(mt.tensor([1, 2]).add(1).toArray()))"], {
-      cwd: withoutBuild.dir, encoding: 'utf8', timeout: 60_000,
+      cwd: withoutBuild.dir,
+      encoding: 'utf8',
+      timeout: 60_000,
       env: { ...process.env, ...knownTorch, MTL_TORCH_PREBUILDS: prebuildsDir, ...env },
     });
   }
@@ -167,7 +198,7 @@ describe('loader', () => {
   });
 });
 
-describe('libtorch link (the prebuilds\' RUNPATH $ORIGIN/libtorch)', () => {
+describe("libtorch link (the prebuilds' RUNPATH $ORIGIN/libtorch)", () => {
   it('points at a libtorch outside the system folders and is removed for a system one', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-link-'));
     const link = path.join(dir, 'libtorch');

@@ -23,7 +23,10 @@ describe('mt.loadRun on a phonetics run', () => {
       data: { source: 'phonetics', tasks: ['g2p', 'syllables', 'gender'], trainLimit: 2000, evalLimit: 40 },
       model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.5 }, decoderLayers: { sequence: 1 } },
       trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
-      steps: 30, evalEvery: 15, keepBest: { metric: 'syllables.accuracy' }, threads: 1,
+      steps: 30,
+      evalEvery: 15,
+      keepBest: { metric: 'syllables.accuracy' },
+      threads: 1,
     };
     const file = path.join(base, 'config.json');
     writeFileSync(file, JSON.stringify(config));
@@ -32,7 +35,11 @@ describe('mt.loadRun on a phonetics run', () => {
 
   it('describes the run: tasks with their labels, inputs, sizes', async () => {
     const run = await mt.loadRun(dir);
-    expect(run.tasks.map((t) => [t.name, t.kind])).toEqual([['g2p', 'sequence'], ['syllables', 'classification'], ['gender', 'classification']]);
+    expect(run.tasks.map((t) => [t.name, t.kind])).toEqual([
+      ['g2p', 'sequence'],
+      ['syllables', 'classification'],
+      ['gender', 'classification'],
+    ]);
     expect(run.tasks[2]!.labels).toEqual(['female', 'male']);
     expect(run.tasks.every((t) => t.inputFields.join() === 'text')).toBe(true);
     expect(run.metadata.source).toBe('phonetics');
@@ -45,7 +52,9 @@ describe('mt.loadRun on a phonetics run', () => {
   it('answers every task from one call, the same on every call, and leaves the event loop free', async () => {
     const run = await mt.loadRun(dir);
     let ticks = 0;
-    const timer = setInterval(() => { ticks++; }, 0);
+    const timer = setInterval(() => {
+      ticks++;
+    }, 0);
     const first = await run.predict(WORDS, { topK: 2 });
     clearInterval(timer);
     expect(ticks).toBeGreaterThan(0);
@@ -85,15 +94,25 @@ describe('mt.loadRun on a phonetics run', () => {
     model.eval();
     const encoded = WORDS.map((w) => tasks.encode({ text: w }));
     const width = Math.max(...encoded.map((e) => e.ids.length));
-    const inputIds = mt.tensor(encoded.map((e) => [...e.ids, ...Array(width - e.ids.length).fill(tasks.input.padId)]), { dtype: 'int64' });
-    const lengths = mt.tensor(encoded.map((e) => e.ids.length), { dtype: 'int64' });
+    const inputIds = mt.tensor(
+      encoded.map((e) => [...e.ids, ...Array(width - e.ids.length).fill(tasks.input.padId)]),
+      { dtype: 'int64' },
+    );
+    const lengths = mt.tensor(
+      encoded.map((e) => e.ids.length),
+      { dtype: 'int64' },
+    );
     const gender = model.predict('gender', { inputIds, lengths }).toArray() as number[];
     expect(rows.map((r) => (r.gender as mt.ClassificationPrediction).label)).toEqual(gender.map((c) => ['female', 'male'][c]));
     const syllables = model.predict('syllables', { inputIds, lengths }).toArray() as number[];
-    expect(rows.map((r) => (r.syllables as mt.ClassificationPrediction).label)).toEqual(syllables.map((c) => `${c} syllable${c === 1 ? '' : 's'}`));
+    expect(rows.map((r) => (r.syllables as mt.ClassificationPrediction).label)).toEqual(
+      syllables.map((c) => `${c} syllable${c === 1 ? '' : 's'}`),
+    );
     const generated = model.generate('g2p', { inputIds, lengths }, { beamSize: 3 });
     const g2p = tasks.tasks.find((t) => t.name === 'g2p')!;
-    expect(rows.map((r) => (r.g2p as mt.SequencePrediction).text)).toEqual((generated.sequences.toArray() as number[][]).map((ids) => g2p.describe(ids)));
+    expect(rows.map((r) => (r.g2p as mt.SequencePrediction).text)).toEqual(
+      (generated.sequences.toArray() as number[][]).map((ids) => g2p.describe(ids)),
+    );
     const scores = generated.scores.toArray() as number[];
     rows.forEach((r, i) => expect((r.g2p as mt.SequencePrediction).score).toBeCloseTo(scores[i]!, 5));
     // predictTasks: one encoder pass for the three tasks, eval mode inside, the caller's mode kept.
@@ -117,15 +136,24 @@ describe('mt.loadRun on a phonetics run', () => {
     writeFileSync(csv, 'text\n' + WORDS.map((w) => `"${w}"`).join('\n') + '\n');
     for (const input of [jsonl, csv]) {
       const output = path.join(base, `out-${path.extname(input).slice(1)}.jsonl`);
-      const result = spawnSync(tsx, [cli, 'predict', dir, '--input', input, '--output', output, '--top-k', '3'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+      const result = spawnSync(tsx, [cli, 'predict', dir, '--input', input, '--output', output, '--top-k', '3'], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(result.status, result.stderr).toBe(0);
-      const lines = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const lines = readFileSync(output, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.text)).toEqual(WORDS);
       expect(lines.map((l) => l.predictions)).toEqual(expected);
     }
     const one = spawnSync(tsx, [cli, 'predict', dir, 'gender', ...WORDS], { cwd: root, encoding: 'utf8', timeout: 120_000 });
     expect(one.status, one.stderr).toBe(0);
-    expect(one.stdout.trim().split('\n')).toEqual(WORDS.map((w, i) => `${w}\t${(expected[i]!.gender as mt.ClassificationPrediction).label}`));
+    expect(one.stdout.trim().split('\n')).toEqual(
+      WORDS.map((w, i) => `${w}\t${(expected[i]!.gender as mt.ClassificationPrediction).label}`),
+    );
   }, 240_000);
 
   it('loads at bf16 and int8: the same labels as fp32 here, probabilities within 0.05', async () => {
@@ -145,12 +173,14 @@ describe('mt.loadRun on a phonetics run', () => {
     }
   });
 
-  it('batches by length over many inputs and answers in the callers\' order', async () => {
+  it("batches by length over many inputs and answers in the callers' order", async () => {
     const run = await mt.loadRun(dir);
     const many = Array.from({ length: 40 }, (_, i) => WORDS[i % WORDS.length]!.repeat(1 + (i % 3)));
     const together = await run.predict(many, { tasks: ['gender'], batchSize: 8 });
     const alone = await Promise.all(many.map((w) => run.predict([w], { tasks: ['gender'] })));
-    together.forEach((row, i) => expect((row.gender as mt.ClassificationPrediction).label, many[i]).toBe((alone[i]![0]!.gender as mt.ClassificationPrediction).label));
+    together.forEach((row, i) =>
+      expect((row.gender as mt.ClassificationPrediction).label, many[i]).toBe((alone[i]![0]!.gender as mt.ClassificationPrediction).label),
+    );
   });
 
   it('refuses what it cannot answer, with the field named', async () => {
@@ -162,7 +192,7 @@ describe('mt.loadRun on a phonetics run', () => {
     await refused(run.predict([42 as never]), 'ERR_INVALID_ARG', "'inputs[0]' must be a text");
     await refused(run.predict([{ text: 'a', pair: 'b' }]), 'ERR_INVALID_ARG', "'inputs[0].pair' is given");
     await refused(run.predict([{ text: 'a', extra: 1 } as never]), 'ERR_INVALID_ARG', "unknown field 'extra'");
-    await refused(run.predict(['a'], { tasks: ['nope'] }), 'ERR_INVALID_ARG', "'options.tasks[0]' = \"nope\" is not a task");
+    await refused(run.predict(['a'], { tasks: ['nope'] }), 'ERR_INVALID_ARG', '\'options.tasks[0]\' = "nope" is not a task');
     await refused(run.predict(['a'], { topK: 0 }), 'ERR_INVALID_ARG', 'topK');
     await refused(run.predict(['a'], { colour: 1 } as never), 'ERR_INVALID_ARG', 'colour');
     await refused(mt.loadRun(dir, { precision: 'fp16' as never }), 'ERR_INVALID_ARG', 'loadRun.options.precision');
@@ -176,9 +206,18 @@ describe('mt.loadRun on a GLUE run (sentence pairs)', () => {
   it('answers pair tasks and single-text tasks from one call; refuses a pair for single-text tasks', async () => {
     const base = mkdtempSync(path.join(tmpdir(), 'mtl-predictor-glue-'));
     const config = {
-      data: { source: 'glue', dir: path.join(root, 'test/fixtures/glue'), tasks: ['rte', 'stsb', 'sst2'], tokenizer: path.join(root, 'test/fixtures/tokenizers/vocab.txt'), maxLength: 32 },
+      data: {
+        source: 'glue',
+        dir: path.join(root, 'test/fixtures/glue'),
+        tasks: ['rte', 'stsb', 'sst2'],
+        tokenizer: path.join(root, 'test/fixtures/tokenizers/vocab.txt'),
+        maxLength: 32,
+      },
       model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 } },
-      trainer: { batchSize: 8, seed: 0 }, steps: 4, evalEvery: 4, threads: 1,
+      trainer: { batchSize: 8, seed: 0 },
+      steps: 4,
+      evalEvery: 4,
+      threads: 1,
     };
     const file = path.join(base, 'config.json');
     writeFileSync(file, JSON.stringify(config));
@@ -186,11 +225,18 @@ describe('mt.loadRun on a GLUE run (sentence pairs)', () => {
     await trainRun(file, dir);
     const run = await mt.loadRun(dir);
     expect(run.metadata.weights).toBe('final');
-    expect(Object.fromEntries(run.tasks.map((t) => [t.name, t.inputFields]))).toEqual({ rte: ['text', 'pair'], stsb: ['text', 'pair'], sst2: ['text'] });
+    expect(Object.fromEntries(run.tasks.map((t) => [t.name, t.inputFields]))).toEqual({
+      rte: ['text', 'pair'],
+      stsb: ['text', 'pair'],
+      sst2: ['text'],
+    });
     const [row] = await run.predict([{ text: 'A man is playing a guitar.', pair: 'A person plays music.' }]);
     expect(['entailment', 'not_entailment']).toContain((row!.rte as mt.ClassificationPrediction).label);
     expect(Number.isFinite((row!.stsb as mt.RegressionPrediction).value)).toBe(true);
     expect(['0', '1']).toContain((row!.sst2 as mt.ClassificationPrediction).label);
-    await expect(run.predict([{ text: 'a', pair: 'b' }], { tasks: ['sst2'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining("'inputs[0].pair' is given") });
+    await expect(run.predict([{ text: 'a', pair: 'b' }], { tasks: ['sst2'] })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining("'inputs[0].pair' is given"),
+    });
   }, 300_000);
 });

@@ -22,15 +22,24 @@ function inputs(seed: number): mt.ModelInputs {
   mt.manualSeed(seed);
   const ids = mt.randint(3, 30, [LENGTHS.length, L]).dataSync() as BigInt64Array;
   return {
-    inputIds: mt.tensor(LENGTHS.map((n, b) => Array.from({ length: L }, (_, i) => (i < n ? Number(ids[b * L + i]) : 0))), { dtype: 'int64' }),
+    inputIds: mt.tensor(
+      LENGTHS.map((n, b) => Array.from({ length: L }, (_, i) => (i < n ? Number(ids[b * L + i]) : 0))),
+      { dtype: 'int64' },
+    ),
     lengths: mt.tensor(LENGTHS, { dtype: 'int64' }),
-    tokenTypeIds: mt.tensor(LENGTHS.map((n) => Array.from({ length: L }, (_, i) => (i >= 3 && i < n ? 1 : 0))), { dtype: 'int64' }),
+    tokenTypeIds: mt.tensor(
+      LENGTHS.map((n) => Array.from({ length: L }, (_, i) => (i >= 3 && i < n ? 1 : 0))),
+      { dtype: 'int64' },
+    ),
   };
 }
 const targets = () => ({
   topic: mt.tensor([2, 0, 1], { dtype: 'int64' }),
   score: mt.tensor([0.5, -1, 2]),
-  pos: mt.tensor(LENGTHS.map((n, b) => Array.from({ length: L }, (_, i) => (i < n ? (i + b) % 4 : -100))), { dtype: 'int64' }),
+  pos: mt.tensor(
+    LENGTHS.map((n, b) => Array.from({ length: L }, (_, i) => (i < n ? (i + b) % 4 : -100))),
+    { dtype: 'int64' },
+  ),
 });
 const heads = (pooling: 'mean' | 'pretrained' = 'pretrained') => ({
   topic: mt.tasks.classification({ classes: 3, pooling }),
@@ -61,17 +70,34 @@ beforeAll(() => {
   let seed = 30;
   for (const [name, sharing] of Object.entries(SCHEMES)) {
     const model = build(sharing, name === 'fullyShared' ? 'mean' : 'pretrained');
-    randomizeWeights(model, seed);  // every part takes part, adapters' zero up-projections included
+    randomizeWeights(model, seed); // every part takes part, adapters' zero up-projections included
     const dir = path.join(tmp.dir, `parity-${name}`);
     void model.save(dir);
     const x = inputs(seed);
     const t = targets();
-    mt.save(path.join(dir, 'inputs.safetensors'), { ...x, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`targets.${k}`, v])) } as Record<string, mt.Tensor>);
+    mt.save(path.join(dir, 'inputs.safetensors'), {
+      ...x,
+      ...Object.fromEntries(Object.entries(t).map(([k, v]) => [`targets.${k}`, v])),
+    } as Record<string, mt.Tensor>);
     const results = model.forwardMany(x, t);
-    Object.values(results).map((r) => r.loss!).reduce((a, b) => a.add(b)).backward();
+    Object.values(results)
+      .map((r) => r.loss!)
+      .reduce((a, b) => a.add(b))
+      .backward();
     const named = model.namedParameters();
-    parity.push({ name, results, grads: new Map(named.map(([n, p]) => [n, p.grad])), frozen: new Set(named.filter(([, p]) => !p.requiresGrad).map(([n]) => n)) });
-    jobs.push({ model: dir, inputs: path.join(dir, 'inputs.safetensors'), output: path.join(dir, 'twin.safetensors'), tasks: Object.keys(t), grads: true });
+    parity.push({
+      name,
+      results,
+      grads: new Map(named.map(([n, p]) => [n, p.grad])),
+      frozen: new Set(named.filter(([, p]) => !p.requiresGrad).map(([n]) => n)),
+    });
+    jobs.push({
+      model: dir,
+      inputs: path.join(dir, 'inputs.safetensors'),
+      output: path.join(dir, 'twin.safetensors'),
+      tasks: Object.keys(t),
+      grads: true,
+    });
     seed++;
   }
   twin = runTwin(jobs, tmp.dir);
@@ -90,7 +116,8 @@ describe('a pretrained encoder under every sharing scheme', () => {
       expect(maxDiff(sd['embedding.token.weight']!, word), name).toBe(0);
       if (name === 'layerwise') {
         expect(Object.keys(sd).some((k) => k.startsWith('encoder.layers.1.'))).toBe(false);
-        for (const task of ['topic', 'score', 'pos']) expect(maxDiff(sd[`layerwise.${task}.layers.0.linear1.weight`]!, layer1), task).toBe(0);
+        for (const task of ['topic', 'score', 'pos'])
+          expect(maxDiff(sd[`layerwise.${task}.layers.0.linear1.weight`]!, layer1), task).toBe(0);
       } else {
         expect(maxDiff(sd['encoder.layers.1.linear1.weight']!, layer1), name).toBe(0);
       }
@@ -133,11 +160,15 @@ describe('a pretrained encoder under every sharing scheme', () => {
       const snapshot = () => Object.fromEntries(Object.entries(model.stateDict()).map(([k, v]) => [k, v.clone()]));
       const before = snapshot();
       const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 1e-2 }), batchSize: 3 });
-      const data = mt.data.Dataset.fromExamples([0, 1, 2].map((i) => ({ inputIds: [2, 5 + i, 7, 3], tokenTypeIds: [0, 0, 1, 1], target: i })),
-        { targetKind: 'classification', padId: 0, vocabSize: 30 });
+      const data = mt.data.Dataset.fromExamples(
+        [0, 1, 2].map((i) => ({ inputIds: [2, 5 + i, 7, 3], tokenTypeIds: [0, 0, 1, 1], target: i })),
+        { targetKind: 'classification', padId: 0, vocabSize: 30 },
+      );
       await trainer.fit({ topic: data }, { steps: 2 });
       const after = snapshot();
-      expect(maxDiff(after['encoder.layers.0.self_attn.in_proj_weight']!, before['encoder.layers.0.self_attn.in_proj_weight']!), kind).toBe(0);
+      expect(maxDiff(after['encoder.layers.0.self_attn.in_proj_weight']!, before['encoder.layers.0.self_attn.in_proj_weight']!), kind).toBe(
+        0,
+      );
       expect(maxDiff(after['embedding.token_type.weight']!, before['embedding.token_type.weight']!), kind).toBe(0);
       expect(maxDiff(after['tasks.topic.out.weight']!, before['tasks.topic.out.weight']!), kind).toBeGreaterThan(0);
     }
@@ -147,16 +178,26 @@ describe('a pretrained encoder under every sharing scheme', () => {
 describe('export and adapters', () => {
   it('a fine-tuned encoder exports as a Hugging Face directory the reference loads with the same outputs', async () => {
     const model = build(mt.sharing.sharedEncoder());
-    randomizeWeights(model, 77, 0.2);  // stands for fine-tuning: every weight differs from the checkpoint
+    randomizeWeights(model, 77, 0.2); // stands for fine-tuning: every weight differs from the checkpoint
     model.eval();
     const out = path.join(tmp.dir, 'exported');
     await model.savePretrained(out);
     expect(existsSync(path.join(out, 'vocab.txt'))).toBe(true);
-    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'bert', num_hidden_layers: 2, hidden_size: 16 });
+    expect(JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'))).toMatchObject({
+      model_type: 'bert',
+      num_hidden_layers: 2,
+      hidden_size: 16,
+    });
     const x = inputs(5);
-    const mask = mt.tensor(LENGTHS.map((n) => Array.from({ length: L }, (_, i) => (i < n ? 1 : 0))), { dtype: 'int64' });
+    const mask = mt.tensor(
+      LENGTHS.map((n) => Array.from({ length: L }, (_, i) => (i < n ? 1 : 0))),
+      { dtype: 'int64' },
+    );
     mt.save(path.join(out, 'inputs.safetensors'), { inputIds: x.inputIds!, attentionMask: mask, tokenTypeIds: x.tokenTypeIds! });
-    const [ref] = runReference([{ dir: out, inputs: path.join(out, 'inputs.safetensors'), output: path.join(tmp.dir, 'exported-ref.safetensors') }], tmp.dir);
+    const [ref] = runReference(
+      [{ dir: out, inputs: path.join(out, 'inputs.safetensors'), output: path.join(tmp.dir, 'exported-ref.safetensors') }],
+      tmp.dir,
+    );
     const ours = mt.noGrad(() => model.encode(x));
     expectClose(ours.hidden, ref!.hidden, 1e-5, 'exported hidden');
     expectClose(ours.pooled, ref!.pooled, 1e-5, 'exported pooled');
@@ -176,15 +217,23 @@ describe('export and adapters', () => {
     const exported = mt.load(path.join(out, 'model.safetensors'));
     const sd = model.stateDict();
     expect(maxDiff(exported['encoder.layer.1.intermediate.dense.weight']!, sd['layerwise.pos.layers.0.linear1.weight']!)).toBe(0);
-    expect(maxDiff(exported['encoder.layer.0.attention.self.key.weight']!, sd['encoder.layers.0.self_attn.in_proj_weight']!.chunk(3, 0)[1]!)).toBe(0);
+    expect(
+      maxDiff(exported['encoder.layer.0.attention.self.key.weight']!, sd['encoder.layers.0.self_attn.in_proj_weight']!.chunk(3, 0)[1]!),
+    ).toBe(0);
   });
 
   it('schemes whose parts a BERT cannot hold are refused unless the backbone alone is asked for', async () => {
     const model = build(SCHEMES.adapters!);
     await expect(model.savePretrained(path.join(tmp.dir, 'ad'))).rejects.toThrow(/pass \{ backbone: true \}/);
     await model.savePretrained(path.join(tmp.dir, 'ad'), { backbone: true });
-    await expect(model.savePretrained(path.join(tmp.dir, 'ad'), { task: 'topic', backbone: true })).rejects.toThrow(/'task' selects a layerwise task's own layers/);
-    const scratch = mt.multitask({ input: { vocabSize: 10, maxLength: 8 }, encoder: { numLayers: 1, dModel: 8, nhead: 2 }, tasks: { t: mt.tasks.regression() } });
+    await expect(model.savePretrained(path.join(tmp.dir, 'ad'), { task: 'topic', backbone: true })).rejects.toThrow(
+      /'task' selects a layerwise task's own layers/,
+    );
+    const scratch = mt.multitask({
+      input: { vocabSize: 10, maxLength: 8 },
+      encoder: { numLayers: 1, dModel: 8, nhead: 2 },
+      tasks: { t: mt.tasks.regression() },
+    });
     await expect(scratch.savePretrained(path.join(tmp.dir, 'x'))).rejects.toThrow(/not built from a pretrained encoder/);
   });
 
@@ -198,8 +247,15 @@ describe('export and adapters', () => {
       const saved = mt.load(file);
       expect(Object.keys(saved).every((k) => k.startsWith('sharing.') || k.startsWith('head.'))).toBe(true);
       // A model with the trained backbone but without the task gets it back from the file, under a new name.
-      const fresh = mt.multitask({ encoder: mt.pretrained.encoder(BERT, { dropout: 0 }), sharing: SCHEMES[kind]!, tasks: { pos: mt.tasks.tagging({ classes: 4 }) } });
-      fresh.loadStateDict(Object.fromEntries(Object.entries(trained.stateDict()).filter(([k]) => fresh.partParameterNames('backbone').includes(k))), { strict: false });
+      const fresh = mt.multitask({
+        encoder: mt.pretrained.encoder(BERT, { dropout: 0 }),
+        sharing: SCHEMES[kind]!,
+        tasks: { pos: mt.tasks.tagging({ classes: 4 }) },
+      });
+      fresh.loadStateDict(
+        Object.fromEntries(Object.entries(trained.stateDict()).filter(([k]) => fresh.partParameterNames('backbone').includes(k))),
+        { strict: false },
+      );
       fresh.loadAdapter(file, { task: 'sentiment' });
       fresh.eval();
       const x = inputs(9);

@@ -18,7 +18,11 @@ const BPE_FIXTURE = fileURLToPath(new URL('./fixtures/tokenizers/bpe-tokenizer.j
 const tmp = tempDir('mtl-pretrained-tok-');
 afterAll(() => tmp.remove());
 
-interface Encoded { input_ids: number[][]; token_type_ids: number[][]; attention_mask: number[][] }
+interface Encoded {
+  input_ids: number[][];
+  token_type_ids: number[][];
+  attention_mask: number[][];
+}
 
 function reference(cases: object[]): Encoded[] {
   const input = path.join(tmp.dir, `cases-${Math.random().toString(36).slice(2)}.json`);
@@ -50,8 +54,10 @@ function modelDir(name: string, files: Record<string, string>): string {
 /** What the model receives for these pairs through a data set: padded ids, token types, and the mask from lengths. */
 function throughDataset(tokenizer: mt.data.TextTokenizer, pairs: [string, string | null][], maxLength: number): Encoded {
   const encodings = pairs.map(([text, pair]) => tokenizer.encode(text, { ...(pair === null ? {} : { pair }), maxLength }));
-  const dataset = mt.data.Dataset.fromExamples(encodings.map((e) => ({ inputIds: e.ids, tokenTypeIds: e.tokenTypeIds })),
-    { targetKind: 'classification', padId: tokenizer.padId, vocabSize: tokenizer.vocabSize });
+  const dataset = mt.data.Dataset.fromExamples(
+    encodings.map((e) => ({ inputIds: e.ids, tokenTypeIds: e.tokenTypeIds })),
+    { targetKind: 'classification', padId: tokenizer.padId, vocabSize: tokenizer.vocabSize },
+  );
   const batch = dataset.batch(pairs.map((_, i) => i));
   const lengths = batch.lengths.toArray() as number[];
   const width = batch.inputIds.shape[1]!;
@@ -68,7 +74,10 @@ describe('pair encoding matches the reference tokenizers', () => {
 
   it('WordPiece from a vocab.txt (BERT uncased): ids, token types, attention mask', () => {
     const vocabFile = path.join(tmp.dir, 'vocab.txt');
-    writeFileSync(vocabFile, mt.data.SubwordTokenizer.trainWordPiece(corpus, { vocabSize: 300, minFrequency: 1 }).vocabulary().join('\n') + '\n');
+    writeFileSync(
+      vocabFile,
+      mt.data.SubwordTokenizer.trainWordPiece(corpus, { vocabSize: 300, minFrequency: 1 }).vocabulary().join('\n') + '\n',
+    );
     const tokenizer = mt.pretrained.tokenizer(modelDir('wordpiece', { 'vocab.txt': vocabFile }));
     for (const maxLength of [128, 16]) {
       const [expected] = reference([{ kind: 'wordpiece', file: vocabFile, lowercase: true, maxLength, pairs }]);
@@ -81,7 +90,10 @@ describe('pair encoding matches the reference tokenizers', () => {
     writeFileSync(trained, JSON.stringify(mt.data.SubwordTokenizer.trainBpe(corpus, { vocabSize: 200, minFrequency: 2 }).json));
     for (const file of [BPE_FIXTURE, trained]) {
       const tokenizer = mt.pretrained.tokenizer(modelDir(path.basename(file, '.json'), { 'tokenizer.json': file }));
-      const extra: [string, string | null][] = [['lowest newer', 'low new'], ['newest', null]];
+      const extra: [string, string | null][] = [
+        ['lowest newer', 'low new'],
+        ['newest', null],
+      ];
       const [expected] = reference([{ kind: 'bpe', file, maxLength: 24, pairs: [...pairs, ...extra] }]);
       expect(throughDataset(tokenizer, [...pairs, ...extra], 24)).toEqual(expected);
     }

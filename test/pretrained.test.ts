@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { expectClose, tempDir } from './support/multitask-twin.ts';
 import {
-  asCheckpointTensor, fixtureVocab, makeCheckpoints, ourName, runReference, smallConfig, type CheckpointSpec, type ReferenceJob,
+  asCheckpointTensor,
+  fixtureVocab,
+  makeCheckpoints,
+  ourName,
+  runReference,
+  smallConfig,
+  type CheckpointSpec,
+  type ReferenceJob,
 } from './support/hf-reference.ts';
 
 const FORWARD_TOL = 1e-5;
@@ -20,14 +27,66 @@ const GRAD_TOL = 1e-4;
 const tmp = tempDir('mtl-pretrained-');
 const dirOf = (name: string) => path.join(tmp.dir, name);
 
-interface Family { name: string; spec: CheckpointSpec; pad: number; types: boolean }
+interface Family {
+  name: string;
+  spec: CheckpointSpec;
+  pad: number;
+  types: boolean;
+}
 const FAMILIES: Family[] = [
-  { name: 'bert', pad: 0, types: true, spec: { dir: dirOf('bert'), config: smallConfig('bert'), prefix: 'bert.', extra: { 'classifier.weight': [3, 16], 'classifier.bias': [3] }, vocab: fixtureVocab() } },
-  { name: 'bert-base-layout', pad: 0, types: true, spec: { dir: dirOf('bert-base-layout'), config: smallConfig('bert', { hidden_act: 'relu', layer_norm_eps: 1e-6 }), prefix: '', seed: 3 } },
-  { name: 'roberta', pad: 1, types: false, spec: { dir: dirOf('roberta'), config: smallConfig('roberta'), prefix: 'roberta.', extra: { 'lm_head.bias': [30] }, seed: 4 } },
-  { name: 'xlm-roberta', pad: 1, types: false, spec: { dir: dirOf('xlm-roberta'), config: smallConfig('xlm-roberta'), prefix: '', pooler: false, seed: 5 } },
-  { name: 'electra', pad: 0, types: true, spec: { dir: dirOf('electra'), config: smallConfig('electra'), prefix: 'electra.', extra: { 'discriminator_predictions.dense.weight': [16, 16] }, seed: 6 } },
-  { name: 'distilbert', pad: 0, types: false, spec: { dir: dirOf('distilbert'), config: smallConfig('distilbert'), prefix: 'distilbert.', seed: 7 } },
+  {
+    name: 'bert',
+    pad: 0,
+    types: true,
+    spec: {
+      dir: dirOf('bert'),
+      config: smallConfig('bert'),
+      prefix: 'bert.',
+      extra: { 'classifier.weight': [3, 16], 'classifier.bias': [3] },
+      vocab: fixtureVocab(),
+    },
+  },
+  {
+    name: 'bert-base-layout',
+    pad: 0,
+    types: true,
+    spec: {
+      dir: dirOf('bert-base-layout'),
+      config: smallConfig('bert', { hidden_act: 'relu', layer_norm_eps: 1e-6 }),
+      prefix: '',
+      seed: 3,
+    },
+  },
+  {
+    name: 'roberta',
+    pad: 1,
+    types: false,
+    spec: { dir: dirOf('roberta'), config: smallConfig('roberta'), prefix: 'roberta.', extra: { 'lm_head.bias': [30] }, seed: 4 },
+  },
+  {
+    name: 'xlm-roberta',
+    pad: 1,
+    types: false,
+    spec: { dir: dirOf('xlm-roberta'), config: smallConfig('xlm-roberta'), prefix: '', pooler: false, seed: 5 },
+  },
+  {
+    name: 'electra',
+    pad: 0,
+    types: true,
+    spec: {
+      dir: dirOf('electra'),
+      config: smallConfig('electra'),
+      prefix: 'electra.',
+      extra: { 'discriminator_predictions.dense.weight': [16, 16] },
+      seed: 6,
+    },
+  },
+  {
+    name: 'distilbert',
+    pad: 0,
+    types: false,
+    spec: { dir: dirOf('distilbert'), config: smallConfig('distilbert'), prefix: 'distilbert.', seed: 7 },
+  },
 ];
 
 const LENGTHS = [7, 4, 2];
@@ -48,15 +107,25 @@ function inputsFor(family: Family, seed: number): mt.ModelInputs & { attentionMa
   };
 }
 
-interface Run { model: mt.MultiTaskModel; encoding: mt.Encoding; grads: Map<string, mt.Tensor | null> }
+interface Run {
+  model: mt.MultiTaskModel;
+  encoding: mt.Encoding;
+  grads: Map<string, mt.Tensor | null>;
+}
 const runs = new Map<string, Run>();
 let reference: Record<string, mt.Tensor>[] = [];
 
 beforeAll(() => {
-  makeCheckpoints(FAMILIES.map((f) => f.spec), tmp.dir);
+  makeCheckpoints(
+    FAMILIES.map((f) => f.spec),
+    tmp.dir,
+  );
   const jobs: ReferenceJob[] = [];
   FAMILIES.forEach((family, i) => {
-    const model = mt.multitask({ encoder: mt.pretrained.encoder(family.spec.dir), tasks: { topic: mt.tasks.classification({ classes: 3 }) } });
+    const model = mt.multitask({
+      encoder: mt.pretrained.encoder(family.spec.dir),
+      tasks: { topic: mt.tasks.classification({ classes: 3 }) },
+    });
     model.eval();
     const { attentionMask, ...inputs } = inputsFor(family, 10 + i);
     const encoding = model.encode(inputs);
@@ -68,7 +137,13 @@ beforeAll(() => {
     loss.backward();
     runs.set(family.name, { model, encoding, grads: new Map(model.namedParameters().map(([n, p]) => [n, p.grad])) });
     const inputFile = path.join(family.spec.dir, 'inputs.safetensors');
-    mt.save(inputFile, { inputIds: inputs.inputIds!, attentionMask, wHidden, wPooled, ...(inputs.tokenTypeIds ? { tokenTypeIds: inputs.tokenTypeIds } : {}) });
+    mt.save(inputFile, {
+      inputIds: inputs.inputIds!,
+      attentionMask,
+      wHidden,
+      wPooled,
+      ...(inputs.tokenTypeIds ? { tokenTypeIds: inputs.tokenTypeIds } : {}),
+    });
     jobs.push({ dir: family.spec.dir, inputs: inputFile, output: path.join(family.spec.dir, 'reference.safetensors'), grads: true });
   });
   reference = runReference(jobs, tmp.dir);
@@ -119,7 +194,15 @@ describe('BERT-family checkpoints vs the PyTorch reference', () => {
 
   it("the config keeps the checkpoint's architecture; the heads start fresh", () => {
     const model = runs.get('electra')!.model;
-    expect(model.config.encoder).toMatchObject({ dModel: 16, embeddingSize: 8, positions: 'learned', typeVocabSize: 2, embeddingNorm: true, activationDropout: 0, layerNormEps: 1e-12 });
+    expect(model.config.encoder).toMatchObject({
+      dModel: 16,
+      embeddingSize: 8,
+      positions: 'learned',
+      typeVocabSize: 2,
+      embeddingNorm: true,
+      activationDropout: 0,
+      layerNormEps: 1e-12,
+    });
     expect(model.config.input).toEqual({ vocabSize: 30, maxLength: 24, padId: 0, features: 0 });
     expect(model.config.pretrained?.modelType).toBe('electra');
     expect(runs.get('roberta')!.model.config.encoder).toMatchObject({ positionOffset: 2, typeVocabSize: 1, pooler: true });
@@ -127,14 +210,18 @@ describe('BERT-family checkpoints vs the PyTorch reference', () => {
   });
 
   it('layers: k keeps the first k layers', () => {
-    const model = mt.multitask({ encoder: mt.pretrained.encoder(FAMILIES[0]!.spec.dir, { layers: 1 }), tasks: { t: mt.tasks.regression() } });
+    const model = mt.multitask({
+      encoder: mt.pretrained.encoder(FAMILIES[0]!.spec.dir, { layers: 1 }),
+      tasks: { t: mt.tasks.regression() },
+    });
     expect(model.config.encoder.numLayers).toBe(1);
     const full = runs.get('bert')!.model.stateDict();
     const kept = model.stateDict();
     expect(Object.keys(kept).some((k) => k.startsWith('encoder.layers.1.'))).toBe(false);
     expect(kept['encoder.layers.0.linear1.weight']!.sub(full['encoder.layers.0.linear1.weight']!).abs().max().item()).toBe(0);
-    expect(() => mt.multitask({ encoder: mt.pretrained.encoder(FAMILIES[0]!.spec.dir, { layers: 3 }), tasks: { t: mt.tasks.regression() } }))
-      .toThrow(/layers: \(3\) exceeds the checkpoint's 2 layers/);
+    expect(() =>
+      mt.multitask({ encoder: mt.pretrained.encoder(FAMILIES[0]!.spec.dir, { layers: 3 }), tasks: { t: mt.tasks.regression() } }),
+    ).toThrow(/layers: \(3\) exceeds the checkpoint's 2 layers/);
   });
 
   it('a saved fine-tuned model loads without its source directory', async () => {
@@ -187,36 +274,77 @@ describe('bad checkpoints are refused with a clear error', () => {
   });
 
   it('an unknown model_type', () => {
-    const dir = variant('gpt2', (d) => editConfig(d, (c) => { c.model_type = 'gpt2'; }));
+    const dir = variant('gpt2', (d) =>
+      editConfig(d, (c) => {
+        c.model_type = 'gpt2';
+      }),
+    );
     const error = refusal(build(dir));
     expect(error.code).toBe('ERR_BAD_CHECKPOINT');
     expect(error.message).toMatch(/model_type 'gpt2' is not supported \(supported: .*bert.*distilbert.*electra.*roberta/);
   });
 
   it('config.json and the weights disagree: the keys and shapes are named', () => {
-    const dir = variant('wide', (d) => editConfig(d, (c) => { c.intermediate_size = 40; }));
+    const dir = variant('wide', (d) =>
+      editConfig(d, (c) => {
+        c.intermediate_size = 40;
+      }),
+    );
     const error = refusal(build(dir));
     expect(error.code).toBe('ERR_BAD_CHECKPOINT');
-    expect(error.message).toMatch(/size mismatch: bert\.encoder\.layer\.0\.intermediate\.dense\.weight \(32, 16\) in model\.safetensors vs \(40, 16\) from config\.json/);
-    const vocab = variant('vocab-rows', (d) => editConfig(d, (c) => { c.vocab_size = 40; }));
-    expect(refusal(build(vocab)).message).toMatch(/bert\.embeddings\.word_embeddings\.weight \(30, 16\) in model\.safetensors vs \(40, 16\)/);
-    const deeper = variant('deeper', (d) => editConfig(d, (c) => { c.num_hidden_layers = 3; }));
+    expect(error.message).toMatch(
+      /size mismatch: bert\.encoder\.layer\.0\.intermediate\.dense\.weight \(32, 16\) in model\.safetensors vs \(40, 16\) from config\.json/,
+    );
+    const vocab = variant('vocab-rows', (d) =>
+      editConfig(d, (c) => {
+        c.vocab_size = 40;
+      }),
+    );
+    expect(refusal(build(vocab)).message).toMatch(
+      /bert\.embeddings\.word_embeddings\.weight \(30, 16\) in model\.safetensors vs \(40, 16\)/,
+    );
+    const deeper = variant('deeper', (d) =>
+      editConfig(d, (c) => {
+        c.num_hidden_layers = 3;
+      }),
+    );
     expect(refusal(build(deeper)).message).toMatch(/missing tensors: bert\.encoder\.layer\.2\.attention\.self\.query\.weight/);
-    const shallower = variant('shallower', (d) => editConfig(d, (c) => { c.num_hidden_layers = 1; }));
+    const shallower = variant('shallower', (d) =>
+      editConfig(d, (c) => {
+        c.num_hidden_layers = 1;
+      }),
+    );
     expect(refusal(build(shallower)).message).toMatch(/unexpected tensors: bert\.encoder\.layer\.1\..* \(/);
   });
 
   it('a config.json the family cannot run', () => {
-    const act = variant('gelu-new', (d) => editConfig(d, (c) => { c.hidden_act = 'gelu_new'; }));
+    const act = variant('gelu-new', (d) =>
+      editConfig(d, (c) => {
+        c.hidden_act = 'gelu_new';
+      }),
+    );
     expect(refusal(build(act)).message).toMatch(/config\.json: hidden_act 'gelu_new' is not supported/);
-    const relative = variant('relative', (d) => editConfig(d, (c) => { c.position_embedding_type = 'relative_key'; }));
+    const relative = variant('relative', (d) =>
+      editConfig(d, (c) => {
+        c.position_embedding_type = 'relative_key';
+      }),
+    );
     expect(refusal(build(relative)).code).toBe('ERR_BAD_CHECKPOINT');
-    const typed = variant('typed', (d) => editConfig(d, (c) => { c.hidden_size = 'sixteen'; }));
+    const typed = variant('typed', (d) =>
+      editConfig(d, (c) => {
+        c.hidden_size = 'sixteen';
+      }),
+    );
     expect(refusal(build(typed)).code).toBe('ERR_BAD_CHECKPOINT');
   });
 
   it('a tokenizer with more ids than the embedding table', () => {
-    const dir = variant('big-vocab', (d) => writeFileSync(path.join(d, 'vocab.txt'), Array.from({ length: 31 }, (_, i) => (i < 5 ? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] : `w${i}`)).join('\n')));
+    const dir = variant('big-vocab', (d) =>
+      writeFileSync(
+        path.join(d, 'vocab.txt'),
+        Array.from({ length: 31 }, (_, i) => (i < 5 ? ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] : `w${i}`)).join('\n'),
+      ),
+    );
     const error = refusal(() => mt.pretrained.tokenizer(dir));
     expect(error.code).toBe('ERR_BAD_CHECKPOINT');
     expect(error.message).toMatch(/the tokenizer has 31 ids but the embedding table \(config\.json vocab_size\) has 30 rows/);
@@ -235,15 +363,43 @@ describe('bad checkpoints are refused with a clear error', () => {
 
   it('bad arguments', () => {
     const dir = FAMILIES[0]!.spec.dir;
-    expect(refusal(() => mt.pretrained.encoder(dir, { layers: 0 })).message).toMatch(/pretrained\.encoder\.layers: expected an integer > 0/);
-    expect(refusal(() => mt.multitask({ input: { vocabSize: 30, maxLength: 8 }, encoder: { pretrained: dir }, tasks: { t: mt.tasks.regression() } } as never)).message)
-      .toMatch(/multitask\.input: comes from the pretrained checkpoint/);
-    expect(refusal(() => mt.multitask({ encoder: mt.pretrained.encoder(dirOf('xlm-roberta')), tasks: { t: mt.tasks.classification({ classes: 2, pooling: 'pretrained' }) } })).message)
-      .toMatch(/tasks\.t\.pooling: 'pretrained' needs an encoder with a pooler/);
-    expect(refusal(() => mt.multitask({ encoder: mt.pretrained.encoder(dir), tasks: { t: mt.tasks.regression({ decoderLayers: 1, pooling: 'pretrained' }) } })).message)
-      .toMatch(/tasks\.t\.pooling: 'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0/);
-    expect(refusal(() => mt.multitask({ input: { vocabSize: 9, maxLength: 8 }, encoder: { numLayers: 1, dModel: 8, nhead: 2, positionOffset: 2 }, tasks: { t: mt.tasks.regression() } })).message)
-      .toMatch(/multitask\.encoder\.positionOffset: applies to learned positions/);
+    expect(refusal(() => mt.pretrained.encoder(dir, { layers: 0 })).message).toMatch(
+      /pretrained\.encoder\.layers: expected an integer > 0/,
+    );
+    expect(
+      refusal(() =>
+        mt.multitask({
+          input: { vocabSize: 30, maxLength: 8 },
+          encoder: { pretrained: dir },
+          tasks: { t: mt.tasks.regression() },
+        } as never),
+      ).message,
+    ).toMatch(/multitask\.input: comes from the pretrained checkpoint/);
+    expect(
+      refusal(() =>
+        mt.multitask({
+          encoder: mt.pretrained.encoder(dirOf('xlm-roberta')),
+          tasks: { t: mt.tasks.classification({ classes: 2, pooling: 'pretrained' }) },
+        }),
+      ).message,
+    ).toMatch(/tasks\.t\.pooling: 'pretrained' needs an encoder with a pooler/);
+    expect(
+      refusal(() =>
+        mt.multitask({
+          encoder: mt.pretrained.encoder(dir),
+          tasks: { t: mt.tasks.regression({ decoderLayers: 1, pooling: 'pretrained' }) },
+        }),
+      ).message,
+    ).toMatch(/tasks\.t\.pooling: 'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0/);
+    expect(
+      refusal(() =>
+        mt.multitask({
+          input: { vocabSize: 9, maxLength: 8 },
+          encoder: { numLayers: 1, dModel: 8, nhead: 2, positionOffset: 2 },
+          tasks: { t: mt.tasks.regression() },
+        }),
+      ).message,
+    ).toMatch(/multitask\.encoder\.positionOffset: applies to learned positions/);
   });
 
   it('inputs longer than the position table', () => {

@@ -4,10 +4,20 @@ import type { RunProgress } from '../lib/run/run.ts';
 
 function stepEvent(model: string, step: number, totalSteps: number, stepsPerSecond = 10): RunProgress {
   return {
-    model, totalSteps,
+    model,
+    totalSteps,
     event: {
-      kind: 'step', step, epoch: 0, losses: { a: 0.5, b: 0.25 }, lambdas: { a: 1, b: 1 }, examples: { a: 8, b: 8 },
-      learningRate: 1e-3, stepsPerSecond, examplesPerSecond: 160, threads: 1, communicationSeconds: 0,
+      kind: 'step',
+      step,
+      epoch: 0,
+      losses: { a: 0.5, b: 0.25 },
+      lambdas: { a: 1, b: 1 },
+      examples: { a: 8, b: 8 },
+      learningRate: 1e-3,
+      stepsPerSecond,
+      examplesPerSecond: 160,
+      threads: 1,
+      communicationSeconds: 0,
     },
   };
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
 import { PYTHON } from './helpers/reference.ts';
 
-describe('data sets build any registered head\'s targets from its published layout', () => {
+describe("data sets build any registered head's targets from its published layout", () => {
   it('every head publishes a target layout, and the target kinds are exactly the heads', () => {
     const heads = mt.registry.head;
     expect([...mt.data.TARGET_KINDS].sort()).toEqual(Object.keys(heads).sort());
@@ -19,10 +19,26 @@ describe('data sets build any registered head\'s targets from its published layo
     }
   });
 
-  it('the tensors a data set holds have the dtype and rank of the head\'s layout', () => {
-    const inputIds = [[3, 4, 5], [6, 7]];
+  it("the tensors a data set holds have the dtype and rank of the head's layout", () => {
+    const inputIds = [
+      [3, 4, 5],
+      [6, 7],
+    ];
     const targetsOf: Record<string, mt.data.Target[]> = {
-      classification: [1, 0], regression: [0.5, -1], multiLabel: [[1, 0, 1], [0, 1, 0]], sequence: [[4, 5, 2], [6, 2]], tagging: [[1, 2, 0], [3, 1]],
+      classification: [1, 0],
+      regression: [0.5, -1],
+      multiLabel: [
+        [1, 0, 1],
+        [0, 1, 0],
+      ],
+      sequence: [
+        [4, 5, 2],
+        [6, 2],
+      ],
+      tagging: [
+        [1, 2, 0],
+        [3, 1],
+      ],
     };
     for (const kind of mt.data.TARGET_KINDS) {
       const layout = mt.registry.head[kind]!.targets!;
@@ -50,11 +66,15 @@ describe('the PyTorch twin implements exactly the registered kinds', () => {
 
   it('the twin refuses a config naming a kind it does not implement, naming the kind', () => {
     const program = [
-      'import sys', `sys.path.insert(0, ${JSON.stringify(path.join(import.meta.dirname, '..', 'python'))})`,
+      'import sys',
+      `sys.path.insert(0, ${JSON.stringify(path.join(import.meta.dirname, '..', 'python'))})`,
       'from multitask_twin import MultiTaskTwin',
       'config = {"input": {"vocabSize": 8, "maxLength": 4, "padId": 0, "features": 0}, "encoder": {"numLayers": 1, "dModel": 8, "nhead": 2, "dimFeedforward": 8, "dropout": 0.0},',
       '          "sharing": {"kind": "telepathy"}, "tasks": []}',
-      'try:', '    MultiTaskTwin(config)', 'except ValueError as error:', '    print(error)',
+      'try:',
+      '    MultiTaskTwin(config)',
+      'except ValueError as error:',
+      '    print(error)',
     ].join('\n');
     expect(execFileSync(PYTHON, ['-c', program], { encoding: 'utf8' })).toContain("no PyTorch twin for the sharing scheme 'telepathy'");
   });
@@ -68,10 +88,20 @@ describe('mt.nn blocks take their defaults from the native options structs', () 
     const stack = new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1 });
     expect(stack.options).toMatchObject({ ...nn.transformerLayer, ...nn.transformerStack });
     // The defaults are torch.nn's, asked of PyTorch itself (a native struct changed by mistake shows here).
-    const torchDefaults = JSON.parse(execFileSync(PYTHON, ['-c', [
-      'import json, torch', 'l = torch.nn.TransformerEncoderLayer(8, 2)',
-      'print(json.dumps({"dimFeedforward": l.linear1.out_features, "dropout": l.dropout.p, "layerNormEps": l.norm1.eps, "normFirst": l.norm_first}))',
-    ].join('\n')], { encoding: 'utf8' }));
+    const torchDefaults = JSON.parse(
+      execFileSync(
+        PYTHON,
+        [
+          '-c',
+          [
+            'import json, torch',
+            'l = torch.nn.TransformerEncoderLayer(8, 2)',
+            'print(json.dumps({"dimFeedforward": l.linear1.out_features, "dropout": l.dropout.p, "layerNormEps": l.norm1.eps, "normFirst": l.norm_first}))',
+          ].join('\n'),
+        ],
+        { encoding: 'utf8' },
+      ),
+    );
     expect(nn.transformerLayer).toMatchObject(torchDefaults);
   });
 });

@@ -27,7 +27,7 @@ async function scenario(name: string): Promise<ChildResult & { afterReadyMs: num
     onStdout: (text, kill) => {
       if (readyAt === 0 && text.includes('ready')) {
         readyAt = Date.now();
-        timer = setTimeout(() => kill(), EXIT_WITHIN_MS + 5_000);  // a hang: do not wait for the overall timeout
+        timer = setTimeout(() => kill(), EXIT_WITHIN_MS + 5_000); // a hang: do not wait for the overall timeout
       }
     },
   });
@@ -81,16 +81,23 @@ describe('crashes and hangs, each in a child process', () => {
 
   // Each ends the process while the native loop runs; before the fix, each left it at 100 % CPU.
   it.each([
-    ['exit-timer', 7], ['exit-progress', 7], ['sigint', 7], ['uncaught', 1],
-  ])('%s during a fit: the process exits (code %i) within seconds', async (name, code) => {
-    const result = await scenario(name);
-    expect(result.stdout).toContain('ready');
-    expect(result.timedOut).toBe(false);
-    expect(result.signal, result.stderr).toBeNull();
-    expect(result.code, result.stderr).toBe(code);
-    expect(result.afterReadyMs).toBeLessThan(EXIT_WITHIN_MS);
-    if (name === 'uncaught') expect(result.stderr).toContain('an uncaught error during a fit');
-  }, 240_000);
+    ['exit-timer', 7],
+    ['exit-progress', 7],
+    ['sigint', 7],
+    ['uncaught', 1],
+  ])(
+    '%s during a fit: the process exits (code %i) within seconds',
+    async (name, code) => {
+      const result = await scenario(name);
+      expect(result.stdout).toContain('ready');
+      expect(result.timedOut).toBe(false);
+      expect(result.signal, result.stderr).toBeNull();
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.afterReadyMs).toBeLessThan(EXIT_WITHIN_MS);
+      if (name === 'uncaught') expect(result.stderr).toContain('an uncaught error during a fit');
+    },
+    240_000,
+  );
 
   it('worker.terminate() during a fit in the worker resolves, and the process exits', async () => {
     const result = await scenario('terminate');
@@ -111,7 +118,11 @@ describe('checkpoints are checked completely before anything is restored', () =>
     return { file: path.join(dir, 'checkpoint.safetensors'), sets, dir };
   }
 
-  async function resumeRefusal(options: mt.TrainerOptions, edit: (tensors: Record<string, mt.Tensor>, metadata: Record<string, string>) => void, resumeOptions = options) {
+  async function resumeRefusal(
+    options: mt.TrainerOptions,
+    edit: (tensors: Record<string, mt.Tensor>, metadata: Record<string, string>) => void,
+    resumeOptions = options,
+  ) {
     const { file, sets } = await written(options);
     const { tensors, metadata } = mt.loadWithMetadata(file);
     edit(tensors, metadata);
@@ -132,17 +143,53 @@ describe('checkpoints are checked completely before anything is restored', () =>
     ['a position past the data', 'data.a.position', () => scalar(1000), /'data\.a\.position' \(1000\) is outside the data set/],
     ['a negative pass', 'data.b.pass', () => scalar(-1), /'data\.b\.pass' is negative/],
     ['loop.step = -1', 'loop.step', () => scalar(-1), /'loop\.step' is -1, outside/],
-    ['a float step', 'loop.step', () => mt.tensor([1.5]).reshape([]), /'loop\.step' has shape \[\] and dtype Float, and this run needs \[\] Long/],
-    ['a weight of the wrong shape', 'model.embedding.features.weight', () => mt.zeros([2, 2]), /'model\.embedding\.features\.weight' has shape \[2, 2\]/],
-    ['a NaN weight', 'model.embedding.features.weight', (old: mt.Tensor) => mt.full(old.shape, NaN), /'model\.embedding\.features\.weight' holds NaN or infinite values/],
-    ['negative second moments', 'optimizer.0.exp_avg_sq', (old: mt.Tensor) => mt.full(old.shape, -1, { dtype: 'float32' }), /'optimizer\.0\.exp_avg_sq' holds negative values/],
-    ['a has_state flag of 2', 'optimizer.has_state', (old: mt.Tensor) => mt.full(old.shape, 2, { dtype: 'int64' }), /has_state' must hold 0 or 1/],
-    ['an unknown entry', 'optimizer.0.momentum_buffer', (_old: mt.Tensor) => mt.zeros([16, 4]), /unexpected entry 'optimizer\.0\.momentum_buffer'/],
+    [
+      'a float step',
+      'loop.step',
+      () => mt.tensor([1.5]).reshape([]),
+      /'loop\.step' has shape \[\] and dtype Float, and this run needs \[\] Long/,
+    ],
+    [
+      'a weight of the wrong shape',
+      'model.embedding.features.weight',
+      () => mt.zeros([2, 2]),
+      /'model\.embedding\.features\.weight' has shape \[2, 2\]/,
+    ],
+    [
+      'a NaN weight',
+      'model.embedding.features.weight',
+      (old: mt.Tensor) => mt.full(old.shape, NaN),
+      /'model\.embedding\.features\.weight' holds NaN or infinite values/,
+    ],
+    [
+      'negative second moments',
+      'optimizer.0.exp_avg_sq',
+      (old: mt.Tensor) => mt.full(old.shape, -1, { dtype: 'float32' }),
+      /'optimizer\.0\.exp_avg_sq' holds negative values/,
+    ],
+    [
+      'a has_state flag of 2',
+      'optimizer.has_state',
+      (old: mt.Tensor) => mt.full(old.shape, 2, { dtype: 'int64' }),
+      /has_state' must hold 0 or 1/,
+    ],
+    [
+      'an unknown entry',
+      'optimizer.0.momentum_buffer',
+      (_old: mt.Tensor) => mt.zeros([16, 4]),
+      /unexpected entry 'optimizer\.0\.momentum_buffer'/,
+    ],
     ['a corrupt generator state', 'rng.cpu', () => mt.zeros([5056], { dtype: 'uint8' }), /mt19937|generator|state/i],
-  ])('refuses %s, naming the entry', async (_what, entry, value, message) => {
-    const error = await resumeRefusal({}, (tensors) => { tensors[entry] = value(tensors[entry]!); });
-    expect(error.message).toMatch(message);
-  }, 60_000);
+  ])(
+    'refuses %s, naming the entry',
+    async (_what, entry, value, message) => {
+      const error = await resumeRefusal({}, (tensors) => {
+        tensors[entry] = value(tensors[entry]!);
+      });
+      expect(error.message).toMatch(message);
+    },
+    60_000,
+  );
 
   it('refuses a checkpoint whose optimizer state was removed', async () => {
     const error = await resumeRefusal({}, (tensors) => {
@@ -155,7 +202,13 @@ describe('checkpoints are checked completely before anything is restored', () =>
     const sgd = { optimizer: mt.optim.sgd({ lr: 0.1, momentum: 0.9 }) };
     let error = await resumeRefusal(sgd, () => {}, {});
     expect(error.message).toMatch(/optimizer 'sgd', and this run has 'adamW'/);
-    error = await resumeRefusal(sgd, (_t, metadata) => { metadata.optimizer = 'adamW'; }, {});
+    error = await resumeRefusal(
+      sgd,
+      (_t, metadata) => {
+        metadata.optimizer = 'adamW';
+      },
+      {},
+    );
     expect(error.message).toMatch(/missing entry 'optimizer\.0\.(step|exp_avg)'|unexpected entry/);
   }, 60_000);
 
@@ -180,16 +233,27 @@ describe('checkpoints are checked completely before anything is restored', () =>
 
   it('keepBest and earlyStopping entries: checked when present, optional when the other run had no such setting', async () => {
     const tracked = (dir: string) => ({
-      evalEvery: 1, checkpointDir: dir,
-      earlyStopping: { metric: 'loss', patience: 100 }, keepBest: { metric: 'loss' },
+      evalEvery: 1,
+      checkpointDir: dir,
+      earlyStopping: { metric: 'loss', patience: 100 },
+      keepBest: { metric: 'loss' },
     });
     const source = tempDir('mtl-ckpt-');
     const first = fixture();
     await new mt.Trainer(first.model, { batchSize: 8 }).fit(first.sets, { steps: 2, evalSets: first.sets, ...tracked(source) });
     const file = path.join(source, 'checkpoint.safetensors');
     const original = mt.loadWithMetadata(file);
-    expect(Object.keys(original.tensors).filter((k) => k.startsWith('loop.')).sort()).toEqual([
-      'loop.early_stopping.best', 'loop.early_stopping.have_best', 'loop.early_stopping.stale', 'loop.keep_best.best', 'loop.keep_best.have_best', 'loop.step',
+    expect(
+      Object.keys(original.tensors)
+        .filter((k) => k.startsWith('loop.'))
+        .sort(),
+    ).toEqual([
+      'loop.early_stopping.best',
+      'loop.early_stopping.have_best',
+      'loop.early_stopping.stale',
+      'loop.keep_best.best',
+      'loop.keep_best.have_best',
+      'loop.step',
     ]);
     const resume = async (edit: (tensors: Record<string, mt.Tensor>) => void, withSettings = true) => {
       const copy = path.join(tempDir('mtl-ckpt-'), 'checkpoint.safetensors');
@@ -201,18 +265,42 @@ describe('checkpoints are checked completely before anything is restored', () =>
       return new mt.Trainer(model, { batchSize: 8 }).fit(sets, { steps: 4, resumeFrom: copy, ...settings });
     };
     expect((await resume(() => {})).steps).toBe(4);
-    expect((await resume(() => {}, false)).steps).toBe(4);  // a run without them ignores them
+    expect((await resume(() => {}, false)).steps).toBe(4); // a run without them ignores them
     // A checkpoint of a run without them: that state starts afresh.
-    expect((await resume((t) => { for (const k of Object.keys(t)) if (k.startsWith('loop.keep_best.') || k.startsWith('loop.early_stopping.')) delete t[k]; })).steps).toBe(4);
+    expect(
+      (
+        await resume((t) => {
+          for (const k of Object.keys(t)) if (k.startsWith('loop.keep_best.') || k.startsWith('loop.early_stopping.')) delete t[k];
+        })
+      ).steps,
+    ).toBe(4);
     const scalar = (value: number) => mt.tensor([value]).reshape([]);
-    await expect(resume((t) => { t['loop.keep_best.have_best'] = scalar(2); })).rejects.toThrow(/'loop\.keep_best\.have_best' is 2, outside \[0, 1\]/);
-    await expect(resume((t) => { t['loop.early_stopping.stale'] = scalar(-1); })).rejects.toThrow(/'loop\.early_stopping\.stale' is -1, outside/);
-    await expect(resume((t) => { t['loop.keep_best.best'] = mt.tensor([NaN], { dtype: 'float64' }).reshape([]); })).rejects.toThrow(/'loop\.keep_best\.best' holds NaN/);
-    await expect(resume((t) => { delete t['loop.keep_best.best']; })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/missing entry 'loop\.keep_best\.best'/) });
+    await expect(
+      resume((t) => {
+        t['loop.keep_best.have_best'] = scalar(2);
+      }),
+    ).rejects.toThrow(/'loop\.keep_best\.have_best' is 2, outside \[0, 1\]/);
+    await expect(
+      resume((t) => {
+        t['loop.early_stopping.stale'] = scalar(-1);
+      }),
+    ).rejects.toThrow(/'loop\.early_stopping\.stale' is -1, outside/);
+    await expect(
+      resume((t) => {
+        t['loop.keep_best.best'] = mt.tensor([NaN], { dtype: 'float64' }).reshape([]);
+      }),
+    ).rejects.toThrow(/'loop\.keep_best\.best' holds NaN/);
+    await expect(
+      resume((t) => {
+        delete t['loop.keep_best.best'];
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/missing entry 'loop\.keep_best\.best'/) });
   }, 120_000);
 
   it('refuses a checkpoint written by an older format', async () => {
-    const error = await resumeRefusal({}, (_t, metadata) => { metadata.format = 'mtl-torch.checkpoint.v2'; });
+    const error = await resumeRefusal({}, (_t, metadata) => {
+      metadata.format = 'mtl-torch.checkpoint.v2';
+    });
     expect(error.message).toMatch(/has format mtl-torch\.checkpoint\.v2/);
   }, 60_000);
 });
@@ -227,7 +315,11 @@ describe('files', () => {
     const fifo = path.join(dir, 'fifo.safetensors');
     execFileSync('mkfifo', [fifo]);
     const weights = { w: mt.ones([2]) };
-    for (const file of [link, fifo, dir]) expect(codeOf(() => mt.save(file, weights)), file).toMatch(/ERR_IO|ERR_INVALID_ARG/);
+    for (const file of [link, fifo, dir])
+      expect(
+        codeOf(() => mt.save(file, weights)),
+        file,
+      ).toMatch(/ERR_IO|ERR_INVALID_ARG/);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readlinkSync(link)).toBe(target);
     expect(readFileSync(target, 'utf8')).toBe('keep');
@@ -239,7 +331,7 @@ describe('files', () => {
   it("lib's copy (a run's best weights, a pretrained tokenizer) is whole, chunked, and replaces only regular files", () => {
     const dir = tempDir('mtl-files-');
     const from = path.join(dir, 'from.bin');
-    const bytes = randomBytes(2.5 * 1024 * 1024);  // over two of the copy's 1 MiB chunks
+    const bytes = randomBytes(2.5 * 1024 * 1024); // over two of the copy's 1 MiB chunks
     writeFileSync(from, bytes);
     const to = path.join(dir, 'to.bin');
     writeFileSync(to, 'old');
@@ -251,10 +343,14 @@ describe('files', () => {
     expect(readFileSync(to).length).toBe(0);
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    expect(() => copyFileAtomic(fifo, to, 'test')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a FIFO\)/) }));
+    expect(() => copyFileAtomic(fifo, to, 'test')).toThrow(
+      expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a FIFO\)/) }),
+    );
     const link = path.join(dir, 'link.bin');
     symlinkSync(from, link);
-    expect(() => copyFileAtomic(empty, link, 'test')).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a symbolic link/) }));
+    expect(() => copyFileAtomic(empty, link, 'test')).toThrow(
+      expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/it is a symbolic link/) }),
+    );
     expect(readFileSync(from).equals(bytes)).toBe(true);
     expect(() => copyFileAtomic(path.join(dir, 'missing'), to, 'test')).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND' }));
     expect(readdirSync(dir).filter((name) => name.includes('.tmp-'))).toEqual([]);
@@ -271,7 +367,7 @@ describe('files', () => {
     writeFileSync(live, 'a write in progress');
     mt.load(file);
     expect(existsSync(stale)).toBe(false);
-    expect(existsSync(live)).toBe(true);  // its writer still runs
+    expect(existsSync(live)).toBe(true); // its writer still runs
     writeFileSync(stale, 'partial');
     mt.save(file, { w: mt.zeros([2]) });
     expect(existsSync(stale)).toBe(false);
@@ -301,7 +397,7 @@ describe('a model busy with a fit refuses changes through the tensors it handed 
     const parameter = Object.fromEntries(model.namedParameters())['embedding.features.weight']!;
     const stateDict = model.stateDict();
     const x = mt.ones([4]);
-    const graph = parameter.matmul(x).sum();  // built before the fit: its backward would reach the parameter
+    const graph = parameter.matmul(x).sum(); // built before the fit: its backward would reach the parameter
     const refusals: string[] = [];
     let checked = false;
     const history = await trainer.fit(sets, {
@@ -311,7 +407,7 @@ describe('a model busy with a fit refuses changes through the tensors it handed 
         checked = true;
         refusals.push(codeOf(() => model.loadStateDict(stateDict)));
         refusals.push(codeOf(() => parameter.fill_(0)));
-        refusals.push(codeOf(() => parameter.narrow(0, 0, 1).mul_(2)));  // a view of it
+        refusals.push(codeOf(() => parameter.narrow(0, 0, 1).mul_(2))); // a view of it
         refusals.push(codeOf(() => graph.backward()));
         refusals.push(codeOf(() => parameter.requiresGrad_(false)));
         refusals.push(codeOf(() => model.forward('a', { features: mt.ones([1, 1, 4]), lengths: mt.tensor([1]) })));
@@ -327,14 +423,19 @@ describe('a model busy with a fit refuses changes through the tensors it handed 
 });
 
 describe('silent acceptances are errors', () => {
-  const model = () => mt.multitask({
-    input: { vocabSize: 10, maxLength: 4 }, encoder: { numLayers: 1, dModel: 8, nhead: 2 },
-    tasks: { a: mt.tasks.classification({ classes: 2 }), s: mt.tasks.sequence({ vocabSize: 6, maxLength: 4 }) },
-  });
+  const model = () =>
+    mt.multitask({
+      input: { vocabSize: 10, maxLength: 4 },
+      encoder: { numLayers: 1, dModel: 8, nhead: 2 },
+      tasks: { a: mt.tasks.classification({ classes: 2 }), s: mt.tasks.sequence({ vocabSize: 6, maxLength: 4 }) },
+    });
 
   it('integers outside int64 or the dtype', () => {
     for (const data of [[2 ** 64], [1e300], [-(2 ** 64)], [2n ** 63n], [-(2n ** 63n) - 1n]]) {
-      expect(codeOf(() => mt.tensor(data as number[])), String(data)).toBe('ERR_INVALID_ARG');
+      expect(
+        codeOf(() => mt.tensor(data as number[])),
+        String(data),
+      ).toBe('ERR_INVALID_ARG');
     }
     expect(codeOf(() => mt.tensor([300], { dtype: 'uint8' }))).toBe('ERR_INVALID_ARG');
     expect(codeOf(() => mt.tensor([-1], { dtype: 'uint8' }))).toBe('ERR_INVALID_ARG');
@@ -357,9 +458,19 @@ describe('silent acceptances are errors', () => {
 
   it('lengths wider than the row, negative or zero; float ids; rows of padding only', () => {
     const m = model();
-    const ids = mt.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]);
-    for (const lengths of [[5, 2], [-1, 2], [0, 2]]) {
-      expect(codeOf(() => m.forward('a', { inputIds: ids, lengths: mt.tensor(lengths) })), String(lengths)).toBe('ERR_INVALID_ARG');
+    const ids = mt.tensor([
+      [1, 2, 3, 0],
+      [4, 5, 0, 0],
+    ]);
+    for (const lengths of [
+      [5, 2],
+      [-1, 2],
+      [0, 2],
+    ]) {
+      expect(
+        codeOf(() => m.forward('a', { inputIds: ids, lengths: mt.tensor(lengths) })),
+        String(lengths),
+      ).toBe('ERR_INVALID_ARG');
       expect(codeOf(() => m.predict('a', { inputIds: ids, lengths: mt.tensor(lengths) }))).toBe('ERR_INVALID_ARG');
       expect(codeOf(() => m.generate('s', { inputIds: ids, lengths: mt.tensor(lengths) }))).toBe('ERR_INVALID_ARG');
     }
@@ -371,7 +482,11 @@ describe('silent acceptances are errors', () => {
     expect(m.predict('a', { inputIds: ids, lengths: mt.tensor([3, 2]) }).shape).toEqual([2]);
     // A features data set's batches carry padded ids beside the features: both are taken when they agree.
     const f = featureModel(4, { a: { kind: 'classification', classes: 3 } });
-    const both = (rows: number) => ({ inputIds: mt.zeros([2, 1], { dtype: 'int64' }), features: mt.ones([rows, 1, 4]), lengths: mt.tensor([1, 1]) });
+    const both = (rows: number) => ({
+      inputIds: mt.zeros([2, 1], { dtype: 'int64' }),
+      features: mt.ones([rows, 1, 4]),
+      lengths: mt.tensor([1, 1]),
+    });
     expect(f.predict('a', both(2)).shape).toEqual([2]);
     expect(() => f.predict('a', both(3))).toThrow(/features: must be \(B, L, F\) with the B and L of inputIds/);
   });
@@ -389,19 +504,34 @@ describe('silent acceptances are errors', () => {
     const trainer = new mt.Trainer(m);
     await expect(trainer.fit({ a: unlabeled }, { steps: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
     for (const metric of ['bogus', '__proto__.x', 'constructor.accuracy', 'a.bogus']) {
-      await expect(trainer.fit({ a: labeled }, { steps: 1, evalSets: { a: labeled }, earlyStopping: { metric } }), metric).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
+      await expect(
+        trainer.fit({ a: labeled }, { steps: 1, evalSets: { a: labeled }, earlyStopping: { metric } }),
+        metric,
+      ).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
     }
   });
 
   it('library failures are TorchErrors with a code: noGrad(non-function), null options, limits', () => {
     expect(codeOf(() => mt.noGrad(5 as never))).toBe('ERR_INVALID_ARG');
     expect(codeOf(() => mt.zeros([2], null as never))).toBe('ERR_INVALID_ARG');
-    expect(codeOf(() => mt.multitask({
-      input: { vocabSize: 10, maxLength: 4 }, encoder: { numLayers: 256, dModel: 65536, nhead: 1 }, tasks: { a: mt.tasks.regression() },
-    }))).toBe('ERR_TOO_LARGE');
-    expect(codeOf(() => mt.multitask({
-      input: { vocabSize: 10, maxLength: 4 }, encoder: { numLayers: 1e9, dModel: 8, nhead: 2 }, tasks: { a: mt.tasks.regression() },
-    }))).toBe('ERR_INVALID_ARG');
+    expect(
+      codeOf(() =>
+        mt.multitask({
+          input: { vocabSize: 10, maxLength: 4 },
+          encoder: { numLayers: 256, dModel: 65536, nhead: 1 },
+          tasks: { a: mt.tasks.regression() },
+        }),
+      ),
+    ).toBe('ERR_TOO_LARGE');
+    expect(
+      codeOf(() =>
+        mt.multitask({
+          input: { vocabSize: 10, maxLength: 4 },
+          encoder: { numLayers: 1e9, dModel: 8, nhead: 2 },
+          tasks: { a: mt.tasks.regression() },
+        }),
+      ),
+    ).toBe('ERR_INVALID_ARG');
     const limit = mt.limits.maxParameters;
     try {
       mt.setLimits({ maxParameters: 1000 });

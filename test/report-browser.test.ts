@@ -14,7 +14,10 @@ import { writeReport, type RunEvent } from '../lib/report/report.ts';
 import { requireTool } from './helpers/tools.ts';
 
 const CHROMIUM = process.env.MTL_TORCH_CHROMIUM ?? '/usr/bin/chromium';
-const available = requireTool('Chromium', existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set MTL_TORCH_CHROMIUM)`);
+const available = requireTool(
+  'Chromium',
+  existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set MTL_TORCH_CHROMIUM)`,
+);
 
 const TASKS = ['g2p', 'syllables', 'stress', 'gender'];
 
@@ -25,18 +28,71 @@ function runEvents(TASKS = ['g2p', 'syllables', 'stress', 'gender']): RunEvent[]
   for (const model of models) {
     const tasks = model === 'multi-task' ? TASKS : [model.slice('single-task '.length)];
     for (let step = 1; step <= 300; step += 3) {
-      events.push({ kind: 'step', model, step, losses: Object.fromEntries(tasks.map((t, i) => [t, (2 + i) / Math.sqrt(step)])), lambdas: Object.fromEntries(tasks.map((t, i) => [t, 1 + 0.1 * Math.sin(step / 30 + i)])), lr: 1e-3 });
+      events.push({
+        kind: 'step',
+        model,
+        step,
+        losses: Object.fromEntries(tasks.map((t, i) => [t, (2 + i) / Math.sqrt(step)])),
+        lambdas: Object.fromEntries(tasks.map((t, i) => [t, 1 + 0.1 * Math.sin(step / 30 + i)])),
+        lr: 1e-3,
+      });
       if (model === 'multi-task' && step % 50 === 1) {
-        events.push({ kind: 'diagnostics', model, step, tasks, lookaheadRate: 1e-3, seconds: 0.4,
+        events.push({
+          kind: 'diagnostics',
+          model,
+          step,
+          tasks,
+          lookaheadRate: 1e-3,
+          seconds: 0.4,
           cosine: TASKS.map((_, i) => TASKS.map((__, j) => (i === j ? 1 : Math.cos(i + j + step / 100) / 2))),
-          affinity: TASKS.map((_, i) => TASKS.map((__, j) => 1e-4 * Math.sin(i - j + step))) });
+          affinity: TASKS.map((_, i) => TASKS.map((__, j) => 1e-4 * Math.sin(i - j + step))),
+        });
       }
-      if (step % 100 === 1) events.push({ kind: 'eval', model, step, metrics: Object.fromEntries(tasks.map((t): [string, Record<string, number>] => [t, t === 'g2p' ? { per: 1 / Math.sqrt(step), wer: 0.9, loss: 1 } : { accuracy: 1 - 1 / Math.sqrt(step), f1: 0.5, matthews: 0.4, loss: 1 }])) });
+      if (step % 100 === 1)
+        events.push({
+          kind: 'eval',
+          model,
+          step,
+          metrics: Object.fromEntries(
+            tasks.map((t): [string, Record<string, number>] => [
+              t,
+              t === 'g2p'
+                ? { per: 1 / Math.sqrt(step), wer: 0.9, loss: 1 }
+                : { accuracy: 1 - 1 / Math.sqrt(step), f1: 0.5, matthews: 0.4, loss: 1 },
+            ]),
+          ),
+        });
     }
-    events.push({ kind: 'result', model, steps: 300, wallSeconds: 42, weights: 'best',
-      metrics: Object.fromEntries(tasks.map((t): [string, Record<string, number>] => [t, t === 'g2p' ? { per: 0.21, wer: 0.62, loss: 1.1 } : { accuracy: 0.8, f1: 0.5, matthews: 0.6, loss: 0.5 }])) });
+    events.push({
+      kind: 'result',
+      model,
+      steps: 300,
+      wallSeconds: 42,
+      weights: 'best',
+      metrics: Object.fromEntries(
+        tasks.map((t): [string, Record<string, number>] => [
+          t,
+          t === 'g2p' ? { per: 0.21, wer: 0.62, loss: 1.1 } : { accuracy: 0.8, f1: 0.5, matthews: 0.6, loss: 0.5 },
+        ]),
+      ),
+    });
   }
-  events.push({ kind: 'delta', deltaM: 1.5, deltas: Object.fromEntries(TASKS.map((t, i) => [t, { metric: t === 'g2p' ? 'per' : 'accuracy', direction: t === 'g2p' ? 'min' : 'max', multiTask: 0.8, singleTask: 0.79, delta: (i - 1.5) / 50 }])) });
+  events.push({
+    kind: 'delta',
+    deltaM: 1.5,
+    deltas: Object.fromEntries(
+      TASKS.map((t, i) => [
+        t,
+        {
+          metric: t === 'g2p' ? 'per' : 'accuracy',
+          direction: t === 'g2p' ? 'min' : 'max',
+          multiTask: 0.8,
+          singleTask: 0.79,
+          delta: (i - 1.5) / 50,
+        },
+      ]),
+    ),
+  });
   return events;
 }
 
@@ -47,11 +103,23 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-report-'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ data: { source: 'phonetics', tasks: TASKS }, steps: 300 }));
-    writeFileSync(path.join(dir, 'metrics.jsonl'), runEvents().map((e) => JSON.stringify(e)).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'metrics.jsonl'),
+      runEvents()
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
     file = writeReport(dir);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
   }, 60_000);
 
@@ -68,7 +136,10 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
         series: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('data-series')),
         colors: [...svg.querySelectorAll('path.series')].map((p) => p.getAttribute('stroke')),
         width: svg.getBoundingClientRect().width,
-        raw: [...svg.querySelectorAll('path.raw')].map((p) => ({ name: p.getAttribute('data-series'), opacity: Number(p.getAttribute('stroke-opacity')) })),
+        raw: [...svg.querySelectorAll('path.raw')].map((p) => ({
+          name: p.getAttribute('data-series'),
+          opacity: Number(p.getAttribute('stroke-opacity')),
+        })),
         // Geometry, in the SVG's own units: the title inside the picture, the legend outside the plot frame.
         titleFits: (() => {
           const t = (svg.querySelector('text.title') as SVGGraphicsElement).getBBox();
@@ -90,8 +161,11 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
         .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
         .map((el) => el.tagName);
       return {
-        plots, headings, overflowing,
-        pageWidth: document.documentElement.scrollWidth, viewport: document.documentElement.clientWidth,
+        plots,
+        headings,
+        overflowing,
+        pageWidth: document.documentElement.scrollWidth,
+        viewport: document.documentElement.clientWidth,
         heatCells: document.querySelectorAll('svg.heatmap rect.cell-box').length,
         deltaRows: document.querySelectorAll('table.delta tr').length,
       };
@@ -107,7 +181,8 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
       expect(evaluation.series).toEqual(['multi-task', `single-task ${task}`]);
     }
     // The same model keeps its colour from plot to plot.
-    const colorOf = (model: string) => new Set(facts.plots.flatMap((p) => p.series.map((s, i) => (s === model ? p.colors[i] : undefined)).filter(Boolean)));
+    const colorOf = (model: string) =>
+      new Set(facts.plots.flatMap((p) => p.series.map((s, i) => (s === model ? p.colors[i] : undefined)).filter(Boolean)));
     expect(colorOf('multi-task').size).toBe(1);
     expect(facts.plots.find((p) => p.title.startsWith('Loss weights λ'))!.series).toEqual(TASKS);
     expect(facts.heatCells).toBe(2 * TASKS.length * TASKS.length);
@@ -120,7 +195,10 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
     expect(facts.plots.filter((p) => p.legendOverFrame).map((p) => p.title)).toEqual([]);
     for (const task of TASKS) {
       const loss = facts.plots.find((p) => p.title === `${task}: training loss`)!;
-      expect(loss.raw).toEqual([{ name: 'multi-task (raw)', opacity: 0.25 }, { name: `single-task ${task} (raw)`, opacity: 0.25 }]);
+      expect(loss.raw).toEqual([
+        { name: 'multi-task (raw)', opacity: 0.25 },
+        { name: `single-task ${task} (raw)`, opacity: 0.25 },
+      ]);
     }
     const shot = path.join(path.dirname(file), 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -131,13 +209,22 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
   it('a two-task run: every title fits its picture (the heat maps are as wide as their titles)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-report-two-'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ data: { source: 'phonetics', tasks: ['g2p', 'gender'] }, steps: 300 }));
-    writeFileSync(path.join(dir, 'metrics.jsonl'), runEvents(['g2p', 'gender']).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'metrics.jsonl'),
+      runEvents(['g2p', 'gender'])
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`file://${writeReport(dir)}`);
-    const cut = await page.evaluate(() => [...document.querySelectorAll('svg.plot')].filter((svg) => {
-      const t = (svg.querySelector('text.title') as SVGGraphicsElement).getBBox();
-      return t.x < 0 || t.x + t.width > (svg as SVGSVGElement).viewBox.baseVal.width;
-    }).map((svg) => svg.getAttribute('aria-label')));
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll('svg.plot')]
+        .filter((svg) => {
+          const t = (svg.querySelector('text.title') as SVGGraphicsElement).getBBox();
+          return t.x < 0 || t.x + t.width > (svg as SVGSVGElement).viewBox.baseVal.width;
+        })
+        .map((svg) => svg.getAttribute('aria-label')),
+    );
     expect(cut).toEqual([]);
     await page.close();
   }, 60_000);

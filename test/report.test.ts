@@ -9,16 +9,39 @@ import { TorchError } from '../lib/errors.ts';
 function sampleEvents(): RunEvent[] {
   const events: RunEvent[] = [];
   for (let step = 1; step <= 50; step++) {
-    events.push({ kind: 'step', model: 'multi-task', step, losses: { g2p: 3 / step, gender: 0.7 - step / 200 }, lambdas: { g2p: 0.6, gender: 0.4 }, lr: 1e-3 * Math.min(1, step / 10) });
-    if (step % 10 === 0) events.push({ kind: 'eval', model: 'multi-task', step, metrics: { g2p: { per: 1 / step, loss: 1 }, gender: { accuracy: 0.5 + step / 200, loss: 1 } } });
+    events.push({
+      kind: 'step',
+      model: 'multi-task',
+      step,
+      losses: { g2p: 3 / step, gender: 0.7 - step / 200 },
+      lambdas: { g2p: 0.6, gender: 0.4 },
+      lr: 1e-3 * Math.min(1, step / 10),
+    });
+    if (step % 10 === 0)
+      events.push({
+        kind: 'eval',
+        model: 'multi-task',
+        step,
+        metrics: { g2p: { per: 1 / step, loss: 1 }, gender: { accuracy: 0.5 + step / 200, loss: 1 } },
+      });
   }
-  events.push({ kind: 'result', model: 'multi-task', metrics: { g2p: { per: 0.2 }, gender: { accuracy: 0.75 } }, steps: 50, wallSeconds: 12 });
+  events.push({
+    kind: 'result',
+    model: 'multi-task',
+    metrics: { g2p: { per: 0.2 }, gender: { accuracy: 0.75 } },
+    steps: 50,
+    wallSeconds: 12,
+  });
   for (let step = 1; step <= 50; step++) {
     events.push({ kind: 'step', model: 'single-task g2p', step, losses: { g2p: 2.5 / step }, lambdas: { g2p: 1 }, lr: 1e-3 });
     if (step % 10 === 0) events.push({ kind: 'eval', model: 'single-task g2p', step, metrics: { g2p: { per: 1.2 / step, loss: 1 } } });
   }
   events.push({ kind: 'result', model: 'single-task g2p', metrics: { g2p: { per: 0.25 } }, steps: 50, wallSeconds: 9 });
-  events.push({ kind: 'delta', deltas: { g2p: { metric: 'per', direction: 'min', multiTask: 0.2, singleTask: 0.25, delta: 0.2 } }, deltaM: 20 });
+  events.push({
+    kind: 'delta',
+    deltas: { g2p: { metric: 'per', direction: 'min', multiTask: 0.2, singleTask: 0.25, delta: 0.2 } },
+    deltaM: 20,
+  });
   return events;
 }
 
@@ -31,7 +54,8 @@ describe('report', () => {
     expect(html).toContain('Loss weights λ per task');
     expect(html).toContain('gender: accuracy (dev)');
     // each model is its own series with its own points: no jump back from step 50 to step 1
-    const series = (name: string) => [...html.matchAll(new RegExp(`<path d="([^"]+)"[^>]*data-series="${name}"`, 'g'))].map((m) => m[1]!.split(/[ML]/).filter(Boolean));
+    const series = (name: string) =>
+      [...html.matchAll(new RegExp(`<path d="([^"]+)"[^>]*data-series="${name}"`, 'g'))].map((m) => m[1]!.split(/[ML]/).filter(Boolean));
     expect(series('multi-task')[0]).toHaveLength(50);
     expect(series('single-task g2p')[0]).toHaveLength(50);
     // the Δm table first, then the results table: rows of task metrics, columns of models, missing cells as a dash
@@ -42,7 +66,22 @@ describe('report', () => {
   });
 
   it('drops non-finite points instead of drawing garbage', () => {
-    const svg = linePlot({ title: 't', xLabel: 'x', yLabel: 'y', series: [{ name: 'a', points: [[1, 1], [2, NaN], [3, Infinity], [4, 2]] }] });
+    const svg = linePlot({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        {
+          name: 'a',
+          points: [
+            [1, 1],
+            [2, NaN],
+            [3, Infinity],
+            [4, 2],
+          ],
+        },
+      ],
+    });
     const d = svg.match(/<path d="([^"]+)"/)![1]!;
     expect(d.split(/[ML]/).filter(Boolean)).toHaveLength(2);
     expect(svg).not.toContain('NaN');
@@ -64,7 +103,12 @@ describe('report', () => {
   it('writes report.html from a run directory and refuses a malformed event log', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-run-'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ seed: 0 }));
-    writeFileSync(path.join(dir, 'metrics.jsonl'), sampleEvents().map((e) => JSON.stringify(e)).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'metrics.jsonl'),
+      sampleEvents()
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
     const file = writeReport(dir);
     expect(readFileSync(file, 'utf8')).toContain('&quot;seed&quot;: 0');
     expect(() => parseEvents('{"kind":"step","step":1,"losses":{}}\nnot json')).toThrow(/line 2 is not JSON/);

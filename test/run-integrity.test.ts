@@ -5,7 +5,18 @@
  * stops the run with ERR_IO naming the log and leaves it resumable; a refused config writes nothing.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync, writeSync, openSync, closeSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  openSync,
+  closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +33,10 @@ afterAll(() => spawnSync('rm', ['-rf', scratch]));
 export function tinyConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     data: { source: 'phonetics', tasks: ['g2p', 'gender'], trainLimit: 400, evalLimit: 40 },
-    model: { encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.5 }, decoderLayers: { sequence: 1, classification: 1 } },
+    model: {
+      encoder: { numLayers: 1, dModel: 16, nhead: 2, dimFeedforward: 32, dropout: 0.5 },
+      decoderLayers: { sequence: 1, classification: 1 },
+    },
     trainer: { batchSize: 8, seed: 0 },
     steps: 12,
     evalEvery: 4,
@@ -45,7 +59,9 @@ const words = Array.from({ length: 48 }, (_, i) => `w${[...String(i * 37)].map((
 
 describe('mtl-torch predict is deterministic', () => {
   let out = '';
-  beforeAll(() => { out = trained('predict'); }, 120_000);
+  beforeAll(() => {
+    out = trained('predict');
+  }, 120_000);
 
   for (const task of ['g2p', 'gender']) {
     it(`${task}: three calls on the same 48 inputs print the same text`, () => {
@@ -61,7 +77,10 @@ describe('mtl-torch predict is deterministic', () => {
   }
 });
 
-const lines = (run: string) => readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l !== '');
+const lines = (run: string) =>
+  readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
 /** A finished run made to look interrupted after its last checkpoint: its result and Δm lines removed. */
 function interrupted(from: string, name: string): string {
   const out = path.join(scratch, name);
@@ -81,12 +100,19 @@ function tamper(file: string, entry: string, value: ((old: mt.Tensor) => mt.Tens
 
 describe('a refused resume keeps the run as it was', () => {
   let done = '';
-  beforeAll(() => { done = trained('resume-source', tinyConfig({ baselines: ['gender'] })); }, 120_000);
+  beforeAll(() => {
+    done = trained('resume-source', tinyConfig({ baselines: ['gender'] }));
+  }, 120_000);
   const weight = 'model.tasks.gender.decoder.layers.0.linear1.bias';
   const cases: [string, string, ((old: mt.Tensor) => mt.Tensor) | undefined, RegExp][] = [
     ['loop.step = -1', 'loop.step', () => mt.tensor(-1n, { dtype: 'int64' }), /'loop\.step' is -1, outside \[0, 12\]/],
-    ['loop.step = 2^62', 'loop.step', () => mt.tensor(2n ** 62n, { dtype: 'int64' }), /'loop\.step' is 4611686018427387904, outside \[0, 12\]/],
-    ['no loop.step (a model\'s weights copied over it)', 'loop.step', undefined, /missing entry 'loop\.step'/],
+    [
+      'loop.step = 2^62',
+      'loop.step',
+      () => mt.tensor(2n ** 62n, { dtype: 'int64' }),
+      /'loop\.step' is 4611686018427387904, outside \[0, 12\]/,
+    ],
+    ["no loop.step (a model's weights copied over it)", 'loop.step', undefined, /missing entry 'loop\.step'/],
     ['a NaN weight', weight, (old) => mt.full(old.shape, NaN), new RegExp(`'${weight.replace(/\./g, '\\.')}' holds NaN`)],
   ];
   for (const [what, entry, value, message] of cases) {
@@ -104,18 +130,24 @@ describe('a refused resume keeps the run as it was', () => {
     }, 60_000);
   }
 
-  it('the same interrupted run untampered resumes: its result and the baseline\'s are logged once each', () => {
+  it("the same interrupted run untampered resumes: its result and the baseline's are logged once each", () => {
     const out = interrupted(done, 'resumable');
     const r = run(['train', '--resume', out]);
     expect(r.status, r.stderr).toBe(0);
-    const results = lines(out).map((l) => JSON.parse(l)).filter((e) => e.kind === 'result').map((e) => e.model);
+    const results = lines(out)
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.kind === 'result')
+      .map((e) => e.model);
     expect(results).toEqual(['multi-task', 'single-task gender']);
   }, 60_000);
 
   it('a torn last line is dropped with a warning naming it, and the run resumes', () => {
     const out = interrupted(done, 'torn');
     const count = lines(out).length;
-    writeFileSync(path.join(out, 'metrics.jsonl'), readFileSync(path.join(out, 'metrics.jsonl'), 'utf8') + '{"kind":"step","model":"multi-t');
+    writeFileSync(
+      path.join(out, 'metrics.jsonl'),
+      readFileSync(path.join(out, 'metrics.jsonl'), 'utf8') + '{"kind":"step","model":"multi-t',
+    );
     const r = run(['train', '--resume', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain(`${path.join(out, 'metrics.jsonl')} line ${count + 1} is a cut-off write`);
@@ -130,7 +162,9 @@ describe('a full disk while logging', () => {
     mkdirSync(mount);
     mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]).status === 0;
   });
-  afterAll(() => { if (mounted) spawnSync('umount', [mount]); });
+  afterAll(() => {
+    if (mounted) spawnSync('umount', [mount]);
+  });
 
   it('stops the run with ERR_IO naming metrics.jsonl, leaves no torn line, and the run resumes once space is freed', async (context) => {
     if (!mounted) context.skip('mounting a 4 MiB tmpfs was refused (not root, or no CAP_SYS_ADMIN here)');
@@ -138,7 +172,9 @@ describe('a full disk while logging', () => {
     const config = configFile('full-disk', tinyConfig({ steps: 3000, evalEvery: 1000, checkpointEvery: 1000 }));
     const child = spawn(tsx, [cli, 'train', config, '--out', out], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const checkpoint = path.join(out, 'checkpoint', 'checkpoint.safetensors');
     while (!existsSync(checkpoint)) await new Promise((r) => setTimeout(r, 10));
@@ -174,9 +210,12 @@ describe('a full disk while logging', () => {
 describe('a refused config writes nothing', () => {
   const glue = path.join(root, 'test', 'fixtures', 'glue');
   const vocab = path.join(root, 'test', 'fixtures', 'tokenizers', 'vocab.txt');
-  const glueConfig = (data: Record<string, unknown>, rest: Record<string, unknown> = {}) => tinyConfig({
-    data: { source: 'glue', dir: glue, tasks: ['mnli'], tokenizer: vocab, maxLength: 32, ...data }, steps: 2, ...rest,
-  });
+  const glueConfig = (data: Record<string, unknown>, rest: Record<string, unknown> = {}) =>
+    tinyConfig({
+      data: { source: 'glue', dir: glue, tasks: ['mnli'], tokenizer: vocab, maxLength: 32, ...data },
+      steps: 2,
+      ...rest,
+    });
   // GLUE's MNLI without its mismatched dev set (read only at the end of training, before).
   const noMismatched = path.join(scratch, 'glue-no-mm');
   beforeAll(() => {
@@ -190,8 +229,16 @@ describe('a refused config writes nothing', () => {
     ['an invalid tokenizer', () => glueConfig({ tokenizer: path.join(scratch, 'not-a-tokenizer.json') }), /not-a-tokenizer\.json/],
     ['GLUE MNLI without dev_mismatched.tsv', () => glueConfig({ dir: noMismatched }), /dev_mismatched\.tsv/],
     ['maxLength 1e9', () => glueConfig({ maxLength: 1e9 }), /maxLength/],
-    ['lr 1e300', () => tinyConfig({ trainer: { optimizer: { kind: 'adamW', lr: 1e300 } } }), /config\.trainer\.optimizer\.lr: expected a number <= 3\.4028e\+38/],
-    ['a weighting its strategy cannot serve', () => tinyConfig({ trainer: { strategy: { kind: 'alternating' }, weighting: { kind: 'pcgrad' } } }), /weighting\.pcgrad cannot be used with strategy\.alternating/],
+    [
+      'lr 1e300',
+      () => tinyConfig({ trainer: { optimizer: { kind: 'adamW', lr: 1e300 } } }),
+      /config\.trainer\.optimizer\.lr: expected a number <= 3\.4028e\+38/,
+    ],
+    [
+      'a weighting its strategy cannot serve',
+      () => tinyConfig({ trainer: { strategy: { kind: 'alternating' }, weighting: { kind: 'pcgrad' } } }),
+      /weighting\.pcgrad cannot be used with strategy\.alternating/,
+    ],
   ];
   if (!mt.cuda.isAvailable()) cases.push(['device cuda on a machine without CUDA', () => tinyConfig({ device: 'cuda' }), /CUDA/i]);
   for (const [what, config, message] of cases) {
@@ -214,11 +261,21 @@ describe('a refused config writes nothing', () => {
 });
 
 describe('what the user sees', () => {
-  it("eval --split test on a GLUE run says the labels are hidden and what to use instead; report prints the path it wrote", () => {
+  it('eval --split test on a GLUE run says the labels are hidden and what to use instead; report prints the path it wrote', () => {
     const glue = path.join(root, 'test', 'fixtures', 'glue');
-    const out = trained('glue-eval', tinyConfig({
-      data: { source: 'glue', dir: glue, tasks: ['rte'], tokenizer: path.join(root, 'test', 'fixtures', 'tokenizers', 'vocab.txt'), maxLength: 32 }, steps: 2,
-    }));
+    const out = trained(
+      'glue-eval',
+      tinyConfig({
+        data: {
+          source: 'glue',
+          dir: glue,
+          tasks: ['rte'],
+          tokenizer: path.join(root, 'test', 'fixtures', 'tokenizers', 'vocab.txt'),
+          maxLength: 32,
+        },
+        steps: 2,
+      }),
+    );
     const r = run(['eval', out, '--split', 'test']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("GLUE's test labels are hidden");

@@ -31,7 +31,10 @@ function everyDtype(): Record<string, Tensor> {
     i32: mt.tensor(new Int32Array([-2147483648, 2147483647, 0, -1]), [2, 2]),
     i64: mt.tensor(new BigInt64Array([-(2n ** 63n), 2n ** 63n - 1n, 2n ** 53n + 1n, -7n]), [4]),
     u8: mt.tensor(new Uint8Array([0, 1, 127, 128, 255]), [5], { dtype: 'uint8' }),
-    mask: mt.tensor([[true, false, true], [false, false, true]]),
+    mask: mt.tensor([
+      [true, false, true],
+      [false, false, true],
+    ]),
     scalar: mt.tensor(new Float32Array([-3.25]), []),
     empty: mt.zeros([0]),
     emptyInner: mt.zeros([2, 0, 3], { dtype: 'int64' }),
@@ -63,7 +66,11 @@ function parseLayout(bytes: Buffer): { header: Record<string, any>; headerLength
   const order = Object.keys(header).filter((k) => k !== '__metadata__');
   let cursor = 0;
   for (const name of order) {
-    const { dtype, shape, data_offsets: [begin, end] } = header[name];
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = header[name];
     expect(begin, `${name} follows the previous tensor`).toBe(cursor);
     expect(end - begin).toBe((shape as number[]).reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype]!);
     expect(begin % ITEM_SIZE[dtype]!, `${name} aligned to its element size`).toBe(0);
@@ -106,20 +113,29 @@ describe('save and load', () => {
     expect(loaded.w!.requiresGrad).toBe(false);
   });
 
-  it.skipIf(!mt.cuda.isAvailable())(`saves CUDA tensors and loads them onto the CPU${mt.cuda.isAvailable() ? '' : ' (skipped: no CUDA device)'}`, () => {
-    const onGpu = { w: mt.randn([4, 5], { device: 'cuda' }).bfloat16(), t: mt.randn([3, 2], { device: 'cuda' }).t() };
-    const loaded = mt.load(freshPathWith(onGpu));
-    for (const [name, t] of Object.entries(onGpu)) expectSameTensor(loaded[name], t.to('cpu'), name);
-  });
+  it.skipIf(!mt.cuda.isAvailable())(
+    `saves CUDA tensors and loads them onto the CPU${mt.cuda.isAvailable() ? '' : ' (skipped: no CUDA device)'}`,
+    () => {
+      const onGpu = { w: mt.randn([4, 5], { device: 'cuda' }).bfloat16(), t: mt.randn([3, 2], { device: 'cuda' }).t() };
+      const loaded = mt.load(freshPathWith(onGpu));
+      for (const [name, t] of Object.entries(onGpu)) expectSameTensor(loaded[name], t.to('cpu'), name);
+    },
+  );
 
   it('does not turn a tensor or metadata key named __proto__ into a prototype', () => {
-    const sd = Object.fromEntries([['__proto__', mt.ones([1])], ['x', mt.zeros([1])]]) as Record<string, Tensor>;
+    const sd = Object.fromEntries([
+      ['__proto__', mt.ones([1])],
+      ['x', mt.zeros([1])],
+    ]) as Record<string, Tensor>;
     const loaded = mt.load(freshPathWith(sd));
     expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
     expect(Object.keys(loaded)).toEqual(['__proto__', 'x']);
     const { metadata } = mt.loadWithMetadata(freshPathWith({ x: mt.ones([1]) }, JSON.parse('{"__proto__":"p","k":"v"}')));
     expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
-    expect(Object.entries(metadata)).toEqual([['__proto__', 'p'], ['k', 'v']]);
+    expect(Object.entries(metadata)).toEqual([
+      ['__proto__', 'p'],
+      ['k', 'v'],
+    ]);
   });
 
   it('replaces a file atomically and leaves no temporary file, also when it fails', () => {
@@ -128,7 +144,7 @@ describe('save and load', () => {
     mt.save(file, { b: mt.zeros([2]) });
     expect(Object.keys(mt.load(file))).toEqual(['b']);
     expect(() => mt.save(path.join(dir, 'missing-folder', 'x.safetensors'), { a: mt.ones([1]) })).toThrow(mt.TorchError);
-    expect(() => mt.save(dir, { a: mt.ones([1]) })).toThrow(mt.TorchError);  // a folder cannot be replaced
+    expect(() => mt.save(dir, { a: mt.ones([1]) })).toThrow(mt.TorchError); // a folder cannot be replaced
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
@@ -191,12 +207,25 @@ const pythonProblem = (() => {
   }
 })();
 
-interface ValueSpec { dtype: string; shape: number[]; values: (number | string | boolean)[] }
+interface ValueSpec {
+  dtype: string;
+  shape: number[];
+  values: (number | string | boolean)[];
+}
 
 function tensorFromSpec(spec: ValueSpec): Tensor {
   const { dtype, shape, values } = spec;
-  if (dtype === 'int64') return mt.tensor(BigInt64Array.from(values as string[], (v) => BigInt(v)), shape);
-  if (dtype === 'bool') return mt.tensor(Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0)), shape, { dtype: 'bool' });
+  if (dtype === 'int64')
+    return mt.tensor(
+      BigInt64Array.from(values as string[], (v) => BigInt(v)),
+      shape,
+    );
+  if (dtype === 'bool')
+    return mt.tensor(
+      Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0)),
+      shape,
+      { dtype: 'bool' },
+    );
   if (dtype === 'int32') return mt.tensor(Int32Array.from(values as number[]), shape);
   if (dtype === 'uint8') return mt.tensor(Uint8Array.from(values as number[]), shape, { dtype: 'uint8' });
   // float16/bfloat16/float32 values are exact in float32, so the conversion back rounds nothing.
@@ -208,7 +237,7 @@ function tensorFromSpec(spec: ValueSpec): Tensor {
 // JSON has no NaN, infinities or -0: the oracle's JSON spells them "nan", "inf", "-inf", "-0".
 function floatFromJson(v: number | string): number {
   if (typeof v === 'number') return v;
-  return v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(v);  // Number('nan') is NaN, Number('-0') is -0
+  return v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(v); // Number('nan') is NaN, Number('-0') is -0
 }
 function floatToJson(v: number): number | string {
   if (Object.is(v, -0)) return '-0';
@@ -218,53 +247,64 @@ function floatToJson(v: number): number | string {
 
 function specOf(t: Tensor): ValueSpec {
   const data = t.dataSync();
-  const values = t.dtype === 'bool' ? Array.from(data as Uint8Array, (v) => v !== 0)
-    : data instanceof BigInt64Array ? Array.from(data, String)
-      : t.dtype.startsWith('int') || t.dtype === 'uint8' ? Array.from(data as Int32Array)
-        : Array.from(data as Float32Array, floatToJson);
+  const values =
+    t.dtype === 'bool'
+      ? Array.from(data as Uint8Array, (v) => v !== 0)
+      : data instanceof BigInt64Array
+        ? Array.from(data, String)
+        : t.dtype.startsWith('int') || t.dtype === 'uint8'
+          ? Array.from(data as Int32Array)
+          : Array.from(data as Float32Array, floatToJson);
   return { dtype: t.dtype, shape: t.shape, values };
 }
 
-describe.skipIf(!requireTool('python3 with torch', pythonProblem))(`PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`, () => {
-  it('loads a PyTorch-written file with PyTorch\'s exact values and metadata', () => {
-    const expected = JSON.parse(readFileSync(torchValues, 'utf8')) as { __metadata__: Record<string, string>; tensors: Record<string, ValueSpec> };
-    const { tensors, metadata } = mt.loadWithMetadata(torchFile);
-    expect(metadata).toEqual(expected.__metadata__);
-    expect(Object.keys(tensors).sort()).toEqual(Object.keys(expected.tensors).sort());
-    expect(new Set(Object.values(tensors).map((t) => t.dtype))).toEqual(
-      new Set(['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'uint8', 'bool']));
-    for (const [name, spec] of Object.entries(expected.tensors)) expectSameTensor(tensors[name], tensorFromSpec(spec), name);
-  });
+describe.skipIf(!requireTool('python3 with torch', pythonProblem))(
+  `PyTorch interop${pythonProblem ? ` (skipped: ${pythonProblem})` : ''}`,
+  () => {
+    it("loads a PyTorch-written file with PyTorch's exact values and metadata", () => {
+      const expected = JSON.parse(readFileSync(torchValues, 'utf8')) as {
+        __metadata__: Record<string, string>;
+        tensors: Record<string, ValueSpec>;
+      };
+      const { tensors, metadata } = mt.loadWithMetadata(torchFile);
+      expect(metadata).toEqual(expected.__metadata__);
+      expect(Object.keys(tensors).sort()).toEqual(Object.keys(expected.tensors).sort());
+      expect(new Set(Object.values(tensors).map((t) => t.dtype))).toEqual(
+        new Set(['float32', 'float64', 'float16', 'bfloat16', 'int32', 'int64', 'uint8', 'bool']),
+      );
+      for (const [name, spec] of Object.entries(expected.tensors)) expectSameTensor(tensors[name], tensorFromSpec(spec), name);
+    });
 
-  it('re-saves a PyTorch-written file byte for byte (same layout rules as the reference writer)', () => {
-    const original = readFileSync(torchFile);
-    parseLayout(original);
-    const { tensors, metadata } = mt.loadWithMetadata(torchFile);
-    const file = freshPath();
-    mt.save(file, tensors, metadata);
-    expect(readFileSync(file).equals(original)).toBe(true);
-  });
+    it('re-saves a PyTorch-written file byte for byte (same layout rules as the reference writer)', () => {
+      const original = readFileSync(torchFile);
+      parseLayout(original);
+      const { tensors, metadata } = mt.loadWithMetadata(torchFile);
+      const file = freshPath();
+      mt.save(file, tensors, metadata);
+      expect(readFileSync(file).equals(original)).toBe(true);
+    });
 
-  it('writes files PyTorch reads with the same values, and reads back what PyTorch computed from them', () => {
-    // int64 values stay clear of overflow in x * 2 + 1.
-    const tensors = { ...everyDtype(), i64: mt.tensor(new BigInt64Array([-(2n ** 60n), 2n ** 60n, 2n ** 53n + 1n, -7n]), [4]) };
-    const metadata = { format: 'pt', writer: 'mtl-torch' };
-    const mine = freshPath('mine');
-    const theirs = freshPath('theirs');
-    const expectedFile = path.join(dir, 'expected.json');
-    mt.save(mine, tensors, metadata);
-    const specs = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, specOf(t)]));
-    writeFileSync(expectedFile, JSON.stringify({ __metadata__: metadata, tensors: specs }));
-    execFileSync(python, [oracle, 'roundtrip', mine, expectedFile, theirs], { stdio: 'pipe' });
-    const back = mt.loadWithMetadata(theirs);
-    expect(back.metadata).toEqual(metadata);
-    for (const [name, t] of Object.entries(tensors)) {
-      const transformed = t.dtype === 'bool' ? t.logicalNot() : t.mul(2).add(1);
-      expectSameTensor(back.tensors[name], transformed, name);
-    }
-    parseLayout(readFileSync(theirs));
-  });
-});
+    it('writes files PyTorch reads with the same values, and reads back what PyTorch computed from them', () => {
+      // int64 values stay clear of overflow in x * 2 + 1.
+      const tensors = { ...everyDtype(), i64: mt.tensor(new BigInt64Array([-(2n ** 60n), 2n ** 60n, 2n ** 53n + 1n, -7n]), [4]) };
+      const metadata = { format: 'pt', writer: 'mtl-torch' };
+      const mine = freshPath('mine');
+      const theirs = freshPath('theirs');
+      const expectedFile = path.join(dir, 'expected.json');
+      mt.save(mine, tensors, metadata);
+      const specs = Object.fromEntries(Object.entries(tensors).map(([n, t]) => [n, specOf(t)]));
+      writeFileSync(expectedFile, JSON.stringify({ __metadata__: metadata, tensors: specs }));
+      execFileSync(python, [oracle, 'roundtrip', mine, expectedFile, theirs], { stdio: 'pipe' });
+      const back = mt.loadWithMetadata(theirs);
+      expect(back.metadata).toEqual(metadata);
+      for (const [name, t] of Object.entries(tensors)) {
+        const transformed = t.dtype === 'bool' ? t.logicalNot() : t.mul(2).add(1);
+        expectSameTensor(back.tensors[name], transformed, name);
+      }
+      parseLayout(readFileSync(theirs));
+    });
+  },
+);
 
 describe('layout', () => {
   it('pads the header to 8 bytes, tiles the data buffer, and aligns every tensor', () => {
@@ -304,15 +344,22 @@ function expectRefused(bytes: Uint8Array, label: string, message?: RegExp): void
 }
 
 /** A header entry; shape and offsets are JSON text, so that literals like 2.0 or 2^64 stay as written. */
-const entry = (dtype: string, shape: string, offsets: string) =>
-  `{"dtype":"${dtype}","shape":${shape},"data_offsets":${offsets}}`;
+const entry = (dtype: string, shape: string, offsets: string) => `{"dtype":"${dtype}","shape":${shape},"data_offsets":${offsets}}`;
 const F32x2 = entry('F32', '[2]', '[0,8]');
 const eight = new Uint8Array(8);
 
 describe('corrupted files are refused with a TorchError', () => {
-  const valid = readFileSync(freshPathWith({
-    w: mt.randn([3, 4]), b: mt.randn([4]).bfloat16(), ids: mt.tensor([1, 2, 3]), m: mt.tensor([true, false]),
-  }, { k: 'v' }));
+  const valid = readFileSync(
+    freshPathWith(
+      {
+        w: mt.randn([3, 4]),
+        b: mt.randn([4]).bfloat16(),
+        ids: mt.tensor([1, 2, 3]),
+        m: mt.tensor([true, false]),
+      },
+      { k: 'v' },
+    ),
+  );
   const headerEnd = 8 + Number(valid.readBigUInt64LE(0));
 
   it('accepts the uncorrupted file (sanity)', () => {
@@ -331,7 +378,11 @@ describe('corrupted files are refused with a TorchError', () => {
 
   it('refuses header lengths that are huge or beyond the file, without allocating them', () => {
     const before = process.memoryUsage().rss;
-    const withLength = (n: bigint) => { const b = Buffer.from(valid); b.writeBigUInt64LE(n, 0); return b; };
+    const withLength = (n: bigint) => {
+      const b = Buffer.from(valid);
+      b.writeBigUInt64LE(n, 0);
+      return b;
+    };
     expectRefused(withLength(2n ** 63n), '2^63', /exceeds the limit/);
     expectRefused(withLength(2n ** 64n - 1n), '2^64-1', /exceeds the limit/);
     expectRefused(withLength(2n ** 40n), '2^40', /exceeds the limit/);
@@ -421,7 +472,11 @@ describe('corrupted files are refused with a TorchError', () => {
       [`{"a":${entry('F32', '[2]', '[0,8]')},"b":${entry('F32', '[2]', '[4,12]')}}`, twelve, /overlaps/],
       [`{"a":${entry('F32', '[2]', '[0,8]')},"b":${entry('F32', '[2]', '[0,8]')}}`, eight, /overlaps/],
       [`{"a":${entry('F32', '[2]', '[0,8]')},"e":${entry('F32', '[0]', '[4,4]')}}`, eight, /overlaps/],
-      [`{"a":${entry('F32', '[1]', '[0,4]')},"b":${entry('F32', '[1]', '[8,12]')}}`, twelve, /bytes 4 to 8 of the data buffer belong to no tensor/],
+      [
+        `{"a":${entry('F32', '[1]', '[0,4]')},"b":${entry('F32', '[1]', '[8,12]')}}`,
+        twelve,
+        /bytes 4 to 8 of the data buffer belong to no tensor/,
+      ],
       [`{"a":${entry('F32', '[2]', '[4,12]')}}`, twelve, /bytes 0 to 4/],
       [`{"a":${entry('F32', '[2]', '[0,8]')}}`, twelve, /last 4 bytes of the data buffer belong to no tensor/],
       [`{"a":${entry('F32', '[2]', '[8,16]')}}`, eight, /ends at byte 16/],
@@ -438,7 +493,7 @@ describe('corrupted files are refused with a TorchError', () => {
 
   it('never crashes on random byte flips in the header (seeded)', () => {
     let seed = 12345;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     let refused = 0;
     for (let trial = 0; trial < 400; trial++) {
       const bytes = Buffer.from(valid);
@@ -451,7 +506,7 @@ describe('corrupted files are refused with a TorchError', () => {
       const file = path.join(dir, 'flipped.safetensors');
       writeFileSync(file, bytes);
       try {
-        const loaded = mt.load(file);  // a flip inside a name or metadata value can leave a valid file
+        const loaded = mt.load(file); // a flip inside a name or metadata value can leave a valid file
         for (const t of Object.values(loaded)) expect(t.numel).toBeGreaterThanOrEqual(0);
       } catch (error) {
         expect(error, `trial ${trial}`).toBeInstanceOf(mt.TorchError);

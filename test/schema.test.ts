@@ -21,25 +21,69 @@ function files(dir: string, extensions: string[]): string[] {
 
 describe('the native registry behind the schemas', () => {
   it('lists every kind of every concept with its defaults and capabilities', () => {
-    expect(Object.keys(mt.registry.weighting).sort()).toEqual(['cagrad', 'dwa', 'equal', 'famo', 'fixed', 'gcs', 'gradNorm', 'metaBalance', 'nashMtl', 'olAux', 'oneSidedProjection', 'pcgrad', 'sigmoidLoss', 'uncertainty']);
+    expect(Object.keys(mt.registry.weighting).sort()).toEqual([
+      'cagrad',
+      'dwa',
+      'equal',
+      'famo',
+      'fixed',
+      'gcs',
+      'gradNorm',
+      'metaBalance',
+      'nashMtl',
+      'olAux',
+      'oneSidedProjection',
+      'pcgrad',
+      'sigmoidLoss',
+      'uncertainty',
+    ]);
     expect(Object.keys(mt.registry.sharing).sort()).toEqual(['adapters', 'fullyShared', 'layerwise', 'lora', 'mmoe', 'sharedEncoder']);
     expect(Object.keys(mt.registry.head).sort()).toEqual(['classification', 'multiLabel', 'regression', 'sequence', 'tagging']);
     expect(Object.keys(mt.registry.strategy).sort()).toEqual(['alternating', 'joint', 'progressive']);
     expect(Object.keys(mt.registry.sampler).sort()).toEqual(['proportional', 'roundRobin', 'temperature', 'uniform']);
-    expect(mt.registry.head.sequence!.capabilities).toMatchObject({ mainMetric: 'per', metrics: { per: 'min', wer: 'min' }, generates: true });
+    expect(mt.registry.head.sequence!.capabilities).toMatchObject({
+      mainMetric: 'per',
+      metrics: { per: 'min', wer: 'min' },
+      generates: true,
+    });
     expect(mt.registry.sharing.adapters!.defaults).toEqual({ reduction: 8, placement: 'houlsby', freezeBackbone: false });
   });
 
   it('factories fill the registry defaults, and a spec fills them for every part', () => {
     expect(mt.sharing.lora()).toEqual({ kind: 'lora', rank: 8, alpha: 16, targets: ['q', 'v'], freezeBackbone: false });
     expect(mt.tasks.sequence({ vocabSize: 10, maxLength: 5 })).toEqual({
-      kind: 'sequence', vocabSize: 10, maxLength: 5, decoderLayers: 2, bosId: 1, eosId: 2, padId: 0, labelSmoothing: 0, ignoreIndex: -100,
+      kind: 'sequence',
+      vocabSize: 10,
+      maxLength: 5,
+      decoderLayers: 2,
+      bosId: 1,
+      eosId: 2,
+      padId: 0,
+      labelSmoothing: 0,
+      ignoreIndex: -100,
     });
-    const model = mt.multitask({ input: { vocabSize: 5, maxLength: 4 }, encoder: { numLayers: 1, dModel: 8, nhead: 2 }, tasks: { t: { kind: 'regression' } as never } });
+    const model = mt.multitask({
+      input: { vocabSize: 5, maxLength: 4 },
+      encoder: { numLayers: 1, dModel: 8, nhead: 2 },
+      tasks: { t: { kind: 'regression' } as never },
+    });
     expect(model.config.encoder).toEqual({
-      numLayers: 1, dModel: 8, nhead: 2, dimFeedforward: 32, dropout: 0.1, activation: 'relu', normFirst: false, layerNormEps: 1e-5,
-      attentionDropout: 0.1, activationDropout: 0.1, positions: 'sinusoidal', positionOffset: 0, typeVocabSize: 0, embeddingNorm: false,
-      embeddingSize: 0, pooler: false,
+      numLayers: 1,
+      dModel: 8,
+      nhead: 2,
+      dimFeedforward: 32,
+      dropout: 0.1,
+      activation: 'relu',
+      normFirst: false,
+      layerNormEps: 1e-5,
+      attentionDropout: 0.1,
+      activationDropout: 0.1,
+      positions: 'sinusoidal',
+      positionOffset: 0,
+      typeVocabSize: 0,
+      embeddingNorm: false,
+      embeddingSize: 0,
+      pooler: false,
     });
     expect(model.config.sharing).toEqual({ kind: 'sharedEncoder' });
     expect(model.config.tasks).toEqual([{ name: 't', kind: 'regression', decoderLayers: 0, pooling: 'mean' }]);
@@ -62,7 +106,11 @@ describe('error codes', () => {
   it('every code thrown in lib/ and native/ is listed in mt.ErrorCode', () => {
     const listed = new Set(Object.values(mt.ErrorCode));
     const thrown = new Set<string>();
-    for (const file of [...files(path.join(root, 'lib'), ['.ts']), ...files(path.join(root, 'native'), ['.cc', '.h']), path.join(root, 'scripts', 'find-libtorch.cjs')]) {
+    for (const file of [
+      ...files(path.join(root, 'lib'), ['.ts']),
+      ...files(path.join(root, 'native'), ['.cc', '.h']),
+      path.join(root, 'scripts', 'find-libtorch.cjs'),
+    ]) {
       for (const match of readFileSync(file, 'utf8').matchAll(/'(ERR_[A-Z_]+)'|"(ERR_[A-Z_]+)"/g)) thrown.add(match[1] ?? match[2]!);
     }
     expect(thrown.size).toBeGreaterThan(5);

@@ -21,11 +21,13 @@ const heldOut = { a: problem.toDataset('a', 400).dataset, r: problem.toDataset('
 
 function tokenModel() {
   mt.manualSeed(3);
-  return mt.multitask({
-    input: { vocabSize: 200, maxLength: 32 },
-    encoder: { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 128, dropout: 0 },
-    tasks: { value: mt.tasks.regression(), label: mt.tasks.classification({ classes: 4 }) },
-  }).eval();
+  return mt
+    .multitask({
+      input: { vocabSize: 200, maxLength: 32 },
+      encoder: { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 128, dropout: 0 },
+      tasks: { value: mt.tasks.regression(), label: mt.tasks.classification({ classes: 4 }) },
+    })
+    .eval();
 }
 
 function tokenInputs() {
@@ -36,7 +38,7 @@ function tokenInputs() {
 }
 
 describe('inference precisions', () => {
-  it('bf16 and int8 keep the trained model\'s held-out metrics within 1 point of fp32', async () => {
+  it("bf16 and int8 keep the trained model's held-out metrics within 1 point of fp32", async () => {
     mt.manualSeed(0);
     const model = featureModel(8, { a: { kind: 'classification', classes: 3 }, r: { kind: 'regression' } }, { dModel: 32, layers: 2 });
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0 }), batchSize: 32 });
@@ -54,7 +56,9 @@ describe('inference precisions', () => {
       for (const [task, byMetric] of Object.entries(metrics.fp32!)) {
         for (const [name, value] of Object.entries(byMetric)) {
           const scale = name === 'accuracy' ? 1 : Math.max(1, Math.abs(value));
-          expect(Math.abs(metrics[precision]![task]![name]! - value) / scale, `${precision} ${task}.${name}`).toBeLessThanOrEqual(METRIC_TOLERANCE);
+          expect(Math.abs(metrics[precision]![task]![name]! - value) / scale, `${precision} ${task}.${name}`).toBeLessThanOrEqual(
+            METRIC_TOLERANCE,
+          );
         }
       }
     }
@@ -111,11 +115,15 @@ describe('inference precisions', () => {
 
   it('refuses an unknown precision, naming it', () => {
     const model = tokenModel();
-    expect(() => { (model as { precision: string }).precision = 'fp16'; }).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_ARG, message: expect.stringMatching(/precision.*'fp32', 'bf16', 'int8'.*fp16/) }));
+    expect(() => {
+      (model as { precision: string }).precision = 'fp16';
+    }).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_ARG, message: expect.stringMatching(/precision.*'fp32', 'bf16', 'int8'.*fp16/) }),
+    );
     expect(model.precision).toBe('fp32');
   });
 
-  it('predictTasks (off the JavaScript thread) computes at the model\'s precision', async () => {
+  it("predictTasks (off the JavaScript thread) computes at the model's precision", async () => {
     const model = tokenModel();
     const inputs = tokenInputs();
     for (const precision of ['fp32', 'bf16', 'int8'] as const) {

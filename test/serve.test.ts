@@ -27,7 +27,9 @@ const RSS_BOUND_BYTES = 64 * 1024 * 1024;
 function words(count: number, seed: number): string[] {
   const random = rng(seed);
   const letters = 'abcdefghijklmnoprstuvwy';
-  return Array.from({ length: count }, () => Array.from({ length: 3 + Math.floor(random() * 8) }, () => letters[Math.floor(random() * letters.length)]).join(''));
+  return Array.from({ length: count }, () =>
+    Array.from({ length: 3 + Math.floor(random() * 8) }, () => letters[Math.floor(random() * letters.length)]).join(''),
+  );
 }
 
 async function listen(app: FastifyInstance): Promise<string> {
@@ -39,7 +41,10 @@ async function listen(app: FastifyInstance): Promise<string> {
 
 async function post(base: string, body: unknown, init: RequestInit = {}): Promise<{ status: number; json: any; headers: Headers }> {
   const response = await fetch(`${base}/v1/predict`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), ...init,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...init,
   });
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : undefined, headers: response.headers };
@@ -48,9 +53,11 @@ async function post(base: string, body: unknown, init: RequestInit = {}): Promis
 /** Runs `count` calls of `task(i)` with at most `concurrency` in flight. */
 async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await task(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
 }
 
 describe('mt.serve on a phonetics run', () => {
@@ -63,7 +70,9 @@ describe('mt.serve on a phonetics run', () => {
       data: { source: 'phonetics', tasks: TASKS, trainLimit: 1000, evalLimit: 40 },
       model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 } },
       trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
-      steps: 20, evalEvery: 20, threads: 1,
+      steps: 20,
+      evalEvery: 20,
+      threads: 1,
     };
     const file = path.join(base, 'config.json');
     writeFileSync(file, JSON.stringify(config));
@@ -162,8 +171,11 @@ describe('mt.serve on a phonetics run', () => {
         if (malformed) {
           if (r.status === 400) counts.refused++;
           else counts.other++;
-        } else if (r.status === 200 && r.json.predictions.length === inputs.length &&
-          r.json.predictions.every((row: any, j: number) => Math.abs(row.gender.probabilities.male - expected.get(inputs[j]!)!) < 1e-4)) {
+        } else if (
+          r.status === 200 &&
+          r.json.predictions.length === inputs.length &&
+          r.json.predictions.every((row: any, j: number) => Math.abs(row.gender.probabilities.male - expected.get(inputs[j]!)!) < 1e-4)
+        ) {
           counts.ok++;
         } else {
           counts.wrong++;
@@ -171,7 +183,9 @@ describe('mt.serve on a phonetics run', () => {
         if (k === 1000) rssWarm = process.memoryUsage().rss;
       });
       const rssEnd = process.memoryUsage().rss;
-      console.log(`load: ${JSON.stringify(counts)}, RSS after 1,000 requests ${(rssWarm / 2 ** 20).toFixed(1)} MiB, at the end ${(rssEnd / 2 ** 20).toFixed(1)} MiB`);
+      console.log(
+        `load: ${JSON.stringify(counts)}, RSS after 1,000 requests ${(rssWarm / 2 ** 20).toFixed(1)} MiB, at the end ${(rssEnd / 2 ** 20).toFixed(1)} MiB`,
+      );
       expect(counts.wrong).toBe(0);
       expect(counts.other).toBe(0);
       expect(counts.ok + counts.refused).toBe(2000);
@@ -199,7 +213,10 @@ describe('mt.serve on a phonetics run', () => {
         expect(r.json.error.code).toBe('ERR_QUEUE_FULL');
       }
       const expected = await run.predict(inputs, { batchSize: 4 });
-      for (const r of answered) expect(r.json.predictions.map((p: any) => p.gender.label)).toEqual(expected.map((p) => (p.gender as mt.ClassificationPrediction).label));
+      for (const r of answered)
+        expect(r.json.predictions.map((p: any) => p.gender.label)).toEqual(
+          expected.map((p) => (p.gender as mt.ClassificationPrediction).label),
+        );
       const after = await post(url, { inputs });
       expect(after.status).toBe(200);
       expect(await (await fetch(`${url}/v1/health`)).json()).toEqual({ status: 'ok', queuedInputs: 0 });
@@ -240,30 +257,61 @@ describe('mt.serve on a phonetics run', () => {
     await app.register(mt.servePlugin, { predictor: run, prefix: '/models/phonetics', maxBatch: 8 });
     const url = await listen(app);
     try {
-      const r = await fetch(`${url}/models/phonetics/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: ['hello'] }) });
+      const r = await fetch(`${url}/models/phonetics/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: ['hello'] }),
+      });
       expect((await r.json()).predictions).toEqual(await run.predict(['hello']));
       // A request above maxBatch runs alone, in passes of maxBatch inputs.
       const many = words(40, 13);
-      const big = await (await fetch(`${url}/models/phonetics/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: many, tasks: ['gender'] }) })).json();
+      const big = await (
+        await fetch(`${url}/models/phonetics/v1/predict`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: many, tasks: ['gender'] }),
+        })
+      ).json();
       const expected = await run.predict(many, { tasks: ['gender'], batchSize: 1 });
-      big.predictions.forEach((row: any, i: number) => expect(Math.abs(row.gender.probabilities.male - (expected[i]!.gender as mt.ClassificationPrediction).probabilities.male!)).toBeLessThan(1e-4));
+      big.predictions.forEach((row: any, i: number) =>
+        expect(
+          Math.abs(row.gender.probabilities.male - (expected[i]!.gender as mt.ClassificationPrediction).probabilities.male!),
+        ).toBeLessThan(1e-4),
+      );
       const openapi = await (await fetch(`${url}/models/phonetics/v1/openapi.json`)).json();
       expect(Object.keys(openapi.paths)).toContain('/models/phonetics/v1/predict');
     } finally {
       await app.close();
     }
-    await expect(mt.serve(run, { maxBatch: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('serve.options.maxBatch') });
-    await expect(mt.serve(run, { colour: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('serve.options.colour') });
-    await expect(mt.serve(run, { precision: 'int8' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('mt.loadRun') });
-    await expect(mt.serve(42 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining("'run' must be a run directory") });
+    await expect(mt.serve(run, { maxBatch: 0 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('serve.options.maxBatch'),
+    });
+    await expect(mt.serve(run, { colour: 1 } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('serve.options.colour'),
+    });
+    await expect(mt.serve(run, { precision: 'int8' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('mt.loadRun'),
+    });
+    await expect(mt.serve(42 as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining("'run' must be a run directory"),
+    });
     const bad = Fastify();
-    await expect(bad.register(mt.servePlugin, { predictor: run, logger: true } as never)).rejects.toMatchObject({ message: expect.stringContaining('servePlugin.options.logger') });
+    await expect(bad.register(mt.servePlugin, { predictor: run, logger: true } as never)).rejects.toMatchObject({
+      message: expect.stringContaining('servePlugin.options.logger'),
+    });
   });
 
   it("the CLI's serve drains on SIGTERM during load: every request sent before it is answered, exit 0", async () => {
     // Requests wait in the queue (maxDelayMs 10 s, maxBatch above their total) until SIGTERM, which
     // must run them at once and answer every one before exiting.
-    const child = spawn(tsx, [cli, 'serve', dir, '--port', '0', '--max-delay-ms', '10000', '--max-batch', '1024'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tsx, [cli, 'serve', dir, '--port', '0', '--max-delay-ms', '10000', '--max-batch', '1024'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listening line in ${output}`)), 120_000);
@@ -275,7 +323,9 @@ describe('mt.serve on a phonetics run', () => {
           resolve(found[1]!);
         }
       });
-      child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -289,7 +339,9 @@ describe('mt.serve on a phonetics run', () => {
     }
     const sent = performance.now();
     child.kill('SIGTERM');
-    const results = await Promise.all(inFlight.map((p) => p.catch((e: Error) => ({ status: -1, json: e.message, headers: new Headers() }))));
+    const results = await Promise.all(
+      inFlight.map((p) => p.catch((e: Error) => ({ status: -1, json: e.message, headers: new Headers() }))),
+    );
     expect(await exited).toBe(0);
     // Answered at once on the signal, not after the 10 s wait.
     expect(performance.now() - sent).toBeLessThan(8000);

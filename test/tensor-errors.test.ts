@@ -94,7 +94,14 @@ describe('wrong argument types name the argument (ERR_INVALID_ARG)', () => {
     ['cuda index', () => x.cuda(0.5), 'cuda', 'index'],
     ['backward gradient', () => x.sum().backward([1] as never), 'backward', 'gradient'],
     ['backward retainGraph', () => x.sum().backward(undefined, { retainGraph: 1 as never }), 'backward', 'retainGraph'],
-    ['requiresGrad setter', () => { a().requiresGrad = 1 as never; }, 'requiresGrad', 'value'],
+    [
+      'requiresGrad setter',
+      () => {
+        a().requiresGrad = 1 as never;
+      },
+      'requiresGrad',
+      'value',
+    ],
     ['size dim', () => x.size(1.5), 'size', 'dim'],
     ['size dim range', () => x.size(3), 'size', 'dim'],
     // creation
@@ -165,7 +172,18 @@ describe('wrong argument types name the argument (ERR_INVALID_ARG)', () => {
 
 describe('shapes and nested arrays', () => {
   it('non-rectangular nested arrays are refused', () => {
-    for (const data of [[[1, 2], [3]], [[1], 2], [[[1, 2]], [[3, 4], [5, 6]]], [1, [2]]]) {
+    for (const data of [
+      [[1, 2], [3]],
+      [[1], 2],
+      [
+        [[1, 2]],
+        [
+          [3, 4],
+          [5, 6],
+        ],
+      ],
+      [1, [2]],
+    ]) {
       const e = caught(() => mt.tensor(data as never));
       expect(e.code).toBe('ERR_INVALID_ARG');
       expect(e.message).toMatch(/^tensor: .*rectangular/);
@@ -307,12 +325,26 @@ describe('use after dispose (ERR_DISPOSED)', () => {
     return t;
   };
   const uses: [string, (t: mt.Tensor) => unknown][] = [
-    ['shape', (t) => t.shape], ['dtype', (t) => t.dtype], ['device', (t) => t.device], ['numel', (t) => t.numel],
-    ['add', (t) => t.add(1)], ['exp', (t) => t.exp()], ['matmul', (t) => t.matmul(x)], ['sum', (t) => t.sum()],
-    ['dataSync', (t) => t.dataSync()], ['item', (t) => t.item()], ['toArray', (t) => t.toArray()],
-    ['as operand', (t) => x.add(t)], ['as matmul operand', (t) => mt.ones([2, 2]).matmul(t)], ['in cat', (t) => mt.cat([t])],
-    ['backward', (t) => t.backward()], ['grad', (t) => t.grad], ['requiresGrad', (t) => t.requiresGrad],
-    ['to', (t) => t.to('float64')], ['reshape', (t) => t.reshape([4])], ['zerosLike', (t) => mt.zerosLike(t)],
+    ['shape', (t) => t.shape],
+    ['dtype', (t) => t.dtype],
+    ['device', (t) => t.device],
+    ['numel', (t) => t.numel],
+    ['add', (t) => t.add(1)],
+    ['exp', (t) => t.exp()],
+    ['matmul', (t) => t.matmul(x)],
+    ['sum', (t) => t.sum()],
+    ['dataSync', (t) => t.dataSync()],
+    ['item', (t) => t.item()],
+    ['toArray', (t) => t.toArray()],
+    ['as operand', (t) => x.add(t)],
+    ['as matmul operand', (t) => mt.ones([2, 2]).matmul(t)],
+    ['in cat', (t) => mt.cat([t])],
+    ['backward', (t) => t.backward()],
+    ['grad', (t) => t.grad],
+    ['requiresGrad', (t) => t.requiresGrad],
+    ['to', (t) => t.to('float64')],
+    ['reshape', (t) => t.reshape([4])],
+    ['zerosLike', (t) => mt.zerosLike(t)],
     ['crossEntropy', (t) => F.crossEntropy(t, mt.tensor([0, 1]))],
   ];
   for (const [name, use] of uses) {
@@ -336,7 +368,10 @@ describe('use after dispose (ERR_DISPOSED)', () => {
     const base = mt.arange(4).float();
     const view = base.reshape([2, 2]);
     base.dispose();
-    expect(view.toArray()).toEqual([[0, 1], [2, 3]]);
+    expect(view.toArray()).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
   });
 });
 
@@ -353,7 +388,12 @@ describe('autograd errors', () => {
     expectShortMessage(e);
   });
   it('backward with a gradient of the wrong shape', () => {
-    const e = caught(() => mt.ones([3], { requiresGrad: true }).mul(2).backward(mt.ones([4])));
+    const e = caught(() =>
+      mt
+        .ones([3], { requiresGrad: true })
+        .mul(2)
+        .backward(mt.ones([4])),
+    );
     expect(e.message).toMatch(/invalid gradient/);
     expectShortMessage(e);
   });
@@ -366,7 +406,12 @@ describe('autograd errors', () => {
     expectShortMessage(e);
   });
   it('in-place on a leaf that requires grad', () => {
-    for (const fn of [(t: mt.Tensor) => t.add_(1), (t: mt.Tensor) => t.mul_(2), (t: mt.Tensor) => t.fill_(0), (t: mt.Tensor) => t.clamp_(0, 1)]) {
+    for (const fn of [
+      (t: mt.Tensor) => t.add_(1),
+      (t: mt.Tensor) => t.mul_(2),
+      (t: mt.Tensor) => t.fill_(0),
+      (t: mt.Tensor) => t.clamp_(0, 1),
+    ]) {
       const e = caught(() => fn(mt.ones([3], { requiresGrad: true })));
       expect(e.code).toBe('ERR_TORCH');
       expect(e.message).toMatch(/leaf Variable that requires grad is being used in an in-place operation/);
@@ -414,8 +459,13 @@ describe('CUDA on a machine without it', () => {
   const skip = mt.cuda.isAvailable();
   it.skipIf(skip)('creating on cuda gives a clear error (no crash, no dispatcher dump)', () => {
     for (const fn of [
-      () => mt.ones([3], { device: 'cuda' }), () => mt.zeros([3], { device: 'cuda:0' }), () => mt.randn([2], { device: 'cuda' }),
-      () => mt.tensor(new Float32Array(2), [2], { device: 'cuda' }), () => x.to('cuda'), () => x.cuda(), () => x.to({ device: 'cuda:1' }),
+      () => mt.ones([3], { device: 'cuda' }),
+      () => mt.zeros([3], { device: 'cuda:0' }),
+      () => mt.randn([2], { device: 'cuda' }),
+      () => mt.tensor(new Float32Array(2), [2], { device: 'cuda' }),
+      () => x.to('cuda'),
+      () => x.cuda(),
+      () => x.to({ device: 'cuda:1' }),
       () => mt.zerosLike(x, { device: 'cuda' }),
     ]) {
       const e = caught(fn);
@@ -442,7 +492,12 @@ describe('tidy misuse', () => {
   });
   it('a throw inside tidy frees its tensors and rethrows', () => {
     const before = mt.memory().tensors;
-    expect(() => mt.tidy(() => { mt.ones([2]); mt.ones([3]).matmul(mt.ones([4])); })).toThrow(mt.TorchError);
+    expect(() =>
+      mt.tidy(() => {
+        mt.ones([2]);
+        mt.ones([3]).matmul(mt.ones([4]));
+      }),
+    ).toThrow(mt.TorchError);
     expect(mt.memory().tensors).toBe(before);
   });
 });

@@ -11,9 +11,16 @@ const rng = new Data(7);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 /** Float input with gradient, values uniform in [lo, hi). */
 const f = (shape: number[], opts: { lo?: number; hi?: number; dtype?: DType; grad?: boolean } = {}): InputSpec => ({
-  data: rng.uniform(size(shape), opts.lo ?? -2, opts.hi ?? 2), shape, dtype: opts.dtype ?? 'float32', requiresGrad: opts.grad ?? true,
+  data: rng.uniform(size(shape), opts.lo ?? -2, opts.hi ?? 2),
+  shape,
+  dtype: opts.dtype ?? 'float32',
+  requiresGrad: opts.grad ?? true,
 });
-const ints = (shape: number[], lo: number, hi: number, dtype: DType = 'int64'): InputSpec => ({ data: rng.ints(size(shape), lo, hi), shape, dtype });
+const ints = (shape: number[], lo: number, hi: number, dtype: DType = 'int64'): InputSpec => ({
+  data: rng.ints(size(shape), lo, hi),
+  shape,
+  dtype,
+});
 const bools = (shape: number[]): InputSpec => ({ data: rng.bools(size(shape)), shape, dtype: 'bool' });
 const t = (i: number): Arg => ({ $t: i });
 const dt = (d: DType): Arg => ({ $dtype: d });
@@ -24,7 +31,10 @@ const groups = new Map<string, string[]>();
 function group(name: string, fn: () => void): void {
   const before = cases.length;
   fn();
-  groups.set(name, cases.slice(before).map((c) => c.name));
+  groups.set(
+    name,
+    cases.slice(before).map((c) => c.name),
+  );
 }
 
 // ---------------------------------------------------------------- creation
@@ -37,42 +47,114 @@ group('creation', () => {
   add({ name: 'full float', op: 'full', args: [[2, 3], 1.5] });
   add({ name: 'full int infers int64', op: 'full', args: [[3], 7] });
   add({ name: 'full bool', op: 'full', args: [[2], true] });
-  add({ name: 'full float16', op: 'full', args: [[2], 0.1], kwargs: { dtype: dt('float16') }, js: () => mt.full([2], 0.1, { dtype: 'float16' }) });
+  add({
+    name: 'full float16',
+    op: 'full',
+    args: [[2], 0.1],
+    kwargs: { dtype: dt('float16') },
+    js: () => mt.full([2], 0.1, { dtype: 'float16' }),
+  });
   add({ name: 'arange end', op: 'arange', args: [5] });
   add({ name: 'arange start end', op: 'arange', args: [-2, 3] });
   add({ name: 'arange float step', op: 'arange', args: [0, 1, 0.125] });
   add({ name: 'arange negative step', op: 'arange', args: [3, -3, -1.5] });
-  add({ name: 'arange float64', op: 'arange', args: [0, 5, 2], kwargs: { dtype: dt('float64') }, js: () => mt.arange(0, 5, 2, { dtype: 'float64' }) });
+  add({
+    name: 'arange float64',
+    op: 'arange',
+    args: [0, 5, 2],
+    kwargs: { dtype: dt('float64') },
+    js: () => mt.arange(0, 5, 2, { dtype: 'float64' }),
+  });
   add({ name: 'linspace', op: 'linspace', args: [0, 1, 5] });
   add({ name: 'linspace 7', op: 'linspace', args: [-1, 2.5, 7] });
-  add({ name: 'linspace float64', op: 'linspace', args: [-3, 3, 11], kwargs: { dtype: dt('float64') }, js: () => mt.linspace(-3, 3, 11, { dtype: 'float64' }) });
+  add({
+    name: 'linspace float64',
+    op: 'linspace',
+    args: [-3, 3, 11],
+    kwargs: { dtype: dt('float64') },
+    js: () => mt.linspace(-3, 3, 11, { dtype: 'float64' }),
+  });
   add({ name: 'eye', op: 'eye', args: [3] });
   add({ name: 'eye rectangular', op: 'eye', args: [2, 4] });
   add({ name: 'eye int64', op: 'eye', args: [3], kwargs: { dtype: dt('int64') }, js: () => mt.eye(3, undefined, { dtype: 'int64' }) });
-  add({ name: 'tensor nested ints', py: 'torch.tensor([[1, 2], [3, 4]])', js: () => mt.tensor([[1, 2], [3, 4]]) });
-  add({ name: 'tensor nested floats', py: 'torch.tensor([[1.5, 2], [-3.25, 4]])', js: () => mt.tensor([[1.5, 2], [-3.25, 4]]) });
+  add({
+    name: 'tensor nested ints',
+    py: 'torch.tensor([[1, 2], [3, 4]])',
+    js: () =>
+      mt.tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+  });
+  add({
+    name: 'tensor nested floats',
+    py: 'torch.tensor([[1.5, 2], [-3.25, 4]])',
+    js: () =>
+      mt.tensor([
+        [1.5, 2],
+        [-3.25, 4],
+      ]),
+  });
   add({ name: 'tensor bools', py: 'torch.tensor([True, False, True])', js: () => mt.tensor([true, false, true]) });
   add({ name: 'tensor scalar', py: 'torch.tensor(2.5)', js: () => mt.tensor(2.5) });
-  add({ name: 'tensor float64 typed', py: 'torch.tensor([0.1, 0.2], dtype=torch.float64)', js: () => mt.tensor(new Float64Array([0.1, 0.2])) });
+  add({
+    name: 'tensor float64 typed',
+    py: 'torch.tensor([0.1, 0.2], dtype=torch.float64)',
+    js: () => mt.tensor(new Float64Array([0.1, 0.2])),
+  });
   add({ name: 'tensor float32 rounds', py: 'torch.tensor([0.1, 1e-8, 3.3333333])', js: () => mt.tensor([0.1, 1e-8, 3.3333333]) });
   add({ name: 'zerosLike', op: 'zerosLike', call: 'torch', inputs: [f([2, 3], { grad: false })], args: [t(0)] });
   add({ name: 'onesLike int', op: 'onesLike', call: 'torch', inputs: [ints([3], 0, 5)], args: [t(0)] });
-  add({ name: 'onesLike dtype', op: 'onesLike', call: 'torch', inputs: [ints([3], 0, 5)], args: [t(0)], kwargs: { dtype: dt('float64') },
-    js: ([x]) => mt.onesLike(x!, { dtype: 'float64' }) });
+  add({
+    name: 'onesLike dtype',
+    op: 'onesLike',
+    call: 'torch',
+    inputs: [ints([3], 0, 5)],
+    args: [t(0)],
+    kwargs: { dtype: dt('float64') },
+    js: ([x]) => mt.onesLike(x!, { dtype: 'float64' }),
+  });
   add({ name: 'fullLike', op: 'fullLike', call: 'torch', inputs: [f([2, 2], { grad: false })], args: [t(0), -0.75] });
   // manualSeed: the same seed gives PyTorch's numbers.
   add({ name: 'rand seeded', op: 'rand', args: [[3, 4]], seed: 0 });
   add({ name: 'randn seeded', op: 'randn', args: [[2, 3, 5]], seed: 42 });
   add({ name: 'randn large seeded', op: 'randn', args: [[1000]], seed: 123 });
-  add({ name: 'rand float64 seeded', op: 'rand', args: [[5]], kwargs: { dtype: dt('float64') }, seed: 7, js: () => mt.rand([5], { dtype: 'float64' }) });
-  add({ name: 'randn float64 seeded', op: 'randn', args: [[6]], kwargs: { dtype: dt('float64') }, seed: 8, js: () => mt.randn([6], { dtype: 'float64' }) });
+  add({
+    name: 'rand float64 seeded',
+    op: 'rand',
+    args: [[5]],
+    kwargs: { dtype: dt('float64') },
+    seed: 7,
+    js: () => mt.rand([5], { dtype: 'float64' }),
+  });
+  add({
+    name: 'randn float64 seeded',
+    op: 'randn',
+    args: [[6]],
+    kwargs: { dtype: dt('float64') },
+    seed: 8,
+    js: () => mt.randn([6], { dtype: 'float64' }),
+  });
   add({ name: 'randint seeded', op: 'randint', args: [0, 10, [20]], seed: 3 });
   add({ name: 'randint negative range', op: 'randint', args: [-5, 5, [4, 4]], seed: 4 });
-  add({ name: 'randint int32', op: 'randint', args: [0, 100, [8]], kwargs: { dtype: dt('int32') }, seed: 5, js: () => mt.randint(0, 100, [8], { dtype: 'int32' }) });
+  add({
+    name: 'randint int32',
+    op: 'randint',
+    args: [0, 100, [8]],
+    kwargs: { dtype: dt('int32') },
+    seed: 5,
+    js: () => mt.randint(0, 100, [8], { dtype: 'int32' }),
+  });
   add({ name: 'randLike seeded', op: 'randLike', call: 'torch', inputs: [f([3, 2], { grad: false })], args: [t(0)], seed: 11 });
   add({ name: 'randnLike seeded', op: 'randnLike', call: 'torch', inputs: [f([3, 2], { grad: false })], args: [t(0)], seed: 12 });
-  add({ name: 'seed sequence', pyExec: 'torch.manual_seed(9)\na = torch.rand(3)\nb = torch.randn(2)\nc = torch.randint(0, 7, (4,))\nresult = (a, b, c)',
-    js: () => { mt.manualSeed(9); return [mt.rand([3]), mt.randn([2]), mt.randint(0, 7, [4])]; } });
+  add({
+    name: 'seed sequence',
+    pyExec: 'torch.manual_seed(9)\na = torch.rand(3)\nb = torch.randn(2)\nc = torch.randint(0, 7, (4,))\nresult = (a, b, c)',
+    js: () => {
+      mt.manualSeed(9);
+      return [mt.rand([3]), mt.randn([2]), mt.randint(0, 7, [4])];
+    },
+  });
 });
 
 // ---------------------------------------------------------------- dtypes and to()
@@ -90,8 +172,18 @@ group('dtypes', () => {
   add({ name: 'to float16 grad', op: 'to', inputs: [f([3])], args: [dt('float16')] });
   add({ name: 'double()', op: 'double', inputs: [f([2])] });
   add({ name: 'long()', op: 'long', inputs: [f([4], { grad: false, lo: -5, hi: 5 })] });
-  add({ name: 'float16 arithmetic', py: 'x0 * x1 + x0', js: ([a, b]) => a!.mul(b!).add(a!), inputs: [f([5], { dtype: 'float16', grad: false }), f([5], { dtype: 'float16', grad: false })] });
-  add({ name: 'bfloat16 arithmetic', py: 'x0 * x1 - 1', js: ([a, b]) => a!.mul(b!).sub(1), inputs: [f([5], { dtype: 'bfloat16', grad: false }), f([5], { dtype: 'bfloat16', grad: false })] });
+  add({
+    name: 'float16 arithmetic',
+    py: 'x0 * x1 + x0',
+    js: ([a, b]) => a!.mul(b!).add(a!),
+    inputs: [f([5], { dtype: 'float16', grad: false }), f([5], { dtype: 'float16', grad: false })],
+  });
+  add({
+    name: 'bfloat16 arithmetic',
+    py: 'x0 * x1 - 1',
+    js: ([a, b]) => a!.mul(b!).sub(1),
+    inputs: [f([5], { dtype: 'bfloat16', grad: false }), f([5], { dtype: 'bfloat16', grad: false })],
+  });
 });
 
 // ---------------------------------------------------------------- arithmetic
@@ -156,7 +248,12 @@ group('unary', () => {
   add({ name: 'abs int64', op: 'abs', inputs: [ints([5], -9, 9)] });
   add({ name: 'neg int32', op: 'neg', inputs: [ints([5], -9, 9, 'int32')] });
   add({ name: 'exp bfloat16', op: 'exp', inputs: [f([4], { dtype: 'bfloat16', grad: false })] });
-  add({ name: 'tanh float16 (error parity where the CPU kernel is missing)', op: 'tanh', inputs: [f([4], { dtype: 'float16', grad: false })], sameErrors: true });
+  add({
+    name: 'tanh float16 (error parity where the CPU kernel is missing)',
+    op: 'tanh',
+    inputs: [f([4], { dtype: 'float16', grad: false })],
+    sameErrors: true,
+  });
 });
 
 // ---------------------------------------------------------------- comparisons and logic
@@ -178,9 +275,15 @@ group('comparisons', () => {
   add({ name: 'where scalars', op: 'where', call: 'torch', inputs: [bools([4])], args: [t(0), 1.5, -2] });
   add({ name: 'where int', op: 'where', call: 'torch', inputs: [bools([4]), ints([4], 0, 9), ints([4], 0, 9)], args: [t(0), t(1), t(2)] });
   // isnan etc. need non-finite inputs: made with ops (JSON cannot carry NaN in inputs).
-  add({ name: 'isnan isinf isfinite', inputs: [{ data: [1, 0, -1, 2], shape: [4], dtype: 'float32' }],
+  add({
+    name: 'isnan isinf isfinite',
+    inputs: [{ data: [1, 0, -1, 2], shape: [4], dtype: 'float32' }],
     pyExec: 'y = x0 / torch.tensor([0.0, 0.0, 0.0, 1.0])\nresult = (y, y.isnan(), y.isinf(), y.isfinite())',
-    js: ([x]) => { const y = x!.div(mt.tensor([0, 0, 0, 1], { dtype: 'float32' })); return [y, y.isnan(), y.isinf(), y.isfinite()]; } });
+    js: ([x]) => {
+      const y = x!.div(mt.tensor([0, 0, 0, 1], { dtype: 'float32' }));
+      return [y, y.isnan(), y.isinf(), y.isfinite()];
+    },
+  });
 });
 
 // ---------------------------------------------------------------- reductions
@@ -191,7 +294,13 @@ group('reductions', () => {
     add({ name: `${op} dim`, op, inputs: [x()], args: [1] });
     add({ name: `${op} negative dim keepdim`, op, inputs: [x()], args: [-1, true] });
     add({ name: `${op} dims keepdim`, op, inputs: [x()], args: [[0, 2], true] });
-    add({ name: `${op} dtype float64`, op, inputs: [x()], kwargs: { dtype: dt('float64') }, js: ([a]) => a![op as 'sum'](undefined, false, { dtype: 'float64' }) });
+    add({
+      name: `${op} dtype float64`,
+      op,
+      inputs: [x()],
+      kwargs: { dtype: dt('float64') },
+      js: ([a]) => a![op as 'sum'](undefined, false, { dtype: 'float64' }),
+    });
   }
   add({ name: 'sum int64', op: 'sum', inputs: [ints([3, 4], -5, 5)] });
   add({ name: 'sum int32 -> int64', op: 'sum', inputs: [ints([3, 4], -5, 5, 'int32')], args: [0] });
@@ -222,7 +331,12 @@ group('reductions', () => {
   add({ name: 'prod', op: 'prod', inputs: [f([3, 4])], args: [1] });
   add({ name: 'cumsum', op: 'cumsum', inputs: [f([3, 4])], args: [1] });
   add({ name: 'norm', op: 'norm', inputs: [f([3, 4])] });
-  add({ name: 'all any', py: '(x0.all(), x0.any(), x0.all(1), x0.any(0, True))', js: ([a]) => [a!.all(), a!.any(), a!.all(1), a!.any(0, true)], inputs: [bools([3, 4])] });
+  add({
+    name: 'all any',
+    py: '(x0.all(), x0.any(), x0.all(1), x0.any(0, True))',
+    js: ([a]) => [a!.all(), a!.any(), a!.all(1), a!.any(0, true)],
+    inputs: [bools([3, 4])],
+  });
 });
 
 // ---------------------------------------------------------------- matrix products
@@ -260,8 +374,18 @@ group('shapes', () => {
   add({ name: 'expand -1', op: 'expand', inputs: [f([3, 1])], args: [[-1, 5]] });
   add({ name: 'flatten', op: 'flatten', inputs: [f([2, 3, 4])] });
   add({ name: 'flatten range', op: 'flatten', inputs: [f([2, 3, 4, 2])], args: [1, 2] });
-  add({ name: 'contiguous of transpose', py: 'x0.transpose(0, 1).contiguous()', js: ([x]) => x!.transpose(0, 1).contiguous(), inputs: [f([3, 4])] });
-  add({ name: 'view after contiguous', py: 'x0.t().contiguous().view(-1)', js: ([x]) => x!.t().contiguous().view([-1]), inputs: [f([3, 4])] });
+  add({
+    name: 'contiguous of transpose',
+    py: 'x0.transpose(0, 1).contiguous()',
+    js: ([x]) => x!.transpose(0, 1).contiguous(),
+    inputs: [f([3, 4])],
+  });
+  add({
+    name: 'view after contiguous',
+    py: 'x0.t().contiguous().view(-1)',
+    js: ([x]) => x!.t().contiguous().view([-1]),
+    inputs: [f([3, 4])],
+  });
   add({ name: 'repeat', op: 'repeat', inputs: [f([2, 3])], args: [[2, 1, 2]] });
   add({ name: 'cat', op: 'cat', call: 'torch', inputs: [f([2, 3]), f([4, 3])], args: [[t(0), t(1)]] });
   add({ name: 'cat dim 1', op: 'cat', call: 'torch', inputs: [f([2, 3]), f([2, 1]), f([2, 2])], args: [[t(0), t(1), t(2)], 1] });
@@ -288,14 +412,36 @@ group('indexing', () => {
   add({ name: 'gather', op: 'gather', inputs: [f([3, 4]), ints([3, 2], 0, 4)], args: [1, t(1)] });
   add({ name: 'gather dim 0', op: 'gather', inputs: [f([3, 4]), ints([2, 4], 0, 3)], args: [0, t(1)] });
   // scatter: distinct indices per row, so the result does not depend on write order.
-  add({ name: 'scatter tensor', op: 'scatter', inputs: [f([2, 4]), { data: [3, 0, 1, 2], shape: [2, 2], dtype: 'int64' }, f([2, 2])], args: [1, t(1), t(2)] });
-  add({ name: 'scatter scalar', op: 'scatter', inputs: [f([2, 4]), { data: [3, 0, 1, 2], shape: [2, 2], dtype: 'int64' }], args: [1, t(1), 0.5] });
+  add({
+    name: 'scatter tensor',
+    op: 'scatter',
+    inputs: [f([2, 4]), { data: [3, 0, 1, 2], shape: [2, 2], dtype: 'int64' }, f([2, 2])],
+    args: [1, t(1), t(2)],
+  });
+  add({
+    name: 'scatter scalar',
+    op: 'scatter',
+    inputs: [f([2, 4]), { data: [3, 0, 1, 2], shape: [2, 2], dtype: 'int64' }],
+    args: [1, t(1), 0.5],
+  });
   add({ name: 'scatterAdd', op: 'scatterAdd', inputs: [f([2, 4]), ints([2, 3], 0, 4), f([2, 3])], args: [1, t(1), t(2)] });
   add({ name: 'maskedFill scalar', op: 'maskedFill', inputs: [f([2, 3]), bools([2, 3])], args: [t(1), -1e9] });
   add({ name: 'maskedFill broadcast mask', op: 'maskedFill', inputs: [f([2, 3]), bools([3])], args: [t(1), 0] });
-  add({ name: 'maskedFill -inf then softmax', py: 'x0.masked_fill(x1, float("-inf")).softmax(-1)',
-    js: ([x, m]) => x!.maskedFill(m!, -Infinity).softmax(-1), inputs: [f([3, 4]), { data: [false, true, false, true, false, false, true, false, true, true, true, false], shape: [3, 4], dtype: 'bool' }] });
-  add({ name: 'maskedFill 0-d tensor value', op: 'maskedFill', inputs: [f([2, 3]), bools([2, 3]), f([], { grad: false })], args: [t(1), t(2)] });
+  add({
+    name: 'maskedFill -inf then softmax',
+    py: 'x0.masked_fill(x1, float("-inf")).softmax(-1)',
+    js: ([x, m]) => x!.maskedFill(m!, -Infinity).softmax(-1),
+    inputs: [
+      f([3, 4]),
+      { data: [false, true, false, true, false, false, true, false, true, true, true, false], shape: [3, 4], dtype: 'bool' },
+    ],
+  });
+  add({
+    name: 'maskedFill 0-d tensor value',
+    op: 'maskedFill',
+    inputs: [f([2, 3]), bools([2, 3]), f([], { grad: false })],
+    args: [t(1), t(2)],
+  });
   add({ name: 'topk', op: 'topk', inputs: [f([3, 6])], args: [2] });
   add({ name: 'topk smallest dim 0', op: 'topk', inputs: [f([5, 2])], args: [3, 0, false] });
   add({ name: 'sort', op: 'sort', inputs: [f([2, 5])] });
@@ -322,14 +468,37 @@ group('nn functions', () => {
   add({ name: 'logSoftmax F', op: 'logSoftmax', call: 'F', inputs: [f([2, 3])], args: [t(0), 1] });
   add({ name: 'layerNorm affine', op: 'layerNorm', call: 'F', inputs: [f([2, 3, 8]), f([8]), f([8])], args: [t(0), [8], t(1), t(2)] });
   add({ name: 'layerNorm plain', op: 'layerNorm', call: 'F', inputs: [f([4, 6])], args: [t(0), [6]] });
-  add({ name: 'layerNorm two dims eps', op: 'layerNorm', call: 'F', inputs: [f([2, 3, 4]), f([3, 4]), f([3, 4])], args: [t(0), [3, 4], t(1), t(2), 1e-3] });
-  add({ name: 'dropout eval is identity', py: 'F.dropout(x0, 0.5, False)', js: ([x]) => mt.nn.functional.dropout(x!, { p: 0.5, training: false }), inputs: [f([3, 4])] });
+  add({
+    name: 'layerNorm two dims eps',
+    op: 'layerNorm',
+    call: 'F',
+    inputs: [f([2, 3, 4]), f([3, 4]), f([3, 4])],
+    args: [t(0), [3, 4], t(1), t(2), 1e-3],
+  });
+  add({
+    name: 'dropout eval is identity',
+    py: 'F.dropout(x0, 0.5, False)',
+    js: ([x]) => mt.nn.functional.dropout(x!, { p: 0.5, training: false }),
+    inputs: [f([3, 4])],
+  });
   add({ name: 'dropout p=0 is identity', py: 'F.dropout(x0, 0.0, True)', js: ([x]) => x!.dropout(0, true), inputs: [f([3, 4])] });
   add({ name: 'dropout method eval', py: 'F.dropout(x0, 0.9, False)', js: ([x]) => x!.dropout(0.9, false), inputs: [f([5])] });
   add({ name: 'embedding', op: 'embedding', call: 'F', inputs: [ints([2, 3], 0, 5), f([5, 4])], args: [t(0), t(1)] });
-  add({ name: 'embedding repeated ids', op: 'embedding', call: 'F', inputs: [{ data: [1, 1, 3, 1], shape: [4], dtype: 'int64' }, f([5, 3])], args: [t(0), t(1)] });
-  add({ name: 'embedding paddingIdx', op: 'embedding', call: 'F', inputs: [{ data: [0, 2, 0, 1], shape: [2, 2], dtype: 'int64' }, f([4, 3])],
-    args: [t(0), t(1)], kwargs: { paddingIdx: 0 } });
+  add({
+    name: 'embedding repeated ids',
+    op: 'embedding',
+    call: 'F',
+    inputs: [{ data: [1, 1, 3, 1], shape: [4], dtype: 'int64' }, f([5, 3])],
+    args: [t(0), t(1)],
+  });
+  add({
+    name: 'embedding paddingIdx',
+    op: 'embedding',
+    call: 'F',
+    inputs: [{ data: [0, 2, 0, 1], shape: [2, 2], dtype: 'int64' }, f([4, 3])],
+    args: [t(0), t(1)],
+    kwargs: { paddingIdx: 0 },
+  });
   add({ name: 'linear', op: 'linear', call: 'F', inputs: [f([2, 5, 4]), f([3, 4]), f([3])], args: [t(0), t(1), t(2)] });
   add({ name: 'linear no bias', op: 'linear', call: 'F', inputs: [f([6, 4]), f([2, 4])], args: [t(0), t(1)] });
   add({ name: 'linear 1-d input', op: 'linear', call: 'F', inputs: [f([4]), f([3, 4]), f([3])], args: [t(0), t(1), t(2)] });
@@ -340,51 +509,206 @@ group('losses', () => {
   const logits = () => f([6, 5]);
   const target = () => ints([6], 0, 5);
   add({ name: 'crossEntropy', op: 'crossEntropy', call: 'F', inputs: [logits(), target()], args: [t(0), t(1)] });
-  add({ name: 'crossEntropy sum', op: 'crossEntropy', call: 'F', inputs: [logits(), target()], args: [t(0), t(1)], kwargs: { reduction: 'sum' } });
-  add({ name: 'crossEntropy none', op: 'crossEntropy', call: 'F', inputs: [logits(), target()], args: [t(0), t(1)], kwargs: { reduction: 'none' } });
-  add({ name: 'crossEntropy default ignore -100', op: 'crossEntropy', call: 'F', inputs: [logits(), { data: [1, -100, 4, 0, -100, 2], shape: [6], dtype: 'int64' }], args: [t(0), t(1)] });
-  add({ name: 'crossEntropy ignoreIndex', op: 'crossEntropy', call: 'F', inputs: [logits(), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }], args: [t(0), t(1)], kwargs: { ignoreIndex: 2 } });
-  add({ name: 'crossEntropy labelSmoothing', op: 'crossEntropy', call: 'F', inputs: [logits(), target()], args: [t(0), t(1)], kwargs: { labelSmoothing: 0.1 } });
-  add({ name: 'crossEntropy labelSmoothing + ignoreIndex', op: 'crossEntropy', call: 'F', inputs: [logits(), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }],
-    args: [t(0), t(1)], kwargs: { labelSmoothing: 0.2, ignoreIndex: 2 } });
-  add({ name: 'crossEntropy weight', op: 'crossEntropy', call: 'F', inputs: [logits(), target(), f([5], { lo: 0.1, hi: 2, grad: false })], args: [t(0), t(1)], kwargs: { weight: t(2) } });
-  add({ name: 'crossEntropy weight + labelSmoothing + ignoreIndex', op: 'crossEntropy', call: 'F',
+  add({
+    name: 'crossEntropy sum',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), target()],
+    args: [t(0), t(1)],
+    kwargs: { reduction: 'sum' },
+  });
+  add({
+    name: 'crossEntropy none',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), target()],
+    args: [t(0), t(1)],
+    kwargs: { reduction: 'none' },
+  });
+  add({
+    name: 'crossEntropy default ignore -100',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), { data: [1, -100, 4, 0, -100, 2], shape: [6], dtype: 'int64' }],
+    args: [t(0), t(1)],
+  });
+  add({
+    name: 'crossEntropy ignoreIndex',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }],
+    args: [t(0), t(1)],
+    kwargs: { ignoreIndex: 2 },
+  });
+  add({
+    name: 'crossEntropy labelSmoothing',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), target()],
+    args: [t(0), t(1)],
+    kwargs: { labelSmoothing: 0.1 },
+  });
+  add({
+    name: 'crossEntropy labelSmoothing + ignoreIndex',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }],
+    args: [t(0), t(1)],
+    kwargs: { labelSmoothing: 0.2, ignoreIndex: 2 },
+  });
+  add({
+    name: 'crossEntropy weight',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), target(), f([5], { lo: 0.1, hi: 2, grad: false })],
+    args: [t(0), t(1)],
+    kwargs: { weight: t(2) },
+  });
+  add({
+    name: 'crossEntropy weight + labelSmoothing + ignoreIndex',
+    op: 'crossEntropy',
+    call: 'F',
     inputs: [logits(), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }, f([5], { lo: 0.1, hi: 2, grad: false })],
-    args: [t(0), t(1)], kwargs: { weight: t(2), labelSmoothing: 0.15, ignoreIndex: 2 } });
-  add({ name: 'crossEntropy sequence (N, C, L)', op: 'crossEntropy', call: 'F', inputs: [f([2, 5, 3]), ints([2, 3], 0, 5)], args: [t(0), t(1)] });
-  add({ name: 'crossEntropy probabilities', op: 'crossEntropy', call: 'F', inputs: [logits(), f([6, 5], { lo: 0, hi: 1, grad: false })], args: [t(0), t(1)] });
-  add({ name: 'crossEntropy float64', op: 'crossEntropy', call: 'F', inputs: [f([4, 3], { dtype: 'float64' }), ints([4], 0, 3)], args: [t(0), t(1)] });
+    args: [t(0), t(1)],
+    kwargs: { weight: t(2), labelSmoothing: 0.15, ignoreIndex: 2 },
+  });
+  add({
+    name: 'crossEntropy sequence (N, C, L)',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [f([2, 5, 3]), ints([2, 3], 0, 5)],
+    args: [t(0), t(1)],
+  });
+  add({
+    name: 'crossEntropy probabilities',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [logits(), f([6, 5], { lo: 0, hi: 1, grad: false })],
+    args: [t(0), t(1)],
+  });
+  add({
+    name: 'crossEntropy float64',
+    op: 'crossEntropy',
+    call: 'F',
+    inputs: [f([4, 3], { dtype: 'float64' }), ints([4], 0, 3)],
+    args: [t(0), t(1)],
+  });
   add({ name: 'nllLoss', op: 'nllLoss', call: 'F', inputs: [f([6, 5], { lo: -4, hi: 0 }), target()], args: [t(0), t(1)] });
-  add({ name: 'nllLoss weight ignoreIndex', op: 'nllLoss', call: 'F', inputs: [f([6, 5], { lo: -4, hi: 0 }), { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' }, f([5], { lo: 0.1, hi: 2, grad: false })],
-    args: [t(0), t(1)], kwargs: { weight: t(2), ignoreIndex: 2 } });
-  add({ name: 'nllLoss of logSoftmax sum', py: 'F.nll_loss(x0.log_softmax(1), x1, reduction="sum")', js: ([x, y]) => mt.nn.functional.nllLoss(x!.logSoftmax(1), y!, { reduction: 'sum' }), inputs: [logits(), target()] });
+  add({
+    name: 'nllLoss weight ignoreIndex',
+    op: 'nllLoss',
+    call: 'F',
+    inputs: [
+      f([6, 5], { lo: -4, hi: 0 }),
+      { data: [1, 2, 4, 2, 3, 0], shape: [6], dtype: 'int64' },
+      f([5], { lo: 0.1, hi: 2, grad: false }),
+    ],
+    args: [t(0), t(1)],
+    kwargs: { weight: t(2), ignoreIndex: 2 },
+  });
+  add({
+    name: 'nllLoss of logSoftmax sum',
+    py: 'F.nll_loss(x0.log_softmax(1), x1, reduction="sum")',
+    js: ([x, y]) => mt.nn.functional.nllLoss(x!.logSoftmax(1), y!, { reduction: 'sum' }),
+    inputs: [logits(), target()],
+  });
   add({ name: 'mseLoss', op: 'mseLoss', call: 'F', inputs: [f([3, 4]), f([3, 4])], args: [t(0), t(1)] });
-  add({ name: 'mseLoss sum', op: 'mseLoss', call: 'F', inputs: [f([3, 4]), f([3, 4], { grad: false })], args: [t(0), t(1)], kwargs: { reduction: 'sum' } });
+  add({
+    name: 'mseLoss sum',
+    op: 'mseLoss',
+    call: 'F',
+    inputs: [f([3, 4]), f([3, 4], { grad: false })],
+    args: [t(0), t(1)],
+    kwargs: { reduction: 'sum' },
+  });
   add({ name: 'mseLoss none', op: 'mseLoss', call: 'F', inputs: [f([5]), f([5])], args: [t(0), t(1)], kwargs: { reduction: 'none' } });
-  add({ name: 'bceWithLogits', op: 'binaryCrossEntropyWithLogits', call: 'F', inputs: [f([4, 3]), f([4, 3], { lo: 0, hi: 1, grad: false })], args: [t(0), t(1)] });
-  add({ name: 'bceWithLogits weight posWeight', op: 'binaryCrossEntropyWithLogits', call: 'F',
-    inputs: [f([4, 3]), f([4, 3], { lo: 0, hi: 1, grad: false }), f([4, 1], { lo: 0.1, hi: 2, grad: false }), f([3], { lo: 0.5, hi: 3, grad: false })],
-    args: [t(0), t(1)], kwargs: { weight: t(2), posWeight: t(3) } });
-  add({ name: 'bceWithLogits none', op: 'binaryCrossEntropyWithLogits', call: 'F', inputs: [f([5], { lo: -20, hi: 20 }), f([5], { lo: 0, hi: 1 })], args: [t(0), t(1)], kwargs: { reduction: 'none' } });
+  add({
+    name: 'bceWithLogits',
+    op: 'binaryCrossEntropyWithLogits',
+    call: 'F',
+    inputs: [f([4, 3]), f([4, 3], { lo: 0, hi: 1, grad: false })],
+    args: [t(0), t(1)],
+  });
+  add({
+    name: 'bceWithLogits weight posWeight',
+    op: 'binaryCrossEntropyWithLogits',
+    call: 'F',
+    inputs: [
+      f([4, 3]),
+      f([4, 3], { lo: 0, hi: 1, grad: false }),
+      f([4, 1], { lo: 0.1, hi: 2, grad: false }),
+      f([3], { lo: 0.5, hi: 3, grad: false }),
+    ],
+    args: [t(0), t(1)],
+    kwargs: { weight: t(2), posWeight: t(3) },
+  });
+  add({
+    name: 'bceWithLogits none',
+    op: 'binaryCrossEntropyWithLogits',
+    call: 'F',
+    inputs: [f([5], { lo: -20, hi: 20 }), f([5], { lo: 0, hi: 1 })],
+    args: [t(0), t(1)],
+    kwargs: { reduction: 'none' },
+  });
 });
 
 // ---------------------------------------------------------------- autograd
 group('autograd', () => {
-  add({ name: 'backward with gradient', pyExec: 'y = x0 * x1\ny.backward(x2)\nresult = (x0.grad.clone(), x1.grad.clone())',
-    js: ([a, b, g]) => { a!.mul(b!).backward(g!); return [a!.grad!.clone(), b!.grad!.clone()]; },
-    inputs: [f([3]), f([3]), f([3], { grad: false })] });
-  add({ name: 'backward retainGraph accumulates', pyExec: 'y = (x0.exp() * x0).sum()\ny.backward(retain_graph=True)\ny.backward()\nresult = x0.grad.clone()',
-    js: ([a]) => { const y = a!.exp().mul(a!).sum(); y.backward(undefined, { retainGraph: true }); y.backward(); return a!.grad!.clone(); },
-    inputs: [f([4])] });
-  add({ name: 'grad accumulates over two graphs', pyExec: '(x0 * 2).sum().backward()\n(x0 * x0).sum().backward()\nresult = x0.grad.clone()',
-    js: ([a]) => { a!.mul(2).sum().backward(); a!.mul(a!).sum().backward(); return a!.grad!.clone(); }, inputs: [f([3])] });
+  add({
+    name: 'backward with gradient',
+    pyExec: 'y = x0 * x1\ny.backward(x2)\nresult = (x0.grad.clone(), x1.grad.clone())',
+    js: ([a, b, g]) => {
+      a!.mul(b!).backward(g!);
+      return [a!.grad!.clone(), b!.grad!.clone()];
+    },
+    inputs: [f([3]), f([3]), f([3], { grad: false })],
+  });
+  add({
+    name: 'backward retainGraph accumulates',
+    pyExec: 'y = (x0.exp() * x0).sum()\ny.backward(retain_graph=True)\ny.backward()\nresult = x0.grad.clone()',
+    js: ([a]) => {
+      const y = a!.exp().mul(a!).sum();
+      y.backward(undefined, { retainGraph: true });
+      y.backward();
+      return a!.grad!.clone();
+    },
+    inputs: [f([4])],
+  });
+  add({
+    name: 'grad accumulates over two graphs',
+    pyExec: '(x0 * 2).sum().backward()\n(x0 * x0).sum().backward()\nresult = x0.grad.clone()',
+    js: ([a]) => {
+      a!.mul(2).sum().backward();
+      a!.mul(a!).sum().backward();
+      return a!.grad!.clone();
+    },
+    inputs: [f([3])],
+  });
   add({ name: 'detach stops gradient', py: 'x0.detach() * x0', js: ([a]) => a!.detach().mul(a!), inputs: [f([4])] });
-  add({ name: 'noGrad output has no grad', pyExec: 'with torch.no_grad():\n    result = x0 * 2 + 1', js: ([a]) => mt.noGrad(() => a!.mul(2).add(1)), inputs: [f([3])] });
-  add({ name: 'chain through many ops', py: '(x0.matmul(x1).tanh() + x2).softmax(-1).log().mean(0)',
-    js: ([a, b, c]) => a!.matmul(b!).tanh().add(c!).softmax(-1).log().mean(0), inputs: [f([3, 4]), f([4, 5]), f([5])] });
-  add({ name: 'attention-like', py: '((x0 @ x1.transpose(-1, -2)) / 2.0).masked_fill(torch.ones(3, 3).triu(1).bool(), float("-inf")).softmax(-1) @ x2',
-    js: ([q, k, v]) => q!.matmul(k!.transpose(-1, -2)).div(2).maskedFill(mt.ones([3, 3]).triu(1).bool(), -Infinity).softmax(-1).matmul(v!),
-    inputs: [f([2, 3, 4]), f([2, 3, 4]), f([2, 3, 4])] });
+  add({
+    name: 'noGrad output has no grad',
+    pyExec: 'with torch.no_grad():\n    result = x0 * 2 + 1',
+    js: ([a]) => mt.noGrad(() => a!.mul(2).add(1)),
+    inputs: [f([3])],
+  });
+  add({
+    name: 'chain through many ops',
+    py: '(x0.matmul(x1).tanh() + x2).softmax(-1).log().mean(0)',
+    js: ([a, b, c]) => a!.matmul(b!).tanh().add(c!).softmax(-1).log().mean(0),
+    inputs: [f([3, 4]), f([4, 5]), f([5])],
+  });
+  add({
+    name: 'attention-like',
+    py: '((x0 @ x1.transpose(-1, -2)) / 2.0).masked_fill(torch.ones(3, 3).triu(1).bool(), float("-inf")).softmax(-1) @ x2',
+    js: ([q, k, v]) =>
+      q!
+        .matmul(k!.transpose(-1, -2))
+        .div(2)
+        .maskedFill(mt.ones([3, 3]).triu(1).bool(), -Infinity)
+        .softmax(-1)
+        .matmul(v!),
+    inputs: [f([2, 3, 4]), f([2, 3, 4]), f([2, 3, 4])],
+  });
   add({ name: 'requiresGrad on non-leaf result', py: 'x0 * x1', js: ([a, b]) => a!.mul(b!), inputs: [f([3]), f([3], { grad: false })] });
 });
 
@@ -405,8 +729,14 @@ for (const [name, names] of groups) {
 describe('data out', () => {
   const source = [0, 1, 2, 3, 4, 5];
   const expectedTypes: Record<DType, string> = {
-    float32: 'Float32Array', float64: 'Float64Array', float16: 'Float32Array', bfloat16: 'Float32Array',
-    int32: 'Int32Array', int64: 'BigInt64Array', uint8: 'Uint8Array', bool: 'Uint8Array',
+    float32: 'Float32Array',
+    float64: 'Float64Array',
+    float16: 'Float32Array',
+    bfloat16: 'Float32Array',
+    int32: 'Int32Array',
+    int64: 'BigInt64Array',
+    uint8: 'Uint8Array',
+    bool: 'Uint8Array',
   };
   for (const dtype of ALL) {
     it(`dataSync/data/toArray/item for ${dtype}`, async () => {
@@ -494,7 +824,11 @@ describe('data out', () => {
     expect(x.requiresGrad).toBe(false);
   });
   it('noGrad restores grad mode after a throw', () => {
-    expect(() => mt.noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      mt.noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(mt.isGradEnabled()).toBe(true);
   });
 });

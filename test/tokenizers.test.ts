@@ -20,7 +20,9 @@ describe('CharTokenizer', () => {
   it('encodes singles and pairs, unknown characters as <unk>', () => {
     expect(t.encode('cab')).toEqual({ ids: [2, 7, 5, 6, 3], tokens: ['<bos>', 'c', 'a', 'b', '<eos>'], tokenTypeIds: [0, 0, 0, 0, 0] });
     expect(t.encode('ax', { pair: 'b' })).toEqual({
-      ids: [2, 5, 1, 4, 6, 3], tokens: ['<bos>', 'a', 'x', '<sep>', 'b', '<eos>'], tokenTypeIds: [0, 0, 0, 0, 1, 1],
+      ids: [2, 5, 1, 4, 6, 3],
+      tokens: ['<bos>', 'a', 'x', '<sep>', 'b', '<eos>'],
+      tokenTypeIds: [0, 0, 0, 0, 1, 1],
     });
     expect(t.encode('ab', { addSpecialTokens: false }).ids).toEqual([5, 6]);
   });
@@ -39,7 +41,10 @@ describe('CharTokenizer', () => {
   });
 
   it('symbols: builds from a corpus of symbol lists (phonemes), sorted for stability', () => {
-    const phonemes = CharTokenizer.fromCorpus([['K', 'AE', 'T'], ['D', 'AO', 'G']]);
+    const phonemes = CharTokenizer.fromCorpus([
+      ['K', 'AE', 'T'],
+      ['D', 'AO', 'G'],
+    ]);
     expect(phonemes.symbols.slice(5)).toEqual(['AE', 'AO', 'D', 'G', 'K', 'T']);
     const enc = phonemes.encode(['K', 'AE', 'T']);
     expect(enc.tokens).toEqual(['<bos>', 'K', 'AE', 'T', '<eos>']);
@@ -53,7 +58,9 @@ describe('CharTokenizer', () => {
     expect(() => t.encode('abc', { maxLength: 1 })).toThrow(/'maxLength' 1 leaves no room for the 2 special tokens/);
     expect(() => t.encode('abc', { maxLength: 0 })).toThrow(/'maxLength' must be positive/);
     expect(() => t.encode('abc', { truncation: 'middle' as never })).toThrow(/'truncation' must be one of 'longest_first'/);
-    expect(() => t.encode('a', { pair: 'bbbb', maxLength: 4, truncation: 'only_first' })).toThrow(/the second segment alone \(4 tokens\) exceeds maxLength/);
+    expect(() => t.encode('a', { pair: 'bbbb', maxLength: 4, truncation: 'only_first' })).toThrow(
+      /the second segment alone \(4 tokens\) exceeds maxLength/,
+    );
     expect(() => t.decode([99])).toThrow(/'ids\[0\]' = 99 is out of range for a vocabulary of 8/);
     expect(() => t.encode(42 as never)).toThrow(/'text' must be a string or an array of symbols/);
   });
@@ -61,7 +68,10 @@ describe('CharTokenizer', () => {
 
 describe('truncatePair', () => {
   it('longest_first removes from the longer segment, the second on ties', () => {
-    expect(truncatePair([1, 2, 3, 4], [5, 6, 7], 4, 'longest_first')).toEqual([[1, 2], [5, 6]]);
+    expect(truncatePair([1, 2, 3, 4], [5, 6, 7], 4, 'longest_first')).toEqual([
+      [1, 2],
+      [5, 6],
+    ]);
     expect(truncatePair([1, 2], [3, 4], 3, 'longest_first')).toEqual([[1, 2], [3]]);
     expect(truncatePair([1, 2, 3], undefined, 2, 'longest_first')).toEqual([[1, 2], undefined]);
     expect(truncatePair([1, 2, 3], [4, 5], 3, 'only_first')).toEqual([[1], [4, 5]]);
@@ -135,13 +145,27 @@ describe('SubwordTokenizer (WordPiece / BPE through @huggingface/tokenizers)', (
   });
 
   it('refuses bad input with the field named', () => {
-    expect(() => SubwordTokenizer.fromFile(path.join(fixtures, 'missing.json'))).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/tokenizer\.json.*cannot read '.*missing\.json': no such file/) }));
-    expect(() => SubwordTokenizer.fromVocab(path.join(fixtures, 'missing.txt'))).toThrow(expect.objectContaining({ code: 'ERR_NOT_FOUND', message: expect.stringMatching(/vocab\.txt.*cannot read '.*missing\.txt': no such file/) }));
+    expect(() => SubwordTokenizer.fromFile(path.join(fixtures, 'missing.json'))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_NOT_FOUND',
+        message: expect.stringMatching(/tokenizer\.json.*cannot read '.*missing\.json': no such file/),
+      }),
+    );
+    expect(() => SubwordTokenizer.fromVocab(path.join(fixtures, 'missing.txt'))).toThrow(
+      expect.objectContaining({
+        code: 'ERR_NOT_FOUND',
+        message: expect.stringMatching(/vocab\.txt.*cannot read '.*missing\.txt': no such file/),
+      }),
+    );
     // Only a regular file is read: a folder is refused, not read as an empty vocabulary.
-    expect(() => SubwordTokenizer.fromVocab(fixtures)).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a folder\)/) }));
+    expect(() => SubwordTokenizer.fromVocab(fixtures)).toThrow(
+      expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/not a regular file \(a folder\)/) }),
+    );
     const notJson = path.join(mkdtempSync(path.join(tmpdir(), 'mtl-tok-')), 'tokenizer.json');
     writeFileSync(notJson, '{"model": ');
-    expect(() => SubwordTokenizer.fromFile(notJson)).toThrow(expect.objectContaining({ code: 'ERR_BAD_DATA', message: expect.stringMatching(/is not valid JSON/) }));
+    expect(() => SubwordTokenizer.fromFile(notJson)).toThrow(
+      expect.objectContaining({ code: 'ERR_BAD_DATA', message: expect.stringMatching(/is not valid JSON/) }),
+    );
     expect(() => SubwordTokenizer.fromVocab(['a', 'b'])).toThrow(/the vocabulary has no '\[CLS\]' token/);
     expect(() => new SubwordTokenizer({ model: {} })).toThrow(/not a valid tokenizer.json/);
     expect(() => SubwordTokenizer.trainWordPiece(['a'], { vocabSize: 3 })).toThrow(/'vocabSize' must exceed the 5 special tokens/);

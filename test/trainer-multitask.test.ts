@@ -13,10 +13,22 @@ import { rng } from './helpers/train.ts';
 
 function tokenTasks(rows: number, seed: number) {
   const random = rng(seed);
-  const inputIds = Array.from({ length: rows }, () => Array.from({ length: 3 + Math.floor(random() * 5) }, () => 1 + Math.floor(random() * 11)));
+  const inputIds = Array.from({ length: rows }, () =>
+    Array.from({ length: 3 + Math.floor(random() * 5) }, () => 1 + Math.floor(random() * 11)),
+  );
   // parity: is token 5 present; count: how many tokens are > 6 (a regression target)
-  const parity = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => (r.includes(5) ? 1 : 0)), targetKind: 'classification', vocabSize: 12 });
-  const count = Dataset.fromArrays({ inputIds, targets: inputIds.map((r) => r.filter((t) => t > 6).length), targetKind: 'regression', vocabSize: 12 });
+  const parity = Dataset.fromArrays({
+    inputIds,
+    targets: inputIds.map((r) => (r.includes(5) ? 1 : 0)),
+    targetKind: 'classification',
+    vocabSize: 12,
+  });
+  const count = Dataset.fromArrays({
+    inputIds,
+    targets: inputIds.map((r) => r.filter((t) => t > 6).length),
+    targetKind: 'regression',
+    vocabSize: 12,
+  });
   return { parity, count };
 }
 
@@ -113,8 +125,9 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
       for (const [name, value] of Object.entries(expected)) {
         expect(Array.from(got[name]!.dataSync() as Float32Array), name).toEqual(Array.from(value.dataSync() as Float32Array));
       }
-      expect(Array.from(cut.stateDict()['tasks.parity.out.weight']!.dataSync() as Float32Array))
-        .not.toEqual(Array.from(expected['tasks.parity.out.weight']!.dataSync() as Float32Array));
+      expect(Array.from(cut.stateDict()['tasks.parity.out.weight']!.dataSync() as Float32Array)).not.toEqual(
+        Array.from(expected['tasks.parity.out.weight']!.dataSync() as Float32Array),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -122,10 +135,16 @@ describe('tasks that share inputs (Dataset.withTargets)', () => {
 
   it('withTargets refuses bad targets with the field named', () => {
     const { parity } = tokenTasks(10, 6);
-    expect(() => parity.withTargets({ targets: [1, 2], targetKind: 'classification' })).toThrow(/'targets' has 2 entries but the data set has 10 examples/);
+    expect(() => parity.withTargets({ targets: [1, 2], targetKind: 'classification' })).toThrow(
+      /'targets' has 2 entries but the data set has 10 examples/,
+    );
     expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'nope' as never })).toThrow(/targetKind/);
-    expect(() => parity.withTargets({ targets: new Array(10).fill(-1), targetKind: 'classification' })).toThrow(/Dataset.withTargets.*'targets\[0\]' must be a non-negative class id/);
-    expect(() => parity.withTargets({ targets: new Array(10).fill(3), targetKind: 'classification', numClasses: 2 })).toThrow(/out of range for 2 classes/);
+    expect(() => parity.withTargets({ targets: new Array(10).fill(-1), targetKind: 'classification' })).toThrow(
+      /Dataset.withTargets.*'targets\[0\]' must be a non-negative class id/,
+    );
+    expect(() => parity.withTargets({ targets: new Array(10).fill(3), targetKind: 'classification', numClasses: 2 })).toThrow(
+      /out of range for 2 classes/,
+    );
     parity.dispose();
     expect(() => parity.withTargets({ targets: new Array(10).fill(0), targetKind: 'classification' })).toThrow(/disposed/);
   });
@@ -135,7 +154,8 @@ describe('per-position features (an input.features model trained from a data set
   function signTask(rows: number, seed: number) {
     const random = rng(seed);
     const features = Array.from({ length: rows }, () =>
-      Array.from({ length: 2 + Math.floor(random() * 5) }, () => [random() * 2 - 1, random() * 2 - 1, random() * 2 - 1]));
+      Array.from({ length: 2 + Math.floor(random() * 5) }, () => [random() * 2 - 1, random() * 2 - 1, random() * 2 - 1]),
+    );
     // Is the first coordinate's sum over the positions positive?
     const targets = features.map((row) => (row.reduce((sum, v) => sum + v[0]!, 0) > 0 ? 1 : 0));
     return { features, set: Dataset.fromArrays({ features, targets, targetKind: 'classification' }) };
@@ -147,8 +167,9 @@ describe('per-position features (an input.features model trained from a data set
     const longest = Math.max(features[0]!.length, features[1]!.length);
     expect(batch.features!.shape).toEqual([2, longest, 3]);
     expect(batch.lengths.toArray()).toEqual([features[0]!.length, features[1]!.length]);
-    expect((batch.features!.toArray() as number[][][])[0]!.slice(0, features[0]!.length).map((v) => v.map((x) => Math.fround(x))))
-      .toEqual(features[0]!.map((v) => v.map((x) => Math.fround(x))));
+    expect((batch.features!.toArray() as number[][][])[0]!.slice(0, features[0]!.length).map((v) => v.map((x) => Math.fround(x)))).toEqual(
+      features[0]!.map((v) => v.map((x) => Math.fround(x))),
+    );
 
     mt.manualSeed(3);
     const model = mt.multitask({
@@ -164,15 +185,31 @@ describe('per-position features (an input.features model trained from a data set
   });
 
   it('refuses per-position features that do not match the tokens, with the entry named', () => {
-    expect(() => Dataset.fromArrays({ inputIds: [[1, 2], [3]], features: [[[1], [2]], [[3], [4]]], targets: [0, 1], targetKind: 'classification' }))
-      .toThrow(/'features\[1\]' must have one vector per token \(1\), got 2/);
-    expect(() => Dataset.fromArrays({ features: [[[1, 2], [3]]], targets: [0], targetKind: 'classification' }))
-      .toThrow(/'features' is ragged: features\[0\]\[1\] must have 2 values/);
-    expect(() => Dataset.fromArrays({ features: [[[1, Number.NaN]]], targets: [0], targetKind: 'classification' }))
-      .toThrow(/'features\[0\]\[0\]\[1\]' must be a finite number/);
-    expect(() => Dataset.fromTensors({
-      inputIds: mt.ones([2, 3], { dtype: 'int64' }), lengths: mt.tensor([3, 3], { dtype: 'int64' }),
-      features: mt.zeros([2, 4, 5]), targets: mt.tensor([0, 1], { dtype: 'int64' }), targetKind: 'classification',
-    })).toThrow(/per-position 'features' must have the length of 'inputIds' \(3\), got 4/);
+    expect(() =>
+      Dataset.fromArrays({
+        inputIds: [[1, 2], [3]],
+        features: [
+          [[1], [2]],
+          [[3], [4]],
+        ],
+        targets: [0, 1],
+        targetKind: 'classification',
+      }),
+    ).toThrow(/'features\[1\]' must have one vector per token \(1\), got 2/);
+    expect(() => Dataset.fromArrays({ features: [[[1, 2], [3]]], targets: [0], targetKind: 'classification' })).toThrow(
+      /'features' is ragged: features\[0\]\[1\] must have 2 values/,
+    );
+    expect(() => Dataset.fromArrays({ features: [[[1, Number.NaN]]], targets: [0], targetKind: 'classification' })).toThrow(
+      /'features\[0\]\[0\]\[1\]' must be a finite number/,
+    );
+    expect(() =>
+      Dataset.fromTensors({
+        inputIds: mt.ones([2, 3], { dtype: 'int64' }),
+        lengths: mt.tensor([3, 3], { dtype: 'int64' }),
+        features: mt.zeros([2, 4, 5]),
+        targets: mt.tensor([0, 1], { dtype: 'int64' }),
+        targetKind: 'classification',
+      }),
+    ).toThrow(/per-position 'features' must have the length of 'inputIds' \(3\), got 4/);
   });
 });

@@ -14,10 +14,22 @@ import { Dataset } from '../lib/data/dataset.ts';
 import { RESUME_STEPS, resumeSetup } from './helpers/resume-setup.ts';
 import { featureModel, runPython, syntheticProblem, tempDir } from './helpers/train.ts';
 
-const TASK_SPECS = { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' }, c: { kind: 'classification', classes: 2 } } as const;
+const TASK_SPECS = {
+  a: { kind: 'classification', classes: 3 },
+  b: { kind: 'regression' },
+  c: { kind: 'classification', classes: 2 },
+} as const;
 
 function parityFixture() {
-  const problem = syntheticProblem(5, { a: { kind: 'classification', classes: 3, rows: 24 }, b: { kind: 'regression', rows: 17 }, c: { kind: 'classification', classes: 2, rows: 20 } }, 7);
+  const problem = syntheticProblem(
+    5,
+    {
+      a: { kind: 'classification', classes: 3, rows: 24 },
+      b: { kind: 'regression', rows: 17 },
+      c: { kind: 'classification', classes: 2, rows: 20 },
+    },
+    7,
+  );
   const data = { a: problem.toDataset('a', 24), b: problem.toDataset('b', 17), c: problem.toDataset('c', 20) };
   mt.manualSeed(3);
   const model = featureModel(5, TASK_SPECS);
@@ -43,9 +55,21 @@ interface ParityCase {
 const all = (scale = 1) => ['a', 'b', 'c'].map((task) => ({ task, scale }));
 const parityCases: ParityCase[] = [
   { name: 'joint, AdamW', strategy: mt.strategy.joint(), optimizer: mt.optim.adamW({ lr: 0.05, weightDecay: 0.1 }), plan: [all(), all()] },
-  { name: 'joint, SGD Nesterov, clipped', strategy: mt.strategy.joint(), optimizer: mt.optim.sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }), clipGradNorm: 0.5, plan: [all(), all()] },
+  {
+    name: 'joint, SGD Nesterov, clipped',
+    strategy: mt.strategy.joint(),
+    optimizer: mt.optim.sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }),
+    clipGradNorm: 0.5,
+    plan: [all(), all()],
+  },
   // Two micro-batches that each hold the whole data set: the summed half-gradients equal one step's.
-  { name: 'joint, AdamW, accumulating 2 micro-batches', strategy: mt.strategy.joint(), optimizer: mt.optim.adamW({ lr: 0.05, weightDecay: 0.1 }), accumulateSteps: 2, plan: [all(), all()] },
+  {
+    name: 'joint, AdamW, accumulating 2 micro-batches',
+    strategy: mt.strategy.joint(),
+    optimizer: mt.optim.adamW({ lr: 0.05, weightDecay: 0.1 }),
+    accumulateSteps: 2,
+    plan: [all(), all()],
+  },
   {
     name: 'alternating (round robin), AdamW',
     strategy: mt.strategy.alternating({ every: 'step' }),
@@ -57,7 +81,15 @@ const parityCases: ParityCase[] = [
     name: 'progressive (main a, ramp over 2 steps), AdamW',
     strategy: mt.strategy.progressive({ main: 'a', warmupSteps: 1, rampSteps: 2 }),
     optimizer: mt.optim.adamW({ lr: 0.05 }),
-    plan: [[{ task: 'a', scale: 1 }], [{ task: 'a', scale: 1 }], [{ task: 'a', scale: 1 }, { task: 'b', scale: 0.5 }, { task: 'c', scale: 0.5 }]],
+    plan: [
+      [{ task: 'a', scale: 1 }],
+      [{ task: 'a', scale: 1 }],
+      [
+        { task: 'a', scale: 1 },
+        { task: 'b', scale: 0.5 },
+        { task: 'c', scale: 0.5 },
+      ],
+    ],
   },
 ];
 
@@ -81,7 +113,10 @@ describe('a training step equals the PyTorch reference step (the twin of the sam
     for (const [task, d] of Object.entries(data)) {
       tensors[`${task}.features`] = mt.tensor(Float32Array.from(d.features.flat()), [d.features.length, 1, 5]);
       tensors[`${task}.lengths`] = mt.ones([d.features.length], { dtype: 'int64' });
-      tensors[`${task}.targets`] = TASK_SPECS[task as keyof typeof TASK_SPECS].kind === 'regression' ? mt.tensor(d.targets) : mt.tensor(d.targets, undefined, { dtype: 'int64' });
+      tensors[`${task}.targets`] =
+        TASK_SPECS[task as keyof typeof TASK_SPECS].kind === 'regression'
+          ? mt.tensor(d.targets)
+          : mt.tensor(d.targets, undefined, { dtype: 'int64' });
     }
     mt.save(path.join(dir, 'data.safetensors'), tensors);
     writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ runs: specs }));
@@ -91,18 +126,28 @@ describe('a training step equals the PyTorch reference step (the twin of the sam
   it.each(parityCases.map((c, i) => [c.name, c, i] as const))('%s', async (_, c, i) => {
     const { data, model } = parityFixture();
     // Each task's whole data set is one batch, so the shuffled order cannot change the batch.
-    const trainer = new mt.Trainer(model, { strategy: c.strategy, sampler: c.sampler, optimizer: c.optimizer, clipGradNorm: c.clipGradNorm, accumulateSteps: c.accumulateSteps, batchSize: 64 });
+    const trainer = new mt.Trainer(model, {
+      strategy: c.strategy,
+      sampler: c.sampler,
+      optimizer: c.optimizer,
+      clipGradNorm: c.clipGradNorm,
+      accumulateSteps: c.accumulateSteps,
+      batchSize: 64,
+    });
     const seen: string[][] = [];
     await trainer.fit(Object.fromEntries(Object.entries(data).map(([t, d]) => [t, d.dataset])), {
       steps: c.plan.length,
-      onProgress: (e) => { if (e.kind === 'step') seen.push(Object.keys(e.losses).sort()); },
+      onProgress: (e) => {
+        if (e.kind === 'step') seen.push(Object.keys(e.losses).sort());
+      },
     });
     expect(seen).toEqual(c.plan.map((s) => s.map((x) => x.task).sort()));
     const expected = mt.load(specs[i]!.out);
     for (const [name, ours] of Object.entries(weights(model))) {
       const theirs = expected[name]!.dataSync() as Float32Array;
       ours.forEach((v, j) => {
-        if (Math.abs(v - theirs[j]!) > 1e-5 * (1 + Math.abs(theirs[j]!))) throw new Error(`${c.name}: ${name}[${j}] = ${v}, PyTorch ${theirs[j]}`);
+        if (Math.abs(v - theirs[j]!) > 1e-5 * (1 + Math.abs(theirs[j]!)))
+          throw new Error(`${c.name}: ${name}[${j}] = ${v}, PyTorch ${theirs[j]}`);
       });
     }
   });
@@ -129,7 +174,9 @@ describe('checkpoints', () => {
       expect(Array.from(resumed[name]!.dataSync() as Float32Array), name).toEqual(Array.from(value.dataSync() as Float32Array));
     }
     // And the cut differs from the straight run (the comparison is not vacuous).
-    expect(weights(cut.model)['embedding.features.weight']).not.toEqual(Array.from(expected['embedding.features.weight']!.dataSync() as Float32Array));
+    expect(weights(cut.model)['embedding.features.weight']).not.toEqual(
+      Array.from(expected['embedding.features.weight']!.dataSync() as Float32Array),
+    );
   }, 60_000);
 });
 
@@ -237,7 +284,15 @@ describe('fit on a worker thread', () => {
     const before = weights(model)['embedding.features.weight'];
     const skipping = new mt.Trainer(model, { batchSize: 8, onNonFinite: 'skip' });
     const skipped: string[] = [];
-    const history = await skipping.fit({ cls: good, reg: bad }, { steps: 3, onProgress: (e) => { if (e.kind === 'skipped') skipped.push(e.message); } });
+    const history = await skipping.fit(
+      { cls: good, reg: bad },
+      {
+        steps: 3,
+        onProgress: (e) => {
+          if (e.kind === 'skipped') skipped.push(e.message);
+        },
+      },
+    );
     expect(history.steps).toBe(3);
     expect(skipped).toHaveLength(3);
     expect(weights(model)['embedding.features.weight']).toEqual(before);
@@ -264,11 +319,19 @@ describe('fit on a worker thread', () => {
 });
 
 describe('optimizer, schedule, evaluation', () => {
-  it('the learning rate follows warm-up then linear decay (transformers\' formula), as the step events report', async () => {
+  it("the learning rate follows warm-up then linear decay (transformers' formula), as the step events report", async () => {
     const { data, model } = parityFixture();
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.sgd({ lr: 0.1 }), schedule: mt.schedule.warmupLinear({ warmupSteps: 4 }) });
     const rates: number[] = [];
-    await trainer.fit({ a: data.a.dataset }, { steps: 10, onProgress: (e) => { if (e.kind === 'step') rates.push(e.learningRate); } });
+    await trainer.fit(
+      { a: data.a.dataset },
+      {
+        steps: 10,
+        onProgress: (e) => {
+          if (e.kind === 'step') rates.push(e.learningRate);
+        },
+      },
+    );
     const expected = Array.from({ length: 10 }, (_, s) => 0.1 * (s < 4 ? s / 4 : Math.max(0, (10 - s) / (10 - 4))));
     rates.forEach((r, i) => expect(r).toBeCloseTo(expected[i]!, 12));
   });
@@ -279,7 +342,7 @@ describe('optimizer, schedule, evaluation', () => {
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0.1, partLearningRates: { shared: 0 } }) });
     await trainer.fit({ a: data.a.dataset, b: data.b.dataset }, { steps: 3 });
     for (const [name, values] of Object.entries(weights(model))) {
-      if (name.endsWith('.pe')) continue;  // the positional table is a buffer
+      if (name.endsWith('.pe')) continue; // the positional table is a buffer
       const moved = values.some((v, i) => v !== before[name]![i]);
       expect(moved, name).toBe(name.startsWith('tasks.a.') || name.startsWith('tasks.b.'));
     }
@@ -290,7 +353,12 @@ describe('optimizer, schedule, evaluation', () => {
     const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: 0.01 }) });
     const sets = { a: data.a.dataset, b: data.b.dataset };
     // The loss falls, so "max" never improves after the first evaluation: patience 2 stops at the third.
-    const history = await trainer.fit(sets, { steps: 50, evalSets: sets, evalEvery: 5, earlyStopping: { metric: 'a.loss', mode: 'max', patience: 2 } });
+    const history = await trainer.fit(sets, {
+      steps: 50,
+      evalSets: sets,
+      evalEvery: 5,
+      earlyStopping: { metric: 'a.loss', mode: 'max', patience: 2 },
+    });
     expect(history.stoppedEarly).toBe(true);
     expect(history.evalHistory).toHaveLength(3);
     expect(history.steps).toBe(15);
@@ -312,12 +380,21 @@ describe('optimizer, schedule, evaluation', () => {
 describe('epochs and checkpoints', () => {
   it('alternating every epoch trains one task per epoch, in sampler order; an epoch is max Bᵢ steps', async () => {
     const { data, model } = parityFixture();
-    const trainer = new mt.Trainer(model, { strategy: mt.strategy.alternating({ every: 'epoch' }), sampler: mt.sampler.roundRobin(), batchSize: 8 });
-    const stepTasks: string[] = [];
-    const history = await trainer.fit({ a: data.a.dataset, b: data.b.dataset, c: data.c.dataset }, {
-      epochs: 4,
-      onProgress: (e) => { if (e.kind === 'step') stepTasks.push(Object.keys(e.losses).join()); },
+    const trainer = new mt.Trainer(model, {
+      strategy: mt.strategy.alternating({ every: 'epoch' }),
+      sampler: mt.sampler.roundRobin(),
+      batchSize: 8,
     });
+    const stepTasks: string[] = [];
+    const history = await trainer.fit(
+      { a: data.a.dataset, b: data.b.dataset, c: data.c.dataset },
+      {
+        epochs: 4,
+        onProgress: (e) => {
+          if (e.kind === 'step') stepTasks.push(Object.keys(e.losses).join());
+        },
+      },
+    );
     // a: 24 rows → 3 batches, b: 17 → 3, c: 20 → 3; an epoch is 3 steps.
     expect(history.steps).toBe(12);
     expect(stepTasks).toEqual(['a', 'a', 'a', 'b', 'b', 'b', 'c', 'c', 'c', 'a', 'a', 'a']);
@@ -338,27 +415,49 @@ describe('configuration', () => {
   const model = () => featureModel(2, { x: { kind: 'regression' }, y: { kind: 'regression' } });
 
   it('refuses combinations that make no sense, saying why', () => {
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.alternating(), weighting: mt.weighting.pcgrad() })).toThrow(/pcgrad cannot be used with strategy.alternating: .*only some of the tasks/);
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), weighting: mt.weighting.famo() })).toThrow(/famo cannot be used with strategy.progressive/);
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'nope' }) })).toThrow(/strategy.main: 'nope' is not a task of the model/);
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.alternating(), weighting: mt.weighting.pcgrad() })).toThrow(
+      /pcgrad cannot be used with strategy.alternating: .*only some of the tasks/,
+    );
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), weighting: mt.weighting.famo() })).toThrow(
+      /famo cannot be used with strategy.progressive/,
+    );
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'nope' }) })).toThrow(
+      /strategy.main: 'nope' is not a task of the model/,
+    );
     expect(() => new mt.Trainer(model(), { precision: 'fp16' })).toThrow(/'fp16' needs a CUDA model/);
-    expect(() => new mt.Trainer(model(), { optimizer: mt.optim.adamW({ partLearningRates: { 'task:z': 1 } }) })).toThrow(/partLearningRates.task:z: not a part of the model/);
-    expect(() => mt.optim.adamW({ partLearningRates: { decoder: 1 } })).toThrow(/optim.adamW.partLearningRates.decoder: expected 'shared' or 'task:<name>'/);
-    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), sampler: mt.sampler.uniform() })).toThrow(/'sampler' has no effect under strategy.progressive/);
-    expect(() => new mt.Trainer(model(), { sampler: mt.sampler.roundRobin() })).toThrow(/roundRobin cannot share out a joint step's examples/);
-    expect(() => new mt.Trainer(model(), { weighting: mt.weighting.fixed({ x: 1, z: 2 }) })).toThrow(/weighting.lambdas: 'z' is not a task of the model/);
+    expect(() => new mt.Trainer(model(), { optimizer: mt.optim.adamW({ partLearningRates: { 'task:z': 1 } }) })).toThrow(
+      /partLearningRates.task:z: not a part of the model/,
+    );
+    expect(() => mt.optim.adamW({ partLearningRates: { decoder: 1 } })).toThrow(
+      /optim.adamW.partLearningRates.decoder: expected 'shared' or 'task:<name>'/,
+    );
+    expect(() => new mt.Trainer(model(), { strategy: mt.strategy.progressive({ main: 'x' }), sampler: mt.sampler.uniform() })).toThrow(
+      /'sampler' has no effect under strategy.progressive/,
+    );
+    expect(() => new mt.Trainer(model(), { sampler: mt.sampler.roundRobin() })).toThrow(
+      /roundRobin cannot share out a joint step's examples/,
+    );
+    expect(() => new mt.Trainer(model(), { weighting: mt.weighting.fixed({ x: 1, z: 2 }) })).toThrow(
+      /weighting.lambdas: 'z' is not a task of the model/,
+    );
   });
 
   it('names bad fields, with what was expected and what was given', () => {
     expect(() => new mt.Trainer(model(), { batchSize: 0 })).toThrow(/^trainer.batchSize: expected an integer > 0, got 0$/);
-    expect(() => new mt.Trainer(model(), { weighting: { kind: 'dwa', temperature: '2' } as never })).toThrow('trainer.weighting.temperature: expected a number, got "2"');
-    expect(() => new mt.Trainer(model(), { weighting: { kind: 'magic' } as never })).toThrow(/trainer.weighting.kind: expected "equal", .*got "magic"/);
+    expect(() => new mt.Trainer(model(), { weighting: { kind: 'dwa', temperature: '2' } as never })).toThrow(
+      'trainer.weighting.temperature: expected a number, got "2"',
+    );
+    expect(() => new mt.Trainer(model(), { weighting: { kind: 'magic' } as never })).toThrow(
+      /trainer.weighting.kind: expected "equal", .*got "magic"/,
+    );
     expect(() => new mt.Trainer(model(), { batchSize: 8, bogus: 1 } as never)).toThrow(/trainer.bogus: is not an option here/);
     expect(() => mt.weighting.dwa({ temperature: -1 })).toThrow('weighting.dwa.temperature: expected a number > 0, got -1');
     expect(() => mt.weighting.cagrad({ c: -1 })).toThrow('weighting.cagrad.c: expected a number >= 0, got -1');
     expect(() => mt.sampler.temperature(0)).toThrow('sampler.temperature.temperature: expected a number > 0, got 0');
     expect(() => mt.optim.sgd({ nesterov: true })).toThrow(/optim.sgd.nesterov: 'nesterov' needs a momentum > 0/);
-    expect(() => mt.schedule.warmupLinear({ warmupSteps: -1 })).toThrow('schedule.warmupLinear.warmupSteps: expected an integer >= 0, got -1');
+    expect(() => mt.schedule.warmupLinear({ warmupSteps: -1 })).toThrow(
+      'schedule.warmupLinear.warmupSteps: expected an integer >= 0, got -1',
+    );
     const trainer = new mt.Trainer(model());
     return expect(trainer.fit({}, { steps: 1 })).rejects.toThrow(/'trainSets' is empty/);
   });
@@ -366,8 +465,17 @@ describe('configuration', () => {
   it('fills every default from the native registry', () => {
     const trainer = new mt.Trainer(model());
     expect(trainer.options).toMatchObject({
-      strategy: { kind: 'joint' }, weighting: { kind: 'equal' }, batchSize: 32, evalBatchSize: 0, clipGradNorm: 0, accumulateSteps: 1,
-      precision: 'fp32', seed: 0, onNonFinite: 'stop', main: [], optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
+      strategy: { kind: 'joint' },
+      weighting: { kind: 'equal' },
+      batchSize: 32,
+      evalBatchSize: 0,
+      clipGradNorm: 0,
+      accumulateSteps: 1,
+      precision: 'fp32',
+      seed: 0,
+      onNonFinite: 'stop',
+      main: [],
+      optimizer: { kind: 'adamW', lr: 1e-3, weightDecay: 0.01, betas: [0.9, 0.999], eps: 1e-8 },
     });
     expect(mt.weighting.dwa()).toEqual({ kind: 'dwa', temperature: 2, window: 0 });
     expect(mt.weighting.famo()).toEqual({ kind: 'famo', lr: 0.025, gamma: 0.001, update: 'sameBatch' });
@@ -381,7 +489,9 @@ describe('configuration', () => {
     const trainer = new mt.Trainer(m);
     const classes = Dataset.fromArrays({ features: [[[1, 2]], [[3, 4]]], targets: [0, 1], targetKind: 'classification' });
     const unlabeled = Dataset.fromArrays({ features: [[[1, 2]], [[3, 4]]], targetKind: 'regression' });
-    await expect(trainer.fit({ x: classes }, { steps: 1 })).rejects.toThrow(/trainSets.x: the data set's targets are for a classification task, and 'x' is a regression task/);
+    await expect(trainer.fit({ x: classes }, { steps: 1 })).rejects.toThrow(
+      /trainSets.x: the data set's targets are for a classification task, and 'x' is a regression task/,
+    );
     await expect(trainer.fit({ x: unlabeled }, { steps: 1 })).rejects.toThrow(/trainSets.x: the data set has no targets/);
     await expect(trainer.evaluate({ x: unlabeled })).rejects.toThrow(/evalSets.x: the data set has no targets/);
     expect(m.predict('x', unlabeled.batch([0, 1])).shape).toEqual([2]);

@@ -29,19 +29,27 @@ type TargetLayout = NonNullable<RegistryEntry['targets']>;
 /** The layouts a data set can build, by `${dtype}/${dims}/${trim}`. */
 type Builder = 'classIds' | 'values' | 'valueRows' | 'tokenSequences' | 'tokenTags';
 const BUILDERS: Record<string, Builder> = {
-  'int64/1/none': 'classIds', 'float32/1/none': 'values', 'float32/2/none': 'valueRows',
-  'int64/2/toTargetLengths': 'tokenSequences', 'int64/2/toInputs': 'tokenTags',
+  'int64/1/none': 'classIds',
+  'float32/1/none': 'values',
+  'float32/2/none': 'valueRows',
+  'int64/2/toTargetLengths': 'tokenSequences',
+  'int64/2/toInputs': 'tokenTags',
 };
 // In the order of the heads' schema lines (lib/model/spec.ts), whose kinds are the registry's (checked there).
-const LAYOUTS = new Map<string, TargetLayout & { builder: Builder }>(Object.keys(taskSchemas).map((kind) => {
-  const layout = registry.head[kind]!.targets;
-  const builder = layout === undefined ? undefined : BUILDERS[`${layout.dtype}/${layout.dims}/${layout.trim}`];
-  // A head whose layout no builder fits is a build error, refused when the package loads.
-  if (layout === undefined || builder === undefined) {
-    throw new TorchError(`mt.data: head '${kind}' publishes target layout ${JSON.stringify(layout)}, which no data set builder reads (lib/data/dataset.ts BUILDERS)`, ErrorCode.NATIVE);
-  }
-  return [kind, { ...layout, builder }];
-}));
+const LAYOUTS = new Map<string, TargetLayout & { builder: Builder }>(
+  Object.keys(taskSchemas).map((kind) => {
+    const layout = registry.head[kind]!.targets;
+    const builder = layout === undefined ? undefined : BUILDERS[`${layout.dtype}/${layout.dims}/${layout.trim}`];
+    // A head whose layout no builder fits is a build error, refused when the package loads.
+    if (layout === undefined || builder === undefined) {
+      throw new TorchError(
+        `mt.data: head '${kind}' publishes target layout ${JSON.stringify(layout)}, which no data set builder reads (lib/data/dataset.ts BUILDERS)`,
+        ErrorCode.NATIVE,
+      );
+    }
+    return [kind, { ...layout, builder }];
+  }),
+);
 /** Every registered head's kind: the target kinds a data set accepts. */
 export const TARGET_KINDS: readonly TargetKind[] = [...LAYOUTS.keys()] as TargetKind[];
 const layoutOf = (kind: TargetKind) => LAYOUTS.get(kind)!;
@@ -108,7 +116,6 @@ export interface WithTargetsOptions {
 
 export type DatasetOptions = Omit<DatasetArrays, 'inputIds' | 'pairIds' | 'tokenTypeIds' | 'targets'>;
 
-
 /** The tensors of Dataset.fromTensors (see TargetKind for the target layouts). */
 export interface DatasetTensors {
   inputIds: Tensor;
@@ -171,22 +178,31 @@ function longTensor(data: Int32Array, shape: number[]): Tensor {
 /** The features tensor [N, width, F] (zero past each row's end). */
 function featureTensor(features: unknown, rows: number[][], width: number): Tensor {
   const n = rows.length;
-  if (!Array.isArray(features) || features.length !== n) throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
+  if (!Array.isArray(features) || features.length !== n)
+    throw argumentError(WHERE, `'features' must be an array with one row per example (${n})`);
   const finite = (v: unknown, at: string): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(WHERE, `'features${at}' must be a finite number, got ${describe(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw argumentError(WHERE, `'features${at}' must be a finite number, got ${describe(v)}`);
     return v;
   };
   const first = features.find((row) => Array.isArray(row) && row.length > 0);
-  if (!Array.isArray(first) || !Array.isArray(first[0])) throw argumentError(WHERE, "'features' must hold one vector per token of each row (number[][][])");
+  if (!Array.isArray(first) || !Array.isArray(first[0]))
+    throw argumentError(WHERE, "'features' must hold one vector per token of each row (number[][][])");
   const f = (first[0] as number[]).length;
   const flat = new Float32Array(n * width * f);
   features.forEach((row, i) => {
     if (!Array.isArray(row) || row.length !== rows[i]!.length) {
-      throw argumentError(WHERE, `'features[${i}]' must have one vector per token (${rows[i]!.length}), got ${Array.isArray(row) ? row.length : describe(row)}`);
+      throw argumentError(
+        WHERE,
+        `'features[${i}]' must have one vector per token (${rows[i]!.length}), got ${Array.isArray(row) ? row.length : describe(row)}`,
+      );
     }
     row.forEach((vector, t) => {
-      if (!Array.isArray(vector) || vector.length !== f) throw argumentError(WHERE, `'features' is ragged: features[${i}][${t}] must have ${f} values`);
-      vector.forEach((v, j) => { flat[(i * width + t) * f + j] = finite(v, `[${i}][${t}][${j}]`); });
+      if (!Array.isArray(vector) || vector.length !== f)
+        throw argumentError(WHERE, `'features' is ragged: features[${i}][${t}] must have ${f} values`);
+      vector.forEach((v, j) => {
+        flat[(i * width + t) * f + j] = finite(v, `[${i}][${t}][${j}]`);
+      });
     });
   });
   return tensor(flat, [n, width, f]);
@@ -214,7 +230,13 @@ function defaultTargetPadId(kind: TargetKind, padId: number, given: number | und
 }
 
 /** The target tensors of `kind` (laid out as its head publishes) from JavaScript targets, each checked (errors name the entry). */
-function targetTensors(where: string, kind: TargetKind, targets: Target[], shape: TargetShape, make: (t: Tensor) => Tensor): { targets: Tensor; targetLengths?: Tensor; targetPadId: number } {
+function targetTensors(
+  where: string,
+  kind: TargetKind,
+  targets: Target[],
+  shape: TargetShape,
+  make: (t: Tensor) => Tensor,
+): { targets: Tensor; targetLengths?: Tensor; targetPadId: number } {
   const n = shape.rowLengths.length;
   const result = { targetPadId: shape.padId } as { targets: Tensor; targetLengths?: Tensor; targetPadId: number };
   switch (layoutOf(kind).builder) {
@@ -223,7 +245,8 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
         if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
           throw argumentError(where, `'targets[${i}]' must be a non-negative class id, got ${describe(t)}`);
         }
-        if (shape.classBound !== undefined && t >= shape.classBound) throw argumentError(where, `'targets[${i}]' = ${t} is out of range for ${shape.classBound} classes`);
+        if (shape.classBound !== undefined && t >= shape.classBound)
+          throw argumentError(where, `'targets[${i}]' = ${t} is out of range for ${shape.classBound} classes`);
         return t;
       });
       result.targets = make(longTensor(Int32Array.from(values), [n]));
@@ -231,7 +254,8 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
     }
     case 'values': {
       const values = targets.map((t, i) => {
-        if (typeof t !== 'number' || !Number.isFinite(t)) throw argumentError(where, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
+        if (typeof t !== 'number' || !Number.isFinite(t))
+          throw argumentError(where, `'targets[${i}]' must be a finite number, got ${describe(t)}`);
         return t;
       });
       result.targets = make(tensor(Float32Array.from(values), [n]));
@@ -245,7 +269,8 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
         if (!Array.isArray(t)) throw argumentError(where, `'targets[${i}]' must be an array of label values, got ${describe(t)}`);
         if (t.length !== k) throw argumentError(where, `'targets' is ragged: row ${i} has ${t.length} labels, row 0 has ${k}`);
         t.forEach((v, j) => {
-          if (typeof v !== 'number' || !Number.isFinite(v)) throw argumentError(where, `'targets[${i}][${j}]' must be a finite number, got ${describe(v)}`);
+          if (typeof v !== 'number' || !Number.isFinite(v))
+            throw argumentError(where, `'targets[${i}][${j}]' must be a finite number, got ${describe(v)}`);
           flat[i * k + j] = v;
         });
       });
@@ -256,16 +281,25 @@ function targetTensors(where: string, kind: TargetKind, targets: Target[], shape
     case 'tokenSequences': {
       result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const sequences = checkIdRows(targets, 'targets', shape.classBound, true, where);
-      const targetWidth = Math.max(1, sequences.reduce((m, row) => Math.max(m, row.length), 0));
+      const targetWidth = Math.max(
+        1,
+        sequences.reduce((m, row) => Math.max(m, row.length), 0),
+      );
       result.targets = make(longTensor(padRows(sequences, targetWidth, result.targetPadId), [n, targetWidth]));
-      result.targetLengths = make(longTensor(Int32Array.from(sequences, (row) => row.length), [n]));
+      result.targetLengths = make(
+        longTensor(
+          Int32Array.from(sequences, (row) => row.length),
+          [n],
+        ),
+      );
       break;
     }
     case 'tokenTags': {
       result.targetPadId = defaultTargetPadId(kind, shape.padId, shape.targetPadId, where);
       const tags = checkIdRows(targets, 'targets', shape.classBound, true, where);
       tags.forEach((row, i) => {
-        if (row.length !== shape.rowLengths[i]) throw argumentError(where, `'targets[${i}]' has ${row.length} tags but the input has ${shape.rowLengths[i]!} tokens`);
+        if (row.length !== shape.rowLengths[i])
+          throw argumentError(where, `'targets[${i}]' has ${row.length} tags but the input has ${shape.rowLengths[i]!} tokens`);
       });
       result.targets = make(longTensor(padRows(tags, shape.width, result.targetPadId), [n, shape.width]));
       break;
@@ -306,9 +340,10 @@ export class Dataset {
     const positionRows = arrays.inputIds === undefined && Array.isArray(arrays.features) ? arrays.features : undefined;
     const inputIds = positionRows
       ? positionRows.map((row, i) => {
-        if (!Array.isArray(row)) throw argumentError(WHERE, `'features[${i}]' must be an array of per-token vectors, got ${describe(row)}`);
-        return new Array<number>(row.length).fill(padId + 1);
-      })
+          if (!Array.isArray(row))
+            throw argumentError(WHERE, `'features[${i}]' must be an array of per-token vectors, got ${describe(row)}`);
+          return new Array<number>(row.length).fill(padId + 1);
+        })
       : checkIdRows(arrays.inputIds, 'inputIds', vocabSize, true);
     const n = inputIds.length;
     if (n === 0) throw argumentError(WHERE, "the data set is empty ('inputIds' has no rows)");
@@ -333,21 +368,32 @@ export class Dataset {
         }
       });
     }
-    rows.forEach((row, i) => { if (row.length === 0) throw argumentError(WHERE, `'inputIds[${i}]' is empty`); });
+    rows.forEach((row, i) => {
+      if (row.length === 0) throw argumentError(WHERE, `'inputIds[${i}]' is empty`);
+    });
     const longest = rows.reduce((m, row) => Math.max(m, row.length), 0);
     const width = arrays.maxLength === undefined ? longest : checkInt(arrays.maxLength, WHERE, 'maxLength');
     if (width <= 0) throw argumentError(WHERE, `'maxLength' must be positive, got ${width}`);
     // The padded (n, width) id matrix is built here: a width far beyond any model's is a mistake.
     if (width > MAX_WIDTH) throw argumentError(WHERE, `'maxLength' must be at most ${MAX_WIDTH}, got ${width}`);
-    if (n * width > MAX_CELLS) throw new TorchError(`${WHERE}: ${n} rows of ${width} ids exceed the ${MAX_CELLS} cells a data set built from arrays may hold`, ErrorCode.TOO_LARGE);
+    if (n * width > MAX_CELLS)
+      throw new TorchError(
+        `${WHERE}: ${n} rows of ${width} ids exceed the ${MAX_CELLS} cells a data set built from arrays may hold`,
+        ErrorCode.TOO_LARGE,
+      );
     const tooLong = rows.findIndex((row) => row.length > width);
     if (tooLong >= 0) {
-      throw argumentError(WHERE, `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`);
+      throw argumentError(
+        WHERE,
+        `'inputIds[${tooLong}]' has ${rows[tooLong]!.length} tokens, more than maxLength ${width} (truncate when tokenizing)`,
+      );
     }
 
     const labeled = arrays.targets !== undefined;
-    if (labeled && !Array.isArray(arrays.targets)) throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
-    if (labeled && arrays.targets!.length !== n) throw argumentError(WHERE, `'targets' has ${arrays.targets!.length} entries but 'inputIds' has ${n}`);
+    if (labeled && !Array.isArray(arrays.targets))
+      throw argumentError(WHERE, `'targets' must be an array, got ${describe(arrays.targets)}`);
+    if (labeled && arrays.targets!.length !== n)
+      throw argumentError(WHERE, `'targets' has ${arrays.targets!.length} entries but 'inputIds' has ${n}`);
     const labels = arrays.labels;
     if (labels !== undefined && (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))) {
       throw argumentError(WHERE, "'labels' must be an array of strings");
@@ -355,16 +401,30 @@ export class Dataset {
     const classBound = numClasses ?? labels?.length;
 
     const created: Tensor[] = [];
-    const make = (t: Tensor): Tensor => { created.push(t); return t; };
+    const make = (t: Tensor): Tensor => {
+      created.push(t);
+      return t;
+    };
     try {
       const fields: NativeDatasetTensors = {
         inputIds: make(longTensor(padRows(rows, width, padId), [n, width])).handle,
-        lengths: make(longTensor(Int32Array.from(rows, (row) => row.length), [n])).handle,
+        lengths: make(
+          longTensor(
+            Int32Array.from(rows, (row) => row.length),
+            [n],
+          ),
+        ).handle,
       };
       if (tokenTypes) fields.tokenTypeIds = make(longTensor(padRows(tokenTypes, width, 0), [n, width])).handle;
       let targetPadId = defaultTargetPadId(kind, padId, arrays.targetPadId, WHERE);
       if (labeled) {
-        const built = targetTensors(WHERE, kind, arrays.targets!, { rowLengths: rows.map((row) => row.length), width, padId, targetPadId: arrays.targetPadId, classBound }, make);
+        const built = targetTensors(
+          WHERE,
+          kind,
+          arrays.targets!,
+          { rowLengths: rows.map((row) => row.length), width, padId, targetPadId: arrays.targetPadId, classBound },
+          make,
+        );
         fields.targets = built.targets.handle;
         if (built.targetLengths) fields.targetLengths = built.targetLengths.handle;
         targetPadId = built.targetPadId;
@@ -389,13 +449,18 @@ export class Dataset {
    */
   static fromTensors(tensors: DatasetTensors): Dataset {
     const where = 'Dataset.fromTensors';
-    if (typeof tensors !== 'object' || tensors === null) throw argumentError(where, `expected an object of tensors, got ${describe(tensors)}`);
+    if (typeof tensors !== 'object' || tensors === null)
+      throw argumentError(where, `expected an object of tensors, got ${describe(tensors)}`);
     const kind = checkOneOf(tensors.targetKind, TARGET_KINDS, where, 'targetKind');
     const fields = {} as NativeDatasetTensors;
     for (const name of ['inputIds', 'lengths', 'targets', 'tokenTypeIds', 'targetLengths', 'features'] as const) {
       const value = tensors[name];
       if (value === undefined) {
-        if (name === 'inputIds' || name === 'lengths' || (name === 'targetLengths' && layoutOf(kind).trim === 'toTargetLengths' && tensors.targets !== undefined)) {
+        if (
+          name === 'inputIds' ||
+          name === 'lengths' ||
+          (name === 'targetLengths' && layoutOf(kind).trim === 'toTargetLengths' && tensors.targets !== undefined)
+        ) {
           throw argumentError(where, `'${name}' is required`);
         }
         continue;
@@ -405,7 +470,11 @@ export class Dataset {
     }
     const padId = tensors.padId === undefined ? 0 : checkInt(tensors.padId, where, 'padId');
     const targetPadId = defaultTargetPadId(kind, padId, tensors.targetPadId, where);
-    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, { labels: tensors.labels, labeled: tensors.targets !== undefined, name: tensors.name });
+    return new Dataset(new native.NativeDataset(fields, kind, padId, targetPadId), kind, {
+      labels: tensors.labels,
+      labeled: tensors.targets !== undefined,
+      name: tensors.name,
+    });
   }
 
   /** Builds a data set from tokenized examples (e.g. `tokenizer.encode(...)` results with a target). */
@@ -415,8 +484,10 @@ export class Dataset {
     const labeled = examples.some((e) => e?.target !== undefined);
     examples.forEach((e, i) => {
       if (typeof e !== 'object' || e === null) throw argumentError('Dataset.fromExamples', `'examples[${i}]' must be an object`);
-      if (withTypes && e.tokenTypeIds === undefined) throw argumentError('Dataset.fromExamples', `'examples[${i}].tokenTypeIds' is missing (other examples have it)`);
-      if (labeled && e.target === undefined) throw argumentError('Dataset.fromExamples', `'examples[${i}].target' is missing (other examples have one)`);
+      if (withTypes && e.tokenTypeIds === undefined)
+        throw argumentError('Dataset.fromExamples', `'examples[${i}].tokenTypeIds' is missing (other examples have it)`);
+      if (labeled && e.target === undefined)
+        throw argumentError('Dataset.fromExamples', `'examples[${i}].target' is missing (other examples have one)`);
     });
     return Dataset.fromArrays({
       ...options,
@@ -450,11 +521,24 @@ export class Dataset {
     }
     const numClasses = options.numClasses === undefined ? undefined : checkInt(options.numClasses, where, 'numClasses');
     const created: Tensor[] = [];
-    const make = (t: Tensor): Tensor => { created.push(t); return t; };
+    const make = (t: Tensor): Tensor => {
+      created.push(t);
+      return t;
+    };
     try {
-      const built = targetTensors(where, kind, options.targets, {
-        rowLengths, width: this.maxLength, padId: this.padId, targetPadId: options.targetPadId, classBound: numClasses ?? labels?.length,
-      }, make);
+      const built = targetTensors(
+        where,
+        kind,
+        options.targets,
+        {
+          rowLengths,
+          width: this.maxLength,
+          padId: this.padId,
+          targetPadId: options.targetPadId,
+          classBound: numClasses ?? labels?.length,
+        },
+        make,
+      );
       const fields = { targets: built.targets.handle, ...(built.targetLengths ? { targetLengths: built.targetLengths.handle } : {}) };
       const handle = new native.NativeDataset(this.handle, fields, kind, built.targetPadId);
       return new Dataset(handle, kind, { labels, name: options.name === undefined ? undefined : String(options.name) });
@@ -464,12 +548,20 @@ export class Dataset {
   }
 
   /** Number of examples. */
-  get size(): number { return this.handle.size(); }
-  get length(): number { return this.size; }
+  get size(): number {
+    return this.handle.size();
+  }
+  get length(): number {
+    return this.size;
+  }
   /** The id that pads input rows. */
-  get padId(): number { return this.handle.padId(); }
+  get padId(): number {
+    return this.handle.padId();
+  }
   /** Padded width of the stored input rows. */
-  get maxLength(): number { return this.handle.maxLength(); }
+  get maxLength(): number {
+    return this.handle.maxLength();
+  }
 
   /** The rows `indices`, padding trimmed to their longest input (and longest target for sequences). */
   batch(indices: number[] | Tensor): Batch {
@@ -494,7 +586,11 @@ export class Dataset {
   shuffledOrder(seed: number): number[] {
     checkInt(seed, 'Dataset.shuffledOrder', 'seed');
     const t = new Tensor(this.handle.shuffledOrder(seed));
-    try { return Array.from(t.dataSync() as BigInt64Array, Number); } finally { t.dispose(); }
+    try {
+      return Array.from(t.dataSync() as BigInt64Array, Number);
+    } finally {
+      t.dispose();
+    }
   }
 
   /** Row indices grouped into batches: in order, or shuffled by `seed`; the last batch may be short unless dropLast. */
@@ -506,7 +602,11 @@ export class Dataset {
     const dropLast = options.dropLast === undefined ? false : checkBoolean(options.dropLast, where, 'dropLast');
     return this.handle.batchIndices(batchSize, seed, dropLast).map((h) => {
       const t = new Tensor(h);
-      try { return Array.from(t.dataSync() as BigInt64Array, Number); } finally { t.dispose(); }
+      try {
+        return Array.from(t.dataSync() as BigInt64Array, Number);
+      } finally {
+        t.dispose();
+      }
     });
   }
 
@@ -516,9 +616,15 @@ export class Dataset {
     return wrapTensors(t);
   }
 
-  dispose(): void { this.handle.dispose(); }
-  get isDisposed(): boolean { return this.handle.isDisposed(); }
-  [Symbol.dispose](): void { this.dispose(); }
+  dispose(): void {
+    this.handle.dispose();
+  }
+  get isDisposed(): boolean {
+    return this.handle.isDisposed();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 function wrapTensors(t: NativeDatasetTensors): Omit<Batch, 'indices'> {

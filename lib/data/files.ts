@@ -28,7 +28,10 @@ export function formatOf(file: string): FileFormat {
   if (ext === '.csv') return 'csv';
   if (ext === '.tsv' || ext === '.tab') return 'tsv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
-  throw new TorchError(`${file}: unknown data file format '${ext || '(no extension)'}': expected .csv, .tsv or .jsonl`, ErrorCode.INVALID_ARG);
+  throw new TorchError(
+    `${file}: unknown data file format '${ext || '(no extension)'}': expected .csv, .tsv or .jsonl`,
+    ErrorCode.INVALID_ARG,
+  );
 }
 
 /** Refuses a path that is missing, not a regular file, or empty. */
@@ -46,12 +49,18 @@ export function checkDataFile(file: string): void {
 }
 
 async function* csvRecords(file: string, delimiter: string): AsyncGenerator<FileRecord> {
-  const parser = createReadStream(file).pipe(parseCsv({ delimiter, columns: true, info: true, raw: true, bom: true, skip_empty_lines: true, relax_quotes: delimiter === '\t' }));
-  let previousEnd = 1;  // the header's last line
+  const parser = createReadStream(file).pipe(
+    parseCsv({ delimiter, columns: true, info: true, raw: true, bom: true, skip_empty_lines: true, relax_quotes: delimiter === '\t' }),
+  );
+  let previousEnd = 1; // the header's last line
   try {
-    for await (const { record, info, raw } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number }; raw: string }>) {
+    for await (const { record, info, raw } of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+      raw: string;
+    }>) {
       // info.lines is the record's last line; its raw text says how many lines it spans.
-      const own = raw.replace(/^[\r\n]+/, '');  // skipped empty lines come before it
+      const own = raw.replace(/^[\r\n]+/, ''); // skipped empty lines come before it
       const breaks = (own.match(/\n/g) ?? []).length - (own.endsWith('\n') ? 1 : 0);
       yield { line: info.lines - breaks, fields: record };
       previousEnd = info.lines;
@@ -76,10 +85,16 @@ async function* jsonlRecords(file: string): AsyncGenerator<FileRecord> {
       value = JSON.parse(trimmed);
     } catch (error) {
       const column = /position (\d+)/.exec((error as Error).message)?.[1];
-      throw new TorchError(`${file}:${line}:${column === undefined ? 1 : Number(column) + 1}: not JSON: ${(error as Error).message}`, ErrorCode.BAD_DATA);
+      throw new TorchError(
+        `${file}:${line}:${column === undefined ? 1 : Number(column) + 1}: not JSON: ${(error as Error).message}`,
+        ErrorCode.BAD_DATA,
+      );
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new TorchError(`${file}:${line}:1: a JSONL line must be an object of fields, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`, ErrorCode.BAD_DATA);
+      throw new TorchError(
+        `${file}:${line}:1: a JSONL line must be an object of fields, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+        ErrorCode.BAD_DATA,
+      );
     }
     yield { line, fields: value as Record<string, unknown> };
   }
@@ -120,7 +135,12 @@ export interface FileTaskOptions {
 }
 
 /** A row of a split: where it came from and its fields. */
-interface Row { file: string; line: number; fields: Record<string, unknown>; columns: string[] }
+interface Row {
+  file: string;
+  line: number;
+  fields: Record<string, unknown>;
+  columns: string[];
+}
 
 /** What a files run stores about its tasks (<run>/data.json), so that predict needs no data file. */
 export interface FileTaskInfo {
@@ -158,7 +178,10 @@ export async function readRows(file: string, cache: Map<string, Row[]>): Promise
 function checkColumn(rows: Row[], column: string, what: string): void {
   const first = rows[0]!;
   if (formatOf(first.file) !== 'jsonl' && !first.columns.includes(column)) {
-    throw new TorchError(`${first.file}:1:1: no column '${column}' (the ${what}); the header has ${first.columns.join(', ')}`, ErrorCode.BAD_DATA);
+    throw new TorchError(
+      `${first.file}:1:1: no column '${column}' (the ${what}); the header has ${first.columns.join(', ')}`,
+      ErrorCode.BAD_DATA,
+    );
   }
 }
 
@@ -166,7 +189,11 @@ function checkColumn(rows: Row[], column: string, what: string): void {
 function inputOf(row: Row, task: FileTaskOptions): { text: string | string[]; pair?: string } {
   const text = row.fields[task.text];
   if (typeof text !== 'string' && !(Array.isArray(text) && text.every((w) => typeof w === 'string'))) {
-    throw cellError(row, task.text, `the input must be a string${task.kind === 'tagging' ? ' or an array of words' : ''}, got ${JSON.stringify(text) ?? 'nothing'}`);
+    throw cellError(
+      row,
+      task.text,
+      `the input must be a string${task.kind === 'tagging' ? ' or an array of words' : ''}, got ${JSON.stringify(text) ?? 'nothing'}`,
+    );
   }
   if (task.pair === undefined) return { text };
   const pair = row.fields[task.pair];
@@ -185,7 +212,8 @@ export function splitRows(rows: Row[], task: FileTaskOptions, split: DataSplit, 
   if (!placed) {
     placed = rows.map((row) => {
       const input = inputOf(row, task);
-      const u = fnv1a(`${task.split!.seed}\0${Array.isArray(input.text) ? input.text.join(' ') : input.text}\0${input.pair ?? ''}`) / 2 ** 32;
+      const u =
+        fnv1a(`${task.split!.seed}\0${Array.isArray(input.text) ? input.text.join(' ') : input.text}\0${input.pair ?? ''}`) / 2 ** 32;
       return u < dev ? 'dev' : u < dev + test ? 'test' : 'train';
     });
     placements.set(key, placed);
@@ -200,7 +228,15 @@ function evenly<T>(rows: T[], limit: number | undefined): T[] {
 }
 
 const wordsOf = (value: string | string[]) => (Array.isArray(value) ? value : value.split(/\s+/).filter((w) => w.length > 0));
-const labelsOf = (value: unknown, separator: string): unknown[] | undefined => (Array.isArray(value) ? value : typeof value === 'string' ? value.split(separator).map((l) => l.trim()).filter((l) => l.length > 0) : undefined);
+const labelsOf = (value: unknown, separator: string): unknown[] | undefined =>
+  Array.isArray(value)
+    ? value
+    : typeof value === 'string'
+      ? value
+          .split(separator)
+          .map((l) => l.trim())
+          .filter((l) => l.length > 0)
+      : undefined;
 const numberOf = (value: unknown): number | undefined => {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
@@ -212,7 +248,9 @@ export function inferKind(rows: Row[], task: FileTaskOptions): FileTaskKind {
   if (task.kind) return task.kind;
   const values = rows.map((r) => r.fields[task.label]);
   if (values.every((v) => Array.isArray(v))) {
-    const tagged = rows.every((r) => Array.isArray(r.fields[task.text]) && (r.fields[task.text] as unknown[]).length === (r.fields[task.label] as unknown[]).length);
+    const tagged = rows.every(
+      (r) => Array.isArray(r.fields[task.text]) && (r.fields[task.text] as unknown[]).length === (r.fields[task.label] as unknown[]).length,
+    );
     return tagged ? 'tagging' : 'multiLabel';
   }
   if (values.every((v) => numberOf(v) !== undefined) && values.some((v) => !Number.isInteger(numberOf(v)))) return 'regression';
@@ -249,7 +287,13 @@ function layoutOf(tokenizer: TextTokenizer): { prefix: number; gap: number } {
  * The ids of an input (its words joined by spaces, and its pair) and, with `withWords`, the position
  * of each word's first token (-1 for a word cut by maxLength): what tagging reads its tags at.
  */
-export function encodeWords(tokenizer: TextTokenizer, text: string | string[], pair: string | undefined, maxLength: number, withWords = true): { ids: number[]; tokenTypeIds: number[]; words: { word: string; start: number }[] } {
+export function encodeWords(
+  tokenizer: TextTokenizer,
+  text: string | string[],
+  pair: string | undefined,
+  maxLength: number,
+  withWords = true,
+): { ids: number[]; tokenTypeIds: number[]; words: { word: string; start: number }[] } {
   const joined = Array.isArray(text) ? text.join(' ') : text;
   const encoded = tokenizer.encode(joined, { ...(pair === undefined ? {} : { pair }), maxLength });
   if (!withWords) return { ids: encoded.ids, tokenTypeIds: encoded.tokenTypeIds, words: [] };
@@ -274,7 +318,10 @@ export interface FilesInput {
 }
 
 /** Rows of each task and split, read once; the texts a tokenizer trains on (every task's train inputs). */
-export async function readTaskRows(input: FilesInput, splits: DataSplit[]): Promise<{ rows: Record<string, Partial<Record<DataSplit, Row[]>>>; trainTexts: string[] }> {
+export async function readTaskRows(
+  input: FilesInput,
+  splits: DataSplit[],
+): Promise<{ rows: Record<string, Partial<Record<DataSplit, Row[]>>>; trainTexts: string[] }> {
   const cache = new Map<string, Row[]>();
   const placements = new Map<string, DataSplit[]>();
   const rows: Record<string, Partial<Record<DataSplit, Row[]>>> = {};
@@ -283,7 +330,7 @@ export async function readTaskRows(input: FilesInput, splits: DataSplit[]): Prom
   for (const [name, task] of Object.entries(input.tasks)) {
     rows[name] = {};
     for (const split of splits) {
-      const file = split === 'train' ? task.train : task[split] ?? (task.split?.[split] !== undefined ? task.train : undefined);
+      const file = split === 'train' ? task.train : (task[split] ?? (task.split?.[split] !== undefined ? task.train : undefined));
       if (file === undefined) continue;
       const all = await readRows(file, cache);
       checkColumn(all, task.text, 'text');
@@ -309,14 +356,23 @@ export async function readTaskRows(input: FilesInput, splits: DataSplit[]): Prom
 /** The task's kind and label set from its labelled train rows; refuses what cannot train. */
 export function taskInfo(name: string, task: FileTaskOptions, trainRows: Row[], tokenizer: TextTokenizer, maxLength: number): FileTaskInfo {
   const labelled = trainRows.filter((r) => present(r.fields[task.label]));
-  if (labelled.length === 0) throw new TorchError(`${task.train}: task '${name}' has no training row with a '${task.label}' label${task.split ? ' in its train split' : ''}`, ErrorCode.BAD_DATA);
+  if (labelled.length === 0)
+    throw new TorchError(
+      `${task.train}: task '${name}' has no training row with a '${task.label}' label${task.split ? ' in its train split' : ''}`,
+      ErrorCode.BAD_DATA,
+    );
   checkTypes(labelled, task.label);
   const kind = inferKind(labelled, task);
   const inputFields: FileTaskInfo['inputFields'] = task.pair === undefined ? ['text'] : ['text', 'pair'];
   switch (kind) {
     case 'classification': {
       const labels = [...new Set(labelled.map((r) => String(r.fields[task.label])))].sort();
-      if (labels.length < 2) throw cellError(labelled[0]!, task.label, `task '${name}' has one class only (${JSON.stringify(labels[0])}) in its training rows: nothing to learn`);
+      if (labels.length < 2)
+        throw cellError(
+          labelled[0]!,
+          task.label,
+          `task '${name}' has one class only (${JSON.stringify(labels[0])}) in its training rows: nothing to learn`,
+        );
       return { kind, labels, inputFields };
     }
     case 'multiLabel': {
@@ -338,14 +394,27 @@ export function taskInfo(name: string, task: FileTaskOptions, trainRows: Row[], 
 }
 
 /** One row's target for its task, checked (errors name file:line:column). */
-function targetOf(row: Row, task: FileTaskOptions, info: FileTaskInfo, tokenizer: TextTokenizer, maxLength: number, encoded: ReturnType<typeof encodeWords>): Target {
+function targetOf(
+  row: Row,
+  task: FileTaskOptions,
+  info: FileTaskInfo,
+  tokenizer: TextTokenizer,
+  maxLength: number,
+  encoded: ReturnType<typeof encodeWords>,
+): Target {
   const value = row.fields[task.label];
   const labels = info.labels ?? [];
   switch (info.kind) {
     case 'classification': {
-      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw cellError(row, task.label, `a class must be a string or number, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+        throw cellError(row, task.label, `a class must be a string or number, got ${JSON.stringify(value)}`);
       const id = labels.indexOf(String(value));
-      if (id < 0) throw cellError(row, task.label, `class ${JSON.stringify(String(value))} does not occur in the training rows (classes: ${labels.join(', ')})`);
+      if (id < 0)
+        throw cellError(
+          row,
+          task.label,
+          `class ${JSON.stringify(String(value))} does not occur in the training rows (classes: ${labels.join(', ')})`,
+        );
       return id;
     }
     case 'regression': {
@@ -355,7 +424,12 @@ function targetOf(row: Row, task: FileTaskOptions, info: FileTaskInfo, tokenizer
     }
     case 'multiLabel': {
       const given = labelsOf(value, task.separator);
-      if (!given) throw cellError(row, task.label, `multi-label targets are a JSON array or a '${task.separator}'-separated string, got ${JSON.stringify(value)}`);
+      if (!given)
+        throw cellError(
+          row,
+          task.label,
+          `multi-label targets are a JSON array or a '${task.separator}'-separated string, got ${JSON.stringify(value)}`,
+        );
       const out = new Array<number>(labels.length).fill(0);
       for (const l of given) {
         const id = labels.indexOf(String(l));
@@ -372,18 +446,23 @@ function targetOf(row: Row, task: FileTaskOptions, info: FileTaskInfo, tokenizer
       tags.forEach((tag, i) => {
         const id = labels.indexOf(String(tag));
         if (id < 0) throw cellError(row, task.label, `tag ${JSON.stringify(String(tag))} does not occur in the training rows`);
-        if (words[i]!.start >= 0) out[words[i]!.start] = id;  // first sub-token only, as Hugging Face aligns word labels
+        if (words[i]!.start >= 0) out[words[i]!.start] = id; // first sub-token only, as Hugging Face aligns word labels
       });
       return out;
     }
     case 'sequence': {
       if (typeof value !== 'string') throw cellError(row, task.label, `a target text must be a string, got ${JSON.stringify(value)}`);
-      return tokenizer.encode(value, { maxLength: Math.max(info.targetLength ?? maxLength, 2) + 1 }).ids.slice(1);  // without the start token
+      return tokenizer.encode(value, { maxLength: Math.max(info.targetLength ?? maxLength, 2) + 1 }).ids.slice(1); // without the start token
     }
   }
 }
 
-function taggingDataset(encoded: ReturnType<typeof encodeWords>[], targets: number[][], padId: number, info: { labels?: string[]; name: string }): Dataset {
+function taggingDataset(
+  encoded: ReturnType<typeof encodeWords>[],
+  targets: number[][],
+  padId: number,
+  info: { labels?: string[]; name: string },
+): Dataset {
   const n = encoded.length;
   const width = Math.max(...encoded.map((e) => e.ids.length));
   const ids = new Int32Array(n * width).fill(padId);
@@ -395,11 +474,26 @@ function taggingDataset(encoded: ReturnType<typeof encodeWords>[], targets: numb
     tags.set(targets[i]!, i * width);
   });
   const made = [
-    tensor(ids, [n, width], { dtype: 'int64' }), tensor(Int32Array.from(encoded, (e) => e.ids.length), [n], { dtype: 'int64' }),
-    tensor(tags, [n, width], { dtype: 'int64' }), tensor(types, [n, width], { dtype: 'int64' }),
+    tensor(ids, [n, width], { dtype: 'int64' }),
+    tensor(
+      Int32Array.from(encoded, (e) => e.ids.length),
+      [n],
+      { dtype: 'int64' },
+    ),
+    tensor(tags, [n, width], { dtype: 'int64' }),
+    tensor(types, [n, width], { dtype: 'int64' }),
   ] as const;
   try {
-    return Dataset.fromTensors({ inputIds: made[0], lengths: made[1], targets: made[2], tokenTypeIds: made[3], targetKind: 'tagging', padId, targetPadId: -100, ...info });
+    return Dataset.fromTensors({
+      inputIds: made[0],
+      lengths: made[1],
+      targets: made[2],
+      tokenTypeIds: made[3],
+      targetKind: 'tagging',
+      padId,
+      targetPadId: -100,
+      ...info,
+    });
   } finally {
     for (const t of made) t.dispose();
   }
@@ -410,7 +504,12 @@ function taggingDataset(encoded: ReturnType<typeof encodeWords>[], targets: numb
  * only (partial labels: they count for neither its loss nor its metrics). Tasks whose rows are the
  * same rows of one file share one input tensor (Dataset.withTargets), so a step encodes them once.
  */
-export function buildDatasets(input: FilesInput, rows: Record<string, Partial<Record<DataSplit, Row[]>>>, infos: Record<string, FileTaskInfo>, tokenizer: TextTokenizer): Record<string, Partial<Record<DataSplit, Dataset>>> {
+export function buildDatasets(
+  input: FilesInput,
+  rows: Record<string, Partial<Record<DataSplit, Row[]>>>,
+  infos: Record<string, FileTaskInfo>,
+  tokenizer: TextTokenizer,
+): Record<string, Partial<Record<DataSplit, Dataset>>> {
   const encodings = new Map<string, ReturnType<typeof encodeWords>>();
   const shared = new Map<string, Dataset>();
   const out: Record<string, Partial<Record<DataSplit, Dataset>>> = {};
@@ -418,8 +517,15 @@ export function buildDatasets(input: FilesInput, rows: Record<string, Partial<Re
     out[name] = {};
     const info = infos[name]!;
     for (const [split, all] of Object.entries(rows[name]!) as [DataSplit, Row[]][]) {
-      const labelled = evenly(all.filter((r) => present(r.fields[task.label])), split === 'train' ? task.trainLimit : task.evalLimit);
-      if (labelled.length === 0) throw new TorchError(`${all[0]?.file ?? task.train}: task '${name}' has no ${split} row with a '${task.label}' label`, ErrorCode.BAD_DATA);
+      const labelled = evenly(
+        all.filter((r) => present(r.fields[task.label])),
+        split === 'train' ? task.trainLimit : task.evalLimit,
+      );
+      if (labelled.length === 0)
+        throw new TorchError(
+          `${all[0]?.file ?? task.train}: task '${name}' has no ${split} row with a '${task.label}' label`,
+          ErrorCode.BAD_DATA,
+        );
       const encoded = labelled.map((row) => {
         const withWords = info.kind === 'tagging';
         const key = `${row.file}\0${row.line}\0${task.text}\0${task.pair ?? ''}\0${withWords}`;
@@ -434,7 +540,11 @@ export function buildDatasets(input: FilesInput, rows: Record<string, Partial<Re
       const targets = labelled.map((row, i) => targetOf(row, task, info, tokenizer, input.maxLength, encoded[i]!));
       const groupKey = `${split}\0${task.text}\0${task.pair ?? ''}\0${labelled.map((r) => `${r.file}:${r.line}`).join(',')}`;
       const targetKind = info.kind;
-      const common = { targetKind, ...(info.labels && info.kind !== 'regression' ? { labels: info.labels } : {}), name: `${name}/${split}` };
+      const common = {
+        targetKind,
+        ...(info.labels && info.kind !== 'regression' ? { labels: info.labels } : {}),
+        name: `${name}/${split}`,
+      };
       const base = info.kind === 'tagging' ? undefined : shared.get(groupKey);
       const numClasses = info.kind === 'sequence' ? tokenizer.vocabSize : undefined;
       if (base) {
@@ -445,8 +555,13 @@ export function buildDatasets(input: FilesInput, rows: Record<string, Partial<Re
         out[name]![split] = taggingDataset(encoded, targets as number[][], tokenizer.padId, common);
       } else {
         const dataset = Dataset.fromArrays({
-          ...common, inputIds: encoded.map((e) => e.ids), tokenTypeIds: encoded.map((e) => e.tokenTypeIds), targets,
-          padId: tokenizer.padId, vocabSize: tokenizer.vocabSize, ...(numClasses ? { numClasses } : {}),
+          ...common,
+          inputIds: encoded.map((e) => e.ids),
+          tokenTypeIds: encoded.map((e) => e.tokenTypeIds),
+          targets,
+          padId: tokenizer.padId,
+          vocabSize: tokenizer.vocabSize,
+          ...(numClasses ? { numClasses } : {}),
         });
         shared.set(groupKey, dataset);
         out[name]![split] = dataset;

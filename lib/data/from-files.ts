@@ -36,13 +36,25 @@ export interface FilesData {
 
 /** Reads and checks every file of `tasks` (each as a run config's data.tasks entry) and builds their data sets. */
 export async function fromFiles(tasks: Record<string, z.input<typeof FileTaskSchema>>, options: FromFilesOptions): Promise<FilesData> {
-  const config = parse(DataSchema, { source: 'files', tasks, ...options }, 'fromFiles') as Extract<z.output<typeof DataSchema>, { source: 'files' }>;
+  const config = parse(DataSchema, { source: 'files', tasks, ...options }, 'fromFiles') as Extract<
+    z.output<typeof DataSchema>,
+    { source: 'files' }
+  >;
   const built = await runTasks(config, { decoderLayers: {}, encoder: {} });
   const hasTest = (name: string) => config.tasks[name]!.test !== undefined || config.tasks[name]!.split?.test !== undefined;
   return {
-    tasks: Object.fromEntries(built.tasks.map((t) => [t.name, {
-      head: t.head, ...(t.labels ? { labels: t.labels } : {}), train: t.dataset('train'), dev: t.dataset('dev'), ...(hasTest(t.name) ? { test: t.dataset('test') } : {}),
-    }])),
+    tasks: Object.fromEntries(
+      built.tasks.map((t) => [
+        t.name,
+        {
+          head: t.head,
+          ...(t.labels ? { labels: t.labels } : {}),
+          train: t.dataset('train'),
+          dev: t.dataset('dev'),
+          ...(hasTest(t.name) ? { test: t.dataset('test') } : {}),
+        },
+      ]),
+    ),
     tokenizer: built.tokenizer!,
     encode: built.encode,
     input: built.input,

@@ -44,7 +44,13 @@ const BINARY = ['0', '1'];
 const NLI2 = ['entailment', 'not_entailment'];
 
 // Layouts shared by several files: the test files of the sentence-pair tasks, which drop the label.
-const pairWithIndex = (text: string, pair: string, label?: string): FileLayout => ({ header: true, id: 'index', text, pair, ...(label ? { label } : {}) });
+const pairWithIndex = (text: string, pair: string, label?: string): FileLayout => ({
+  header: true,
+  id: 'index',
+  text,
+  pair,
+  ...(label ? { label } : {}),
+});
 
 export const TASK_SPECS: Record<GlueTask, TaskSpec> = {
   cola: {
@@ -172,7 +178,10 @@ function taskFile(dir: string, spec: TaskSpec, file: string): string {
   if (existsSync(inTaskFolder)) return inTaskFolder;
   const direct = path.join(dir, file);
   if (path.basename(path.resolve(dir)) === spec.folder && existsSync(direct)) return direct;
-  throw new TorchError(`glue: no ${spec.folder} file '${file}' in ${dir} (expected ${inTaskFolder}); GLUE is not downloaded, point 'dir' at a copy in the standard layout`, 'ERR_NOT_FOUND');
+  throw new TorchError(
+    `glue: no ${spec.folder} file '${file}' in ${dir} (expected ${inTaskFolder}); GLUE is not downloaded, point 'dir' at a copy in the standard layout`,
+    'ERR_NOT_FOUND',
+  );
 }
 
 /** Reads one split's examples (text, label ids) without tokenizing. */
@@ -183,12 +192,19 @@ export function readExamples(dir: string, taskName: GlueTask | string, options: 
   const spec = TASK_SPECS[task];
   const split = options.split ?? 'train';
   if (typeof split !== 'string' || !Object.hasOwn(spec.splits, split)) {
-    throw argumentError('glue', `'split' must be one of ${Object.keys(spec.splits).map((s) => `'${s}'`).join(', ')} for ${spec.folder}, got ${describe(split)}`);
+    throw argumentError(
+      'glue',
+      `'split' must be one of ${Object.keys(spec.splits)
+        .map((s) => `'${s}'`)
+        .join(', ')} for ${spec.folder}, got ${describe(split)}`,
+    );
   }
   const { file, layout } = spec.splits[split]!;
   const filePath = taskFile(dir, spec, file);
   // GLUE files are UTF-8; MRPC's header may carry a byte-order mark.
-  const lines = readTextFile(filePath, 'glue', MAX_TEXT_DATA_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/);
+  const lines = readTextFile(filePath, 'glue', MAX_TEXT_DATA_BYTES)
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   let columns = -1;
   const position = new Map<string, number>();
@@ -218,18 +234,23 @@ export function readExamples(dir: string, taskName: GlueTask | string, options: 
     const line = lines[n]!;
     if (line.length === 0) continue;
     const fields = line.split('\t');
-    if (columns >= 0 ? fields.length !== columns : fields.length < needed) { skipped++; continue; }
+    if (columns >= 0 ? fields.length !== columns : fields.length < needed) {
+      skipped++;
+      continue;
+    }
     const example: GlueExample = { id: idCol === undefined ? String(examples.length) : fields[idCol]!, text: fields[textCol]! };
     if (pairCol !== undefined) example.pair = fields[pairCol]!;
     if (labelCol !== undefined) {
       const raw = fields[labelCol]!.trim();
       if (vocabulary) {
         const id = vocabulary.get(raw);
-        if (id === undefined) throw new TorchError(`glue: ${filePath}:${n + 1}: label '${raw}' is not one of ${spec.labels}`, 'ERR_BAD_DATA');
+        if (id === undefined)
+          throw new TorchError(`glue: ${filePath}:${n + 1}: label '${raw}' is not one of ${spec.labels}`, 'ERR_BAD_DATA');
         example.label = id;
       } else {
         const score = Number(raw);
-        if (raw === '' || !Number.isFinite(score)) throw new TorchError(`glue: ${filePath}:${n + 1}: score '${raw}' is not a number`, 'ERR_BAD_DATA');
+        if (raw === '' || !Number.isFinite(score))
+          throw new TorchError(`glue: ${filePath}:${n + 1}: score '${raw}' is not a number`, 'ERR_BAD_DATA');
         example.label = score;
       }
     }
@@ -256,7 +277,8 @@ export interface GlueLoadOptions {
  */
 export function load(dir: string, task: GlueTask | string, tokenizer: TextTokenizer, options: GlueLoadOptions = {}): Dataset {
   options = optionsObject(options, 'load');
-  if (typeof tokenizer?.encode !== 'function') throw argumentError('glue.load', `'tokenizer' must be a tokenizer (CharTokenizer, SubwordTokenizer), got ${describe(tokenizer)}`);
+  if (typeof tokenizer?.encode !== 'function')
+    throw argumentError('glue.load', `'tokenizer' must be a tokenizer (CharTokenizer, SubwordTokenizer), got ${describe(tokenizer)}`);
   const maxLength = options.maxLength === undefined ? 128 : checkInt(options.maxLength, 'glue.load', 'maxLength');
   const read = readExamples(dir, task, { split: options.split });
   if (options.limit !== undefined) {

@@ -1,6 +1,15 @@
 /** mt.data: native-resident data sets, loaders and tokenizers. */
 export { Dataset, TARGET_KINDS } from './dataset.ts';
-export type { Batch, DatasetArrays, DatasetTensors, DatasetOptions, Target, TargetKind, TokenizedExample, WithTargetsOptions } from './dataset.ts';
+export type {
+  Batch,
+  DatasetArrays,
+  DatasetTensors,
+  DatasetOptions,
+  Target,
+  TargetKind,
+  TokenizedExample,
+  WithTargetsOptions,
+} from './dataset.ts';
 export * as glue from './glue.ts';
 export { cmudict, firstNames, fnv1a, splitOf, Cmudict, FirstNames, CMUDICT_TASKS, GENDER_LABELS, SPLITS } from './phonetics.ts';
 export type { CmudictTask, Name, Pronunciation, Split } from './phonetics.ts';

@@ -29,7 +29,8 @@ function withTensors<R>(where: string, inputs: [string, Values][], body: (...han
       if (!Array.isArray(value)) throw argumentError(where, `'${name}' must be a tensor or an array of numbers, got ${describe(value)}`);
       value.forEach((v, i) => {
         if (typeof v !== 'number' || Number.isNaN(v)) throw argumentError(where, `'${name}[${i}]' must be a number, got ${describe(v)}`);
-        if (classIds && (!Number.isInteger(v) || v < 0)) throw argumentError(where, `'${name}[${i}]' must be a non-negative class id, got ${v}`);
+        if (classIds && (!Number.isInteger(v) || v < 0))
+          throw argumentError(where, `'${name}[${i}]' must be a non-negative class id, got ${v}`);
       });
       const t = tensor(Float64Array.from(value), [value.length]);
       owned.push(t);
@@ -46,9 +47,18 @@ function withTensors<R>(where: string, inputs: [string, Values][], body: (...han
   }
 }
 
-const classMetric = (name: string, fn: (p: Tensor, t: Tensor) => number) =>
+const classMetric =
+  (name: string, fn: (p: Tensor, t: Tensor) => number) =>
   (predictions: Values, targets: Values): number =>
-    withTensors(name, [['predictions', predictions], ['targets', targets]], fn, true);
+    withTensors(
+      name,
+      [
+        ['predictions', predictions],
+        ['targets', targets],
+      ],
+      fn,
+      true,
+    );
 
 /** Fraction of correct predictions. Predictions are class ids [N] or scores [N, C] (argmax). */
 export const accuracy = classMetric('metrics.accuracy', (p, t) => m.accuracy(p.handle, t.handle));
@@ -57,21 +67,46 @@ export const accuracy = classMetric('metrics.accuracy', (p, t) => m.accuracy(p.h
 export function f1(predictions: Values, targets: Values, options: { positive?: number } = {}): number {
   options = optionsObject(options, 'f1');
   const positive = options.positive === undefined ? 1 : checkInt(options.positive, 'metrics.f1', 'positive');
-  return withTensors('metrics.f1', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1(p.handle, t.handle, positive), true);
+  return withTensors(
+    'metrics.f1',
+    [
+      ['predictions', predictions],
+      ['targets', targets],
+    ],
+    (p, t) => m.f1(p.handle, t.handle, positive),
+    true,
+  );
 }
 
 /** Unweighted mean of per-class F1 over `numClasses` classes (default: the classes seen). */
 export function f1Macro(predictions: Values, targets: Values, options: { numClasses?: number } = {}): number {
   options = optionsObject(options, 'f1Macro');
   const classes = options.numClasses === undefined ? -1 : checkInt(options.numClasses, 'metrics.f1Macro', 'numClasses');
-  return withTensors('metrics.f1Macro', [['predictions', predictions], ['targets', targets]], (p, t) => m.f1Macro(p.handle, t.handle, classes), true);
+  return withTensors(
+    'metrics.f1Macro',
+    [
+      ['predictions', predictions],
+      ['targets', targets],
+    ],
+    (p, t) => m.f1Macro(p.handle, t.handle, classes),
+    true,
+  );
 }
 
 /** Matthews correlation coefficient (binary or multi-class; 0 for constant predictions or targets). */
 export const matthewsCorrelation = classMetric('metrics.matthewsCorrelation', (p, t) => m.matthewsCorrelation(p.handle, t.handle));
 
-const valueMetric = (name: string, fn: (x: Tensor, y: Tensor) => number) =>
-  (x: Values, y: Values): number => withTensors(name, [['x', x], ['y', y]], fn);
+const valueMetric =
+  (name: string, fn: (x: Tensor, y: Tensor) => number) =>
+  (x: Values, y: Values): number =>
+    withTensors(
+      name,
+      [
+        ['x', x],
+        ['y', y],
+      ],
+      fn,
+    );
 
 /** Pearson correlation (0 when either input is constant). */
 export const pearson = valueMetric('metrics.pearson', (x, y) => m.pearson(x.handle, y.handle));
@@ -82,16 +117,22 @@ export const spearman = valueMetric('metrics.spearman', (x, y) => m.spearman(x.h
 export function averageRanks(values: Values): number[] {
   return withTensors('metrics.averageRanks', [['values', values]], (v) => {
     const ranks = new Tensor(m.averageRanks(v.handle));
-    try { return Array.from(ranks.dataSync() as Float64Array); } finally { ranks.dispose(); }
+    try {
+      return Array.from(ranks.dataSync() as Float64Array);
+    } finally {
+      ranks.dispose();
+    }
   });
 }
 
 function checkSequences(where: string, name: string, value: unknown): readonly number[][] {
-  if (!Array.isArray(value)) throw argumentError(where, `'${name}' must be a tensor or an array of token-id arrays, got ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw argumentError(where, `'${name}' must be a tensor or an array of token-id arrays, got ${describe(value)}`);
   value.forEach((row, i) => {
     if (!Array.isArray(row)) throw argumentError(where, `'${name}[${i}]' must be an array of token ids, got ${describe(row)}`);
     row.forEach((v, j) => {
-      if (typeof v !== 'number' || !Number.isInteger(v)) throw argumentError(where, `'${name}[${i}][${j}]' must be an integer token id, got ${describe(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v))
+        throw argumentError(where, `'${name}[${i}][${j}]' must be an integer token id, got ${describe(v)}`);
     });
   });
   return value as number[][];
@@ -102,7 +143,12 @@ export function editDistance(hypothesis: readonly number[], reference: readonly 
   const [h, r] = checkSequences('metrics.editDistance', 'sequences', [hypothesis, reference]);
   const a = tensor(Float64Array.from(h!), [h!.length], { dtype: 'int64' });
   const b = tensor(Float64Array.from(r!), [r!.length], { dtype: 'int64' });
-  try { return m.editDistance(a.handle, b.handle); } finally { a.dispose(); b.dispose(); }
+  try {
+    return m.editDistance(a.handle, b.handle);
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
 }
 
 export interface SequenceErrors {
@@ -137,7 +183,11 @@ export function sequenceErrors(hypotheses: Sequences, references: Sequences, opt
     const flat = new Float64Array(rows.length * width);
     rows.forEach((row, i) => flat.set(row, i * width));
     const padded = tensor(flat, [rows.length, width], { dtype: 'int64' });
-    const lengths = tensor(Float64Array.from(rows, (r) => r.length), [rows.length], { dtype: 'int64' });
+    const lengths = tensor(
+      Float64Array.from(rows, (r) => r.length),
+      [rows.length],
+      { dtype: 'int64' },
+    );
     owned.push(padded, lengths);
     return [padded, lengths];
   };
@@ -148,8 +198,12 @@ export function sequenceErrors(hypotheses: Sequences, references: Sequences, opt
     if (r.shape[0] === 0) throw argumentError(where, 'no sequences');
     const out = m.sequenceErrors(h.handle, typeof hl === 'number' ? hl : hl.handle, r.handle, typeof rl === 'number' ? rl : rl.handle);
     return {
-      edits: out.edits, referenceTokens: out.referenceTokens, wrongSequences: out.wrongSequences, sequences: out.sequences,
-      phonemeErrorRate: out.tokenErrorRate, wordErrorRate: out.sequenceErrorRate,
+      edits: out.edits,
+      referenceTokens: out.referenceTokens,
+      wrongSequences: out.wrongSequences,
+      sequences: out.sequences,
+      phonemeErrorRate: out.tokenErrorRate,
+      wordErrorRate: out.sequenceErrorRate,
     };
   } finally {
     for (const t of owned) t.dispose();
@@ -167,7 +221,8 @@ export const GLUE_TASKS = ['cola', 'sst2', 'mrpc', 'stsb', 'qqp', 'mnli', 'qnli'
 export type GlueTaskName = (typeof GLUE_TASKS)[number];
 
 function checkMetricRecord(where: string, name: string, value: unknown): Record<string, number> {
-  if (typeof value !== 'object' || value === null) throw argumentError(where, `'${name}' must be an object of metric values, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null)
+    throw argumentError(where, `'${name}' must be an object of metric values, got ${describe(value)}`);
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'number') throw argumentError(where, `'${name}.${k}' must be a number, got ${describe(v)}`);
   }
@@ -182,7 +237,8 @@ function checkMetricRecord(where: string, name: string, value: unknown): Record<
 export function glueTaskScore(task: GlueTaskName, metrics: Record<string, number>): number {
   const where = 'metrics.glueTaskScore';
   const name = typeof task === 'string' ? task.toLowerCase().replace(/-/g, '') : '';
-  if (!(GLUE_TASKS as readonly string[]).includes(name)) throw argumentError(where, `'task' must be one of ${GLUE_TASKS.join(', ')}, got ${describe(task)}`);
+  if (!(GLUE_TASKS as readonly string[]).includes(name))
+    throw argumentError(where, `'task' must be one of ${GLUE_TASKS.join(', ')}, got ${describe(task)}`);
   return m.glueTaskScore(name, checkMetricRecord(where, 'metrics', metrics));
 }
 
@@ -192,11 +248,13 @@ export function glueTaskScore(task: GlueTaskName, metrics: Record<string, number
  */
 export function glueAverage(results: Partial<Record<GlueTaskName, Record<string, number>>>): number {
   const where = 'metrics.glueAverage';
-  if (typeof results !== 'object' || results === null) throw argumentError(where, `'results' must be an object keyed by task, got ${describe(results)}`);
+  if (typeof results !== 'object' || results === null)
+    throw argumentError(where, `'results' must be an object keyed by task, got ${describe(results)}`);
   const normalized: Record<string, Record<string, number>> = {};
   for (const [task, metrics] of Object.entries(results)) {
     const name = task.toLowerCase().replace(/-/g, '');
-    if (!(GLUE_TASKS as readonly string[]).includes(name)) throw argumentError(where, `unknown task '${task}' (expected ${GLUE_TASKS.join(', ')})`);
+    if (!(GLUE_TASKS as readonly string[]).includes(name))
+      throw argumentError(where, `unknown task '${task}' (expected ${GLUE_TASKS.join(', ')})`);
     normalized[name] = checkMetricRecord(where, task, metrics);
   }
   if (Object.keys(normalized).length === 0) throw argumentError(where, 'no task results to average');

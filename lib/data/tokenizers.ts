@@ -43,17 +43,24 @@ export interface TextTokenizer {
 }
 
 /** Cuts segments `a` and `b` so that together they hold at most `budget` tokens. */
-export function truncatePair<V>(a: readonly V[], b: readonly V[] | undefined, budget: number,
-  strategy: TruncationStrategy, where = 'truncate'): [V[], V[] | undefined] {
+export function truncatePair<V>(
+  a: readonly V[],
+  b: readonly V[] | undefined,
+  budget: number,
+  strategy: TruncationStrategy,
+  where = 'truncate',
+): [V[], V[] | undefined] {
   let first = a.length;
   let second = b?.length ?? 0;
   if (first + second > budget) {
     const excess = first + second - budget;
     if (strategy === 'only_first' || b === undefined) {
-      if (b !== undefined && second > budget) throw argumentError(where, `the second segment alone (${second} tokens) exceeds maxLength and truncation is '${strategy}'`);
+      if (b !== undefined && second > budget)
+        throw argumentError(where, `the second segment alone (${second} tokens) exceeds maxLength and truncation is '${strategy}'`);
       first = Math.max(0, first - excess);
     } else if (strategy === 'only_second') {
-      if (first > budget) throw argumentError(where, `the first segment alone (${first} tokens) exceeds maxLength and truncation is 'only_second'`);
+      if (first > budget)
+        throw argumentError(where, `the first segment alone (${first} tokens) exceeds maxLength and truncation is 'only_second'`);
       second -= excess;
     } else {
       for (let k = 0; k < excess; k++) {
@@ -82,7 +89,13 @@ function segmentBudget(maxLength: number, specials: number, where: string): numb
   return maxLength - specials;
 }
 
-export interface CharSpecialTokens { pad: string; unk: string; bos: string; eos: string; sep: string }
+export interface CharSpecialTokens {
+  pad: string;
+  unk: string;
+  bos: string;
+  eos: string;
+  sep: string;
+}
 export const DEFAULT_CHAR_SPECIALS: CharSpecialTokens = { pad: '<pad>', unk: '<unk>', bos: '<bos>', eos: '<eos>', sep: '<sep>' };
 
 export interface CharTokenizerOptions {
@@ -108,7 +121,8 @@ export class CharTokenizer implements TextTokenizer {
     const where = 'CharTokenizer';
     if (typeof options !== 'object' || options === null) throw argumentError(where, `expected an options object, got ${describe(options)}`);
     const alphabet = typeof options.alphabet === 'string' ? Array.from(options.alphabet) : options.alphabet;
-    if (!Array.isArray(alphabet)) throw argumentError(where, `'alphabet' must be a string or an array of symbols, got ${describe(options.alphabet)}`);
+    if (!Array.isArray(alphabet))
+      throw argumentError(where, `'alphabet' must be a string or an array of symbols, got ${describe(options.alphabet)}`);
     this.lowercase = options.lowercase === undefined ? false : checkBoolean(options.lowercase, where, 'lowercase');
     this.specials = { ...DEFAULT_CHAR_SPECIALS, ...(options.specials ?? {}) };
     const specialList = [this.specials.pad, this.specials.unk, this.specials.bos, this.specials.eos, this.specials.sep];
@@ -117,8 +131,9 @@ export class CharTokenizer implements TextTokenizer {
     for (const s of [...specialList, ...alphabet]) {
       if (typeof s !== 'string' || s.length === 0) throw argumentError(where, `symbols must be non-empty strings, got ${describe(s)}`);
       if (this.ids.has(s)) {
-        if (symbols.indexOf(s) < specialList.length) throw argumentError(where, `'${s}' is both a special token and a symbol, or a duplicate special token`);
-        continue;  // a repeated alphabet symbol keeps its first id
+        if (symbols.indexOf(s) < specialList.length)
+          throw argumentError(where, `'${s}' is both a special token and a symbol, or a duplicate special token`);
+        continue; // a repeated alphabet symbol keeps its first id
       }
       this.ids.set(s, symbols.length);
       symbols.push(s);
@@ -137,15 +152,31 @@ export class CharTokenizer implements TextTokenizer {
     return new CharTokenizer({ ...options, alphabet: [...seen].sort() });
   }
 
-  get vocabSize(): number { return this.symbols.length; }
-  get padId(): number { return 0; }
-  get unkId(): number { return 1; }
-  get bosId(): number { return 2; }
-  get eosId(): number { return 3; }
-  get sepId(): number { return 4; }
+  get vocabSize(): number {
+    return this.symbols.length;
+  }
+  get padId(): number {
+    return 0;
+  }
+  get unkId(): number {
+    return 1;
+  }
+  get bosId(): number {
+    return 2;
+  }
+  get eosId(): number {
+    return 3;
+  }
+  get sepId(): number {
+    return 4;
+  }
 
-  tokenToId(token: string): number | undefined { return this.ids.get(token); }
-  idToToken(id: number): string | undefined { return this.symbols[id]; }
+  tokenToId(token: string): number | undefined {
+    return this.ids.get(token);
+  }
+  idToToken(id: number): string | undefined {
+    return this.symbols[id];
+  }
 
   private split(text: string | readonly string[], where: string): string[] {
     if (typeof text === 'string') return Array.from(this.lowercase ? text.toLowerCase() : text);
@@ -160,8 +191,8 @@ export class CharTokenizer implements TextTokenizer {
     const a = this.split(text, where);
     const b = options?.pair === undefined ? undefined : this.split(options.pair, where);
     const specials = o.addSpecialTokens ? (b === undefined ? 2 : 3) : 0;
-    const [first, second] = o.maxLength === undefined ? [a, b]
-      : truncatePair(a, b, segmentBudget(o.maxLength, specials, where), o.truncation, where);
+    const [first, second] =
+      o.maxLength === undefined ? [a, b] : truncatePair(a, b, segmentBudget(o.maxLength, specials, where), o.truncation, where);
     const s = this.specials;
     const tokens = o.addSpecialTokens
       ? [s.bos, ...first, ...(second === undefined ? [] : [s.sep, ...second]), s.eos]
@@ -182,7 +213,8 @@ export class CharTokenizer implements TextTokenizer {
     const out: string[] = [];
     ids.forEach((id, i) => {
       const symbol = this.symbols[checkInt(id, 'CharTokenizer.decode', `ids[${i}]`)];
-      if (symbol === undefined) throw argumentError('CharTokenizer.decode', `'ids[${i}]' = ${id} is out of range for a vocabulary of ${this.vocabSize}`);
+      if (symbol === undefined)
+        throw argumentError('CharTokenizer.decode', `'ids[${i}]' = ${id} is out of range for a vocabulary of ${this.vocabSize}`);
       if (!(skip && id < 5)) out.push(symbol);
     });
     return out;
@@ -208,8 +240,10 @@ export const BERT_SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 // A BERT-style tokenizer.json (the layout Hugging Face's tokenizers writes for bert-base-uncased)
 // around a WordPiece vocabulary: a vocab.txt is turned into this in memory.
 export function bertTokenizerJson(vocab: readonly string[], lowercase: boolean): object {
-  const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
-  vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
+  const ids: Record<string, number> = Object.create(null); // a token may be named __proto__ or constructor
+  vocab.forEach((token, i) => {
+    if (!(token in ids)) ids[token] = i;
+  });
   const idOf = (t: string) => {
     if (!(t in ids)) throw argumentError('SubwordTokenizer.fromVocab', `the vocabulary has no '${t}' token`);
     return ids[t]!;
@@ -219,16 +253,29 @@ export function bertTokenizerJson(vocab: readonly string[], lowercase: boolean):
     truncation: null,
     padding: null,
     added_tokens: BERT_SPECIALS.filter((t) => t in ids).map((t) => ({
-      id: ids[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id: ids[t],
+      content: t,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
     })),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: '[SEP]', type_id: 1 } },
       ],
       special_tokens: {
         '[CLS]': { id: '[CLS]', ids: [idOf('[CLS]')], tokens: ['[CLS]'] },
@@ -245,32 +292,63 @@ const END_OF_WORD = '</w>';
 
 // A BPE tokenizer.json: lower-casing (optional), whitespace/punctuation pre-tokenizer, merges in
 // rank order, and the `<s> A </s> B </s>` template.
-export function bpeTokenizerJson(vocab: readonly string[], merges: readonly [string, string][], lowercase: boolean, suffix: string | null = END_OF_WORD): object {
-  const ids: Record<string, number> = Object.create(null);  // a token may be named __proto__ or constructor
-  vocab.forEach((token, i) => { if (!(token in ids)) ids[token] = i; });
+export function bpeTokenizerJson(
+  vocab: readonly string[],
+  merges: readonly [string, string][],
+  lowercase: boolean,
+  suffix: string | null = END_OF_WORD,
+): object {
+  const ids: Record<string, number> = Object.create(null); // a token may be named __proto__ or constructor
+  vocab.forEach((token, i) => {
+    if (!(token in ids)) ids[token] = i;
+  });
   const special = (t: string, type: number) => ({ SpecialToken: { id: t, type_id: type } });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: BPE_SPECIALS.map((t) => ({ id: ids[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: BPE_SPECIALS.map((t) => ({
+      id: ids[t],
+      content: t,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: lowercase ? { type: 'Lowercase' } : null,
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: {
       type: 'TemplateProcessing',
       single: [special('<s>', 0), { Sequence: { id: 'A', type_id: 0 } }, special('</s>', 0)],
-      pair: [special('<s>', 0), { Sequence: { id: 'A', type_id: 0 } }, special('</s>', 0), { Sequence: { id: 'B', type_id: 1 } }, special('</s>', 1)],
+      pair: [
+        special('<s>', 0),
+        { Sequence: { id: 'A', type_id: 0 } },
+        special('</s>', 0),
+        { Sequence: { id: 'B', type_id: 1 } },
+        special('</s>', 1),
+      ],
       special_tokens: Object.fromEntries(['<s>', '</s>'].map((t) => [t, { id: t, ids: [ids[t]], tokens: [t] }])),
     },
     decoder: suffix === null ? null : { type: 'BPEDecoder', suffix },
     model: {
-      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: suffix,
-      fuse_unk: false, vocab: ids, merges: merges.map(([a, b]) => `${a} ${b}`),
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: suffix,
+      fuse_unk: false,
+      vocab: ids,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
     },
   };
 }
 
-interface TrainOptions { vocabSize: number; lowercase: boolean; minFrequency: number }
+interface TrainOptions {
+  vocabSize: number;
+  lowercase: boolean;
+  minFrequency: number;
+}
 
 function checkTrainOptions(options: SubwordTrainOptions, specials: number, where: string): TrainOptions {
   if (typeof options !== 'object' || options === null) throw argumentError(where, `expected an options object, got ${describe(options)}`);
@@ -305,13 +383,22 @@ function wordCounts(splitter: HFTokenizer, texts: Iterable<string>, where: strin
  * `vocabSize` entries or no pair occurs `minFrequency` times. Ties go to the pair seen first, so
  * training is deterministic. O(merges × words): meant for small corpora.
  */
-function learnVocabulary(counts: Map<string, number>, specials: readonly string[], options: TrainOptions,
-  scheme: { spell: (word: string) => string[]; join: (a: string, b: string) => string }): { vocab: string[]; merges: [string, string][] } {
+function learnVocabulary(
+  counts: Map<string, number>,
+  specials: readonly string[],
+  options: TrainOptions,
+  scheme: { spell: (word: string) => string[]; join: (a: string, b: string) => string },
+): { vocab: string[]; merges: [string, string][] } {
   const words = [...counts].map(([w, count]) => ({ pieces: scheme.spell(w), count }));
   const vocab = [...specials];
   const known = new Set(vocab);
   const merges: [string, string][] = [];
-  for (const { pieces } of words) for (const p of pieces) if (!known.has(p)) { known.add(p); vocab.push(p); }
+  for (const { pieces } of words)
+    for (const p of pieces)
+      if (!known.has(p)) {
+        known.add(p);
+        vocab.push(p);
+      }
   while (vocab.length < options.vocabSize) {
     const pairCounts = new Map<string, number>();
     for (const { pieces, count } of words) {
@@ -322,7 +409,11 @@ function learnVocabulary(counts: Map<string, number>, specials: readonly string[
     }
     let best: string | undefined;
     let bestCount = 0;
-    for (const [key, count] of pairCounts) if (count > bestCount) { best = key; bestCount = count; }
+    for (const [key, count] of pairCounts)
+      if (count > bestCount) {
+        best = key;
+        bestCount = count;
+      }
     if (best === undefined || bestCount < options.minFrequency) break;
     const [a, b] = best.split('\u0000') as [string, string];
     const merged = scheme.join(a, b);
@@ -330,12 +421,17 @@ function learnVocabulary(counts: Map<string, number>, specials: readonly string[
     for (const word of words) {
       const out: string[] = [];
       for (let i = 0; i < word.pieces.length; i++) {
-        if (i + 1 < word.pieces.length && word.pieces[i] === a && word.pieces[i + 1] === b) { out.push(merged); i++; }
-        else out.push(word.pieces[i]!);
+        if (i + 1 < word.pieces.length && word.pieces[i] === a && word.pieces[i + 1] === b) {
+          out.push(merged);
+          i++;
+        } else out.push(word.pieces[i]!);
       }
       word.pieces = out;
     }
-    if (!known.has(merged)) { known.add(merged); vocab.push(merged); }
+    if (!known.has(merged)) {
+      known.add(merged);
+      vocab.push(merged);
+    }
   }
   return { vocab, merges };
 }
@@ -356,7 +452,8 @@ export class SubwordTokenizer implements TextTokenizer {
 
   constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
     const where = 'SubwordTokenizer';
-    if (typeof tokenizerJson !== 'object' || tokenizerJson === null) throw argumentError(where, `'tokenizerJson' must be an object, got ${describe(tokenizerJson)}`);
+    if (typeof tokenizerJson !== 'object' || tokenizerJson === null)
+      throw argumentError(where, `'tokenizerJson' must be an object, got ${describe(tokenizerJson)}`);
     try {
       this.hf = new HFTokenizer(tokenizerJson, tokenizerConfig);
     } catch (error) {
@@ -443,7 +540,9 @@ export class SubwordTokenizer implements TextTokenizer {
     for (const id of this.vocab.values()) largest = Math.max(largest, id);
     return largest + 1;
   }
-  tokenToId(token: string): number | undefined { return this.vocab.get(token); }
+  tokenToId(token: string): number | undefined {
+    return this.vocab.get(token);
+  }
   /** The vocabulary in id order (vocab.txt layout). */
   vocabulary(): string[] {
     const out = new Array<string>(this.vocabSize).fill('');
@@ -458,16 +557,16 @@ export class SubwordTokenizer implements TextTokenizer {
     const a = this.hf.tokenize(text, { add_special_tokens: false });
     const b = o.pair === undefined ? undefined : this.hf.tokenize(o.pair, { add_special_tokens: false });
     const specials = o.addSpecialTokens ? (b === undefined ? this.specialsSingle : this.specialsPair) : 0;
-    const [first, second] = o.maxLength === undefined ? [a, b]
-      : truncatePair(a, b, segmentBudget(o.maxLength, specials, where), o.truncation, where);
+    const [first, second] =
+      o.maxLength === undefined ? [a, b] : truncatePair(a, b, segmentBudget(o.maxLength, specials, where), o.truncation, where);
     const processed = this.hf.post_processor
       ? this.hf.post_processor(first, second ?? null, o.addSpecialTokens)
       : { tokens: [...first, ...(second ?? [])] };
     // Some post-processors (ByteLevel) return the pair apart instead of merged.
     const tokens: string[] = processed.tokens_pair ? [...processed.tokens, ...processed.tokens_pair] : processed.tokens;
     const unk = this.hf.model?.unk_token_id ?? 0;
-    const types: number[] = processed.token_type_ids
-      ?? tokens.map((_, i) => (second !== undefined && i >= tokens.length - second.length ? 1 : 0));
+    const types: number[] =
+      processed.token_type_ids ?? tokens.map((_, i) => (second !== undefined && i >= tokens.length - second.length ? 1 : 0));
     return { ids: tokens.map((t) => this.vocab.get(t) ?? unk), tokens, tokenTypeIds: types };
   }
 

@@ -12,7 +12,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BPE, Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, lowercase as lowercaseNormalizer, whitespacePreTokenizer } from 'tokenizers';
+import {
+  BPE,
+  Tokenizer,
+  WordPiece,
+  bertNormalizer,
+  bertPreTokenizer,
+  lowercase as lowercaseNormalizer,
+  whitespacePreTokenizer,
+} from 'tokenizers';
 import { argumentError } from '../errors.ts';
 import { BERT_SPECIALS, BPE_SPECIALS, SubwordTokenizer, bertTokenizerJson, bpeTokenizerJson } from './tokenizers.ts';
 
@@ -27,13 +35,14 @@ export interface TrainTokenizerOptions {
 export function trainTokenizer(texts: readonly string[], options: TrainTokenizerOptions): SubwordTokenizer {
   const where = 'trainTokenizer';
   const specials = options.kind === 'wordPiece' ? BERT_SPECIALS : BPE_SPECIALS;
-  if (!Number.isInteger(options.vocabSize) || options.vocabSize <= specials.length) throw argumentError(where, `'vocabSize' must exceed the ${specials.length} special tokens, got ${options.vocabSize}`);
+  if (!Number.isInteger(options.vocabSize) || options.vocabSize <= specials.length)
+    throw argumentError(where, `'vocabSize' must exceed the ${specials.length} special tokens, got ${options.vocabSize}`);
   if (texts.length === 0) throw argumentError(where, 'there is no training text');
   const dir = mkdtempSync(path.join(tmpdir(), 'mtl-tokenizer-'));
   try {
     const corpus = path.join(dir, 'corpus.txt');
     writeFileSync(corpus, texts.map((t) => t.replace(/[\r\n]+/g, ' ')).join('\n'));
-    const trained = new Tokenizer(options.kind === 'wordPiece' ? WordPiece.empty() as never : BPE.empty());
+    const trained = new Tokenizer(options.kind === 'wordPiece' ? (WordPiece.empty() as never) : BPE.empty());
     if (options.kind === 'wordPiece') {
       trained.setNormalizer(bertNormalizer({ lowercase: options.lowercase } as never));
       trained.setPreTokenizer(bertPreTokenizer());
@@ -44,8 +53,13 @@ export function trainTokenizer(texts: readonly string[], options: TrainTokenizer
     trained.train([corpus]);
     const file = path.join(dir, 'trained.json');
     trained.save(file);
-    const model = (JSON.parse(readFileSync(file, 'utf8')) as { model: { vocab: Record<string, number>; merges?: ([string, string] | string)[] } }).model;
-    const ordered = Object.entries(model.vocab).sort((a, b) => a[1] - b[1]).map(([token]) => token).filter((t) => !specials.includes(t));
+    const model = (
+      JSON.parse(readFileSync(file, 'utf8')) as { model: { vocab: Record<string, number>; merges?: ([string, string] | string)[] } }
+    ).model;
+    const ordered = Object.entries(model.vocab)
+      .sort((a, b) => a[1] - b[1])
+      .map(([token]) => token)
+      .filter((t) => !specials.includes(t));
     const vocab = [...specials, ...ordered.slice(0, options.vocabSize - specials.length)];
     if (options.kind === 'wordPiece') return new SubwordTokenizer(bertTokenizerJson(vocab, options.lowercase));
     const kept = new Set(vocab);

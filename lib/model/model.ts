@@ -18,7 +18,13 @@ import { familyOf } from './pretrained.ts';
 import { checkBudget, normalizeConfig, normalizeSpec, normalizeTask, type ModelConfig, type SharingSpec, type TaskSpec } from './spec.ts';
 
 /** What a sharing scheme's .cc publishes of itself (native/core/model/sharing.h SharingCapabilities). */
-interface SharingCapabilities { encodesOncePerBatch: boolean; exportable: boolean; adapters: boolean; perTaskLayers: boolean; sharedDecoder: boolean }
+interface SharingCapabilities {
+  encodesOncePerBatch: boolean;
+  exportable: boolean;
+  adapters: boolean;
+  perTaskLayers: boolean;
+  sharedDecoder: boolean;
+}
 const sharingCapabilities = (sharing: SharingSpec) => capabilities<SharingCapabilities & Record<string, unknown>>('sharing', sharing.kind);
 /** The encoder layers all tasks share: the scheme's `sharedLayers` where tasks have their own top layers, else all of them. */
 function sharedLayersOf(sharing: SharingSpec, numLayers: number): number {
@@ -97,7 +103,15 @@ const CONFIG_FILE = 'config.json';
 const WEIGHTS_FILE = 'model.safetensors';
 const ADAPTER_FORMAT = 'mtl-torch/adapter';
 /** A model directory's tokenizer files, copied along by savePretrained. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'sentencepiece.bpe.model'];
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'sentencepiece.bpe.model',
+];
 
 /** A task's parameter under a name free of the task's ("adapters.sst2.layers.0..." -> "sharing.layers.0..."). */
 function adapterKey(name: string, task: string): string {
@@ -114,7 +128,8 @@ const BATCH_FIELDS = ['indices', 'inputIds', 'features', 'lengths', 'tokenTypeId
  * input fields are passed.
  */
 export function nativeBatch(batch: unknown, where: string, withTargets: boolean): NativeModelBatch {
-  if (typeof batch !== 'object' || batch === null) throw argumentError(where, `'batch' must be an object of tensors, got ${describe(batch)}`);
+  if (typeof batch !== 'object' || batch === null)
+    throw argumentError(where, `'batch' must be an object of tensors, got ${describe(batch)}`);
   const out: NativeModelBatch = {};
   for (const key of BATCH_FIELDS) {
     if (!withTargets && (key === 'targets' || key === 'targetLengths')) continue;
@@ -125,16 +140,25 @@ export function nativeBatch(batch: unknown, where: string, withTargets: boolean)
   return out;
 }
 
-const GenerateOptionsSchema = z.strictObject(withDefaults({
-  /** 1: greedy. */
-  beamSize: nativeDefault(positiveInt.max(1024)),
-  /** Most generated tokens, EOS included; 0: the task's maxLength. */
-  maxLength: nativeDefault(nonNegativeInt),
-  /** Ranks the final beams by score / length^lengthPenalty. */
-  lengthPenalty: nativeDefault(z.number()),
-}, registry.defaults.generate, 'generate')).refine((o) => o.lengthPenalty === 0 || o.beamSize > 1, {
-  message: 'only ranks beams: it has no effect with beamSize 1', path: ['lengthPenalty'],
-});
+const GenerateOptionsSchema = z
+  .strictObject(
+    withDefaults(
+      {
+        /** 1: greedy. */
+        beamSize: nativeDefault(positiveInt.max(1024)),
+        /** Most generated tokens, EOS included; 0: the task's maxLength. */
+        maxLength: nativeDefault(nonNegativeInt),
+        /** Ranks the final beams by score / length^lengthPenalty. */
+        lengthPenalty: nativeDefault(z.number()),
+      },
+      registry.defaults.generate,
+      'generate',
+    ),
+  )
+  .refine((o) => o.lengthPenalty === 0 || o.beamSize > 1, {
+    message: 'only ranks beams: it has no effect with beamSize 1',
+    path: ['lengthPenalty'],
+  });
 
 /** The precisions of inference (MultiTaskModel.precision). */
 export const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
@@ -156,9 +180,15 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   }
 
   /** The normalized config (a copy): what config.json holds. */
-  get config(): ModelConfig { return structuredClone(this.#config); }
-  get device(): Device { return this.#device; }
-  get taskNames(): string[] { return this.#config.tasks.map((t) => t.name); }
+  get config(): ModelConfig {
+    return structuredClone(this.#config);
+  }
+  get device(): Device {
+    return this.#device;
+  }
+  get taskNames(): string[] {
+    return this.#config.tasks.map((t) => t.name);
+  }
 
   #checkTask(task: unknown, where: string): string {
     if (typeof task !== 'string' || !this.taskNames.includes(task)) {
@@ -169,7 +199,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
 
   #results(raw: Record<string, { outputs: NativeTensor; loss?: NativeTensor }>): Record<string, TaskOutput> {
     const out: Record<string, TaskOutput> = {};
-    for (const [task, r] of Object.entries(raw)) out[task] = { outputs: new Tensor(r.outputs), ...(r.loss ? { loss: new Tensor(r.loss) } : {}) };
+    for (const [task, r] of Object.entries(raw))
+      out[task] = { outputs: new Tensor(r.outputs), ...(r.loss ? { loss: new Tensor(r.loss) } : {}) };
     return out;
   }
 
@@ -225,7 +256,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const where = 'MultiTaskModel.generate';
     this.#checkTask(task, where);
     const kind = this.#config.tasks.find((t) => t.name === task)!.kind;
-    if (!registry.head[kind]!.capabilities.generates) throw argumentError(where, `task '${task}' is a ${kind} task; generate needs a sequence task`);
+    if (!registry.head[kind]!.capabilities.generates)
+      throw argumentError(where, `task '${task}' is a ${kind} task; generate needs a sequence task`);
     const resolved = parse(GenerateOptionsSchema, options, `${where}.options`);
     const r = this.native.generate(task, nativeBatch(inputs, where, false), resolved);
     return { sequences: new Tensor(r.sequences), scores: new Tensor(r.scores) };
@@ -240,7 +272,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
    */
   async predictTasks(tasks: string[], inputs: ModelInputs, options: GenerateOptions = {}): Promise<Record<string, TaskPredictions>> {
     const where = 'MultiTaskModel.predictTasks';
-    if (!Array.isArray(tasks) || tasks.length === 0) throw argumentError(where, `'tasks' must be a non-empty array of task names, got ${describe(tasks)}`);
+    if (!Array.isArray(tasks) || tasks.length === 0)
+      throw argumentError(where, `'tasks' must be a non-empty array of task names, got ${describe(tasks)}`);
     tasks.forEach((t) => this.#checkTask(t, where));
     if (new Set(tasks).size !== tasks.length) throw argumentError(where, `'tasks' names a task twice`);
     const resolved = parse(GenerateOptionsSchema, optionsObject(options, where), `${where}.options`);
@@ -275,17 +308,28 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const where = 'MultiTaskModel.savePretrained';
     if (typeof dir !== 'string' || dir.length === 0) throw argumentError(where, `'dir' must be a non-empty path`);
     const info = this.#config.pretrained;
-    if (!info) throw argumentError(where, 'this model was not built from a pretrained encoder (mt.pretrained.encoder): it has no Hugging Face layout to write');
+    if (!info)
+      throw argumentError(
+        where,
+        'this model was not built from a pretrained encoder (mt.pretrained.encoder): it has no Hugging Face layout to write',
+      );
     const sharing = this.#config.sharing;
     const task = options.task === undefined ? undefined : this.#checkTask(options.task, where);
     const sharedLayers = sharedLayersOf(sharing, this.#config.encoder.numLayers);
     const ownLayers = sharedLayers < this.#config.encoder.numLayers;
     if (ownLayers && task === undefined) {
-      throw argumentError(where, `each task has its own top ${this.#config.encoder.numLayers - sharedLayers} layers (${sharing.kind}): give { task } to export that task's encoder`);
+      throw argumentError(
+        where,
+        `each task has its own top ${this.#config.encoder.numLayers - sharedLayers} layers (${sharing.kind}): give { task } to export that task's encoder`,
+      );
     }
-    if (task !== undefined && !ownLayers) throw argumentError(where, `'task' selects a layerwise task's own layers; this model's encoder is the same for every task`);
+    if (task !== undefined && !ownLayers)
+      throw argumentError(where, `'task' selects a layerwise task's own layers; this model's encoder is the same for every task`);
     if (!sharingCapabilities(sharing).exportable && options.backbone !== true) {
-      throw argumentError(where, `the ${sharing.kind} scheme's per-task parts are not part of a ${info.modelType} encoder: pass { backbone: true } to export the shared backbone alone (and saveAdapter for a task's adapter weights)`);
+      throw argumentError(
+        where,
+        `the ${sharing.kind} scheme's per-task parts are not part of a ${info.modelType} encoder: pass { backbone: true } to export the shared backbone alone (and saveAdapter for a task's adapter weights)`,
+      );
     }
     const exported = this.native.exportPretrained(info.modelType, info.config, task ?? '');
     const tensors = Object.fromEntries(exported.names.map((name, i) => [name, new Tensor(exported.tensors[i]!)]));
@@ -323,7 +367,11 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
     const { name: _name, ...head } = this.#config.tasks.find((t) => t.name === task)!;
     const { dModel, numLayers } = this.#config.encoder;
     saveTensors(file, tensors, {
-      format: ADAPTER_FORMAT, task, sharing: JSON.stringify(sharing), head: JSON.stringify(head), encoder: JSON.stringify({ dModel, numLayers }),
+      format: ADAPTER_FORMAT,
+      task,
+      sharing: JSON.stringify(sharing),
+      head: JSON.stringify(head),
+      encoder: JSON.stringify({ dModel, numLayers }),
     });
   }
 
@@ -334,30 +382,40 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
    */
   loadAdapter(file: string, options: { task?: string } = {}): this {
     const where = 'MultiTaskModel.loadAdapter';
-    if (typeof file !== 'string' || !existsSync(file)) throw new TorchError(`${where}: ${describe(file)} does not exist`, ErrorCode.NOT_FOUND);
+    if (typeof file !== 'string' || !existsSync(file))
+      throw new TorchError(`${where}: ${describe(file)} does not exist`, ErrorCode.NOT_FOUND);
     const { tensors, metadata } = loadWithMetadata(file);
     try {
-      if (metadata.format !== ADAPTER_FORMAT) throw new TorchError(`${where}: ${file} is not an adapter file (saveAdapter writes them)`, ErrorCode.BAD_DATA);
+      if (metadata.format !== ADAPTER_FORMAT)
+        throw new TorchError(`${where}: ${file} is not an adapter file (saveAdapter writes them)`, ErrorCode.BAD_DATA);
       const sharing = this.#config.sharing;
       if (metadata.sharing !== JSON.stringify(sharing)) {
         throw argumentError(where, `${file} holds ${metadata.sharing}, but this model's sharing is ${JSON.stringify(sharing)}`);
       }
       const { dModel, numLayers } = this.#config.encoder;
       if (metadata.encoder !== JSON.stringify({ dModel, numLayers })) {
-        throw argumentError(where, `${file} was saved for an encoder ${metadata.encoder}, this one is ${JSON.stringify({ dModel, numLayers })}`);
+        throw argumentError(
+          where,
+          `${file} was saved for an encoder ${metadata.encoder}, this one is ${JSON.stringify({ dModel, numLayers })}`,
+        );
       }
       const task = options.task ?? metadata.task;
-      if (typeof task !== 'string') throw new TorchError(`${where}: ${file} names no task (metadata 'task'), and options.task is not given`, ErrorCode.BAD_DATA);
+      if (typeof task !== 'string')
+        throw new TorchError(`${where}: ${file} names no task (metadata 'task'), and options.task is not given`, ErrorCode.BAD_DATA);
       let head: TaskSpec;
       try {
         head = JSON.parse(metadata.head ?? '') as TaskSpec;
       } catch {
-        throw new TorchError(`${where}: ${file}'s metadata 'head' is ${metadata.head === undefined ? 'absent' : 'not JSON'} (saveAdapter writes the task's head there)`, ErrorCode.BAD_DATA);
+        throw new TorchError(
+          `${where}: ${file}'s metadata 'head' is ${metadata.head === undefined ? 'absent' : 'not JSON'} (saveAdapter writes the task's head there)`,
+          ErrorCode.BAD_DATA,
+        );
       }
       const existing = this.#config.tasks.find((t) => t.name === task);
       if (existing) {
         const { name: _name, ...own } = existing;
-        if (JSON.stringify(own) !== JSON.stringify(head)) throw argumentError(where, `task '${task}' has the head ${JSON.stringify(own)}, the file ${metadata.head}`);
+        if (JSON.stringify(own) !== JSON.stringify(head))
+          throw argumentError(where, `task '${task}' has the head ${JSON.stringify(own)}, the file ${metadata.head}`);
       }
       const config = this.#config;
       if (!existing) this.addTask(task, head);
@@ -370,7 +428,11 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
           renamed[name] = saved;
         }
         const extra = Object.keys(tensors).filter((key) => !owned.some((name) => adapterKey(name, task) === key));
-        if (extra.length > 0) throw new TorchError(`${where}: ${file} holds '${extra[0]}', which task '${task}' has not (${extra.length} such entries)`, ErrorCode.BAD_DATA);
+        if (extra.length > 0)
+          throw new TorchError(
+            `${where}: ${file} holds '${extra[0]}', which task '${task}' has not (${extra.length} such entries)`,
+            ErrorCode.BAD_DATA,
+          );
         // Shapes, kinds and finite values: the rule of every weight loader, naming the file.
         this.loadStateDictFrom(renamed, false, file);
       } catch (error) {
@@ -402,7 +464,10 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
       // Every head shares the one decoder built for the model's first tasks.
       const layers = Math.max(0, ...this.#config.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0)));
       if (task.decoderLayers > layers) {
-        throw argumentError(where, `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (${this.#config.sharing.kind})`);
+        throw argumentError(
+          where,
+          `tasks.${name}.decoderLayers (${task.decoderLayers}) exceeds the shared decoder's ${layers} layers (${this.#config.sharing.kind})`,
+        );
       }
     }
     checkBudget({ ...this.#config, tasks: [...this.#config.tasks, task] }, where);
@@ -448,12 +513,13 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
    */
   async save(dir: string): Promise<void> {
     const where = 'MultiTaskModel.save';
-    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0'))
+      throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
     makeDirectory(dir, where);
     const weights = path.join(dir, WEIGHTS_FILE);
     const config = path.join(dir, CONFIG_FILE);
     const stateDict = this.stateDict();
-    saveTensors(weights, stateDict, { format: 'pt' });  // the native writer follows the same rules
+    saveTensors(weights, stateDict, { format: 'pt' }); // the native writer follows the same rules
     writeFileAtomic(config, JSON.stringify(this.#config, null, 2) + '\n', where);
   }
 
@@ -466,7 +532,8 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
   static async load(dir: string, options: { device?: Device } = {}): Promise<MultiTaskModel> {
     options = optionsObject(options, 'MultiTaskModel.load');
     const where = 'MultiTaskModel.load';
-    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
+    if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0'))
+      throw argumentError(where, `'dir' must be a non-empty path, got ${describe(dir)}`);
     const device = checkDevice(options.device ?? 'cpu', where, 'device')!;
     const configPath = path.join(dir, CONFIG_FILE);
     const weightsPath = path.join(dir, WEIGHTS_FILE);
@@ -481,7 +548,7 @@ export class MultiTaskModel extends Module<NativeMultiTaskModel> {
       for (const t of Object.values(tensors)) t.dispose();
     }
     if (device !== 'cpu') model.to(device);
-    return model.eval();  // a loaded model is for inference (as transformers' from_pretrained): train() to fine-tune
+    return model.eval(); // a loaded model is for inference (as transformers' from_pretrained): train() to fine-tune
   }
 }
 
@@ -503,5 +570,3 @@ export function multitask(spec: import('./spec.ts').MultiTaskSpec): MultiTaskMod
   // switches to training mode itself; call train() for a hand-written loop); a fresh model trains.
   return weights !== undefined ? model.eval() : model;
 }
-
-

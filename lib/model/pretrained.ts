@@ -40,7 +40,11 @@ export interface PretrainedInfo {
   config: Record<string, unknown>;
 }
 
-interface FamilyCapabilities { prefix: string; layersKey: string; tokenTypes: boolean }
+interface FamilyCapabilities {
+  prefix: string;
+  layersKey: string;
+  tokenTypes: boolean;
+}
 
 /** The model types that load (config.json's model_type). */
 export const MODEL_TYPES = Object.keys(registry.pretrained);
@@ -51,24 +55,33 @@ export function familyOf(modelType: string): FamilyCapabilities {
 
 const badCheckpoint = (where: string, message: string) => new TorchError(`${where}: ${message}`, ErrorCode.BAD_CHECKPOINT);
 
-const CONVERT = 'convert it to safetensors once with PyTorch (no pickle is ever run here): ' +
-  'python3 -c "import torch, safetensors.torch as st; sd = torch.load(\'pytorch_model.bin\', map_location=\'cpu\'); ' +
-  'st.save_file({k: v.contiguous() for k, v in sd.items()}, \'model.safetensors\', metadata={\'format\': \'pt\'})" ' +
+const CONVERT =
+  'convert it to safetensors once with PyTorch (no pickle is ever run here): ' +
+  "python3 -c \"import torch, safetensors.torch as st; sd = torch.load('pytorch_model.bin', map_location='cpu'); " +
+  "st.save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors', metadata={'format': 'pt'})\" " +
   '(or transformers: AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True))';
 
 /** Checks a model directory's files and returns its config.json. */
 export function checkDirectory(dir: unknown, where: string): { dir: string; config: Record<string, unknown> } {
   if (typeof dir !== 'string' || dir.length === 0) throw argumentError(where, `'dir' must be a model directory path, got ${describe(dir)}`);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new TorchError(`${where}: ${dir} is not a directory (a Hugging Face model directory holds config.json and model.safetensors; nothing is downloaded)`, ErrorCode.NOT_FOUND);
+    throw new TorchError(
+      `${where}: ${dir} is not a directory (a Hugging Face model directory holds config.json and model.safetensors; nothing is downloaded)`,
+      ErrorCode.NOT_FOUND,
+    );
   }
   const configFile = path.join(dir, 'config.json');
   if (!existsSync(configFile)) throw new TorchError(`${where}: ${dir} has no config.json`, ErrorCode.NOT_FOUND);
   if (!existsSync(path.join(dir, 'model.safetensors'))) {
     const files = readdirSync(dir);
     const pickle = files.find((f) => f === 'pytorch_model.bin' || /\.(bin|pt|pth|ckpt)$/.test(f));
-    if (pickle) throw badCheckpoint(where, `${path.join(dir, pickle)} is a pickle checkpoint, which is never loaded (unpickling runs arbitrary code); ${CONVERT}`);
-    if (files.includes('model.safetensors.index.json')) throw badCheckpoint(where, `${dir} holds a sharded checkpoint (model.safetensors.index.json); save it as one model.safetensors`);
+    if (pickle)
+      throw badCheckpoint(
+        where,
+        `${path.join(dir, pickle)} is a pickle checkpoint, which is never loaded (unpickling runs arbitrary code); ${CONVERT}`,
+      );
+    if (files.includes('model.safetensors.index.json'))
+      throw badCheckpoint(where, `${dir} holds a sharded checkpoint (model.safetensors.index.json); save it as one model.safetensors`);
     throw new TorchError(`${where}: ${dir} has no model.safetensors`, ErrorCode.NOT_FOUND);
   }
   const configText = readTextFile(configFile, where);
@@ -78,7 +91,8 @@ export function checkDirectory(dir: unknown, where: string): { dir: string; conf
   } catch (error) {
     throw badCheckpoint(where, `${configFile} is not valid JSON (${(error as Error).message})`);
   }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw badCheckpoint(where, `${configFile} is not a JSON object`);
+  if (typeof config !== 'object' || config === null || Array.isArray(config))
+    throw badCheckpoint(where, `${configFile} is not a JSON object`);
   const modelType = (config as Record<string, unknown>).model_type;
   if (typeof modelType !== 'string') throw badCheckpoint(where, `${configFile} has no "model_type"`);
   if (!MODEL_TYPES.includes(modelType)) {
@@ -96,8 +110,13 @@ export function encoder(dir: string, options: { layers?: number; dropout?: numbe
 }
 
 /** The encoder and input of a pretrained reference, as the native model is built from them. */
-export function resolveEncoder(value: unknown, where: string): {
-  encoder: Record<string, unknown>; input: { vocabSize: number; maxLength: number; padId: number }; pretrained: PretrainedInfo;
+export function resolveEncoder(
+  value: unknown,
+  where: string,
+): {
+  encoder: Record<string, unknown>;
+  input: { vocabSize: number; maxLength: number; padId: number };
+  pretrained: PretrainedInfo;
 } {
   const ref = parse(PretrainedEncoderSchema, value, where);
   checkDirectory(ref.pretrained, where);
@@ -141,11 +160,19 @@ export function tokenizer(dir: string): SubwordTokenizer {
     }
     result = SubwordTokenizer.fromVocab(vocab, { lowercase });
   } else {
-    throw new TorchError(`${where}: ${dir} has neither tokenizer.json nor vocab.txt (save the fast tokenizer's tokenizer.json with the model)`, ErrorCode.NOT_FOUND);
+    throw new TorchError(
+      `${where}: ${dir} has neither tokenizer.json nor vocab.txt (save the fast tokenizer's tokenizer.json with the model)`,
+      ErrorCode.NOT_FOUND,
+    );
   }
-  const rows = Number((config as { vocab_size?: unknown }).vocab_size ?? (registry.pretrained[config.model_type as string]!.defaults.vocab_size));
+  const rows = Number(
+    (config as { vocab_size?: unknown }).vocab_size ?? registry.pretrained[config.model_type as string]!.defaults.vocab_size,
+  );
   if (result.vocabSize > rows) {
-    throw badCheckpoint(where, `the tokenizer has ${result.vocabSize} ids but the embedding table (config.json vocab_size) has ${rows} rows`);
+    throw badCheckpoint(
+      where,
+      `the tokenizer has ${result.vocabSize} ids but the embedding table (config.json vocab_size) has ${rows} rows`,
+    );
   }
   return result;
 }

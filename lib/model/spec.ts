@@ -9,7 +9,20 @@ import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { checkParameterBudget } from '../limits.ts';
 import {
-  device as deviceSchema, factories, float32, fraction, int, kinds, native, nonNegativeInt, parse, positiveInt, positiveNumber, registry, union, withDefaults,
+  device as deviceSchema,
+  factories,
+  float32,
+  fraction,
+  int,
+  kinds,
+  native,
+  nonNegativeInt,
+  parse,
+  positiveInt,
+  positiveNumber,
+  registry,
+  union,
+  withDefaults,
 } from '../schema.ts';
 import type { Device } from '../validate.ts';
 import { resolveEncoder, type PretrainedEncoderSpec, type PretrainedInfo } from './pretrained.ts';
@@ -17,7 +30,13 @@ import { resolveEncoder, type PretrainedEncoderSpec, type PretrainedInfo } from 
 /** The largest sizes a spec may ask for: far above any model this package trains, low enough that a
  * typo (`numLayers: 1e9`) is refused instead of allocating until memory runs out. */
 export const LIMITS = {
-  layers: 256, dModel: 65536, heads: 1024, feedForward: 262144, vocabulary: 10_000_000, length: 1_000_000, classes: 10_000_000,
+  layers: 256,
+  dModel: 65536,
+  heads: 1024,
+  feedForward: 262144,
+  vocabulary: 10_000_000,
+  length: 1_000_000,
+  classes: 10_000_000,
 } as const;
 
 // ---- sharing schemes ----
@@ -31,12 +50,20 @@ export const sharingSchemas = kinds('sharing', {
   layerwise: { sharedLayers: positiveInt.max(LIMITS.layers) },
   /** Bottleneck adapters per task in every encoder layer (dModel / reduction wide). */
   adapters: {
-    reduction: native(positiveInt), placement: native(z.enum(['houlsby', 'pfeiffer'])), freezeBackbone: native(z.boolean()),
+    reduction: native(positiveInt),
+    placement: native(z.enum(['houlsby', 'pfeiffer'])),
+    freezeBackbone: native(z.boolean()),
   },
   /** Per-task low-rank updates (alpha / rank) · B A of the attention projections. */
   lora: {
-    rank: native(positiveInt.max(LIMITS.dModel)), alpha: native(float32),
-    targets: native(z.array(z.enum(['q', 'k', 'v', 'o'])).min(1).refine((t) => new Set(t).size === t.length, 'must not repeat a target')),
+    rank: native(positiveInt.max(LIMITS.dModel)),
+    alpha: native(float32),
+    targets: native(
+      z
+        .array(z.enum(['q', 'k', 'v', 'o']))
+        .min(1)
+        .refine((t) => new Set(t).size === t.length, 'must not repeat a target'),
+    ),
     freezeBackbone: native(z.boolean()),
   },
   /** Feed-forward experts shared by all tasks after the encoder, a softmax gate per task (topK 0: all). */
@@ -56,7 +83,12 @@ const crossEntropy = { labelSmoothing: native(fraction), ignoreIndex: native(int
 const pooling = native(z.enum(['mean', 'pretrained']));
 export const taskSchemas = kinds('head', {
   /** Logits (B, classes); a learned query attends through `decoderLayers` decoder layers (0: mean pooling + MLP). */
-  classification: { classes: positiveInt.max(LIMITS.classes), decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), pooling, ...crossEntropy },
+  classification: {
+    classes: positiveInt.max(LIMITS.classes),
+    decoderLayers: native(nonNegativeInt.max(LIMITS.layers)),
+    pooling,
+    ...crossEntropy,
+  },
   /** One value per example (B), MSE loss. */
   regression: { decoderLayers: native(nonNegativeInt.max(LIMITS.layers)), pooling },
   /** One logit per label (B, labels), BCE-with-logits loss. */
@@ -65,14 +97,19 @@ export const taskSchemas = kinds('head', {
   tagging: { classes: positiveInt.max(LIMITS.classes), ...crossEntropy },
   /** Autoregressive decoder with cross-attention; targets end with EOS, padded with padId. */
   sequence: {
-    vocabSize: positiveInt.max(LIMITS.vocabulary), maxLength: positiveInt.max(LIMITS.length),
+    vocabSize: positiveInt.max(LIMITS.vocabulary),
+    maxLength: positiveInt.max(LIMITS.length),
     decoderLayers: native(positiveInt.max(LIMITS.layers)),
-    bosId: native(nonNegativeInt), eosId: native(nonNegativeInt), padId: native(nonNegativeInt), ...crossEntropy,
+    bosId: native(nonNegativeInt),
+    eosId: native(nonNegativeInt),
+    padId: native(nonNegativeInt),
+    ...crossEntropy,
   },
 });
 taskSchemas.sequence = taskSchemas.sequence.superRefine((t, context) => {
   for (const key of ['bosId', 'eosId', 'padId'] as const) {
-    if (t[key] >= t.vocabSize) context.addIssue({ code: 'custom', path: [key], message: `must be below vocabSize (${t.vocabSize}), got ${t[key]}` });
+    if (t[key] >= t.vocabSize)
+      context.addIssue({ code: 'custom', path: [key], message: `must be below vocabSize (${t.vocabSize}), got ${t[key]}` });
   }
 });
 export const TaskSchema = union(taskSchemas);
@@ -82,107 +119,149 @@ export const tasks = factories('tasks', taskSchemas);
 
 /** Names that would collide with JavaScript's own object keys in configs and maps. */
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
-export const TaskNameSchema = z.string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'expected an identifier (letters, digits and _, not starting with a digit, at most 64 characters)')
+export const TaskNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]{0,63}$/,
+    'expected an identifier (letters, digits and _, not starting with a digit, at most 64 characters)',
+  )
   .refine((name) => !RESERVED_NAMES.has(name), 'is a reserved name');
 
 // ---- the whole spec ----
 
 const inputDefaults = registry.defaults.input;
-export const InputSchema = z.strictObject({
-  /** Token vocabulary (inputIds); omit when the inputs are `features`. */
-  vocabSize: positiveInt.max(LIMITS.vocabulary).optional(),
-  /** Longest input (positions of the positional encoding). */
-  maxLength: positiveInt.max(LIMITS.length),
-  /** Padding id of inputIds. */
-  padId: nonNegativeInt.default(inputDefaults.padId as number),
-  /** Size of the continuous vector per position (inputs `features` (B, L, F)) instead of tokens. */
-  features: positiveInt.max(LIMITS.dModel).optional(),
-}).superRefine((input, context) => {
-  if ((input.vocabSize === undefined) === (input.features === undefined)) {
-    context.addIssue({ code: 'custom', path: ['vocabSize'], message: "give exactly one of 'vocabSize' (token inputs) and 'features' (vector inputs)" });
-  } else if (input.vocabSize !== undefined && input.padId >= input.vocabSize) {
-    context.addIssue({ code: 'custom', path: ['padId'], message: `must be below vocabSize (${input.vocabSize}), got ${input.padId}` });
-  }
-});
+export const InputSchema = z
+  .strictObject({
+    /** Token vocabulary (inputIds); omit when the inputs are `features`. */
+    vocabSize: positiveInt.max(LIMITS.vocabulary).optional(),
+    /** Longest input (positions of the positional encoding). */
+    maxLength: positiveInt.max(LIMITS.length),
+    /** Padding id of inputIds. */
+    padId: nonNegativeInt.default(inputDefaults.padId as number),
+    /** Size of the continuous vector per position (inputs `features` (B, L, F)) instead of tokens. */
+    features: positiveInt.max(LIMITS.dModel).optional(),
+  })
+  .superRefine((input, context) => {
+    if ((input.vocabSize === undefined) === (input.features === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['vocabSize'],
+        message: "give exactly one of 'vocabSize' (token inputs) and 'features' (vector inputs)",
+      });
+    } else if (input.vocabSize !== undefined && input.padId >= input.vocabSize) {
+      context.addIssue({ code: 'custom', path: ['padId'], message: `must be below vocabSize (${input.vocabSize}), got ${input.padId}` });
+    }
+  });
 
-export const EncoderSchema = z.strictObject(withDefaults({
-  numLayers: positiveInt.max(LIMITS.layers),
-  dModel: positiveInt.max(LIMITS.dModel),
-  nhead: positiveInt.max(LIMITS.heads),
-  /** Default: 4 · dModel. */
-  dimFeedforward: positiveInt.max(LIMITS.feedForward).optional(),
-  dropout: native(fraction),
-  /** 'gelu' is the exact (erf) GELU. */
-  activation: native(z.enum(['relu', 'gelu'])),
-  normFirst: native(z.boolean()),
-  layerNormEps: native(positiveNumber),
-  /** Dropout on the attention weights (default: dropout). */
-  attentionDropout: fraction.optional(),
-  /** Dropout after the feed-forward activation (default: dropout, as torch.nn's layer; BERT: 0). */
-  activationDropout: fraction.optional(),
-  /** 'sinusoidal' (a fixed table) or 'learned' (a trained table, as BERT). */
-  positions: native(z.enum(['sinusoidal', 'learned'])),
-  /** RoBERTa's positions: real tokens count from positionOffset (padId + 1), padding takes position padId. */
-  positionOffset: native(nonNegativeInt),
-  /** Token-type (segment) embeddings: 2 for sentence pairs as BERT; 1: every token is type 0 (RoBERTa); 0: none. */
-  typeVocabSize: native(nonNegativeInt.max(1024)),
-  /** A LayerNorm (then dropout) over token + type + position embeddings, as BERT. */
-  embeddingNorm: native(z.boolean()),
-  /** Embeddings this wide, projected to dModel (ELECTRA); 0: dModel. */
-  embeddingSize: native(nonNegativeInt.max(LIMITS.dModel)),
-  /** BERT's pooler, tanh(Linear(h[:, 0])), for heads with pooling 'pretrained'. */
-  pooler: native(z.boolean()),
-}, registry.defaults.encoder, 'encoder')).superRefine((e, context) => {
-  if (e.dModel % e.nhead !== 0) context.addIssue({ code: 'custom', path: ['dModel'], message: `(${e.dModel}) must be divisible by nhead (${e.nhead})` });
-  if (e.positionOffset > 0 && e.positions !== 'learned') context.addIssue({ code: 'custom', path: ['positionOffset'], message: "applies to learned positions: set positions: 'learned'" });
-}).transform((e) => ({
-  ...e,
-  dimFeedforward: e.dimFeedforward ?? 4 * e.dModel,
-  attentionDropout: e.attentionDropout ?? e.dropout,
-  activationDropout: e.activationDropout ?? e.dropout,
-}));
+export const EncoderSchema = z
+  .strictObject(
+    withDefaults(
+      {
+        numLayers: positiveInt.max(LIMITS.layers),
+        dModel: positiveInt.max(LIMITS.dModel),
+        nhead: positiveInt.max(LIMITS.heads),
+        /** Default: 4 · dModel. */
+        dimFeedforward: positiveInt.max(LIMITS.feedForward).optional(),
+        dropout: native(fraction),
+        /** 'gelu' is the exact (erf) GELU. */
+        activation: native(z.enum(['relu', 'gelu'])),
+        normFirst: native(z.boolean()),
+        layerNormEps: native(positiveNumber),
+        /** Dropout on the attention weights (default: dropout). */
+        attentionDropout: fraction.optional(),
+        /** Dropout after the feed-forward activation (default: dropout, as torch.nn's layer; BERT: 0). */
+        activationDropout: fraction.optional(),
+        /** 'sinusoidal' (a fixed table) or 'learned' (a trained table, as BERT). */
+        positions: native(z.enum(['sinusoidal', 'learned'])),
+        /** RoBERTa's positions: real tokens count from positionOffset (padId + 1), padding takes position padId. */
+        positionOffset: native(nonNegativeInt),
+        /** Token-type (segment) embeddings: 2 for sentence pairs as BERT; 1: every token is type 0 (RoBERTa); 0: none. */
+        typeVocabSize: native(nonNegativeInt.max(1024)),
+        /** A LayerNorm (then dropout) over token + type + position embeddings, as BERT. */
+        embeddingNorm: native(z.boolean()),
+        /** Embeddings this wide, projected to dModel (ELECTRA); 0: dModel. */
+        embeddingSize: native(nonNegativeInt.max(LIMITS.dModel)),
+        /** BERT's pooler, tanh(Linear(h[:, 0])), for heads with pooling 'pretrained'. */
+        pooler: native(z.boolean()),
+      },
+      registry.defaults.encoder,
+      'encoder',
+    ),
+  )
+  .superRefine((e, context) => {
+    if (e.dModel % e.nhead !== 0)
+      context.addIssue({ code: 'custom', path: ['dModel'], message: `(${e.dModel}) must be divisible by nhead (${e.nhead})` });
+    if (e.positionOffset > 0 && e.positions !== 'learned')
+      context.addIssue({ code: 'custom', path: ['positionOffset'], message: "applies to learned positions: set positions: 'learned'" });
+  })
+  .transform((e) => ({
+    ...e,
+    dimFeedforward: e.dimFeedforward ?? 4 * e.dModel,
+    attentionDropout: e.attentionDropout ?? e.dropout,
+    activationDropout: e.activationDropout ?? e.dropout,
+  }));
 export type EncoderSpec = z.input<typeof EncoderSchema>;
 
 /** The rules between parts: sharing against the encoder, heads against the sharing scheme. */
 function checkParts(
-  spec: { encoder: z.output<typeof EncoderSchema>; sharing: SharingSpec; tasks: Record<string, TaskSpec> }, context: z.RefinementCtx,
+  spec: { encoder: z.output<typeof EncoderSchema>; sharing: SharingSpec; tasks: Record<string, TaskSpec> },
+  context: z.RefinementCtx,
 ): void {
   const { encoder, sharing: s } = spec;
   if (s.kind === 'layerwise' && s.sharedLayers > encoder.numLayers) {
-    context.addIssue({ code: 'custom', path: ['sharing', 'sharedLayers'], message: `(${s.sharedLayers}) must not exceed encoder.numLayers (${encoder.numLayers})` });
+    context.addIssue({
+      code: 'custom',
+      path: ['sharing', 'sharedLayers'],
+      message: `(${s.sharedLayers}) must not exceed encoder.numLayers (${encoder.numLayers})`,
+    });
   }
   if (s.kind === 'adapters' && s.reduction > encoder.dModel) {
-    context.addIssue({ code: 'custom', path: ['sharing', 'reduction'], message: `(${s.reduction}) must not exceed encoder.dModel (${encoder.dModel})` });
+    context.addIssue({
+      code: 'custom',
+      path: ['sharing', 'reduction'],
+      message: `(${s.reduction}) must not exceed encoder.dModel (${encoder.dModel})`,
+    });
   }
   if (Object.keys(spec.tasks).length === 0) context.addIssue({ code: 'custom', path: ['tasks'], message: 'must name at least one task' });
   for (const [name, task] of Object.entries(spec.tasks)) {
     // A task refused by its own schema (a number where a head belongs) is reported there.
     if (typeof task !== 'object' || task === null || !('pooling' in task) || task.pooling !== 'pretrained') continue;
-    if (task.decoderLayers > 0) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0" });
-    else if (!encoder.pooler) context.addIssue({ code: 'custom', path: ['tasks', name, 'pooling'], message: "'pretrained' needs an encoder with a pooler (encoder.pooler, as a BERT or RoBERTa checkpoint has)" });
+    if (task.decoderLayers > 0)
+      context.addIssue({
+        code: 'custom',
+        path: ['tasks', name, 'pooling'],
+        message: "'pretrained' pools the first position through the encoder's pooler: it takes decoderLayers 0",
+      });
+    else if (!encoder.pooler)
+      context.addIssue({
+        code: 'custom',
+        path: ['tasks', name, 'pooling'],
+        message: "'pretrained' needs an encoder with a pooler (encoder.pooler, as a BERT or RoBERTa checkpoint has)",
+      });
   }
 }
 
 /** Task name → head; reserved names are refused before the record is built (an object cannot hold `__proto__` as a key). */
-const TasksSchema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object')
+const TasksSchema = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'expected an object')
   .superRefine((tasks, context) => {
-    for (const name of Object.keys(tasks)) if (RESERVED_NAMES.has(name)) context.addIssue({ code: 'custom', path: [name], message: 'is a reserved name' });
+    for (const name of Object.keys(tasks))
+      if (RESERVED_NAMES.has(name)) context.addIssue({ code: 'custom', path: [name], message: 'is a reserved name' });
   })
   .pipe(z.record(TaskNameSchema, TaskSchema));
 
-export const SpecSchema = z.strictObject({
-  input: InputSchema,
-  encoder: EncoderSchema,
-  sharing: SharingSchema.prefault({ kind: 'sharedEncoder' }),
-  tasks: TasksSchema,
-  device: deviceSchema.default('cpu'),
-}).superRefine(checkParts);
+export const SpecSchema = z
+  .strictObject({
+    input: InputSchema,
+    encoder: EncoderSchema,
+    sharing: SharingSchema.prefault({ kind: 'sharedEncoder' }),
+    tasks: TasksSchema,
+    device: deviceSchema.default('cpu'),
+  })
+  .superRefine(checkParts);
 /** A model spec: its own encoder and input, or a pretrained encoder (mt.pretrained.encoder), whose checkpoint gives the input. */
-export type MultiTaskSpec = Omit<z.input<typeof SpecSchema>, 'input' | 'encoder'> & (
-  | { input: z.input<typeof InputSchema>; encoder: EncoderSpec }
-  | { input?: undefined; encoder: PretrainedEncoderSpec }
-);
+export type MultiTaskSpec = Omit<z.input<typeof SpecSchema>, 'input' | 'encoder'> &
+  ({ input: z.input<typeof InputSchema>; encoder: EncoderSpec } | { input?: undefined; encoder: PretrainedEncoderSpec });
 
 /** A task in the normalized config: its name and its head's fields. */
 export type TaskConfig = TaskSpec & { name: string };
@@ -202,7 +281,8 @@ export interface ModelConfig {
 function toConfig(spec: z.output<typeof SpecSchema>, pretrained?: PretrainedInfo): ModelConfig {
   const { vocabSize = 0, features = 0, maxLength, padId } = spec.input;
   return {
-    format: 'mtl-torch/multitask', version: 1,
+    format: 'mtl-torch/multitask',
+    version: 1,
     input: { vocabSize, maxLength, padId, features },
     encoder: spec.encoder,
     sharing: spec.sharing,
@@ -214,31 +294,48 @@ function toConfig(spec: z.output<typeof SpecSchema>, pretrained?: PretrainedInfo
 // ---- the parameter budget ----
 
 /** Parameters (and buffer elements) of one layer, biases and norms included. */
-function encoderLayerSize(d: number, ff: number): number { return 4 * d * d + 2 * d * ff + ff + 9 * d; }
-function decoderLayerSize(d: number, ff: number): number { return 8 * d * d + 2 * d * ff + ff + 15 * d; }
+function encoderLayerSize(d: number, ff: number): number {
+  return 4 * d * d + 2 * d * ff + ff + 9 * d;
+}
+function decoderLayerSize(d: number, ff: number): number {
+  return 8 * d * d + 2 * d * ff + ff + 15 * d;
+}
 
 /** An upper bound of the parameters each sharing scheme adds, per kind (beside the encoder). */
 const sharingSize: Record<string, (s: SharingSpec, c: ModelConfig) => number> = {
   sharedEncoder: () => 0,
-  fullyShared: (_s, c) => c.tasks.length * c.encoder.dModel
-    + Math.max(0, ...c.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0))) * decoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
-  layerwise: (s, c) => c.tasks.length * (c.encoder.numLayers - (s as { sharedLayers: number }).sharedLayers) * encoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
-  adapters: (s, c) => c.tasks.length * c.encoder.numLayers * 2 * 2 * (c.encoder.dModel * Math.ceil(c.encoder.dModel / (s as { reduction: number }).reduction) + c.encoder.dModel),
+  fullyShared: (_s, c) =>
+    c.tasks.length * c.encoder.dModel +
+    Math.max(0, ...c.tasks.map((t) => ('decoderLayers' in t ? t.decoderLayers : 0))) *
+      decoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
+  layerwise: (s, c) =>
+    c.tasks.length *
+    (c.encoder.numLayers - (s as { sharedLayers: number }).sharedLayers) *
+    encoderLayerSize(c.encoder.dModel, c.encoder.dimFeedforward),
+  adapters: (s, c) =>
+    c.tasks.length *
+    c.encoder.numLayers *
+    2 *
+    2 *
+    (c.encoder.dModel * Math.ceil(c.encoder.dModel / (s as { reduction: number }).reduction) + c.encoder.dModel),
   lora: (s, c) => c.tasks.length * c.encoder.numLayers * 4 * 2 * (s as { rank: number }).rank * c.encoder.dModel,
-  mmoe: (s, c) => (s as { experts: number }).experts * (2 * c.encoder.dModel * c.encoder.dimFeedforward + c.encoder.dimFeedforward + c.encoder.dModel * (1 + c.tasks.length)),
+  mmoe: (s, c) =>
+    (s as { experts: number }).experts *
+    (2 * c.encoder.dModel * c.encoder.dimFeedforward + c.encoder.dimFeedforward + c.encoder.dModel * (1 + c.tasks.length)),
 };
 
 {
   // Every registered scheme has its size here: a scheme without one would be estimated at 0 (unchecked).
   const missing = Object.keys(registry.sharing).filter((kind) => !(kind in sharingSize));
-  if (missing.length > 0) throw new TorchError(`lib/model/spec.ts: no parameter estimate for the sharing scheme(s) ${missing.join(', ')}`, ErrorCode.NATIVE);
+  if (missing.length > 0)
+    throw new TorchError(`lib/model/spec.ts: no parameter estimate for the sharing scheme(s) ${missing.join(', ')}`, ErrorCode.NATIVE);
 }
 
 /** An upper bound of the parameters of one task's head, from the fields heads have in common. */
 function headSize(task: TaskConfig, c: ModelConfig): number {
   const d = c.encoder.dModel;
   const fields = task as unknown as Record<string, unknown>;
-  const number = (key: string) => (typeof fields[key] === 'number' ? fields[key] as number : 0);
+  const number = (key: string) => (typeof fields[key] === 'number' ? (fields[key] as number) : 0);
   const outputs = number('classes') + number('labels') + 2 * number('vocabSize') + 1;
   return number('decoderLayers') * decoderLayerSize(d, c.encoder.dimFeedforward) + (outputs + number('maxLength') + 2 * d + 4) * d;
 }

@@ -3,7 +3,17 @@ import { argumentError } from '../errors.ts';
 import { native, type NativeTensor } from '../native.ts';
 import { Tensor } from '../tensor.ts';
 import { checkInt, checkDevice, checkDtype, type Device, type DType, optionsObject } from '../validate.ts';
-import { checkInput, checkMask, checkOptions, divisible, nnDefault, optionalBoolean, optionalPositiveInt, positiveInt, probability } from './check.ts';
+import {
+  checkInput,
+  checkMask,
+  checkOptions,
+  divisible,
+  nnDefault,
+  optionalBoolean,
+  optionalPositiveInt,
+  positiveInt,
+  probability,
+} from './check.ts';
 import { handleOf, Module } from './module.ts';
 
 export interface MultiheadAttentionOptions {
@@ -45,7 +55,8 @@ export class MultiheadAttention extends Module {
     const numHeads = positiveInt(o.numHeads, where, 'numHeads');
     divisible(embedDim, numHeads, where, 'embedDim', 'numHeads');
     const resolved = {
-      embedDim, numHeads,
+      embedDim,
+      numHeads,
       dropout: probability(o.dropout, nnDefault('multiheadAttention', 'dropout'), where, 'dropout'),
       bias: optionalBoolean(o.bias, nnDefault('multiheadAttention', 'bias'), where, 'bias'),
       kdim: optionalPositiveInt(o.kdim, embedDim, where, 'kdim'),
@@ -67,14 +78,28 @@ export class MultiheadAttention extends Module {
     const [batch, tgtLen] = q.shape as [number, number];
     const srcLen = k.shape[1]!;
     if (k.shape[0] !== batch || v.shape[0] !== batch || v.shape[1] !== srcLen) {
-      throw argumentError(where, `'query' [${q.shape}], 'key' [${k.shape}] and 'value' [${v.shape}] must share the batch size, and key and value the length`);
+      throw argumentError(
+        where,
+        `'query' [${q.shape}], 'key' [${k.shape}] and 'value' [${v.shape}] must share the batch size, and key and value the length`,
+      );
     }
     const o = checkOptions(options, where);
     const keyPaddingMask = checkMask(o.keyPaddingMask, where, 'keyPaddingMask', [[batch, srcLen]]);
-    const attnMask = checkMask(o.attnMask, where, 'attnMask', [[tgtLen, srcLen], [batch * this.numHeads, tgtLen, srcLen]]);
+    const attnMask = checkMask(o.attnMask, where, 'attnMask', [
+      [tgtLen, srcLen],
+      [batch * this.numHeads, tgtLen, srcLen],
+    ]);
     const needWeights = optionalBoolean(o.needWeights, false, where, 'needWeights');
     const average = optionalBoolean(o.averageAttnWeights, true, where, 'averageAttnWeights');
-    const [output, weights] = this.native.forward(q.handle, k.handle, v.handle, handleOf(keyPaddingMask), handleOf(attnMask), needWeights, average) as [NativeTensor, NativeTensor | null];
+    const [output, weights] = this.native.forward(
+      q.handle,
+      k.handle,
+      v.handle,
+      handleOf(keyPaddingMask),
+      handleOf(attnMask),
+      needWeights,
+      average,
+    ) as [NativeTensor, NativeTensor | null];
     return { output: new Tensor(output), weights: weights === null ? null : new Tensor(weights) };
   }
 }

@@ -8,10 +8,13 @@ export { SinusoidalPositionalEncoding, LearnedPositionalEncoding } from './posit
 export type { PositionalEncodingOptions } from './positional.ts';
 export { MultiheadAttention, generateSquareSubsequentMask } from './attention.ts';
 export type { MultiheadAttentionOptions, AttentionForwardOptions } from './attention.ts';
-export {
-  TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, DecoderCache,
-} from './transformer.ts';
+export { TransformerEncoderLayer, TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, DecoderCache } from './transformer.ts';
 export type {
-  Activation, TransformerLayerOptions, TransformerStackOptions, EncoderLayerForwardOptions, EncoderForwardOptions,
-  DecoderForwardOptions, DecoderStackForwardOptions,
+  Activation,
+  TransformerLayerOptions,
+  TransformerStackOptions,
+  EncoderLayerForwardOptions,
+  EncoderForwardOptions,
+  DecoderForwardOptions,
+  DecoderStackForwardOptions,
 } from './transformer.ts';

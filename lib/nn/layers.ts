@@ -5,7 +5,11 @@ import { checkInt, optionsObject } from '../validate.ts';
 import { checkOptions, nnDefault, optionalBoolean, positiveInt, positiveNumber, probability } from './check.ts';
 import { Module } from './module.ts';
 
-export interface LinearOptions { inFeatures: number; outFeatures: number; bias?: boolean }
+export interface LinearOptions {
+  inFeatures: number;
+  outFeatures: number;
+  bias?: boolean;
+}
 
 /** torch.nn.Linear: y = x Wᵀ + b; parameters `weight` (out, in) and `bias` (out). */
 export class Linear extends Module {
@@ -32,7 +36,11 @@ export class Linear extends Module {
   }
 }
 
-export interface EmbeddingOptions { numEmbeddings: number; embeddingDim: number; paddingIdx?: number }
+export interface EmbeddingOptions {
+  numEmbeddings: number;
+  embeddingDim: number;
+  paddingIdx?: number;
+}
 
 /** torch.nn.Embedding: rows of `weight` (numEmbeddings, embeddingDim); the paddingIdx row starts at
  * zero and gets no gradient. */
@@ -53,12 +61,17 @@ export class Embedding extends Module {
   }
   forward(input: Tensor): Tensor {
     const t = checkTensor(input, 'Embedding.forward', 'input');
-    if (t.dtype !== 'int64' && t.dtype !== 'int32') throw argumentError('Embedding.forward', `'input' must hold int64 or int32 indices, got ${t.dtype}`);
+    if (t.dtype !== 'int64' && t.dtype !== 'int32')
+      throw argumentError('Embedding.forward', `'input' must hold int64 or int32 indices, got ${t.dtype}`);
     return this.call(t.handle);
   }
 }
 
-export interface LayerNormOptions { normalizedShape: number | number[]; eps?: number; elementwiseAffine?: boolean }
+export interface LayerNormOptions {
+  normalizedShape: number | number[];
+  eps?: number;
+  elementwiseAffine?: boolean;
+}
 
 /** torch.nn.LayerNorm over the trailing `normalizedShape` dimensions; parameters `weight`, `bias`. */
 export class LayerNorm extends Module {
@@ -74,7 +87,9 @@ export class LayerNorm extends Module {
       elementwiseAffine: optionalBoolean(o.elementwiseAffine, nnDefault('layerNorm', 'elementwiseAffine'), where, 'elementwiseAffine'),
     });
   }
-  forward(input: Tensor): Tensor { return this.call(checkTensor(input, 'LayerNorm.forward', 'input').handle); }
+  forward(input: Tensor): Tensor {
+    return this.call(checkTensor(input, 'LayerNorm.forward', 'input').handle);
+  }
 }
 
 /** torch.nn.Dropout: zeroes elements with probability p in training mode, scaling the rest by 1/(1-p). */
@@ -84,5 +99,7 @@ export class Dropout extends Module {
     const o = checkOptions(options, 'Dropout');
     super('dropout', { p: probability(o.p, nnDefault('dropout', 'p'), 'Dropout', 'p') });
   }
-  forward(input: Tensor): Tensor { return this.call(checkTensor(input, 'Dropout.forward', 'input').handle); }
+  forward(input: Tensor): Tensor {
+    return this.call(checkTensor(input, 'Dropout.forward', 'input').handle);
+  }
 }

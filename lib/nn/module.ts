@@ -23,21 +23,33 @@ function entries(list: { names: string[]; tensors: NativeTensor[] }): [string, T
 
 /** An upper bound of a block's parameters and buffer elements, from its validated options. */
 function blockParameters(kind: string, o: Record<string, unknown>): number {
-  const n = (key: string) => (typeof o[key] === 'number' ? o[key] as number : 0);
-  const layer = (attentions: number) => attentions * (4 * n('dModel') * n('dModel') + 4 * n('dModel')) + 2 * n('dModel') * n('dimFeedforward') + n('dimFeedforward') + 6 * n('dModel');
+  const n = (key: string) => (typeof o[key] === 'number' ? (o[key] as number) : 0);
+  const layer = (attentions: number) =>
+    attentions * (4 * n('dModel') * n('dModel') + 4 * n('dModel')) +
+    2 * n('dModel') * n('dimFeedforward') +
+    n('dimFeedforward') +
+    6 * n('dModel');
   switch (kind) {
-    case 'linear': return (n('inFeatures') + 1) * n('outFeatures');
-    case 'embedding': return n('numEmbeddings') * n('embeddingDim');
-    case 'layerNorm': return 2 * (o.normalizedShape as number[]).reduce((a, b) => a * b, 1);
+    case 'linear':
+      return (n('inFeatures') + 1) * n('outFeatures');
+    case 'embedding':
+      return n('numEmbeddings') * n('embeddingDim');
+    case 'layerNorm':
+      return 2 * (o.normalizedShape as number[]).reduce((a, b) => a * b, 1);
     case 'multiheadAttention': {
       const e = n('embedDim');
       return e * (2 * e + n('kdim') + n('vdim')) + 4 * e;
     }
-    case 'transformerEncoderLayer': return layer(1);
-    case 'transformerDecoderLayer': return layer(2);
-    case 'transformerEncoder': return n('numLayers') * layer(1);
-    case 'transformerDecoder': return n('numLayers') * layer(2);
-    default: return n('maxLen') * n('dModel');  // positional encodings; dropout has none
+    case 'transformerEncoderLayer':
+      return layer(1);
+    case 'transformerDecoderLayer':
+      return layer(2);
+    case 'transformerEncoder':
+      return n('numLayers') * layer(1);
+    case 'transformerDecoder':
+      return n('numLayers') * layer(2);
+    default:
+      return n('maxLen') * n('dModel'); // positional encodings; dropout has none
   }
 }
 
@@ -53,15 +65,22 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
   protected constructor(kind: string, options: object);
   protected constructor(nativeModule: N);
   protected constructor(kindOrNative: string | N, options?: object) {
-    if (typeof kindOrNative === 'string') checkParameterBudget(kindOrNative, blockParameters(kindOrNative, options as Record<string, unknown>));
+    if (typeof kindOrNative === 'string')
+      checkParameterBudget(kindOrNative, blockParameters(kindOrNative, options as Record<string, unknown>));
     this.native = (typeof kindOrNative === 'string' ? new native.NativeModule(kindOrNative, options!) : kindOrNative) as N;
   }
 
   /** Parameters with their torch.nn names ("layers.0.self_attn.in_proj_weight"), in torch's order.
    * The tensors are the module's own: gradients land on them and in-place changes change the module. */
-  namedParameters(): [string, Tensor][] { return entries(this.native.namedParameters()); }
-  parameters(): Tensor[] { return this.namedParameters().map(([, t]) => t); }
-  namedBuffers(): [string, Tensor][] { return entries(this.native.namedBuffers()); }
+  namedParameters(): [string, Tensor][] {
+    return entries(this.native.namedParameters());
+  }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+  namedBuffers(): [string, Tensor][] {
+    return entries(this.native.namedBuffers());
+  }
 
   /** Parameters, then buffers, detached (as torch's state_dict()): they share storage with the module. */
   stateDict(): Record<string, Tensor> {
@@ -95,7 +114,8 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
     const items = stateDict instanceof Map ? [...stateDict.entries()] : Object.entries(stateDict);
     const names = items.map(([name]) => name);
     const tensors = items.map(([name, t]) => checkTensor(t, where, `stateDict['${name}']`).handle);
-    const result = file === undefined ? this.native.loadStateDict(names, tensors, strict) : this.native.loadStateDict(names, tensors, strict, file);
+    const result =
+      file === undefined ? this.native.loadStateDict(names, tensors, strict) : this.native.loadStateDict(names, tensors, strict, file);
     return { missingKeys: result.missing, unexpectedKeys: result.unexpected };
   }
 
@@ -104,8 +124,12 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
     this.native.train(checkBoolean(mode, 'train', 'mode'));
     return this;
   }
-  eval(): this { return this.train(false); }
-  get training(): boolean { return this.native.isTraining(); }
+  eval(): this {
+    return this.train(false);
+  }
+  get training(): boolean {
+    return this.native.isTraining();
+  }
 
   /** Moves parameters and buffers to a device and/or a floating dtype, in place. */
   to(target: Device | DType | { device?: Device; dtype?: DType }): this {
@@ -129,8 +153,12 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
   }
 
   /** Stops gradients for every parameter, or only those whose name starts with one of `prefixes`. */
-  freeze(prefixes?: string[]): this { return this.setTrainable(false, prefixes); }
-  unfreeze(prefixes?: string[]): this { return this.setTrainable(true, prefixes); }
+  freeze(prefixes?: string[]): this {
+    return this.setTrainable(false, prefixes);
+  }
+  unfreeze(prefixes?: string[]): this {
+    return this.setTrainable(true, prefixes);
+  }
 
   /** The number of parameter elements, or only of those that require grad with { trainable: true }. */
   numParameters(options: { trainable?: boolean } = {}): number {
@@ -148,7 +176,9 @@ export abstract class Module<N extends NativeModuleBase = NativeModule> {
     if (!Array.isArray(prefixes) || prefixes.some((p) => typeof p !== 'string')) {
       throw argumentError(where, `'prefixes' must be an array of strings, got ${describe(prefixes)}`);
     }
-    const matched = this.namedParameters().filter(([name]) => prefixes.some((p) => name === p || name.startsWith(p.endsWith('.') ? p : `${p}.`)));
+    const matched = this.namedParameters().filter(([name]) =>
+      prefixes.some((p) => name === p || name.startsWith(p.endsWith('.') ? p : `${p}.`)),
+    );
     if (matched.length === 0) throw argumentError(where, `no parameter name starts with ${prefixes.map((p) => `'${p}'`).join(', ')}`);
     for (const [, t] of matched) t.requiresGrad = value;
     return this;

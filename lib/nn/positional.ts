@@ -6,7 +6,11 @@ import { checkInt } from '../validate.ts';
 import { checkInput, checkOptions, nnDefault, positiveInt, probability } from './check.ts';
 import { Module } from './module.ts';
 
-export interface PositionalEncodingOptions { dModel: number; maxLen: number; dropout?: number }
+export interface PositionalEncodingOptions {
+  dModel: number;
+  maxLen: number;
+  dropout?: number;
+}
 
 abstract class PositionalEncoding extends Module {
   readonly dModel: number;
@@ -35,10 +39,14 @@ abstract class PositionalEncoding extends Module {
 
 /** The fixed sin/cos encoding of "Attention Is All You Need" (the PyTorch tutorial's table, buffer `pe`). */
 export class SinusoidalPositionalEncoding extends PositionalEncoding {
-  constructor(options: PositionalEncodingOptions) { super('sinusoidalPositionalEncoding', 'SinusoidalPositionalEncoding', options); }
+  constructor(options: PositionalEncodingOptions) {
+    super('sinusoidalPositionalEncoding', 'SinusoidalPositionalEncoding', options);
+  }
 }
 
 /** A learned table, parameter `weight` (maxLen, dModel), as an nn.Embedding over positions. */
 export class LearnedPositionalEncoding extends PositionalEncoding {
-  constructor(options: PositionalEncodingOptions) { super('learnedPositionalEncoding', 'LearnedPositionalEncoding', options); }
+  constructor(options: PositionalEncodingOptions) {
+    super('learnedPositionalEncoding', 'LearnedPositionalEncoding', options);
+  }
 }

@@ -3,7 +3,19 @@
 import { argumentError } from '../errors.ts';
 import { native, type NativeDecoderCache } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkInput, checkMask, checkOptions, divisible, nnDefault, optionalBoolean, optionalOneOf, optionalPositiveInt, positiveInt, positiveNumber, probability } from './check.ts';
+import {
+  checkInput,
+  checkMask,
+  checkOptions,
+  divisible,
+  nnDefault,
+  optionalBoolean,
+  optionalOneOf,
+  optionalPositiveInt,
+  positiveInt,
+  positiveNumber,
+  probability,
+} from './check.ts';
 import { handleOf, Module } from './module.ts';
 import { optionsObject } from '../validate.ts';
 
@@ -38,7 +50,8 @@ function layerOptions(options: unknown, where: string): Required<TransformerLaye
   const nhead = positiveInt(o.nhead, where, 'nhead');
   divisible(dModel, nhead, where, 'dModel', 'nhead');
   return {
-    dModel, nhead,
+    dModel,
+    nhead,
     // Defaults: the native TransformerLayerOptions' (torch's).
     dimFeedforward: optionalPositiveInt(o.dimFeedforward, nnDefault('transformerLayer', 'dimFeedforward'), where, 'dimFeedforward'),
     dropout: probability(o.dropout, nnDefault('transformerLayer', 'dropout'), where, 'dropout'),
@@ -50,14 +63,28 @@ function layerOptions(options: unknown, where: string): Required<TransformerLaye
 
 function stackOptions(options: unknown, where: string): Required<TransformerStackOptions> {
   const o = checkOptions(options, where);
-  return { ...layerOptions(o, where), numLayers: positiveInt(o.numLayers, where, 'numLayers'), norm: optionalBoolean(o.norm, nnDefault('transformerStack', 'norm'), where, 'norm') };
+  return {
+    ...layerOptions(o, where),
+    numLayers: positiveInt(o.numLayers, where, 'numLayers'),
+    norm: optionalBoolean(o.norm, nnDefault('transformerStack', 'norm'), where, 'norm'),
+  };
 }
 
 /** The masks of an encoder forward, checked against src (B, S, dModel). */
-function encoderArgs(module: { dModel: number; nhead: number }, where: string, src: Tensor, mask: unknown, keyPaddingMask: unknown, maskName: string) {
+function encoderArgs(
+  module: { dModel: number; nhead: number },
+  where: string,
+  src: Tensor,
+  mask: unknown,
+  keyPaddingMask: unknown,
+  maskName: string,
+) {
   const x = checkInput(src, where, 'src', 3, module.dModel);
   const [batch, len] = x.shape as [number, number];
-  const m = checkMask(mask, where, maskName, [[len, len], [batch * module.nhead, len, len]]);
+  const m = checkMask(mask, where, maskName, [
+    [len, len],
+    [batch * module.nhead, len, len],
+  ]);
   const kpm = checkMask(keyPaddingMask, where, 'srcKeyPaddingMask', [[batch, len]]);
   return [x.handle, handleOf(m), handleOf(kpm)] as const;
 }
@@ -71,8 +98,12 @@ export interface EncoderLayerForwardOptions {
 
 export class TransformerEncoderLayer extends Module {
   readonly options: Required<TransformerLayerOptions>;
-  get dModel(): number { return this.options.dModel; }
-  get nhead(): number { return this.options.nhead; }
+  get dModel(): number {
+    return this.options.dModel;
+  }
+  get nhead(): number {
+    return this.options.nhead;
+  }
   constructor(options: TransformerLayerOptions) {
     const resolved = layerOptions(options, 'TransformerEncoderLayer');
     super('transformerEncoderLayer', resolved);
@@ -96,8 +127,12 @@ export interface EncoderForwardOptions {
 
 export class TransformerEncoder extends Module {
   readonly options: Required<TransformerStackOptions>;
-  get dModel(): number { return this.options.dModel; }
-  get nhead(): number { return this.options.nhead; }
+  get dModel(): number {
+    return this.options.dModel;
+  }
+  get nhead(): number {
+    return this.options.nhead;
+  }
   constructor(options: TransformerStackOptions) {
     const resolved = stackOptions(options, 'TransformerEncoder');
     super('transformerEncoder', resolved);
@@ -123,7 +158,14 @@ export interface DecoderForwardOptions {
   memoryKeyPaddingMask?: Tensor;
 }
 
-function decoderArgs(module: { dModel: number; nhead: number }, where: string, tgt: Tensor, memory: Tensor, options: unknown, cached: number) {
+function decoderArgs(
+  module: { dModel: number; nhead: number },
+  where: string,
+  tgt: Tensor,
+  memory: Tensor,
+  options: unknown,
+  cached: number,
+) {
   const o = checkOptions(options, where);
   const x = checkInput(tgt, where, 'tgt', 3, module.dModel);
   const mem = checkInput(memory, where, 'memory', 3, module.dModel);
@@ -131,8 +173,14 @@ function decoderArgs(module: { dModel: number; nhead: number }, where: string, t
   const srcLen = mem.shape[1]!;
   if (mem.shape[0] !== batch) throw argumentError(where, `'tgt' [${x.shape}] and 'memory' [${mem.shape}] must have the same batch size`);
   const h = module.nhead;
-  const tgtMask = checkMask(o.tgtMask, where, 'tgtMask', [[tgtLen, tgtLen], [batch * h, tgtLen, tgtLen]]);
-  const memoryMask = checkMask(o.memoryMask, where, 'memoryMask', [[tgtLen, srcLen], [batch * h, tgtLen, srcLen]]);
+  const tgtMask = checkMask(o.tgtMask, where, 'tgtMask', [
+    [tgtLen, tgtLen],
+    [batch * h, tgtLen, tgtLen],
+  ]);
+  const memoryMask = checkMask(o.memoryMask, where, 'memoryMask', [
+    [tgtLen, srcLen],
+    [batch * h, tgtLen, srcLen],
+  ]);
   const tgtKpm = checkMask(o.tgtKeyPaddingMask, where, 'tgtKeyPaddingMask', [[batch, cached + tgtLen]]);
   const memKpm = checkMask(o.memoryKeyPaddingMask, where, 'memoryKeyPaddingMask', [[batch, srcLen]]);
   return [x.handle, mem.handle, handleOf(tgtMask), handleOf(memoryMask), handleOf(tgtKpm), handleOf(memKpm)] as const;
@@ -140,8 +188,12 @@ function decoderArgs(module: { dModel: number; nhead: number }, where: string, t
 
 export class TransformerDecoderLayer extends Module {
   readonly options: Required<TransformerLayerOptions>;
-  get dModel(): number { return this.options.dModel; }
-  get nhead(): number { return this.options.nhead; }
+  get dModel(): number {
+    return this.options.dModel;
+  }
+  get nhead(): number {
+    return this.options.nhead;
+  }
   constructor(options: TransformerLayerOptions) {
     const resolved = layerOptions(options, 'TransformerDecoderLayer');
     super('transformerDecoderLayer', resolved);
@@ -170,7 +222,9 @@ export class DecoderCache {
     this.owner = owner;
   }
   /** Target positions decoded so far. */
-  get length(): number { return native.decoderCacheLength(this.handle); }
+  get length(): number {
+    return native.decoderCacheLength(this.handle);
+  }
   /** Keeps batch rows `indices` (int64, e.g. the surviving beams), in that order. */
   reorder(indices: Tensor): void {
     const t = checkTensor(indices, 'DecoderCache.reorder', 'indices');
@@ -180,7 +234,9 @@ export class DecoderCache {
     native.decoderCacheReorder(this.handle, t.handle);
   }
   /** Forgets every step (and the memory's keys/values): the next forward starts a new sequence. */
-  clear(): void { native.decoderCacheClear(this.handle); }
+  clear(): void {
+    native.decoderCacheClear(this.handle);
+  }
 }
 
 export interface DecoderStackForwardOptions extends DecoderForwardOptions {
@@ -190,15 +246,21 @@ export interface DecoderStackForwardOptions extends DecoderForwardOptions {
 
 export class TransformerDecoder extends Module {
   readonly options: Required<TransformerStackOptions>;
-  get dModel(): number { return this.options.dModel; }
-  get nhead(): number { return this.options.nhead; }
+  get dModel(): number {
+    return this.options.dModel;
+  }
+  get nhead(): number {
+    return this.options.nhead;
+  }
   constructor(options: TransformerStackOptions) {
     const resolved = stackOptions(options, 'TransformerDecoder');
     super('transformerDecoder', resolved);
     this.options = resolved;
   }
   /** An empty key/value cache for incremental decoding with this decoder. */
-  newCache(): DecoderCache { return new DecoderCache(this.native.newCache(), this); }
+  newCache(): DecoderCache {
+    return new DecoderCache(this.native.newCache(), this);
+  }
 
   /** tgt (B, T, dModel), memory (B, S, dModel) → (B, T, dModel), all layers in one native call.
    * With a cache, the outputs equal the last T rows of a full causal forward over every position. */

@@ -59,12 +59,26 @@ export interface PredictOptions {
   beamSize?: number;
 }
 
-export interface ClassificationPrediction { label: string; probabilities: Record<string, number> }
-export interface RegressionPrediction { value: number }
-export interface MultiLabelPrediction { labels: string[]; probabilities: Record<string, number> }
-export interface TaggingPrediction { tags: { word: string; tag: string }[] }
-export interface SequencePrediction { text: string; score?: number }
-export type TaskPrediction = ClassificationPrediction | RegressionPrediction | MultiLabelPrediction | TaggingPrediction | SequencePrediction;
+export interface ClassificationPrediction {
+  label: string;
+  probabilities: Record<string, number>;
+}
+export interface RegressionPrediction {
+  value: number;
+}
+export interface MultiLabelPrediction {
+  labels: string[];
+  probabilities: Record<string, number>;
+}
+export interface TaggingPrediction {
+  tags: { word: string; tag: string }[];
+}
+export interface SequencePrediction {
+  text: string;
+  score?: number;
+}
+export type TaskPrediction =
+  ClassificationPrediction | RegressionPrediction | MultiLabelPrediction | TaggingPrediction | SequencePrediction;
 /** One input's answers, by task name. */
 export type PredictionRow = Record<string, TaskPrediction>;
 
@@ -102,23 +116,30 @@ export const MAX_PREDICT_INPUTS = 1_000_000;
 
 function checkInputs(inputs: unknown): RunInput[] {
   const where = 'predict';
-  if (!Array.isArray(inputs) || inputs.length === 0) throw argumentError(where, `'inputs' must be a non-empty array of texts or { text, pair } objects, got ${describe(inputs)}`);
-  if (inputs.length > MAX_PREDICT_INPUTS) throw new TorchError(`${where}: ${inputs.length} inputs exceed the ${MAX_PREDICT_INPUTS} one call takes`, ErrorCode.TOO_LARGE);
+  if (!Array.isArray(inputs) || inputs.length === 0)
+    throw argumentError(where, `'inputs' must be a non-empty array of texts or { text, pair } objects, got ${describe(inputs)}`);
+  if (inputs.length > MAX_PREDICT_INPUTS)
+    throw new TorchError(`${where}: ${inputs.length} inputs exceed the ${MAX_PREDICT_INPUTS} one call takes`, ErrorCode.TOO_LARGE);
   return inputs.map((input, i) => {
     if (typeof input === 'string') return { text: input };
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw argumentError(where, `'inputs[${i}]' must be a text or { text, pair }, got ${describe(input)}`);
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw argumentError(where, `'inputs[${i}]' must be a text or { text, pair }, got ${describe(input)}`);
     const { text, pair, ...rest } = input as Record<string, unknown>;
     const extra = Object.keys(rest);
     if (extra.length > 0) throw argumentError(where, `'inputs[${i}]' has unknown field '${extra[0]}' (an input is { text, pair? })`);
     if (typeof text !== 'string') throw argumentError(where, `'inputs[${i}].text' must be a string, got ${describe(text)}`);
-    if (pair !== undefined && typeof pair !== 'string') throw argumentError(where, `'inputs[${i}].pair' must be a string, got ${describe(pair)}`);
+    if (pair !== undefined && typeof pair !== 'string')
+      throw argumentError(where, `'inputs[${i}].pair' must be a string, got ${describe(pair)}`);
     return pair === undefined ? { text } : { text, pair };
   });
 }
 
 /** The k largest probabilities, by name, highest first. */
 function topProbabilities(values: number[], names: string[], k: number): Record<string, number> {
-  const order = values.map((p, i) => [p, i] as const).sort((a, b) => b[0] - a[0]).slice(0, k);
+  const order = values
+    .map((p, i) => [p, i] as const)
+    .sort((a, b) => b[0] - a[0])
+    .slice(0, k);
   return Object.fromEntries(order.map(([p, i]) => [names[i] ?? String(i), p]));
 }
 
@@ -161,13 +182,18 @@ class Predictor implements RunPredictor {
     const names = this.tasks.map((t) => t.name);
     const wanted = options.tasks ?? names;
     wanted.forEach((name, i) => {
-      if (!names.includes(name)) throw argumentError(where, `'options.tasks[${i}]' = ${JSON.stringify(name)} is not a task of this run (tasks: ${names.join(', ')})`);
+      if (!names.includes(name))
+        throw argumentError(
+          where,
+          `'options.tasks[${i}]' = ${JSON.stringify(name)} is not a task of this run (tasks: ${names.join(', ')})`,
+        );
     });
     if (new Set(wanted).size !== wanted.length) throw argumentError(where, `'options.tasks' names a task twice`);
     const tasks = wanted.map((name) => this.#runTasks.tasks.find((t) => t.name === name)!);
     const takesPair = tasks.some((t) => t.inputFields.includes('pair'));
     inputs.forEach((input, i) => {
-      if (input.pair !== undefined && !takesPair) throw argumentError(where, `'inputs[${i}].pair' is given, but the tasks asked for (${wanted.join(', ')}) read one text`);
+      if (input.pair !== undefined && !takesPair)
+        throw argumentError(where, `'inputs[${i}].pair' is given, but the tasks asked for (${wanted.join(', ')}) read one text`);
     });
     const encoded = inputs.map((input) => this.#runTasks.encode(input));
     // Padding-aware batching: inputs of similar length share a batch (sorted by length, stable),
@@ -178,8 +204,14 @@ class Predictor implements RunPredictor {
       const out: PredictionRow[] = new Array(encoded.length);
       for (let start = 0; start < order.length; start += options.batchSize) {
         const slice = order.slice(start, start + options.batchSize);
-        const rows = await this.#predictBatch(slice.map((i) => encoded[i]!), tasks, options);
-        slice.forEach((i, j) => { out[i] = rows[j]!; });
+        const rows = await this.#predictBatch(
+          slice.map((i) => encoded[i]!),
+          tasks,
+          options,
+        );
+        slice.forEach((i, j) => {
+          out[i] = rows[j]!;
+        });
       }
       return out;
     };
@@ -190,14 +222,27 @@ class Predictor implements RunPredictor {
     if (!model) throw new TorchError('predict: this run predictor was disposed', ErrorCode.DISPOSED);
     const width = Math.max(...batch.map((r) => r.ids.length));
     const pad = (values: number[], fill: number) => [...values, ...Array<number>(width - values.length).fill(fill)];
-    const inputIds = tensor(batch.map((r) => pad(r.ids, this.#runTasks.input.padId)), { dtype: 'int64' });
-    const tokenTypeIds = tensor(batch.map((r) => pad(r.tokenTypeIds, 0)), { dtype: 'int64' });
-    const lengths = tensor(batch.map((r) => r.ids.length), { dtype: 'int64' });
+    const inputIds = tensor(
+      batch.map((r) => pad(r.ids, this.#runTasks.input.padId)),
+      { dtype: 'int64' },
+    );
+    const tokenTypeIds = tensor(
+      batch.map((r) => pad(r.tokenTypeIds, 0)),
+      { dtype: 'int64' },
+    );
+    const lengths = tensor(
+      batch.map((r) => r.ids.length),
+      { dtype: 'int64' },
+    );
     const answers = batch.map(() => ({}) as PredictionRow);
     let results: Awaited<ReturnType<MultiTaskModel['predictTasks']>> | undefined;
     try {
       const generates = tasks.some((t) => t.head.kind === 'sequence');
-      results = await model.predictTasks(tasks.map((t) => t.name), { inputIds, tokenTypeIds, lengths }, generates ? { beamSize: options.beamSize } : {});
+      results = await model.predictTasks(
+        tasks.map((t) => t.name),
+        { inputIds, tokenTypeIds, lengths },
+        generates ? { beamSize: options.beamSize } : {},
+      );
       for (const task of tasks) {
         const r = results[task.name]!;
         const labels = task.labels ?? [];
@@ -206,12 +251,17 @@ class Predictor implements RunPredictor {
             const probabilities = rows(r.outputs!.softmax(-1));
             const ids = r.predictions.toArray() as number[];
             ids.forEach((id, i) => {
-              answers[i]![task.name] = { label: labels[id] ?? task.describe(id), probabilities: topProbabilities(probabilities[i]!, labels, options.topK) };
+              answers[i]![task.name] = {
+                label: labels[id] ?? task.describe(id),
+                probabilities: topProbabilities(probabilities[i]!, labels, options.topK),
+              };
             });
             break;
           }
           case 'regression':
-            (r.predictions.toArray() as number[]).forEach((value, i) => { answers[i]![task.name] = { value }; });
+            (r.predictions.toArray() as number[]).forEach((value, i) => {
+              answers[i]![task.name] = { value };
+            });
             break;
           case 'multiLabel': {
             const probabilities = rows(r.outputs!.sigmoid());
@@ -227,7 +277,9 @@ class Predictor implements RunPredictor {
             const tags = rows(r.predictions);
             batch.forEach((input, i) => {
               answers[i]![task.name] = {
-                tags: input.words.filter((w) => w.start >= 0).map((w) => ({ word: w.word, tag: labels[tags[i]![w.start]!] ?? String(tags[i]![w.start]) })),
+                tags: input.words
+                  .filter((w) => w.start >= 0)
+                  .map((w) => ({ word: w.word, tag: labels[tags[i]![w.start]!] ?? String(tags[i]![w.start]) })),
               };
             });
             break;
@@ -274,7 +326,11 @@ export async function loadRun(dir: string, optionsIn: LoadRunOptions = {}): Prom
   const metadata: RunMetadata = {
     source: config.data.source,
     tasks: tasks.tasks.map((t) => ({
-      name: t.name, kind: t.head.kind, ...(t.labels ? { labels: [...t.labels] } : {}), inputFields: [...t.inputFields], maxLength: tasks.input.maxLength,
+      name: t.name,
+      kind: t.head.kind,
+      ...(t.labels ? { labels: [...t.labels] } : {}),
+      inputFields: [...t.inputFields],
+      maxLength: tasks.input.maxLength,
     })),
     parameters: { total: summary.total, shared: summary.shared, perTask: summary.perTask },
     vocabSize: tasks.input.vocabSize,

@@ -27,10 +27,35 @@ export interface TaskDelta {
 
 /** One line of metrics.jsonl; `model` is 'multi-task' or 'single-task <task>'. */
 export type RunEvent =
-  | { kind: 'step'; model: string; step: number; epoch?: number; losses: Record<string, number>; lambdas?: Record<string, number>; lr?: number }
+  | {
+      kind: 'step';
+      model: string;
+      step: number;
+      epoch?: number;
+      losses: Record<string, number>;
+      lambdas?: Record<string, number>;
+      lr?: number;
+    }
   | { kind: 'eval'; model: string; step: number; metrics: TaskMetrics }
-  | { kind: 'diagnostics'; model: string; step: number; tasks: string[]; cosine: number[][]; affinity: number[][]; lookaheadRate: number; seconds: number }
-  | { kind: 'result'; model: string; metrics: TaskMetrics; steps: number; wallSeconds: number; weights?: 'best' | 'final'; examples?: Record<string, number> }
+  | {
+      kind: 'diagnostics';
+      model: string;
+      step: number;
+      tasks: string[];
+      cosine: number[][];
+      affinity: number[][];
+      lookaheadRate: number;
+      seconds: number;
+    }
+  | {
+      kind: 'result';
+      model: string;
+      metrics: TaskMetrics;
+      steps: number;
+      wallSeconds: number;
+      weights?: 'best' | 'final';
+      examples?: Record<string, number>;
+    }
   | { kind: 'delta'; model?: undefined; deltas: Record<string, TaskDelta>; deltaM?: number };
 
 const KINDS = new Set(['step', 'eval', 'diagnostics', 'result', 'delta']);
@@ -72,7 +97,11 @@ export function readRun(dir: string): RunRecord {
   const eventsPath = path.join(dir, 'metrics.jsonl');
   if (!existsSync(eventsPath)) throw argumentError('report', `${dir} has no metrics.jsonl (is it a run directory?)`);
   const config = existsSync(configPath) ? readJsonFile(configPath, 'report') : {};
-  return { title: path.basename(path.resolve(dir)), config, events: parseEvents(readTextFile(eventsPath, 'report', MAX_TEXT_DATA_BYTES), eventsPath) };
+  return {
+    title: path.basename(path.resolve(dir)),
+    config,
+    events: parseEvents(readTextFile(eventsPath, 'report', MAX_TEXT_DATA_BYTES), eventsPath),
+  };
 }
 
 type Of<K extends RunEvent['kind']> = Extract<RunEvent, { kind: K }>;
@@ -93,13 +122,17 @@ export function deltaTable(delta: Of<'delta'> | undefined): string {
   if (!delta) return '<p>No single-task baselines were trained (run config: <code>"baselines": "all"</code>).</p>';
   const rows = Object.entries(delta.deltas).map(([task, d]) => {
     const cls = !Number.isFinite(d.delta) ? '' : d.delta >= 0 ? ' class="better"' : ' class="worse"';
-    return `<tr><th>${escapeXml(task)}</th><td>${escapeXml(d.metric)} (${d.direction === 'max' ? 'higher' : 'lower'} is better)</td>` +
-      `<td>${formatMetric(d.multiTask)}</td><td>${formatMetric(d.singleTask)}</td><td${cls}>${formatPercent(100 * d.delta)}</td></tr>`;
+    return (
+      `<tr><th>${escapeXml(task)}</th><td>${escapeXml(d.metric)} (${d.direction === 'max' ? 'higher' : 'lower'} is better)</td>` +
+      `<td>${formatMetric(d.multiTask)}</td><td>${formatMetric(d.singleTask)}</td><td${cls}>${formatPercent(100 * d.delta)}</td></tr>`
+    );
   });
   const dm = delta.deltaM === undefined ? '–' : formatPercent(delta.deltaM);
-  return `<table class="delta"><tr><th>task</th><th>main metric</th><th>multi-task</th><th>single-task</th><th>change</th></tr>${rows.join('')}` +
+  return (
+    `<table class="delta"><tr><th>task</th><th>main metric</th><th>multi-task</th><th>single-task</th><th>change</th></tr>${rows.join('')}` +
     `<tr class="total"><th colspan="4">Δm: mean change over the tasks</th><td>${dm}</td></tr></table>` +
-    '<p class="note">Change = (multi-task − single-task) / |single-task|, negated where lower is better: positive where sharing helped (Maninis et al. 2019).</p>';
+    '<p class="note">Change = (multi-task − single-task) / |single-task|, negated where lower is better: positive where sharing helped (Maninis et al. 2019).</p>'
+  );
 }
 
 /** The results: one row per task metric, one column per model. */
@@ -112,9 +145,12 @@ export function resultsTable(results: Of<'result'>[], taskOrder: string[] = []):
     }
   }
   const rank = (task: string) => (taskOrder.includes(task) ? taskOrder.indexOf(task) : taskOrder.length);
-  rows.sort((a, b) => rank(a[0]) - rank(b[0]));  // stable: each task's metrics keep their order
+  rows.sort((a, b) => rank(a[0]) - rank(b[0])); // stable: each task's metrics keep their order
   const head = `<tr><th>task</th><th>metric</th>${results.map((r) => `<th>${escapeXml(r.model)}</th>`).join('')}</tr>`;
-  const body = rows.map(([task, metric]) => `<tr><th>${escapeXml(task)}</th><td class="name">${escapeXml(metric)}</td>${results.map((r) => `<td>${formatMetric(r.metrics[task]?.[metric])}</td>`).join('')}</tr>`);
+  const body = rows.map(
+    ([task, metric]) =>
+      `<tr><th>${escapeXml(task)}</th><td class="name">${escapeXml(metric)}</td>${results.map((r) => `<td>${formatMetric(r.metrics[task]?.[metric])}</td>`).join('')}</tr>`,
+  );
   const steps = `<tr><th colspan="2">steps</th>${results.map((r) => `<td>${r.steps}</td>`).join('')}</tr>`;
   const wall = `<tr><th colspan="2">wall time</th>${results.map((r) => `<td>${r.wallSeconds.toFixed(0)} s</td>`).join('')}</tr>`;
   const weights = `<tr><th colspan="2">weights</th>${results.map((r) => `<td>${r.weights ?? 'final'}</td>`).join('')}</tr>`;
@@ -125,7 +161,9 @@ export function resultsTable(results: Of<'result'>[], taskOrder: string[] = []):
 function mergeIdentical(series: Series[], models: number): Series[] {
   const merged: (Series & { names: string[] })[] = [];
   for (const s of series) {
-    const same = merged.find((m) => m.points.length === s.points.length && m.points.every(([x, y], i) => x === s.points[i]![0] && y === s.points[i]![1]));
+    const same = merged.find(
+      (m) => m.points.length === s.points.length && m.points.every(([x, y], i) => x === s.points[i]![0] && y === s.points[i]![1]),
+    );
     if (same) same.names.push(s.name);
     else merged.push({ ...s, names: [s.name] });
   }
@@ -148,32 +186,62 @@ export function renderReport(run: RunRecord): string {
   const evals = ofKind(events, 'eval');
   // The tasks in the run config's order (as the Δm table has them), then any other the log names.
   const configured = (run.config as { data?: { tasks?: unknown } } | null)?.data?.tasks;
-  const tasks = [...new Set([...(Array.isArray(configured) ? configured.filter((t): t is string => typeof t === 'string') : []),
-    ...steps.flatMap((e) => Object.keys(e.losses)), ...evals.flatMap((e) => Object.keys(e.metrics))])]
-    .filter((t) => steps.some((e) => t in e.losses) || evals.some((e) => t in e.metrics));
+  const tasks = [
+    ...new Set([
+      ...(Array.isArray(configured) ? configured.filter((t): t is string => typeof t === 'string') : []),
+      ...steps.flatMap((e) => Object.keys(e.losses)),
+      ...evals.flatMap((e) => Object.keys(e.metrics)),
+    ]),
+  ].filter((t) => steps.some((e) => t in e.losses) || evals.some((e) => t in e.metrics));
   const perModel = <E extends { model?: string }>(list: E[], model: string) => list.filter((e) => e.model === model);
 
   const lossPlots = tasks.map((task) => {
-    const raw: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.losses[task]) })).filter((s) => s.points.length > 0);
+    const raw: Series[] = models
+      .map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.losses[task]) }))
+      .filter((s) => s.points.length > 0);
     // Per-step losses are noisy: each model's drawn smoothed, its raw values faint behind.
-    const series: Series[] = [...raw.map((s) => ({ ...s, name: `${s.name} (raw)`, faint: true })), ...raw.map((s) => ({ ...s, points: smoothed(s.points) }))];
-    return linePlot({ title: `${task}: training loss`, xLabel: 'step', yLabel: 'loss (smoothed; raw faint)', series, logY: raw.every((s) => s.points.every(([, y]) => y > 0)) });
+    const series: Series[] = [
+      ...raw.map((s) => ({ ...s, name: `${s.name} (raw)`, faint: true })),
+      ...raw.map((s) => ({ ...s, points: smoothed(s.points) })),
+    ];
+    return linePlot({
+      title: `${task}: training loss`,
+      xLabel: 'step',
+      yLabel: 'loss (smoothed; raw faint)',
+      series,
+      logY: raw.every((s) => s.points.every(([, y]) => y > 0)),
+    });
   });
   const delta = ofKind(events, 'delta').at(-1);
   const evalPlots = tasks.map((task) => {
-    const metric = delta?.deltas[task]?.metric ?? Object.keys(evals.find((e) => e.metrics[task])?.metrics[task] ?? {}).find((m) => m !== 'loss') ?? 'loss';
-    const series: Series[] = models.map((m) => ({ name: m, color: color(m), points: points(perModel(evals, m), (e) => e.metrics[task]?.[metric]) })).filter((s) => s.points.length > 0);
+    const metric =
+      delta?.deltas[task]?.metric ??
+      Object.keys(evals.find((e) => e.metrics[task])?.metrics[task] ?? {}).find((m) => m !== 'loss') ??
+      'loss';
+    const series: Series[] = models
+      .map((m) => ({ name: m, color: color(m), points: points(perModel(evals, m), (e) => e.metrics[task]?.[metric]) }))
+      .filter((s) => s.points.length > 0);
     return linePlot({ title: `${task}: ${metric} (dev)`, xLabel: 'step', yLabel: metric, series });
   });
   const multiSteps = perModel(steps, models[0] ?? '');
   const lambdaTasks = tasks.filter((t) => multiSteps.some((e) => e.lambdas?.[t] !== undefined));
-  const lambdaPlot = lambdaTasks.length > 0 ? linePlot({
-    title: `Loss weights λ per task (${models[0]})`, xLabel: 'step', yLabel: 'λ',
-    series: lambdaTasks.map((t, i) => ({ name: t, color: seriesColor(i), points: points(multiSteps, (e) => e.lambdas?.[t]) })),
-  }) : '';
+  const lambdaPlot =
+    lambdaTasks.length > 0
+      ? linePlot({
+          title: `Loss weights λ per task (${models[0]})`,
+          xLabel: 'step',
+          yLabel: 'λ',
+          series: lambdaTasks.map((t, i) => ({ name: t, color: seriesColor(i), points: points(multiSteps, (e) => e.lambdas?.[t]) })),
+        })
+      : '';
   const lrPlot = linePlot({
-    title: 'Learning rate', xLabel: 'step', yLabel: 'lr',
-    series: mergeIdentical(models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.lr) })).filter((s) => s.points.length > 0), models.length),
+    title: 'Learning rate',
+    xLabel: 'step',
+    yLabel: 'lr',
+    series: mergeIdentical(
+      models.map((m) => ({ name: m, color: color(m), points: points(perModel(steps, m), (e) => e.lr) })).filter((s) => s.points.length > 0),
+      models.length,
+    ),
   });
 
   const diagnostics = ofKind(events, 'diagnostics');

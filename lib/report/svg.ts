@@ -78,7 +78,9 @@ export function logTicks(minLog: number, maxLog: number): number[] {
     if (ticks.length >= 2 && ticks.length <= 7) return ticks;
     if (ticks.length < 2) break;
   }
-  return niceTicks(10 ** minLog, 10 ** maxLog).filter((v) => v > 0).map(Math.log10);
+  return niceTicks(10 ** minLog, 10 ** maxLog)
+    .filter((v) => v > 0)
+    .map(Math.log10);
 }
 
 function formatTick(value: number): string {
@@ -106,7 +108,10 @@ export function linePlot(options: LinePlotOptions): string {
   const legendLeft = 64;
   for (const s of legendItems) {
     const itemWidth = 16 + textWidth(s.name, 10) + 14;
-    if (cursor > 0 && legendLeft + cursor + itemWidth > width - 16) { legendRows.push([]); cursor = 0; }
+    if (cursor > 0 && legendLeft + cursor + itemWidth > width - 16) {
+      legendRows.push([]);
+      cursor = 0;
+    }
     legendRows[legendRows.length - 1]!.push({ name: s.name, color: s.color, x: legendLeft + cursor });
     cursor += itemWidth;
   }
@@ -122,11 +127,15 @@ export function linePlot(options: LinePlotOptions): string {
   const ys = all.map((p) => transformY(p[1]));
   let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
   let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
-  if (xMin === xMax) { xMin -= 1; xMax += 1; }
+  if (xMin === xMax) {
+    xMin -= 1;
+    xMax += 1;
+  }
   if (yMin === yMax) {
     // A constant: a band around it of its own scale (a learning rate of 1e-3 is not drawn on ±1).
     const pad = yMin === 0 ? 1 : Math.abs(yMin) * 0.1;
-    yMin -= pad; yMax += pad;
+    yMin -= pad;
+    yMax += pad;
   }
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
@@ -145,20 +154,28 @@ export function linePlot(options: LinePlotOptions): string {
     parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" class="grid"/>`);
     parts.push(`<text x="${margin.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle" class="tick">${label}</text>`);
   }
-  parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escapeXml(options.xLabel)}</text>`);
-  parts.push(`<text x="14" y="${margin.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotH / 2})" class="axis">${escapeXml(options.yLabel)}</text>`);
+  parts.push(
+    `<text x="${margin.left + plotW / 2}" y="${height - 8}" text-anchor="middle" class="axis">${escapeXml(options.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text x="14" y="${margin.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${margin.top + plotH / 2})" class="axis">${escapeXml(options.yLabel)}</text>`,
+  );
   // Faint series first, so that the others are drawn over them.
   for (const s of [...series.filter((s) => s.faint), ...series.filter((s) => !s.faint)]) {
     if (s.points.length === 0) continue;
     const d = s.points.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     const look = s.faint ? 'stroke-width="1" stroke-opacity="0.25" class="raw"' : 'stroke-width="1.5" class="series"';
-    parts.push(`<path d="${d}" fill="none" stroke="${s.color}" ${look} data-series="${escapeXml(s.name)}"><title>${escapeXml(s.name)}</title></path>`);
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${s.color}" ${look} data-series="${escapeXml(s.name)}"><title>${escapeXml(s.name)}</title></path>`,
+    );
   }
-  legendRows.forEach((row, r) => row.forEach((item) => {
-    const ly = 32 + r * 14 + 8;
-    parts.push(`<rect x="${item.x}" y="${ly - 4}" width="12" height="3" fill="${item.color}"/>`);
-    parts.push(`<text x="${item.x + 16}" y="${ly}" class="legend">${escapeXml(item.name)}</text>`);
-  }));
+  legendRows.forEach((row, r) =>
+    row.forEach((item) => {
+      const ly = 32 + r * 14 + 8;
+      parts.push(`<rect x="${item.x}" y="${ly - 4}" width="12" height="3" fill="${item.color}"/>`);
+      parts.push(`<text x="${item.x + 16}" y="${ly}" class="legend">${escapeXml(item.name)}</text>`);
+    }),
+  );
   parts.push('</svg>');
   return parts.join('');
 }
@@ -189,17 +206,27 @@ export function heatMap(options: HeatMapOptions): string {
     const mix = (c: number) => Math.round(255 + (c - 255) * t);
     return `rgb(${mix(r)},${mix(g)},${mix(b)})`;
   };
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="plot heatmap" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(options.title)}">`,
-    `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(options.title)}</text>`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" class="plot heatmap" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(options.title)}">`,
+    `<text x="${width / 2}" y="18" text-anchor="middle" class="title">${escapeXml(options.title)}</text>`,
+  ];
   options.labels.forEach((label, i) => {
-    parts.push(`<text x="${left - 6}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle" class="tick">${escapeXml(label)}</text>`);
+    parts.push(
+      `<text x="${left - 6}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle" class="tick">${escapeXml(label)}</text>`,
+    );
     parts.push(`<text x="${left + i * cell + cell / 2}" y="${top - 8}" text-anchor="middle" class="tick">${escapeXml(label)}</text>`);
   });
-  options.values.forEach((row, i) => row.forEach((v, j) => {
-    const text = !Number.isFinite(v) ? '–' : options.scientific ? v.toExponential(1) : v.toFixed(2);
-    parts.push(`<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${shade(v)}" class="cell-box"><title>${escapeXml(`${options.labels[i]} → ${options.labels[j]}: ${v}`)}</title></rect>`);
-    parts.push(`<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2}" text-anchor="middle" dominant-baseline="middle" class="cell">${text}</text>`);
-  }));
+  options.values.forEach((row, i) =>
+    row.forEach((v, j) => {
+      const text = !Number.isFinite(v) ? '–' : options.scientific ? v.toExponential(1) : v.toFixed(2);
+      parts.push(
+        `<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="${shade(v)}" class="cell-box"><title>${escapeXml(`${options.labels[i]} → ${options.labels[j]}: ${v}`)}</title></rect>`,
+      );
+      parts.push(
+        `<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2}" text-anchor="middle" dominant-baseline="middle" class="cell">${text}</text>`,
+      );
+    }),
+  );
   parts.push('</svg>');
   return parts.join('');
 }

@@ -19,7 +19,11 @@ import { dataTaskNames, parseRunConfig, type RunConfig } from './config.ts';
 import { MULTI_TASK, resumeRun, singleTaskLabel, trainRun, type RunSummary, type TrainRunOptions } from './run.ts';
 
 /** One axis of the grid: a dotted path into the run config and the values it takes. */
-export interface Axis { path: string; values: unknown[]; labels: string[] }
+export interface Axis {
+  path: string;
+  values: unknown[];
+  labels: string[];
+}
 
 /**
  * Reads `--vary path=v1,v2,...`. A value is JSON where it parses as JSON (numbers, true, objects), else a
@@ -28,7 +32,8 @@ export interface Axis { path: string; values: unknown[]; labels: string[] }
  */
 export function parseAxis(spec: string, config: RunConfig): Axis {
   const at = spec.indexOf('=');
-  if (at <= 0 || at === spec.length - 1) throw argumentError('compare', `--vary ${spec}: expected path=value1,value2,... (e.g. trainer.weighting=equal,gcs)`);
+  if (at <= 0 || at === spec.length - 1)
+    throw argumentError('compare', `--vary ${spec}: expected path=value1,value2,... (e.g. trainer.weighting=equal,gcs)`);
   const where = spec.slice(0, at);
   const current = getPath(config as unknown as Record<string, unknown>, where, spec);
   const takesKind = typeof current === 'object' && current !== null && 'kind' in current;
@@ -89,7 +94,12 @@ function setPath(object: Record<string, unknown>, dotted: string, value: unknown
 /** Two-sided 95 % quantiles of Student's t for 1..10 degrees of freedom (then 1.96 as the limit). */
 const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
 
-export interface Spread { mean: number; std: number; n: number; values: number[] }
+export interface Spread {
+  mean: number;
+  std: number;
+  n: number;
+  values: number[];
+}
 
 export function spread(values: number[]): Spread {
   const n = values.length;
@@ -122,7 +132,13 @@ export interface CompareOptions extends Pick<TrainRunOptions, 'signal'> {
   log?: (line: string) => void;
 }
 
-interface Cell { variant: number; seed: number; id: string; dir: string; tasks?: string[] }
+interface Cell {
+  variant: number;
+  seed: number;
+  id: string;
+  dir: string;
+  tasks?: string[];
+}
 
 export interface VariantRow {
   label: string;
@@ -175,7 +191,8 @@ export async function compare(configFile: string, dir: string, options: CompareO
     const file = path.join(dir, 'cells', `${id}.json`);
     const text = JSON.stringify(cellRaw, null, 2) + '\n';
     if (!existsSync(file)) writeFileAtomic(file, text, 'compare');
-    else if (readFileSync(file, 'utf8') !== text) throw argumentError('compare', `${dir} holds a comparison of another grid (${file} differs): use a new directory`);
+    else if (readFileSync(file, 'utf8') !== text)
+      throw argumentError('compare', `${dir} holds a comparison of another grid (${file} differs): use a new directory`);
     cells.push({ variant: v, seed, id, dir: path.join(dir, 'cells', id), ...(tasks ? { tasks } : {}) });
   };
   for (const [v, choice] of variants.entries()) {
@@ -199,8 +216,13 @@ export async function compare(configFile: string, dir: string, options: CompareO
         delete cellRaw.baselines;
         // A list of task names (phonetics, GLUE) or, for files, the tasks' own entries.
         const listed = (cellRaw.data as { tasks?: unknown }).tasks;
-        setPath(cellRaw, 'data.tasks', Array.isArray(listed) || listed === undefined ? group
-          : Object.fromEntries(Object.entries(listed as Record<string, unknown>).filter(([name]) => group.includes(name))));
+        setPath(
+          cellRaw,
+          'data.tasks',
+          Array.isArray(listed) || listed === undefined
+            ? group
+            : Object.fromEntries(Object.entries(listed as Record<string, unknown>).filter(([name]) => group.includes(name))),
+        );
         groupTrainer(cellRaw, group);
         addCell(v, seed, cellRaw, `p${p}-g${g}-seed${seed}`, labels[v]!, group);
       }
@@ -221,7 +243,9 @@ export async function compare(configFile: string, dir: string, options: CompareO
       log(`${cell.id}: done before, read back`);
     } else {
       const resuming = existsSync(path.join(cell.dir, 'config.json'));
-      log(`${cell.id}: ${labels[cell.variant]}${cell.tasks ? ` (${cell.tasks.join('+')})` : ''}, seed ${cell.seed}${resuming ? ' (resuming)' : ''}`);
+      log(
+        `${cell.id}: ${labels[cell.variant]}${cell.tasks ? ` (${cell.tasks.join('+')})` : ''}, seed ${cell.seed}${resuming ? ' (resuming)' : ''}`,
+      );
       summary = resuming
         ? await resumeRun(cell.dir, { signal: options.signal })
         : await trainRun(path.join(dir, 'cells', `${cell.id}.json`), cell.dir, { signal: options.signal });
@@ -286,8 +310,17 @@ function variantLabel(axes: Axis[], choice: number[]): string {
   return axes.length === 0 ? 'the config' : axes.map((a, i) => `${a.path}=${a.labels[choice[i]!]}`).join(', ');
 }
 
-function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: string[], seeds: number[], baselineTasks: string[],
-  cells: CompareResult['cells'], dir: string, complete: boolean): CompareResult {
+function aggregate(
+  configFile: string,
+  config: RunConfig,
+  axes: Axis[],
+  labels: string[],
+  seeds: number[],
+  baselineTasks: string[],
+  cells: CompareResult['cells'],
+  dir: string,
+  complete: boolean,
+): CompareResult {
   const metricOf = (summary: RunSummary, label: string) => summary.results.find((r) => r.model === label)?.metrics;
   // Baseline metrics by seed, from the first variant's cells.
   const baselineBySeed = new Map<number, RunSummary>();
@@ -300,7 +333,9 @@ function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: 
   }
   const baselines: CompareResult['baselines'] = {};
   for (const [task, { metric }] of Object.entries(mainMetric)) {
-    const values = [...baselineBySeed.values()].map((s) => metricOf(s, singleTaskLabel(task))?.[task]?.[metric]).filter((v): v is number => v !== undefined);
+    const values = [...baselineBySeed.values()]
+      .map((s) => metricOf(s, singleTaskLabel(task))?.[task]?.[metric])
+      .filter((v): v is number => v !== undefined);
     if (values.length > 0) baselines[task] = { metric, value: spread(values) };
   }
   const firstDeltaM = new Map<number, number>();
@@ -311,8 +346,11 @@ function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: 
   };
   const rows: VariantRow[] = labels.map((label, v) => {
     const mine = cells.filter((c) => c.variant === v && (c.tasks === undefined || c.id.includes('-g0-')));
-    const settings: Record<string, string> = label.startsWith('groups ') ? { groups: label.slice('groups '.length) }
-      : axes.length === 0 ? {} : Object.fromEntries(label.split(', ').map((p) => p.split('=') as [string, string]));
+    const settings: Record<string, string> = label.startsWith('groups ')
+      ? { groups: label.slice('groups '.length) }
+      : axes.length === 0
+        ? {}
+        : Object.fromEntries(label.split(', ').map((p) => p.split('=') as [string, string]));
     const tasks: VariantRow['tasks'] = {};
     const deltaMs: number[] = [];
     const versus: number[] = [];
@@ -331,11 +369,15 @@ function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: 
       tasks[task] = { metric, value: spread(values), change, insideNoise: insideNoise(change) };
     }
     for (const cell of mine) {
-      const changes = Object.entries(mainMetric).map(([task, { metric, higher }]) => {
-        const value = valueOf(v, cell.seed, task, metric);
-        const base = metricOf(baselineBySeed.get(cell.seed) ?? cell.summary, singleTaskLabel(task))?.[task]?.[metric];
-        return value === undefined || base === undefined || base === 0 ? undefined : (higher ? value - base : base - value) / Math.abs(base);
-      }).filter((c): c is number => c !== undefined);
+      const changes = Object.entries(mainMetric)
+        .map(([task, { metric, higher }]) => {
+          const value = valueOf(v, cell.seed, task, metric);
+          const base = metricOf(baselineBySeed.get(cell.seed) ?? cell.summary, singleTaskLabel(task))?.[task]?.[metric];
+          return value === undefined || base === undefined || base === 0
+            ? undefined
+            : (higher ? value - base : base - value) / Math.abs(base);
+        })
+        .filter((c): c is number => c !== undefined);
       if (changes.length === 0) continue;
       const dm = (100 * changes.reduce((s, c) => s + c, 0)) / changes.length;
       deltaMs.push(dm);
@@ -355,7 +397,12 @@ function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: 
   });
   const firstDiagnostics = cells.filter((c) => c.variant === 0).flatMap((c) => diagnosticsOf(path.join(dir, 'cells', c.id)));
   return {
-    config: configFile, seeds, axes: axes.map((a) => ({ path: a.path, values: a.labels })), baselines, variants: rows, cells,
+    config: configFile,
+    seeds,
+    axes: axes.map((a) => ({ path: a.path, values: a.labels })),
+    baselines,
+    variants: rows,
+    cells,
     ...(firstDiagnostics.length > 0 && firstDiagnostics[0]!.tasks.length <= 9 ? { grouping: recommendGroups(firstDiagnostics) } : {}),
     complete,
   };
@@ -363,17 +410,27 @@ function aggregate(configFile: string, config: RunConfig, axes: Axis[], labels: 
 
 // ---- what the diagnostics say: verdicts and grouping ----
 
-export interface DiagnosticsEvent { tasks: string[]; affinity: number[][]; cosine: number[][] }
+export interface DiagnosticsEvent {
+  tasks: string[];
+  affinity: number[][];
+  cosine: number[][];
+}
 
 /** The multi-task model's diagnostics events of a run directory (metrics.jsonl). */
 export function diagnosticsOf(runDir: string): DiagnosticsEvent[] {
   const file = path.join(runDir, 'metrics.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>)
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((e) => e.kind === 'diagnostics' && (e.model === undefined || e.model === MULTI_TASK)) as unknown as DiagnosticsEvent[];
 }
 
-export interface Verdict { verdict: 'helps' | 'neutral' | 'hurts'; affinity: Spread }
+export interface Verdict {
+  verdict: 'helps' | 'neutral' | 'hurts';
+  affinity: Spread;
+}
 
 /**
  * Each auxiliary task's verdict for the main tasks from the lookahead affinity (Fifty et al. 2021):
@@ -396,7 +453,11 @@ export function auxiliaryVerdicts(events: DiagnosticsEvent[], main: string[]): R
   return out;
 }
 
-export interface Grouping { k: number; groups: string[][]; score: number }
+export interface Grouping {
+  k: number;
+  groups: string[][];
+  score: number;
+}
 
 /**
  * The best partition of the tasks into k groups for k = 1..K by total affinity (Fifty et al. 2021's
@@ -408,14 +469,17 @@ export function recommendGroups(events: DiagnosticsEvent[]): Grouping[] {
   const tasks = events[0]!.tasks;
   if (tasks.length > 9) throw argumentError('groups', `${tasks.length} tasks have too many partitions to try (at most 9)`);
   const z = tasks.map((_, j) => tasks.map((_, i) => events.reduce((s, e) => s + e.affinity[j]![i]!, 0) / events.length));
-  const groupScore = (group: number[]) => group.length < 2 ? 0
-    : group.reduce((s, i) => s + group.filter((j) => j !== i).reduce((t, j) => t + z[j]![i]!, 0) / (group.length - 1), 0);
+  const groupScore = (group: number[]) =>
+    group.length < 2
+      ? 0
+      : group.reduce((s, i) => s + group.filter((j) => j !== i).reduce((t, j) => t + z[j]![i]!, 0) / (group.length - 1), 0);
   const best = new Map<number, Grouping>();
   const visit = (index: number, groups: number[][]) => {
     if (index === tasks.length) {
       const score = groups.reduce((s, g) => s + groupScore(g), 0);
       const current = best.get(groups.length);
-      if (!current || score > current.score) best.set(groups.length, { k: groups.length, groups: groups.map((g) => g.map((i) => tasks[i]!)), score });
+      if (!current || score > current.score)
+        best.set(groups.length, { k: groups.length, groups: groups.map((g) => g.map((i) => tasks[i]!)), score });
       return;
     }
     for (const group of groups) {
@@ -441,17 +505,33 @@ const signed = (s: Spread) => (Number.isFinite(s.mean) ? `${s.mean >= 0 ? '+' : 
 /** The table as text lines: per variant every task's metric (mean ± std), change and Δm; "~" marks inside the seed noise. */
 export function compareLines(result: CompareResult): string[] {
   const lines: string[] = [];
-  lines.push(`seeds ${result.seeds.join(', ')}; mean ± std over seeds; change: relative to the single-task baseline of the same seed (higher is better); ~ inside the seed noise (95 % interval contains 0)`);
-  lines.push('baselines: ' + Object.entries(result.baselines).map(([t, b]) => `${t} ${b.metric} ${pm(b.value)}`).join('; '));
+  lines.push(
+    `seeds ${result.seeds.join(', ')}; mean ± std over seeds; change: relative to the single-task baseline of the same seed (higher is better); ~ inside the seed noise (95 % interval contains 0)`,
+  );
+  lines.push(
+    'baselines: ' +
+      Object.entries(result.baselines)
+        .map(([t, b]) => `${t} ${b.metric} ${pm(b.value)}`)
+        .join('; '),
+  );
   for (const row of result.variants) {
     lines.push('');
     lines.push(`${row.label}`);
     for (const [task, t] of Object.entries(row.tasks)) {
-      lines.push(`  ${task.padEnd(12)} ${t.metric.padEnd(9)} ${pm(t.value).padEnd(18)} change ${signed(t.change)}${t.insideNoise ? ' ~' : ''}`);
+      lines.push(
+        `  ${task.padEnd(12)} ${t.metric.padEnd(9)} ${pm(t.value).padEnd(18)} change ${signed(t.change)}${t.insideNoise ? ' ~' : ''}`,
+      );
     }
-    lines.push(`  Δm ${signed(row.deltaM)}${insideNoise(row.deltaM) ? ' ~' : ''}${row.versusFirst ? `; vs the first variant ${signed(row.versusFirst)}${row.versusFirst.insideNoise ? ' ~' : ''}` : ''}`);
+    lines.push(
+      `  Δm ${signed(row.deltaM)}${insideNoise(row.deltaM) ? ' ~' : ''}${row.versusFirst ? `; vs the first variant ${signed(row.versusFirst)}${row.versusFirst.insideNoise ? ' ~' : ''}` : ''}`,
+    );
     if (row.verdicts) {
-      lines.push('  auxiliary tasks for the main task: ' + Object.entries(row.verdicts).map(([t, v]) => `${t} ${v.verdict} (affinity ${sci(v.affinity)})`).join('; '));
+      lines.push(
+        '  auxiliary tasks for the main task: ' +
+          Object.entries(row.verdicts)
+            .map(([t, v]) => `${t} ${v.verdict} (affinity ${sci(v.affinity)})`)
+            .join('; '),
+      );
     }
   }
   if (result.grouping) lines.push('', ...groupingLines(result.grouping));
@@ -461,8 +541,12 @@ export function compareLines(result: CompareResult): string[] {
 
 /** The grouping recommendation as text: for each k, the best partition and its total affinity. */
 export function groupingLines(grouping: Grouping[]): string[] {
-  return ['task groups by total inter-task affinity (Fifty et al. 2021), best partition for each k:',
-    ...grouping.map((g) => `  k=${g.k}: ${g.groups.map((group) => group.join('+')).join(' | ')}   total affinity ${g.score.toExponential(3)}`)];
+  return [
+    'task groups by total inter-task affinity (Fifty et al. 2021), best partition for each k:',
+    ...grouping.map(
+      (g) => `  k=${g.k}: ${g.groups.map((group) => group.join('+')).join(' | ')}   total affinity ${g.score.toExponential(3)}`,
+    ),
+  ];
 }
 
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -470,13 +554,28 @@ const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': 
 export function compareHtml(result: CompareResult): string {
   const tasks = Object.keys(result.baselines);
   const head = `<tr><th>variant</th>${tasks.map((t) => `<th>${escape(t)} (${escape(result.baselines[t]!.metric)})</th>`).join('')}<th>Δm</th><th>vs first</th><th>auxiliary verdicts</th></tr>`;
-  const cell = (value: string, noise: boolean) => `<td class="${noise ? 'noise' : ''}">${escape(value)}${noise ? ' <span title="inside the seed noise">~</span>' : ''}</td>`;
+  const cell = (value: string, noise: boolean) =>
+    `<td class="${noise ? 'noise' : ''}">${escape(value)}${noise ? ' <span title="inside the seed noise">~</span>' : ''}</td>`;
   const baseline = `<tr class="baseline"><td>single-task baselines</td>${tasks.map((t) => `<td>${escape(pm(result.baselines[t]!.value))}</td>`).join('')}<td></td><td></td><td></td></tr>`;
-  const rows = result.variants.map((row) => `<tr><td>${escape(row.label)}</td>${tasks.map((t) => {
-    const v = row.tasks[t];
-    return v ? cell(`${pm(v.value)} (${signed(v.change)})`, v.insideNoise) : '<td>—</td>';
-  }).join('')}${cell(signed(row.deltaM), insideNoise(row.deltaM))}${row.versusFirst ? cell(signed(row.versusFirst), row.versusFirst.insideNoise) : '<td></td>'}<td>${
-    row.verdicts ? Object.entries(row.verdicts).map(([t, v]) => `<span class="${v.verdict}">${escape(t)}: ${v.verdict} (${escape(sci(v.affinity))})</span>`).join(', ') : ''}</td></tr>`).join('\n');
+  const rows = result.variants
+    .map(
+      (row) =>
+        `<tr><td>${escape(row.label)}</td>${tasks
+          .map((t) => {
+            const v = row.tasks[t];
+            return v ? cell(`${pm(v.value)} (${signed(v.change)})`, v.insideNoise) : '<td>—</td>';
+          })
+          .join(
+            '',
+          )}${cell(signed(row.deltaM), insideNoise(row.deltaM))}${row.versusFirst ? cell(signed(row.versusFirst), row.versusFirst.insideNoise) : '<td></td>'}<td>${
+          row.verdicts
+            ? Object.entries(row.verdicts)
+                .map(([t, v]) => `<span class="${v.verdict}">${escape(t)}: ${v.verdict} (${escape(sci(v.affinity))})</span>`)
+                .join(', ')
+            : ''
+        }</td></tr>`,
+    )
+    .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mtl-torch compare</title>
 <style>
@@ -498,11 +597,15 @@ ${head}
 ${baseline}
 ${rows}
 </table>
-${result.grouping ? `<h2>Task groups</h2>
+${
+  result.grouping
+    ? `<h2>Task groups</h2>
 <p>The best partition of the tasks into k groups by total inter-task affinity (Fifty et al. 2021), from the first variant's diagnostics.</p>
 <table><tr><th>k</th><th>groups</th><th>total affinity</th></tr>
 ${result.grouping.map((g) => `<tr><td>${g.k}</td><td>${escape(g.groups.map((group) => group.join(' + ')).join(' | '))}</td><td>${g.score.toExponential(3)}</td></tr>`).join('\n')}
-</table>` : ''}
+</table>`
+    : ''
+}
 </body></html>
 `;
 }

@@ -51,7 +51,8 @@ export async function freePort(): Promise<number> {
 export function parseMaster(master: string): { addr: string; port: number } {
   const match = /^(.+):(\d+)$/.exec(master);
   const port = match ? Number(match[2]) : NaN;
-  if (!match || !(port >= 1 && port <= 65_535)) throw argumentError('--master', `expected host:port (port 1..65535), got ${JSON.stringify(master)}`);
+  if (!match || !(port >= 1 && port <= 65_535))
+    throw argumentError('--master', `expected host:port (port 1..65535), got ${JSON.stringify(master)}`);
   return { addr: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }
 
@@ -59,8 +60,10 @@ export function parseMaster(master: string): { addr: string; port: number } {
 export async function launch(options: LaunchOptions): Promise<number> {
   const { nproc, nnodes, nodeRank } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  if (nodeRank < 0 || nodeRank >= nnodes) throw argumentError('--node-rank', `must be in 0..${nnodes - 1} (--nnodes ${nnodes}), got ${nodeRank}`);
-  if (nnodes > 1 && options.master === undefined) throw argumentError('--master', `a run over ${nnodes} machines needs --master host:port (an address of node 0 that the others reach)`);
+  if (nodeRank < 0 || nodeRank >= nnodes)
+    throw argumentError('--node-rank', `must be in 0..${nnodes - 1} (--nnodes ${nnodes}), got ${nodeRank}`);
+  if (nnodes > 1 && options.master === undefined)
+    throw argumentError('--master', `a run over ${nnodes} machines needs --master host:port (an address of node 0 that the others reach)`);
   const { addr, port } = options.master !== undefined ? parseMaster(options.master) : { addr: '127.0.0.1', port: await freePort() };
   const worldSize = nnodes * nproc;
   const children: ChildProcess[] = [];
@@ -68,7 +71,12 @@ export async function launch(options: LaunchOptions): Promise<number> {
     const rank = nodeRank * nproc + local;
     const child = spawn(options.command[0]!, options.command.slice(1), {
       env: {
-        ...process.env, MASTER_ADDR: addr, MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(worldSize), LOCAL_RANK: String(local),
+        ...process.env,
+        MASTER_ADDR: addr,
+        MASTER_PORT: String(port),
+        RANK: String(rank),
+        WORLD_SIZE: String(worldSize),
+        LOCAL_RANK: String(local),
       },
       stdio: 'inherit',
     });
@@ -78,7 +86,9 @@ export async function launch(options: LaunchOptions): Promise<number> {
         log(`mtl-torch: rank ${rank} could not start: ${error.message}`);
         resolve({ rank, code: 1 });
       });
-      child.on('exit', (code, signal) => resolve({ rank, code: code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1) : 1) }));
+      child.on('exit', (code, signal) =>
+        resolve({ rank, code: code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : signal === 'SIGTERM' ? 15 : 1) : 1) }),
+      );
     });
   });
   // Ctrl-C reaches the ranks themselves (same process group): they stop together; the launcher waits.
@@ -86,26 +96,33 @@ export async function launch(options: LaunchOptions): Promise<number> {
   process.on('SIGINT', ignore);
   let firstFailure: { rank: number; code: number } | undefined;
   const timers: NodeJS.Timeout[] = [];
-  const running = () => children.map((c, i) => ({ c, rank: nodeRank * nproc + i })).filter(({ c }) => c.exitCode === null && c.signalCode === null);
+  const running = () =>
+    children.map((c, i) => ({ c, rank: nodeRank * nproc + i })).filter(({ c }) => c.exitCode === null && c.signalCode === null);
   try {
-    const pending = exits.map((exit, local) => exit.then((result) => {
-      if (result.code !== 0 && !firstFailure) {
-        firstFailure = result;
-        log(`mtl-torch: rank ${result.rank} exited with code ${result.code}; ending the other ranks`);
-        // A rank waiting on the lost one (a collective, the rendezvous) would wait out the group's
-        // timeout: each is ended now, after a moment for one failing on its own to say why.
-        timers.push(setTimeout(() => {
-          for (const { c } of running()) c.kill('SIGTERM');
-          timers.push(setTimeout(() => {
-            for (const { c, rank } of running()) {
-              log(`mtl-torch: rank ${rank} did not stop on SIGTERM; killing it`);
-              c.kill('SIGKILL');
-            }
-          }, TERM_GRACE_MS));
-        }, OWN_FAILURE_MS));
-      }
-      return { ...result, local };
-    }));
+    const pending = exits.map((exit, local) =>
+      exit.then((result) => {
+        if (result.code !== 0 && !firstFailure) {
+          firstFailure = result;
+          log(`mtl-torch: rank ${result.rank} exited with code ${result.code}; ending the other ranks`);
+          // A rank waiting on the lost one (a collective, the rendezvous) would wait out the group's
+          // timeout: each is ended now, after a moment for one failing on its own to say why.
+          timers.push(
+            setTimeout(() => {
+              for (const { c } of running()) c.kill('SIGTERM');
+              timers.push(
+                setTimeout(() => {
+                  for (const { c, rank } of running()) {
+                    log(`mtl-torch: rank ${rank} did not stop on SIGTERM; killing it`);
+                    c.kill('SIGKILL');
+                  }
+                }, TERM_GRACE_MS),
+              );
+            }, OWN_FAILURE_MS),
+          );
+        }
+        return { ...result, local };
+      }),
+    );
     await Promise.all(pending);
   } finally {
     for (const timer of timers) clearTimeout(timer);

@@ -70,7 +70,6 @@ export interface RunSummary {
   deltaM?: number;
 }
 
-
 export function loadRunConfig(file: string): RunConfig {
   return parseRunConfig(readJsonFile(file, 'config'));
 }
@@ -133,7 +132,11 @@ function mainMetric(task: RunTask): { metric: string; direction: 'max' | 'min' }
 }
 
 /** The relative change of each task's main metric, signed so that higher is better, and Δm. */
-export function deltaM(multiTask: TaskMetrics, singleTask: Record<string, TaskMetrics>, tasks: RunTask[]): Pick<RunSummary, 'deltas' | 'deltaM'> {
+export function deltaM(
+  multiTask: TaskMetrics,
+  singleTask: Record<string, TaskMetrics>,
+  tasks: RunTask[],
+): Pick<RunSummary, 'deltas' | 'deltaM'> {
   const deltas: Record<string, TaskDelta> = {};
   for (const task of tasks) {
     const single = singleTask[task.name]?.[task.name];
@@ -145,7 +148,9 @@ export function deltaM(multiTask: TaskMetrics, singleTask: Record<string, TaskMe
     const change = s === 0 ? NaN : ((direction === 'max' ? 1 : -1) * (m - s)) / Math.abs(s);
     deltas[task.name] = { metric, direction, multiTask: m, singleTask: s, delta: change };
   }
-  const changes = Object.values(deltas).map((d) => d.delta).filter(Number.isFinite);
+  const changes = Object.values(deltas)
+    .map((d) => d.delta)
+    .filter(Number.isFinite);
   return { deltas, ...(changes.length > 0 ? { deltaM: (100 * changes.reduce((a, b) => a + b, 0)) / changes.length } : {}) };
 }
 
@@ -178,7 +183,10 @@ async function trainOne(run: TrainOne, dir: string, runLog: RunLog, options: Tra
   };
   const stopped = (): TorchError => {
     const why = logFailure instanceof Error ? logFailure.message : String(logFailure);
-    return new TorchError(`${why}; training stopped (its last checkpoint in ${path.join(modelDir(dir, label), 'checkpoint')} is kept): free space and resume with \`mtl-torch train --resume ${dir}\``, ErrorCode.IO);
+    return new TorchError(
+      `${why}; training stopped (its last checkpoint in ${path.join(modelDir(dir, label), 'checkpoint')} is kept): free space and resume with \`mtl-torch train --resume ${dir}\``,
+      ErrorCode.IO,
+    );
   };
   const out = modelDir(dir, label);
   const group = options.distributed;
@@ -205,7 +213,15 @@ async function trainOne(run: TrainOne, dir: string, runLog: RunLog, options: Tra
       if (event.kind === 'step') {
         for (const [task, rows] of Object.entries(event.examples)) examples[task] = Math.max(examples[task] ?? 0, rows);
         if (event.step % logEvery === 0 || event.step === 1) {
-          log({ kind: 'step', model: label, step: event.step, epoch: event.epoch, losses: event.losses, lambdas: event.lambdas, lr: event.learningRate });
+          log({
+            kind: 'step',
+            model: label,
+            step: event.step,
+            epoch: event.epoch,
+            losses: event.losses,
+            lambdas: event.lambdas,
+            lr: event.learningRate,
+          });
         }
         if (event.diagnostics) log({ kind: 'diagnostics', model: label, step: event.step, ...event.diagnostics });
       } else if (event.kind === 'best') {
@@ -216,7 +232,9 @@ async function trainOne(run: TrainOne, dir: string, runLog: RunLog, options: Tra
       options.onProgress?.({ model: label, event, totalSteps: config.steps });
     },
   });
-  const history = await fitting.catch((error: unknown) => { throw logFailure === undefined ? error : stopped(); });
+  const history = await fitting.catch((error: unknown) => {
+    throw logFailure === undefined ? error : stopped();
+  });
   if (logFailure !== undefined) throw stopped();
   if (writes(options)) await model.save(path.join(out, 'model'));
   // The best evaluation's weights, as a model folder of their own, are the ones the run reports.
@@ -240,7 +258,14 @@ async function trainOne(run: TrainOne, dir: string, runLog: RunLog, options: Tra
     weights = 'best';
   }
   const metrics = await evaluateTasks(trainer, tasks, 'dev');
-  const result: RunResult = { model: label, metrics, steps: history.steps, wallSeconds: (performance.now() - started) / 1000, weights, examples };
+  const result: RunResult = {
+    model: label,
+    metrics,
+    steps: history.steps,
+    wallSeconds: (performance.now() - started) / 1000,
+    weights,
+    examples,
+  };
   runLog.append({ kind: 'result', ...result });
   return result;
 }
@@ -258,14 +283,19 @@ class RunLog {
   #pendingCut: (() => { model: string; step: number }) | undefined;
   #torn = false;
   /** `writable` false: a data-parallel rank other than 0, which reads the log and writes nothing. */
-  constructor(dir: string, fresh: boolean, readonly writable = true) {
+  constructor(
+    dir: string,
+    fresh: boolean,
+    readonly writable = true,
+  ) {
     this.file = path.join(dir, 'metrics.jsonl');
     if (writable && (fresh || !existsSync(this.file))) writeFileAtomic(this.file, '', 'run');
   }
   events(): RunEvent[] {
     if (!existsSync(this.file)) return [];
     return parseEvents(readTextFile(this.file, 'run', MAX_TEXT_DATA_BYTES), this.file, (line) => {
-      if (!this.#torn) console.warn(`mtl-torch: ${this.file} line ${line} is a cut-off write (the process stopped part way): it is dropped`);
+      if (!this.#torn)
+        console.warn(`mtl-torch: ${this.file} line ${line} is a cut-off write (the process stopped part way): it is dropped`);
       this.#torn = true;
     });
   }
@@ -288,7 +318,8 @@ class RunLog {
     this.#pendingCut = undefined;
     let kept = this.events();
     if (!pending && !this.#torn) return;
-    if (pending) kept = kept.filter((e) => e.kind !== 'delta' && (e.model !== pending.model || (e.kind !== 'result' && e.step <= pending.step)));
+    if (pending)
+      kept = kept.filter((e) => e.kind !== 'delta' && (e.model !== pending.model || (e.kind !== 'result' && e.step <= pending.step)));
     writeFileAtomic(this.file, kept.map((e) => JSON.stringify(e)).join('\n') + (kept.length ? '\n' : ''), 'run');
     this.#torn = false;
   }
@@ -309,7 +340,14 @@ function checkpointStep(file: string): number {
  * anything there: the data and tokenizer (every split of every task, MNLI's mismatched dev set
  * included), the model (its size, its device), the thread count.
  */
-async function runAll(config: RunConfig, tasks: RunTasks, dir: string, openLog: () => RunLog, options: TrainRunOptions, resume: boolean): Promise<RunSummary> {
+async function runAll(
+  config: RunConfig,
+  tasks: RunTasks,
+  dir: string,
+  openLog: () => RunLog,
+  options: TrainRunOptions,
+  resume: boolean,
+): Promise<RunSummary> {
   if (config.threads !== undefined) setNumThreads(config.threads);
   const multiTaskModel = buildModel(config, tasks, options.distributed);
   const multiTaskTrainer = newTrainer(multiTaskModel, config.trainer, options.distributed);
@@ -319,7 +357,14 @@ async function runAll(config: RunConfig, tasks: RunTasks, dir: string, openLog: 
     for (const extra of Object.values(task.extraEvalSets ?? {})) extra('dev');
   }
   const log = openLog();
-  const done = new Map(resume ? log.events().filter((e) => e.kind === 'result').map((e) => [e.model, e as RunResult]) : []);
+  const done = new Map(
+    resume
+      ? log
+          .events()
+          .filter((e) => e.kind === 'result')
+          .map((e) => [e.model, e as RunResult])
+      : [],
+  );
   const train = async (run: TrainOne): Promise<RunResult> => {
     const finished = done.get(run.label);
     if (finished) return finished;
@@ -332,10 +377,19 @@ async function runAll(config: RunConfig, tasks: RunTasks, dir: string, openLog: 
     return trainOne(run, dir, log, options, resumeFrom);
   };
 
-  const results = [await train({
-    label: MULTI_TASK, config, tasks: tasks.tasks, model: multiTaskModel, trainer: config.trainer, prepared: multiTaskTrainer,
-    keepBest: config.keepBest, earlyStopping: config.earlyStopping, diagnosticsEvery: config.diagnosticsEvery,
-  })];
+  const results = [
+    await train({
+      label: MULTI_TASK,
+      config,
+      tasks: tasks.tasks,
+      model: multiTaskModel,
+      trainer: config.trainer,
+      prepared: multiTaskTrainer,
+      keepBest: config.keepBest,
+      earlyStopping: config.earlyStopping,
+      diagnosticsEvery: config.diagnosticsEvery,
+    }),
+  ];
   const rows = results[0]!.examples ?? {};
   const singles: Record<string, TaskMetrics> = {};
   for (const name of config.baselines) {
@@ -344,16 +398,26 @@ async function runAll(config: RunConfig, tasks: RunTasks, dir: string, openLog: 
     // A single-task model has nothing to weight or sample: joint training of its one task, with as
     // many examples per step as its task had in the multi-task run, for the same number of steps.
     const { sampler: _, main: __, ...shared } = config.trainer;
-    const trainer = { ...shared, strategy: { kind: 'joint' as const }, weighting: { kind: 'equal' as const }, batchSize: rows[name] ?? config.trainer.batchSize };
+    const trainer = {
+      ...shared,
+      strategy: { kind: 'joint' as const },
+      weighting: { kind: 'equal' as const },
+      batchSize: rows[name] ?? config.trainer.batchSize,
+    };
     const result = await train({
-      label: singleTaskLabel(name), config, tasks: [task], model: buildModel(config, tasks, options.distributed, name), trainer,
+      label: singleTaskLabel(name),
+      config,
+      tasks: [task],
+      model: buildModel(config, tasks, options.distributed, name),
+      trainer,
       ...(config.keepBest ? { keepBest: { metric: `${name}.${task.mainMetric}` } } : {}),
     });
     results.push(result);
     singles[name] = result.metrics;
   }
   const summary: RunSummary = { results, ...deltaM(results[0]!.metrics, singles, tasks.tasks) };
-  if (Object.keys(summary.deltas).length > 0) log.append({ kind: 'delta', deltas: summary.deltas, ...(summary.deltaM === undefined ? {} : { deltaM: summary.deltaM }) });
+  if (Object.keys(summary.deltas).length > 0)
+    log.append({ kind: 'delta', deltas: summary.deltas, ...(summary.deltaM === undefined ? {} : { deltaM: summary.deltaM }) });
   if (writes(options)) writeReport(dir);
   return summary;
 }
@@ -365,14 +429,21 @@ export async function trainRun(configFile: string, dir: string, options: TrainRu
   const config = parseRunConfig(raw);
   // Every data file is read and checked (and a tokenizer trained) before anything of the run is written.
   const tasks = await runTasks(config.data, config.model);
-  return runAll(config, tasks, dir, () => {
-    if (writes(options)) {
-      makeDirectory(dir, 'run');
-      writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
-      for (const [file, content] of Object.entries(tasks.runFiles ?? {})) writeFileAtomic(path.join(dir, file), content, 'run');
-    }
-    return new RunLog(dir, true, writes(options));
-  }, options, false);
+  return runAll(
+    config,
+    tasks,
+    dir,
+    () => {
+      if (writes(options)) {
+        makeDirectory(dir, 'run');
+        writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(raw, null, 2) + '\n', 'run');
+        for (const [file, content] of Object.entries(tasks.runFiles ?? {})) writeFileAtomic(path.join(dir, file), content, 'run');
+      }
+      return new RunLog(dir, true, writes(options));
+    },
+    options,
+    false,
+  );
 }
 
 /** Continues an interrupted run from its checkpoints: finished models are kept, the others resume. */
@@ -399,7 +470,10 @@ export function runModelDir(dir: string, weights: 'best' | 'final' = 'best'): st
 export async function evaluateRun(dir: string, split: EvalSplit = 'dev', weights: 'best' | 'final' = 'best'): Promise<TaskMetrics> {
   const { config, tasks } = await runTasksOf(dir);
   if (split === 'test' && config.data.source === 'glue') {
-    throw argumentError('eval', `GLUE's test labels are hidden (the benchmark scores test predictions itself, at gluebenchmark.com): write them with \`mtl-torch predict --glue-submission ${dir} <out>\` and submit that folder, or evaluate on --split dev`);
+    throw argumentError(
+      'eval',
+      `GLUE's test labels are hidden (the benchmark scores test predictions itself, at gluebenchmark.com): write them with \`mtl-torch predict --glue-submission ${dir} <out>\` and submit that folder, or evaluate on --split dev`,
+    );
   }
   const model = await MultiTaskModel.load(runModelDir(dir, weights), { device: config.device });
   const trainer = new Trainer(model, config.trainer);

@@ -25,9 +25,15 @@ import { glueTokenizer } from './tasks.ts';
 
 /** The GLUE server's file of each task's test split (MNLI has two). */
 export const SUBMISSION_FILES: Record<data.glue.GlueTask, Record<string, string>> = {
-  cola: { test: 'CoLA.tsv' }, sst2: { test: 'SST-2.tsv' }, mrpc: { test: 'MRPC.tsv' }, stsb: { test: 'STS-B.tsv' },
-  qqp: { test: 'QQP.tsv' }, mnli: { test_matched: 'MNLI-m.tsv', test_mismatched: 'MNLI-mm.tsv' },
-  qnli: { test: 'QNLI.tsv' }, rte: { test: 'RTE.tsv' }, wnli: { test: 'WNLI.tsv' },
+  cola: { test: 'CoLA.tsv' },
+  sst2: { test: 'SST-2.tsv' },
+  mrpc: { test: 'MRPC.tsv' },
+  stsb: { test: 'STS-B.tsv' },
+  qqp: { test: 'QQP.tsv' },
+  mnli: { test_matched: 'MNLI-m.tsv', test_mismatched: 'MNLI-mm.tsv' },
+  qnli: { test: 'QNLI.tsv' },
+  rte: { test: 'RTE.tsv' },
+  wnli: { test: 'WNLI.tsv' },
 };
 const ALL_FILES = [...Object.values(SUBMISSION_FILES).flatMap((f) => Object.values(f)), 'AX.tsv'];
 
@@ -59,7 +65,11 @@ function label(task: data.glue.GlueTask, prediction: number): string {
 }
 
 function writeTsv(file: string, ids: string[], predictions: string[]): void {
-  writeFileAtomic(file, ['index\tprediction', ...ids.map((id, i) => `${id}\t${predictions[i]}`)].join('\n') + '\n', 'predict --glue-submission');
+  writeFileAtomic(
+    file,
+    ['index\tprediction', ...ids.map((id, i) => `${id}\t${predictions[i]}`)].join('\n') + '\n',
+    'predict --glue-submission',
+  );
 }
 
 /** Writes the GLUE server's test files of a trained GLUE run (its best weights when it kept them) into `out`. */
@@ -80,7 +90,11 @@ export async function writeGlueSubmission(run: string, out: string): Promise<Sub
       const dataset = data.glue.load(glue.dir, name, tokenizer, { split, maxLength: glue.maxLength });
       try {
         const predictions = predictAll(model, name, dataset).map((p) => label(name, p));
-        writeTsv(path.join(out, file), examples.examples.map((e) => e.id), predictions);
+        writeTsv(
+          path.join(out, file),
+          examples.examples.map((e) => e.id),
+          predictions,
+        );
         written[file] = predictions.length;
       } finally {
         dataset.dispose();
@@ -89,17 +103,27 @@ export async function writeGlueSubmission(run: string, out: string): Promise<Sub
   }
   const diagnostic = path.join(glue.dir, 'diagnostic', 'diagnostic.tsv');
   if (tasks.tasks.some((t) => t.name === 'mnli') && existsSync(diagnostic)) {
-    const rows = readTextFile(diagnostic, where, MAX_TEXT_DATA_BYTES).replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.length > 0);
+    const rows = readTextFile(diagnostic, where, MAX_TEXT_DATA_BYTES)
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)
+      .filter((l) => l.length > 0);
     const header = rows[0]!.split('\t');
     const [index, first, second] = ['index', 'sentence1', 'sentence2'].map((c) => header.indexOf(c));
-    if (index! < 0 || first! < 0 || second! < 0) throw argumentError(where, `${diagnostic} needs the columns index, sentence1 and sentence2`);
+    if (index! < 0 || first! < 0 || second! < 0)
+      throw argumentError(where, `${diagnostic} needs the columns index, sentence1 and sentence2`);
     const fields = rows.slice(1).map((r) => r.split('\t'));
     const encodings = fields.map((f) => tokenizer.encode(f[first!]!, { pair: f[second!]!, maxLength: glue.maxLength }));
-    const dataset = Dataset.fromExamples(encodings.map((e) => ({ inputIds: e.ids, tokenTypeIds: e.tokenTypeIds })),
-      { targetKind: 'classification', padId: tokenizer.padId, vocabSize: tokenizer.vocabSize, name: 'glue/ax' });
+    const dataset = Dataset.fromExamples(
+      encodings.map((e) => ({ inputIds: e.ids, tokenTypeIds: e.tokenTypeIds })),
+      { targetKind: 'classification', padId: tokenizer.padId, vocabSize: tokenizer.vocabSize, name: 'glue/ax' },
+    );
     try {
       const predictions = predictAll(model, 'mnli', dataset).map((p) => label('mnli', p));
-      writeTsv(path.join(out, 'AX.tsv'), fields.map((f) => f[index!]!), predictions);
+      writeTsv(
+        path.join(out, 'AX.tsv'),
+        fields.map((f) => f[index!]!),
+        predictions,
+      );
       written['AX.tsv'] = predictions.length;
     } finally {
       dataset.dispose();

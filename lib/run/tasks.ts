@@ -73,7 +73,11 @@ export interface RunTasksContext {
 
 /** Refuses a pair for a run whose tasks read one text. */
 function refusePair(input: RunInput, source: string): void {
-  if (input.pair !== undefined) throw argumentError('predict', `the tasks of this ${source} run read one text: 'pair' has no place (got ${JSON.stringify(input.pair)})`);
+  if (input.pair !== undefined)
+    throw argumentError(
+      'predict',
+      `the tasks of this ${source} run read one text: 'pair' has no place (got ${JSON.stringify(input.pair)})`,
+    );
 }
 
 function memo<K, V>(make: (key: K) => V): (key: K) => V {
@@ -89,7 +93,7 @@ type SourceData = Exclude<DataConfig, { source: 'files' }>;
 /** A task's example limit for a split: its own (taskLimits), else the data's. */
 function limitFor(config: SourceData, task: string, split: string): number | undefined {
   const own = config.taskLimits?.[task];
-  return split === 'train' ? own?.trainLimit ?? config.trainLimit : own?.evalLimit ?? config.evalLimit;
+  return split === 'train' ? (own?.trainLimit ?? config.trainLimit) : (own?.evalLimit ?? config.evalLimit);
 }
 
 function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { decoderLayers }: HeadDepths): RunTasks {
@@ -114,23 +118,53 @@ function phoneticsTasks(config: Extract<DataConfig, { source: 'phonetics' }>, { 
         return {
           name: task,
           head: heads.sequence({
-            vocabSize: dict.phonemes.vocabSize, maxLength: longestPronunciation + 1, ...depth(decoderLayers, 'sequence'),
-            bosId: dict.phonemes.bosId, eosId: dict.phonemes.eosId, padId: dict.phonemes.padId,
+            vocabSize: dict.phonemes.vocabSize,
+            maxLength: longestPronunciation + 1,
+            ...depth(decoderLayers, 'sequence'),
+            bosId: dict.phonemes.bosId,
+            eosId: dict.phonemes.eosId,
+            padId: dict.phonemes.padId,
           }),
-          dataset, inputFields, mainMetric: 'per',
+          dataset,
+          inputFields,
+          mainMetric: 'per',
           describe: (ids) => dict.phonemes.decodeSymbols(ids as number[], { skipSpecialTokens: true }).join(' '),
         };
       case 'syllables': {
         const labels = classes(dict.maxSyllables + 1, (c) => `${c} syllable${c === 1 ? '' : 's'}`);
-        return { name: task, head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return {
+          name: task,
+          head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }),
+          dataset,
+          inputFields,
+          labels,
+          mainMetric: 'accuracy',
+          describe: (c) => labels[c as number] ?? String(c),
+        };
       }
       case 'stress': {
         const labels = classes(dict.maxSyllables, (c) => `primary stress on vowel ${c + 1}`);
-        return { name: task, head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return {
+          name: task,
+          head: heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') }),
+          dataset,
+          inputFields,
+          labels,
+          mainMetric: 'accuracy',
+          describe: (c) => labels[c as number] ?? String(c),
+        };
       }
       case 'gender': {
         const labels = [...data.GENDER_LABELS];
-        return { name: task, head: heads.classification({ classes: 2, ...depth(decoderLayers, 'classification') }), dataset, inputFields, labels, mainMetric: 'accuracy', describe: (c) => labels[c as number] ?? String(c) };
+        return {
+          name: task,
+          head: heads.classification({ classes: 2, ...depth(decoderLayers, 'classification') }),
+          dataset,
+          inputFields,
+          labels,
+          mainMetric: 'accuracy',
+          describe: (c) => labels[c as number] ?? String(c),
+        };
       }
     }
   };
@@ -157,22 +191,34 @@ function glueTasks(config: Extract<DataConfig, { source: 'glue' }>, { decoderLay
     const dataset = memo((split: 'train' | EvalSplit) => load(split === 'train' ? 'train' : evalSplit(split)));
     const mismatched = memo((split: EvalSplit) => load(`${split}_mismatched`));
     const mainMetric = task === 'cola' ? 'matthews' : task === 'stsb' ? 'pearson' : task === 'mrpc' || task === 'qqp' ? 'f1' : 'accuracy';
-    const head = labels === 'regression'
-      ? heads.regression(depth(decoderLayers, 'regression'))
-      : heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') });
+    const head =
+      labels === 'regression'
+        ? heads.regression(depth(decoderLayers, 'regression'))
+        : heads.classification({ classes: labels.length, ...depth(decoderLayers, 'classification') });
     const pairs = 'pair' in Object.values(data.glue.TASK_SPECS[task].splits)[0]!.layout;
     return {
-      name: task, head, dataset, mainMetric, inputFields: pairs ? ['text', 'pair'] : ['text'],
+      name: task,
+      head,
+      dataset,
+      mainMetric,
+      inputFields: pairs ? ['text', 'pair'] : ['text'],
       ...(labels === 'regression' ? {} : { labels: [...labels] }),
       ...(task === 'mnli' ? { extraEvalSets: { 'mnli-mm': mismatched } } : {}),
-      describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : labels[p as number] ?? String(p)),
+      describe: (p) => (labels === 'regression' ? (p as number).toFixed(3) : (labels[p as number] ?? String(p))),
     };
   };
   const encode = (input: RunInput): EncodedInput => {
-    const { ids, tokenTypeIds } = tokenizer.encode(input.text, { ...(input.pair === undefined ? {} : { pair: input.pair }), maxLength: config.maxLength });
+    const { ids, tokenTypeIds } = tokenizer.encode(input.text, {
+      ...(input.pair === undefined ? {} : { pair: input.pair }),
+      maxLength: config.maxLength,
+    });
     return { ids, tokenTypeIds, words: [] };
   };
-  return { input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId }, tasks: config.tasks.map(make), encode };
+  return {
+    input: { vocabSize: tokenizer.vocabSize, maxLength: config.maxLength, padId: tokenizer.padId },
+    tasks: config.tasks.map(make),
+    encode,
+  };
 }
 
 /** Decoder layers per head kind (the run config's model.decoderLayers); a kind left out takes its head's default. */
@@ -197,12 +243,23 @@ interface FilesRunData {
 const DATA_FILE = 'data.json';
 const TOKENIZER_FILE = 'tokenizer.json';
 
-async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDepths & { encoder: unknown }, context: RunTasksContext): Promise<RunTasks> {
+async function filesTasks(
+  config: FilesData,
+  { decoderLayers, encoder }: HeadDepths & { encoder: unknown },
+  context: RunTasksContext,
+): Promise<RunTasks> {
   const need = context.need ?? 'data';
-  const saved = context.dir !== undefined && existsSync(path.join(context.dir, DATA_FILE))
-    ? readJsonFile(path.join(context.dir, DATA_FILE), 'run') as FilesRunData : undefined;
-  if (context.dir !== undefined && !saved) throw new TorchError(`${context.dir} is a files run without its ${DATA_FILE}`, ErrorCode.NOT_FOUND);
-  const splits: DataSplit[] = ['train', 'dev', ...(Object.values(config.tasks).some((t) => t.test !== undefined || t.split?.test !== undefined) ? ['test' as const] : [])];
+  const saved =
+    context.dir !== undefined && existsSync(path.join(context.dir, DATA_FILE))
+      ? (readJsonFile(path.join(context.dir, DATA_FILE), 'run') as FilesRunData)
+      : undefined;
+  if (context.dir !== undefined && !saved)
+    throw new TorchError(`${context.dir} is a files run without its ${DATA_FILE}`, ErrorCode.NOT_FOUND);
+  const splits: DataSplit[] = [
+    'train',
+    'dev',
+    ...(Object.values(config.tasks).some((t) => t.test !== undefined || t.split?.test !== undefined) ? ['test' as const] : []),
+  ];
   const read = need === 'data' ? await readTaskRows(config, splits) : undefined;
   // The tokenizer: the pretrained directory's, the run's own (reloaded), or made now.
   let tokenizer: TextTokenizer;
@@ -218,7 +275,8 @@ async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDep
     tokenizer = data.SubwordTokenizer.fromFile(runTokenizer);
   } else if (spec && 'file' in spec) {
     if (!existsSync(spec.file)) throw argumentError('config', `'data.tokenizer.file' ${spec.file} does not exist`);
-    tokenizer = path.extname(spec.file) === '.json' ? data.SubwordTokenizer.fromFile(spec.file) : data.SubwordTokenizer.fromVocab(spec.file);
+    tokenizer =
+      path.extname(spec.file) === '.json' ? data.SubwordTokenizer.fromFile(spec.file) : data.SubwordTokenizer.fromVocab(spec.file);
   } else if (spec && 'char' in spec) {
     const made = data.CharTokenizer.fromCorpus(read!.trainTexts, { lowercase: spec.char.lowercase });
     char = { symbols: [...made.symbols], lowercase: spec.char.lowercase };
@@ -227,27 +285,50 @@ async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDep
     const train = (spec as { train: { kind: 'wordPiece' | 'bpe'; vocabSize: number; lowercase: boolean } }).train;
     tokenizer = trainTokenizer(read!.trainTexts, train);
   }
-  const infos = saved?.tasks ?? Object.fromEntries(Object.entries(config.tasks).map(([name, task]) => [name, taskInfo(name, task, read!.rows[name]!.train!, tokenizer, config.maxLength)]));
+  const infos =
+    saved?.tasks ??
+    Object.fromEntries(
+      Object.entries(config.tasks).map(([name, task]) => [
+        name,
+        taskInfo(name, task, read!.rows[name]!.train!, tokenizer, config.maxLength),
+      ]),
+    );
   const datasets = read ? buildDatasets(config, read.rows, infos, tokenizer) : undefined;
   const ends = tokenizer.encode('a').ids;
   const make = (name: string): RunTask => {
     const info = infos[name]!;
     if (!info) throw new TorchError(`the run's ${DATA_FILE} has no task '${name}'`, ErrorCode.BAD_DATA);
     const labels = info.labels;
-    const head = info.kind === 'classification' ? heads.classification({ classes: labels!.length, ...depth(decoderLayers, 'classification') })
-      : info.kind === 'regression' ? heads.regression(depth(decoderLayers, 'regression'))
-      : info.kind === 'multiLabel' ? heads.multiLabel({ labels: labels!.length, ...depth(decoderLayers, 'multiLabel') })
-      : info.kind === 'tagging' ? heads.tagging({ classes: labels!.length })
-      : heads.sequence({ vocabSize: tokenizer.vocabSize, maxLength: Math.max(2, info.targetLength ?? 2), ...depth(decoderLayers, 'sequence'), bosId: ends[0]!, eosId: ends[ends.length - 1]!, padId: tokenizer.padId });
+    const head =
+      info.kind === 'classification'
+        ? heads.classification({ classes: labels!.length, ...depth(decoderLayers, 'classification') })
+        : info.kind === 'regression'
+          ? heads.regression(depth(decoderLayers, 'regression'))
+          : info.kind === 'multiLabel'
+            ? heads.multiLabel({ labels: labels!.length, ...depth(decoderLayers, 'multiLabel') })
+            : info.kind === 'tagging'
+              ? heads.tagging({ classes: labels!.length })
+              : heads.sequence({
+                  vocabSize: tokenizer.vocabSize,
+                  maxLength: Math.max(2, info.targetLength ?? 2),
+                  ...depth(decoderLayers, 'sequence'),
+                  bosId: ends[0]!,
+                  eosId: ends[ends.length - 1]!,
+                  padId: tokenizer.padId,
+                });
     return {
-      name, head, inputFields: info.inputFields, ...(labels ? { labels } : {}),
+      name,
+      head,
+      inputFields: info.inputFields,
+      ...(labels ? { labels } : {}),
       mainMetric: (capabilities('head', head.kind) as { mainMetric: string }).mainMetric,
       dataset: (split) => {
         const set = datasets?.[name]?.[split];
         if (!set) throw argumentError('run', `task '${name}' has no ${split} split (give data.tasks.${name}.${split}, or split.${split})`);
         return set;
       },
-      describe: (p) => (Array.isArray(p) ? tokenizer.decode(p, { skipSpecialTokens: true }) : labels ? labels[p] ?? String(p) : p.toFixed(3)),
+      describe: (p) =>
+        Array.isArray(p) ? tokenizer.decode(p, { skipSpecialTokens: true }) : labels ? (labels[p] ?? String(p)) : p.toFixed(3),
     };
   };
   const tagging = Object.values(infos).some((info) => info.kind === 'tagging');
@@ -264,7 +345,11 @@ async function filesTasks(config: FilesData, { decoderLayers, encoder }: HeadDep
 }
 
 /** The tasks of a run; `model` is the run config's model part (its encoder may bring the tokenizer). */
-export async function runTasks(config: DataConfig, model: HeadDepths & { encoder: unknown }, context: RunTasksContext = {}): Promise<RunTasks> {
+export async function runTasks(
+  config: DataConfig,
+  model: HeadDepths & { encoder: unknown },
+  context: RunTasksContext = {},
+): Promise<RunTasks> {
   if (config.source === 'files') return filesTasks(config, model, context);
   return config.source === 'phonetics' ? phoneticsTasks(config, model) : glueTasks(config, model, model.encoder);
 }

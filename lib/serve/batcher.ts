@@ -20,7 +20,10 @@ export interface BatcherOptions {
 
 /** The queue holds `maxQueue` inputs already: retry later. */
 export class QueueFullError extends Error {
-  constructor(readonly queued: number, readonly limit: number) {
+  constructor(
+    readonly queued: number,
+    readonly limit: number,
+  ) {
     super(`the queue is full (${queued} inputs waiting, at most ${limit}); retry later`);
   }
 }
@@ -71,7 +74,14 @@ export class DynamicBatcher {
       return Promise.reject(new QueueFullError(this.#queuedInputs, this.#options.maxQueue));
     }
     return new Promise<PredictionRow[]>((resolve, reject) => {
-      const job: Job = { inputs, options, key: JSON.stringify([options.tasks ?? null, options.topK ?? null]), resolve, reject, settled: false };
+      const job: Job = {
+        inputs,
+        options,
+        key: JSON.stringify([options.tasks ?? null, options.topK ?? null]),
+        resolve,
+        reject,
+        settled: false,
+      };
       if (signal) {
         if (signal.aborted) return reject(new CancelledError(String(signal.reason ?? 'cancelled')));
         signal.addEventListener('abort', () => this.#cancel(job, signal.reason), { once: true });
@@ -132,7 +142,7 @@ export class DynamicBatcher {
     const first = this.#queue[0]!;
     const jobs: Job[] = [];
     let count = 0;
-    for (let i = 0; i < this.#queue.length; ) {
+    for (let i = 0; i < this.#queue.length;) {
       const job = this.#queue[i]!;
       if (job.key === first.key && (jobs.length === 0 || count + job.inputs.length <= this.#options.maxBatch)) {
         jobs.push(job);

@@ -48,8 +48,15 @@ export function predictRequestSchema(taskNames: string[], limits: { maxInputs: n
   const input = z.union([text, z.strictObject({ text, pair: text.optional() })]);
   const task = z.enum(taskNames as [string, ...string[]]);
   return z.strictObject({
-    inputs: z.array(input).min(1, { error: 'expected at least one input' }).max(limits.maxInputs, { error: `expected at most ${limits.maxInputs} inputs in one request` }),
-    tasks: z.array(task).min(1).refine((t) => new Set(t).size === t.length, { error: 'names a task twice' }).optional(),
+    inputs: z
+      .array(input)
+      .min(1, { error: 'expected at least one input' })
+      .max(limits.maxInputs, { error: `expected at most ${limits.maxInputs} inputs in one request` }),
+    tasks: z
+      .array(task)
+      .min(1)
+      .refine((t) => new Set(t).size === t.length, { error: 'names a task twice' })
+      .optional(),
     topK: positiveInt.max(1000).optional(),
   });
 }

@@ -22,7 +22,14 @@ import { loadRun, type PredictInput, type RunPredictor } from '../predict/predic
 import { parse } from '../schema.ts';
 import { describe, optionsObject } from '../validate.ts';
 import { CancelledError, DynamicBatcher, QueueFullError } from './batcher.ts';
-import { predictRequestSchema, ServeOptionsSchema, ServeSettingsSchema, type ResolvedServeOptions, type ServeOptions, type ServeSettings } from './schema.ts';
+import {
+  predictRequestSchema,
+  ServeOptionsSchema,
+  ServeSettingsSchema,
+  type ResolvedServeOptions,
+  type ServeOptions,
+  type ServeSettings,
+} from './schema.ts';
 
 export type { ServeOptions, ServeSettings } from './schema.ts';
 
@@ -41,13 +48,31 @@ function errorBody(code: string, message: string): ErrorBody {
 
 class Metrics {
   readonly registry = new prom.Registry();
-  readonly requests = new prom.Counter({ name: 'mtl_serve_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [this.registry] });
-  readonly latency = new prom.Histogram({
-    name: 'mtl_serve_request_duration_seconds', help: 'HTTP request latency by route', labelNames: ['route'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  readonly requests = new prom.Counter({
+    name: 'mtl_serve_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'],
+    registers: [this.registry],
   });
-  readonly batchInputs = new prom.Histogram({ name: 'mtl_serve_batch_inputs', help: 'Inputs per forward', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
-  readonly batchRequests = new prom.Histogram({ name: 'mtl_serve_batch_requests', help: 'Requests coalesced per forward', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
+  readonly latency = new prom.Histogram({
+    name: 'mtl_serve_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly batchInputs = new prom.Histogram({
+    name: 'mtl_serve_batch_inputs',
+    help: 'Inputs per forward',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly batchRequests = new prom.Histogram({
+    name: 'mtl_serve_batch_requests',
+    help: 'Requests coalesced per forward',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
   readonly queued = new prom.Gauge({ name: 'mtl_serve_queue_inputs', help: 'Inputs waiting for a forward', registers: [this.registry] });
 }
 
@@ -55,7 +80,13 @@ class Metrics {
 export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, pluginOptions) => {
   const where = 'servePlugin';
   // Fastify's own register options (prefix, logLevel, ...) come along; they are Fastify's to act on.
-  const { predictor, prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...rest } = optionsObject(pluginOptions, where) as ServePluginOptions & Record<string, unknown>;
+  const {
+    predictor,
+    prefix: _prefix,
+    logLevel: _logLevel,
+    logSerializers: _logSerializers,
+    ...rest
+  } = optionsObject(pluginOptions, where) as ServePluginOptions & Record<string, unknown>;
   if (!predictor || typeof (predictor as RunPredictor).predict !== 'function') {
     throw argumentError(where, `'predictor' must be a run predictor (mt.loadRun), got ${describe(predictor)}`);
   }
@@ -73,15 +104,31 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
   }
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const torchStatus = error instanceof TorchError ? (error.code === ErrorCode.INVALID_ARG ? 400 : error.code === ErrorCode.TOO_LARGE ? 413 : undefined) : undefined;
+    const torchStatus =
+      error instanceof TorchError
+        ? error.code === ErrorCode.INVALID_ARG
+          ? 400
+          : error.code === ErrorCode.TOO_LARGE
+            ? 413
+            : undefined
+        : undefined;
     const status = torchStatus ?? (error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    const code = error instanceof TorchError ? error.code : status === 413 ? ErrorCode.TOO_LARGE : status < 500 ? ErrorCode.INVALID_ARG : ErrorCode.NATIVE;
+    const code =
+      error instanceof TorchError
+        ? error.code
+        : status === 413
+          ? ErrorCode.TOO_LARGE
+          : status < 500
+            ? ErrorCode.INVALID_ARG
+            : ErrorCode.NATIVE;
     // Fastify's own messages (bad JSON, body too large, wrong content type) are safe to show.
     const message = status < 500 || error instanceof TorchError ? error.message : 'internal error';
     return reply.status(status).send(errorBody(code, message));
   });
-  app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url}`)));
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send(errorBody(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url}`)),
+  );
 
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
@@ -92,7 +139,11 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
   }
 
   app.post('/v1/predict', { bodyLimit: options.bodyLimit }, async (request, reply) => {
-    if (draining) return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody(ErrorCode.DRAINING, 'the server is shutting down'));
+    if (draining)
+      return reply
+        .status(503)
+        .header('retry-after', String(options.retryAfterSeconds))
+        .send(errorBody(ErrorCode.DRAINING, 'the server is shutting down'));
     const body = parse(requestSchema, request.body, 'body');
     const inputs = body.inputs as PredictInput[];
     // Dropped while it waits when the client goes away or its time is up.
@@ -103,19 +154,29 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
     };
     reply.raw.on('close', onClose);
     try {
-      const work = batcher.submit(inputs, { ...(body.tasks ? { tasks: body.tasks } : {}), ...(body.topK ? { topK: body.topK } : {}) }, abort.signal);
+      const work = batcher.submit(
+        inputs,
+        { ...(body.tasks ? { tasks: body.tasks } : {}), ...(body.topK ? { topK: body.topK } : {}) },
+        abort.signal,
+      );
       metrics?.queued.set(batcher.queuedInputs);
       // A request whose call already runs is answered 504 at its deadline; the rows are dropped.
-      const timeout = new Promise<never>((_, reject) => abort.signal.addEventListener('abort', () => reject(new CancelledError(String(abort.signal.reason))), { once: true }));
+      const timeout = new Promise<never>((_, reject) =>
+        abort.signal.addEventListener('abort', () => reject(new CancelledError(String(abort.signal.reason))), { once: true }),
+      );
       work.catch(() => undefined);
       const predictions = await Promise.race([work, timeout]);
       return { predictions };
     } catch (error) {
       if (error instanceof QueueFullError) {
-        return reply.status(503).header('retry-after', String(options.retryAfterSeconds)).send(errorBody(ErrorCode.QUEUE_FULL, error.message));
+        return reply
+          .status(503)
+          .header('retry-after', String(options.retryAfterSeconds))
+          .send(errorBody(ErrorCode.QUEUE_FULL, error.message));
       }
       if (error instanceof CancelledError) {
-        if (abort.signal.reason === 'timeout') return reply.status(504).send(errorBody(ErrorCode.TIMEOUT, `no answer within ${options.requestTimeoutMs} ms`));
+        if (abort.signal.reason === 'timeout')
+          return reply.status(504).send(errorBody(ErrorCode.TIMEOUT, `no answer within ${options.requestTimeoutMs} ms`));
         return reply.status(499).send(errorBody(ErrorCode.CANCELLED, 'the client closed the connection'));
       }
       throw error;
@@ -130,14 +191,24 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
 
   app.get('/v1/metadata', async () => ({
     ...predictor.metadata,
-    serving: { maxBatch: options.maxBatch, maxDelayMs: options.maxDelayMs, maxQueue: options.maxQueue, maxInputs: options.maxInputs, maxTextLength: options.maxTextLength, requestTimeoutMs: options.requestTimeoutMs, bodyLimit: options.bodyLimit },
+    serving: {
+      maxBatch: options.maxBatch,
+      maxDelayMs: options.maxDelayMs,
+      maxQueue: options.maxQueue,
+      maxInputs: options.maxInputs,
+      maxTextLength: options.maxTextLength,
+      requestTimeoutMs: options.requestTimeoutMs,
+      bodyLimit: options.bodyLimit,
+    },
   }));
 
   const openapi = openApiDocument(requestSchema, app.prefix);
   app.get('/v1/openapi.json', async () => openapi);
 
   if (metrics) {
-    app.get('/metrics', async (_, reply) => reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()));
+    app.get('/metrics', async (_, reply) =>
+      reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
   }
 
   // Graceful drain: once close() begins, new predictions are refused, queued and running ones finish.
@@ -157,7 +228,12 @@ export const servePlugin: FastifyPluginAsync<ServePluginOptions> = async (app, p
 };
 
 function openApiDocument(requestSchema: z.ZodType, prefix: string) {
-  const error = { type: 'object', properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] } } };
+  const error = {
+    type: 'object',
+    properties: {
+      error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] },
+    },
+  };
   const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: error } } });
   const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
   const request = z.toJSONSchema(requestSchema, { target: 'openapi-3.0' });
@@ -170,7 +246,13 @@ function openApiDocument(requestSchema: z.ZodType, prefix: string) {
           summary: 'Predictions for each input and task, as run.predict gives them',
           requestBody: { required: true, content: { 'application/json': { schema: request } } },
           responses: {
-            200: json({ type: 'object', properties: { predictions: { type: 'array', items: { type: 'object', additionalProperties: { type: 'object' } } } } }, 'One row per input: an answer per task'),
+            200: json(
+              {
+                type: 'object',
+                properties: { predictions: { type: 'array', items: { type: 'object', additionalProperties: { type: 'object' } } } },
+              },
+              'One row per input: an answer per task',
+            ),
             400: errorResponse('The body is not valid (the message names the field)'),
             413: errorResponse('The body is larger than bodyLimit'),
             503: errorResponse('The queue is full or the server is shutting down (see Retry-After)'),
@@ -178,8 +260,23 @@ function openApiDocument(requestSchema: z.ZodType, prefix: string) {
           },
         },
       },
-      [`${prefix}/v1/health`]: { get: { summary: 'Liveness and queue depth', responses: { 200: json({ type: 'object', properties: { status: { type: 'string', enum: ['ok', 'draining'] }, queuedInputs: { type: 'integer' } } }, 'Health') } } },
-      [`${prefix}/v1/metadata`]: { get: { summary: "The run's tasks, labels, input fields and sizes, and the serving settings", responses: { 200: json({ type: 'object' }, 'Metadata') } } },
+      [`${prefix}/v1/health`]: {
+        get: {
+          summary: 'Liveness and queue depth',
+          responses: {
+            200: json(
+              { type: 'object', properties: { status: { type: 'string', enum: ['ok', 'draining'] }, queuedInputs: { type: 'integer' } } },
+              'Health',
+            ),
+          },
+        },
+      },
+      [`${prefix}/v1/metadata`]: {
+        get: {
+          summary: "The run's tasks, labels, input fields and sizes, and the serving settings",
+          responses: { 200: json({ type: 'object' }, 'Metadata') },
+        },
+      },
     },
   };
 }
@@ -195,12 +292,17 @@ export async function serve(run: string | RunPredictor, optionsIn: ServeOptions 
   let owned = false;
   if (typeof run === 'string') {
     predictor = await loadRun(run, {
-      ...(options.weights ? { weights: options.weights } : {}), ...(options.device ? { device: options.device } : {}), ...(options.precision ? { precision: options.precision } : {}),
+      ...(options.weights ? { weights: options.weights } : {}),
+      ...(options.device ? { device: options.device } : {}),
+      ...(options.precision ? { precision: options.precision } : {}),
     });
     owned = true;
   } else if (run && typeof run === 'object' && typeof run.predict === 'function') {
     if (options.weights || options.device || options.precision) {
-      throw argumentError(where, "'options.weights', 'options.device' and 'options.precision' apply to a run directory; this predictor is loaded already (pass them to mt.loadRun)");
+      throw argumentError(
+        where,
+        "'options.weights', 'options.device' and 'options.precision' apply to a run directory; this predictor is loaded already (pass them to mt.loadRun)",
+      );
     }
     predictor = run;
   } else {
@@ -227,10 +329,13 @@ export function closeOnSignals(app: FastifyInstance): void {
     if (closing) process.exit(1);
     closing = true;
     app.log.info({ signal }, 'draining');
-    app.close().then(() => process.exit(0), (error) => {
-      app.log.error({ err: error }, 'close failed');
-      process.exit(1);
-    });
+    app.close().then(
+      () => process.exit(0),
+      (error) => {
+        app.log.error({ err: error }, 'close failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

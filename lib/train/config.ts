@@ -6,8 +6,20 @@
  */
 import { z } from 'zod';
 import {
-  factories, fraction, int, kinds, native, nonEmptyString, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, probability,
-  registry, union, withDefaults,
+  factories,
+  fraction,
+  int,
+  kinds,
+  native,
+  nonEmptyString,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+  probability,
+  registry,
+  union,
+  withDefaults,
 } from '../schema.ts';
 
 // ---- strategies ----
@@ -94,16 +106,25 @@ const partLearningRates = native(z.record(z.string().regex(/^(shared|task:.+)$/,
 export const optimizerSchemas = kinds('optimizer', {
   /** torch.optim.AdamW; weight decay skips biases and norm weights (1-D parameters). */
   adamW: {
-    lr: native(nonNegativeNumber), weightDecay: native(nonNegativeNumber), partLearningRates,
-    betas: native(z.tuple([fraction, fraction])), eps: native(nonNegativeNumber),
+    lr: native(nonNegativeNumber),
+    weightDecay: native(nonNegativeNumber),
+    partLearningRates,
+    betas: native(z.tuple([fraction, fraction])),
+    eps: native(nonNegativeNumber),
   },
   /** torch.optim.SGD with momentum and Nesterov. */
   sgd: {
-    lr: native(nonNegativeNumber), weightDecay: native(nonNegativeNumber), partLearningRates,
-    momentum: native(nonNegativeNumber), nesterov: native(z.boolean()),
+    lr: native(nonNegativeNumber),
+    weightDecay: native(nonNegativeNumber),
+    partLearningRates,
+    momentum: native(nonNegativeNumber),
+    nesterov: native(z.boolean()),
   },
 });
-optimizerSchemas.sgd = optimizerSchemas.sgd.refine((o) => !o.nesterov || o.momentum > 0, { message: "'nesterov' needs a momentum > 0", path: ['nesterov'] });
+optimizerSchemas.sgd = optimizerSchemas.sgd.refine((o) => !o.nesterov || o.momentum > 0, {
+  message: "'nesterov' needs a momentum > 0",
+  path: ['nesterov'],
+});
 export const OptimizerSchema = union(optimizerSchemas);
 export type Optimizer = z.output<typeof OptimizerSchema>;
 export const optim = factories('optim', optimizerSchemas);
@@ -120,7 +141,8 @@ export const scheduleSchemas = kinds('schedule', {
   warmupCosine: scheduleOptions,
 });
 scheduleSchemas.constant = scheduleSchemas.constant.refine((s) => s.totalSteps === 0, {
-  message: 'has no effect on a constant schedule (only the warm-up and decay schedules use it)', path: ['totalSteps'],
+  message: 'has no effect on a constant schedule (only the warm-up and decay schedules use it)',
+  path: ['totalSteps'],
 });
 export const ScheduleSchema = union(scheduleSchemas);
 export type Schedule = z.output<typeof ScheduleSchema>;
@@ -128,34 +150,40 @@ export const schedule = factories('schedule', scheduleSchemas);
 
 // ---- the trainer's options ----
 
-export const TrainerOptionsSchema = z.strictObject(withDefaults({
-  strategy: native(StrategySchema),
-  weighting: native(WeightingSchema),
-  /** A task sampler; omitted: none under joint training, proportional under alternating training. */
-  sampler: SamplerSchema.optional(),
-  optimizer: native(OptimizerSchema),
-  schedule: native(ScheduleSchema),
-  /** Examples per task per step. */
-  batchSize: native(positiveInt.max(1 << 20)),
-  /** Batch size of evaluations (0: batchSize). */
-  evalBatchSize: native(nonNegativeInt.max(1 << 20)),
-  /** Global L2 norm the gradients are clipped to (0: no clipping). */
-  clipGradNorm: native(nonNegativeNumber),
-  /** Micro-batches whose gradients are summed (each loss divided by the count) before one optimizer step. */
-  accumulateSteps: native(positiveInt.max(4096)),
-  /** 'bf16' autocasts on CPU and CUDA; 'fp16' (CUDA only) adds dynamic loss scaling. */
-  precision: native(z.enum(['fp32', 'bf16', 'fp16'])),
-  /** Seeds the data order, the samplers and the weighting's own randomness. */
-  seed: native(nonNegativeInt),
-  /** What a NaN/Inf loss does: stop the run with an error naming the step and task, or skip the step. */
-  onNonFinite: native(z.enum(['stop', 'skip'])),
-  /**
-   * The tasks that matter; the others are auxiliary, there to help them. The main-task-aware weightings
-   * (gcs, oneSidedProjection, metaBalance, olAux) need it; with any weighting it makes keepBest and
-   * earlyStopping default to the main task's metric, and run reports give each auxiliary task's verdict.
-   */
-  main: native(z.array(nonEmptyString).refine((m) => new Set(m).size === m.length, 'names a task twice')),
-}, registry.defaults.trainer, 'trainer'));
+export const TrainerOptionsSchema = z.strictObject(
+  withDefaults(
+    {
+      strategy: native(StrategySchema),
+      weighting: native(WeightingSchema),
+      /** A task sampler; omitted: none under joint training, proportional under alternating training. */
+      sampler: SamplerSchema.optional(),
+      optimizer: native(OptimizerSchema),
+      schedule: native(ScheduleSchema),
+      /** Examples per task per step. */
+      batchSize: native(positiveInt.max(1 << 20)),
+      /** Batch size of evaluations (0: batchSize). */
+      evalBatchSize: native(nonNegativeInt.max(1 << 20)),
+      /** Global L2 norm the gradients are clipped to (0: no clipping). */
+      clipGradNorm: native(nonNegativeNumber),
+      /** Micro-batches whose gradients are summed (each loss divided by the count) before one optimizer step. */
+      accumulateSteps: native(positiveInt.max(4096)),
+      /** 'bf16' autocasts on CPU and CUDA; 'fp16' (CUDA only) adds dynamic loss scaling. */
+      precision: native(z.enum(['fp32', 'bf16', 'fp16'])),
+      /** Seeds the data order, the samplers and the weighting's own randomness. */
+      seed: native(nonNegativeInt),
+      /** What a NaN/Inf loss does: stop the run with an error naming the step and task, or skip the step. */
+      onNonFinite: native(z.enum(['stop', 'skip'])),
+      /**
+       * The tasks that matter; the others are auxiliary, there to help them. The main-task-aware weightings
+       * (gcs, oneSidedProjection, metaBalance, olAux) need it; with any weighting it makes keepBest and
+       * earlyStopping default to the main task's metric, and run reports give each auxiliary task's verdict.
+       */
+      main: native(z.array(nonEmptyString).refine((m) => new Set(m).size === m.length, 'names a task twice')),
+    },
+    registry.defaults.trainer,
+    'trainer',
+  ),
+);
 export type TrainerOptions = z.input<typeof TrainerOptionsSchema>;
 export type ResolvedTrainerOptions = z.output<typeof TrainerOptionsSchema>;
 
@@ -163,15 +191,21 @@ export type ResolvedTrainerOptions = z.output<typeof TrainerOptionsSchema>;
 
 const metricName = z.string().regex(/^(loss|[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z0-9_]+)$/, "expected 'loss' or 'task.metric'");
 
-export const EarlyStoppingSchema = z.strictObject(withDefaults({
-  /** "task.metric" (e.g. "sst2.accuracy", "g2p.per") or "loss" (the mean of the tasks' evaluation losses). */
-  metric: native(metricName),
-  /** Evaluations without improvement before the run stops. */
-  patience: native(positiveInt),
-  /** Omitted: the metric's own direction (accuracy rises, PER and losses fall). */
-  mode: z.enum(['max', 'min']).optional(),
-  minDelta: native(nonNegativeNumber),
-}, registry.defaults.earlyStopping, 'earlyStopping'));
+export const EarlyStoppingSchema = z.strictObject(
+  withDefaults(
+    {
+      /** "task.metric" (e.g. "sst2.accuracy", "g2p.per") or "loss" (the mean of the tasks' evaluation losses). */
+      metric: native(metricName),
+      /** Evaluations without improvement before the run stops. */
+      patience: native(positiveInt),
+      /** Omitted: the metric's own direction (accuracy rises, PER and losses fall). */
+      mode: z.enum(['max', 'min']).optional(),
+      minDelta: native(nonNegativeNumber),
+    },
+    registry.defaults.earlyStopping,
+    'earlyStopping',
+  ),
+);
 
 export const KeepBestSchema = z.strictObject({
   /** "task.metric" or "loss", as earlyStopping's; omitted: the trainer's main task's main metric (needs `main`). */
@@ -180,28 +214,36 @@ export const KeepBestSchema = z.strictObject({
   mode: z.enum(['max', 'min']).optional(),
 });
 
-export const FitSettingsSchema = z.strictObject({
-  /** Epochs to train (see the strategy for the length of an epoch); exclusive with `steps`. */
-  epochs: positiveInt.optional(),
-  /** Optimizer steps to train; exclusive with `epochs`. */
-  steps: positiveInt.optional(),
-  /** Steps between evaluations (default: at the end of every epoch). */
-  evalEvery: positiveInt.optional(),
-  /** Steps between 'step' events (default 1). */
-  progressEvery: positiveInt.optional(),
-  /** Where checkpoint.safetensors is written (atomically): every `checkpointEvery` steps and at the end. */
-  checkpointDir: nonEmptyString.optional(),
-  checkpointEvery: positiveInt.optional(),
-  /** A checkpoint file to continue from: the run resumes where it stopped, bit for bit on CPU. */
-  resumeFrom: nonEmptyString.optional(),
-  earlyStopping: EarlyStoppingSchema.optional(),
-  /** Keeps the weights of the best evaluation by this metric in checkpointDir/best.safetensors. */
-  keepBest: KeepBestSchema.optional(),
-  /** Steps between task diagnostics (gradient cosine similarity and inter-task affinity); omitted: none. */
-  diagnosticsEvery: positiveInt.optional(),
-}).refine((f) => (f.epochs === undefined) !== (f.steps === undefined), { message: "give exactly one of 'epochs' and 'steps'" })
-  .refine((f) => f.checkpointEvery === undefined || f.checkpointDir !== undefined, { message: "has no effect without 'checkpointDir'", path: ['checkpointEvery'] })
-  .refine((f) => f.keepBest === undefined || f.checkpointDir !== undefined, { message: "needs 'checkpointDir' (where best.safetensors is written)", path: ['keepBest'] });
+export const FitSettingsSchema = z
+  .strictObject({
+    /** Epochs to train (see the strategy for the length of an epoch); exclusive with `steps`. */
+    epochs: positiveInt.optional(),
+    /** Optimizer steps to train; exclusive with `epochs`. */
+    steps: positiveInt.optional(),
+    /** Steps between evaluations (default: at the end of every epoch). */
+    evalEvery: positiveInt.optional(),
+    /** Steps between 'step' events (default 1). */
+    progressEvery: positiveInt.optional(),
+    /** Where checkpoint.safetensors is written (atomically): every `checkpointEvery` steps and at the end. */
+    checkpointDir: nonEmptyString.optional(),
+    checkpointEvery: positiveInt.optional(),
+    /** A checkpoint file to continue from: the run resumes where it stopped, bit for bit on CPU. */
+    resumeFrom: nonEmptyString.optional(),
+    earlyStopping: EarlyStoppingSchema.optional(),
+    /** Keeps the weights of the best evaluation by this metric in checkpointDir/best.safetensors. */
+    keepBest: KeepBestSchema.optional(),
+    /** Steps between task diagnostics (gradient cosine similarity and inter-task affinity); omitted: none. */
+    diagnosticsEvery: positiveInt.optional(),
+  })
+  .refine((f) => (f.epochs === undefined) !== (f.steps === undefined), { message: "give exactly one of 'epochs' and 'steps'" })
+  .refine((f) => f.checkpointEvery === undefined || f.checkpointDir !== undefined, {
+    message: "has no effect without 'checkpointDir'",
+    path: ['checkpointEvery'],
+  })
+  .refine((f) => f.keepBest === undefined || f.checkpointDir !== undefined, {
+    message: "needs 'checkpointDir' (where best.safetensors is written)",
+    path: ['keepBest'],
+  });
 export type FitSettings = z.input<typeof FitSettingsSchema>;
 
 export { int };

@@ -15,15 +15,25 @@ import { capabilities, describe, parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
 import { optionsObject } from '../validate.ts';
 import { currentGroup, ProcessGroup } from '../distributed.ts';
-import {
-  FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions,
-} from './config.ts';
+import { FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions } from './config.ts';
 
 const WHERE = 'trainer';
 
-interface StrategyCapabilities { everyTaskEachStep: boolean; sampler: 'none' | 'optional' | 'required'; defaultSampler: string }
-interface WeightingCapabilities { gradients: 'none' | 'shared' | 'lastShared'; needsAllTasksEachStep: boolean; usesMain: boolean }
-interface HeadCapabilities { metrics: Record<string, 'max' | 'min'>; mainMetric: string; generates: boolean }
+interface StrategyCapabilities {
+  everyTaskEachStep: boolean;
+  sampler: 'none' | 'optional' | 'required';
+  defaultSampler: string;
+}
+interface WeightingCapabilities {
+  gradients: 'none' | 'shared' | 'lastShared';
+  needsAllTasksEachStep: boolean;
+  usesMain: boolean;
+}
+interface HeadCapabilities {
+  metrics: Record<string, 'max' | 'min'>;
+  mainMetric: string;
+  generates: boolean;
+}
 
 /** The metrics a head reports (besides "loss") and the direction each improves in. */
 export function headMetrics(kind: string): Record<string, 'max' | 'min'> {
@@ -49,15 +59,21 @@ export interface TaskDiagnostics {
 
 export type ProgressEvent =
   | {
-    kind: 'step'; step: number; epoch: number; losses: Record<string, number>; lambdas: Record<string, number>;
-    /** Rows of each task in this step. */
-    examples: Record<string, number>;
-    learningRate: number; stepsPerSecond: number; examplesPerSecond: number;
-    /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number;
-    /** Data parallel: seconds per step spent in collectives (gradient all-reduce, loss averaging), waiting included; 0 in one process. */
-    communicationSeconds: number;
-    diagnostics?: TaskDiagnostics;
-  }
+      kind: 'step';
+      step: number;
+      epoch: number;
+      losses: Record<string, number>;
+      lambdas: Record<string, number>;
+      /** Rows of each task in this step. */
+      examples: Record<string, number>;
+      learningRate: number;
+      stepsPerSecond: number;
+      examplesPerSecond: number;
+      /** intra-op threads the training thread ran with (mt.setNumThreads) */ threads: number;
+      /** Data parallel: seconds per step spent in collectives (gradient all-reduce, loss averaging), waiting included; 0 in one process. */
+      communicationSeconds: number;
+      diagnostics?: TaskDiagnostics;
+    }
   | { kind: 'epoch'; step: number; epoch: number; losses: Record<string, number>; learningRate: number }
   | { kind: 'eval'; step: number; epoch: number; metrics: Record<string, Record<string, number>> }
   | { kind: 'checkpoint'; step: number; epoch: number; path: string }
@@ -90,11 +106,13 @@ export interface StepResult {
   reason?: string;
 }
 
-const FitCallbacksSchema = z.object({
-  evalSets: z.unknown().optional(),
-  onProgress: z.function().optional(),
-  signal: z.instanceof(AbortSignal).optional(),
-}).loose();
+const FitCallbacksSchema = z
+  .object({
+    evalSets: z.unknown().optional(),
+    onProgress: z.function().optional(),
+    signal: z.instanceof(AbortSignal).optional(),
+  })
+  .loose();
 
 /** The Trainer's options: the training configuration, and whether it trains data parallel. */
 export interface TrainerConstructorOptions extends TrainerOptions {
@@ -113,7 +131,8 @@ function groupOf(distributed: unknown): ProcessGroup | undefined {
   if (distributed instanceof ProcessGroup) return distributed;
   if (distributed === true) {
     const group = currentGroup();
-    if (!group) throw argumentError(WHERE, "distributed: true trains over the group of mt.distributed.init(): await it first (or give the group)");
+    if (!group)
+      throw argumentError(WHERE, 'distributed: true trains over the group of mt.distributed.init(): await it first (or give the group)');
     return group;
   }
   throw argumentError(WHERE, `'distributed' must be true, false or a process group (mt.distributed.init()), got ${describe(distributed)}`);
@@ -130,7 +149,8 @@ export class Trainer {
 
   constructor(model: MultiTaskModel, options: TrainerConstructorOptions = {}) {
     options = optionsObject(options, 'Trainer');
-    if (!(model instanceof MultiTaskModel)) throw argumentError(WHERE, `'model' must be a multi-task model (mt.multitask(...)), got ${describe(model)}`);
+    if (!(model instanceof MultiTaskModel))
+      throw argumentError(WHERE, `'model' must be a multi-task model (mt.multitask(...)), got ${describe(model)}`);
     this.model = model;
     let rest: unknown = options;
     let distributed: unknown;
@@ -140,13 +160,22 @@ export class Trainer {
     this.#checkAgainstModel();
     if (this.group) {
       const cuda = model.device.startsWith('cuda');
-      if (this.group.backend === 'nccl' && !cuda) throw argumentError(WHERE, `the process group reduces on ${this.group.device} (NCCL), and the model is on ${model.device}: move the model to its rank's GPU`);
+      if (this.group.backend === 'nccl' && !cuda)
+        throw argumentError(
+          WHERE,
+          `the process group reduces on ${this.group.device} (NCCL), and the model is on ${model.device}: move the model to its rank's GPU`,
+        );
       if (this.group.backend === 'nccl' && model.device !== this.group.device && model.device !== 'cuda') {
-        throw argumentError(WHERE, `the model is on ${model.device}, and this rank's NCCL device is ${this.group.device} (LOCAL_RANK ${this.group.localRank})`);
+        throw argumentError(
+          WHERE,
+          `the model is on ${model.device}, and this rank's NCCL device is ${this.group.device} (LOCAL_RANK ${this.group.localRank})`,
+        );
       }
     }
     // The model's and the trainer's options: every rank must train the same thing.
-    const config = this.group ? JSON.stringify({ model: model.config, trainer: this.options, device: model.device.replace(/:\d+$/, '') }) : undefined;
+    const config = this.group
+      ? JSON.stringify({ model: model.config, trainer: this.options, device: model.device.replace(/:\d+$/, '') })
+      : undefined;
     this.handle = this.group
       ? new native.NativeTrainer(model.native, this.options, this.group.handle, config)
       : new native.NativeTrainer(model.native, this.options);
@@ -163,15 +192,24 @@ export class Trainer {
     const strategy = this.#strategy();
     const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
     if (weighting.needsAllTasksEachStep && !strategy.everyTaskEachStep && tasks.length > 1) {
-      throw argumentError(WHERE, `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}: it compares or tracks every task's loss or gradient in each step, and strategy.${o.strategy.kind} trains only some of the tasks in a step`);
+      throw argumentError(
+        WHERE,
+        `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}: it compares or tracks every task's loss or gradient in each step, and strategy.${o.strategy.kind} trains only some of the tasks in a step`,
+      );
     }
     if (o.sampler !== undefined) {
       if (strategy.sampler === 'none') {
-        throw argumentError(WHERE, `'sampler' has no effect under strategy.${o.strategy.kind}, which trains every task it plans with batchSize examples; remove it`);
+        throw argumentError(
+          WHERE,
+          `'sampler' has no effect under strategy.${o.strategy.kind}, which trains every task it plans with batchSize examples; remove it`,
+        );
       }
       const sampler = capabilities('sampler', o.sampler.kind) as { hasDistribution: boolean };
       if (strategy.sampler === 'optional' && !sampler.hasDistribution) {
-        throw argumentError(WHERE, `sampler.${o.sampler.kind} cannot share out a ${o.strategy.kind} step's examples (it has no distribution over tasks); use proportional, temperature or uniform`);
+        throw argumentError(
+          WHERE,
+          `sampler.${o.sampler.kind} cannot share out a ${o.strategy.kind} step's examples (it has no distribution over tasks); use proportional, temperature or uniform`,
+        );
       }
     }
     if (o.strategy.kind === 'progressive' && !tasks.includes(o.strategy.main)) {
@@ -182,42 +220,68 @@ export class Trainer {
     });
     if (weighting.usesMain) {
       if (o.main.length === 0) {
-        throw argumentError(WHERE, `weighting.${o.weighting.kind} weighs auxiliary tasks for the main ones: name them in 'main' (e.g. main: ['${tasks[0]}'])`);
+        throw argumentError(
+          WHERE,
+          `weighting.${o.weighting.kind} weighs auxiliary tasks for the main ones: name them in 'main' (e.g. main: ['${tasks[0]}'])`,
+        );
       }
       if (o.main.length === tasks.length) {
-        throw argumentError(WHERE, `weighting.${o.weighting.kind} weighs auxiliary tasks, and 'main' names every task of the model: leave at least one auxiliary task, or use a weighting for equal tasks`);
+        throw argumentError(
+          WHERE,
+          `weighting.${o.weighting.kind} weighs auxiliary tasks, and 'main' names every task of the model: leave at least one auxiliary task, or use a weighting for equal tasks`,
+        );
       }
     }
     if (o.weighting.kind === 'fixed') {
       const unknown = Object.keys(o.weighting.lambdas).filter((t) => !tasks.includes(t));
-      if (unknown.length > 0) throw argumentError(WHERE, `weighting.lambdas: ${unknown.map((t) => `'${t}'`).join(', ')} is not a task of the model (${tasks.join(', ')})`);
+      if (unknown.length > 0)
+        throw argumentError(
+          WHERE,
+          `weighting.lambdas: ${unknown.map((t) => `'${t}'`).join(', ')} is not a task of the model (${tasks.join(', ')})`,
+        );
     }
     for (const part of Object.keys(o.optimizer.partLearningRates)) {
       if (part !== 'shared' && !tasks.includes(part.slice('task:'.length))) {
-        throw argumentError(WHERE, `optimizer.partLearningRates.${part}: not a part of the model (shared, ${tasks.map((t) => `task:${t}`).join(', ')})`);
+        throw argumentError(
+          WHERE,
+          `optimizer.partLearningRates.${part}: not a part of the model (shared, ${tasks.map((t) => `task:${t}`).join(', ')})`,
+        );
       }
     }
     if (o.precision === 'fp16' && !this.model.device.startsWith('cuda')) {
-      throw argumentError(WHERE, "precision: 'fp16' needs a CUDA model (its loss scaling exists for CUDA's half precision); use 'bf16' on the CPU");
+      throw argumentError(
+        WHERE,
+        "precision: 'fp16' needs a CUDA model (its loss scaling exists for CUDA's half precision); use 'bf16' on the CPU",
+      );
     }
     if (weighting.gradients !== 'none') {
       const view = this.model.native.parameterGroups();
       const count = weighting.gradients === 'shared' ? view.sharedParameters : view.lastSharedParameters;
-      if (count === 0) throw argumentError(WHERE, `weighting.${o.weighting.kind} works on the gradients of trainable shared parameters, and this model has none (is its backbone frozen?)`);
+      if (count === 0)
+        throw argumentError(
+          WHERE,
+          `weighting.${o.weighting.kind} works on the gradients of trainable shared parameters, and this model has none (is its backbone frozen?)`,
+        );
     }
   }
 
   /** The task → data set map as native handles, each checked against its task's kind. */
   #datasets(sets: unknown, where: string, name: string): Record<string, NativeDatasetHandle> {
-    if (typeof sets !== 'object' || sets === null) throw argumentError(where, `'${name}' must map task names to data sets, got ${describe(sets)}`);
+    if (typeof sets !== 'object' || sets === null)
+      throw argumentError(where, `'${name}' must map task names to data sets, got ${describe(sets)}`);
     const out: Record<string, NativeDatasetHandle> = {};
     const kinds = new Map(this.model.config.tasks.map((t) => [t.name, t.kind]));
     for (const [task, set] of Object.entries(sets)) {
       if (!kinds.has(task)) throw argumentError(where, `${name}.${task}: not a task of the model (${[...kinds.keys()].join(', ')})`);
       if (!(set instanceof Dataset)) throw argumentError(where, `${name}.${task}: expected an mt.data.Dataset, got ${describe(set)}`);
       if (set.isDisposed) throw new TorchError(`${where}: ${name}.${task}: the data set was disposed`, 'ERR_DISPOSED');
-      if (set.targetKind !== kinds.get(task)) throw argumentError(where, `${name}.${task}: the data set's targets are for a ${set.targetKind} task, and '${task}' is a ${kinds.get(task)} task`);
-      if (!set.labeled) throw argumentError(where, `${name}.${task}: the data set has no targets (it can be predicted on, not trained or evaluated on)`);
+      if (set.targetKind !== kinds.get(task))
+        throw argumentError(
+          where,
+          `${name}.${task}: the data set's targets are for a ${set.targetKind} task, and '${task}' is a ${kinds.get(task)} task`,
+        );
+      if (!set.labeled)
+        throw argumentError(where, `${name}.${task}: the data set has no targets (it can be predicted on, not trained or evaluated on)`);
       out[task] = set.handle;
     }
     if (Object.keys(out).length === 0) throw argumentError(where, `'${name}' is empty`);
@@ -267,16 +331,20 @@ export class Trainer {
     let usesMain = false;
     for (const option of ['keepBest', 'earlyStopping'] as const) {
       const given = out[option];
-      if (typeof given !== 'object' || given === null || Array.isArray(given) || (given as { metric?: unknown }).metric !== undefined) continue;
+      if (typeof given !== 'object' || given === null || Array.isArray(given) || (given as { metric?: unknown }).metric !== undefined)
+        continue;
       const main = this.options.main;
       if (main.length === 1) {
         const kind = this.model.config.tasks.find((t) => t.name === main[0])!.kind;
         out[option] = { ...given, metric: `${main[0]}.${mainMetricOf(kind)}` };
         usesMain = true;
       } else if (option === 'keepBest') {
-        throw argumentError('fit', main.length === 0
-          ? "keepBest.metric: name the metric that picks the best weights ('loss' or 'task.metric'), or set the trainer's 'main' task"
-          : `keepBest.metric: 'main' names ${main.length} tasks; name the metric that picks the best weights`);
+        throw argumentError(
+          'fit',
+          main.length === 0
+            ? "keepBest.metric: name the metric that picks the best weights ('loss' or 'task.metric'), or set the trainer's 'main' task"
+            : `keepBest.metric: 'main' names ${main.length} tasks; name the metric that picks the best weights`,
+        );
       }
     }
     return { settings: out, usesMain };
@@ -291,31 +359,53 @@ export class Trainer {
     if (o.main.length === 0 || fitUsesMain) return;
     const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
     if (weighting.usesMain) return;
-    throw argumentError(where, `'main' has no effect here: weighting.${o.weighting.kind} treats every task alike` +
-      (where === 'fit' ? ', and no keepBest or earlyStopping without a metric, nor diagnosticsEvery, uses it' : '') +
-      '; use a main-task-aware weighting (gcs, oneSidedProjection, metaBalance, olAux)' + (where === 'fit' ? ", keepBest: {}, or leave 'main' out" : ", or leave 'main' out"));
+    throw argumentError(
+      where,
+      `'main' has no effect here: weighting.${o.weighting.kind} treats every task alike` +
+        (where === 'fit' ? ', and no keepBest or earlyStopping without a metric, nor diagnosticsEvery, uses it' : '') +
+        '; use a main-task-aware weighting (gcs, oneSidedProjection, metaBalance, olAux)' +
+        (where === 'fit' ? ", keepBest: {}, or leave 'main' out" : ", or leave 'main' out"),
+    );
   }
 
   /** Rules between a fit's data and the options: each option must act. */
-  #checkFit(trained: string[], evalSets: Record<string, Dataset> | undefined, settings: z.output<typeof FitSettingsSchema>, listening: boolean): void {
+  #checkFit(
+    trained: string[],
+    evalSets: Record<string, Dataset> | undefined,
+    settings: z.output<typeof FitSettingsSchema>,
+    listening: boolean,
+  ): void {
     const o = this.options;
-    if (settings.evalEvery !== undefined && evalSets === undefined) throw argumentError('fit', "'evalEvery' has no effect without 'evalSets'");
-    if (settings.progressEvery !== undefined && !listening) throw argumentError('fit', "'progressEvery' has no effect without 'onProgress'");
+    if (settings.evalEvery !== undefined && evalSets === undefined)
+      throw argumentError('fit', "'evalEvery' has no effect without 'evalSets'");
+    if (settings.progressEvery !== undefined && !listening)
+      throw argumentError('fit', "'progressEvery' has no effect without 'onProgress'");
     if (settings.diagnosticsEvery !== undefined) {
-      if (trained.length < 2) throw argumentError('fit', "'diagnosticsEvery' compares tasks: it needs at least two tasks with training data");
+      if (trained.length < 2)
+        throw argumentError('fit', "'diagnosticsEvery' compares tasks: it needs at least two tasks with training data");
       if (!listening) throw argumentError('fit', "'diagnosticsEvery' reports through step events: give 'onProgress'");
-      if (this.model.native.parameterGroups().sharedParameters === 0) throw argumentError('fit', "'diagnosticsEvery' measures gradients on trainable shared parameters, and this model has none");
+      if (this.model.native.parameterGroups().sharedParameters === 0)
+        throw argumentError('fit', "'diagnosticsEvery' measures gradients on trainable shared parameters, and this model has none");
     }
-    for (const [option, chosen] of [['earlyStopping', settings.earlyStopping?.metric], ['keepBest', settings.keepBest?.metric]] as const) {
+    for (const [option, chosen] of [
+      ['earlyStopping', settings.earlyStopping?.metric],
+      ['keepBest', settings.keepBest?.metric],
+    ] as const) {
       if (chosen !== undefined) this.#checkMetric(option, chosen, evalSets);
     }
     const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
     const untrainedMain = o.main.filter((t) => !trained.includes(t));
     if (untrainedMain.length > 0) {
-      throw argumentError('fit', `main: ${untrainedMain.map((t) => `'${t}'`).join(', ')} has no training data (trainSets: ${trained.join(', ')})`);
+      throw argumentError(
+        'fit',
+        `main: ${untrainedMain.map((t) => `'${t}'`).join(', ')} has no training data (trainSets: ${trained.join(', ')})`,
+      );
     }
     if (weighting.usesMain && trained.every((t) => o.main.includes(t))) {
-      throw argumentError('fit', `weighting.${o.weighting.kind} weighs auxiliary tasks, and this fit trains only main tasks (${trained.join(', ')})`);
+      throw argumentError(
+        'fit',
+        `weighting.${o.weighting.kind} weighs auxiliary tasks, and this fit trains only main tasks (${trained.join(', ')})`,
+      );
     }
     if (o.strategy.kind === 'progressive' && !trained.includes(o.strategy.main)) {
       throw argumentError('fit', `strategy.main '${o.strategy.main}' has no training data (trainSets: ${trained.join(', ')})`);
@@ -349,14 +439,17 @@ export class Trainer {
   /** One optimizer step on the given batches (task → batch), for loops written in JavaScript. */
   step(batches: Record<string, Batch>): StepResult {
     const where = 'step';
-    if (typeof batches !== 'object' || batches === null) throw argumentError(where, `'batches' must map task names to batches, got ${describe(batches)}`);
+    if (typeof batches !== 'object' || batches === null)
+      throw argumentError(where, `'batches' must map task names to batches, got ${describe(batches)}`);
     const tasks = this.model.taskNames;
-    const handles = Object.fromEntries(Object.entries(batches).map(([task, batch]) => {
-      if (!tasks.includes(task)) throw argumentError(where, `'${task}' is not a task of the model (${tasks.join(', ')})`);
-      const converted = nativeBatch(batch, `${where}.${task}`, true);
-      if (!converted.targets) throw argumentError(where, `${task}: the batch has no targets`);
-      return [task, converted];
-    }));
+    const handles = Object.fromEntries(
+      Object.entries(batches).map(([task, batch]) => {
+        if (!tasks.includes(task)) throw argumentError(where, `'${task}' is not a task of the model (${tasks.join(', ')})`);
+        const converted = nativeBatch(batch, `${where}.${task}`, true);
+        if (!converted.targets) throw argumentError(where, `${task}: the batch has no targets`);
+        return [task, converted];
+      }),
+    );
     if (Object.keys(handles).length === 0) throw argumentError(where, "'batches' is empty");
     if (this.options.accumulateSteps !== 1) throw argumentError(where, "takes one batch per task, so 'accumulateSteps' must be 1");
     this.#checkMainActs(false, where);

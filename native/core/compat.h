@@ -76,15 +76,13 @@ inline at::ScalarType autocastDtype(c10::DeviceType device) {
 // additive here because the two versions agree on that, and the plain path uses the same form.
 // 1.13 exposes it as the private op `_scaled_dot_product_attention` (it returns output and
 // weights); 2.x as `scaled_dot_product_attention`, which may pick a flash or memory-efficient kernel.
-inline at::Tensor fusedScaledDotProductAttention(const at::Tensor& query, const at::Tensor& key,
-                                                 const at::Tensor& value,
-                                                 const c10::optional<at::Tensor>& additiveMask,
-                                                 double dropoutP, bool isCausal) {
+inline at::Tensor fusedScaledDotProductAttention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                                 const c10::optional<at::Tensor>& additiveMask, double dropoutP, bool isCausal) {
 #if MTL_TORCH_VERSION_AT_LEAST(2, 0)
   return at::scaled_dot_product_attention(query, key, value, additiveMask, dropoutP, isCausal);
 #else
   return std::get<0>(at::_scaled_dot_product_attention(query, key, value, additiveMask, dropoutP,
-                                                        /*need_attn_weights=*/false, isCausal));
+                                                       /*need_attn_weights=*/false, isCausal));
 #endif
 }
 

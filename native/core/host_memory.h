@@ -23,12 +23,12 @@
 namespace mtl {
 
 struct HostAllocatorState {
-  bool caching = false;        // whether the caching allocator serves CPU tensors
-  std::size_t cacheLimit = 0;  // most bytes kept for reuse
-  std::size_t cachedBytes = 0; // bytes kept now (free blocks)
-  int64_t hits = 0;            // allocations served from the cache
-  int64_t misses = 0;          // cacheable allocations that went to the system
-  std::string reason;          // why the cache is off, when it is
+  bool caching = false;         // whether the caching allocator serves CPU tensors
+  std::size_t cacheLimit = 0;   // most bytes kept for reuse
+  std::size_t cachedBytes = 0;  // bytes kept now (free blocks)
+  int64_t hits = 0;             // allocations served from the cache
+  int64_t misses = 0;           // cacheable allocations that went to the system
+  std::string reason;           // why the cache is off, when it is
 };
 
 // Installs the caching allocator as libtorch's CPU allocator, unless MTL_TORCH_MALLOC=system or

@@ -55,12 +55,11 @@ template <typename Entry, typename KindOptions>
 struct Register {
   template <typename Capabilities, typename Factory, typename... Extra>
   Register(const std::string& name, const Capabilities& capabilities, Factory factory, Extra&&... extra) {
-    Registry<Entry>::instance().add(
-        name, Entry{Options(KindOptions{}), Options(capabilities),
-                    [factory](const Options& options, auto&&... args) {
-                      return factory(readOptions<KindOptions>(options), std::forward<decltype(args)>(args)...);
-                    },
-                    std::forward<Extra>(extra)...});
+    Registry<Entry>::instance().add(name, Entry{Options(KindOptions{}), Options(capabilities),
+                                                [factory](const Options& options, auto&&... args) {
+                                                  return factory(readOptions<KindOptions>(options), std::forward<decltype(args)>(args)...);
+                                                },
+                                                std::forward<Extra>(extra)...});
   }
 };
 

@@ -3,17 +3,16 @@
 #include <ATen/Parallel.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <mutex>
-#include <thread>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace mtl {
 
 namespace {
 const std::pair<const char*, c10::ScalarType> kDtypes[] = {
-    {"float32", c10::kFloat}, {"float64", c10::kDouble}, {"float16", c10::kHalf},
-    {"bfloat16", c10::kBFloat16}, {"int32", c10::kInt}, {"int64", c10::kLong},
-    {"uint8", c10::kByte}, {"bool", c10::kBool},
+    {"float32", c10::kFloat}, {"float64", c10::kDouble}, {"float16", c10::kHalf}, {"bfloat16", c10::kBFloat16},
+    {"int32", c10::kInt},     {"int64", c10::kLong},     {"uint8", c10::kByte},   {"bool", c10::kBool},
 };
 }  // namespace
 
@@ -21,8 +20,7 @@ c10::ScalarType parseDtype(const std::string& name) {
   for (const auto& [dtypeName, type] : kDtypes) {
     if (name == dtypeName) return type;
   }
-  throw std::invalid_argument("unknown dtype '" + name +
-                              "' (expected float32, float64, float16, bfloat16, int32, int64, uint8 or bool)");
+  throw std::invalid_argument("unknown dtype '" + name + "' (expected float32, float64, float16, bfloat16, int32, int64, uint8 or bool)");
 }
 
 std::string dtypeName(c10::ScalarType type) {
@@ -50,8 +48,7 @@ c10::Device checkedCuda(const std::string& name, int index) {
 c10::Device parseDevice(const std::string& name) {
   if (name == "cpu") return c10::Device(c10::kCPU);
   if (name == "cuda") return checkedCuda(name, 0);
-  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 &&
-      name.find_first_not_of("0123456789", 5) == std::string::npos) {
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 && name.size() < 9 && name.find_first_not_of("0123456789", 5) == std::string::npos) {
     return checkedCuda(name, std::stoi(name.substr(5)));
   }
   throw std::invalid_argument("unknown device '" + name + "' (expected 'cpu', 'cuda' or 'cuda:N')");
@@ -86,7 +83,9 @@ int maxThreads() {
 void setNumThreads(int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be at least 1");
   // Thousands of threads can exceed the process's thread limit; OpenMP then hangs making its pool.
-  if (threads > maxThreads()) throw std::invalid_argument("threads must be at most " + std::to_string(maxThreads()) + " (" + std::to_string(kThreadsPerCore) + " per core)");
+  if (threads > maxThreads())
+    throw std::invalid_argument("threads must be at most " + std::to_string(maxThreads()) + " (" + std::to_string(kThreadsPerCore) +
+                                " per core)");
   at::set_num_threads(threads);
 }
 

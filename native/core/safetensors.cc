@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <string_view>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -35,8 +35,8 @@ constexpr size_t kHeaderAlignment = 8;
 const char* const kMetadataKey = "__metadata__";
 
 const std::pair<const char*, c10::ScalarType> kFormatDtypes[] = {
-    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf},  {"BF16", c10::kBFloat16},
-    {"I64", c10::kLong},   {"I32", c10::kInt},   {"U8", c10::kByte},   {"BOOL", c10::kBool},
+    {"F64", c10::kDouble}, {"F32", c10::kFloat}, {"F16", c10::kHalf}, {"BF16", c10::kBFloat16},
+    {"I64", c10::kLong},   {"I32", c10::kInt},   {"U8", c10::kByte},  {"BOOL", c10::kBool},
 };
 
 // A name as it appears in messages: quoted, and cut short, since a hostile file may hold anything.
@@ -130,28 +130,24 @@ void checkRanges(const Entry& entry, uint64_t dataSize) {
   const std::string where = "tensor " + describeName(entry.name);
   if (entry.begin > entry.end) refuse(where + " has data_offsets that end before they begin");
   if (entry.end > dataSize) {
-    refuse(where + " ends at byte " + std::to_string(entry.end) + " of a data buffer of " + std::to_string(dataSize) +
-           " bytes");
+    refuse(where + " ends at byte " + std::to_string(entry.end) + " of a data buffer of " + std::to_string(dataSize) + " bytes");
   }
   const uint64_t expected = byteSizeOf(entry);
   if (entry.end - entry.begin != expected) {
-    refuse(where + " has " + std::to_string(entry.end - entry.begin) + " bytes but its dtype and shape need " +
-           std::to_string(expected));
+    refuse(where + " has " + std::to_string(entry.end - entry.begin) + " bytes but its dtype and shape need " + std::to_string(expected));
   }
 }
 
 // The format requires the entries to tile the data buffer: no two overlap and no byte is unused
 // (so a file cannot hide other content). Sorts the entries into buffer order on the way.
 void checkTiling(std::vector<Entry>& entries, uint64_t dataSize) {
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-  });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& a, const Entry& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
   uint64_t cursor = 0;
   for (const Entry& entry : entries) {
     if (entry.begin < cursor) refuse("tensor " + describeName(entry.name) + " overlaps the tensor before it");
     if (entry.begin > cursor) {
-      refuse("bytes " + std::to_string(cursor) + " to " + std::to_string(entry.begin) +
-             " of the data buffer belong to no tensor");
+      refuse("bytes " + std::to_string(cursor) + " to " + std::to_string(entry.begin) + " of the data buffer belong to no tensor");
     }
     cursor = entry.end;
   }
@@ -163,8 +159,7 @@ void checkTiling(std::vector<Entry>& entries, uint64_t dataSize) {
 // A name that occurs twice, or null. Sorts pointers, so the names themselves are not copied.
 const std::string* findDuplicate(std::vector<const std::string*> names) {
   std::sort(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
-  const auto twin = std::adjacent_find(names.begin(), names.end(),
-                                       [](const std::string* a, const std::string* b) { return *a == *b; });
+  const auto twin = std::adjacent_find(names.begin(), names.end(), [](const std::string* a, const std::string* b) { return *a == *b; });
   return twin == names.end() ? nullptr : *twin;
 }
 
@@ -173,9 +168,9 @@ const std::string* findDuplicate(std::vector<const std::string*> names) {
 // shape array (so a hostile header cannot build a deep tree), and no object repeats a key (JSON
 // parsers differ on which repeat wins; the format forbids the ambiguity).
 nlohmann::json parseJson(std::string_view text) {
-  constexpr int kMaxDepth = 2;  // root object → tensor entry → shape / data_offsets array
+  constexpr int kMaxDepth = 2;              // root object → tensor entry → shape / data_offsets array
   std::vector<std::set<std::string>> keys;  // the keys of each open object
-  std::string entry;                         // the root's current key (a tensor name or __metadata__)
+  std::string entry;                        // the root's current key (a tensor name or __metadata__)
   const nlohmann::json::parser_callback_t check = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
     if ((event == Event::object_start || event == Event::array_start) && depth > kMaxDepth) {
@@ -233,12 +228,11 @@ Loaded readImage(uint64_t totalSize, ReadBytes&& readBytes) {
   uint64_t headerLength = 0;
   for (size_t i = 0; i < kLengthPrefixBytes; ++i) headerLength |= static_cast<uint64_t>(prefix[i]) << (8 * i);
   if (headerLength > kMaxHeaderBytes) {
-    refuse("header length " + std::to_string(headerLength) + " exceeds the limit of " +
-           std::to_string(kMaxHeaderBytes) + " bytes");
+    refuse("header length " + std::to_string(headerLength) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
   }
   if (headerLength > totalSize - kLengthPrefixBytes) {
-    refuse("header length " + std::to_string(headerLength) + " is more than the " +
-           std::to_string(totalSize - kLengthPrefixBytes) + " bytes that follow it (truncated?)");
+    refuse("header length " + std::to_string(headerLength) + " is more than the " + std::to_string(totalSize - kLengthPrefixBytes) +
+           " bytes that follow it (truncated?)");
   }
   Header header;
   {
@@ -292,9 +286,8 @@ Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   // Larger elements first keeps each tensor aligned to its element size; stable, so within one
   // element size the caller's order survives.
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return tensors[a].second.element_size() > tensors[b].second.element_size();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return tensors[a].second.element_size() > tensors[b].second.element_size(); });
 
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
@@ -302,9 +295,8 @@ Layout planLayout(const NamedTensors& tensors, const Metadata& metadata) {
   for (const size_t index : order) {
     const auto& [name, tensor] = tensors[index];
     const uint64_t bytes = static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
-    header[name] = {{"dtype", formatDtypeName(tensor.scalar_type())},
-                    {"shape", tensor.sizes().vec()},
-                    {"data_offsets", {offset, offset + bytes}}};
+    header[name] = {
+        {"dtype", formatDtypeName(tensor.scalar_type())}, {"shape", tensor.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
   std::string json;

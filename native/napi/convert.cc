@@ -8,9 +8,7 @@
 
 namespace mtl::napi {
 
-void Args::fail(size_t i, const char* expected) const {
-  throw ArgumentError("argument " + std::to_string(i) + " must be " + expected);
-}
+void Args::fail(size_t i, const char* expected) const { throw ArgumentError("argument " + std::to_string(i) + " must be " + expected); }
 
 const at::Tensor& Args::tensor(size_t i) const {
   const at::Tensor* tensor = i < info_.Length() ? TensorHandle::Find(info_[i]) : nullptr;

@@ -1,9 +1,9 @@
 // Argument conversion from JavaScript values, written once and shared by every binding.
 // Conversion failures throw ArgumentError naming the argument's position.
 #pragma once
-#include <napi.h>
 #include <ATen/ATen.h>
 #include <c10/util/Optional.h>
+#include <napi.h>
 #include <string>
 #include <vector>
 

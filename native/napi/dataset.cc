@@ -61,8 +61,8 @@ std::shared_ptr<const data::Dataset> DatasetHandle::DatasetOf(const Napi::Value&
 DatasetHandle::DatasetHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatasetHandle>(info) {
   guard(info.Env(), [&] {
     Args args(info);
-    const bool derived = args.present(0) && info[0].IsObject() &&
-                         info[0].As<Napi::Object>().InstanceOf(addonData(info.Env()).datasetConstructor.Value());
+    const bool derived =
+        args.present(0) && info[0].IsObject() && info[0].As<Napi::Object>().InstanceOf(addonData(info.Env()).datasetConstructor.Value());
     const int fieldsAt = derived ? 1 : 0;
     if (!args.present(fieldsAt) || !info[fieldsAt].IsObject()) {
       throw ArgumentError("dataset: argument " + std::to_string(fieldsAt) + " must be an object of tensors");
@@ -177,8 +177,6 @@ Napi::Value DatasetHandle::Dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value DatasetHandle::IsDisposed(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), !dataset_);
-}
+Napi::Value DatasetHandle::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !dataset_); }
 
 }  // namespace mtl::napi

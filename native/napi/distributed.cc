@@ -87,7 +87,8 @@ class ProcessGroupHandle : public Napi::ObjectWrap<ProcessGroupHandle> {
 
   std::shared_ptr<distributed::ProcessGroup> joined(const char* what) const {
     if (!slot_->group) {
-      throw ArgumentError(std::string(what) + ": the process group " + (slot_->joining ? "is still joining (await its init)" : "was destroyed or never joined"));
+      throw ArgumentError(std::string(what) + ": the process group " +
+                          (slot_->joining ? "is still joining (await its init)" : "was destroyed or never joined"));
     }
     return slot_->group;
   }
@@ -145,7 +146,8 @@ class ProcessGroupHandle : public Napi::ObjectWrap<ProcessGroupHandle> {
   Napi::Value Barrier(const Napi::CallbackInfo& info) {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto group = joined("barrier");
-      auto* worker = new GroupWorker(info.Env(), [group] { group->barrier(); }, nullptr);
+      auto* worker = new GroupWorker(
+          info.Env(), [group] { group->barrier(); }, nullptr);
       worker->Queue();
       return worker->promise();
     });
@@ -166,7 +168,8 @@ class ProcessGroupHandle : public Napi::ObjectWrap<ProcessGroupHandle> {
     return guard(info.Env(), [&]() -> Napi::Value {
       auto group = std::make_shared<std::shared_ptr<distributed::ProcessGroup>>(std::move(slot_->group));
       slot_->group.reset();
-      auto* worker = new GroupWorker(info.Env(), [group] { group->reset(); }, nullptr);
+      auto* worker = new GroupWorker(
+          info.Env(), [group] { group->reset(); }, nullptr);
       worker->Queue();
       return worker->promise();
     });
@@ -201,7 +204,8 @@ class ProcessGroupHandle : public Napi::ObjectWrap<ProcessGroupHandle> {
 }  // namespace
 
 std::shared_ptr<distributed::ProcessGroup> processGroupOf(const Napi::Value& value, const char* what) {
-  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kGroupTag)) throw ArgumentError(std::string(what) + " must be a process group");
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kGroupTag))
+    throw ArgumentError(std::string(what) + " must be a process group");
   return Napi::ObjectWrap<ProcessGroupHandle>::Unwrap(value.As<Napi::Object>())->joined(what);
 }
 

@@ -1,8 +1,8 @@
 // Error translation, written once: every native entry point runs its body through guard(), which
 // turns libtorch and C++ exceptions into a JavaScript TorchError with a short message and a code.
 #pragma once
-#include <napi.h>
 #include <c10/util/Exception.h>
+#include <napi.h>
 #include <stdexcept>
 #include <string>
 

@@ -48,12 +48,16 @@ Options jsonOf(const Napi::Value& value, const std::string& what) { return conve
 
 Napi::Value valueOf(Napi::Env env, const Options& json) {
   switch (json.type()) {
-    case Options::value_t::null: return env.Null();
-    case Options::value_t::boolean: return Napi::Boolean::New(env, json.get<bool>());
-    case Options::value_t::string: return Napi::String::New(env, json.get<std::string>());
+    case Options::value_t::null:
+      return env.Null();
+    case Options::value_t::boolean:
+      return Napi::Boolean::New(env, json.get<bool>());
+    case Options::value_t::string:
+      return Napi::String::New(env, json.get<std::string>());
     case Options::value_t::number_integer:
     case Options::value_t::number_unsigned:
-    case Options::value_t::number_float: return Napi::Number::New(env, json.get<double>());
+    case Options::value_t::number_float:
+      return Napi::Number::New(env, json.get<double>());
     case Options::value_t::array: {
       auto out = Napi::Array::New(env, json.size());
       for (uint32_t i = 0; i < json.size(); ++i) out.Set(i, valueOf(env, json[i]));
@@ -64,7 +68,8 @@ Napi::Value valueOf(Napi::Env env, const Options& json) {
       for (const auto& [key, item] : json.items()) out.Set(key, valueOf(env, item));
       return out;
     }
-    default: return env.Undefined();
+    default:
+      return env.Undefined();
   }
 }
 

@@ -10,10 +10,10 @@
 #include "napi/addon_data.h"
 #include "napi/convert.h"
 #include "napi/errors.h"
-#include "napi/named_tensors.h"
 #include "napi/json_value.h"
-#include "napi/train_convert.h"
+#include "napi/named_tensors.h"
 #include "napi/tensor.h"
+#include "napi/train_convert.h"
 
 namespace mtl::napi {
 
@@ -116,7 +116,8 @@ void refuseIfBackwardReachesBusy(const at::Tensor& root) {
     pending.pop_back();
     if (!seen.insert(node).second) continue;
     if (auto* accumulate = dynamic_cast<torch::autograd::AccumulateGrad*>(node)) {
-      if (isBusy(accumulate->variable)) throw BusyError(std::string("backward: it would accumulate gradients into a tensor that ") + kBusyTensor);
+      if (isBusy(accumulate->variable))
+        throw BusyError(std::string("backward: it would accumulate gradients into a tensor that ") + kBusyTensor);
       continue;
     }
     for (const auto& edge : node->next_edges()) {
@@ -158,7 +159,8 @@ ModelLease NativeMultiTaskModel::LeaseOf(const Napi::Value& value, const char* w
 }
 
 void NativeMultiTaskModel::beforeChange() const {
-  if (busy_->load()) throw BusyError("the model is busy: a fit, evaluate or step is running on it; it cannot be used or changed until it ends");
+  if (busy_->load())
+    throw BusyError("the model is busy: a fit, evaluate or step is running on it; it cannot be used or changed until it ends");
 }
 
 void NativeMultiTaskModel::moveTo(const c10::optional<c10::Device>& device, const c10::optional<at::ScalarType>& dtype) {
@@ -426,7 +428,8 @@ Napi::Value NativeMultiTaskModel::ExportPretrained(const Napi::CallbackInfo& inf
   return guard(info.Env(), [&]() -> Napi::Value {
     beforeChange();
     Args args(info);
-    return namedTensorsToJs(info.Env(), model::pretrained::exportWeights(*model_, args.string(0), jsonOf(args.value(1), "config"), args.string(2)));
+    return namedTensorsToJs(info.Env(),
+                            model::pretrained::exportWeights(*model_, args.string(0), jsonOf(args.value(1), "config"), args.string(2)));
   });
 }
 

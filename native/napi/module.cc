@@ -111,8 +111,8 @@ struct BlockKind {
 const BlockKind kBlockKinds[] = {
     {"linear",
      [](const Options& o) -> ModulePtr {
-       return torch::nn::Linear(torch::nn::LinearOptions(field<int64_t>(o, "inFeatures"), field<int64_t>(o, "outFeatures"))
-                                    .bias(field<bool>(o, "bias")))
+       return torch::nn::Linear(
+                  torch::nn::LinearOptions(field<int64_t>(o, "inFeatures"), field<int64_t>(o, "outFeatures")).bias(field<bool>(o, "bias")))
            .ptr();
      },
      unaryForward<torch::nn::LinearImpl>},
@@ -131,16 +131,12 @@ const BlockKind kBlockKinds[] = {
            .ptr();
      },
      unaryForward<torch::nn::LayerNormImpl>},
-    {"dropout",
-     [](const Options& o) -> ModulePtr {
-       return torch::nn::Dropout(torch::nn::DropoutOptions(field<double>(o, "p"))).ptr();
-     },
+    {"dropout", [](const Options& o) -> ModulePtr { return torch::nn::Dropout(torch::nn::DropoutOptions(field<double>(o, "p"))).ptr(); },
      unaryForward<torch::nn::DropoutImpl>},
     {"sinusoidalPositionalEncoding",
      [](const Options& o) -> ModulePtr { return nn::SinusoidalPositionalEncoding(positionalOptions(o)).ptr(); },
      positionalForward<nn::SinusoidalPositionalEncodingImpl>},
-    {"learnedPositionalEncoding",
-     [](const Options& o) -> ModulePtr { return nn::LearnedPositionalEncoding(positionalOptions(o)).ptr(); },
+    {"learnedPositionalEncoding", [](const Options& o) -> ModulePtr { return nn::LearnedPositionalEncoding(positionalOptions(o)).ptr(); },
      positionalForward<nn::LearnedPositionalEncodingImpl>},
     {"multiheadAttention",
      [](const Options& o) -> ModulePtr {
@@ -155,27 +151,22 @@ const BlockKind kBlockKinds[] = {
      [](torch::nn::Module& m, const Args& a) -> Napi::Value {
        const bool needWeights = a.boolean(5, false);
        auto result = as<nn::MultiheadAttentionImpl>(m).forward(a.tensor(0), a.tensor(1), a.tensor(2),
-                                                               {a.optionalTensor(4), a.optionalTensor(3)},
-                                                               needWeights, a.boolean(6, true));
+                                                               {a.optionalTensor(4), a.optionalTensor(3)}, needWeights, a.boolean(6, true));
        auto out = Napi::Array::New(a.env(), 2);
        out.Set(0u, wrap(a, result.output));
        out.Set(1u, needWeights ? wrap(a, result.weights) : a.env().Null());
        return out;
      }},
-    {"transformerEncoderLayer",
-     [](const Options& o) -> ModulePtr { return nn::TransformerEncoderLayer(layerOptions(o)).ptr(); },
+    {"transformerEncoderLayer", [](const Options& o) -> ModulePtr { return nn::TransformerEncoderLayer(layerOptions(o)).ptr(); },
      encoderForward<nn::TransformerEncoderLayerImpl>},
-    {"transformerEncoder",
-     [](const Options& o) -> ModulePtr { return nn::TransformerEncoder(stackOptions(o)).ptr(); },
+    {"transformerEncoder", [](const Options& o) -> ModulePtr { return nn::TransformerEncoder(stackOptions(o)).ptr(); },
      encoderForward<nn::TransformerEncoderImpl>},
-    {"transformerDecoderLayer",
-     [](const Options& o) -> ModulePtr { return nn::TransformerDecoderLayer(layerOptions(o)).ptr(); },
+    {"transformerDecoderLayer", [](const Options& o) -> ModulePtr { return nn::TransformerDecoderLayer(layerOptions(o)).ptr(); },
      // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?)
      [](torch::nn::Module& m, const Args& a) -> Napi::Value {
        return wrap(a, as<nn::TransformerDecoderLayerImpl>(m).forward(a.tensor(0), a.tensor(1), decoderMasks(a, 2)));
      }},
-    {"transformerDecoder",
-     [](const Options& o) -> ModulePtr { return nn::TransformerDecoder(stackOptions(o)).ptr(); },
+    {"transformerDecoder", [](const Options& o) -> ModulePtr { return nn::TransformerDecoder(stackOptions(o)).ptr(); },
      // (tgt, memory, tgtMask?, memoryMask?, tgtKeyPaddingMask?, memoryKeyPaddingMask?, cache?)
      [](torch::nn::Module& m, const Args& a) -> Napi::Value {
        nn::DecoderCache* cache = a.present(6) ? &cacheOf(a.value(6)) : nullptr;
@@ -197,8 +188,7 @@ const BlockKind& findKind(const std::string& name) {
 class NativeModule : public Napi::ObjectWrap<NativeModule>, public ModuleMethods<NativeModule> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    std::vector<Property> properties{InstanceMethod<&NativeModule::Forward>("forward"),
-                                     InstanceMethod<&NativeModule::NewCache>("newCache"),
+    std::vector<Property> properties{InstanceMethod<&NativeModule::Forward>("forward"), InstanceMethod<&NativeModule::NewCache>("newCache"),
                                      InstanceMethod<&NativeModule::Kind>("kind")};
     addTo(properties);
     exports.Set("NativeModule", DefineClass(env, "NativeModule", properties));
@@ -237,9 +227,7 @@ class NativeModule : public Napi::ObjectWrap<NativeModule>, public ModuleMethods
 // ---- cache functions ----
 
 Napi::Value cacheLength(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Number::New(info.Env(), static_cast<double>(cacheOf(info[0]).length()));
-  });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(cacheOf(info[0]).length())); });
 }
 
 Napi::Value cacheReorder(const Napi::CallbackInfo& info) {
@@ -264,8 +252,8 @@ Napi::Value scaledDotProductAttention(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
     Args a(info);
     const bool needWeights = a.boolean(6, false);
-    auto result = nn::functionalScaledDotProductAttention(a.tensor(0), a.tensor(1), a.tensor(2), a.optionalTensor(3),
-                                                          a.numberOr(4, 0.0), a.boolean(5, false), needWeights);
+    auto result = nn::functionalScaledDotProductAttention(a.tensor(0), a.tensor(1), a.tensor(2), a.optionalTensor(3), a.numberOr(4, 0.0),
+                                                          a.boolean(5, false), needWeights);
     auto out = Napi::Array::New(info.Env(), 2);
     out.Set(0u, TensorHandle::Wrap(info.Env(), result.output));
     out.Set(1u, needWeights ? TensorHandle::Wrap(info.Env(), result.weights) : info.Env().Null());

@@ -60,7 +60,8 @@ class ModuleMethods {
     return guard(info.Env(), [&]() -> Napi::Value {
       self().beforeChange();
       Args args(info);
-      return stateDictMismatchToJs(info.Env(), nn::loadStateDict(self().module(), namedTensorsFromArgs(args, 0, 1), args.boolean(2, true), args.stringOr(3, "")));
+      return stateDictMismatchToJs(
+          info.Env(), nn::loadStateDict(self().module(), namedTensorsFromArgs(args, 0, 1), args.boolean(2, true), args.stringOr(3, "")));
     });
   }
 

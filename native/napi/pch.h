@@ -1,4 +1,4 @@
 // Precompiled header for the binding layer.
 #pragma once
-#include <napi.h>
 #include <ATen/ATen.h>
+#include <napi.h>

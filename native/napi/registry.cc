@@ -27,17 +27,19 @@ namespace {
 // A head's target layout, for the TypeScript data sets that build any registered head's targets:
 // { dtype: 'int64' | 'float32', dims: 1 | 2, trim: 'none' | 'toInputs' | 'toTargetLengths' }.
 Options describeTargetLayout(const data::TargetLayout& layout) {
-  if (layout.dtype != at::kLong && layout.dtype != at::kFloat) throw std::logic_error("registry: a head's targets must be int64 or float32");
+  if (layout.dtype != at::kLong && layout.dtype != at::kFloat)
+    throw std::logic_error("registry: a head's targets must be int64 or float32");
   const char* trim = layout.trim == data::TargetLayout::Trim::ToInputs          ? "toInputs"
                      : layout.trim == data::TargetLayout::Trim::ToTargetLengths ? "toTargetLengths"
-                                                                                 : "none";
+                                                                                : "none";
   return {{"dtype", layout.dtype == at::kLong ? "int64" : "float32"}, {"dims", layout.dims}, {"trim", trim}};
 }
 
 // The heads' entries, each with its target layout ("targets") beside defaults and capabilities.
 Options describeHeads() {
   Options out = describeRegistry<model::HeadEntry>();
-  for (const auto& [name, entry] : Registry<model::HeadEntry>::instance().entries()) out[name]["targets"] = describeTargetLayout(entry.targets);
+  for (const auto& [name, entry] : Registry<model::HeadEntry>::instance().entries())
+    out[name]["targets"] = describeTargetLayout(entry.targets);
   return out;
 }
 

@@ -231,9 +231,18 @@ at::Tensor exportable(const at::Tensor& tensor) {
   at::Tensor host = tensor.detach();
   switch (host.scalar_type()) {
     case at::kHalf:
-    case at::kBFloat16: host = host.to(at::kFloat); break;
-    case at::kFloat: case at::kDouble: case at::kInt: case at::kLong: case at::kByte: case at::kBool: break;
-    default: throw ArgumentError("cannot export dtype " + dtypeName(host.scalar_type()));
+    case at::kBFloat16:
+      host = host.to(at::kFloat);
+      break;
+    case at::kFloat:
+    case at::kDouble:
+    case at::kInt:
+    case at::kLong:
+    case at::kByte:
+    case at::kBool:
+      break;
+    default:
+      throw ArgumentError("cannot export dtype " + dtypeName(host.scalar_type()));
   }
   return host.to(at::kCPU).contiguous();
 }
@@ -244,11 +253,16 @@ Napi::Value toTypedArray(Napi::Env env, const at::Tensor& host) {
   auto buffer = Napi::ArrayBuffer::New(env, bytes);
   if (bytes > 0) std::memcpy(buffer.Data(), host.data_ptr(), bytes);
   switch (host.scalar_type()) {
-    case at::kFloat: return Napi::TypedArrayOf<float>::New(env, count, buffer, 0, napi_float32_array);
-    case at::kDouble: return Napi::TypedArrayOf<double>::New(env, count, buffer, 0, napi_float64_array);
-    case at::kInt: return Napi::TypedArrayOf<int32_t>::New(env, count, buffer, 0, napi_int32_array);
-    case at::kLong: return Napi::TypedArrayOf<int64_t>::New(env, count, buffer, 0, napi_bigint64_array);
-    default: return Napi::TypedArrayOf<uint8_t>::New(env, count, buffer, 0, napi_uint8_array);
+    case at::kFloat:
+      return Napi::TypedArrayOf<float>::New(env, count, buffer, 0, napi_float32_array);
+    case at::kDouble:
+      return Napi::TypedArrayOf<double>::New(env, count, buffer, 0, napi_float64_array);
+    case at::kInt:
+      return Napi::TypedArrayOf<int32_t>::New(env, count, buffer, 0, napi_int32_array);
+    case at::kLong:
+      return Napi::TypedArrayOf<int64_t>::New(env, count, buffer, 0, napi_bigint64_array);
+    default:
+      return Napi::TypedArrayOf<uint8_t>::New(env, count, buffer, 0, napi_uint8_array);
   }
 }
 
@@ -270,9 +284,7 @@ class DataWorker : public Napi::AsyncWorker {
     Napi::HandleScope scope(Env());
     deferred_.Resolve(toTypedArray(Env(), host_));
   }
-  void OnError(const Napi::Error& error) override {
-    deferred_.Reject(makeTorchError(Env(), "ERR_TORCH", error.Message()).Value());
-  }
+  void OnError(const Napi::Error& error) override { deferred_.Reject(makeTorchError(Env(), "ERR_TORCH", error.Message()).Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -282,14 +294,22 @@ class DataWorker : public Napi::AsyncWorker {
 
 c10::ScalarType typedArrayDtype(const Napi::TypedArray& array) {
   switch (array.TypedArrayType()) {
-    case napi_float32_array: return at::kFloat;
-    case napi_float64_array: return at::kDouble;
-    case napi_int32_array: return at::kInt;
-    case napi_bigint64_array: return at::kLong;
-    case napi_uint8_array: return at::kByte;
-    case napi_int8_array: return at::kChar;
-    case napi_int16_array: return at::kShort;
-    default: throw ArgumentError("data must be a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array, Int8Array or Int16Array");
+    case napi_float32_array:
+      return at::kFloat;
+    case napi_float64_array:
+      return at::kDouble;
+    case napi_int32_array:
+      return at::kInt;
+    case napi_bigint64_array:
+      return at::kLong;
+    case napi_uint8_array:
+      return at::kByte;
+    case napi_int8_array:
+      return at::kChar;
+    case napi_int16_array:
+      return at::kShort;
+    default:
+      throw ArgumentError("data must be a Float32Array, Float64Array, Int32Array, BigInt64Array, Uint8Array, Int8Array or Int16Array");
   }
 }
 
@@ -307,13 +327,11 @@ Napi::Value fromData(const Napi::CallbackInfo& info) {
       numel *= size;
     }
     if (numel != static_cast<int64_t>(array.ElementLength())) {
-      throw ArgumentError("shape holds " + std::to_string(numel) + " elements but data has " +
-                          std::to_string(array.ElementLength()));
+      throw ArgumentError("shape holds " + std::to_string(numel) + " elements but data has " + std::to_string(array.ElementLength()));
     }
     at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(typedArrayDtype(array)));
     if (array.ByteLength() > 0) {
-      std::memcpy(tensor.data_ptr(), static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset(),
-                  array.ByteLength());
+      std::memcpy(tensor.data_ptr(), static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset(), array.ByteLength());
     }
     const at::TensorOptions options = args.options(2, 3);
     if (options.has_dtype() || options.has_device()) {
@@ -330,27 +348,19 @@ Napi::Value shape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value dtype(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), dtypeName(handleOf(info).scalar_type()));
-  });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), dtypeName(handleOf(info).scalar_type())); });
 }
 
 Napi::Value device(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::String::New(info.Env(), deviceName(handleOf(info).device()));
-  });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), deviceName(handleOf(info).device())); });
 }
 
 Napi::Value numel(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Number::New(info.Env(), static_cast<double>(handleOf(info).numel()));
-  });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(handleOf(info).numel())); });
 }
 
 Napi::Value requiresGrad(const Napi::CallbackInfo& info) {
-  return guard(info.Env(), [&]() -> Napi::Value {
-    return Napi::Boolean::New(info.Env(), handleOf(info).requires_grad());
-  });
+  return guard(info.Env(), [&]() -> Napi::Value { return Napi::Boolean::New(info.Env(), handleOf(info).requires_grad()); });
 }
 
 Napi::Value setRequiresGrad(const Napi::CallbackInfo& info) {
@@ -459,9 +469,7 @@ Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
-}
+Napi::Value isGradEnabled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
 
 Napi::Value manualSeedFn(const Napi::CallbackInfo& info) {
   return guard(info.Env(), [&]() -> Napi::Value {
@@ -518,13 +526,32 @@ Napi::Value setErrorClass(const Napi::CallbackInfo& info) {
 
 void InitTensorFunctions(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Fn> functions[] = {
-      {"fromData", fromData}, {"shape", shape}, {"dtype", dtype}, {"device", device}, {"numel", numel},
-      {"requiresGrad", requiresGrad}, {"setRequiresGrad", setRequiresGrad}, {"grad", grad},
-      {"zeroGrad", zeroGrad}, {"isLeaf", isLeaf}, {"retainGrad", retainGrad}, {"backward", backward},
-      {"dataSync", dataSync}, {"data", data}, {"item", item}, {"dispose", dispose}, {"isDisposed", isDisposed},
-      {"memory", memory}, {"setGradEnabled", setGradEnabled}, {"isGradEnabled", isGradEnabled},
-      {"manualSeed", manualSeedFn}, {"setNumThreads", setNumThreadsFn}, {"getNumThreads", getNumThreadsFn},
-      {"runtimeInfo", runtimeInfo}, {"setErrorClass", setErrorClass}, {"hostAllocator", hostAllocatorFn},
+      {"fromData", fromData},
+      {"shape", shape},
+      {"dtype", dtype},
+      {"device", device},
+      {"numel", numel},
+      {"requiresGrad", requiresGrad},
+      {"setRequiresGrad", setRequiresGrad},
+      {"grad", grad},
+      {"zeroGrad", zeroGrad},
+      {"isLeaf", isLeaf},
+      {"retainGrad", retainGrad},
+      {"backward", backward},
+      {"dataSync", dataSync},
+      {"data", data},
+      {"item", item},
+      {"dispose", dispose},
+      {"isDisposed", isDisposed},
+      {"memory", memory},
+      {"setGradEnabled", setGradEnabled},
+      {"isGradEnabled", isGradEnabled},
+      {"manualSeed", manualSeedFn},
+      {"setNumThreads", setNumThreadsFn},
+      {"getNumThreads", getNumThreadsFn},
+      {"runtimeInfo", runtimeInfo},
+      {"setErrorClass", setErrorClass},
+      {"hostAllocator", hostAllocatorFn},
       {"releaseHostMemory", releaseHostMemoryFn},
   };
   for (const auto& [name, fn] : functions) exports.Set(name, Napi::Function::New(env, fn, name));

@@ -5,8 +5,8 @@
 // disposed lives in lib/tensor.ts (a FinalizationRegistry that calls dispose), so every handle a
 // native call returns must end up in a lib Tensor (or be disposed).
 #pragma once
-#include <napi.h>
 #include <ATen/ATen.h>
+#include <napi.h>
 
 namespace mtl::napi {
 

@@ -38,20 +38,24 @@ void checkBatch(const data::Batch& b, const std::string& what) {
   integers(b.tokenTypeIds, "tokenTypeIds");
   integers(b.targetLengths, "targetLengths");
   integers(b.indices, "indices");
-  if (b.features.defined() && !at::isFloatingType(b.features.scalar_type())) fail("features", "must be floating point, got " + dtypeName(b.features.scalar_type()));
+  if (b.features.defined() && !at::isFloatingType(b.features.scalar_type()))
+    fail("features", "must be floating point, got " + dtypeName(b.features.scalar_type()));
   const bool ids = b.inputIds.defined();
   const at::Tensor& inputs = ids ? b.inputIds : b.features;
   const char* inputName = ids ? "inputIds" : "features";
-  if (inputs.dim() != (ids ? 2 : 3)) fail(inputName, std::string("must be ") + (ids ? "(B, L)" : "(B, L, F)") + ", got shape " + c10::str(inputs.sizes()));
+  if (inputs.dim() != (ids ? 2 : 3))
+    fail(inputName, std::string("must be ") + (ids ? "(B, L)" : "(B, L, F)") + ", got shape " + c10::str(inputs.sizes()));
   const int64_t rows = inputs.size(0), width = inputs.size(1);
   if (rows == 0 || width == 0) fail(inputName, "must have at least one row and one position, got shape " + c10::str(inputs.sizes()));
   // A features data set's batches carry both (its padded ids give the row width): they must agree.
   if (ids && b.features.defined() && (b.features.dim() != 3 || b.features.size(0) != rows || b.features.size(1) != width)) {
-    fail("features", "must be (B, L, F) with the B and L of inputIds " + c10::str(b.inputIds.sizes()) + ", got shape " + c10::str(b.features.sizes()));
+    fail("features",
+         "must be (B, L, F) with the B and L of inputIds " + c10::str(b.inputIds.sizes()) + ", got shape " + c10::str(b.features.sizes()));
   }
   if (ids && b.inputIds.min().item<int64_t>() < 0) fail("inputIds", "must not be negative");
   auto perRow = [&](const at::Tensor& t, const char* field) {
-    if (t.defined() && (t.dim() < 1 || t.size(0) != rows)) fail(field, "must have " + std::to_string(rows) + " rows (one per example), got shape " + c10::str(t.sizes()));
+    if (t.defined() && (t.dim() < 1 || t.size(0) != rows))
+      fail(field, "must have " + std::to_string(rows) + " rows (one per example), got shape " + c10::str(t.sizes()));
   };
   perRow(b.lengths, "lengths");
   perRow(b.tokenTypeIds, "tokenTypeIds");

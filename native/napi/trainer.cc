@@ -12,8 +12,8 @@
 
 #include "core/distributed/data_parallel.h"
 #include "core/runtime.h"
-#include "napi/distributed.h"
 #include "napi/convert.h"
+#include "napi/distributed.h"
 #include "napi/errors.h"
 #include "napi/json_value.h"
 #include "napi/model.h"
@@ -80,7 +80,11 @@ class NativeJob {
 
  private:
   NativeJob(Napi::Env env, BusyClaim claim, std::shared_ptr<std::atomic<bool>> abort, Body body)
-      : env_(env), deferred_(Napi::Promise::Deferred::New(env)), claim_(std::move(claim)), abort_(std::move(abort)), body_(std::move(body)) {}
+      : env_(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        claim_(std::move(claim)),
+        abort_(std::move(abort)),
+        body_(std::move(body)) {}
 
   struct Message {
     std::shared_ptr<NativeJob> job;
@@ -338,7 +342,8 @@ class TrainerHandle : public Napi::ObjectWrap<TrainerHandle> {
     return guard(info.Env(), [&]() -> Napi::Value {
       const auto parameters = core_->trainer->weighting().parameters();
       Napi::Array out = Napi::Array::New(info.Env(), parameters.size());
-      for (size_t i = 0; i < parameters.size(); ++i) out.Set(static_cast<uint32_t>(i), TensorHandle::Wrap(info.Env(), parameters[i].detach().clone()));
+      for (size_t i = 0; i < parameters.size(); ++i)
+        out.Set(static_cast<uint32_t>(i), TensorHandle::Wrap(info.Env(), parameters[i].detach().clone()));
       return out;
     });
   }

@@ -19,7 +19,8 @@ export const python = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
  * breaks fails there (scripts/bench/smoke.mjs). Its figures measure nothing; each says so.
  */
 export const smoke = process.env.MTL_TORCH_BENCH_SMOKE === '1';
-if (smoke) console.log('bench: smoke size (MTL_TORCH_BENCH_SMOKE=1): the figures below check that the benchmark runs, they measure nothing');
+if (smoke)
+  console.log('bench: smoke size (MTL_TORCH_BENCH_SMOKE=1): the figures below check that the benchmark runs, they measure nothing');
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,7 +39,11 @@ export function pythonEnvironment(allocator: PythonAllocator): NodeJS.ProcessEnv
 
 /** Runs a PyTorch-side script with one JSON argument; returns the JSON of its last output line. */
 export function runPython<T>(script: string, config: unknown, allocator: PythonAllocator = 'default'): T {
-  const run = spawnSync(python, [script, JSON.stringify(config)], { encoding: 'utf8', env: pythonEnvironment(allocator), maxBuffer: 1 << 26 });
+  const run = spawnSync(python, [script, JSON.stringify(config)], {
+    encoding: 'utf8',
+    env: pythonEnvironment(allocator),
+    maxBuffer: 1 << 26,
+  });
   if (run.status !== 0) throw new Error(`${python} ${script} failed (status ${run.status}): ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as T;
 }
@@ -49,8 +54,14 @@ export function runPython<T>(script: string, config: unknown, allocator: PythonA
  * a 2-layer decoder; batches of 32 rows of 64 tokens. At the smoke size: 1 layer, d=64, batch 4 of 16.
  */
 export const small = {
-  batch: smoke ? 4 : 32, seq: smoke ? 16 : 64, vocab: 1000, classes: [2, 3, 5], taskNames: ['task0', 'task1', 'task2'],
-  encoder: smoke ? { numLayers: 1, dModel: 64, nhead: 2, dimFeedforward: 128 } : { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024 },
+  batch: smoke ? 4 : 32,
+  seq: smoke ? 16 : 64,
+  vocab: 1000,
+  classes: [2, 3, 5],
+  taskNames: ['task0', 'task1', 'task2'],
+  encoder: smoke
+    ? { numLayers: 1, dModel: 64, nhead: 2, dimFeedforward: 128 }
+    : { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024 },
 };
 /** "4-layer shared encoder d=256 (4 heads, ff 1024)": the encoder of `small`, for titles. */
 export const smallEncoderTitle = `${small.encoder.numLayers}-layer shared encoder d=${small.encoder.dModel} (${small.encoder.nhead} heads, ff ${small.encoder.dimFeedforward})`;
@@ -60,7 +71,9 @@ export function smallModel(device: mt.Device = 'cpu') {
     input: { vocabSize: small.vocab, maxLength: small.seq },
     encoder: { ...small.encoder, dropout: 0.1 },
     sharing: mt.sharing.sharedEncoder(),
-    tasks: Object.fromEntries(small.taskNames.map((name, i) => [name, mt.tasks.classification({ classes: small.classes[i]!, decoderLayers: 2 })])),
+    tasks: Object.fromEntries(
+      small.taskNames.map((name, i) => [name, mt.tasks.classification({ classes: small.classes[i]!, decoderLayers: 2 })]),
+    ),
     device,
   });
 }
@@ -70,7 +83,11 @@ export function randomTokenRows(rows: number): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: small.seq }, () => 1 + Math.floor(Math.random() * (small.vocab - 1))));
 }
 
-export interface RoundsOptions { rounds: number; iterations: number; warmup: number }
+export interface RoundsOptions {
+  rounds: number;
+  iterations: number;
+  warmup: number;
+}
 
 /** The command line of a compareRounds benchmark: --threads (2), --rounds (3), --iterations and --warmup (defaults given). */
 export function roundsArguments(defaults: { iterations: number; warmup: number }): RoundsOptions & { threads: number } {
@@ -83,9 +100,18 @@ export function roundsArguments(defaults: { iterations: number; warmup: number }
       warmup: { type: 'string', default: String(defaults.warmup) },
     },
   });
-  return { threads: Number(values.threads), rounds: Number(values.rounds), iterations: Number(values.iterations), warmup: Number(values.warmup) };
+  return {
+    threads: Number(values.threads),
+    rounds: Number(values.rounds),
+    iterations: Number(values.iterations),
+    warmup: Number(values.warmup),
+  };
 }
-interface TorchRound { torch: string; threads: number; timesMs: number[] }
+interface TorchRound {
+  torch: string;
+  threads: number;
+  timesMs: number[];
+}
 
 /**
  * Times one iteration of mtl-torch (`step`) against a PyTorch script (one JSON config argument; it
@@ -93,7 +119,13 @@ interface TorchRound { torch: string; threads: number; timesMs: number[] }
  * glibc told to keep freed memory, mtl-torch, ...), each round warming up first, so a change in
  * machine load hits all sides alike; then prints the medians and the ratio PyTorch / mtl-torch.
  */
-export function compareRounds(title: string, options: RoundsOptions, step: () => void, script: string, config: RoundsOptions & { threads: number }): void {
+export function compareRounds(
+  title: string,
+  options: RoundsOptions,
+  step: () => void,
+  script: string,
+  config: RoundsOptions & { threads: number },
+): void {
   const ours: number[] = [];
   const theirs: Record<PythonAllocator, number[]> = { default: [], tuned: [] };
   let torchInfo = { torch: '?', threads: 0 };
@@ -116,9 +148,13 @@ export function compareRounds(title: string, options: RoundsOptions, step: () =>
   for (const allocator of ['default', 'tuned'] as const) {
     const times = theirs[allocator];
     const label = allocator === 'default' ? 'glibc malloc defaults' : 'glibc told to keep freed memory';
-    console.log(`  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`);
+    console.log(
+      `  PyTorch eager ${torchInfo.torch} (${torchInfo.threads} threads, ${label}): median ${fmt(median(times))}, min ${fmt(Math.min(...times))}`,
+    );
   }
   // The minimum is printed too: on a loaded machine it estimates the uncontended cost better.
-  console.log(`  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
-    `against PyTorch with a tuned malloc ${(median(theirs.tuned) / ourMedian).toFixed(3)}`);
+  console.log(
+    `  ratio PyTorch / mtl-torch: ${(median(theirs.default) / ourMedian).toFixed(3)} (goal >= 1.0); ` +
+      `against PyTorch with a tuned malloc ${(median(theirs.tuned) / ourMedian).toFixed(3)}`,
+  );
 }

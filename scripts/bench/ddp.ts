@@ -35,7 +35,11 @@ const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const GLOBAL_BATCH = small.batch;
 
-interface Measured { stepsPerSecond: number; examplesPerSecond: number; communicationMs: number }
+interface Measured {
+  stepsPerSecond: number;
+  examplesPerSecond: number;
+  communicationMs: number;
+}
 
 /** One process of a configuration: `--child threads,batch`; rank 0 (or the only process) prints its measurement as JSON. */
 async function child(spec: string): Promise<void> {
@@ -50,11 +54,15 @@ async function child(spec: string): Promise<void> {
   const sets: Record<string, Dataset> = {};
   small.taskNames.forEach((name, i) => {
     sets[name] = Dataset.fromArrays({
-      inputIds: randomTokenRows(rows), targets: Array.from({ length: rows }, () => Math.floor(Math.random() * small.classes[i]!)), targetKind: 'classification',
+      inputIds: randomTokenRows(rows),
+      targets: Array.from({ length: rows }, () => Math.floor(Math.random() * small.classes[i]!)),
+      targetKind: 'classification',
     });
   });
   const trainer = new mt.Trainer(model, {
-    optimizer: mt.optim.adamW({ lr: 1e-4, weightDecay: 0.01 }), batchSize: batch, ...(group ? { distributed: group } : {}),
+    optimizer: mt.optim.adamW({ lr: 1e-4, weightDecay: 0.01 }),
+    batchSize: batch,
+    ...(group ? { distributed: group } : {}),
   });
   let measured: Measured | undefined;
   await trainer.fit(sets, {
@@ -93,16 +101,46 @@ async function freePort(): Promise<number> {
 async function run(ranks: number, threads: number): Promise<Measured> {
   const port = await freePort();
   const script = fileURLToPath(import.meta.url);
-  const outputs = await Promise.all(Array.from({ length: ranks }, (_, rank) => new Promise<string>((resolve, reject) => {
-    const env = ranks > 1
-      ? { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), RANK: String(rank), WORLD_SIZE: String(ranks), LOCAL_RANK: String(rank) }
-      : { ...process.env, WORLD_SIZE: '' };
-    const p = spawn(process.execPath, [...process.execArgv, script, '--steps', String(steps), '--warmup', String(warmup), '--child', `${threads},${GLOBAL_BATCH / ranks}`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} of ${ranks} exited with ${code}`))));
-  })));
-  const line = outputs.join('').split('\n').find((l) => l.startsWith('RESULT '));
+  const outputs = await Promise.all(
+    Array.from(
+      { length: ranks },
+      (_, rank) =>
+        new Promise<string>((resolve, reject) => {
+          const env =
+            ranks > 1
+              ? {
+                  ...process.env,
+                  MASTER_ADDR: '127.0.0.1',
+                  MASTER_PORT: String(port),
+                  RANK: String(rank),
+                  WORLD_SIZE: String(ranks),
+                  LOCAL_RANK: String(rank),
+                }
+              : { ...process.env, WORLD_SIZE: '' };
+          const p = spawn(
+            process.execPath,
+            [
+              ...process.execArgv,
+              script,
+              '--steps',
+              String(steps),
+              '--warmup',
+              String(warmup),
+              '--child',
+              `${threads},${GLOBAL_BATCH / ranks}`,
+            ],
+            { env, stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`rank ${rank} of ${ranks} exited with ${code}`))));
+        }),
+    ),
+  );
+  const line = outputs
+    .join('')
+    .split('\n')
+    .find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error('no measurement came back');
   return JSON.parse(line.slice('RESULT '.length)) as Measured;
 }
@@ -116,11 +154,19 @@ if (values.child !== undefined) {
   for (let round = 0; round < rounds; round++) {
     one.push(await run(1, 2));
     two.push(await run(2, 1));
-    console.log(`round ${round + 1}/${rounds}: 1×2 threads ${one.at(-1)!.stepsPerSecond.toFixed(2)} steps/s; 2 ranks×1 thread ${two.at(-1)!.stepsPerSecond.toFixed(2)} steps/s, all-reduce ${two.at(-1)!.communicationMs.toFixed(1)} ms/step`);
+    console.log(
+      `round ${round + 1}/${rounds}: 1×2 threads ${one.at(-1)!.stepsPerSecond.toFixed(2)} steps/s; 2 ranks×1 thread ${two.at(-1)!.stepsPerSecond.toFixed(2)} steps/s, all-reduce ${two.at(-1)!.communicationMs.toFixed(1)} ms/step`,
+    );
   }
   const m = (xs: Measured[], key: keyof Measured) => median(xs.map((x) => x[key]));
-  console.log(`\nsmall model (${smallEncoderTitle}), global batch ${GLOBAL_BATCH}, ${steps} timed steps after ${warmup}, median of ${rounds} rounds (fresh processes)`);
-  console.log(`  1 rank  × 2 threads: ${m(one, 'stepsPerSecond').toFixed(2)} steps/s, ${m(one, 'examplesPerSecond').toFixed(1)} examples/s`);
-  console.log(`  2 ranks × 1 thread:  ${m(two, 'stepsPerSecond').toFixed(2)} steps/s, ${m(two, 'examplesPerSecond').toFixed(1)} examples/s, collectives ${m(two, 'communicationMs').toFixed(1)} ms/step`);
+  console.log(
+    `\nsmall model (${smallEncoderTitle}), global batch ${GLOBAL_BATCH}, ${steps} timed steps after ${warmup}, median of ${rounds} rounds (fresh processes)`,
+  );
+  console.log(
+    `  1 rank  × 2 threads: ${m(one, 'stepsPerSecond').toFixed(2)} steps/s, ${m(one, 'examplesPerSecond').toFixed(1)} examples/s`,
+  );
+  console.log(
+    `  2 ranks × 1 thread:  ${m(two, 'stepsPerSecond').toFixed(2)} steps/s, ${m(two, 'examplesPerSecond').toFixed(1)} examples/s, collectives ${m(two, 'communicationMs').toFixed(1)} ms/step`,
+  );
   console.log(`  ratio (2 ranks / 1 rank): ${(m(two, 'stepsPerSecond') / m(one, 'stepsPerSecond')).toFixed(2)}`);
 }

@@ -23,19 +23,35 @@ import { compareRounds, roundsArguments, smoke } from './common.ts';
 
 const config = {
   ...roundsArguments({ iterations: 5, warmup: 2 }),
-  numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0.1, batch: smoke ? 4 : 32, seq: smoke ? 16 : 64,
+  numLayers: 4,
+  dModel: 256,
+  nhead: 4,
+  dimFeedforward: 1024,
+  dropout: 0.1,
+  batch: smoke ? 4 : 32,
+  seq: smoke ? 16 : 64,
 };
 
 mt.setNumThreads(config.threads);
 mt.manualSeed(0);
 const model = new mt.nn.TransformerEncoder({
-  dModel: config.dModel, nhead: config.nhead, dimFeedforward: config.dimFeedforward, dropout: config.dropout, numLayers: config.numLayers,
+  dModel: config.dModel,
+  nhead: config.nhead,
+  dimFeedforward: config.dimFeedforward,
+  dropout: config.dropout,
+  numLayers: config.numLayers,
 }).train();
 const params = model.parameters();
 const src = mt.randn([config.batch, config.seq, config.dModel]);
 
 const title = `4-layer encoder fwd+bwd (d=${config.dModel}, heads=${config.nhead}, ff=${config.dimFeedforward}, batch=${config.batch}, seq=${config.seq})`;
-compareRounds(title, config, () => {
-  mt.tidy(() => model.forward(src).mean().backward());
-  for (const p of params) p.zeroGrad();
-}, path.join(import.meta.dirname, 'encoder.py'), config);
+compareRounds(
+  title,
+  config,
+  () => {
+    mt.tidy(() => model.forward(src).mean().backward());
+    for (const p of params) p.zeroGrad();
+  },
+  path.join(import.meta.dirname, 'encoder.py'),
+  config,
+);

@@ -11,9 +11,25 @@ import * as mt from '../../lib/index.ts';
 const rows = Number(process.argv[2] ?? 1_000_000);
 const dir = mkdtempSync(path.join(tmpdir(), 'mtl-files-bench-'));
 const file = path.join(dir, 'big.csv');
-const WORDS = ['printer', 'invoice', 'login', 'password', 'vpn', 'parcel', 'refund', 'screen', 'urgent', 'slow', 'broken', 'again', 'please', 'today', 'account'];
+const WORDS = [
+  'printer',
+  'invoice',
+  'login',
+  'password',
+  'vpn',
+  'parcel',
+  'refund',
+  'screen',
+  'urgent',
+  'slow',
+  'broken',
+  'again',
+  'please',
+  'today',
+  'account',
+];
 let state = 1;
-const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const random = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
 const sentence = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
 
 const written = performance.now();
@@ -37,11 +53,20 @@ await new Promise<void>((resolve, reject) => {
 console.log(`wrote ${rows} rows (${(statSync(file).size / 1e6).toFixed(1)} MB) in ${((performance.now() - written) / 1000).toFixed(1)} s`);
 
 const started = performance.now();
-const task = (label: string, kind?: 'regression' | 'multiLabel') => ({ train: file, split: { dev: 0.01 }, text: 'subject', pair: 'body', label, ...(kind ? { kind } : {}) });
+const task = (label: string, kind?: 'regression' | 'multiLabel') => ({
+  train: file,
+  split: { dev: 0.01 },
+  text: 'subject',
+  pair: 'body',
+  label,
+  ...(kind ? { kind } : {}),
+});
 const data = await mt.data.fromFiles(
   { category: task('category'), score: task('score', 'regression'), tags: task('tags', 'multiLabel') },
   { tokenizer: { train: { kind: 'wordPiece', vocabSize: 2000 } }, maxLength: 48 },
 );
 const seconds = (performance.now() - started) / 1000;
-console.log(`read + tokenizer training + encoding + data sets: ${seconds.toFixed(1)} s, ${Math.round(rows / seconds)} rows/s; train rows ${data.tasks.category!.train.size}, dev rows ${data.tasks.category!.dev.size}`);
+console.log(
+  `read + tokenizer training + encoding + data sets: ${seconds.toFixed(1)} s, ${Math.round(rows / seconds)} rows/s; train rows ${data.tasks.category!.train.size}, dev rows ${data.tasks.category!.dev.size}`,
+);
 rmSync(dir, { recursive: true, force: true });

@@ -25,13 +25,13 @@ const m = mt.ones([4, 4]);
 const data = new Float32Array([1, 2, 3, 4]);
 
 const ops: Record<string, () => void> = {
-  'add': () => a.add(b).dispose(),
+  add: () => a.add(b).dispose(),
   'mul(scalar)': () => a.mul(2.5).dispose(),
   'matmul 4x4': () => m.matmul(m).dispose(),
-  'sum': () => a.sum().dispose(),
-  'relu': () => a.relu().dispose(),
-  'softmax': () => a.softmax(-1).dispose(),
-  'zeros': () => mt.zeros([4]).dispose(),
+  sum: () => a.sum().dispose(),
+  relu: () => a.relu().dispose(),
+  softmax: () => a.softmax(-1).dispose(),
+  zeros: () => mt.zeros([4]).dispose(),
   'tensor(data)': () => mt.tensor(data).dispose(),
   'add.mul.relu (3 ops)': () => mt.tidy(() => a.add(b).mul(2).relu()).dispose(),
 };
@@ -52,18 +52,31 @@ for (const [name, fn] of Object.entries(ops)) js[name] = bench(fn, name === 'add
 
 const script = fileURLToPath(new URL('./op-overhead.py', import.meta.url));
 const py = JSON.parse(execFileSync(python, [script, String(n)], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } })) as {
-  torch: string; threads: number; ops: Record<string, number>; cpu: Record<string, number>;
+  torch: string;
+  threads: number;
+  ops: Record<string, number>;
+  cpu: Record<string, number>;
 };
 
 const f = (v: number, w: number) => v.toFixed(2).padStart(w);
-console.log(`op overhead, 1 intra-op thread; libtorch ${mt.version.torch} (JS) vs torch ${py.torch} (Python); add: ${n} calls, others ${Math.max(Math.floor(n / 4), 1000)}`);
-console.log(`${'op'.padEnd(22)} ${'JS µs'.padStart(8)} ${'Py µs'.padStart(8)} ${'JS/Py'.padStart(7)}   ${'JS cpu'.padStart(8)} ${'Py cpu'.padStart(8)} ${'JS/Py'.padStart(7)}`);
+console.log(
+  `op overhead, 1 intra-op thread; libtorch ${mt.version.torch} (JS) vs torch ${py.torch} (Python); add: ${n} calls, others ${Math.max(Math.floor(n / 4), 1000)}`,
+);
+console.log(
+  `${'op'.padEnd(22)} ${'JS µs'.padStart(8)} ${'Py µs'.padStart(8)} ${'JS/Py'.padStart(7)}   ${'JS cpu'.padStart(8)} ${'Py cpu'.padStart(8)} ${'JS/Py'.padStart(7)}`,
+);
 for (const name of Object.keys(ops)) {
   const j = js[name]!;
-  console.log(`${name.padEnd(22)} ${f(j.wall, 8)} ${f(py.ops[name]!, 8)} ${f(j.wall / py.ops[name]!, 7)}   ${f(j.cpu, 8)} ${f(py.cpu[name]!, 8)} ${f(j.cpu / py.cpu[name]!, 7)}`);
+  console.log(
+    `${name.padEnd(22)} ${f(j.wall, 8)} ${f(py.ops[name]!, 8)} ${f(j.wall / py.ops[name]!, 7)}   ${f(j.cpu, 8)} ${f(py.cpu[name]!, 8)} ${f(j.cpu / py.cpu[name]!, 7)}`,
+  );
 }
 const ratio = js.add!.wall / py.ops.add!;
 const cpuRatio = js.add!.cpu / py.cpu.add!;
-console.log(`\nadd of two 4-element float32 tensors: JS ${js.add!.wall.toFixed(2)} µs, Python ${py.ops.add!.toFixed(2)} µs, ratio ${ratio.toFixed(2)} ` +
-  `(CPU time: ${js.add!.cpu.toFixed(2)} vs ${py.cpu.add!.toFixed(2)} µs, ratio ${cpuRatio.toFixed(2)}); ${ratio <= 1 ? 'JS not slower' : 'JS slower'}`);
-a.dispose(); b.dispose(); m.dispose();
+console.log(
+  `\nadd of two 4-element float32 tensors: JS ${js.add!.wall.toFixed(2)} µs, Python ${py.ops.add!.toFixed(2)} µs, ratio ${ratio.toFixed(2)} ` +
+    `(CPU time: ${js.add!.cpu.toFixed(2)} vs ${py.cpu.add!.toFixed(2)} µs, ratio ${cpuRatio.toFixed(2)}); ${ratio <= 1 ? 'JS not slower' : 'JS slower'}`,
+);
+a.dispose();
+b.dispose();
+m.dispose();

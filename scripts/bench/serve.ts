@@ -52,14 +52,18 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 async function partA(): Promise<void> {
   const shape = { batch: 32, seq: 64, vocab: 1000 };
   mt.manualSeed(0);
-  const model = mt.multitask({
-    input: { vocabSize: shape.vocab, maxLength: shape.seq },
-    encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0 },
-    tasks: { cls: mt.tasks.classification({ classes: 3 }) },
-  }).eval();
+  const model = mt
+    .multitask({
+      input: { vocabSize: shape.vocab, maxLength: shape.seq },
+      encoder: { numLayers: 4, dModel: 256, nhead: 4, dimFeedforward: 1024, dropout: 0 },
+      tasks: { cls: mt.tasks.classification({ classes: 3 }) },
+    })
+    .eval();
   const modelDir = path.join(work, 'model');
   await model.save(modelDir);
-  const ids = Array.from({ length: shape.batch }, () => Array.from({ length: shape.seq }, () => 1 + Math.floor(Math.random() * (shape.vocab - 1))));
+  const ids = Array.from({ length: shape.batch }, () =>
+    Array.from({ length: shape.seq }, () => 1 + Math.floor(Math.random() * (shape.vocab - 1))),
+  );
   const inputIds = mt.tensor(ids, { dtype: 'int64' });
   const lengths = mt.tensor(Array(shape.batch).fill(shape.seq), { dtype: 'int64' });
   const inputsFile = path.join(work, 'inputs.safetensors');
@@ -67,7 +71,11 @@ async function partA(): Promise<void> {
   const onnxFile = path.join(work, 'model.onnx');
   const pyConfig = { model: modelDir, inputs: inputsFile, task: 'cls', threads };
   runPython(script, { ...pyConfig, export: onnxFile });
-  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(onnxFile, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const feeds = {
     inputIds: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [shape.batch, shape.seq]),
     lengths: new ort.Tensor('int64', BigInt64Array.from(Array(shape.batch).fill(BigInt(shape.seq))), [shape.batch]),
@@ -81,7 +89,9 @@ async function partA(): Promise<void> {
     const worst = Math.max(...other.flatMap((row, i) => row.map((v, j) => Math.abs(v - reference[i]![j]!))));
     const argmax = (row: number[]) => row.indexOf(Math.max(...row));
     const agree = other.filter((row, i) => argmax(row) === argmax(reference[i]!)).length;
-    console.log(`  ${name.padEnd(22)} largest |Δ logit| vs mtl-torch fp32 ${worst.toExponential(2)}, labels agreeing ${agree}/${other.length}`);
+    console.log(
+      `  ${name.padEnd(22)} largest |Δ logit| vs mtl-torch fp32 ${worst.toExponential(2)}, labels agreeing ${agree}/${other.length}`,
+    );
   };
   console.log('outputs against mtl-torch fp32:');
   for (const precision of ['bf16', 'int8'] as const) {
@@ -90,9 +100,18 @@ async function partA(): Promise<void> {
   }
   compare('PyTorch eager', runPython<{ outputs: number[][] }>(script, { ...pyConfig, check: true }).outputs);
   const ortOut = (await session.run(feeds)).outputs!;
-  compare('onnxruntime-node', Array.from({ length: shape.batch }, (_, i) => Array.from((ortOut.data as Float32Array).slice(i * 3, i * 3 + 3))));
+  compare(
+    'onnxruntime-node',
+    Array.from({ length: shape.batch }, (_, i) => Array.from((ortOut.data as Float32Array).slice(i * 3, i * 3 + 3))),
+  );
 
-  const times: Record<string, number[]> = { 'mtl-torch fp32': [], 'mtl-torch bf16': [], 'mtl-torch int8': [], 'PyTorch eager': [], 'onnxruntime-node': [] };
+  const times: Record<string, number[]> = {
+    'mtl-torch fp32': [],
+    'mtl-torch bf16': [],
+    'mtl-torch int8': [],
+    'PyTorch eager': [],
+    'onnxruntime-node': [],
+  };
   const timeLoop = async (name: string, step: () => unknown) => {
     for (let i = 0; i < warmup + iterations; i++) {
       const start = performance.now();
@@ -109,8 +128,10 @@ async function partA(): Promise<void> {
     await timeLoop('onnxruntime-node', () => session.run(feeds));
   }
   const ortMedian = median(times['onnxruntime-node']!);
-  console.log(`\n(a) encoder forward, eval (4 layers, d 256, ff 1024, batch ${shape.batch}, seq ${shape.seq}), ${threads} threads, ` +
-    `medians of ${rounds} alternating rounds x ${iterations} iterations`);
+  console.log(
+    `\n(a) encoder forward, eval (4 layers, d 256, ff 1024, batch ${shape.batch}, seq ${shape.seq}), ${threads} threads, ` +
+      `medians of ${rounds} alternating rounds x ${iterations} iterations`,
+  );
   console.log('| side | median | min | onnxruntime-node / this |');
   console.log('|---|---|---|---|');
   for (const [name, ts] of Object.entries(times)) {
@@ -126,7 +147,9 @@ async function partB(): Promise<void> {
     data: { source: 'phonetics', tasks: ['syllables', 'gender'], trainLimit: 1000, evalLimit: 40 },
     model: { encoder: { numLayers: 2, dModel: 64, nhead: 4, dimFeedforward: 256, dropout: 0.1 } },
     trainer: { batchSize: 16, optimizer: { kind: 'adamW', lr: 0.003 }, seed: 0 },
-    steps: 20, evalEvery: 20, threads,
+    steps: 20,
+    evalEvery: 20,
+    threads,
   };
   const configFile = path.join(work, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
@@ -136,7 +159,10 @@ async function partB(): Promise<void> {
   console.log(`\n(b) HTTP, POST /v1/predict of 4 words (2 tasks; encoder 2 x 64), loopback, autocannon ${requests} requests per cell`);
   console.log('| batching | concurrency | requests/s | p50 | p95 | p99 | non-2xx |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const [label, settings] of [['on (32, 5 ms)', { maxBatch: 32, maxDelayMs: 5 }], ['off', { maxBatch: 1, maxDelayMs: 0 }]] as const) {
+  for (const [label, settings] of [
+    ['on (32, 5 ms)', { maxBatch: 32, maxDelayMs: 5 }],
+    ['off', { maxBatch: 1, maxDelayMs: 0 }],
+  ] as const) {
     const app = await mt.serve(run, { logger: false, maxQueue: 100_000, ...settings });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
@@ -144,15 +170,22 @@ async function partB(): Promise<void> {
       // Every response's latency, from autocannon's own events (its summary has no p95).
       const latencies: number[] = [];
       const instance = autocannon({
-        url: `http://127.0.0.1:${port}/v1/predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body,
-        connections, amount: Math.max(requests, connections), timeout: 60,
+        url: `http://127.0.0.1:${port}/v1/predict`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        amount: Math.max(requests, connections),
+        timeout: 60,
       });
       instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
       const result = await instance;
       const sorted = latencies.sort((x, y) => x - y);
       const pct = (p: number) => `${sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(1)} ms`;
       const seconds = result.duration;
-      console.log(`| ${label} | ${connections} | ${(result.requests.total / seconds).toFixed(0)} | ${pct(50)} | ${pct(95)} | ${pct(99)} | ${result.non2xx} |`);
+      console.log(
+        `| ${label} | ${connections} | ${(result.requests.total / seconds).toFixed(0)} | ${pct(50)} | ${pct(95)} | ${pct(99)} | ${result.non2xx} |`,
+      );
     }
     await app.close();
   }

@@ -17,7 +17,11 @@ const failed = [];
 for (const name of names) {
   const started = process.hrtime.bigint();
   console.log(`bench smoke: npm run ${name}`);
-  const run = spawnSync(npm, ['run', '--silent', name], { cwd: root, stdio: 'inherit', env: { ...process.env, MTL_TORCH_BENCH_SMOKE: '1' } });
+  const run = spawnSync(npm, ['run', '--silent', name], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MTL_TORCH_BENCH_SMOKE: '1' },
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   times.push(`${seconds.toFixed(1).padStart(6)} s  ${name}${run.status === 0 ? '' : `  FAILED (${run.signal ?? `exit ${run.status}`})`}`);
   if (run.status !== 0) failed.push(name);

@@ -35,8 +35,15 @@ const { values } = parseArgs({
   },
 });
 const config = {
-  threads: Number(values.threads), steps: Number(values.steps), warmup: Number(values.warmup),
-  batch: small.batch, seq: small.seq, vocab: small.vocab, classes: small.classes, lr: 1e-4, weightDecay: 0.01,
+  threads: Number(values.threads),
+  steps: Number(values.steps),
+  warmup: Number(values.warmup),
+  batch: small.batch,
+  seq: small.seq,
+  vocab: small.vocab,
+  classes: small.classes,
+  lr: 1e-4,
+  weightDecay: 0.01,
 };
 const rounds = Number(values.rounds);
 const taskNames = small.taskNames;
@@ -52,9 +59,17 @@ const rows = config.batch * (config.warmup + config.steps);
 const randomTargets = (classes: number) => Array.from({ length: rows }, () => Math.floor(Math.random() * classes));
 const separateSets: Record<string, Dataset> = {};
 taskNames.forEach((name, i) => {
-  separateSets[name] = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[i]!), targetKind: 'classification' });
+  separateSets[name] = Dataset.fromArrays({
+    inputIds: randomTokenRows(rows),
+    targets: randomTargets(config.classes[i]!),
+    targetKind: 'classification',
+  });
 });
-const base = Dataset.fromArrays({ inputIds: randomTokenRows(rows), targets: randomTargets(config.classes[0]!), targetKind: 'classification' });
+const base = Dataset.fromArrays({
+  inputIds: randomTokenRows(rows),
+  targets: randomTargets(config.classes[0]!),
+  targetKind: 'classification',
+});
 const sharedSets: Record<string, Dataset> = { [taskNames[0]!]: base };
 taskNames.slice(1).forEach((name, i) => {
   sharedSets[name] = base.withTargets({ targets: randomTargets(config.classes[i + 1]!), targetKind: 'classification' });
@@ -62,14 +77,21 @@ taskNames.slice(1).forEach((name, i) => {
 
 type Mode = 'separate' | 'shared';
 async function mtlStepsPerSecond(sets: Record<string, Dataset>): Promise<number> {
-  const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: config.lr, weightDecay: config.weightDecay }), batchSize: config.batch });
+  const trainer = new mt.Trainer(model, {
+    optimizer: mt.optim.adamW({ lr: config.lr, weightDecay: config.weightDecay }),
+    batchSize: config.batch,
+  });
   await trainer.fit(sets, { steps: config.warmup });
   const started = performance.now();
   await trainer.fit(sets, { steps: config.steps });
   return config.steps / ((performance.now() - started) / 1000);
 }
 
-interface TorchResult { torch: string; threads: number; stepsPerSecond: Record<string, number> }
+interface TorchResult {
+  torch: string;
+  threads: number;
+  stepsPerSecond: Record<string, number>;
+}
 const script = path.join(import.meta.dirname, 'train-step.py');
 const torchLoops: Record<Mode, string[]> = { separate: ['separate'], shared: ['perTask', 'encodeOnce'] };
 
@@ -93,12 +115,24 @@ try {
 
 const rate = (xs: number[]) => `${median(xs).toFixed(3)} steps/s`;
 const ratio = (a: number[], b: number[]) => (median(a) / median(b)).toFixed(2);
-console.log(`train-step: ${smallEncoderTitle} + 3 classification tasks with 2-layer decoders, ` +
-  `batch ${config.batch}, seq ${config.seq}, joint, AdamW, ${config.threads} threads, ${config.steps} timed steps x ${rounds} round(s)`);
+console.log(
+  `train-step: ${smallEncoderTitle} + 3 classification tasks with 2-layer decoders, ` +
+    `batch ${config.batch}, seq ${config.seq}, joint, AdamW, ${config.threads} threads, ${config.steps} timed steps x ${rounds} round(s)`,
+);
 console.log(`  PyTorch eager ${torchVersion}; "tuned": run with glibc told to keep freed memory`);
-console.log(`  separate inputs: mtl-torch ${rate(ours.separate)}; PyTorch ${rate(theirs.default.separate!)} (tuned ${rate(theirs.tuned.separate!)})`);
-console.log(`    ratio mtl-torch / PyTorch: ${ratio(ours.separate, theirs.default.separate!)} (goal >= 1.0); against tuned ${ratio(ours.separate, theirs.tuned.separate!)}`);
-console.log(`  shared inputs: mtl-torch (encodes once) ${rate(ours.shared)}; PyTorch one forward per task ${rate(theirs.default.perTask!)} ` +
-  `(tuned ${rate(theirs.tuned.perTask!)}); PyTorch hand-written encode-once ${rate(theirs.default.encodeOnce!)} (tuned ${rate(theirs.tuned.encodeOnce!)})`);
-console.log(`    ratio mtl-torch / PyTorch per-task loop: ${ratio(ours.shared, theirs.default.perTask!)} (goal >= 2.0); against tuned ${ratio(ours.shared, theirs.tuned.perTask!)}`);
-console.log(`    ratio mtl-torch / PyTorch encode-once loop: ${ratio(ours.shared, theirs.default.encodeOnce!)}; against tuned ${ratio(ours.shared, theirs.tuned.encodeOnce!)}`);
+console.log(
+  `  separate inputs: mtl-torch ${rate(ours.separate)}; PyTorch ${rate(theirs.default.separate!)} (tuned ${rate(theirs.tuned.separate!)})`,
+);
+console.log(
+  `    ratio mtl-torch / PyTorch: ${ratio(ours.separate, theirs.default.separate!)} (goal >= 1.0); against tuned ${ratio(ours.separate, theirs.tuned.separate!)}`,
+);
+console.log(
+  `  shared inputs: mtl-torch (encodes once) ${rate(ours.shared)}; PyTorch one forward per task ${rate(theirs.default.perTask!)} ` +
+    `(tuned ${rate(theirs.tuned.perTask!)}); PyTorch hand-written encode-once ${rate(theirs.default.encodeOnce!)} (tuned ${rate(theirs.tuned.encodeOnce!)})`,
+);
+console.log(
+  `    ratio mtl-torch / PyTorch per-task loop: ${ratio(ours.shared, theirs.default.perTask!)} (goal >= 2.0); against tuned ${ratio(ours.shared, theirs.tuned.perTask!)}`,
+);
+console.log(
+  `    ratio mtl-torch / PyTorch encode-once loop: ${ratio(ours.shared, theirs.default.encodeOnce!)}; against tuned ${ratio(ours.shared, theirs.tuned.encodeOnce!)}`,
+);

@@ -8,13 +8,13 @@ import * as mt from '../../lib/index.ts';
 import { Dataset } from '../../lib/data/dataset.ts';
 
 export interface ModelShape {
-  layers: number;        // encoder layers
+  layers: number; // encoder layers
   dModel: number;
   heads: number;
-  ff: number;            // feed-forward width
-  seq: number;           // tokens per example (every row full length: no padding)
+  ff: number; // feed-forward width
+  seq: number; // tokens per example (every row full length: no padding)
   decoderLayers: number; // per task
-  classes: number[];     // one classification task per entry
+  classes: number[]; // one classification task per entry
   vocab: number;
   dropout: number;
 }
@@ -36,8 +36,10 @@ export function sizeNamed(name: string): SizeName {
 export const taskNames = (shape: ModelShape) => shape.classes.map((_, i) => `task${i}`);
 
 export function describeShape(shape: ModelShape): string {
-  return `${shape.layers}-layer encoder d=${shape.dModel} (${shape.heads} heads, ff ${shape.ff}), ` +
-    `${shape.classes.length} classification tasks with ${shape.decoderLayers}-layer decoders, seq ${shape.seq}, vocab ${shape.vocab}`;
+  return (
+    `${shape.layers}-layer encoder d=${shape.dModel} (${shape.heads} heads, ff ${shape.ff}), ` +
+    `${shape.classes.length} classification tasks with ${shape.decoderLayers}-layer decoders, seq ${shape.seq}, vocab ${shape.vocab}`
+  );
 }
 
 export function buildModel(shape: ModelShape, device: mt.Device) {
@@ -45,7 +47,12 @@ export function buildModel(shape: ModelShape, device: mt.Device) {
     input: { vocabSize: shape.vocab, maxLength: shape.seq },
     encoder: { numLayers: shape.layers, dModel: shape.dModel, nhead: shape.heads, dimFeedforward: shape.ff, dropout: shape.dropout },
     sharing: mt.sharing.sharedEncoder(),
-    tasks: Object.fromEntries(taskNames(shape).map((name, i) => [name, mt.tasks.classification({ classes: shape.classes[i]!, decoderLayers: shape.decoderLayers })])),
+    tasks: Object.fromEntries(
+      taskNames(shape).map((name, i) => [
+        name,
+        mt.tasks.classification({ classes: shape.classes[i]!, decoderLayers: shape.decoderLayers }),
+      ]),
+    ),
     device,
   });
 }
@@ -59,7 +66,10 @@ export function tokenRows(shape: ModelShape, rows: number): number[][] {
  * Each task's own rows (separate inputs), with learnable targets: the class is a function of the
  * first token, so a loss that does not fall means the training is broken.
  */
-export function learnableSets(shape: ModelShape, rows: number): { sets: Record<string, Dataset>; arrays: Record<string, { inputIds: number[][]; targets: number[] }> } {
+export function learnableSets(
+  shape: ModelShape,
+  rows: number,
+): { sets: Record<string, Dataset>; arrays: Record<string, { inputIds: number[][]; targets: number[] }> } {
   const sets: Record<string, Dataset> = {};
   const arrays: Record<string, { inputIds: number[][]; targets: number[] }> = {};
   taskNames(shape).forEach((name, i) => {
@@ -119,8 +129,14 @@ export function trainingFlops(shape: ModelShape, batchPerTask: number) {
   const nDecoders = shape.classes.reduce((sum, c) => sum + Ld * (8 * d * d + 2 * d * ff) + d * c, 0);
   const naive = 6 * (nEncoder + nDecoders) * tokens + 12 * L * S * d * tokens;
   return {
-    perStep, tokens, perToken: perStep / tokens, nEncoder, nDecoders, naive,
-    formula: `FLOPs/step = tokens·(6·N_enc + 12·L·S·d) + Σ_tasks B·[6·Ld·(2d²·S + 6d² + 2·d·ff + 2·S·d + 2·d) + 6·d·C], ` +
+    perStep,
+    tokens,
+    perToken: perStep / tokens,
+    nEncoder,
+    nDecoders,
+    naive,
+    formula:
+      `FLOPs/step = tokens·(6·N_enc + 12·L·S·d) + Σ_tasks B·[6·Ld·(2d²·S + 6d² + 2·d·ff + 2·S·d + 2·d) + 6·d·C], ` +
       `N_enc = L·(4d² + 2·d·ff) = ${(nEncoder / 1e6).toFixed(2)}M; L=${L} d=${d} ff=${ff} S=${S} Ld=${Ld} B=${batchPerTask} C=${shape.classes.join('/')}, tokens = ${tokens}`,
   };
 }

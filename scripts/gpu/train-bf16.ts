@@ -53,11 +53,19 @@ const rows = batch * 8;
 const { sets: separate } = learnableSets(shape, rows);
 const inputs = tokenRows(shape, rows);
 const target = (row: number[], k: number) => row[0]! % k;
-const base = Dataset.fromArrays({ inputIds: inputs, targets: inputs.map((r) => target(r, shape.classes[0]!)), targetKind: 'classification' });
+const base = Dataset.fromArrays({
+  inputIds: inputs,
+  targets: inputs.map((r) => target(r, shape.classes[0]!)),
+  targetKind: 'classification',
+});
 const shared: Record<string, Dataset> = { [names[0]!]: base };
-names.slice(1).forEach((name, i) => { shared[name] = base.withTargets({ targets: inputs.map((r) => target(r, shape.classes[i + 1]!)), targetKind: 'classification' }); });
+names.slice(1).forEach((name, i) => {
+  shared[name] = base.withTargets({ targets: inputs.map((r) => target(r, shape.classes[i + 1]!)), targetKind: 'classification' });
+});
 
-console.log(`train-bf16: ${describeShape(shape)}; batch ${batch} per task, joint, AdamW lr ${values.lr}, ${warmup} warm-up + ${steps} steps per run, on ${device}`);
+console.log(
+  `train-bf16: ${describeShape(shape)}; batch ${batch} per task, joint, AdamW lr ${values.lr}, ${warmup} warm-up + ${steps} steps per run, on ${device}`,
+);
 let failed = false;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 for (const weighting of weightings) {
@@ -68,17 +76,29 @@ for (const weighting of weightings) {
       const sets = label === 'separate' ? separate : shared;
       mt.manualSeed(0);
       const model = buildModel(shape, device);
-      const trainer = new mt.Trainer(model, { optimizer: mt.optim.adamW({ lr: Number(values.lr) }), batchSize: batch, precision, weighting: weightingSpec() });
+      const trainer = new mt.Trainer(model, {
+        optimizer: mt.optim.adamW({ lr: Number(values.lr) }),
+        batchSize: batch,
+        precision,
+        weighting: weightingSpec(),
+      });
       const skippedAt: number[] = [];
       let warmupSkips = 0;
       // warm-up: kernels, allocator (and the loss scale's first adjustments, counted)
-      await trainer.fit(sets, { steps: warmup, progressEvery: 1_000_000, onProgress: (e) => { if (e.kind === 'skipped') warmupSkips++; } });
+      await trainer.fit(sets, {
+        steps: warmup,
+        progressEvery: 1_000_000,
+        onProgress: (e) => {
+          if (e.kind === 'skipped') warmupSkips++;
+        },
+      });
       const losses: number[] = [];
       let lambdas: Record<string, number> = {};
       finishDeviceWork(model);
       const started = performance.now();
       await trainer.fit(sets, {
-        steps, progressEvery: 1,
+        steps,
+        progressEvery: 1,
         onProgress: (e) => {
           if (e.kind === 'step') {
             losses.push(Object.values(e.losses).reduce((a, b) => a + b, 0));
@@ -90,18 +110,27 @@ for (const weighting of weightings) {
       finishDeviceWork(model);
       const seconds = (performance.now() - started) / 1000;
       const tokens = steps * names.length * batch * shape.seq;
-      const first = mean(losses.slice(0, 5)), last = mean(losses.slice(-5));
+      const first = mean(losses.slice(0, 5)),
+        last = mean(losses.slice(-5));
       const finite = losses.length > 0 && losses.every(Number.isFinite);
       const fell = last < first;
       const settled = skippedAt.every((s) => s <= steps / 2);
       const ok = finite && fell && settled;
       failed ||= !ok;
-      const problems = [!finite && 'a loss is not finite', !fell && 'the loss did not fall', !settled && 'steps skipped after the scale settled'].filter(Boolean);
-      const λ = Object.entries(lambdas).map(([t, v]) => `${t} ${v.toFixed(3)}`).join(', ');
-      console.log(`${precision} ${weighting} ${label} inputs on ${device}: ${(tokens / seconds).toFixed(0)} tokens/s, ${(steps / seconds).toFixed(2)} steps/s; ` +
-        `summed loss ${first.toFixed(3)} -> ${last.toFixed(3)}; λ ${λ}; ` +
-        `skipped ${warmupSkips} in warm-up, ${skippedAt.length} in the run${skippedAt.length ? ` (at steps ${skippedAt.join(',')})` : ''} ` +
-        `${ok ? 'ok' : `FAILED (${problems.join('; ')})`}`);
+      const problems = [
+        !finite && 'a loss is not finite',
+        !fell && 'the loss did not fall',
+        !settled && 'steps skipped after the scale settled',
+      ].filter(Boolean);
+      const λ = Object.entries(lambdas)
+        .map(([t, v]) => `${t} ${v.toFixed(3)}`)
+        .join(', ');
+      console.log(
+        `${precision} ${weighting} ${label} inputs on ${device}: ${(tokens / seconds).toFixed(0)} tokens/s, ${(steps / seconds).toFixed(2)} steps/s; ` +
+          `summed loss ${first.toFixed(3)} -> ${last.toFixed(3)}; λ ${λ}; ` +
+          `skipped ${warmupSkips} in warm-up, ${skippedAt.length} in the run${skippedAt.length ? ` (at steps ${skippedAt.join(',')})` : ''} ` +
+          `${ok ? 'ok' : `FAILED (${problems.join('; ')})`}`,
+      );
     }
   }
 }

@@ -54,7 +54,9 @@ const result = {
   native: {} as Record<string, number>,
   hangs: 0,
 };
-const bump = (record: Record<string, number>, key: string) => { record[key] = (record[key] ?? 0) + 1; };
+const bump = (record: Record<string, number>, key: string) => {
+  record[key] = (record[key] ?? 0) + 1;
+};
 const log = (line: string) => writeSync(1, line + '\n');
 
 for (let i = 0; i < calls; i++) {
@@ -66,7 +68,12 @@ for (let i = 0; i < calls; i++) {
     let value = call.run();
     if (value instanceof Promise) {
       let timer: NodeJS.Timeout | undefined;
-      value = await Promise.race([value, new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('HANG')), CALL_TIMEOUT_MS); })]).finally(() => clearTimeout(timer));
+      value = await Promise.race([
+        value,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('HANG')), CALL_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
     }
     result.accepted++;
     if (call.bad) bump(result.acceptedBad, `${generator.name}: ${call.bad}`);

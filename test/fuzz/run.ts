@@ -29,24 +29,55 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 /** A batch that has not finished in this time hangs (a batch of 2,000 calls takes seconds). */
 const BATCH_TIMEOUT_MS = 300_000;
 
-function runBatch(seed: number, batch: number, calls: number, only: string): Promise<{ result?: Record<string, unknown>; failure?: string; kind?: 'crash' | 'hang' }> {
+function runBatch(
+  seed: number,
+  batch: number,
+  calls: number,
+  only: string,
+): Promise<{ result?: Record<string, unknown>; failure?: string; kind?: 'crash' | 'hang' }> {
   const scratch = mkdtempSync(path.join(tmpdir(), `mtl-fuzz-${seed}-${batch}-`));
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, '--seed', String(seed), '--batch', String(batch), '--calls', String(calls), '--scratch', scratch, ...(only ? ['--only', only] : [])], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Models above 10⁷ parameters are refused, so no call allocates more than a few hundred MB.
-    env: { ...process.env, MTL_TORCH_MAX_PARAMETERS: '10000000', MTL_TORCH_NO_FSYNC: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CHILD,
+      '--seed',
+      String(seed),
+      '--batch',
+      String(batch),
+      '--calls',
+      String(calls),
+      '--scratch',
+      scratch,
+      ...(only ? ['--only', only] : []),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Models above 10⁷ parameters are refused, so no call allocates more than a few hundred MB.
+      env: { ...process.env, MTL_TORCH_MAX_PARAMETERS: '10000000', MTL_TORCH_NO_FSYNC: '1' },
+    },
+  );
   let tail = '';
   let lastCall = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-100_000);
     const lines = tail.split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.startsWith('#')) { lastCall = lines[i]!; break; }
+    for (let i = lines.length - 1; i >= 0; i--)
+      if (lines[i]!.startsWith('#')) {
+        lastCall = lines[i]!;
+        break;
+      }
   });
-  child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-4000); });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, BATCH_TIMEOUT_MS);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, BATCH_TIMEOUT_MS);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -54,17 +85,44 @@ function runBatch(seed: number, batch: number, calls: number, only: string): Pro
       const where = `seed ${seed} batch ${batch} at ${lastCall || 'start'}`;
       const resultLine = tail.split('\n').find((l) => l.startsWith('RESULT '));
       const hangLine = tail.split('\n').find((l) => l.startsWith('HANG '));
-      if (timedOut || hangLine) return resolve({ kind: 'hang', failure: `${where}${hangLine ? ` (${hangLine})` : ''}`, result: resultLine ? JSON.parse(resultLine.slice(7)) : undefined });
-      if (signal || code !== 0 || !resultLine) return resolve({ kind: 'crash', failure: `${where}: ${signal ?? `exit ${code}`} ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+      if (timedOut || hangLine)
+        return resolve({
+          kind: 'hang',
+          failure: `${where}${hangLine ? ` (${hangLine})` : ''}`,
+          result: resultLine ? JSON.parse(resultLine.slice(7)) : undefined,
+        });
+      if (signal || code !== 0 || !resultLine)
+        return resolve({
+          kind: 'crash',
+          failure: `${where}: ${signal ?? `exit ${code}`} ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        });
       resolve({ result: JSON.parse(resultLine.slice(7)) });
     });
   });
 }
 
-export async function fuzz(options: { calls: number; seed: number; batchCalls: number; jobs: number; only?: string; log?: (line: string) => void }): Promise<FuzzSummary> {
+export async function fuzz(options: {
+  calls: number;
+  seed: number;
+  batchCalls: number;
+  jobs: number;
+  only?: string;
+  log?: (line: string) => void;
+}): Promise<FuzzSummary> {
   const started = Date.now();
   const batches = Math.ceil(options.calls / options.batchCalls);
-  const summary: FuzzSummary = { calls: 0, batches, accepted: 0, refused: {}, crashes: [], hangs: [], escaped: {}, acceptedBad: {}, native: {}, seconds: 0 };
+  const summary: FuzzSummary = {
+    calls: 0,
+    batches,
+    accepted: 0,
+    refused: {},
+    crashes: [],
+    hangs: [],
+    escaped: {},
+    acceptedBad: {},
+    native: {},
+    seconds: 0,
+  };
   const merge = (into: Record<string, number>, from: unknown) => {
     for (const [k, v] of Object.entries((from ?? {}) as Record<string, number>)) into[k] = (into[k] ?? 0) + v;
   };
@@ -100,10 +158,18 @@ function arg(name: string, fallback: string): string {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const summary = await fuzz({
-    calls: Number(arg('calls', '20000')), seed: Number(arg('seed', '1')), batchCalls: Number(arg('batch-calls', '2000')),
-    jobs: Number(arg('jobs', '2')), only: arg('only', ''), log: (line) => console.error(line),
+    calls: Number(arg('calls', '20000')),
+    seed: Number(arg('seed', '1')),
+    batchCalls: Number(arg('batch-calls', '2000')),
+    jobs: Number(arg('jobs', '2')),
+    only: arg('only', ''),
+    log: (line) => console.error(line),
   });
   console.log(JSON.stringify(summary, null, 2));
-  const clean = summary.crashes.length === 0 && summary.hangs.length === 0 && Object.keys(summary.escaped).length === 0 && Object.keys(summary.acceptedBad).length === 0;
+  const clean =
+    summary.crashes.length === 0 &&
+    summary.hangs.length === 0 &&
+    Object.keys(summary.escaped).length === 0 &&
+    Object.keys(summary.acceptedBad).length === 0;
   process.exit(clean ? 0 : 1);
 }

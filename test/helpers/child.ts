@@ -34,13 +34,20 @@ export function runChild(script: string, args: string[], options: ChildOptions):
   let stdout = '';
   let stderr = '';
   let timedOut = false;
-  const kill = (signal: NodeJS.Signals = 'SIGKILL') => { child.kill(signal); };
+  const kill = (signal: NodeJS.Signals = 'SIGKILL') => {
+    child.kill(signal);
+  };
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     options.onStdout?.(chunk.toString(), kill);
   });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, options.timeoutMs);
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, options.timeoutMs);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -47,7 +47,11 @@ async function main(spec: ChildSpec): Promise<void> {
   const problem = syntheticProblem(6, { a: { kind: 'classification', classes: 3, rows: 70 }, b: { kind: 'regression', rows: 45 } }, 42);
   const sets = { a: problem.toDataset('a', 70).dataset, b: problem.toDataset('b', 45).dataset };
   const evalSets = { a: problem.toDataset('a', 37).dataset, b: problem.toDataset('b', 29).dataset };
-  const model = featureModel(6, { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' } }, { dModel: spec.dModel ?? 16, layers: 2 });
+  const model = featureModel(
+    6,
+    { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' } },
+    { dModel: spec.dModel ?? 16, layers: 2 },
+  );
   const trainer = new mt.Trainer(model, {
     ...CONFIGS[spec.config],
     optimizer: mt.optim.adamW({ lr: 0.01, weightDecay: 0.01 }),

@@ -20,7 +20,9 @@ const history = await trainer.fit(sets, {
   checkpointDir: dir,
   checkpointEvery: 1,
   ...(existsSync(checkpoint) ? { resumeFrom: checkpoint } : {}),
-  onProgress: (event) => { if (event.kind === 'checkpoint') console.log(`step ${event.step}`); },
+  onProgress: (event) => {
+    if (event.kind === 'checkpoint') console.log(`step ${event.step}`);
+  },
 });
 if (history.steps !== steps) throw new Error(`the run ended at step ${history.steps}`);
 mt.save(out, model.stateDict());

@@ -52,7 +52,11 @@ export interface Case {
   atol?: number;
 }
 
-interface OutputResult { data: (number | boolean | string)[]; shape: number[]; dtype: string }
+interface OutputResult {
+  data: (number | boolean | string)[];
+  shape: number[];
+  dtype: string;
+}
 export interface CaseResult {
   outputs: OutputResult[];
   weights: ((number | string)[] | null)[];
@@ -72,7 +76,10 @@ export function runReference(cases: Case[]): { torch: string; results: Record<st
     const input = path.join(dir, 'cases.json');
     const output = path.join(dir, 'results.json');
     writeFileSync(input, JSON.stringify(cases.map(({ js: _js, rtol: _r, atol: _a, sameErrors: _s, ...rest }) => rest)));
-    execFileSync(PYTHON, [SCRIPT, input, output], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    execFileSync(PYTHON, [SCRIPT, input, output], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
     return JSON.parse(readFileSync(output, 'utf8'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -117,8 +124,10 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
   }
   if (first >= 0) {
-    throw new Error(`${what}: ${count} of ${expected.length} values differ; first at flat index ${first}: ` +
-      `got ${actual[first]}, expected ${expected[first]} (rtol ${rtol}, atol ${atol})`);
+    throw new Error(
+      `${what}: ${count} of ${expected.length} values differ; first at flat index ${first}: ` +
+        `got ${actual[first]}, expected ${expected[first]} (rtol ${rtol}, atol ${atol})`,
+    );
   }
 }
 
@@ -178,7 +187,13 @@ function runJs(c: Case, inputs: mt.Tensor[]): mt.Tensor[] {
 export function checkCase(c: Case, ref: CaseResult | undefined): void {
   expect(ref, `no PyTorch result for ${c.name}`).toBeDefined();
   if (ref!.error && c.sameErrors) {
-    expect(() => mt.tidy(() => { runJs(c, (c.inputs ?? []).map(makeInput)); }), `${c.name}: PyTorch raised ${ref!.error}`).toThrow(mt.TorchError);
+    expect(
+      () =>
+        mt.tidy(() => {
+          runJs(c, (c.inputs ?? []).map(makeInput));
+        }),
+      `${c.name}: PyTorch raised ${ref!.error}`,
+    ).toThrow(mt.TorchError);
     return;
   }
   if (ref!.error) throw new Error(`PyTorch raised for ${c.name}: ${ref!.error}`);
@@ -205,7 +220,7 @@ export function checkCase(c: Case, ref: CaseResult | undefined): void {
     if (loss) loss.backward();
     inputs.forEach((input, i) => {
       const expected = ref!.grads[i];
-      if (!(c.inputs![i]!.requiresGrad)) return;
+      if (!c.inputs![i]!.requiresGrad) return;
       const grad = input.grad;
       if (expected === null || expected === undefined) {
         expect(grad, `${c.name}: grad of input ${i} should be null`).toBeNull();
@@ -213,7 +228,8 @@ export function checkCase(c: Case, ref: CaseResult | undefined): void {
       }
       expect(grad, `${c.name}: grad of input ${i}`).not.toBeNull();
       expect(grad!.shape).toEqual(input.shape);
-      const tol = input.dtype === 'float16' || input.dtype === 'bfloat16' ? defaultTolerance(input.dtype) : { rtol: GRAD_RTOL, atol: GRAD_ATOL };
+      const tol =
+        input.dtype === 'float16' || input.dtype === 'bfloat16' ? defaultTolerance(input.dtype) : { rtol: GRAD_RTOL, atol: GRAD_ATOL };
       expectClose(flatValues(grad!), decode(expected), tol.rtol, tol.atol, `${c.name}: grad of input ${i}`);
     });
   });
@@ -222,7 +238,9 @@ export function checkCase(c: Case, ref: CaseResult | undefined): void {
 // ---- deterministic input data (a small LCG, values exact in float32) ----
 export class Data {
   private state: number;
-  constructor(seed = 1) { this.state = seed >>> 0; }
+  constructor(seed = 1) {
+    this.state = seed >>> 0;
+  }
   private next(): number {
     this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0;
     return this.state / 4294967296;
@@ -234,5 +252,7 @@ export class Data {
   ints(n: number, lo: number, hi: number): number[] {
     return Array.from({ length: n }, () => lo + Math.floor((hi - lo) * this.next()));
   }
-  bools(n: number): boolean[] { return Array.from({ length: n }, () => this.next() < 0.5); }
+  bools(n: number): boolean[] {
+    return Array.from({ length: n }, () => this.next() < 0.5);
+  }
 }

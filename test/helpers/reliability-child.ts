@@ -21,7 +21,9 @@ function fixture(strategy: ReturnType<typeof mt.strategy.joint> | ReturnType<typ
   const sets = { a: problem.toDataset('a', 40).dataset, b: problem.toDataset('b', 30).dataset };
   const model = featureModel(4, { a: { kind: 'classification', classes: 3 }, b: { kind: 'regression' } });
   const trainer = new mt.Trainer(model, {
-    strategy, batchSize: 8, ...(strategy.kind === 'alternating' ? { sampler: mt.sampler.uniform() } : {}),
+    strategy,
+    batchSize: 8,
+    ...(strategy.kind === 'alternating' ? { sampler: mt.sampler.uniform() } : {}),
   });
   return { model, trainer, sets };
 }
@@ -107,7 +109,11 @@ switch (scenario) {
     void endlessFit(() => process.kill(process.pid, 'SIGINT'));
     break;
   case 'uncaught':
-    void endlessFit(() => setTimeout(() => { throw new Error('an uncaught error during a fit'); }, 50));
+    void endlessFit(() =>
+      setTimeout(() => {
+        throw new Error('an uncaught error during a fit');
+      }, 50),
+    );
     break;
   case 'terminate': {
     // A worker does not inherit the parent's --import hooks (Node 20): it registers tsx itself.
@@ -120,7 +126,10 @@ switch (scenario) {
       await worker.terminate();
       console.log('terminated');
     });
-    worker.on('error', (error) => { console.error(error); process.exit(2); });
+    worker.on('error', (error) => {
+      console.error(error);
+      process.exit(2);
+    });
     break;
   }
   case 'worker':

@@ -93,13 +93,20 @@ export type FeatureTask = { kind: 'classification'; classes: number } | { kind: 
  * A small multi-task Transformer over feature vectors (sequences of one position): what the
  * trainer tests train. Heads pool the encoder output (decoderLayers 0).
  */
-export function featureModel(inputDim: number, tasks: Record<string, FeatureTask>, options: { dModel?: number; layers?: number; dropout?: number } = {}) {
+export function featureModel(
+  inputDim: number,
+  tasks: Record<string, FeatureTask>,
+  options: { dModel?: number; layers?: number; dropout?: number } = {},
+) {
   const dModel = options.dModel ?? 8;
   return mt.multitask({
     input: { features: inputDim, maxLength: 1 },
     encoder: { numLayers: options.layers ?? 1, dModel, nhead: 2, dimFeedforward: 2 * dModel, dropout: options.dropout ?? 0 },
-    tasks: Object.fromEntries(Object.entries(tasks).map(([name, t]) => [
-      name, t.kind === 'classification' ? mt.tasks.classification({ classes: t.classes }) : mt.tasks.regression(),
-    ])),
+    tasks: Object.fromEntries(
+      Object.entries(tasks).map(([name, t]) => [
+        name,
+        t.kind === 'classification' ? mt.tasks.classification({ classes: t.classes }) : mt.tasks.regression(),
+      ]),
+    ),
   });
 }

@@ -30,7 +30,11 @@ export interface CheckpointSpec {
 function python(command: 'make' | 'run' | 'pretrain', items: object[], dir: string): string {
   const file = path.join(dir, `${command}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(items));
-  return execFileSync(PYTHON, [SCRIPT, command, file], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  return execFileSync(PYTHON, [SCRIPT, command, file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
 }
 
 export interface PretrainSpec {
@@ -52,8 +56,14 @@ export interface PretrainSpec {
  * written in BertForMaskedLM's layout (bert.*, cls.predictions.*) with vocab.txt. Returns each run's
  * mean masked-token loss over its first and last 50 steps.
  */
-export function pretrainMaskedLanguageModels(specs: PretrainSpec[], scratch: string): { dir: string; firstLoss: number; lastLoss: number }[] {
-  return python('pretrain', specs, scratch).trim().split('\n').map((line) => JSON.parse(line));
+export function pretrainMaskedLanguageModels(
+  specs: PretrainSpec[],
+  scratch: string,
+): { dir: string; firstLoss: number; lastLoss: number }[] {
+  return python('pretrain', specs, scratch)
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 export function makeCheckpoints(specs: CheckpointSpec[], scratch: string): void {
@@ -75,27 +85,62 @@ export function runReference(jobs: ReferenceJob[], scratch: string): Record<stri
 
 /** The tokens of the fixture vocab.txt (16 WordPiece tokens, [PAD] 0). */
 export function fixtureVocab(): string[] {
-  return readFileSync(FIXTURE_VOCAB, 'utf8').split('\n').filter((t) => t.length > 0);
+  return readFileSync(FIXTURE_VOCAB, 'utf8')
+    .split('\n')
+    .filter((t) => t.length > 0);
 }
 
 /** Small configs of each family (hidden 16, 2 layers, 2 heads), as config.json holds them. */
 export function smallConfig(modelType: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const bert = {
-    vocab_size: 30, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32,
-    max_position_embeddings: 24, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, hidden_act: 'gelu',
+    vocab_size: 30,
+    hidden_size: 16,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 24,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    hidden_act: 'gelu',
   };
   switch (modelType) {
     case 'bert':
-      return { model_type: 'bert', architectures: ['BertForSequenceClassification'], ...bert, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0, ...overrides };
+      return {
+        model_type: 'bert',
+        architectures: ['BertForSequenceClassification'],
+        ...bert,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        pad_token_id: 0,
+        ...overrides,
+      };
     case 'roberta':
     case 'xlm-roberta':
       return { model_type: modelType, ...bert, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1, ...overrides };
     case 'electra':
-      return { model_type: 'electra', ...bert, embedding_size: 8, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0, ...overrides };
+      return {
+        model_type: 'electra',
+        ...bert,
+        embedding_size: 8,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        pad_token_id: 0,
+        ...overrides,
+      };
     case 'distilbert':
       return {
-        model_type: 'distilbert', vocab_size: 30, dim: 16, n_layers: 2, n_heads: 2, hidden_dim: 32, max_position_embeddings: 24,
-        dropout: 0.1, attention_dropout: 0.1, activation: 'gelu', pad_token_id: 0, ...overrides,
+        model_type: 'distilbert',
+        vocab_size: 30,
+        dim: 16,
+        n_layers: 2,
+        n_heads: 2,
+        hidden_dim: 32,
+        max_position_embeddings: 24,
+        dropout: 0.1,
+        attention_dropout: 0.1,
+        activation: 'gelu',
+        pad_token_id: 0,
+        ...overrides,
       };
     default:
       throw new Error(`no small config for ${modelType}`);
@@ -122,13 +167,27 @@ export function ourName(hfName: string): { name: string; part?: number } | undef
   const m = /^(?:encoder|transformer)\.layer\.(\d+)\.(.+)\.(weight|bias)$/.exec(hfName);
   if (!m) return undefined;
   const [, layer, module, kind] = m;
-  const packed = ['attention.self.query', 'attention.self.key', 'attention.self.value', 'attention.q_lin', 'attention.k_lin', 'attention.v_lin'];
+  const packed = [
+    'attention.self.query',
+    'attention.self.key',
+    'attention.self.value',
+    'attention.q_lin',
+    'attention.k_lin',
+    'attention.v_lin',
+  ];
   const at = packed.indexOf(module!);
   if (at >= 0) return { name: `encoder.layers.${layer}.self_attn.in_proj_${kind}`, part: at % 3 };
   const plain: Record<string, string> = {
-    'attention.output.dense': 'self_attn.out_proj', 'attention.out_lin': 'self_attn.out_proj',
-    'intermediate.dense': 'linear1', 'ffn.lin1': 'linear1', 'output.dense': 'linear2', 'ffn.lin2': 'linear2',
-    'attention.output.LayerNorm': 'norm1', sa_layer_norm: 'norm1', 'output.LayerNorm': 'norm2', output_layer_norm: 'norm2',
+    'attention.output.dense': 'self_attn.out_proj',
+    'attention.out_lin': 'self_attn.out_proj',
+    'intermediate.dense': 'linear1',
+    'ffn.lin1': 'linear1',
+    'output.dense': 'linear2',
+    'ffn.lin2': 'linear2',
+    'attention.output.LayerNorm': 'norm1',
+    sa_layer_norm: 'norm1',
+    'output.LayerNorm': 'norm2',
+    output_layer_norm: 'norm2',
   };
   return plain[module!] ? { name: `encoder.layers.${layer}.${plain[module!]}.${kind}` } : undefined;
 }

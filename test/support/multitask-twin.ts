@@ -58,15 +58,25 @@ export function expectClose(actual: mt.Tensor | undefined | null, expected: mt.T
   let at = -1;
   for (let i = 0; i < e.length; i++) {
     const excess = Math.abs(a[i]! - e[i]!) / (1 + Math.abs(e[i]!));
-    if (!(excess <= worst)) { worst = excess; at = i; }
+    if (!(excess <= worst)) {
+      worst = excess;
+      at = i;
+    }
   }
   expect(worst, `${label}: worst relative error ${worst} at ${at} (${a[at]} vs ${e[at]})`).toBeLessThanOrEqual(tol);
 }
 
 /** Token ids (B, L) right-padded with 0 after each row's length, ids in [3, vocab). */
-export function paddedInputs(lengths: number[], maxLength: number, vocab: number, seed: number): { inputIds: mt.Tensor; lengths: mt.Tensor } {
+export function paddedInputs(
+  lengths: number[],
+  maxLength: number,
+  vocab: number,
+  seed: number,
+): { inputIds: mt.Tensor; lengths: mt.Tensor } {
   mt.manualSeed(seed);
   const ids = mt.randint(3, vocab, [lengths.length, maxLength]).dataSync() as BigInt64Array;
-  const data: number[][] = lengths.map((len, b) => Array.from({ length: maxLength }, (_, i) => (i < len ? Number(ids[b * maxLength + i]) : 0)));
+  const data: number[][] = lengths.map((len, b) =>
+    Array.from({ length: maxLength }, (_, i) => (i < len ? Number(ids[b * maxLength + i]) : 0)),
+  );
   return { inputIds: mt.tensor(data, { dtype: 'int64' }), lengths: mt.tensor(lengths, { dtype: 'int64' }) };
 }

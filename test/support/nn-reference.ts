@@ -17,7 +17,11 @@ export { PYTHON };
 const SCRIPT = path.resolve(import.meta.dirname, '../reference/nn_blocks.py');
 
 /** JSON has no infinities (causal masks hold -Infinity): non-finite numbers travel as strings. */
-export interface WireTensor { shape: number[]; dtype: string; data: (number | string)[] }
+export interface WireTensor {
+  shape: number[];
+  dtype: string;
+  data: (number | string)[];
+}
 
 export function toWire(t: mt.Tensor): WireTensor {
   const data = Array.from(t.dataSync() as ArrayLike<number | bigint>, Number);
@@ -66,7 +70,10 @@ export function expectClose(actual: mt.Tensor | null | undefined, expected: Wire
   for (let i = 0; i < expected.data.length; i++) {
     const e = Number(expected.data[i]!);
     const excess = Math.abs(a[i]! - e) / (1 + Math.abs(e));
-    if (!(excess <= worst)) { worst = excess; at = i; }
+    if (!(excess <= worst)) {
+      worst = excess;
+      at = i;
+    }
   }
   expect(worst, `${label}: worst relative error ${worst} at ${at} (${a[at]} vs ${expected.data[at]})`).toBeLessThanOrEqual(tol);
 }

@@ -9,14 +9,13 @@ namespace {
 
 void checkRows(const at::Tensor& t, const char* field, int64_t rows, int64_t dims) {
   TORCH_CHECK_VALUE(t.dim() == dims, "dataset: '", field, "' must have ", dims, " dimensions, got shape ", t.sizes());
-  TORCH_CHECK_VALUE(t.size(0) == rows, "dataset: '", field, "' must have ", rows, " rows (one per example), got ",
-                    t.size(0));
+  TORCH_CHECK_VALUE(t.size(0) == rows, "dataset: '", field, "' must have ", rows, " rows (one per example), got ", t.size(0));
 }
 
 at::Tensor asCpu(const at::Tensor& t, at::ScalarType dtype, const char* field) {
   TORCH_CHECK_VALUE(t.defined(), "dataset: '", field, "' is required");
-  TORCH_CHECK_VALUE(!t.is_floating_point() || at::isFloatingType(dtype), "dataset: '", field,
-                    "' must hold integers, got ", t.scalar_type());
+  TORCH_CHECK_VALUE(!t.is_floating_point() || at::isFloatingType(dtype), "dataset: '", field, "' must hold integers, got ",
+                    t.scalar_type());
   // copy=true: the data set owns its storage, so later in-place changes to the caller's tensor
   // cannot alter it (and a CUDA tensor comes back to the host, where batches are gathered).
   return t.detach().to(at::kCPU, dtype, /*non_blocking=*/false, /*copy=*/true).contiguous();
@@ -27,8 +26,7 @@ at::Tensor asCpu(const at::Tensor& t, at::ScalarType dtype, const char* field) {
 Dataset::Dataset(DatasetTensors t, std::string kind, TargetLayout layout, int64_t padId, int64_t targetPadId)
     : kind_(std::move(kind)), layout_(layout), padId_(padId), targetPadId_(targetPadId) {
   tensors_.inputIds = asCpu(t.inputIds, at::kLong, "inputIds");
-  TORCH_CHECK_VALUE(tensors_.inputIds.dim() == 2, "dataset: 'inputIds' must be [examples, length], got shape ",
-                    tensors_.inputIds.sizes());
+  TORCH_CHECK_VALUE(tensors_.inputIds.dim() == 2, "dataset: 'inputIds' must be [examples, length], got shape ", tensors_.inputIds.sizes());
   const int64_t n = tensors_.inputIds.size(0);
   const int64_t width = tensors_.inputIds.size(1);
   TORCH_CHECK_VALUE(n > 0, "dataset: the data set is empty ('inputIds' has no rows)");
@@ -48,16 +46,15 @@ Dataset::Dataset(DatasetTensors t, std::string kind, TargetLayout layout, int64_
     tensors_.features = asCpu(t.features, at::kFloat, "features");
     // One vector per input position, what a features model embeds, padded like inputIds.
     checkRows(tensors_.features, "features", n, 3);
-    TORCH_CHECK_VALUE(tensors_.features.size(1) == width,
-                      "dataset: per-position 'features' must have the length of 'inputIds' (", width, "), got ",
-                      tensors_.features.size(1));
+    TORCH_CHECK_VALUE(tensors_.features.size(1) == width, "dataset: per-position 'features' must have the length of 'inputIds' (", width,
+                      "), got ", tensors_.features.size(1));
   }
 
   setTargets(t.targets, t.targetLengths);
 }
 
-Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind,
-                 TargetLayout layout, int64_t targetPadId)
+Dataset::Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind, TargetLayout layout,
+                 int64_t targetPadId)
     : kind_(std::move(kind)), layout_(layout), padId_(inputsOf.padId_), targetPadId_(targetPadId) {
   tensors_.inputIds = inputsOf.tensors_.inputIds;
   tensors_.lengths = inputsOf.tensors_.lengths;
@@ -85,9 +82,9 @@ void Dataset::setTargets(const at::Tensor& targets, const at::Tensor& targetLeng
   if (layout_.trim == TargetLayout::Trim::ToTargetLengths) {
     tensors_.targetLengths = asCpu(targetLengths, at::kLong, "targetLengths");
     checkRows(tensors_.targetLengths, "targetLengths", n, 1);
-    TORCH_CHECK_VALUE(tensors_.targetLengths.min().item<int64_t>() >= 0 &&
-                          tensors_.targetLengths.max().item<int64_t>() <= tensors_.targets.size(1),
-                      "dataset: 'targetLengths' must lie in [0, ", tensors_.targets.size(1), "]");
+    TORCH_CHECK_VALUE(
+        tensors_.targetLengths.min().item<int64_t>() >= 0 && tensors_.targetLengths.max().item<int64_t>() <= tensors_.targets.size(1),
+        "dataset: 'targetLengths' must lie in [0, ", tensors_.targets.size(1), "]");
   }
 }
 

@@ -39,7 +39,7 @@ struct Batch {
   at::Tensor indices;  // int64 [B]: rows of the data set, in batch order
   at::Tensor inputIds;
   at::Tensor lengths;
-  at::Tensor tokenTypeIds;  // undefined when the data set has none
+  at::Tensor tokenTypeIds;   // undefined when the data set has none
   at::Tensor targets;        // undefined for an unlabeled data set
   at::Tensor targetLengths;  // undefined unless the layout trims to target lengths
   at::Tensor features;       // undefined when the data set has none
@@ -56,8 +56,8 @@ class Dataset {
   // inputs). It shares this one's input tensors, without a copy; the trainer gives tasks whose
   // data sets share inputs the same rows each step, so the model encodes them once for all.
   // `targets` and `targetLengths` as in DatasetTensors.
-  std::shared_ptr<Dataset> withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind,
-                                       TargetLayout layout, int64_t targetPadId) const;
+  std::shared_ptr<Dataset> withTargets(const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind, TargetLayout layout,
+                                       int64_t targetPadId) const;
   // Whether both were built on the same input tensors (one is, or both are, withTargets of another).
   bool sharesInputsWith(const Dataset& other) const;
 
@@ -87,8 +87,8 @@ class Dataset {
   std::vector<at::Tensor> batchIndices(int64_t batchSize, c10::optional<uint64_t> seed, bool dropLast) const;
 
  private:
-  Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind,
-          TargetLayout layout, int64_t targetPadId);
+  Dataset(const Dataset& inputsOf, const at::Tensor& targets, const at::Tensor& targetLengths, std::string kind, TargetLayout layout,
+          int64_t targetPadId);
   void setTargets(const at::Tensor& targets, const at::Tensor& targetLengths);
   // Gathers b.indices' targets, trimmed as b's inputs are.
   void addTargets(Batch& b) const;

@@ -66,8 +66,7 @@ bool isLoopbackAddress(const std::string& host) {
   return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
 }
 
-c10::intrusive_ptr<compat::CollectiveBackend> createBackend(const BackendSettings& settings,
-                                                            const c10::intrusive_ptr<c10d::Store>& store) {
+c10::intrusive_ptr<compat::CollectiveBackend> createBackend(const BackendSettings& settings, const c10::intrusive_ptr<c10d::Store>& store) {
   if (settings.backend == "gloo") {
 #if defined(MTL_WITH_GLOO)
     auto options = c10d::ProcessGroupGloo::Options::create(settings.timeout);

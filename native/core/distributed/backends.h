@@ -36,8 +36,7 @@ struct BackendSettings {
 };
 
 // Connects this rank's backend to the others' through `store` (a store scoped to the backend).
-c10::intrusive_ptr<compat::CollectiveBackend> createBackend(const BackendSettings& settings,
-                                                            const c10::intrusive_ptr<c10d::Store>& store);
+c10::intrusive_ptr<compat::CollectiveBackend> createBackend(const BackendSettings& settings, const c10::intrusive_ptr<c10d::Store>& store);
 
 // Waits for `work` at most `timeout`, rethrowing the backend's error. Gloo's wait blocks the host;
 // NCCL's only orders the current CUDA stream after the collective in 2.x (and can block forever on

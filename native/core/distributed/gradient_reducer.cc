@@ -30,7 +30,9 @@ class GradientReadyHook : public torch::autograd::FunctionPostHook {
   std::function<void()> ready_;
 };
 
-int64_t versionOf(const at::Tensor& tensor) { return static_cast<int64_t>(tensor.unsafeGetTensorImpl()->version_counter().current_version()); }
+int64_t versionOf(const at::Tensor& tensor) {
+  return static_cast<int64_t>(tensor.unsafeGetTensorImpl()->version_counter().current_version());
+}
 
 }  // namespace
 
@@ -45,8 +47,8 @@ struct GradientReducer::State {
   };
   struct Bucket {
     std::vector<size_t> members;
-    at::Tensor flat;       // the members' gradients, packed, in the communication dtype
-    size_t pending = 0;    // members not taken yet in this arming
+    at::Tensor flat;     // the members' gradients, packed, in the communication dtype
+    size_t pending = 0;  // members not taken yet in this arming
     c10::intrusive_ptr<c10d::Work> work;
   };
 
@@ -105,7 +107,8 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vecto
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   if (!group) throw std::invalid_argument("gradient reducer: no process group");
-  if (options.bucketBytes <= 0 || options.firstBucketBytes <= 0) throw std::invalid_argument("gradient reducer: bucket sizes must be positive");
+  if (options.bucketBytes <= 0 || options.firstBucketBytes <= 0)
+    throw std::invalid_argument("gradient reducer: bucket sizes must be positive");
   s.group = std::move(group);
   s.options = options;
 
@@ -114,9 +117,11 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vecto
   for (auto& [name, tensor] : parameters) {
     if (!tensor.defined()) throw std::invalid_argument("gradient reducer: parameter '" + name + "' is undefined");
     if (!tensor.requires_grad() || !tensor.is_leaf()) {
-      throw std::invalid_argument("gradient reducer: parameter '" + name + "' is not a leaf that requires grad (pass trainable parameters only)");
+      throw std::invalid_argument("gradient reducer: parameter '" + name +
+                                  "' is not a leaf that requires grad (pass trainable parameters only)");
     }
-    if (!seen.insert(tensor.unsafeGetTensorImpl()).second) throw std::invalid_argument("gradient reducer: parameter '" + name + "' is given twice");
+    if (!seen.insert(tensor.unsafeGetTensorImpl()).second)
+      throw std::invalid_argument("gradient reducer: parameter '" + name + "' is given twice");
     if (s.group->backendName() == "nccl" && tensor.device() != s.group->device()) {
       throw std::invalid_argument("gradient reducer: parameter '" + name + "' is on " + tensor.device().str() + ", and NCCL reduces on " +
                                   s.group->device().str());
@@ -161,7 +166,8 @@ GradientReducer::GradientReducer(std::shared_ptr<ProcessGroup> group, std::vecto
   for (size_t b = 0; b < s.buckets.size(); ++b) {
     const State::Parameter& first = s.parameters[s.buckets[b].members.front()];
     const c10::ScalarType wire = s.group->communicationType(first.tensor.scalar_type());
-    s.buckets[b].flat = at::zeros({bucketBytes[b] / static_cast<int64_t>(c10::elementSize(wire))}, first.tensor.options().dtype(wire).requires_grad(false));
+    s.buckets[b].flat =
+        at::zeros({bucketBytes[b] / static_cast<int64_t>(c10::elementSize(wire))}, first.tensor.options().dtype(wire).requires_grad(false));
     s.stats.bytes += bucketBytes[b];
   }
   s.stats.bytes += static_cast<int64_t>(s.parameters.size() * sizeof(int32_t));
@@ -191,8 +197,9 @@ void GradientReducer::onGradient(size_t index) {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (!s.armed) return;  // a backward outside prepare/finish: gradient accumulation, per-task gradients
   if (s.taken[index]) {
-    const std::string reason = "gradient reducer: parameter '" + s.parameters[index].name +
-                               "' received a gradient after its bucket was filled (more than one backward pass between prepareForBackward and finishBackward)";
+    const std::string reason =
+        "gradient reducer: parameter '" + s.parameters[index].name +
+        "' received a gradient after its bucket was filled (more than one backward pass between prepareForBackward and finishBackward)";
     s.group->abort(reason);
     throw std::logic_error(reason);
   }
@@ -204,7 +211,8 @@ void GradientReducer::prepareForBackward(const std::vector<at::Tensor>& roots) {
   State& s = *state_;
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.armed && s.nextBucket > 0) {
-    throw std::logic_error("gradient reducer: prepareForBackward again while buckets of the last backward are in flight (call finishBackward first)");
+    throw std::logic_error(
+        "gradient reducer: prepareForBackward again while buckets of the last backward are in flight (call finishBackward first)");
   }
   std::fill(s.taken.begin(), s.taken.end(), 0);
   for (auto& bucket : s.buckets) {
@@ -266,12 +274,14 @@ void GradientReducer::finishBackward() {
   for (size_t i = 0; i < s.parameters.size(); ++i) {
     const at::Tensor& grad = s.parameters[i].tensor.grad();
     const void* impl = grad.defined() ? grad.unsafeGetTensorImpl() : nullptr;
-    if (impl != s.takenImpl[i] || (impl && versionOf(grad) != s.takenVersion[i])) changed += (changed.empty() ? "'" : ", '") + s.parameters[i].name + "'";
+    if (impl != s.takenImpl[i] || (impl && versionOf(grad) != s.takenVersion[i]))
+      changed += (changed.empty() ? "'" : ", '") + s.parameters[i].name + "'";
   }
   if (!changed.empty()) {
-    throw std::logic_error("gradient reducer: the gradients of " + changed +
-                           " changed after they were taken for the all-reduce (a backward pass or an in-place change after prepareForBackward reached "
-                           "parameters the roots' graph does not reach, or came after their accumulator ran)");
+    throw std::logic_error(
+        "gradient reducer: the gradients of " + changed +
+        " changed after they were taken for the all-reduce (a backward pass or an in-place change after prepareForBackward reached "
+        "parameters the roots' graph does not reach, or came after their accumulator ran)");
   }
 
   at::NoGradGuard noGrad;

@@ -53,11 +53,11 @@ struct GradientReducerOptions {
 };
 
 struct GradientReducerStats {
-  int64_t reductions = 0;                // finishBackward calls so far
-  int64_t launchedDuringBackward = 0;    // buckets of the last reduction launched before finishBackward
+  int64_t reductions = 0;              // finishBackward calls so far
+  int64_t launchedDuringBackward = 0;  // buckets of the last reduction launched before finishBackward
   int64_t buckets = 0;
-  int64_t bytes = 0;                     // bytes all-reduced per reduction (buckets and flags)
-  double lastFinishSeconds = 0;          // time finishBackward took last (launching the rest, waiting, writing back)
+  int64_t bytes = 0;             // bytes all-reduced per reduction (buckets and flags)
+  double lastFinishSeconds = 0;  // time finishBackward took last (launching the rest, waiting, writing back)
 };
 
 class GradientReducer {

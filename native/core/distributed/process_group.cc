@@ -1,11 +1,11 @@
 #include "core/distributed/process_group.h"
 
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
 #include <torch/csrc/distributed/c10d/Work.hpp>
-#include <torch/version.h>
 
 #include <unistd.h>
 
@@ -66,7 +66,8 @@ int parseInteger(const char* name, const char* value, int low, int high) {
     used = 0;
   }
   if (text.empty() || used != text.size() || parsed < low || parsed > high) {
-    throw std::invalid_argument(std::string(name) + "='" + text + "' is not an integer in " + std::to_string(low) + ".." + std::to_string(high));
+    throw std::invalid_argument(std::string(name) + "='" + text + "' is not an integer in " + std::to_string(low) + ".." +
+                                std::to_string(high));
   }
   return static_cast<int>(parsed);
 }
@@ -112,8 +113,9 @@ ProcessGroupOptions optionsFromEnvironment(ProcessGroupOptions base) {
   auto required = [](const char* name) -> const char* {
     const char* value = std::getenv(name);
     if (!value || !*value) {
-      throw std::invalid_argument(std::string("the environment variable ") + name +
-                                  " is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun sets them)");
+      throw std::invalid_argument(
+          std::string("the environment variable ") + name +
+          " is not set (a data-parallel run needs MASTER_ADDR, MASTER_PORT, RANK and WORLD_SIZE, as torchrun sets them)");
     }
     return value;
   };
@@ -162,7 +164,7 @@ struct ProcessGroup::Impl {
   std::mutex failureMutex;
   std::atomic<bool> failed{false};  // collectives are refused
   std::atomic<bool> reductionInFlight{false};
-  bool broken = false;              // a collective failed: the backend may hold blocked threads
+  bool broken = false;  // a collective failed: the backend may hold blocked threads
   std::string failure;
   std::set<int> lost, raised;  // what the last diagnosis found
   bool joinTimedOut = false;   // start-up ended because ranks did not join
@@ -229,8 +231,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
   Impl& s = *impl_;
   if (options.worldSize < 1) throw std::invalid_argument("distributed: WORLD_SIZE must be at least 1");
   if (options.rank < 0 || options.rank >= options.worldSize) {
-    throw std::invalid_argument("distributed: RANK=" + std::to_string(options.rank) + " is outside 0.." + std::to_string(options.worldSize - 1) +
-                                " (WORLD_SIZE=" + std::to_string(options.worldSize) + ")");
+    throw std::invalid_argument("distributed: RANK=" + std::to_string(options.rank) + " is outside 0.." +
+                                std::to_string(options.worldSize - 1) + " (WORLD_SIZE=" + std::to_string(options.worldSize) + ")");
   }
   if (options.masterAddr.empty()) throw std::invalid_argument("distributed: MASTER_ADDR is empty");
   if (options.masterPort < 1 || options.masterPort > 65535) {
@@ -248,7 +250,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
   } catch (const c10::Error&) {
     throw std::invalid_argument("distributed: device '" + options.device + "' is not a device name (cpu, cuda, cuda:N)");
   }
-  if (!device.is_cpu() && !device.is_cuda()) throw std::invalid_argument("distributed: device '" + options.device + "' is neither cpu nor cuda");
+  if (!device.is_cpu() && !device.is_cuda())
+    throw std::invalid_argument("distributed: device '" + options.device + "' is neither cpu nor cuda");
   const auto built = detail::availableBackends();
   const bool ncclBuilt = std::find(built.begin(), built.end(), "nccl") != built.end();
   s.backend = options.backend == "auto" ? (device.is_cuda() && ncclBuilt ? "nccl" : "gloo") : options.backend;
@@ -271,8 +274,10 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
       throw DistributedError("distributed: rank 0 could not serve the rendezvous store on " + s.endpoint() + ": " + shortMessage(error) +
                              " (is MASTER_PORT in use, or MASTER_ADDR not an address of this machine?)");
     }
-    throw DistributedError("distributed: " + s.who() + " could not reach the rendezvous store at " + s.endpoint() + " within " + seconds(options.timeout) +
-                           ": " + shortMessage(error) + ". Rank 0 serves it: check that rank 0 is running and that every rank has the same MASTER_ADDR and MASTER_PORT.");
+    throw DistributedError(
+        "distributed: " + s.who() + " could not reach the rendezvous store at " + s.endpoint() + " within " + seconds(options.timeout) +
+        ": " + shortMessage(error) +
+        ". Rank 0 serves it: check that rank 0 is running and that every rank has the same MASTER_ADDR and MASTER_PORT.");
   }
   s.store = c10::make_intrusive<c10d::PrefixStore>("mtl", s.tcpStore);
 
@@ -288,8 +293,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
       if (s.store->check({"join/" + me})) first = JoinRecord::parse(text(s.store->get("join/" + me)));
     }
   } catch (const std::exception& error) {
-    throw DistributedError("distributed: the rendezvous store at " + s.endpoint() + " stopped answering while " + s.who() + " was starting [" +
-                           shortMessage(error) + "]");
+    throw DistributedError("distributed: the rendezvous store at " + s.endpoint() + " stopped answering while " + s.who() +
+                           " was starting [" + shortMessage(error) + "]");
   }
   if (taken) {
     throw DistributedError("distributed: RANK=" + me + " is already taken" +
@@ -320,7 +325,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
     throw;
   } catch (const std::exception& error) {
     throw DistributedError("distributed: the rendezvous store at " + s.endpoint() + " stopped answering while " + s.who() +
-                           " was starting (rank 0, which serves it, has probably refused to start: see its output) [" + shortMessage(error) + "]");
+                           " was starting (rank 0, which serves it, has probably refused to start: see its output) [" +
+                           shortMessage(error) + "]");
   }
   s.store->set("verdict/" + me, bytes("ok"));
 
@@ -338,7 +344,8 @@ ProcessGroup::ProcessGroup(ProcessGroupOptions options) : impl_(std::make_unique
     const std::string cause = shortMessage(error);
     s.failed = true;
     s.publishFailure("raised", "could not connect " + s.backend + ": " + cause);
-    throw DistributedError("distributed: " + s.who() + " could not connect its " + s.backend + " backend to the other ranks: " + diagnose() + " [" + cause + "]");
+    throw DistributedError("distributed: " + s.who() + " could not connect its " + s.backend +
+                           " backend to the other ranks: " + diagnose() + " [" + cause + "]");
   }
 }
 
@@ -386,17 +393,19 @@ void ProcessGroup::join(const std::string& problem) {
   };
   const std::vector<int> missing = s.awaitRankKeys("join/", deadline, [&](int q) {
     records[q] = JoinRecord::parse(text(s.store->get("join/" + std::to_string(q))));
-    if (!records[q].get("problem").empty()) complaints.push_back("rank " + std::to_string(q) + " cannot start: " + records[q].get("problem"));
+    if (!records[q].get("problem").empty())
+      complaints.push_back("rank " + std::to_string(q) + " cannot start: " + records[q].get("problem"));
     for (const auto& [field, label] : kAgreedFields) {
       if (q > 0 && records[q].get(field) != records[0].get(field)) {
-        complaints.push_back(label + " differs: rank 0 has " + records[0].get(field) + ", rank " + std::to_string(q) + " has " + records[q].get(field));
+        complaints.push_back(label + " differs: rank 0 has " + records[0].get(field) + ", rank " + std::to_string(q) + " has " +
+                             records[q].get(field));
       }
     }
     // NCCL refuses two ranks on one GPU, with a message that names neither rank nor variable.
     for (int other = 0; other < q && !records[q].get("gpu").empty(); ++other) {
       if (records[other].get("gpu") == records[q].get("gpu") && records[other].get("host") == records[q].get("host")) {
-        complaints.push_back("ranks " + std::to_string(other) + " and " + std::to_string(q) + " both use cuda:" + records[q].get("gpu") + " on " +
-                             records[q].get("host") + " (each rank of a machine needs its own LOCAL_RANK)");
+        complaints.push_back("ranks " + std::to_string(other) + " and " + std::to_string(q) + " both use cuda:" + records[q].get("gpu") +
+                             " on " + records[q].get("host") + " (each rank of a machine needs its own LOCAL_RANK)");
       }
     }
     if (!complaints.empty()) deadline = std::min(deadline, Clock::now() + std::min<milliseconds>(options.timeout, milliseconds(2000)));
@@ -408,8 +417,9 @@ void ProcessGroup::join(const std::string& problem) {
   }
   if (!missing.empty()) {
     s.joinTimedOut = true;
-    refuse(joinRanks(missing) + " did not join the rendezvous at " + s.endpoint() + " within " + seconds(options.timeout) + " (WORLD_SIZE=" +
-           std::to_string(options.worldSize) + "); check that every rank was started with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE");
+    refuse(joinRanks(missing) + " did not join the rendezvous at " + s.endpoint() + " within " + seconds(options.timeout) +
+           " (WORLD_SIZE=" + std::to_string(options.worldSize) +
+           "); check that every rank was started with the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE");
   }
 }
 
@@ -443,7 +453,8 @@ ProcessGroup::~ProcessGroup() {
       try {
         for (int q = 1; q < s.options.worldSize; ++q) {
           if (s.lost.count(q) || s.raised.count(q)) continue;
-          while (!s.store->check({"diagnosed/" + std::to_string(q)}) && Clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+          while (!s.store->check({"diagnosed/" + std::to_string(q)}) && Clock::now() < deadline)
+            std::this_thread::sleep_for(milliseconds(10));
         }
       } catch (const std::exception&) {
       }
@@ -510,14 +521,17 @@ std::string ProcessGroup::diagnose() {
       if (s.store->check({key})) {
         const std::string report = text(s.store->get(key));
         const auto colon = report.find(':');
-        if (report.compare(0, colon, "raised") == 0) raised[q] = report.substr(colon + 1);
-        else stopping.insert(q);
+        if (report.compare(0, colon, "raised") == 0)
+          raised[q] = report.substr(colon + 1);
+        else
+          stopping.insert(q);
       }
       first[q] = s.store->add("alive/" + std::to_string(q), 0);
     }
   } catch (const std::exception&) {
     if (me == 0) return "the rendezvous store this rank serves does not answer";
-    return "rank 0 is lost: the rendezvous store it serves at " + s.endpoint() + " no longer answers (the process died or its machine is unreachable)";
+    return "rank 0 is lost: the rendezvous store it serves at " + s.endpoint() +
+           " no longer answers (the process died or its machine is unreachable)";
   }
   // A live rank bumps its counter every interval; three intervals without a change mean it is gone.
   std::set<int> moved;
@@ -529,7 +543,8 @@ std::string ProcessGroup::diagnose() {
         if (!moved.count(q) && s.store->add("alive/" + std::to_string(q), 0) != first[q]) moved.insert(q);
       }
     } catch (const std::exception&) {
-      return "rank 0 is lost: the rendezvous store it serves at " + s.endpoint() + " stopped answering (the process died or its machine is unreachable)";
+      return "rank 0 is lost: the rendezvous store it serves at " + s.endpoint() +
+             " stopped answering (the process died or its machine is unreachable)";
     }
   }
   std::vector<std::string> parts;
@@ -542,12 +557,13 @@ std::string ProcessGroup::diagnose() {
   s.raised.clear();
   for (const auto& entry : raised) s.raised.insert(entry.first);
   if (!lost.empty()) {
-    parts.push_back(joinRanks(lost) + (lost.size() == 1 ? " is" : " are") +
-                    " lost (no heartbeat for " + seconds(3 * s.options.heartbeatInterval) + ": the process died or its machine is unreachable)");
+    parts.push_back(joinRanks(lost) + (lost.size() == 1 ? " is" : " are") + " lost (no heartbeat for " +
+                    seconds(3 * s.options.heartbeatInterval) + ": the process died or its machine is unreachable)");
   }
   if (parts.empty()) {
     return "every rank is alive, so the ranks are out of step: they did not call the same collectives in the same order, or one was busy "
-           "elsewhere for longer than the timeout (" + seconds(s.options.timeout) + ")";
+           "elsewhere for longer than the timeout (" +
+           seconds(s.options.timeout) + ")";
   }
   std::string out;
   for (const auto& part : parts) out += (out.empty() ? "" : "; ") + part;
@@ -559,7 +575,8 @@ void ProcessGroup::fail(const std::string& what, const std::string& cause) {
   s.failed = true;
   s.broken = true;
   s.publishFailure("stopping", what);
-  const std::string message = "distributed: " + what + " failed on " + s.who() + ": " + diagnose() + " [" + s.backend + ": " + singleLine(cause) + "]";
+  const std::string message =
+      "distributed: " + what + " failed on " + s.who() + ": " + diagnose() + " [" + s.backend + ": " + singleLine(cause) + "]";
   try {
     s.store->set("diagnosed/" + std::to_string(s.options.rank), bytes("1"));
   } catch (const std::exception&) {
@@ -603,8 +620,9 @@ void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work, const std::s
 
 void ProcessGroup::checkOrder() const {
   if (impl_->reductionInFlight) {
-    throw std::logic_error("distributed: a collective between the gradient reducer's prepareForBackward and finishBackward (where its buckets "
-                           "launch at points that differ between ranks); call it before prepareForBackward or after finishBackward");
+    throw std::logic_error(
+        "distributed: a collective between the gradient reducer's prepareForBackward and finishBackward (where its buckets "
+        "launch at points that differ between ranks); call it before prepareForBackward or after finishBackward");
   }
 }
 
@@ -697,7 +715,8 @@ void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int root) {
 at::Tensor ProcessGroup::allGatherRows(const at::Tensor& local) {
   checkUsable();
   checkOrder();
-  if (!local.defined() || local.dim() == 0) throw std::invalid_argument("distributed: allGatherRows takes a tensor with at least one dimension");
+  if (!local.defined() || local.dim() == 0)
+    throw std::invalid_argument("distributed: allGatherRows takes a tensor with at least one dimension");
   at::NoGradGuard noGrad;
   // Row counts and a signature of the other dimensions and the dtype: each rank writes its own
   // column, so the sum gathers them exactly.
@@ -711,8 +730,8 @@ at::Tensor ProcessGroup::allGatherRows(const at::Tensor& local) {
   allReduceSum(metaList);
   for (int q = 0; q < size(); ++q) {
     if (meta[1][q].item<int64_t>() != signature) {
-      throw std::invalid_argument("distributed: allGatherRows: rank " + std::to_string(q) + " gives rows of another shape or dtype than rank " +
-                                  std::to_string(rank()) + " (" + shape + ")");
+      throw std::invalid_argument("distributed: allGatherRows: rank " + std::to_string(q) +
+                                  " gives rows of another shape or dtype than rank " + std::to_string(rank()) + " (" + shape + ")");
     }
   }
   const at::Tensor counts = meta[0];
@@ -774,8 +793,8 @@ void ProcessGroup::compareConfig(const std::string& value, const std::string& wh
     std::lock_guard<std::mutex> lock(s.failureMutex);
     s.failure = "distributed: " + what + " differs across ranks: " + listing;
   }
-  throw DistributedError("distributed: " + what + " differs across ranks (" + joinRanks(differ) + (differ.size() == 1 ? " differs" : " differ") +
-                         " from rank 0): " + listing);
+  throw DistributedError("distributed: " + what + " differs across ranks (" + joinRanks(differ) +
+                         (differ.size() == 1 ? " differs" : " differ") + " from rank 0): " + listing);
 }
 
 }  // namespace mtl::distributed

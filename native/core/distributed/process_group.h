@@ -43,7 +43,7 @@ struct ProcessGroupOptions {
   int masterPort = 0;      // 1..65535
   int rank = -1;           // 0..worldSize-1
   int worldSize = 0;
-  int localRank = -1;      // rank on this machine (the CUDA device index under NCCL); -1: rank
+  int localRank = -1;  // rank on this machine (the CUDA device index under NCCL); -1: rank
   // "auto" picks NCCL for a CUDA device when this build has it, Gloo otherwise.
   std::string backend = "auto";  // auto | gloo | nccl
   // Where the collectives' tensors live: "cpu", "cuda" (meaning cuda:localRank) or "cuda:N".

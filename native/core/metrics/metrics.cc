@@ -12,23 +12,19 @@ namespace {
 
 // Both inputs as double CPU vectors of equal, non-zero length.
 std::pair<at::Tensor, at::Tensor> pairedValues(const at::Tensor& x, const at::Tensor& y, const char* where) {
-  TORCH_CHECK_VALUE(x.dim() == 1 && y.dim() == 1, where, ": inputs must be one-dimensional, got shapes ", x.sizes(),
-                    " and ", y.sizes());
-  TORCH_CHECK_VALUE(x.numel() == y.numel(), where, ": inputs have different lengths (", x.numel(), " and ", y.numel(),
-                    ")");
+  TORCH_CHECK_VALUE(x.dim() == 1 && y.dim() == 1, where, ": inputs must be one-dimensional, got shapes ", x.sizes(), " and ", y.sizes());
+  TORCH_CHECK_VALUE(x.numel() == y.numel(), where, ": inputs have different lengths (", x.numel(), " and ", y.numel(), ")");
   TORCH_CHECK_VALUE(x.numel() > 0, where, ": inputs are empty");
   return {x.detach().to(at::kCPU, at::kDouble).contiguous(), y.detach().to(at::kCPU, at::kDouble).contiguous()};
 }
 
-std::pair<at::Tensor, at::Tensor> pairedClasses(const at::Tensor& predictions, const at::Tensor& targets,
-                                                const char* where) {
+std::pair<at::Tensor, at::Tensor> pairedClasses(const at::Tensor& predictions, const at::Tensor& targets, const char* where) {
   at::Tensor p = classIds(predictions, "predictions");
   at::Tensor t = classIds(targets, "targets");
-  TORCH_CHECK_VALUE(p.numel() == t.numel(), where, ": predictions and targets have different lengths (", p.numel(),
-                    " and ", t.numel(), ")");
+  TORCH_CHECK_VALUE(p.numel() == t.numel(), where, ": predictions and targets have different lengths (", p.numel(), " and ", t.numel(),
+                    ")");
   TORCH_CHECK_VALUE(p.numel() > 0, where, ": inputs are empty");
-  TORCH_CHECK_VALUE(p.min().item<int64_t>() >= 0 && t.min().item<int64_t>() >= 0, where,
-                    ": class ids must not be negative");
+  TORCH_CHECK_VALUE(p.min().item<int64_t>() >= 0 && t.min().item<int64_t>() >= 0, where, ": class ids must not be negative");
   return {p, t};
 }
 
@@ -37,17 +33,14 @@ at::Tensor confusion(const at::Tensor& p, const at::Tensor& t, int64_t classes) 
   return at::bincount(t * classes + p, {}, classes * classes).view({classes, classes}).to(at::kDouble);
 }
 
-int64_t classCount(const at::Tensor& p, const at::Tensor& t) {
-  return std::max(p.max().item<int64_t>(), t.max().item<int64_t>()) + 1;
-}
+int64_t classCount(const at::Tensor& p, const at::Tensor& t) { return std::max(p.max().item<int64_t>(), t.max().item<int64_t>()) + 1; }
 
 }  // namespace
 
 at::Tensor classIds(const at::Tensor& predictions, const char* field) {
   at::Tensor p = predictions.detach().to(at::kCPU);
   if (p.dim() == 2) return p.argmax(1);
-  TORCH_CHECK_VALUE(p.dim() == 1, "metrics: '", field, "' must be class ids [N] or scores [N, C], got shape ",
-                    p.sizes());
+  TORCH_CHECK_VALUE(p.dim() == 1, "metrics: '", field, "' must be class ids [N] or scores [N, C], got shape ", p.sizes());
   TORCH_CHECK_VALUE(!p.is_floating_point() || p.eq(p.round()).all().item<bool>(), "metrics: '", field,
                     "' must hold whole class ids (pass scores as [N, C])");
   return p.to(at::kLong).contiguous();
@@ -77,8 +70,7 @@ double f1Macro(const at::Tensor& predictions, const at::Tensor& targets, int64_t
   const at::Tensor truePositives = counts.diagonal();
   // 2·TP / (row sum + column sum) = 2·TP / (2·TP + FN + FP); 0/0 counts as 0.
   const at::Tensor denominator = counts.sum(0) + counts.sum(1);
-  const at::Tensor perClass = at::where(denominator.gt(0), 2 * truePositives / denominator.clamp_min(1),
-                                        at::zeros_like(denominator));
+  const at::Tensor perClass = at::where(denominator.gt(0), 2 * truePositives / denominator.clamp_min(1), at::zeros_like(denominator));
   return perClass.mean().item<double>();
 }
 
@@ -148,15 +140,14 @@ std::vector<std::vector<int64_t>> unpad(const at::Tensor& paddedIn, const at::Te
   TORCH_CHECK_VALUE(paddedIn.dim() == 2, "metrics: sequences must be [N, T], got shape ", paddedIn.sizes());
   const at::Tensor padded = paddedIn.detach().to(at::kCPU, at::kLong).contiguous();
   const at::Tensor lengths = lengthsIn.detach().to(at::kCPU, at::kLong).contiguous();
-  TORCH_CHECK_VALUE(lengths.dim() == 1 && lengths.numel() == padded.size(0),
-                    "metrics: 'lengths' must have one entry per sequence");
+  TORCH_CHECK_VALUE(lengths.dim() == 1 && lengths.numel() == padded.size(0), "metrics: 'lengths' must have one entry per sequence");
   const int64_t width = padded.size(1);
   std::vector<std::vector<int64_t>> rows(padded.size(0));
   const int64_t* data = padded.data_ptr<int64_t>();
   const int64_t* length = lengths.data_ptr<int64_t>();
   for (size_t i = 0; i < rows.size(); ++i) {
-    TORCH_CHECK_VALUE(length[i] >= 0 && length[i] <= width, "metrics: length ", length[i], " of sequence ", i,
-                      " is outside [0, ", width, "]");
+    TORCH_CHECK_VALUE(length[i] >= 0 && length[i] <= width, "metrics: length ", length[i], " of sequence ", i, " is outside [0, ", width,
+                      "]");
     rows[i].assign(data + i * width, data + i * width + length[i]);
   }
   return rows;
@@ -177,14 +168,11 @@ double SequenceErrors::tokenErrorRate() const {
   return static_cast<double>(edits) / referenceTokens;
 }
 
-double SequenceErrors::sequenceErrorRate() const {
-  return sequences == 0 ? 0.0 : static_cast<double>(wrongSequences) / sequences;
-}
+double SequenceErrors::sequenceErrorRate() const { return sequences == 0 ? 0.0 : static_cast<double>(wrongSequences) / sequences; }
 
-SequenceErrors sequenceErrors(const std::vector<std::vector<int64_t>>& hypotheses,
-                              const std::vector<std::vector<int64_t>>& references) {
-  TORCH_CHECK_VALUE(hypotheses.size() == references.size(), "metrics: ", hypotheses.size(), " predicted sequences for ",
-                    references.size(), " references");
+SequenceErrors sequenceErrors(const std::vector<std::vector<int64_t>>& hypotheses, const std::vector<std::vector<int64_t>>& references) {
+  TORCH_CHECK_VALUE(hypotheses.size() == references.size(), "metrics: ", hypotheses.size(), " predicted sequences for ", references.size(),
+                    " references");
   TORCH_CHECK_VALUE(!references.empty(), "metrics: no sequences");
   SequenceErrors errors;
   errors.sequences = static_cast<int64_t>(references.size());
@@ -211,8 +199,7 @@ double glueTaskScore(const std::string& task, const std::map<std::string, double
     if (metrics.count("matched") || metrics.count("mismatched")) return (get("matched") + get("mismatched")) / 2;
     return get("accuracy");
   }
-  TORCH_CHECK_VALUE(false, "glue: unknown task '", task,
-                    "' (expected cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte or wnli)");
+  TORCH_CHECK_VALUE(false, "glue: unknown task '", task, "' (expected cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte or wnli)");
 }
 
 double glueAverage(const std::map<std::string, std::map<std::string, double>>& tasks) {

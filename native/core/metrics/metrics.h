@@ -62,8 +62,7 @@ struct SequenceErrors {
   // not exactly the reference.
   double sequenceErrorRate() const;
 };
-SequenceErrors sequenceErrors(const std::vector<std::vector<int64_t>>& hypotheses,
-                              const std::vector<std::vector<int64_t>>& references);
+SequenceErrors sequenceErrors(const std::vector<std::vector<int64_t>>& hypotheses, const std::vector<std::vector<int64_t>>& references);
 
 // GLUE. The score of one task from its metrics (keys as produced by mt.metrics.glueTask):
 //   cola: matthews; sst2, qnli, rte, wnli: accuracy; mrpc, qqp: mean of f1 and accuracy;

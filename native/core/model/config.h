@@ -32,8 +32,8 @@ struct EncoderConfig {
   std::string activation = "relu";  // relu | gelu (exact, erf)
   bool normFirst = false;
   double layerNormEps = 1e-5;
-  double attentionDropout = -1;   // on the attention weights; < 0: dropout
-  double activationDropout = -1;  // after the feed-forward activation (torch's layer); < 0: dropout; BERT: 0
+  double attentionDropout = -1;          // on the attention weights; < 0: dropout
+  double activationDropout = -1;         // after the feed-forward activation (torch's layer); < 0: dropout; BERT: 0
   std::string positions = "sinusoidal";  // sinusoidal (a fixed table) | learned (embedding.position.weight)
   // > 0 (RoBERTa: padId + 1): real tokens take positions positionOffset, positionOffset + 1, ... and
   // padding positions take position padId, whose row stays zero (fairseq's convention).
@@ -43,9 +43,9 @@ struct EncoderConfig {
   int64_t embeddingSize = 0;   // 0: dModel; else embeddings this wide, projected to dModel (embedding.projection; ELECTRA)
   bool pooler = false;         // BERT's pooler: tanh(pooler(h[:, 0])), shared by heads with pooling "pretrained"
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EncoderConfig, numLayers, dModel, nhead, dimFeedforward, dropout, activation,
-                                                normFirst, layerNormEps, attentionDropout, activationDropout, positions,
-                                                positionOffset, typeVocabSize, embeddingNorm, embeddingSize, pooler)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EncoderConfig, numLayers, dModel, nhead, dimFeedforward, dropout, activation, normFirst,
+                                                layerNormEps, attentionDropout, activationDropout, positions, positionOffset, typeVocabSize,
+                                                embeddingNorm, embeddingSize, pooler)
 
 struct SharingConfig {
   std::string kind = "sharedEncoder";

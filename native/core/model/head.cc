@@ -4,9 +4,7 @@
 
 namespace mtl::model {
 
-Generated HeadImpl::generate(const Encoded&, const GenerateOptions&) {
-  throw std::invalid_argument("generate needs a sequence task");
-}
+Generated HeadImpl::generate(const Encoded&, const GenerateOptions&) { throw std::invalid_argument("generate needs a sequence task"); }
 
 std::shared_ptr<HeadImpl> makeHead(const TaskConfig& task, const HeadContext& context) {
   return Registry<HeadEntry>::instance().at(task.kind).make(task.options, context);
@@ -14,9 +12,7 @@ std::shared_ptr<HeadImpl> makeHead(const TaskConfig& task, const HeadContext& co
 
 const data::TargetLayout& targetLayoutOf(const std::string& kind) { return Registry<HeadEntry>::instance().at(kind).targets; }
 
-bool generatesOf(const std::string& kind) {
-  return Registry<HeadEntry>::instance().at(kind).capabilities.value("generates", false);
-}
+bool generatesOf(const std::string& kind) { return Registry<HeadEntry>::instance().at(kind).capabilities.value("generates", false); }
 
 int64_t decoderLayersOf(const TaskConfig& task) {
   // The heads that have decoder layers declare `decoderLayers` in their options (and defaults).
@@ -41,8 +37,8 @@ nn::TransformerStackOptions decoderOptions(const EncoderConfig& encoder, int64_t
 
 at::Tensor crossEntropy(const at::Tensor& logits, const at::Tensor& targets, const CrossEntropyOptions& options) {
   const int64_t classes = logits.size(-1);
-  return at::cross_entropy_loss(logits.reshape({-1, classes}), targets.reshape({-1}).to(at::kLong), {},
-                                at::Reduction::Mean, options.ignoreIndex, options.labelSmoothing);
+  return at::cross_entropy_loss(logits.reshape({-1, classes}), targets.reshape({-1}).to(at::kLong), {}, at::Reduction::Mean,
+                                options.ignoreIndex, options.labelSmoothing);
 }
 
 }  // namespace mtl::model

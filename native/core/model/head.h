@@ -28,9 +28,9 @@ struct Encoded {
 
 // Options of greedy and beam-search decoding (sequence heads).
 struct GenerateOptions {
-  int64_t beamSize = 1;          // 1 = greedy
-  int64_t maxLength = 0;         // 0 = the head's maxLength; counts generated tokens, EOS included
-  double lengthPenalty = 0;      // final beam ranking: score / length^lengthPenalty (0 = raw sum)
+  int64_t beamSize = 1;      // 1 = greedy
+  int64_t maxLength = 0;     // 0 = the head's maxLength; counts generated tokens, EOS included
+  double lengthPenalty = 0;  // final beam ranking: score / length^lengthPenalty (0 = raw sum)
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GenerateOptions, beamSize, maxLength, lengthPenalty)
 

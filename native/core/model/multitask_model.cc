@@ -58,8 +58,7 @@ InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(confi
   if (input_.features > 0) {
     features_ = register_module("features", torch::nn::Linear(input_.features, width));
   } else {
-    token_ = register_module(
-        "token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, width).padding_idx(input_.padId)));
+    token_ = register_module("token", torch::nn::Embedding(torch::nn::EmbeddingOptions(input_.vocabSize, width).padding_idx(input_.padId)));
   }
   // Dropout follows the whole embedding: inside the sinusoidal module when it is the last step (the
   // package's own layout, unchanged), else after the LayerNorm (BERT).
@@ -72,8 +71,9 @@ InputEmbeddingImpl::InputEmbeddingImpl(const ModelConfig& config) : input_(confi
     learnedPosition_->weight.normal_(0.0, 0.02);
     if (e.positionOffset > 0) learnedPosition_->weight[input_.padId].zero_();
   } else {
-    position_ = register_module("position", nn::SinusoidalPositionalEncoding(
-                                                nn::PositionalEncodingOptions(width, input_.maxLength).dropout(bertStyle ? 0.0 : e.dropout)));
+    position_ = register_module(
+        "position",
+        nn::SinusoidalPositionalEncoding(nn::PositionalEncodingOptions(width, input_.maxLength).dropout(bertStyle ? 0.0 : e.dropout)));
   }
   if (e.typeVocabSize > 0) {
     tokenType_ = register_module("token_type", torch::nn::Embedding(e.typeVocabSize, width));
@@ -153,8 +153,8 @@ MultiTaskModelImpl::MultiTaskModelImpl(const ModelConfig& config) : config_(conf
   embedding_ = register_module("embedding", InputEmbedding(config_));
   sharing_ = makeSharingScheme(config_);
   if (config_.encoder.pooler) pooler_ = register_module("pooler", nn::makeLinear(config_.encoder.dModel, config_.encoder.dModel));
-  encoder_ = register_module("encoder", nn::TransformerEncoder(
-                                            nn::TransformerStackOptions(layerOptions(config_.encoder), sharing_->sharedEncoderLayers())));
+  encoder_ = register_module(
+      "encoder", nn::TransformerEncoder(nn::TransformerStackOptions(layerOptions(config_.encoder), sharing_->sharedEncoderLayers())));
   register_module(sharing_->name(), sharing_);
   if (sharing_->sharesDecoder()) {
     int64_t layers = 0;
@@ -212,8 +212,7 @@ data::Batch MultiTaskModelImpl::onDevice(const data::Batch& batch) const {
   // Without a host sync (hostToDevice): a plain copy from pageable memory would wait for every
   // kernel queued so far, the previous task's forward or the previous step's optimizer.
   data::Batch moved = batch;
-  for (at::Tensor* t : {&moved.inputIds, &moved.lengths, &moved.tokenTypeIds, &moved.targets, &moved.targetLengths,
-                        &moved.features}) {
+  for (at::Tensor* t : {&moved.inputIds, &moved.lengths, &moved.tokenTypeIds, &moved.targets, &moved.targetLengths, &moved.features}) {
     if (t->defined()) *t = hostToDevice(*t, device_);
   }
   return moved;
@@ -228,8 +227,7 @@ std::map<std::string, Encoded> MultiTaskModelImpl::encode(const data::Batch& bat
   return encoded;
 }
 
-std::map<std::string, TaskResult> MultiTaskModelImpl::forward(const std::map<std::string, data::Batch>& batches,
-                                                              bool computeLoss) {
+std::map<std::string, TaskResult> MultiTaskModelImpl::forward(const std::map<std::string, data::Batch>& batches, bool computeLoss) {
   // Group the tasks by the inputs they read, in order of first appearance.
   std::vector<std::pair<const c10::TensorImpl*, std::vector<std::string>>> groups;
   for (const auto& [task, batch] : batches) {
@@ -309,8 +307,7 @@ Generated MultiTaskModelImpl::generate(const std::string& task, const data::Batc
   return generated;
 }
 
-std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std::vector<std::string>& tasks,
-                                                                       const data::Batch& batch,
+std::map<std::string, TaskPrediction> MultiTaskModelImpl::predictTasks(const std::vector<std::string>& tasks, const data::Batch& batch,
                                                                        const GenerateOptions& options) {
   TORCH_CHECK_VALUE(!tasks.empty(), "predictTasks needs at least one task");
   for (const auto& task : tasks) head(task);  // refuses unknown tasks before any work

@@ -44,9 +44,7 @@ Family makeFamily(const std::string& modelType, const Options& config, const std
   }
 }
 
-std::string prefixOf(const std::string& modelType) {
-  return familyOf(modelType).capabilities.at("prefix").get<std::string>() + ".";
-}
+std::string prefixOf(const std::string& modelType) { return familyOf(modelType).capabilities.at("prefix").get<std::string>() + "."; }
 
 // "encoder.layer.3.attention..." -> 3 when `name` is under layerPrefix; -1 otherwise.
 int64_t layerIndex(const std::string& name, const std::string& layerPrefix) {
@@ -109,7 +107,8 @@ Checkpoint read(const std::string& dir) {
       own = own.substr(prefix.size());
     }
     // Checkpoints converted from TensorFlow name LayerNorm's parameters gamma and beta.
-    for (const auto& [old, now] : {std::pair<const char*, const char*>{"LayerNorm.gamma", "LayerNorm.weight"}, {"LayerNorm.beta", "LayerNorm.bias"}}) {
+    for (const auto& [old, now] :
+         {std::pair<const char*, const char*>{"LayerNorm.gamma", "LayerNorm.weight"}, {"LayerNorm.beta", "LayerNorm.bias"}}) {
       const std::string suffix(old);
       if (own.size() >= suffix.size() && own.compare(own.size() - suffix.size(), suffix.size(), suffix) == 0) {
         own = own.substr(0, own.size() - suffix.size()) + now;
@@ -147,7 +146,8 @@ void load(MultiTaskModelImpl& model, const Checkpoint& checkpoint) {
     }
     if (parts.size() != theirs.size()) return;
     bool stackable = true;
-    for (const auto& part : parts) stackable = stackable && part.dim() == parts[0].dim() && part.dim() > 0 && part.sizes().slice(1) == parts[0].sizes().slice(1);
+    for (const auto& part : parts)
+      stackable = stackable && part.dim() == parts[0].dim() && part.dim() > 0 && part.sizes().slice(1) == parts[0].sizes().slice(1);
     const at::Tensor source = !stackable ? at::Tensor() : parts.size() == 1 ? parts[0] : at::cat(parts, 0);
     if (!source.defined() || source.sizes() != dest->second.sizes()) {
       std::string described;

@@ -50,9 +50,9 @@ struct WeightMap {
 };
 
 struct Layout {
-  std::string layerPrefix;            // the checkpoint's layer i lives under layerPrefix + i + "."
-  std::vector<WeightMap> embedding;   // model names (embedding.*, pooler.*) <- checkpoint names
-  std::vector<WeightMap> layer;       // names within one encoder layer (self_attn.in_proj_weight, ...)
+  std::string layerPrefix;              // the checkpoint's layer i lives under layerPrefix + i + "."
+  std::vector<WeightMap> embedding;     // model names (embedding.*, pooler.*) <- checkpoint names
+  std::vector<WeightMap> layer;         // names within one encoder layer (self_attn.in_proj_weight, ...)
   std::vector<std::string> namespaces;  // checkpoint name prefixes that belong to the encoder
 };
 
@@ -62,8 +62,8 @@ struct Family {
 };
 
 struct FamilyCapabilities {
-  std::string prefix;     // base-model prefix in task checkpoints ("bert")
-  std::string layersKey;  // config.json's layer count ("num_hidden_layers", "n_layers")
+  std::string prefix;      // base-model prefix in task checkpoints ("bert")
+  std::string layersKey;   // config.json's layer count ("num_hidden_layers", "n_layers")
   bool tokenTypes = true;  // whether segment (token-type) ids reach the model
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FamilyCapabilities, prefix, layersKey, tokenTypes)
@@ -81,11 +81,11 @@ using RegisterFamily = Register<FamilyEntry, KindOptions>;
 // A checkpoint read from a directory.
 struct Checkpoint {
   std::string modelType;
-  Options config;                                 // config.json as written
-  std::string prefix;                             // "bert." when the file's names have it, else ""
-  std::map<std::string, at::Tensor> tensors;      // without the base-model prefix; LayerNorm gamma/beta renamed
+  Options config;                             // config.json as written
+  std::string prefix;                         // "bert." when the file's names have it, else ""
+  std::map<std::string, at::Tensor> tensors;  // without the base-model prefix; LayerNorm gamma/beta renamed
   Family family;
-  std::string weightsFile;                        // dir/model.safetensors, named in refusals
+  std::string weightsFile;  // dir/model.safetensors, named in refusals
 };
 
 // Reads dir/config.json and dir/model.safetensors. Throws CheckpointError for a model_type no

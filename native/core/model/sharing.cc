@@ -32,12 +32,10 @@ std::map<std::string, at::Tensor> sameForEvery(const at::Tensor& encoded, const 
   return out;
 }
 
-at::Tensor encoderLayerWithHooks(nn::TransformerEncoderLayerImpl& layer, const at::Tensor& x,
-                                 const at::Tensor& paddingMask, const SubBlockHooks& hooks) {
+at::Tensor encoderLayerWithHooks(nn::TransformerEncoderLayerImpl& layer, const at::Tensor& x, const at::Tensor& paddingMask,
+                                 const SubBlockHooks& hooks) {
   const bool normFirst = layer.options.normFirst();
-  const auto apply = [](const std::function<at::Tensor(const at::Tensor&)>& hook, const at::Tensor& h) {
-    return hook ? hook(h) : h;
-  };
+  const auto apply = [](const std::function<at::Tensor(const at::Tensor&)>& hook, const at::Tensor& h) { return hook ? hook(h) : h; };
   const nn::AttentionMasks masks{c10::nullopt, paddingMask};
   at::Tensor h = nn::residual(x, layer.norm1, normFirst, [&](const at::Tensor& in) {
     return apply(hooks.afterAttention, layer.dropout1(layer.selfAttn(in, in, in, masks).output));

@@ -57,8 +57,7 @@ class SharingSchemeImpl : public torch::nn::Module {
   virtual std::map<std::string, int64_t> encoderLayerCopies() const { return {}; }
   // The encoder output (B, L, E) of each task in `tasks`, for embedded inputs x (B, L, E) with
   // padding mask (B, L) (true = padding).
-  virtual std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x,
-                                                   const at::Tensor& paddingMask,
+  virtual std::map<std::string, at::Tensor> encode(SharedEncoder& shared, const at::Tensor& x, const at::Tensor& paddingMask,
                                                    const std::vector<std::string>& tasks) = 0;
 
   // Parameters of the scheme's child named `task` (empty when it has none).
@@ -85,7 +84,8 @@ struct SharingCapabilities {
   // The heads share one decoder, as deep as the deepest of the model's first tasks.
   bool sharedDecoder = false;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch, exportable, adapters, perTaskLayers, sharedDecoder)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SharingCapabilities, encodesOncePerBatch, exportable, adapters, perTaskLayers,
+                                                sharedDecoder)
 // SharingCapabilities{encodesOncePerBatch, exportable, adapters, perTaskLayers, sharedDecoder}
 
 inline constexpr char kSharingConcept[] = "sharing";
@@ -105,7 +105,7 @@ struct SubBlockHooks {
   std::function<at::Tensor(const at::Tensor&)> afterAttention;
   std::function<at::Tensor(const at::Tensor&)> afterFeedForward;
 };
-at::Tensor encoderLayerWithHooks(nn::TransformerEncoderLayerImpl& layer, const at::Tensor& x,
-                                 const at::Tensor& paddingMask, const SubBlockHooks& hooks);
+at::Tensor encoderLayerWithHooks(nn::TransformerEncoderLayerImpl& layer, const at::Tensor& x, const at::Tensor& paddingMask,
+                                 const SubBlockHooks& hooks);
 
 }  // namespace mtl::model

@@ -22,8 +22,8 @@ at::Tensor additiveMask(const at::Tensor& mask, c10::ScalarType dtype);
 
 // Merges both masks into one additive float mask broadcastable to (B, H, T, S), validating their
 // shapes with torch's messages; nullopt when there is no mask at all.
-c10::optional<at::Tensor> mergeAttentionMasks(const AttentionMasks& masks, int64_t batch, int64_t heads,
-                                              int64_t tgtLen, int64_t srcLen, c10::ScalarType dtype);
+c10::optional<at::Tensor> mergeAttentionMasks(const AttentionMasks& masks, int64_t batch, int64_t heads, int64_t tgtLen, int64_t srcLen,
+                                              c10::ScalarType dtype);
 
 // torch.nn.Transformer.generate_square_subsequent_mask(n): -inf above the diagonal, 0 elsewhere.
 at::Tensor squareSubsequentMask(int64_t size, const at::TensorOptions& options = at::kFloat);
@@ -43,14 +43,13 @@ struct AttentionResult {
 // needWeights it runs libtorch's fused kernel (compat.h), whose math is the same; with it, the
 // plain path of torch.nn.functional.multi_head_attention_forward, which also returns the weights.
 AttentionResult scaledDotProductAttention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                                          const c10::optional<at::Tensor>& additive, double dropoutP,
-                                          bool needWeights);
+                                          const c10::optional<at::Tensor>& additive, double dropoutP, bool needWeights);
 
 // torch.nn.functional.scaled_dot_product_attention: attnMask bool True = MAY attend (the opposite
 // of MultiheadAttention's convention, as in torch), a float mask is added; isCausal applies the
 // top-left causal mask (query i sees keys 0..i) and excludes attnMask.
-AttentionResult functionalScaledDotProductAttention(const at::Tensor& query, const at::Tensor& key,
-                                                    const at::Tensor& value, const c10::optional<at::Tensor>& attnMask,
-                                                    double dropoutP, bool isCausal, bool needWeights);
+AttentionResult functionalScaledDotProductAttention(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                                    const c10::optional<at::Tensor>& attnMask, double dropoutP, bool isCausal,
+                                                    bool needWeights);
 
 }  // namespace mtl::nn

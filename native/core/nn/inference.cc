@@ -15,9 +15,7 @@ namespace mtl::nn {
 namespace {
 thread_local const Int8Linears* activeInt8 = nullptr;
 
-c10::OperatorHandle op(const char* name) {
-  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "");
-}
+c10::OperatorHandle op(const char* name) { return c10::Dispatcher::singleton().findSchemaOrThrow(name, ""); }
 
 // The quantized engine packs are made for, chosen once: onednn (this CPU's oneDNN), fbgemm, qnnpack.
 at::QEngine chooseEngine() {
@@ -37,8 +35,7 @@ at::QEngine chooseEngine() {
 
 c10::IValue prepack(const at::Tensor& weight, const at::Tensor& bias) {
   const at::QEngine engine = chooseEngine();
-  TORCH_CHECK_NOT_IMPLEMENTED(engine != at::QEngine::NoQEngine,
-                              "precision 'int8' needs a quantized engine, and this libtorch has none");
+  TORCH_CHECK_NOT_IMPLEMENTED(engine != at::QEngine::NoQEngine, "precision 'int8' needs a quantized engine, and this libtorch has none");
   at::globalContext().setQEngine(engine);
   // Per-tensor symmetric int8 (quantize_dynamic's default weight observer): scale = max|w| / 127.5.
   const at::Tensor w = weight.detach().to(at::kFloat).contiguous();
@@ -59,18 +56,25 @@ Precision parsePrecision(const std::string& name) {
 
 const char* precisionName(Precision precision) {
   switch (precision) {
-    case Precision::kBf16: return "bf16";
-    case Precision::kInt8: return "int8";
-    default: return "fp32";
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kInt8:
+      return "int8";
+    default:
+      return "fp32";
   }
 }
 
 std::string int8Engine() {
   switch (chooseEngine()) {
-    case at::QEngine::ONEDNN: return "onednn";
-    case at::QEngine::FBGEMM: return "fbgemm";
-    case at::QEngine::QNNPACK: return "qnnpack";
-    default: return "";
+    case at::QEngine::ONEDNN:
+      return "onednn";
+    case at::QEngine::FBGEMM:
+      return "fbgemm";
+    case at::QEngine::QNNPACK:
+      return "qnnpack";
+    default:
+      return "";
   }
 }
 

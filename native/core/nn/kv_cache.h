@@ -14,7 +14,10 @@ struct KeyValueCache {
 
   bool filled() const { return keys.defined(); }
   int64_t length() const { return filled() ? keys.size(2) : 0; }
-  void clear() { keys = at::Tensor(); values = at::Tensor(); }
+  void clear() {
+    keys = at::Tensor();
+    values = at::Tensor();
+  }
   // Keeps the batch rows `indices` (beam search reorders hypotheses between steps).
   void reorder(const at::Tensor& indices);
 };

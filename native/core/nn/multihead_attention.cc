@@ -32,8 +32,7 @@ void MultiheadAttentionImpl::reset() {
     vProjWeight = register_parameter("v_proj_weight", at::empty({embedDim, options.vdim()}));
   }
   if (options.bias()) inProjBias = register_parameter("in_proj_bias", at::empty({3 * embedDim}));
-  outProj = register_module("out_proj",
-                            torch::nn::Linear(torch::nn::LinearOptions(embedDim, embedDim).bias(options.bias())));
+  outProj = register_module("out_proj", torch::nn::Linear(torch::nn::LinearOptions(embedDim, embedDim).bias(options.bias())));
   resetParameters();
 }
 
@@ -81,19 +80,18 @@ at::Tensor MultiheadAttentionImpl::mergeHeads(const at::Tensor& x) const {
   return x.transpose(1, 2).reshape({x.size(0), x.size(2), options.embedDim()});
 }
 
-MultiheadAttentionOutput MultiheadAttentionImpl::forward(const at::Tensor& query, const at::Tensor& key,
-                                                         const at::Tensor& value, const AttentionMasks& masks,
-                                                         bool needWeights, bool averageWeights, KeyValueCache* cache,
-                                                         CacheUpdate update) {
+MultiheadAttentionOutput MultiheadAttentionImpl::forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                                                         const AttentionMasks& masks, bool needWeights, bool averageWeights,
+                                                         KeyValueCache* cache, CacheUpdate update) {
   TORCH_CHECK(query.dim() == 3 && key.dim() == 3 && value.dim() == 3,
               "MultiheadAttention expects batch-first 3-D query, key and value (B, L, E)");
-  TORCH_CHECK(query.size(2) == options.embedDim(), "was expecting embedding dimension of ", options.embedDim(),
-              ", but got ", query.size(2));
-  TORCH_CHECK(key.size(2) == options.kdim() && value.size(2) == options.vdim(), "key and value must have ",
-              options.kdim(), " and ", options.vdim(), " features, got ", key.size(2), " and ", value.size(2));
+  TORCH_CHECK(query.size(2) == options.embedDim(), "was expecting embedding dimension of ", options.embedDim(), ", but got ",
+              query.size(2));
+  TORCH_CHECK(key.size(2) == options.kdim() && value.size(2) == options.vdim(), "key and value must have ", options.kdim(), " and ",
+              options.vdim(), " features, got ", key.size(2), " and ", value.size(2));
   TORCH_CHECK(key.size(0) == query.size(0) && value.size(0) == query.size(0) && key.size(1) == value.size(1),
-              "key's sequence and batch dims ", key.sizes().slice(0, 2), " do not match value's ",
-              value.sizes().slice(0, 2), " (or the batch of query)");
+              "key's sequence and batch dims ", key.sizes().slice(0, 2), " do not match value's ", value.sizes().slice(0, 2),
+              " (or the batch of query)");
   const int64_t batch = query.size(0);
   const int64_t tgtLen = query.size(1);
 

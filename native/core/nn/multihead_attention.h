@@ -41,17 +41,16 @@ class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImp
   // the new keys and values and attends over all of them; kReuse (cross-attention) projects
   // key/value on the first call only. Masks then cover all cached keys.
   MultiheadAttentionOutput forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                                   const AttentionMasks& masks = {}, bool needWeights = false,
-                                   bool averageWeights = true, KeyValueCache* cache = nullptr,
-                                   CacheUpdate update = CacheUpdate::kAppend);
+                                   const AttentionMasks& masks = {}, bool needWeights = false, bool averageWeights = true,
+                                   KeyValueCache* cache = nullptr, CacheUpdate update = CacheUpdate::kAppend);
 
   int64_t headDim() const { return options.embedDim() / options.numHeads(); }
   bool packedProjection() const { return options.kdim() == options.embedDim() && options.vdim() == options.embedDim(); }
 
   MultiheadAttentionOptions options;
-  at::Tensor inProjWeight;  // (3E, E) when packed
+  at::Tensor inProjWeight;                           // (3E, E) when packed
   at::Tensor qProjWeight, kProjWeight, vProjWeight;  // when kdim or vdim differ from E
-  at::Tensor inProjBias;  // (3E), undefined without bias
+  at::Tensor inProjBias;                             // (3E), undefined without bias
   torch::nn::Linear outProj{nullptr};
 
  private:

@@ -12,10 +12,9 @@ void validate(const PositionalEncodingOptions& options) {
 
 // x + table[offset : offset + L], then dropout: shared by both encodings.
 at::Tensor addPositions(const at::Tensor& x, const at::Tensor& table, int64_t offset, torch::nn::Dropout& dropout) {
-  TORCH_CHECK(x.dim() == 3 && x.size(2) == table.size(1), "positional encoding expects (B, L, ", table.size(1),
-              "), got ", x.sizes());
-  TORCH_CHECK(offset >= 0 && offset + x.size(1) <= table.size(0), "positions ", offset, "..", offset + x.size(1) - 1,
-              " exceed max_len ", table.size(0));
+  TORCH_CHECK(x.dim() == 3 && x.size(2) == table.size(1), "positional encoding expects (B, L, ", table.size(1), "), got ", x.sizes());
+  TORCH_CHECK(offset >= 0 && offset + x.size(1) <= table.size(0), "positions ", offset, "..", offset + x.size(1) - 1, " exceed max_len ",
+              table.size(0));
   return dropout(x + table.narrow(0, offset, x.size(1)));
 }
 }  // namespace
@@ -32,8 +31,7 @@ at::Tensor sinusoidalTable(int64_t maxLen, int64_t dModel) {
   return pe;
 }
 
-SinusoidalPositionalEncodingImpl::SinusoidalPositionalEncodingImpl(const PositionalEncodingOptions& options_)
-    : options(options_) {
+SinusoidalPositionalEncodingImpl::SinusoidalPositionalEncodingImpl(const PositionalEncodingOptions& options_) : options(options_) {
   reset();
 }
 
@@ -43,14 +41,9 @@ void SinusoidalPositionalEncodingImpl::reset() {
   dropout = register_module("dropout", torch::nn::Dropout(torch::nn::DropoutOptions(options.dropout())));
 }
 
-at::Tensor SinusoidalPositionalEncodingImpl::forward(const at::Tensor& x, int64_t offset) {
-  return addPositions(x, pe, offset, dropout);
-}
+at::Tensor SinusoidalPositionalEncodingImpl::forward(const at::Tensor& x, int64_t offset) { return addPositions(x, pe, offset, dropout); }
 
-LearnedPositionalEncodingImpl::LearnedPositionalEncodingImpl(const PositionalEncodingOptions& options_)
-    : options(options_) {
-  reset();
-}
+LearnedPositionalEncodingImpl::LearnedPositionalEncodingImpl(const PositionalEncodingOptions& options_) : options(options_) { reset(); }
 
 void LearnedPositionalEncodingImpl::reset() {
   validate(options);
@@ -62,8 +55,6 @@ void LearnedPositionalEncodingImpl::reset() {
   dropout = register_module("dropout", torch::nn::Dropout(torch::nn::DropoutOptions(options.dropout())));
 }
 
-at::Tensor LearnedPositionalEncodingImpl::forward(const at::Tensor& x, int64_t offset) {
-  return addPositions(x, weight, offset, dropout);
-}
+at::Tensor LearnedPositionalEncodingImpl::forward(const at::Tensor& x, int64_t offset) { return addPositions(x, weight, offset, dropout); }
 
 }  // namespace mtl::nn

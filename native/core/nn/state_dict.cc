@@ -29,11 +29,14 @@ std::string entryProblem(const at::Tensor& value, const at::Tensor& like, DtypeR
            c10::str(like.sizes()) + " " + c10::toString(like.scalar_type());
   }
   if (value.sizes() != like.sizes()) return "has shape " + shapeText(value.sizes()) + ", and the model's is " + shapeText(like.sizes());
-  const auto kind = [](const at::Tensor& t) { return at::isFloatingType(t.scalar_type()) ? 0 : at::isComplexType(t.scalar_type()) ? 1 : t.scalar_type() == at::kBool ? 2 : 3; };
+  const auto kind = [](const at::Tensor& t) {
+    return at::isFloatingType(t.scalar_type()) ? 0 : at::isComplexType(t.scalar_type()) ? 1 : t.scalar_type() == at::kBool ? 2 : 3;
+  };
   if (kind(value) != kind(like)) {
     return std::string("is ") + c10::toString(value.scalar_type()) + ", and the model's is " + c10::toString(like.scalar_type());
   }
-  if ((at::isFloatingType(value.scalar_type()) || at::isComplexType(value.scalar_type())) && value.numel() > 0 && !at::isfinite(value).all().item<bool>()) {
+  if ((at::isFloatingType(value.scalar_type()) || at::isComplexType(value.scalar_type())) && value.numel() > 0 &&
+      !at::isfinite(value).all().item<bool>()) {
     return "holds NaN or infinite values";
   }
   return "";
@@ -61,8 +64,8 @@ StateDictMismatch loadStateDict(torch::nn::Module& module, const NamedTensors& t
     }
     seen.insert(name);
     if (!tensor.defined() || tensor.sizes() != found->second.sizes()) {
-      mismatch.misshaped.push_back(name + ": " + (tensor.defined() ? shapeText(tensor.sizes()) : "undefined") +
-                                   " in the state dict vs " + shapeText(found->second.sizes()) + " in the module");
+      mismatch.misshaped.push_back(name + ": " + (tensor.defined() ? shapeText(tensor.sizes()) : "undefined") + " in the state dict vs " +
+                                   shapeText(found->second.sizes()) + " in the module");
     }
   }
   for (const auto& [name, tensor] : own) {

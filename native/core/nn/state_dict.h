@@ -25,8 +25,7 @@ struct StateDictMismatch {
 
 // Thrown by loadStateDict; the message lists every problem.
 struct StateDictError : std::invalid_argument {
-  StateDictError(const std::string& message, StateDictMismatch mismatch)
-      : std::invalid_argument(message), mismatch(std::move(mismatch)) {}
+  StateDictError(const std::string& message, StateDictMismatch mismatch) : std::invalid_argument(message), mismatch(std::move(mismatch)) {}
   StateDictMismatch mismatch;
 };
 

@@ -4,9 +4,7 @@
 
 namespace mtl::nn {
 
-TransformerDecoderLayerImpl::TransformerDecoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) {
-  reset();
-}
+TransformerDecoderLayerImpl::TransformerDecoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) { reset(); }
 
 void TransformerDecoderLayerImpl::reset() {
   validate(options);
@@ -25,22 +23,23 @@ void TransformerDecoderLayerImpl::reset() {
   dropout3 = register_module("dropout3", makeDropout(o.dropout()));
 }
 
-at::Tensor TransformerDecoderLayerImpl::forward(const at::Tensor& tgt, const at::Tensor& memory,
-                                                const DecoderMasks& masks, DecoderLayerCache* cache) {
+at::Tensor TransformerDecoderLayerImpl::forward(const at::Tensor& tgt, const at::Tensor& memory, const DecoderMasks& masks,
+                                                DecoderLayerCache* cache) {
   const bool normFirst = options.normFirst();
   at::Tensor x = residual(tgt, norm1, normFirst, [&](const at::Tensor& h) {
-    return dropout1(selfAttn->forward(h, h, h, {masks.tgtMask, masks.tgtKeyPaddingMask}, false, true,
-                                      cache ? &cache->self : nullptr, CacheUpdate::kAppend)
-                        .output);
+    return dropout1(
+        selfAttn
+            ->forward(h, h, h, {masks.tgtMask, masks.tgtKeyPaddingMask}, false, true, cache ? &cache->self : nullptr, CacheUpdate::kAppend)
+            .output);
   });
   x = residual(x, norm2, normFirst, [&](const at::Tensor& h) {
-    return dropout2(multiheadAttn->forward(h, memory, memory, {masks.memoryMask, masks.memoryKeyPaddingMask}, false,
-                                           true, cache ? &cache->cross : nullptr, CacheUpdate::kReuse)
+    return dropout2(multiheadAttn
+                        ->forward(h, memory, memory, {masks.memoryMask, masks.memoryKeyPaddingMask}, false, true,
+                                  cache ? &cache->cross : nullptr, CacheUpdate::kReuse)
                         .output);
   });
-  return residual(x, norm3, normFirst, [&](const at::Tensor& h) {
-    return dropout3(feedForward(h, linear1, dropout, linear2, options.activation()));
-  });
+  return residual(x, norm3, normFirst,
+                  [&](const at::Tensor& h) { return dropout3(feedForward(h, linear1, dropout, linear2, options.activation())); });
 }
 
 TransformerDecoderImpl::TransformerDecoderImpl(const TransformerStackOptions& options_) : options(options_) { reset(); }
@@ -57,8 +56,8 @@ at::Tensor TransformerDecoderImpl::forward(const at::Tensor& tgt, const at::Tens
                                            DecoderCache* cache) {
   DecoderMasks layerMasks = masks;
   if (cache) {
-    TORCH_CHECK(cache->layers.size() == layers->size(), "the cache has ", cache->layers.size(),
-                " layers but the decoder has ", layers->size());
+    TORCH_CHECK(cache->layers.size() == layers->size(), "the cache has ", cache->layers.size(), " layers but the decoder has ",
+                layers->size());
     TORCH_CHECK(!masks.tgtMask, "with a key/value cache, self-attention is causal: leave tgt_mask empty");
     TORCH_CHECK(tgt.dim() == 3, "tgt must be (B, T, E)");
     const int64_t newLen = tgt.size(1);

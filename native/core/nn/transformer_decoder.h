@@ -28,8 +28,7 @@ class TransformerDecoderLayerImpl : public torch::nn::Cloneable<TransformerDecod
 
   // tgt (B, T, E), memory (B, S, E). With a cache, tgt holds only the new positions and every
   // target mask covers the cached positions too (keys: past + new); see TransformerDecoder.
-  at::Tensor forward(const at::Tensor& tgt, const at::Tensor& memory, const DecoderMasks& masks = {},
-                     DecoderLayerCache* cache = nullptr);
+  at::Tensor forward(const at::Tensor& tgt, const at::Tensor& memory, const DecoderMasks& masks = {}, DecoderLayerCache* cache = nullptr);
 
   TransformerLayerOptions options;
   MultiheadAttention selfAttn{nullptr}, multiheadAttn{nullptr};
@@ -51,8 +50,7 @@ class TransformerDecoderImpl : public torch::nn::Cloneable<TransformerDecoderImp
   // masks.tgtKeyPaddingMask, if given, covers past + new positions. Cross-attention keys and
   // values are computed from memory on the first step and reused. Outputs equal the rows of a full
   // causal forward over the whole sequence.
-  at::Tensor forward(const at::Tensor& tgt, const at::Tensor& memory, const DecoderMasks& masks = {},
-                     DecoderCache* cache = nullptr);
+  at::Tensor forward(const at::Tensor& tgt, const at::Tensor& memory, const DecoderMasks& masks = {}, DecoderCache* cache = nullptr);
 
   // An empty cache with one slot per layer.
   DecoderCache makeCache() const { return DecoderCache(layers->size()); }

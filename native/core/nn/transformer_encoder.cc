@@ -13,13 +13,10 @@ torch::nn::LayerNorm makeLayerNorm(int64_t features, double eps) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({features}).eps(eps));
 }
 MultiheadAttentionOptions attentionOptions(const TransformerLayerOptions& options) {
-  return MultiheadAttentionOptions(options.dModel(), options.nhead())
-      .dropout(options.attentionDropout().value_or(options.dropout()));
+  return MultiheadAttentionOptions(options.dModel(), options.nhead()).dropout(options.attentionDropout().value_or(options.dropout()));
 }
 
-TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) {
-  reset();
-}
+TransformerEncoderLayerImpl::TransformerEncoderLayerImpl(const TransformerLayerOptions& options_) : options(options_) { reset(); }
 
 void TransformerEncoderLayerImpl::reset() {
   validate(options);
@@ -59,17 +56,14 @@ at::Tensor TransformerEncoderLayerImpl::forward(const at::Tensor& src, const c10
     const bool padded = srcKeyPaddingMask && srcKeyPaddingMask->defined();
     return at::_transformer_encoder_layer_fwd(
         src, options.dModel(), options.nhead(), selfAttn->inProjWeight, selfAttn->inProjBias, selfAttn->outProj->weight,
-        selfAttn->outProj->bias, options.activation() == Activation::kGelu, options.normFirst(), options.layerNormEps(),
-        norm1->weight, norm1->bias, norm2->weight, norm2->bias, linear1->weight, linear1->bias, linear2->weight, linear2->bias,
+        selfAttn->outProj->bias, options.activation() == Activation::kGelu, options.normFirst(), options.layerNormEps(), norm1->weight,
+        norm1->bias, norm2->weight, norm2->bias, linear1->weight, linear1->bias, linear2->weight, linear2->bias,
         padded ? c10::optional<at::Tensor>(*srcKeyPaddingMask) : c10::nullopt, padded ? c10::optional<int64_t>(1) : c10::nullopt);
   }
   const AttentionMasks masks{srcMask, srcKeyPaddingMask};
-  at::Tensor x = residual(src, norm1, options.normFirst(), [&](const at::Tensor& h) {
-    return dropout1(selfAttn(h, h, h, masks).output);
-  });
-  return residual(x, norm2, options.normFirst(), [&](const at::Tensor& h) {
-    return dropout2(feedForward(h, linear1, dropout, linear2, options.activation()));
-  });
+  at::Tensor x = residual(src, norm1, options.normFirst(), [&](const at::Tensor& h) { return dropout1(selfAttn(h, h, h, masks).output); });
+  return residual(x, norm2, options.normFirst(),
+                  [&](const at::Tensor& h) { return dropout2(feedForward(h, linear1, dropout, linear2, options.activation())); });
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(const TransformerStackOptions& options_) : options(options_) { reset(); }

@@ -45,8 +45,8 @@ void validate(const TransformerLayerOptions& options);
 void validate(const TransformerStackOptions& options);
 
 // torch's _ff_block without its trailing dropout: linear2(dropout(activation(linear1(x)))).
-at::Tensor feedForward(const at::Tensor& x, torch::nn::Linear& linear1, torch::nn::Dropout& dropout,
-                       torch::nn::Linear& linear2, Activation activation);
+at::Tensor feedForward(const at::Tensor& x, torch::nn::Linear& linear1, torch::nn::Dropout& dropout, torch::nn::Linear& linear2,
+                       Activation activation);
 
 // One residual sub-block: x + block(norm(x)) with normFirst (pre-norm), norm(x + block(x)) without.
 template <typename Block>

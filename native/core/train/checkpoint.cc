@@ -72,7 +72,8 @@ void checkAgainst(const Checkpoint& checkpoint, const Checkpoint& expected, cons
     const std::string* group = groupOf(key);
     if (group != nullptr && !holdsGroup(expected.state, *group)) continue;  // this run does not use that setting
     if (!expected.state.count(key)) {
-      throw std::invalid_argument("checkpoint: unexpected entry '" + key + "' (this run writes no such entry: was it saved by another model or trainer?)");
+      throw std::invalid_argument("checkpoint: unexpected entry '" + key +
+                                  "' (this run writes no such entry: was it saved by another model or trainer?)");
     }
   }
 }

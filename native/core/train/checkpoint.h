@@ -21,7 +21,7 @@ constexpr const char* kCheckpointFormat = "mtl-torch.checkpoint.v3";
 struct Checkpoint {
   State state;
   std::map<std::string, std::string> metadata;  // "format" is added on writing
-  std::string source;                            // the file it was read from; empty: captured in memory
+  std::string source;                           // the file it was read from; empty: captured in memory
   bool empty() const { return state.empty(); }
 };
 

@@ -17,8 +17,8 @@ uint64_t passSeed(uint64_t seed, int64_t task, int64_t pass) {
 
 }  // namespace
 
-TaskStreams::TaskStreams(std::vector<std::string> names, std::vector<std::shared_ptr<const data::Dataset>> datasets, uint64_t seed, int rank,
-                         int worldSize)
+TaskStreams::TaskStreams(std::vector<std::string> names, std::vector<std::shared_ptr<const data::Dataset>> datasets, uint64_t seed,
+                         int rank, int worldSize)
     : names_(std::move(names)), datasets_(std::move(datasets)), seed_(seed), rank_(rank), worldSize_(worldSize) {
   for (size_t i = 0; i < datasets_.size(); ++i) {
     std::shared_ptr<Stream> stream;

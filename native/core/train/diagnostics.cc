@@ -10,7 +10,8 @@ namespace mtl::train {
 
 namespace {
 
-std::vector<double> lossValues(TrainableModel& model, const std::map<std::string, data::Batch>& batches, const std::vector<std::string>& tasks) {
+std::vector<double> lossValues(TrainableModel& model, const std::map<std::string, data::Batch>& batches,
+                               const std::vector<std::string>& tasks) {
   at::NoGradGuard noGrad;
   const auto losses = model.taskLosses(batches);
   std::vector<at::Tensor> ordered;

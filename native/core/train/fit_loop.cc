@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <filesystem>
+#include <limits>
 
 #include "core/model/head.h"
 #include "core/runtime.h"
@@ -113,7 +113,7 @@ class EarlyStopper {
 }  // namespace
 
 FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, const FitSettings& settings, const EventSink& onEvent,
-                       const std::atomic<bool>& abortRequested) {
+                          const std::atomic<bool>& abortRequested) {
   // The model's tasks that have training data, in the model's order.
   std::vector<std::string> tasks;
   std::vector<std::shared_ptr<const data::Dataset>> datasets;
@@ -141,7 +141,8 @@ FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, c
 
   step_ = 0;
   std::unique_ptr<EarlyStopper> stopper;
-  if (!settings.earlyStopping.is_null()) stopper = std::make_unique<EarlyStopper>(readOptions<EarlyStopping>(settings.earlyStopping), *model_);
+  if (!settings.earlyStopping.is_null())
+    stopper = std::make_unique<EarlyStopper>(readOptions<EarlyStopping>(settings.earlyStopping), *model_);
   std::unique_ptr<MetricTracker> best;
   if (!settings.keepBest.is_null()) {
     const auto keep = readOptions<BestModel>(settings.keepBest);
@@ -149,7 +150,9 @@ FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, c
   }
   // Everything a checkpoint of this run holds: the trainer's state, the data positions, the
   // sampler and the strategy, the best values of keepBest and earlyStopping, and what they belong to.
-  const std::string samplerKind = !sampler ? "none" : options_.sampler.is_null() ? capabilities.defaultSampler : options_.sampler.value("kind", capabilities.defaultSampler);
+  const std::string samplerKind = !sampler                     ? "none"
+                                  : options_.sampler.is_null() ? capabilities.defaultSampler
+                                                               : options_.sampler.value("kind", capabilities.defaultSampler);
   auto captureRun = [&] {
     Checkpoint checkpoint = capture();
     streams.saveState(checkpoint.state, "data.");
@@ -255,8 +258,8 @@ FitResult Trainer::runFit(const Datasets& trainSets, const Datasets& evalSets, c
     const int64_t epoch = step_ / stepsPerEpoch;
     const StepPlan plan = strategy->plan(step_);
     const bool diagnose = settings.diagnosticsEvery > 0 && step_ % settings.diagnosticsEvery == 0;
-    StepReport report =
-        runner_->run(plan, [&](const StepPlan& p) { return streams.next(p.tasks, p.rows); }, step_, epoch, totalSteps, diagnose);
+    StepReport report = runner_->run(
+        plan, [&](const StepPlan& p) { return streams.next(p.tasks, p.rows); }, step_, epoch, totalSteps, diagnose);
     ++step_;
     ++stepsSinceClock;
     for (const auto& [task, rows] : report.examples) examplesSinceClock += rows;

@@ -63,7 +63,7 @@ class SingleProcess final : public GradientSync {
   void broadcast(std::vector<at::Tensor>&) override {}  // rank 0's tensors are these
   void barrier() override {}
   void agree(const std::string&, const std::string&) override {}  // one rank agrees with itself
-  void abort(const std::string&) override {}  // no other rank to tell
+  void abort(const std::string&) override {}                      // no other rank to tell
   double communicationSeconds() const override { return 0; }
 };
 

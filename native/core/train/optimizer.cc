@@ -72,12 +72,13 @@ BuiltOptimizer build(const Config& config, const std::vector<ParameterGroup>& gr
   return built;
 }
 
-const Register<OptimizerEntry, AdamWConfig> adamW("adamW", Options::object(), [](const AdamWConfig& c, const std::vector<ParameterGroup>& groups) {
-  return build<AdamWConfig, torch::optim::AdamW>(c, groups, [&](double lr, double decay) {
-    return std::make_unique<torch::optim::AdamWOptions>(
-        torch::optim::AdamWOptions(lr).betas(std::make_tuple(c.betas.at(0), c.betas.at(1))).eps(c.eps).weight_decay(decay));
-  });
-});
+const Register<OptimizerEntry, AdamWConfig> adamW(
+    "adamW", Options::object(), [](const AdamWConfig& c, const std::vector<ParameterGroup>& groups) {
+      return build<AdamWConfig, torch::optim::AdamW>(c, groups, [&](double lr, double decay) {
+        return std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(lr).betas(std::make_tuple(c.betas.at(0), c.betas.at(1))).eps(c.eps).weight_decay(decay));
+      });
+    });
 
 const Register<OptimizerEntry, SgdConfig> sgd("sgd", Options::object(), [](const SgdConfig& c, const std::vector<ParameterGroup>& groups) {
   return build<SgdConfig, torch::optim::SGD>(c, groups, [&](double lr, double decay) {
@@ -152,7 +153,8 @@ void loadOptimizerState(torch::optim::Optimizer& optimizer, const State& state, 
     const std::string key = prefix + std::to_string(i) + ".";
     const auto& p = parameters[i];
     const int64_t has = hasState.data_ptr<int64_t>()[i];
-    if (has != 0 && has != 1) throw std::invalid_argument("checkpoint: '" + prefix + "has_state' must hold 0 or 1, got " + std::to_string(has));
+    if (has != 0 && has != 1)
+      throw std::invalid_argument("checkpoint: '" + prefix + "has_state' must hold 0 or 1, got " + std::to_string(has));
     auto restored = [&](const std::string& name) {
       const at::Tensor& t = getTensor(state, key + name);
       if (t.sizes() != p.sizes() || t.scalar_type() != p.scalar_type()) {
@@ -165,7 +167,9 @@ void loadOptimizerState(torch::optim::Optimizer& optimizer, const State& state, 
       const int64_t step = getInt(state, key + "step");
       at::Tensor expAvg = restored("exp_avg"), expAvgSq = restored("exp_avg_sq");
       if (has == 0) continue;
-      if (step < 1) throw std::invalid_argument("checkpoint: '" + key + "step' must be at least 1 for a parameter with state, got " + std::to_string(step));
+      if (step < 1)
+        throw std::invalid_argument("checkpoint: '" + key + "step' must be at least 1 for a parameter with state, got " +
+                                    std::to_string(step));
       if ((expAvgSq < 0).any().item<bool>()) throw std::invalid_argument("checkpoint: '" + key + "exp_avg_sq' holds negative values");
       if (isAdamW) {
         auto s = std::make_unique<torch::optim::AdamWParamState>();
@@ -191,7 +195,8 @@ std::string describeParameterGroups(const BuiltOptimizer& built) {
   std::string out;
   const auto& groups = built.optimizer->param_groups();
   for (size_t g = 0; g < groups.size(); ++g) {
-    out += (g ? "," : "") + (g < built.groupNames.size() ? built.groupNames[g] : std::to_string(g)) + ":" + std::to_string(groups[g].params().size());
+    out += (g ? "," : "") + (g < built.groupNames.size() ? built.groupNames[g] : std::to_string(g)) + ":" +
+           std::to_string(groups[g].params().size());
   }
   return out;
 }

@@ -14,12 +14,8 @@ namespace mtl::train {
 
 using State = std::map<std::string, at::Tensor>;
 
-inline void putDouble(State& state, const std::string& key, double value) {
-  state[key] = at::scalar_tensor(value, at::kDouble);
-}
-inline void putInt(State& state, const std::string& key, int64_t value) {
-  state[key] = at::scalar_tensor(value, at::kLong);
-}
+inline void putDouble(State& state, const std::string& key, double value) { state[key] = at::scalar_tensor(value, at::kDouble); }
+inline void putInt(State& state, const std::string& key, int64_t value) { state[key] = at::scalar_tensor(value, at::kLong); }
 inline const at::Tensor& getTensor(const State& state, const std::string& key) {
   auto it = state.find(key);
   if (it == state.end()) throw std::invalid_argument("checkpoint: missing entry '" + key + "'");

@@ -207,7 +207,8 @@ StepReport StepRunner::run(const StepPlan& plan, const BatchSource& nextBatches,
 
   if (!scaler_.unscaleAndCheck(allParameters_)) {
     report.skipped = true;
-    report.skippedReason = "step " + std::to_string(step + 1) + ": fp16 gradients overflowed; loss scale lowered to " + formatNumber(scaler_.scale());
+    report.skippedReason =
+        "step " + std::to_string(step + 1) + ": fp16 gradients overflowed; loss scale lowered to " + formatNumber(scaler_.scale());
     return report;
   }
   if (options_.clipGradNorm > 0) clipGradients(allParameters_, options_.clipGradNorm);
@@ -239,7 +240,8 @@ std::vector<at::Tensor> StepRunner::planLosses(const std::map<std::string, at::T
   std::vector<at::Tensor> raw;
   for (size_t i = 0; i < plan.tasks.size(); ++i) {
     auto loss = taskLosses.find(tasks_[plan.tasks[i]]);
-    raw.push_back(loss != taskLosses.end() ? loss->second.to(at::kFloat) : at::zeros({}, at::TensorOptions(at::kFloat).device(model_.device())));
+    raw.push_back(loss != taskLosses.end() ? loss->second.to(at::kFloat)
+                                           : at::zeros({}, at::TensorOptions(at::kFloat).device(model_.device())));
   }
   return raw;
 }

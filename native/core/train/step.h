@@ -58,7 +58,7 @@ class StepRunner {
   const LossWeighting& weighting() const { return *weighting_; }
   const std::string& optimizerKind() const { return optimizer_.kind; }
   std::string parameterGroups() const { return describeParameterGroups(optimizer_); }
-  void saveState(State& state) const;   // optimizer., weighting., scaler. entries
+  void saveState(State& state) const;  // optimizer., weighting., scaler. entries
   void loadState(const State& state);
 
  private:

@@ -80,15 +80,16 @@ StepReport Trainer::stepOnce(const std::map<std::string, data::Batch>& batches) 
     plan.scales.push_back(1.0);
     plan.rows.push_back(batch->second.indices.defined() ? batch->second.indices.numel() : 0);
   }
-  StepReport report = runner_->run(plan, [&](const StepPlan&) { return batches; }, step_, 0, std::max<int64_t>(step_ + 1, 1));
+  StepReport report = runner_->run(
+      plan, [&](const StepPlan&) { return batches; }, step_, 0, std::max<int64_t>(step_ + 1, 1));
   ++step_;
   return report;
 }
 
 Metrics Trainer::evaluate(const Datasets& evalSets) {
   return failingTogether([&] {
-    return train::evaluate(*model_, evalSets, {options_.evalBatchSize > 0 ? options_.evalBatchSize : options_.batchSize, options_.precision},
-                           sync_.get());
+    return train::evaluate(*model_, evalSets,
+                           {options_.evalBatchSize > 0 ? options_.evalBatchSize : options_.batchSize, options_.precision}, sync_.get());
   });
 }
 

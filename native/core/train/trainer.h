@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,11 +38,11 @@ struct ProgressEvent {
   double learningRate = 0;
   double stepsPerSecond = 0;
   double examplesPerSecond = 0;
-  int threads = 0;  // intra-op threads of the training thread
+  int threads = 0;                  // intra-op threads of the training thread
   double communicationSeconds = 0;  // step: seconds per step spent in data-parallel collectives (0 in one process)
   Metrics metrics;
-  std::string message;                       // checkpoint, best: the file; skipped: why
-  double value = 0;                          // best: the metric's value
+  std::string message;                         // checkpoint, best: the file; skipped: why
+  double value = 0;                            // best: the metric's value
   std::optional<TaskDiagnostics> diagnostics;  // step, when measured
 };
 
@@ -101,7 +101,7 @@ class Trainer {
   std::shared_ptr<GradientSync> sync_;
   std::unique_ptr<StepRunner> runner_;
   int64_t step_ = 0;
-  Checkpoint pending_;  // loaded by loadCheckpoint, restored by the next fit
+  Checkpoint pending_;          // loaded by loadCheckpoint, restored by the next fit
   bool weightsShared_ = false;  // data parallel: rank 0's weights were broadcast
 };
 

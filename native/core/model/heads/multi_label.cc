@@ -36,12 +36,10 @@ class MultiLabelHeadImpl : public PooledHeadImpl {
   std::unique_ptr<HeadEvaluator> makeEvaluator() const override { return std::make_unique<LabelEvaluator>(); }
 };
 
-const RegisterHead<MultiLabelOptions> registered("multiLabel", HeadCapabilities{{{"accuracy", "max"}}, "accuracy", false},
-                                       [](const MultiLabelOptions& options, const HeadContext& context) {
-                                         return std::make_shared<MultiLabelHeadImpl>(options, context);
-                                       },
-                                       data::TargetLayout{at::kFloat, 2, data::TargetLayout::Trim::None});
-
+const RegisterHead<MultiLabelOptions> registered(
+    "multiLabel", HeadCapabilities{{{"accuracy", "max"}}, "accuracy", false},
+    [](const MultiLabelOptions& options, const HeadContext& context) { return std::make_shared<MultiLabelHeadImpl>(options, context); },
+    data::TargetLayout{at::kFloat, 2, data::TargetLayout::Trim::None});
 
 }  // namespace
 }  // namespace mtl::model

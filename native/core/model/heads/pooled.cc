@@ -11,7 +11,8 @@ PooledHeadImpl::PooledHeadImpl(int64_t outputs, int64_t decoderLayers, const std
   if (pooling == "pretrained") {
     // The schema refuses these combinations first; the checks guard C++ callers.
     if (decoderLayers > 0) throw std::invalid_argument("pooling 'pretrained' pools the first position: it takes decoderLayers 0");
-    if (!context.pooler) throw std::invalid_argument("pooling 'pretrained' needs an encoder with a pooler (a BERT or RoBERTa checkpoint's)");
+    if (!context.pooler)
+      throw std::invalid_argument("pooling 'pretrained' needs an encoder with a pooler (a BERT or RoBERTa checkpoint's)");
     sharedPooler_ = context.pooler;  // registered once, by the model
     dropout_ = register_module("dropout", torch::nn::Dropout(torch::nn::DropoutOptions(context.config.encoder.dropout)));
   } else if (decoderLayers > 0) {

@@ -31,7 +31,8 @@ class ValueEvaluator : public HeadEvaluator {
 
 class RegressionHeadImpl : public PooledHeadImpl {
  public:
-  RegressionHeadImpl(const RegressionOptions& options, const HeadContext& context) : PooledHeadImpl(1, options.decoderLayers, options.pooling, context) {}
+  RegressionHeadImpl(const RegressionOptions& options, const HeadContext& context)
+      : PooledHeadImpl(1, options.decoderLayers, options.pooling, context) {}
   at::Tensor forward(const Encoded& encoded, const data::Batch& batch) override {
     return PooledHeadImpl::forward(encoded, batch).squeeze(-1);
   }
@@ -42,12 +43,10 @@ class RegressionHeadImpl : public PooledHeadImpl {
   std::unique_ptr<HeadEvaluator> makeEvaluator() const override { return std::make_unique<ValueEvaluator>(); }
 };
 
-const RegisterHead<RegressionOptions> registered("regression", HeadCapabilities{{{"mse", "min"}, {"pearson", "max"}, {"spearman", "max"}}, "pearson", false},
-                                       [](const RegressionOptions& options, const HeadContext& context) {
-                                         return std::make_shared<RegressionHeadImpl>(options, context);
-                                       },
-                                       data::TargetLayout{at::kFloat, 1, data::TargetLayout::Trim::None});
-
+const RegisterHead<RegressionOptions> registered(
+    "regression", HeadCapabilities{{{"mse", "min"}, {"pearson", "max"}, {"spearman", "max"}}, "pearson", false},
+    [](const RegressionOptions& options, const HeadContext& context) { return std::make_shared<RegressionHeadImpl>(options, context); },
+    data::TargetLayout{at::kFloat, 1, data::TargetLayout::Trim::None});
 
 }  // namespace
 }  // namespace mtl::model

@@ -9,8 +9,8 @@
 // Evaluation (greedy decoding): the phoneme/token error rate (edit distance over reference tokens)
 // and the sequence ("word") error rate, comparing the tokens before EOS.
 #include <torch/nn/modules/embedding.h>
-#include <algorithm>
 #include <torch/nn/modules/linear.h>
+#include <algorithm>
 
 #include "core/metrics/metrics.h"
 #include "core/model/generation.h"
@@ -29,8 +29,8 @@ struct SequenceOptions : CrossEntropyOptions {
   int64_t eosId = 2;  // ends a generated sequence
   int64_t padId = 0;  // target padding (ignored by the loss)
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SequenceOptions, vocabSize, maxLength, decoderLayers, bosId, eosId, padId,
-                                                labelSmoothing, ignoreIndex)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(SequenceOptions, vocabSize, maxLength, decoderLayers, bosId, eosId, padId, labelSmoothing,
+                                                ignoreIndex)
 
 // References end with EOS (their last token); a generation ends at its first EOS (then padding)
 // or runs to the length limit. The error rates compare the tokens before EOS; any token the model
@@ -63,10 +63,10 @@ class SequenceHeadImpl : public HeadImpl {
  public:
   SequenceHeadImpl(const SequenceOptions& head, const HeadContext& context) : head_(head) {
     const auto& enc = context.config.encoder;
-    embedding_ = register_module(
-        "embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(head.vocabSize, enc.dModel).padding_idx(head.padId)));
-    position_ = register_module("position", nn::SinusoidalPositionalEncoding(
-                                                nn::PositionalEncodingOptions(enc.dModel, head.maxLength + 1).dropout(enc.dropout)));
+    embedding_ =
+        register_module("embedding", torch::nn::Embedding(torch::nn::EmbeddingOptions(head.vocabSize, enc.dModel).padding_idx(head.padId)));
+    position_ = register_module(
+        "position", nn::SinusoidalPositionalEncoding(nn::PositionalEncodingOptions(enc.dModel, head.maxLength + 1).dropout(enc.dropout)));
     if (context.sharedDecoder) {
       decoder_ = context.sharedDecoder;
     } else {
@@ -78,12 +78,11 @@ class SequenceHeadImpl : public HeadImpl {
   at::Tensor forward(const Encoded& encoded, const data::Batch& batch) override {
     TORCH_CHECK(batch.targets.defined() && batch.targets.dim() == 2, "sequence targets must be (B, T) token ids");
     const at::Tensor targets = batch.targets.to(encoded.memory.device(), at::kLong);
-    TORCH_CHECK(targets.size(1) <= head_.maxLength, "sequence targets have ", targets.size(1),
-                " tokens, more than the task's maxLength ", head_.maxLength);
+    TORCH_CHECK(targets.size(1) <= head_.maxLength, "sequence targets have ", targets.size(1), " tokens, more than the task's maxLength ",
+                head_.maxLength);
     const at::Tensor valid = validTokens(targets);
     const at::Tensor bos = at::full({targets.size(0), 1}, head_.bosId, targets.options());
-    const at::Tensor shifted = at::cat({bos, targets.masked_fill(valid.logical_not(), head_.padId)}, 1)
-                                   .narrow(1, 0, targets.size(1));
+    const at::Tensor shifted = at::cat({bos, targets.masked_fill(valid.logical_not(), head_.padId)}, 1).narrow(1, 0, targets.size(1));
     nn::DecoderMasks masks;
     masks.tgtMask = nn::squareSubsequentMask(targets.size(1), encoded.memory.options());
     masks.memoryKeyPaddingMask = encoded.paddingMask;
@@ -132,12 +131,10 @@ class SequenceHeadImpl : public HeadImpl {
   torch::nn::Linear out_{nullptr};
 };
 
-const RegisterHead<SequenceOptions> registered("sequence", HeadCapabilities{{{"per", "min"}, {"wer", "min"}}, "per", true},
-                                       [](const SequenceOptions& options, const HeadContext& context) {
-                                         return std::make_shared<SequenceHeadImpl>(options, context);
-                                       },
-                                       data::TargetLayout{at::kLong, 2, data::TargetLayout::Trim::ToTargetLengths});
-
+const RegisterHead<SequenceOptions> registered(
+    "sequence", HeadCapabilities{{{"per", "min"}, {"wer", "min"}}, "per", true},
+    [](const SequenceOptions& options, const HeadContext& context) { return std::make_shared<SequenceHeadImpl>(options, context); },
+    data::TargetLayout{at::kLong, 2, data::TargetLayout::Trim::ToTargetLengths});
 
 }  // namespace
 }  // namespace mtl::model

@@ -63,12 +63,10 @@ class TaggingHeadImpl : public HeadImpl {
   torch::nn::Linear out_{nullptr};
 };
 
-const RegisterHead<TaggingOptions> registered("tagging", HeadCapabilities{{{"accuracy", "max"}}, "accuracy", false},
-                                       [](const TaggingOptions& options, const HeadContext& context) {
-                                         return std::make_shared<TaggingHeadImpl>(options, context);
-                                       },
-                                       data::TargetLayout{at::kLong, 2, data::TargetLayout::Trim::ToInputs});
-
+const RegisterHead<TaggingOptions> registered(
+    "tagging", HeadCapabilities{{{"accuracy", "max"}}, "accuracy", false},
+    [](const TaggingOptions& options, const HeadContext& context) { return std::make_shared<TaggingHeadImpl>(options, context); },
+    data::TargetLayout{at::kLong, 2, data::TargetLayout::Trim::ToInputs});
 
 }  // namespace
 }  // namespace mtl::model

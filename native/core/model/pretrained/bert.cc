@@ -25,10 +25,9 @@ struct BertFields {
   std::string position_embedding_type = "absolute";
   int64_t embedding_size = 0;  // ELECTRA only; 0: hidden_size
 };
-#define BERT_FIELDS                                                                                                 \
+#define BERT_FIELDS                                                                                                    \
   vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act, hidden_dropout_prob, \
-      attention_probs_dropout_prob, max_position_embeddings, type_vocab_size, layer_norm_eps, pad_token_id,           \
-      position_embedding_type
+      attention_probs_dropout_prob, max_position_embeddings, type_vocab_size, layer_norm_eps, pad_token_id, position_embedding_type
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(BertFields, BERT_FIELDS)
 
 struct RobertaFields : BertFields {
@@ -58,20 +57,20 @@ enum class Style { kBert, kRoberta, kElectra };
 
 Family bertFamily(const BertFields& c, const std::set<std::string>& names, Style style) {
   requireConfig(c.vocab_size > 0 && c.hidden_size > 0 && c.num_hidden_layers > 0 && c.num_attention_heads > 0 && c.intermediate_size > 0,
-          "vocab_size, hidden_size, num_hidden_layers, num_attention_heads and intermediate_size must be positive");
+                "vocab_size, hidden_size, num_hidden_layers, num_attention_heads and intermediate_size must be positive");
   requireConfig(c.hidden_size % c.num_attention_heads == 0, "hidden_size (" + std::to_string(c.hidden_size) +
-                                                          ") must be divisible by num_attention_heads (" +
-                                                          std::to_string(c.num_attention_heads) + ")");
+                                                                ") must be divisible by num_attention_heads (" +
+                                                                std::to_string(c.num_attention_heads) + ")");
   requireConfig(c.hidden_act == "gelu" || c.hidden_act == "relu",
-          "hidden_act '" + c.hidden_act + "' is not supported (exact 'gelu' and 'relu' are)");
+                "hidden_act '" + c.hidden_act + "' is not supported (exact 'gelu' and 'relu' are)");
   requireConfig(c.position_embedding_type == "absolute",
-          "position_embedding_type '" + c.position_embedding_type + "' is not supported (only 'absolute' is)");
+                "position_embedding_type '" + c.position_embedding_type + "' is not supported (only 'absolute' is)");
   requireConfig(c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size, "pad_token_id must lie in [0, vocab_size)");
   requireConfig(c.type_vocab_size >= 1, "type_vocab_size must be at least 1");
   requireConfig(c.layer_norm_eps > 0, "layer_norm_eps must be positive");
-  requireConfig(c.hidden_dropout_prob >= 0 && c.hidden_dropout_prob < 1 && c.attention_probs_dropout_prob >= 0 &&
-              c.attention_probs_dropout_prob < 1,
-          "the dropout probabilities must lie in [0, 1)");
+  requireConfig(
+      c.hidden_dropout_prob >= 0 && c.hidden_dropout_prob < 1 && c.attention_probs_dropout_prob >= 0 && c.attention_probs_dropout_prob < 1,
+      "the dropout probabilities must lie in [0, 1)");
   const int64_t offset = style == Style::kRoberta ? c.pad_token_id + 1 : 0;
   requireConfig(c.max_position_embeddings > offset, "max_position_embeddings must exceed " + std::to_string(offset));
   const int64_t width = style == Style::kElectra && c.embedding_size > 0 ? c.embedding_size : c.hidden_size;

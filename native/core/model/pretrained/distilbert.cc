@@ -19,17 +19,19 @@ struct DistilBertFields {
   std::string activation = "gelu";
   int64_t pad_token_id = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DistilBertFields, vocab_size, max_position_embeddings, n_layers, n_heads, dim,
-                                                hidden_dim, dropout, attention_dropout, activation, pad_token_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DistilBertFields, vocab_size, max_position_embeddings, n_layers, n_heads, dim, hidden_dim,
+                                                dropout, attention_dropout, activation, pad_token_id)
 
 Family distilBertFamily(const DistilBertFields& c, const std::set<std::string>&) {
   requireConfig(c.vocab_size > 0 && c.dim > 0 && c.n_layers > 0 && c.n_heads > 0 && c.hidden_dim > 0 && c.max_position_embeddings > 0,
-          "vocab_size, dim, n_layers, n_heads, hidden_dim and max_position_embeddings must be positive");
-  requireConfig(c.dim % c.n_heads == 0, "dim (" + std::to_string(c.dim) + ") must be divisible by n_heads (" + std::to_string(c.n_heads) + ")");
-  requireConfig(c.activation == "gelu" || c.activation == "relu", "activation '" + c.activation + "' is not supported (exact 'gelu' and 'relu' are)");
+                "vocab_size, dim, n_layers, n_heads, hidden_dim and max_position_embeddings must be positive");
+  requireConfig(c.dim % c.n_heads == 0,
+                "dim (" + std::to_string(c.dim) + ") must be divisible by n_heads (" + std::to_string(c.n_heads) + ")");
+  requireConfig(c.activation == "gelu" || c.activation == "relu",
+                "activation '" + c.activation + "' is not supported (exact 'gelu' and 'relu' are)");
   requireConfig(c.pad_token_id >= 0 && c.pad_token_id < c.vocab_size, "pad_token_id must lie in [0, vocab_size)");
   requireConfig(c.dropout >= 0 && c.dropout < 1 && c.attention_dropout >= 0 && c.attention_dropout < 1,
-          "the dropout probabilities must lie in [0, 1)");
+                "the dropout probabilities must lie in [0, 1)");
   Family family;
   family.architecture.input.vocabSize = c.vocab_size;
   family.architecture.input.maxLength = c.max_position_embeddings;

@@ -35,8 +35,8 @@ struct LayerAdaptersImpl : torch::nn::Module {
 TORCH_MODULE(LayerAdapters);
 
 struct AdaptersOptions {
-  int64_t reduction = 8;                // bottleneck = dModel / reduction
-  std::string placement = "houlsby";    // houlsby (after attention and FFN) | pfeiffer (after FFN)
+  int64_t reduction = 8;              // bottleneck = dModel / reduction
+  std::string placement = "houlsby";  // houlsby (after attention and FFN) | pfeiffer (after FFN)
   bool freezeBackbone = false;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AdaptersOptions, reduction, placement, freezeBackbone)
@@ -87,10 +87,9 @@ class AdaptersSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskAdaptersImpl>> tasks_;
 };
 
-const RegisterSharing<AdaptersOptions> registered("adapters", SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true},
-                                                 [](const AdaptersOptions& options, const ModelConfig& config) {
-                                                   return std::make_shared<AdaptersSchemeImpl>(config, options);
-                                                 });
+const RegisterSharing<AdaptersOptions> registered(
+    "adapters", SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true},
+    [](const AdaptersOptions& options, const ModelConfig& config) { return std::make_shared<AdaptersSchemeImpl>(config, options); });
 
 }  // namespace
 }  // namespace mtl::model

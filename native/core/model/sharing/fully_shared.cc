@@ -46,9 +46,12 @@ class FullySharedSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskEmbeddingImpl>> embeddings_;
 };
 
-const RegisterSharing<NoOptions> registered("fullyShared", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ false, /*adapters*/ false, /*perTaskLayers*/ false, /*sharedDecoder*/ true}, [](const NoOptions&, const ModelConfig& config) {
-  return std::make_shared<FullySharedSchemeImpl>(config);
-});
+const RegisterSharing<NoOptions> registered("fullyShared",
+                                            SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ false, /*adapters*/ false,
+                                                                /*perTaskLayers*/ false, /*sharedDecoder*/ true},
+                                            [](const NoOptions&, const ModelConfig& config) {
+                                              return std::make_shared<FullySharedSchemeImpl>(config);
+                                            });
 
 }  // namespace
 }  // namespace mtl::model

@@ -22,8 +22,7 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
   void addTask(const std::string& task) override {
     const int64_t own = config_.encoder.numLayers - options_.sharedLayers;
     if (own > 0) {
-      taskEncoders_[task] =
-          register_module(task, nn::TransformerEncoder(nn::TransformerStackOptions(layerOptions(config_.encoder), own)));
+      taskEncoders_[task] = register_module(task, nn::TransformerEncoder(nn::TransformerStackOptions(layerOptions(config_.encoder), own)));
     }
   }
   std::map<std::string, int64_t> encoderLayerCopies() const override {
@@ -51,10 +50,9 @@ class LayerwiseSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<nn::TransformerEncoderImpl>> taskEncoders_;
 };
 
-const RegisterSharing<LayerwiseOptions> registered("layerwise", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true, /*adapters*/ false, /*perTaskLayers*/ true},
-                                                  [](const LayerwiseOptions& options, const ModelConfig& config) {
-                                                    return std::make_shared<LayerwiseSchemeImpl>(config, options);
-                                                  });
+const RegisterSharing<LayerwiseOptions> registered(
+    "layerwise", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true, /*adapters*/ false, /*perTaskLayers*/ true},
+    [](const LayerwiseOptions& options, const ModelConfig& config) { return std::make_shared<LayerwiseSchemeImpl>(config, options); });
 
 }  // namespace
 }  // namespace mtl::model

@@ -118,9 +118,11 @@ class LoraSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<TaskLoraImpl>> tasks_;
 };
 
-const RegisterSharing<LoraOptions> registered("lora", SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true}, [](const LoraOptions& options, const ModelConfig& config) {
-  return std::make_shared<LoraSchemeImpl>(config, options);
-});
+const RegisterSharing<LoraOptions> registered("lora",
+                                              SharingCapabilities{/*encodesOncePerBatch*/ false, /*exportable*/ false, /*adapters*/ true},
+                                              [](const LoraOptions& options, const ModelConfig& config) {
+                                                return std::make_shared<LoraSchemeImpl>(config, options);
+                                              });
 
 }  // namespace
 }  // namespace mtl::model

@@ -83,9 +83,10 @@ class MmoeSchemeImpl : public SharingSchemeImpl {
   std::map<std::string, std::shared_ptr<GateImpl>> gates_;
 };
 
-const RegisterSharing<MmoeOptions> registered("mmoe", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ false}, [](const MmoeOptions& options, const ModelConfig& config) {
-  return std::make_shared<MmoeSchemeImpl>(config, options);
-});
+const RegisterSharing<MmoeOptions> registered("mmoe", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ false},
+                                              [](const MmoeOptions& options, const ModelConfig& config) {
+                                                return std::make_shared<MmoeSchemeImpl>(config, options);
+                                              });
 
 }  // namespace
 }  // namespace mtl::model

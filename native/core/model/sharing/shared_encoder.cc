@@ -15,9 +15,10 @@ class SharedEncoderSchemeImpl : public SharingSchemeImpl {
   }
 };
 
-const RegisterSharing<NoOptions> registered("sharedEncoder", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true}, [](const NoOptions&, const ModelConfig& config) {
-  return std::make_shared<SharedEncoderSchemeImpl>(config);
-});
+const RegisterSharing<NoOptions> registered("sharedEncoder", SharingCapabilities{/*encodesOncePerBatch*/ true, /*exportable*/ true},
+                                            [](const NoOptions&, const ModelConfig& config) {
+                                              return std::make_shared<SharedEncoderSchemeImpl>(config);
+                                            });
 
 }  // namespace
 }  // namespace mtl::model

@@ -56,9 +56,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TemperatureOptions, temperature)
 const RegisterSampler<NoOptions> proportional("proportional", SamplerCapabilities{}, [](const NoOptions&, const SamplerContext& c) {
   return std::make_unique<Categorical>(c.sizes, 1.0, c.seed);
 });
-const RegisterSampler<TemperatureOptions> temperature("temperature", SamplerCapabilities{}, [](const TemperatureOptions& o, const SamplerContext& c) {
-  return std::make_unique<Categorical>(c.sizes, o.temperature, c.seed);
-});
+const RegisterSampler<TemperatureOptions> temperature("temperature", SamplerCapabilities{},
+                                                      [](const TemperatureOptions& o, const SamplerContext& c) {
+                                                        return std::make_unique<Categorical>(c.sizes, o.temperature, c.seed);
+                                                      });
 const RegisterSampler<NoOptions> uniform("uniform", SamplerCapabilities{}, [](const NoOptions&, const SamplerContext& c) {
   return std::make_unique<Categorical>(c.sizes, std::numeric_limits<double>::infinity(), c.seed);
 });

@@ -16,7 +16,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AlternatingOptions, every)
 class Alternating : public Strategy {
  public:
   Alternating(const AlternatingOptions& options, const PlanSetup& setup)
-      : perEpoch_(options.every == "epoch"), batchSize_(setup.batchSize), sampler_(setup.sampler),
+      : perEpoch_(options.every == "epoch"),
+        batchSize_(setup.batchSize),
+        sampler_(setup.sampler),
         tasks_(static_cast<int64_t>(setup.sizes.size())) {
     for (int64_t size : setup.sizes) {
       const int64_t batches = batchesPerPass(size, batchSize_);

@@ -29,9 +29,9 @@ class Progressive : public Strategy {
   int64_t stepsPerEpoch() const override { return stepsPerEpoch_; }
   StepPlan plan(int64_t step) override {
     const double ramp = step < options_.warmupSteps ? 0.0
-                        : options_.rampSteps == 0  ? 1.0
-                                                   : std::min(1.0, static_cast<double>(step - options_.warmupSteps) /
-                                                                       static_cast<double>(options_.rampSteps));
+                        : options_.rampSteps == 0
+                            ? 1.0
+                            : std::min(1.0, static_cast<double>(step - options_.warmupSteps) / static_cast<double>(options_.rampSteps));
     StepPlan plan;
     for (int64_t i = 0; i < tasks_; ++i) {
       const double scale = i == mainTask_ ? 1.0 : ramp;

@@ -30,9 +30,9 @@ struct StrategyCapabilities {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StrategyCapabilities, everyTaskEachStep, sampler, defaultSampler)
 
 struct StepPlan {
-  std::vector<int64_t> tasks;   // indices into the task list
-  std::vector<double> scales;   // multiplies each task's loss (progressive ramp); 1 otherwise
-  std::vector<int64_t> rows;    // examples of each task in this step
+  std::vector<int64_t> tasks;  // indices into the task list
+  std::vector<double> scales;  // multiplies each task's loss (progressive ramp); 1 otherwise
+  std::vector<int64_t> rows;   // examples of each task in this step
 };
 
 // What a strategy plans over: the tasks (in order), their data set sizes, the batch size, and

@@ -14,7 +14,8 @@ MainTasks::MainTasks(const WeightingContext& context) {
   const auto mains = std::count(isMain_.begin(), isMain_.end(), true);
   // The TypeScript edge refuses both; this guards C++ callers.
   if (mains == 0) throw std::invalid_argument("weighting: this method needs the trainer's 'main' tasks among the tasks it trains");
-  if (mains == static_cast<long>(isMain_.size())) throw std::invalid_argument("weighting: every task is a main task, so there is no auxiliary task to weigh");
+  if (mains == static_cast<long>(isMain_.size()))
+    throw std::invalid_argument("weighting: every task is a main task, so there is no auxiliary task to weigh");
 }
 
 at::Tensor MainTasks::gram(const at::Tensor& taskGradients) {

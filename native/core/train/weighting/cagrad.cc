@@ -31,7 +31,7 @@ class Cagrad : public LossWeighting {
     at::Tensor a = at::matmul(g, g.t()).cpu();
     at::Tensor b = at::full({k}, 1.0 / static_cast<double>(k), at::kDouble);
     const double meanNorm = std::sqrt(a.mean().item<double>() + 1e-8);  // ‖g₀‖
-    const double radius = c_ * meanNorm + 1e-8;                        // √φ
+    const double radius = c_ * meanNorm + 1e-8;                         // √φ
     at::Tensor ab = at::matmul(a, b);
     auto value = [&](const at::Tensor& w) {
       return at::dot(w, ab).item<double>() + radius * std::sqrt(at::dot(w, at::matmul(a, w)).item<double>() + 1e-8);

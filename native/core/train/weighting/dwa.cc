@@ -23,9 +23,14 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DwaOptions, temperature, window)
 class Dwa : public LossWeighting {
  public:
   Dwa(size_t tasks, double temperature, int64_t window)
-      : temperature_(temperature), window_(window), sums_(tasks, 0.0), counts_(tasks, 0), previous_(tasks, 0.0), beforePrevious_(tasks, 0.0) {}
-  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
-                      const std::vector<double>& values, const at::Tensor&, const StepContext& context) override {
+      : temperature_(temperature),
+        window_(window),
+        sums_(tasks, 0.0),
+        counts_(tasks, 0),
+        previous_(tasks, 0.0),
+        beforePrevious_(tasks, 0.0) {}
+  Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
+                      const at::Tensor&, const StepContext& context) override {
     const int64_t period = window_ > 0 ? context.step / window_ : context.epoch;
     if (period != currentEpoch_) closeEpoch(period);
     const std::vector<double> all = currentLambdas();
@@ -47,7 +52,8 @@ class Dwa : public LossWeighting {
     putInt(state, prefix + "closed_epochs", closedEpochs_);
   }
   void loadState(const State& state, const std::string& prefix) override {
-    if ((getTensor(state, prefix + "counts") < 0).any().item<bool>()) throw std::invalid_argument("checkpoint: '" + prefix + "counts' holds negative counts");
+    if ((getTensor(state, prefix + "counts") < 0).any().item<bool>())
+      throw std::invalid_argument("checkpoint: '" + prefix + "counts' holds negative counts");
     getIntIn(state, prefix + "closed_epochs", 0, std::numeric_limits<int64_t>::max());
     copyInto(sums_, getTensor(state, prefix + "sums"));
     copyInto(previous_, getTensor(state, prefix + "previous"));
@@ -98,9 +104,11 @@ class Dwa : public LossWeighting {
   int64_t closedEpochs_ = 0;
 };
 
-const RegisterWeighting<DwaOptions> registered("dwa", WeightingCapabilities{}, [](const DwaOptions& options, const WeightingContext& context) {
-  return std::make_unique<Dwa>(context.taskNames.size(), options.temperature, options.window);
-});
+const RegisterWeighting<DwaOptions> registered("dwa", WeightingCapabilities{},
+                                               [](const DwaOptions& options, const WeightingContext& context) {
+                                                 return std::make_unique<Dwa>(context.taskNames.size(), options.temperature,
+                                                                              options.window);
+                                               });
 
 }  // namespace
 }  // namespace mtl::train

@@ -13,9 +13,8 @@ class Equal : public LossWeighting {
   }
 };
 
-const RegisterWeighting<NoOptions> registered("equal", WeightingCapabilities{}, [](const NoOptions&, const WeightingContext&) {
-  return std::make_unique<Equal>();
-});
+const RegisterWeighting<NoOptions> registered("equal", WeightingCapabilities{},
+                                              [](const NoOptions&, const WeightingContext&) { return std::make_unique<Equal>(); });
 
 }  // namespace
 }  // namespace mtl::train

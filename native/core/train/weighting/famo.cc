@@ -20,8 +20,8 @@ namespace {
 constexpr double kEpsilon = 1e-8;
 
 struct FamoOptions {
-  double lr = 0.025;     // of the logits' Adam
-  double gamma = 0.001;  // the logits' weight decay (the paper's γ)
+  double lr = 0.025;                 // of the logits' Adam
+  double gamma = 0.001;              // the logits' weight decay (the paper's γ)
   std::string update = "sameBatch";  // sameBatch | consecutiveSteps
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FamoOptions, lr, gamma, update)

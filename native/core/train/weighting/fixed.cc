@@ -26,15 +26,17 @@ class Fixed : public LossWeighting {
   std::vector<double> lambdas_;
 };
 
-const RegisterWeighting<FixedOptions> registered("fixed", WeightingCapabilities{}, [](const FixedOptions& options, const WeightingContext& context) {
-  std::vector<double> lambdas;
-  for (const auto& task : context.taskNames) {
-    auto it = options.lambdas.find(task);
-    if (it == options.lambdas.end()) throw std::invalid_argument("weighting.fixed: no λ for task '" + task + "'");
-    lambdas.push_back(it->second);
-  }
-  return std::make_unique<Fixed>(std::move(lambdas));
-});
+const RegisterWeighting<FixedOptions> registered("fixed", WeightingCapabilities{},
+                                                 [](const FixedOptions& options, const WeightingContext& context) {
+                                                   std::vector<double> lambdas;
+                                                   for (const auto& task : context.taskNames) {
+                                                     auto it = options.lambdas.find(task);
+                                                     if (it == options.lambdas.end())
+                                                       throw std::invalid_argument("weighting.fixed: no λ for task '" + task + "'");
+                                                     lambdas.push_back(it->second);
+                                                   }
+                                                   return std::make_unique<Fixed>(std::move(lambdas));
+                                                 });
 
 }  // namespace
 }  // namespace mtl::train

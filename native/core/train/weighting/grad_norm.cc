@@ -31,7 +31,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(GradNormOptions, alpha, lr)
 class GradNorm : public LossWeighting {
  public:
   GradNorm(size_t tasks, double alpha, double lr)
-      : alpha_(alpha), adam_(at::ones({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0),
+      : alpha_(alpha),
+        adam_(at::ones({static_cast<int64_t>(tasks)}, at::kDouble).requires_grad_(), lr, 0.0),
         initialLosses_(at::zeros({static_cast<int64_t>(tasks)}, at::kDouble)) {}
   Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses, const std::vector<double>& values,
                       const at::Tensor& taskGradients, const StepContext&) override {
@@ -89,7 +90,8 @@ class GradNorm : public LossWeighting {
 
 const RegisterWeighting<GradNormOptions> registered("gradNorm", WeightingCapabilities{GradientNeed::LastShared, true},
                                                     [](const GradNormOptions& options, const WeightingContext& context) {
-                                                      return std::make_unique<GradNorm>(context.taskNames.size(), options.alpha, options.lr);
+                                                      return std::make_unique<GradNorm>(context.taskNames.size(), options.alpha,
+                                                                                        options.lr);
                                                     });
 
 }  // namespace

@@ -45,8 +45,8 @@ class MetaBalance : public LossWeighting {
       rows.push_back(tasks[i] + 1);
     }
     const at::Tensor mainMask = hostToDevice(at::tensor(isMain, at::kDouble), device);
-    const at::Tensor mainGradient = at::matmul(mainMask, g);           // [P]
-    const at::Tensor both = at::cat({mainGradient.unsqueeze(0), g});   // [1 + K, P]
+    const at::Tensor mainGradient = at::matmul(mainMask, g);          // [P]
+    const at::Tensor both = at::cat({mainGradient.unsqueeze(0), g});  // [1 + K, P]
     // Per-tensor norms: squares summed by segment.
     const at::Tensor norms = at::zeros({k + 1, averages_.size(1)}, g.options()).index_add_(1, segment_, both * both).sqrt();
     const at::Tensor index = hostToDevice(at::tensor(rows, at::kLong), device);
@@ -55,8 +55,8 @@ class MetaBalance : public LossWeighting {
     const at::Tensor mainAverage = updated.narrow(0, 0, 1);
     const at::Tensor taskAverage = updated.narrow(0, 1, k);
     const at::Tensor ratio = at::where(taskAverage > 0, mainAverage / taskAverage, at::zeros_like(taskAverage));
-    at::Tensor factors = ratio * options_.relax + (1 - options_.relax);                   // [K, S]
-    factors = at::where(mainMask.unsqueeze(1) > 0, at::ones_like(factors), factors);      // main rows unchanged
+    at::Tensor factors = ratio * options_.relax + (1 - options_.relax);               // [K, S]
+    factors = at::where(mainMask.unsqueeze(1) > 0, at::ones_like(factors), factors);  // main rows unchanged
     const at::Tensor shared = (factors.index_select(1, segment_) * g).sum(0).to(taskGradients.scalar_type());
 
     const at::Tensor sizes = hostToDevice(at::tensor(sizes_, at::kDouble), device);
@@ -65,9 +65,7 @@ class MetaBalance : public LossWeighting {
     return {weightedSum(losses, std::vector<double>(k, 1.0)), shared, lambdas};
   }
 
-  void saveState(State& state, const std::string& prefix) const override {
-    state[prefix + "norm_averages"] = averages_.cpu().clone();
-  }
+  void saveState(State& state, const std::string& prefix) const override { state[prefix + "norm_averages"] = averages_.cpu().clone(); }
   void loadState(const State& state, const std::string& prefix) override {
     averages_ = getTensorLike(state, prefix + "norm_averages", averages_.cpu()).to(averages_.device()).clone();
   }

@@ -15,8 +15,8 @@ namespace mtl::train {
 namespace {
 
 struct OlAuxOptions {
-  double lr = 0.1;       // β·α
-  int64_t horizon = 5;   // N: steps between weight updates
+  double lr = 0.1;      // β·α
+  int64_t horizon = 5;  // N: steps between weight updates
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OlAuxOptions, lr, horizon)
 
@@ -70,8 +70,8 @@ class OlAux : public LossWeighting {
  private:
   MainTasks main_;
   OlAuxOptions options_;
-  std::vector<double> weights_;   // per task (main tasks' unused)
-  std::vector<double> pending_;   // Σ of gₘ·gₐ since the last update
+  std::vector<double> weights_;                       // per task (main tasks' unused)
+  std::vector<double> pending_;                       // Σ of gₘ·gₐ since the last update
   std::vector<std::pair<int64_t, double>> stepDots_;  // this step's, per micro-batch
   int64_t combinations_ = 0;
   int64_t stepsSinceUpdate_ = 0;

@@ -5,8 +5,8 @@
 namespace mtl::train {
 
 OwnAdam::OwnAdam(at::Tensor parameter, double lr, double weightDecay) : parameter_(std::move(parameter)) {
-  adam_ = std::make_unique<torch::optim::Adam>(std::vector<at::Tensor>{parameter_},
-                                               torch::optim::AdamOptions(lr).weight_decay(weightDecay));
+  adam_ =
+      std::make_unique<torch::optim::Adam>(std::vector<at::Tensor>{parameter_}, torch::optim::AdamOptions(lr).weight_decay(weightDecay));
 }
 
 OwnAdam::~OwnAdam() = default;

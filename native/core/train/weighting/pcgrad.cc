@@ -42,12 +42,8 @@ class Pcgrad : public LossWeighting {
     return {weightedSum(losses, lambdas), combined, lambdas};
   }
 
-  void saveState(State& state, const std::string& prefix) const override {
-    state[prefix + "generator"] = generator_.get_state();
-  }
-  void loadState(const State& state, const std::string& prefix) override {
-    generator_.set_state(getTensor(state, prefix + "generator"));
-  }
+  void saveState(State& state, const std::string& prefix) const override { state[prefix + "generator"] = generator_.get_state(); }
+  void loadState(const State& state, const std::string& prefix) override { generator_.set_state(getTensor(state, prefix + "generator")); }
 
  private:
   at::Generator generator_;

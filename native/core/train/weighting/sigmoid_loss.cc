@@ -17,9 +17,8 @@ class SigmoidLoss : public LossWeighting {
   }
 };
 
-const RegisterWeighting<NoOptions> registered("sigmoidLoss", WeightingCapabilities{}, [](const NoOptions&, const WeightingContext&) {
-  return std::make_unique<SigmoidLoss>();
-});
+const RegisterWeighting<NoOptions> registered("sigmoidLoss", WeightingCapabilities{},
+                                              [](const NoOptions&, const WeightingContext&) { return std::make_unique<SigmoidLoss>(); });
 
 }  // namespace
 }  // namespace mtl::train

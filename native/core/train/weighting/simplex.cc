@@ -14,8 +14,7 @@ at::Tensor projectOntoSimplex(const at::Tensor& v) {
 }
 
 at::Tensor minimizeOverSimplex(int64_t k, const std::function<double(const at::Tensor&)>& value,
-                               const std::function<at::Tensor(const at::Tensor&)>& gradient, int maxIterations,
-                               double tolerance) {
+                               const std::function<at::Tensor(const at::Tensor&)>& gradient, int maxIterations, double tolerance) {
   at::Tensor x = at::full({k}, 1.0 / static_cast<double>(k), at::kDouble);
   double fx = value(x);
   double step = 1.0;

@@ -22,8 +22,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(UncertaintyOptions, lr, initialL
 class Uncertainty : public LossWeighting {
  public:
   Uncertainty(size_t tasks, double lr, double initial)
-      : adam_(at::full({static_cast<int64_t>(tasks)}, initial, at::kDouble).requires_grad_(), lr, 0.0),
-        pendingGradient_(tasks, 0.0) {}
+      : adam_(at::full({static_cast<int64_t>(tasks)}, initial, at::kDouble).requires_grad_(), lr, 0.0), pendingGradient_(tasks, 0.0) {}
 
   // The objective's weights are plain numbers and sᵢ's gradient is written out on the host from
   // the loss values the trainer read (∂/∂sᵢ [½e^(−sᵢ)Lᵢ + ½sᵢ] = ½ − ½e^(−sᵢ)Lᵢ), the same numbers
@@ -82,7 +81,8 @@ class Uncertainty : public LossWeighting {
 
 const RegisterWeighting<UncertaintyOptions> registered("uncertainty", WeightingCapabilities{},
                                                        [](const UncertaintyOptions& options, const WeightingContext& context) {
-                                                         return std::make_unique<Uncertainty>(context.taskNames.size(), options.lr, options.initialLogVariance);
+                                                         return std::make_unique<Uncertainty>(context.taskNames.size(), options.lr,
+                                                                                              options.initialLogVariance);
                                                        });
 
 }  // namespace

@@ -33,9 +33,8 @@ enum class GradientNeed {
   Shared,      // gradients of every shared parameter (PCGrad, CAGrad, Nash-MTL)
   LastShared,  // gradients of the last shared layer only (GradNorm, as in the paper)
 };
-NLOHMANN_JSON_SERIALIZE_ENUM(GradientNeed, {{GradientNeed::None, "none"},
-                                            {GradientNeed::Shared, "shared"},
-                                            {GradientNeed::LastShared, "lastShared"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(GradientNeed,
+                             {{GradientNeed::None, "none"}, {GradientNeed::Shared, "shared"}, {GradientNeed::LastShared, "lastShared"}})
 
 struct WeightingCapabilities {
   GradientNeed gradients = GradientNeed::None;
@@ -78,8 +77,7 @@ class LossWeighting {
   // values need no host sync of their own). `taskGradients` is [tasks.size(), P] when the method
   // needs gradients.
   virtual Combination combine(const std::vector<int64_t>& tasks, const std::vector<at::Tensor>& losses,
-                              const std::vector<double>& lossValues, const at::Tensor& taskGradients,
-                              const StepContext& context) = 0;
+                              const std::vector<double>& lossValues, const at::Tensor& taskGradients, const StepContext& context) = 0;
   // At the start of every step, before its first combine(): a method that gathers numbers over a
   // step's micro-batches starts afresh here (a step skipped for a NaN loss or an fp16 overflow ends
   // before afterBackward/afterStep, and what it gathered must not leak into the next one).
