@@ -26,7 +26,7 @@ it('a run killed after a checkpoint resumes to the same final and best weights, 
   config.data.trainLimit = 3000;
   config.data.evalLimit = 100;
   config.model.encoder = { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0.1 };
-  config.model.decoderLayers = 1;
+  config.model.decoderLayers = { ...config.model.decoderLayers, sequence: 1 };
   config.trainer.batchSize = 16;
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config));

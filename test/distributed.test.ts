@@ -468,7 +468,7 @@ describe.skipIf(!haveGloo)('mtl-torch train --nproc 2', () => {
       file,
       JSON.stringify({
         data: { source: 'phonetics', tasks: ['stress', 'gender'], trainLimit: 600, evalLimit: 60 },
-        model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 }, headLayers: 0 },
+        model: { encoder: { numLayers: 1, dModel: 32, nhead: 2, dimFeedforward: 64, dropout: 0 } },
         trainer: { batchSize: 8, seed: 1 },
         steps: 400,
       }),

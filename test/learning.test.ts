@@ -66,9 +66,11 @@ describe('every strategy × weighting learns the synthetic problem', () => {
   it('the refused combinations are the ones that need every task each step', () => {
     for (const [s, strategy] of strategies.slice(1)) {
       for (const w of refused) {
-        const weighting = weightings.find(([name]) => name === w)![1];
+        // Every registered method that needs all tasks each step, the main-task-aware ones with a main task.
+        const weighting = { kind: w } as mt.Weighting;
+        const main = mt.registry.weighting[w]!.capabilities.usesMain ? { main: ['a'] } : {};
         expect(
-          () => new mt.Trainer(featureModel(8, { a: { kind: 'regression' }, b: { kind: 'regression' } }), { strategy, weighting }),
+          () => new mt.Trainer(featureModel(8, { a: { kind: 'regression' }, b: { kind: 'regression' } }), { strategy, weighting, ...main }),
           `${s} × ${w}`,
         ).toThrow(/cannot be used with strategy/);
       }

@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { MultiTaskModel } from '../model/model.ts';
-import { parse, positiveInt } from '../schema.ts';
+import { parse, positiveInt, registry } from '../schema.ts';
 import { tensor, type Tensor } from '../tensor.ts';
 import { describe, optionsObject } from '../validate.ts';
 import { runModelDir, runTasksOf } from '../run/run.ts';
@@ -237,7 +237,7 @@ class Predictor implements RunPredictor {
     const answers = batch.map(() => ({}) as PredictionRow);
     let results: Awaited<ReturnType<MultiTaskModel['predictTasks']>> | undefined;
     try {
-      const generates = tasks.some((t) => t.head.kind === 'sequence');
+      const generates = tasks.some((t) => registry.head[t.head.kind]!.capabilities.generates);
       results = await model.predictTasks(
         tasks.map((t) => t.name),
         { inputIds, tokenTypeIds, lengths },

@@ -42,9 +42,14 @@ bool TransformerEncoderLayerImpl::fastPathApplies(const at::Tensor& src, const c
       !attention.outProj->bias.defined() || !linear1->bias.defined() || !linear2->bias.defined()) {
     return false;
   }
+  // As torch.nn.TransformerEncoderLayer: the fused kernel has no derivative, so under grad mode it
+  // runs only where none of the tensors it reads needs a gradient. These are the tensors it is given,
+  // not the registered parameters: LoRA swaps trainable effective weights into the attention.
   if (at::GradMode::is_enabled()) {
-    for (const auto& p : parameters()) {
-      if (p.requires_grad()) return false;
+    for (const at::Tensor* t :
+         {&src, &attention.inProjWeight, &attention.inProjBias, &attention.outProj->weight, &attention.outProj->bias, &norm1->weight,
+          &norm1->bias, &norm2->weight, &norm2->bias, &linear1->weight, &linear1->bias, &linear2->weight, &linear2->bias}) {
+      if (t->defined() && t->requires_grad()) return false;
     }
   }
   return true;
