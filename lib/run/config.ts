@@ -227,22 +227,6 @@ export const RunConfigSchema = z
         });
       }
     }
-    if (c.data.source === 'glue') {
-      const pretrained = isPretrainedEncoder(c.model.encoder);
-      if (pretrained && c.data.tokenizer !== undefined) {
-        context.addIssue({
-          code: 'custom',
-          path: ['data', 'tokenizer'],
-          message: 'comes from the pretrained model directory (model.encoder.pretrained): leave it out',
-        });
-      } else if (!pretrained && c.data.tokenizer === undefined) {
-        context.addIssue({
-          code: 'custom',
-          path: ['data', 'tokenizer'],
-          message: 'is required (a vocab.txt or tokenizer.json) unless the encoder is pretrained',
-        });
-      }
-    }
     if (c.data.source !== 'files') {
       for (const name of Object.keys(c.data.taskLimits ?? {})) {
         if (!tasks.includes(name))
@@ -253,7 +237,8 @@ export const RunConfigSchema = z
           });
       }
     }
-    if (c.data.source === 'files') {
+    // GLUE and files runs take their tokenizer from a pretrained encoder's folder or from data.tokenizer.
+    if (c.data.source === 'glue' || c.data.source === 'files') {
       const pretrained = isPretrainedEncoder(c.model.encoder);
       if (pretrained && c.data.tokenizer !== undefined) {
         context.addIssue({
@@ -266,7 +251,9 @@ export const RunConfigSchema = z
           code: 'custom',
           path: ['data', 'tokenizer'],
           message:
-            'is required: { "train": { "kind": "wordPiece", "vocabSize": 8000 } }, { "file": ... } or { "char": {} }, unless the encoder is pretrained',
+            c.data.source === 'glue'
+              ? 'is required (a vocab.txt or tokenizer.json) unless the encoder is pretrained'
+              : 'is required: { "train": { "kind": "wordPiece", "vocabSize": 8000 } }, { "file": ... } or { "char": {} }, unless the encoder is pretrained',
         });
       }
     }

@@ -49,15 +49,7 @@ class GroupWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override {
     Napi::HandleScope scope(Env());
     if (onDone_) onDone_();
-    try {
-      try {
-        std::rethrow_exception(error_);
-      } catch (...) {
-        rethrowAsTorchError(Env());
-      }
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    deferred_.Reject(errorValue(Env(), error_));
   }
 
  private:

@@ -274,15 +274,7 @@ class PredictWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override {
     Napi::HandleScope scope(Env());
     claim_.release();
-    try {
-      try {
-        std::rethrow_exception(error_);
-      } catch (...) {
-        rethrowAsTorchError(Env());
-      }
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    deferred_.Reject(errorValue(Env(), error_));
   }
 
  private:
