@@ -134,12 +134,15 @@ export interface FileTaskOptions {
   evalLimit?: number;
 }
 
-/** A row of a split: where it came from and its fields. */
+/** A row of a split: where it came from, its place among the file's records, and the fields the
+ * run's tasks read (the file's other columns are not kept). `columns` is the record's column list,
+ * one array shared by every record with the same columns (a CSV's header). */
 interface Row {
   file: string;
   line: number;
+  index: number;
   fields: Record<string, unknown>;
-  columns: string[];
+  columns: readonly string[];
 }
 
 /** What a files run stores about its tasks (<run>/data.json), so that predict needs no data file. */
@@ -165,12 +168,22 @@ function cellError(row: Row, column: string, message: string): TorchError {
   return new TorchError(`${row.file}:${row.line}:${index < 0 ? 1 : index + 1}: column '${column}': ${message}`, ErrorCode.BAD_DATA);
 }
 
-/** Every record of a file, read once per run (several tasks and splits may name it). */
-export async function readRows(file: string, cache: Map<string, Row[]>): Promise<Row[]> {
+/** Every record of a file, read once per run (several tasks and splits may name it), keeping only
+ * the columns in `keep` (every column any task over the file reads). */
+export async function readRows(file: string, cache: Map<string, Row[]>, keep: ReadonlySet<string>): Promise<Row[]> {
   const cached = cache.get(file);
   if (cached) return cached;
   const rows: Row[] = [];
-  for await (const { line, fields } of readRecords(file)) rows.push({ file, line, fields, columns: Object.keys(fields) });
+  const columnLists = new Map<string, readonly string[]>();
+  for await (const { line, fields } of readRecords(file)) {
+    const names = Object.keys(fields);
+    const listKey = names.join('\0');
+    let columns = columnLists.get(listKey);
+    if (!columns) columnLists.set(listKey, (columns = names));
+    const kept: Record<string, unknown> = {};
+    for (const name of keep) if (name in fields) kept[name] = fields[name];
+    rows.push({ file, line, index: rows.length, fields: kept, columns });
+  }
   cache.set(file, rows);
   return rows;
 }
@@ -326,23 +339,37 @@ export async function readTaskRows(
   const placements = new Map<string, DataSplit[]>();
   const rows: Record<string, Partial<Record<DataSplit, Row[]>>> = {};
   const trainTexts: string[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, Uint8Array>(); // per file and input columns: the rows already taken
+  const fileOf = (task: FileTaskOptions, split: DataSplit) =>
+    split === 'train' ? task.train : (task[split] ?? (task.split?.[split] !== undefined ? task.train : undefined));
+  const columnsRead = new Map<string, Set<string>>();
+  for (const task of Object.values(input.tasks)) {
+    for (const split of splits) {
+      const file = fileOf(task, split);
+      if (file === undefined) continue;
+      const columns = columnsRead.get(file) ?? new Set<string>();
+      for (const column of [task.text, task.pair, task.label]) if (column !== undefined) columns.add(column);
+      columnsRead.set(file, columns);
+    }
+  }
   for (const [name, task] of Object.entries(input.tasks)) {
     rows[name] = {};
     for (const split of splits) {
-      const file = split === 'train' ? task.train : (task[split] ?? (task.split?.[split] !== undefined ? task.train : undefined));
+      const file = fileOf(task, split);
       if (file === undefined) continue;
-      const all = await readRows(file, cache);
+      const all = await readRows(file, cache, columnsRead.get(file)!);
       checkColumn(all, task.text, 'text');
       if (task.pair !== undefined) checkColumn(all, task.pair, 'pair');
       checkColumn(all, task.label, 'label');
       const own = file === task.train && task.split ? splitRows(all, task, split, placements) : all;
       rows[name]![split] = own;
       if (split === 'train') {
+        const key = `${file}\0${task.text}\0${task.pair ?? ''}`;
+        let taken = seen.get(key);
+        if (!taken) seen.set(key, (taken = new Uint8Array(all.length)));
         for (const row of own) {
-          const key = `${row.file}:${row.line}:${task.text}:${task.pair ?? ''}`;
-          if (seen.has(key)) continue;
-          seen.add(key);
+          if (taken[row.index]) continue;
+          taken[row.index] = 1;
           const { text, pair } = inputOf(row, task);
           trainTexts.push(Array.isArray(text) ? text.join(' ') : text);
           if (pair !== undefined) trainTexts.push(pair);
@@ -400,7 +427,7 @@ function targetOf(
   info: FileTaskInfo,
   tokenizer: TextTokenizer,
   maxLength: number,
-  encoded: ReturnType<typeof encodeWords>,
+  tokens: { length: number; wordStarts: ArrayLike<number> },
 ): Target {
   const value = row.fields[task.label];
   const labels = info.labels ?? [];
@@ -440,13 +467,13 @@ function targetOf(
     }
     case 'tagging': {
       const tags = labelsOf(value, ' ');
-      const words = encoded.words;
-      if (!tags || tags.length !== words.length) throw cellError(row, task.label, `${tags?.length ?? 0} tags for ${words.length} words`);
-      const out = new Array<number>(encoded.ids.length).fill(-100);
+      const starts = tokens.wordStarts;
+      if (!tags || tags.length !== starts.length) throw cellError(row, task.label, `${tags?.length ?? 0} tags for ${starts.length} words`);
+      const out = new Array<number>(tokens.length).fill(-100);
       tags.forEach((tag, i) => {
         const id = labels.indexOf(String(tag));
         if (id < 0) throw cellError(row, task.label, `tag ${JSON.stringify(String(tag))} does not occur in the training rows`);
-        if (words[i]!.start >= 0) out[words[i]!.start] = id; // first sub-token only, as Hugging Face aligns word labels
+        if (starts[i]! >= 0) out[starts[i]!] = id; // first sub-token only, as Hugging Face aligns word labels
       });
       return out;
     }
@@ -457,41 +484,114 @@ function targetOf(
   }
 }
 
-function taggingDataset(
-  encoded: ReturnType<typeof encodeWords>[],
-  targets: number[][],
+/** A growable Int32Array. */
+class IntBuffer {
+  data = new Int32Array(1 << 12);
+  length = 0;
+  push(values: ArrayLike<number>): number {
+    const at = this.length;
+    if (at + values.length > this.data.length) {
+      const grown = new Int32Array(Math.max(this.data.length * 2, at + values.length));
+      grown.set(this.data.subarray(0, at));
+      this.data = grown;
+    }
+    this.data.set(values, at);
+    this.length += values.length;
+    return at;
+  }
+  view(at: number, length: number): Int32Array {
+    return this.data.subarray(at, at + length);
+  }
+}
+
+/**
+ * The encoded inputs of one file's rows under one reading (text and pair columns, with or without
+ * word positions), packed into typed arrays by row index: each row is encoded once, however many
+ * tasks and splits take it, and no per-row JavaScript arrays stay alive while the data sets are cut.
+ */
+class EncodedRows {
+  private readonly ids = new IntBuffer();
+  private readonly types = new IntBuffer();
+  private readonly wordStarts = new IntBuffer();
+  private readonly at: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly wordAt: Int32Array;
+  private readonly wordCounts: Int32Array;
+  constructor(
+    rowCount: number,
+    private readonly withWords: boolean,
+  ) {
+    this.at = new Int32Array(rowCount).fill(-1);
+    this.lengths = new Int32Array(rowCount);
+    this.wordAt = new Int32Array(withWords ? rowCount : 0);
+    this.wordCounts = new Int32Array(withWords ? rowCount : 0);
+  }
+  has(index: number): boolean {
+    return this.at[index]! >= 0;
+  }
+  add(index: number, encoded: ReturnType<typeof encodeWords>): void {
+    this.at[index] = this.ids.push(encoded.ids);
+    this.types.push(encoded.tokenTypeIds);
+    this.lengths[index] = encoded.ids.length;
+    if (this.withWords) {
+      this.wordAt[index] = this.wordStarts.push(encoded.words.map((w) => w.start));
+      this.wordCounts[index] = encoded.words.length;
+    }
+  }
+  length(index: number): number {
+    return this.lengths[index]!;
+  }
+  tokens(index: number): { length: number; wordStarts: Int32Array } {
+    return {
+      length: this.lengths[index]!,
+      wordStarts: this.withWords ? this.wordStarts.view(this.wordAt[index]!, this.wordCounts[index]!) : new Int32Array(0),
+    };
+  }
+  /** The rows `indices` right-padded: ids [n, width], token types, lengths. */
+  padded(indices: Int32Array, padId: number): { ids: Int32Array; types: Int32Array; lengths: Int32Array; width: number } {
+    const n = indices.length;
+    let width = 1;
+    for (const i of indices) width = Math.max(width, this.lengths[i]!);
+    const ids = new Int32Array(n * width).fill(padId);
+    const types = new Int32Array(n * width);
+    const lengths = new Int32Array(n);
+    indices.forEach((index, row) => {
+      const length = this.lengths[index]!;
+      ids.set(this.ids.view(this.at[index]!, length), row * width);
+      types.set(this.types.view(this.at[index]!, length), row * width);
+      lengths[row] = length;
+    });
+    return { ids, types, lengths, width };
+  }
+}
+
+/** A data set of the padded input rows, without targets (targets come per task through withTargets),
+ * or with tagging's per-token tags, padded with -100. */
+function inputDataset(
+  rows: ReturnType<EncodedRows['padded']>,
   padId: number,
-  info: { labels?: string[]; name: string },
+  info: { targetKind: FileTaskKind; labels?: string[]; name: string },
+  tags?: number[][],
 ): Dataset {
-  const n = encoded.length;
-  const width = Math.max(...encoded.map((e) => e.ids.length));
-  const ids = new Int32Array(n * width).fill(padId);
-  const types = new Int32Array(n * width);
-  const tags = new Int32Array(n * width).fill(-100);
-  encoded.forEach((e, i) => {
-    ids.set(e.ids, i * width);
-    types.set(e.tokenTypeIds, i * width);
-    tags.set(targets[i]!, i * width);
-  });
+  const n = rows.lengths.length;
+  const shape = [n, rows.width];
   const made = [
-    tensor(ids, [n, width], { dtype: 'int64' }),
-    tensor(
-      Int32Array.from(encoded, (e) => e.ids.length),
-      [n],
-      { dtype: 'int64' },
-    ),
-    tensor(tags, [n, width], { dtype: 'int64' }),
-    tensor(types, [n, width], { dtype: 'int64' }),
-  ] as const;
+    tensor(rows.ids, shape, { dtype: 'int64' }),
+    tensor(rows.lengths, [n], { dtype: 'int64' }),
+    tensor(rows.types, shape, { dtype: 'int64' }),
+  ];
+  if (tags) {
+    const padded = new Int32Array(n * rows.width).fill(-100);
+    tags.forEach((row, i) => padded.set(row, i * rows.width));
+    made.push(tensor(padded, shape, { dtype: 'int64' }));
+  }
   try {
     return Dataset.fromTensors({
-      inputIds: made[0],
-      lengths: made[1],
-      targets: made[2],
-      tokenTypeIds: made[3],
-      targetKind: 'tagging',
+      inputIds: made[0]!,
+      lengths: made[1]!,
+      tokenTypeIds: made[2]!,
+      ...(tags ? { targets: made[3]!, targetPadId: -100 } : {}),
       padId,
-      targetPadId: -100,
       ...info,
     });
   } finally {
@@ -503,6 +603,8 @@ function taggingDataset(
  * The data sets of every task and split. Rows without the task's label are left out of that task
  * only (partial labels: they count for neither its loss nor its metrics). Tasks whose rows are the
  * same rows of one file share one input tensor (Dataset.withTargets), so a step encodes them once.
+ * Each input is encoded once into packed arrays, and the input text of the rows is let go before the
+ * tensors are made, so memory follows the tensors rather than the text.
  */
 export function buildDatasets(
   input: FilesInput,
@@ -510,12 +612,12 @@ export function buildDatasets(
   infos: Record<string, FileTaskInfo>,
   tokenizer: TextTokenizer,
 ): Record<string, Partial<Record<DataSplit, Dataset>>> {
-  const encodings = new Map<string, ReturnType<typeof encodeWords>>();
-  const shared = new Map<string, Dataset>();
-  const out: Record<string, Partial<Record<DataSplit, Dataset>>> = {};
+  const readingOf = (task: FileTaskOptions, file: string, withWords: boolean) => `${file}\0${task.text}\0${task.pair ?? ''}\0${withWords}`;
+  const fileRows = new Map<string, number>();
+  // Each task's labelled rows per split, limited.
+  const chosen: Record<string, Partial<Record<DataSplit, Row[]>>> = {};
   for (const [name, task] of Object.entries(input.tasks)) {
-    out[name] = {};
-    const info = infos[name]!;
+    chosen[name] = {};
     for (const [split, all] of Object.entries(rows[name]!) as [DataSplit, Row[]][]) {
       const labelled = evenly(
         all.filter((r) => present(r.fields[task.label])),
@@ -526,46 +628,69 @@ export function buildDatasets(
           `${all[0]?.file ?? task.train}: task '${name}' has no ${split} row with a '${task.label}' label`,
           ErrorCode.BAD_DATA,
         );
-      const encoded = labelled.map((row) => {
-        const withWords = info.kind === 'tagging';
-        const key = `${row.file}\0${row.line}\0${task.text}\0${task.pair ?? ''}\0${withWords}`;
-        let e = encodings.get(key);
-        if (!e) {
-          const { text, pair } = inputOf(row, task);
-          e = encodeWords(tokenizer, text, pair, input.maxLength, withWords);
-          encodings.set(key, e);
-        }
-        return e;
-      });
-      const targets = labelled.map((row, i) => targetOf(row, task, info, tokenizer, input.maxLength, encoded[i]!));
-      const groupKey = `${split}\0${task.text}\0${task.pair ?? ''}\0${labelled.map((r) => `${r.file}:${r.line}`).join(',')}`;
-      const targetKind = info.kind;
+      chosen[name]![split] = labelled;
+    }
+  }
+  for (const taskRows of Object.values(rows))
+    for (const all of Object.values(taskRows))
+      for (const row of all) fileRows.set(row.file, Math.max(fileRows.get(row.file) ?? 0, row.index + 1));
+  // Every input encoded once.
+  const encodings = new Map<string, EncodedRows>();
+  for (const [name, task] of Object.entries(input.tasks)) {
+    const withWords = infos[name]!.kind === 'tagging';
+    for (const labelled of Object.values(chosen[name]!)) {
+      for (const row of labelled) {
+        const key = readingOf(task, row.file, withWords);
+        let encoded = encodings.get(key);
+        if (!encoded) encodings.set(key, (encoded = new EncodedRows(fileRows.get(row.file)!, withWords)));
+        if (encoded.has(row.index)) continue;
+        const { text, pair } = inputOf(row, task);
+        const made = encodeWords(tokenizer, text, pair, input.maxLength, withWords);
+        if (made.ids.length === 0) throw cellError(row, task.text, 'the input has no tokens');
+        encoded.add(row.index, made);
+      }
+    }
+  }
+  // The input text is not read again (a column that is also some task's label stays).
+  const labelColumns = new Set(Object.values(input.tasks).map((t) => t.label));
+  const inputColumns = new Set(
+    Object.values(input.tasks)
+      .flatMap((t) => [t.text, t.pair])
+      .filter((c): c is string => c !== undefined && !labelColumns.has(c)),
+  );
+  for (const taskRows of Object.values(rows))
+    for (const all of Object.values(taskRows)) for (const row of all) for (const column of inputColumns) delete row.fields[column];
+
+  const shared = new Map<string, { indices: Int32Array; dataset: Dataset }[]>();
+  const out: Record<string, Partial<Record<DataSplit, Dataset>>> = {};
+  for (const [name, task] of Object.entries(input.tasks)) {
+    out[name] = {};
+    const info = infos[name]!;
+    for (const [split, labelled] of Object.entries(chosen[name]!) as [DataSplit, Row[]][]) {
+      const file = labelled[0]!.file;
+      const encoded = encodings.get(readingOf(task, file, info.kind === 'tagging'))!;
+      const indices = Int32Array.from(labelled, (r) => r.index);
+      const targets = labelled.map((row) => targetOf(row, task, info, tokenizer, input.maxLength, encoded.tokens(row.index)));
       const common = {
-        targetKind,
+        targetKind: info.kind,
         ...(info.labels && info.kind !== 'regression' ? { labels: info.labels } : {}),
         name: `${name}/${split}`,
       };
-      const base = info.kind === 'tagging' ? undefined : shared.get(groupKey);
-      const numClasses = info.kind === 'sequence' ? tokenizer.vocabSize : undefined;
-      if (base) {
-        out[name]![split] = base.withTargets({ ...common, targets, ...(numClasses ? { numClasses } : {}) });
-      } else if (info.kind === 'tagging') {
-        // Sub-tokens after a word's first hold -100 (ignored), which fromArrays' id checks refuse: the
-        // padded tensors are built here, checked natively by fromTensors.
-        out[name]![split] = taggingDataset(encoded, targets as number[][], tokenizer.padId, common);
-      } else {
-        const dataset = Dataset.fromArrays({
-          ...common,
-          inputIds: encoded.map((e) => e.ids),
-          tokenTypeIds: encoded.map((e) => e.tokenTypeIds),
-          targets,
-          padId: tokenizer.padId,
-          vocabSize: tokenizer.vocabSize,
-          ...(numClasses ? { numClasses } : {}),
-        });
-        shared.set(groupKey, dataset);
-        out[name]![split] = dataset;
+      if (info.kind === 'tagging') {
+        // Sub-tokens after a word's first hold -100 (ignored): the tags are padded with the inputs.
+        out[name]![split] = inputDataset(encoded.padded(indices, tokenizer.padId), tokenizer.padId, common, targets as number[][]);
+        continue;
       }
+      // Tasks over the same rows of one file share the input tensors.
+      const groupKey = `${split}\0${readingOf(task, file, false)}\0${indices.length}`;
+      const candidates = shared.get(groupKey) ?? [];
+      let base = candidates.find((c) => c.indices.every((v, i) => v === indices[i]))?.dataset;
+      if (!base) {
+        base = inputDataset(encoded.padded(indices, tokenizer.padId), tokenizer.padId, { ...common, name: `${file}/${split}` });
+        shared.set(groupKey, [...candidates, { indices, dataset: base }]);
+      }
+      const numClasses = info.kind === 'sequence' ? tokenizer.vocabSize : undefined;
+      out[name]![split] = base.withTargets({ ...common, targets, ...(numClasses ? { numClasses } : {}) });
     }
   }
   return out;

@@ -9,7 +9,7 @@
  * frequent pair first), as checked in test/own-data.test.ts; so the first N - specials ids are the
  * alphabet and the N most useful merges, and the special tokens go in front.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -41,7 +41,20 @@ export function trainTokenizer(texts: readonly string[], options: TrainTokenizer
   const dir = mkdtempSync(path.join(tmpdir(), 'mtl-tokenizer-'));
   try {
     const corpus = path.join(dir, 'corpus.txt');
-    writeFileSync(corpus, texts.map((t) => t.replace(/[\r\n]+/g, ' ')).join('\n'));
+    // Written a slice at a time: one joined string of a large corpus would double its memory.
+    const fd = openSync(corpus, 'w');
+    try {
+      for (let i = 0; i < texts.length; i += 10_000)
+        writeSync(
+          fd,
+          texts
+            .slice(i, i + 10_000)
+            .map((t) => t.replace(/[\r\n]+/g, ' ') + '\n')
+            .join(''),
+        );
+    } finally {
+      closeSync(fd);
+    }
     const trained = new Tokenizer(options.kind === 'wordPiece' ? (WordPiece.empty() as never) : BPE.empty());
     if (options.kind === 'wordPiece') {
       trained.setNormalizer(bertNormalizer({ lowercase: options.lowercase } as never));

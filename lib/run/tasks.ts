@@ -285,6 +285,8 @@ async function filesTasks(
     const train = (spec as { train: { kind: 'wordPiece' | 'bpe'; vocabSize: number; lowercase: boolean } }).train;
     tokenizer = trainTokenizer(read!.trainTexts, train);
   }
+  // The training text is not needed again: let its strings go before the data sets are made.
+  read?.trainTexts.splice(0);
   const infos =
     saved?.tasks ??
     Object.fromEntries(
