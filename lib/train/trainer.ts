@@ -11,9 +11,9 @@ import type { NativeDatasetHandle, NativeTrainerHandle } from '../native.ts';
 import { native } from '../native.ts';
 import { Dataset, type Batch } from '../data/dataset.ts';
 import { MultiTaskModel, nativeBatch } from '../model/model.ts';
-import { capabilities, describe, parse, registry } from '../schema.ts';
+import { capabilities, parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
-import { optionsObject } from '../validate.ts';
+import { describe, optionsObject } from '../validate.ts';
 import { currentGroup, ProcessGroup } from '../distributed.ts';
 import { FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions } from './config.ts';
 
