@@ -34,6 +34,7 @@ import { progressReporter } from './progress.ts';
 import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunSummary, type TrainRunOptions } from './run/run.ts';
 import { writeGlueSubmission } from './run/submission.ts';
 import { readRecords } from './data/files.ts';
+import { glueAverage } from './data/metrics.ts';
 import { formatPrediction, loadRun, type PredictInput } from './predict/predictor.ts';
 import { closeOnSignals, serve } from './serve/server.ts';
 
@@ -199,6 +200,21 @@ function printResults(summary: RunSummary): void {
   if (deltas) console.log(`\nMulti-task against single-task (dev)\n${deltas}`);
 }
 
+/**
+ * A GLUE run's average per model, after the dev metrics: glueAverage over the model's tasks, MNLI
+ * counting the mean of its matched and mismatched accuracies (the run reports the mismatched dev set
+ * as 'mnli-mm').
+ */
+function printGlueAverage(dir: string, summary: RunSummary): void {
+  if (loadRunConfig(path.join(dir, 'config.json')).data.source !== 'glue') return;
+  console.log('');
+  for (const { model, metrics } of summary.results) {
+    const { 'mnli-mm': mismatched, ...byTask } = metrics;
+    if (byTask.mnli && mismatched) byTask.mnli = { ...byTask.mnli, matched: byTask.mnli.accuracy!, mismatched: mismatched.accuracy! };
+    console.log(`GLUE average of ${model} over ${Object.keys(byTask).length} task(s): ${glueAverage(byTask).toFixed(4)}`);
+  }
+}
+
 const DEMO_WORDS = ['torch', 'multitask', 'typescript', 'pronunciation', 'transformer', 'encoder'];
 
 export function buildProgram(): Command {
@@ -276,6 +292,7 @@ export function buildProgram(): Command {
             const summary = await withProgress((options) => resumeRun(opts.resume!, options), group);
             if (main) {
               printResults(summary);
+              printGlueAverage(opts.resume!, summary);
               printAuxiliary(opts.resume!);
               console.log(`\nrun written to ${opts.resume} (report: ${path.join(opts.resume, 'report.html')})`);
             }
@@ -284,6 +301,7 @@ export function buildProgram(): Command {
             const summary = await train(config!, out, opts.steps, group);
             if (main) {
               printResults(summary);
+              printGlueAverage(out, summary);
               printAuxiliary(out);
               console.log(`\nrun written to ${out} (report: ${path.join(out, 'report.html')})`);
             }

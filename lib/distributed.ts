@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { argumentError } from './errors.ts';
 import { native, type NativeProcessGroupHandle } from './native.ts';
 import type { MultiTaskModel } from './model/model.ts';
-import { describe, deviceName, nonEmptyString, nonNegativeInt, parse, positiveInt, positiveNumber } from './schema.ts';
+import { deviceName, nonEmptyString, nonNegativeInt, parse, positiveInt, positiveNumber } from './schema.ts';
+import { describe } from './validate.ts';
 
 const WHERE = 'distributed.init';
 

@@ -211,7 +211,6 @@ export interface NativeMultiTaskModel extends NativeModuleBase {
   summary(): { total: number; shared: number; trainable: number; bytes: number; perTask: Record<string, number> };
   setTrainable(part: string, trainable: boolean): void;
   partParameterNames(part: string): string[];
-  sharedEncoderRuns(): number;
   /** The trainer's view (TrainableModel): parameter groups, and how many shared / last-shared tensors. */
   parameterGroups(): { groups: { name: string; parameterNames: string[] }[]; sharedParameters: number; lastSharedParameters: number };
   /** The backbone's hidden states (B, L, E) and pooled output (B, E), with autograd. */

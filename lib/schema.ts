@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { argumentError, ErrorCode, TorchError } from './errors.ts';
 import { native as addon } from './native.ts';
-import { DEVICE_PATTERN, type Device } from './validate.ts';
+import { DEVICE_PATTERN, describe, type Device } from './validate.ts';
 
 // ---- primitives ----
 
@@ -160,16 +160,6 @@ export function factories<
 }
 
 // ---- parsing with field-path errors ----
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (typeof value === 'function') return 'a function';
-  return (value as object).constructor?.name === 'Object' ? 'an object' : ((value as object).constructor?.name ?? 'an object');
-}
 
 const ARTICLE: Record<string, string> = {
   number: 'a number',

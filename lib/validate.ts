@@ -8,11 +8,15 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 /** A device name: 'cpu', 'cuda' or 'cuda:N' (the one pattern; lib/schema.ts's device schema uses it). */
 export const DEVICE_PATTERN = /^(cpu|cuda|cuda:\d{1,3})$/;
 
-function describe(value: unknown): string {
+/** How an argument reads in a refusal ("got 3", "got \"abc\"", "got an array", "got Tensor"): the one wording of lib/. */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'function') return 'a function';
+  return (value as object).constructor?.name === 'Object' ? 'an object' : ((value as object).constructor?.name ?? 'an object');
 }
 
 export function checkInt(value: unknown, where: string, name: string): number {
@@ -75,8 +79,6 @@ export function checkOneOf<V extends string>(value: unknown, options: readonly V
   }
   return value as V;
 }
-
-export { describe };
 
 /** An options argument: an object (not null, not an array), or the default. */
 export function optionsObject<T>(value: T, where: string): T {

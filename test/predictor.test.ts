@@ -115,11 +115,10 @@ describe('mt.loadRun on a phonetics run', () => {
     );
     const scores = generated.scores.toArray() as number[];
     rows.forEach((r, i) => expect((r.g2p as mt.SequencePrediction).score).toBeCloseTo(scores[i]!, 5));
-    // predictTasks: one encoder pass for the three tasks, eval mode inside, the caller's mode kept.
+    // predictTasks: one encoder pass for the three tasks (test/native/model_test.cc), eval mode
+    // inside, the caller's mode kept.
     model.train();
-    const before = model.native.sharedEncoderRuns();
     const many = await model.predictTasks(['g2p', 'syllables', 'gender'], { inputIds, lengths }, { beamSize: 3 });
-    expect(model.native.sharedEncoderRuns() - before).toBe(1);
     expect(model.training).toBe(true);
     expect(many.gender!.predictions.toArray()).toEqual(gender);
     expect(many.syllables!.predictions.toArray()).toEqual(syllables);

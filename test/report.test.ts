@@ -93,6 +93,10 @@ describe('report', () => {
     expect(niceTicks(5, 5)).toEqual([5]);
   });
 
+  it('gives one tick for values a few ulps apart (a step that small would never move)', () => {
+    expect(niceTicks(0.7351180932314804, 0.7351180932314806)).toEqual([0.7351180932314804]);
+  });
+
   it('puts log-axis ticks on 1-2-5 values (fewer when they crowd, linear when there is no room)', () => {
     const values = (lo: number, hi: number) => logTicks(Math.log10(lo), Math.log10(hi)).map((t) => Number((10 ** t).toPrecision(6)));
     expect(values(0.4, 4)).toEqual([0.5, 1, 2]);

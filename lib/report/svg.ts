@@ -57,10 +57,13 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   if (!Number.isFinite(min) || !Number.isFinite(max)) return [];
   if (min === max) return [min];
   const rawStep = (max - min) / count;
+  // Values a few ulps apart: a step that small would not move a float of their size (the loop
+  // never ended, and the array of ticks grew until V8 gave up).
+  if (!(rawStep > Math.max(Math.abs(min), Math.abs(max)) * 1e-12)) return [min];
   const magnitude = 10 ** Math.floor(Math.log10(rawStep));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rawStep) ?? 10 * magnitude;
   const ticks: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let k = Math.ceil(min / step); k * step <= max + step * 1e-9; k++) ticks.push(Number((k * step).toPrecision(12)));
   return ticks;
 }
 

@@ -11,38 +11,16 @@ import type { NativeDatasetHandle, NativeTrainerHandle } from '../native.ts';
 import { native } from '../native.ts';
 import { Dataset, type Batch } from '../data/dataset.ts';
 import { MultiTaskModel, nativeBatch } from '../model/model.ts';
-import { capabilities, describe, parse, registry } from '../schema.ts';
+import { parse, registry } from '../schema.ts';
 import { Tensor } from '../tensor.ts';
-import { optionsObject } from '../validate.ts';
+import { describe, optionsObject } from '../validate.ts';
 import { currentGroup, ProcessGroup } from '../distributed.ts';
+import { checkTrainerRules, mainMetricOf } from './rules.ts';
 import { FitSettingsSchema, TrainerOptionsSchema, type FitSettings, type ResolvedTrainerOptions, type TrainerOptions } from './config.ts';
 
 const WHERE = 'trainer';
 
-interface StrategyCapabilities {
-  everyTaskEachStep: boolean;
-  sampler: 'none' | 'optional' | 'required';
-  defaultSampler: string;
-}
-interface WeightingCapabilities {
-  gradients: 'none' | 'shared' | 'lastShared';
-  needsAllTasksEachStep: boolean;
-  usesMain: boolean;
-}
-interface HeadCapabilities {
-  metrics: Record<string, 'max' | 'min'>;
-  mainMetric: string;
-  generates: boolean;
-}
-
-/** The metrics a head reports (besides "loss") and the direction each improves in. */
-export function headMetrics(kind: string): Record<string, 'max' | 'min'> {
-  return capabilities<HeadCapabilities & Record<string, unknown>>('head', kind).metrics;
-}
-/** The metric a model is judged by on a task of this kind, by default. */
-export function mainMetricOf(kind: string): string {
-  return capabilities<HeadCapabilities & Record<string, unknown>>('head', kind).mainMetric;
-}
+export { headMetrics, mainMetricOf } from './rules.ts';
 
 /** Why tasks help or hurt each other, measured on a step's batches (FitOptions.diagnosticsEvery). */
 export interface TaskDiagnostics {
@@ -157,7 +135,7 @@ export class Trainer {
     if (typeof options === 'object' && options !== null) ({ distributed, ...rest } = options);
     this.options = parse(TrainerOptionsSchema, rest, WHERE);
     this.group = groupOf(distributed);
-    this.#checkAgainstModel();
+    checkTrainerRules(this.options, { where: 'trainer', model });
     if (this.group) {
       const cuda = model.device.startsWith('cuda');
       if (this.group.backend === 'nccl' && !cuda)
@@ -179,90 +157,6 @@ export class Trainer {
     this.handle = this.group
       ? new native.NativeTrainer(model.native, this.options, this.group.handle, config)
       : new native.NativeTrainer(model.native, this.options);
-  }
-
-  #strategy(): StrategyCapabilities {
-    return capabilities('strategy', this.options.strategy.kind) as unknown as StrategyCapabilities;
-  }
-
-  /** Rules between the options and the model, each refusal saying why. */
-  #checkAgainstModel(): void {
-    const o = this.options;
-    const tasks = this.model.taskNames;
-    const strategy = this.#strategy();
-    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
-    if (weighting.needsAllTasksEachStep && !strategy.everyTaskEachStep && tasks.length > 1) {
-      throw argumentError(
-        WHERE,
-        `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}: it compares or tracks every task's loss or gradient in each step, and strategy.${o.strategy.kind} trains only some of the tasks in a step`,
-      );
-    }
-    if (o.sampler !== undefined) {
-      if (strategy.sampler === 'none') {
-        throw argumentError(
-          WHERE,
-          `'sampler' has no effect under strategy.${o.strategy.kind}, which trains every task it plans with batchSize examples; remove it`,
-        );
-      }
-      const sampler = capabilities('sampler', o.sampler.kind) as { hasDistribution: boolean };
-      if (strategy.sampler === 'optional' && !sampler.hasDistribution) {
-        throw argumentError(
-          WHERE,
-          `sampler.${o.sampler.kind} cannot share out a ${o.strategy.kind} step's examples (it has no distribution over tasks); use proportional, temperature or uniform`,
-        );
-      }
-    }
-    if (o.strategy.kind === 'progressive' && !tasks.includes(o.strategy.main)) {
-      throw argumentError(WHERE, `strategy.main: '${o.strategy.main}' is not a task of the model (${tasks.join(', ')})`);
-    }
-    o.main.forEach((task, i) => {
-      if (!tasks.includes(task)) throw argumentError(WHERE, `main[${i}]: '${task}' is not a task of the model (${tasks.join(', ')})`);
-    });
-    if (weighting.usesMain) {
-      if (o.main.length === 0) {
-        throw argumentError(
-          WHERE,
-          `weighting.${o.weighting.kind} weighs auxiliary tasks for the main ones: name them in 'main' (e.g. main: ['${tasks[0]}'])`,
-        );
-      }
-      if (o.main.length === tasks.length) {
-        throw argumentError(
-          WHERE,
-          `weighting.${o.weighting.kind} weighs auxiliary tasks, and 'main' names every task of the model: leave at least one auxiliary task, or use a weighting for equal tasks`,
-        );
-      }
-    }
-    if (o.weighting.kind === 'fixed') {
-      const unknown = Object.keys(o.weighting.lambdas).filter((t) => !tasks.includes(t));
-      if (unknown.length > 0)
-        throw argumentError(
-          WHERE,
-          `weighting.lambdas: ${unknown.map((t) => `'${t}'`).join(', ')} is not a task of the model (${tasks.join(', ')})`,
-        );
-    }
-    for (const part of Object.keys(o.optimizer.partLearningRates)) {
-      if (part !== 'shared' && !tasks.includes(part.slice('task:'.length))) {
-        throw argumentError(
-          WHERE,
-          `optimizer.partLearningRates.${part}: not a part of the model (shared, ${tasks.map((t) => `task:${t}`).join(', ')})`,
-        );
-      }
-    }
-    if (o.precision === 'fp16' && !this.model.device.startsWith('cuda')) {
-      throw argumentError(
-        WHERE,
-        "precision: 'fp16' needs a CUDA model (its loss scaling exists for CUDA's half precision); use 'bf16' on the CPU",
-      );
-    }
-    if (weighting.gradients !== 'none') {
-      const view = this.model.native.parameterGroups();
-      const count = weighting.gradients === 'shared' ? view.sharedParameters : view.lastSharedParameters;
-      if (count === 0)
-        throw argumentError(
-          WHERE,
-          `weighting.${o.weighting.kind} works on the gradients of trainable shared parameters, and this model has none (is its backbone frozen?)`,
-        );
-    }
   }
 
   /** The task → data set map as native handles, each checked against its task's kind. */
@@ -297,8 +191,15 @@ export class Trainer {
     const settings = parse(FitSettingsSchema, withMain, where);
     const sets = this.#datasets(trainSets, where, 'trainSets');
     const evalHandles = callbacks.evalSets === undefined ? undefined : this.#datasets(evalSets, where, 'evalSets');
-    this.#checkFit(Object.keys(sets), evalSets, settings, onProgress !== undefined);
-    this.#checkMainActs(usesMain || settings.diagnosticsEvery !== undefined, 'fit');
+    checkTrainerRules(this.options, {
+      where: 'fit',
+      model: this.model,
+      trained: Object.keys(sets),
+      evalSets,
+      settings,
+      listening: onProgress !== undefined,
+      usesMain,
+    });
     const listener = onProgress
       ? (event: ProgressEvent) => {
           try {
@@ -350,87 +251,6 @@ export class Trainer {
     return { settings: out, usesMain };
   }
 
-  /**
-   * `main` must act: through a main-task-aware weighting, or in a fit through keepBest/earlyStopping
-   * defaulting to the main task or diagnostics (whose affinities give the auxiliary verdicts).
-   */
-  #checkMainActs(fitUsesMain: boolean, where: string): void {
-    const o = this.options;
-    if (o.main.length === 0 || fitUsesMain) return;
-    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
-    if (weighting.usesMain) return;
-    throw argumentError(
-      where,
-      `'main' has no effect here: weighting.${o.weighting.kind} treats every task alike` +
-        (where === 'fit' ? ', and no keepBest or earlyStopping without a metric, nor diagnosticsEvery, uses it' : '') +
-        '; use a main-task-aware weighting (gcs, oneSidedProjection, metaBalance, olAux)' +
-        (where === 'fit' ? ", keepBest: {}, or leave 'main' out" : ", or leave 'main' out"),
-    );
-  }
-
-  /** Rules between a fit's data and the options: each option must act. */
-  #checkFit(
-    trained: string[],
-    evalSets: Record<string, Dataset> | undefined,
-    settings: z.output<typeof FitSettingsSchema>,
-    listening: boolean,
-  ): void {
-    const o = this.options;
-    if (settings.evalEvery !== undefined && evalSets === undefined)
-      throw argumentError('fit', "'evalEvery' has no effect without 'evalSets'");
-    if (settings.progressEvery !== undefined && !listening)
-      throw argumentError('fit', "'progressEvery' has no effect without 'onProgress'");
-    if (settings.diagnosticsEvery !== undefined) {
-      if (trained.length < 2)
-        throw argumentError('fit', "'diagnosticsEvery' compares tasks: it needs at least two tasks with training data");
-      if (!listening) throw argumentError('fit', "'diagnosticsEvery' reports through step events: give 'onProgress'");
-      if (this.model.native.parameterGroups().sharedParameters === 0)
-        throw argumentError('fit', "'diagnosticsEvery' measures gradients on trainable shared parameters, and this model has none");
-    }
-    for (const [option, chosen] of [
-      ['earlyStopping', settings.earlyStopping?.metric],
-      ['keepBest', settings.keepBest?.metric],
-    ] as const) {
-      if (chosen !== undefined) this.#checkMetric(option, chosen, evalSets);
-    }
-    const weighting = capabilities('weighting', o.weighting.kind) as unknown as WeightingCapabilities;
-    const untrainedMain = o.main.filter((t) => !trained.includes(t));
-    if (untrainedMain.length > 0) {
-      throw argumentError(
-        'fit',
-        `main: ${untrainedMain.map((t) => `'${t}'`).join(', ')} has no training data (trainSets: ${trained.join(', ')})`,
-      );
-    }
-    if (weighting.usesMain && trained.every((t) => o.main.includes(t))) {
-      throw argumentError(
-        'fit',
-        `weighting.${o.weighting.kind} weighs auxiliary tasks, and this fit trains only main tasks (${trained.join(', ')})`,
-      );
-    }
-    if (o.strategy.kind === 'progressive' && !trained.includes(o.strategy.main)) {
-      throw argumentError('fit', `strategy.main '${o.strategy.main}' has no training data (trainSets: ${trained.join(', ')})`);
-    }
-    if (o.weighting.kind === 'fixed') {
-      const { lambdas } = o.weighting;
-      const missing = trained.filter((t) => !Object.hasOwn(lambdas, t));
-      if (missing.length > 0) throw argumentError('fit', `weighting.lambdas gives no λ for ${missing.map((t) => `'${t}'`).join(', ')}`);
-    }
-    if (weighting.needsAllTasksEachStep && !this.#strategy().everyTaskEachStep && trained.length > 1) {
-      throw argumentError('fit', `weighting.${o.weighting.kind} cannot be used with strategy.${o.strategy.kind}`);
-    }
-  }
-
-  /** An evaluation metric an option watches: 'loss', or a metric the task's head reports on evalSets. */
-  #checkMetric(option: string, metric: string, evalSets: Record<string, Dataset> | undefined): void {
-    if (evalSets === undefined) throw argumentError('fit', `'${option}' watches evaluations: give 'evalSets'`);
-    if (metric === 'loss') return;
-    const [task, name] = metric.split('.') as [string, string];
-    if (!Object.hasOwn(evalSets, task)) throw argumentError('fit', `${option}.metric: '${task}' has no evaluation data (evalSets)`);
-    const kind = this.model.config.tasks.find((t) => t.name === task)!.kind;
-    const known = ['loss', ...Object.keys(headMetrics(kind))];
-    if (!known.includes(name)) throw argumentError('fit', `${option}.metric: a ${kind} task reports ${known.join(', ')}, not '${name}'`);
-  }
-
   /** Metrics per task on `evalSets`: loss, and the metrics of each task's head. */
   async evaluate(evalSets: Record<string, Dataset>): Promise<Record<string, Record<string, number>>> {
     return this.handle.evaluate(this.#datasets(evalSets, 'evaluate', 'evalSets'));
@@ -451,12 +271,7 @@ export class Trainer {
       }),
     );
     if (Object.keys(handles).length === 0) throw argumentError(where, "'batches' is empty");
-    if (this.options.accumulateSteps !== 1) throw argumentError(where, "takes one batch per task, so 'accumulateSteps' must be 1");
-    this.#checkMainActs(false, where);
-    const weighting = capabilities('weighting', this.options.weighting.kind) as unknown as WeightingCapabilities;
-    if (weighting.needsAllTasksEachStep && Object.keys(handles).length !== tasks.length) {
-      throw argumentError(where, `weighting.${this.options.weighting.kind} needs a batch of every task (${tasks.join(', ')})`);
-    }
+    checkTrainerRules(this.options, { where: 'step', model: this.model, batchTasks: Object.keys(handles) });
     return this.handle.step(handles);
   }
 

@@ -138,7 +138,6 @@ void NativeMultiTaskModel::Init(Napi::Env env, Napi::Object exports) {
                                    InstanceMethod<&NativeMultiTaskModel::Summary>("summary"),
                                    InstanceMethod<&NativeMultiTaskModel::SetTrainable>("setTrainable"),
                                    InstanceMethod<&NativeMultiTaskModel::PartParameterNames>("partParameterNames"),
-                                   InstanceMethod<&NativeMultiTaskModel::SharedEncoderRuns>("sharedEncoderRuns"),
                                    InstanceMethod<&NativeMultiTaskModel::ParameterGroups>("parameterGroups"),
                                    InstanceMethod<&NativeMultiTaskModel::Encode>("encode"),
                                    InstanceMethod<&NativeMultiTaskModel::LoadPretrained>("loadPretrained"),
@@ -364,10 +363,6 @@ Napi::Value NativeMultiTaskModel::PartParameterNames(const Napi::CallbackInfo& i
     for (uint32_t i = 0; i < parts.size(); ++i) names.Set(i, parts[i].first);
     return names;
   });
-}
-
-Napi::Value NativeMultiTaskModel::SharedEncoderRuns(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(model_->sharedEncoderRuns()));
 }
 
 // parameterGroups() -> [{ name, parameterNames, sharedWeighting }]: the trainer's view (TrainableModel),

@@ -70,7 +70,6 @@ class NativeMultiTaskModel : public Napi::ObjectWrap<NativeMultiTaskModel>, publ
   Napi::Value Summary(const Napi::CallbackInfo& info);
   Napi::Value SetTrainable(const Napi::CallbackInfo& info);
   Napi::Value PartParameterNames(const Napi::CallbackInfo& info);
-  Napi::Value SharedEncoderRuns(const Napi::CallbackInfo& info);
   Napi::Value ParameterGroups(const Napi::CallbackInfo& info);
   Napi::Value Encode(const Napi::CallbackInfo& info);
   Napi::Value LoadPretrained(const Napi::CallbackInfo& info);

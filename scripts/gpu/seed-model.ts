@@ -1,5 +1,5 @@
 /**
- * The seed's model (the product brief's GLUE setup, scripts/train-glue.ts): a shared 12-layer
+ * The seed's model (the product brief's GLUE setup, configs/glue-seed-scratch.json): a shared 12-layer
  * Transformer encoder (d=512, 8 heads, ff 2048, dropout 0.1) and three classification tasks, each
  * with a 2-layer decoder, on sequences of 128 tokens; and a 'tiny' model of the same structure for
  * dry runs on the CPU. Shared by scripts/gpu/seed-throughput.ts and scripts/gpu/train-bf16.ts.

@@ -22,6 +22,26 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }
 
+/**
+ * Whether two data sets hold the very same input tensors (withTargets, or tasks over the same rows
+ * of a file), seen through Dataset.tensors(), which shares their storage: a change to one's inputs
+ * shows in the other's (and is undone). The trainer gives such data sets the same rows each step
+ * and the model encodes them once for all (checked in test/native/model_test.cc).
+ */
+export function sharesInputs(a: Dataset, b: Dataset): boolean {
+  const x = a.tensors();
+  const y = b.tensors();
+  try {
+    const before = y.inputIds.sum().item() as number;
+    x.inputIds.add_(1);
+    const changed = (y.inputIds.sum().item() as number) !== before;
+    x.inputIds.sub_(1);
+    return changed;
+  } finally {
+    for (const t of [...Object.values(x), ...Object.values(y)]) t?.dispose();
+  }
+}
+
 /** mulberry32: a small seeded PRNG, so test data are the same on every run. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
