@@ -165,7 +165,7 @@ function checkIdRows(value: unknown, field: string, bound: number | undefined, a
 }
 
 // Right-pads rows into one Int32Array [rows, width].
-function padRows(rows: readonly number[][], width: number, pad: number): Int32Array {
+export function padRows(rows: readonly number[][], width: number, pad: number): Int32Array {
   const out = new Int32Array(rows.length * width).fill(pad);
   rows.forEach((row, i) => out.set(row, i * width));
   return out;

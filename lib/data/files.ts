@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { parse as parseCsv } from 'csv-parse';
 import { ErrorCode, TorchError } from '../errors.ts';
 import { tensor } from '../tensor.ts';
-import { Dataset, type Target } from './dataset.ts';
+import { Dataset, padRows, type Target } from './dataset.ts';
 import { fnv1a } from './phonetics.ts';
 import type { TextTokenizer } from './tokenizers.ts';
 
@@ -581,9 +581,7 @@ function inputDataset(
     tensor(rows.types, shape, { dtype: 'int64' }),
   ];
   if (tags) {
-    const padded = new Int32Array(n * rows.width).fill(-100);
-    tags.forEach((row, i) => padded.set(row, i * rows.width));
-    made.push(tensor(padded, shape, { dtype: 'int64' }));
+    made.push(tensor(padRows(tags, rows.width, -100), shape, { dtype: 'int64' }));
   }
   try {
     return Dataset.fromTensors({
