@@ -84,6 +84,9 @@ std::vector<RankReport> runRanks(int ranks, const std::function<std::string(int)
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(pipeFds[0]);
+      // As in Node, which runs the addon: a write to a peer that died fails with EPIPE (and gloo
+      // reports it) instead of killing the rank with SIGPIPE before it can name the lost rank.
+      ::signal(SIGPIPE, SIG_IGN);
       // As in the addon: freed CPU buffers are reused instead of page-faulted in again, which on
       // VMs like CI's costs more than the all-reduce of a fresh buffer itself.
       mtl::installHostAllocator();
