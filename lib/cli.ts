@@ -28,7 +28,8 @@ import { packageRoot } from './native.ts';
 import { positiveInt } from './schema.ts';
 import { writeReport, type TaskMetrics } from './report/report.ts';
 import { runConfigJsonSchema } from './run/config.ts';
-import { auxiliaryVerdicts, compare, compareLines, diagnosticsOf, groupingLines, recommendGroups } from './run/compare.ts';
+import { auxiliaryVerdicts, groupingLines, recommendGroups } from './report/affinity.ts';
+import { compare, compareLines, diagnosticsOf } from './run/compare.ts';
 import { launch } from './run/launch.ts';
 import { progressReporter } from './progress.ts';
 import { evaluateRun, loadRunConfig, resumeRun, trainRun, type RunSummary, type TrainRunOptions } from './run/run.ts';
@@ -496,7 +497,8 @@ export function buildProgram(): Command {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .action(async (config: string, opts: { out?: string; vary: string[]; seeds: number; groups: string[] }) => {
+    .option('--leave-one-out', 'also train without each auxiliary task in turn (needs trainer.main): which ones help the main tasks')
+    .action(async (config: string, opts: { out?: string; vary: string[]; seeds: number; groups: string[]; leaveOneOut?: boolean }) => {
       const out = opts.out ?? path.join('compares', path.basename(config, '.json'));
       const groups = opts.groups.map((p) =>
         p.split('|').map((g) =>
@@ -506,7 +508,13 @@ export function buildProgram(): Command {
             .filter((t) => t !== ''),
         ),
       );
-      const result = await compare(config, out, { vary: opts.vary, seeds: opts.seeds, groups, log: (line) => console.log(line) });
+      const result = await compare(config, out, {
+        vary: opts.vary,
+        seeds: opts.seeds,
+        groups,
+        leaveOneOut: opts.leaveOneOut === true,
+        log: (line) => console.log(line),
+      });
       console.log('');
       for (const line of compareLines(result)) console.log(line);
       console.log(`\ncomparison written to ${out} (compare.json, compare.html)`);

@@ -10,15 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  auxiliaryVerdicts,
-  insideNoise,
-  parseAxis,
-  recommendGroups,
-  spread,
-  type CompareResult,
-  type DiagnosticsEvent,
-} from '../lib/run/compare.ts';
+import { auxiliaryVerdicts, recommendGroups, type DiagnosticsEvent } from '../lib/report/affinity.ts';
+import { insideNoise, spread } from '../lib/report/spread.ts';
+import { parseAxis, type CompareResult } from '../lib/run/compare.ts';
 import { parseRunConfig } from '../lib/run/config.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -172,6 +166,43 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(html).toContain('<td>trainer.weighting=gcs</td>');
     expect(html).toContain('single-task baselines');
     expect(html).toContain('Task groups');
+  }, 600_000);
+
+  it("--leave-one-out trains without each auxiliary task and gives its verdict from the main task's change", () => {
+    const { dir, file } = tinyConfig();
+    const out = path.join(dir, 'loo');
+    const result = run(['compare', file, '--out', out, '--seeds', '2', '--leave-one-out']);
+    expect(result.status, result.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(path.join(out, 'compare.json'), 'utf8')) as CompareResult;
+    expect(json.variants.map((v) => v.label)).toEqual(['the config', 'without syllables', 'without gender']);
+    expect(json.variants[1]!.settings).toEqual({ without: 'syllables' });
+    expect(json.cells.filter((c) => c.variant > 0).map((c) => c.tasks)).toEqual([
+      ['stress', 'gender'],
+      ['stress', 'gender'],
+      ['syllables', 'stress'],
+      ['syllables', 'stress'],
+    ]);
+    // The verdict's change, from the cells themselves: stress with every task against without one, per seed.
+    const stress = (variant: number, seed: number) =>
+      json.cells.find((c) => c.variant === variant && c.seed === seed)!.summary.results.find((r) => r.model === 'multi-task')!.metrics
+        .stress!.accuracy!;
+    for (const [task, variant] of [
+      ['syllables', 1],
+      ['gender', 2],
+    ] as const) {
+      const changes = json.seeds.map((seed) => (100 * (stress(0, seed) - stress(variant, seed))) / stress(variant, seed));
+      const verdict = json.leaveOneOut![task]!;
+      expect(verdict.change.values).toEqual(changes.map((c) => expect.closeTo(c, 10)));
+      expect(verdict.verdict).toBe(insideNoise(spread(changes)) ? 'neutral' : verdict.change.mean > 0 ? 'helps' : 'hurts');
+    }
+    expect(result.stdout).toMatch(/leave-one-out: the main tasks' change/);
+    expect(result.stdout).toMatch(/ {2}syllables +(helps|neutral|hurts) +[+-]\d/);
+    expect(readFileSync(path.join(out, 'compare.html'), 'utf8')).toContain('<h2>Leave one out</h2>');
+    // Without trainer.main there is nothing to judge the tasks for.
+    const noMain = tinyConfig({ trainer: { ...TINY.trainer, main: [] } });
+    expect(run(['compare', noMain.file, '--out', path.join(noMain.dir, 'x'), '--seeds', '1', '--leave-one-out']).stderr).toContain(
+      '--leave-one-out: the config names no trainer.main',
+    );
   }, 600_000);
 
   it('continues a killed comparison where it stopped', async () => {

@@ -102,7 +102,10 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-report-'));
-    writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ data: { source: 'phonetics', tasks: TASKS }, steps: 300 }));
+    writeFileSync(
+      path.join(dir, 'config.json'),
+      JSON.stringify({ data: { source: 'phonetics', tasks: TASKS }, trainer: { main: ['g2p'] }, steps: 300 }),
+    );
     writeFileSync(
       path.join(dir, 'metrics.jsonl'),
       runEvents()
@@ -157,6 +160,9 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
         })(),
       }));
       const headings = [...document.querySelectorAll('h2')].map((h) => h.textContent);
+      const rowsOf = (selector: string) =>
+        [...document.querySelectorAll(`${selector} tr`)].slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent));
+      const verdictColors = [...document.querySelectorAll('td.verdict')].map((td) => getComputedStyle(td).color);
       const overflowing = [...document.querySelectorAll('table, svg, pre')]
         .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
         .map((el) => el.tagName);
@@ -168,6 +174,10 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
         viewport: document.documentElement.clientWidth,
         heatCells: document.querySelectorAll('svg.heatmap rect.cell-box').length,
         deltaRows: document.querySelectorAll('table.delta tr').length,
+        subheadings: [...document.querySelectorAll('h3')].map((h) => h.textContent),
+        verdicts: rowsOf('table.verdicts'),
+        verdictColors,
+        grouping: rowsOf('table.grouping'),
       };
     });
     expect(facts.headings[0]).toBe('Multi-task against single-task');
@@ -187,6 +197,13 @@ describe.skipIf(!available)('report.html in headless Chromium', () => {
     expect(facts.plots.find((p) => p.title.startsWith('Loss weights λ'))!.series).toEqual(TASKS);
     expect(facts.heatCells).toBe(2 * TASKS.length * TASKS.length);
     expect(facts.plots.find((p) => p.title === 'Gradient cosine similarity over time')!.series).toHaveLength(6);
+    // The main task's auxiliary verdicts and the grouping, after the heat maps.
+    expect(facts.subheadings).toEqual(['Auxiliary tasks for g2p', 'Which tasks to train together']);
+    expect(facts.verdicts.map((r) => r[0])).toEqual(['syllables', 'stress', 'gender']);
+    for (const row of facts.verdicts) expect(['helps', 'neutral', 'hurts']).toContain(row[1]);
+    expect(facts.verdictColors).toHaveLength(3);
+    expect(facts.grouping.map((r) => r[0])).toEqual(['1', '2', '3', '4']);
+    expect(facts.grouping[0]![1]).toBe('g2p + syllables + stress + gender');
     expect(facts.overflowing).toEqual([]);
     expect(facts.pageWidth).toBeLessThanOrEqual(facts.viewport);
     // Titles fit their picture (the heat maps' "Gradient cosine similarity (mean)" was cut at both sides),

@@ -104,6 +104,47 @@ describe('report', () => {
     expect(values(0.55, 0.9)).toEqual([0.6, 0.7, 0.8, 0.9]);
   });
 
+  it("gives each auxiliary task's verdict for the main task and the task groups when diagnostics were measured", () => {
+    // affinity[j][i]: j's step on i's loss. For main g2p: syllables helps (always above 0), stress
+    // hurts (always below), gender's sign changes (neutral). g2p and syllables help each other most.
+    const tasks = ['g2p', 'syllables', 'stress', 'gender'];
+    const wobble = [0.002, -0.001, 0.001, -0.002];
+    const diagnostics: RunEvent[] = wobble.map((w, n) => ({
+      kind: 'diagnostics',
+      model: 'multi-task',
+      step: 1 + 10 * n,
+      tasks,
+      lookaheadRate: 1e-3,
+      seconds: 0.1,
+      cosine: tasks.map(() => tasks.map(() => 0)),
+      affinity: [
+        [0, 0.03 + w, 0, 0],
+        [0.02 + w, 0, 0, 0],
+        [-0.03 + w, 0, 0, 0.01],
+        [4 * w, 0, 0.01, 0],
+      ],
+    }));
+    const html = renderReport({ title: 'aux', config: { trainer: { main: ['g2p'] } }, events: [...sampleEvents(), ...diagnostics] });
+    const verdict = (task: string) => new RegExp(`<td class="name">${task}</td><td class="verdict (\\w+)">`).exec(html)?.[1];
+    expect(html).toContain('<h3>Auxiliary tasks for g2p</h3>');
+    expect([verdict('syllables'), verdict('stress'), verdict('gender')]).toEqual(['helps', 'hurts', 'neutral']);
+    expect(html).toContain('<h3>Which tasks to train together</h3>');
+    const groups = [...html.matchAll(/<tr><td>(\d)<\/td><td class="name">([^<]+)<\/td>/g)].map((m) => [Number(m[1]), m[2]]);
+    expect(groups).toEqual([
+      [1, 'g2p + syllables + stress + gender'],
+      [2, 'g2p + syllables | stress + gender'],
+      [3, 'g2p + syllables | stress | gender'],
+      [4, 'g2p | syllables | stress | gender'],
+    ]);
+    // Without trainer.main there is no auxiliary table; without diagnostics neither section.
+    const noMain = renderReport({ title: 'x', config: {}, events: [...sampleEvents(), ...diagnostics] });
+    expect(noMain).not.toContain('Auxiliary tasks for');
+    expect(noMain).toContain('Which tasks to train together');
+    expect(renderReport({ title: 'x', config: { trainer: { main: ['g2p'] } }, events: sampleEvents() })).not.toContain(
+      'Auxiliary tasks for',
+    );
+  });
+
   it('writes report.html from a run directory and refuses a malformed event log', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mtl-run-'));
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ seed: 0 }));

@@ -11,6 +11,7 @@ import { argumentError } from '../errors.ts';
 import { MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 
 /** metrics.jsonl of a long run: a line per event, far below this. */
+import { auxiliaryVerdicts, recommendGroups } from './affinity.ts';
 import { escapeXml, heatMap, linePlot, seriesColor, smoothed, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
@@ -256,14 +257,15 @@ export function renderReport(run: RunRecord): string {
 <p>Measured ${diagnostics.length} times on the training batches (${seconds.toFixed(1)} s in all, ${(seconds / diagnostics.length).toFixed(2)} s each).
 Gradient cosine: negative where two tasks pull the shared weights apart. Affinity (Fifty et al. 2021): 1 − L<sub>column</sub>(θ after a step along the row task's gradient) / L<sub>column</sub>(θ); positive where the row task's update lowers the column task's loss.</p>
 <div class="plots">${heatMap({ title: 'Gradient cosine similarity (mean)', labels: names, values: mean((d) => d.cosine) })}${heatMap({ title: 'Inter-task affinity (mean)', labels: names, values: mean((d) => d.affinity), scientific: true })}
-${linePlot({ title: 'Gradient cosine similarity over time', xLabel: 'step', yLabel: 'cosine', series: pairs.map(([a, b, i, j], k) => ({ name: `${a} · ${b}`, color: seriesColor(k), points: diagnostics.map((d) => [d.step, d.cosine[i]![j]!] as [number, number]) })) })}</div>`;
+${linePlot({ title: 'Gradient cosine similarity over time', xLabel: 'step', yLabel: 'cosine', series: pairs.map(([a, b, i, j], k) => ({ name: `${a} · ${b}`, color: seriesColor(k), points: diagnostics.map((d) => [d.step, d.cosine[i]![j]!] as [number, number]) })) })}</div>
+${auxiliaryTable(diagnostics, mainTasks(run.config))}${groupingTable(diagnostics)}`;
   }
 
   const css = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1180px;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5em 0;max-width:100%}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f4f4f4}td.name{text-align:left}.results th:first-child,.delta th:first-child{text-align:left}
-td.better{color:#006d4f;font-weight:600}td.worse{color:#b23a00;font-weight:600}tr.total td{font-weight:700}
+td.better,td.helps{color:#006d4f;font-weight:600}td.worse,td.hurts{color:#b23a00;font-weight:600}td.verdict{text-align:left}.verdicts th:nth-child(-n+2),.grouping th:nth-child(2){text-align:left}h3{font-size:1.02em;margin-top:1.2em}tr.total td{font-weight:700}
 .note{color:#555;font-size:.92em}.plots{display:flex;flex-wrap:wrap;gap:12px}
 svg.plot{background:#fff;border:1px solid #e4e4e4;max-width:100%;height:auto}svg .title{font-size:13px;font-weight:600}
 svg .tick,svg .legend{font-size:10px;fill:#444}svg .axis{font-size:11px;fill:#333}svg .cell{font-size:11px}
@@ -287,6 +289,45 @@ ${diagnosticsSection}
 <pre>${escapeXml(JSON.stringify(run.config, null, 2))}</pre>
 </body></html>
 `;
+}
+
+/** The run config's `trainer.main` (config.json holds the config as given: it may be absent). */
+function mainTasks(config: unknown): string[] {
+  const main = (config as { trainer?: { main?: unknown } } | null)?.trainer?.main;
+  return Array.isArray(main) ? main.filter((t): t is string => typeof t === 'string') : [];
+}
+
+const sci = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : '—');
+
+/** Each auxiliary task's verdict for the main tasks, from its steps' affinity on their losses. */
+function auxiliaryTable(diagnostics: Of<'diagnostics'>[], main: string[]): string {
+  const known = main.filter((t) => diagnostics[0]!.tasks.includes(t));
+  if (known.length === 0) return '';
+  const verdicts = auxiliaryVerdicts(diagnostics, known);
+  const rows = Object.entries(verdicts)
+    .map(
+      ([task, v]) =>
+        `<tr><td class="name">${escapeXml(task)}</td><td class="verdict ${v.verdict}">${v.verdict}</td><td>${sci(v.affinity.mean)}</td><td>${sci(v.affinity.std)}</td><td>${v.affinity.n}</td></tr>`,
+    )
+    .join('');
+  return `<h3>Auxiliary tasks for ${escapeXml(known.join(', '))}</h3>
+<p class="note">Affinity of the auxiliary task's step on the main ${known.length > 1 ? "tasks' losses (their mean)" : "task's loss"}, over the ${diagnostics.length} measurements. Helps: the 95 % interval of the mean lies above 0; hurts: below; neutral: it contains 0. <code>mtl-torch compare --leave-one-out</code> checks a verdict by training without the task.</p>
+<table class="verdicts"><tr><th>auxiliary task</th><th>verdict</th><th>affinity (mean)</th><th>std</th><th>measurements</th></tr>${rows}</table>`;
+}
+
+/** The best partition of the tasks into k groups for every k, by total affinity (up to 9 tasks). */
+function groupingTable(diagnostics: Of<'diagnostics'>[]): string {
+  const count = diagnostics[0]!.tasks.length;
+  if (count < 2 || count > 9) return '';
+  const rows = recommendGroups(diagnostics)
+    .map(
+      (g) =>
+        `<tr><td>${g.k}</td><td class="name">${g.groups.map((group) => escapeXml(group.join(' + '))).join(' | ')}</td><td>${sci(g.score)}</td></tr>`,
+    )
+    .join('');
+  return `<h3>Which tasks to train together</h3>
+<p class="note">The best partition into k groups by total inter-task affinity (Fifty et al. 2021): a group scores, for each of its tasks, the mean affinity of the others' steps on it. <code>mtl-torch compare --groups</code> trains a partition to check it.</p>
+<table class="grouping"><tr><th>k</th><th>groups</th><th>total affinity</th></tr>${rows}</table>`;
 }
 
 /** Writes `<dir>/report.html` (atomically) from the run's files and returns its path. */

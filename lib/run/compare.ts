@@ -14,6 +14,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { argumentError } from '../errors.ts';
 import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
+import {
+  auxiliaryVerdicts,
+  groupingLines,
+  recommendGroups,
+  type DiagnosticsEvent,
+  type Grouping,
+  type Verdict,
+} from '../report/affinity.ts';
+import { parseEvents } from '../report/report.ts';
+import { insideNoise, spread, type Spread } from '../report/spread.ts';
 import { capabilities } from '../schema.ts';
 import { dataTaskNames, parseRunConfig, type RunConfig } from './config.ts';
 import { MULTI_TASK, resumeRun, singleTaskLabel, trainRun, type RunSummary, type TrainRunOptions } from './run.ts';
@@ -89,35 +99,6 @@ function setPath(object: Record<string, unknown>, dotted: string, value: unknown
   target[keys.at(-1)!] = structuredClone(value);
 }
 
-// ---- statistics ----
-
-/** Two-sided 95 % quantiles of Student's t for 1..10 degrees of freedom (then 1.96 as the limit). */
-const T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228];
-
-export interface Spread {
-  mean: number;
-  std: number;
-  n: number;
-  values: number[];
-}
-
-export function spread(values: number[]): Spread {
-  const n = values.length;
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  const std = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n, values };
-}
-
-/**
- * Whether a mean change over paired seeds is inside the seed noise: its 95 % confidence interval
- * (Student's t over the per-seed changes) contains 0. With one seed nothing can be told apart.
- */
-export function insideNoise(changes: Spread): boolean {
-  if (changes.n < 2) return true;
-  const t = T95[changes.n - 2] ?? 1.96;
-  return Math.abs(changes.mean) <= (t * changes.std) / Math.sqrt(changes.n);
-}
-
 // ---- the grid ----
 
 export interface CompareOptions extends Pick<TrainRunOptions, 'signal'> {
@@ -125,9 +106,14 @@ export interface CompareOptions extends Pick<TrainRunOptions, 'signal'> {
   seeds: number;
   /**
    * Task partitions to train besides the grid, e.g. [[['g2p', 'stress'], ['syllables', 'gender']]]: each group
-   * its own multi-task model (the config's other settings), every task judged in its group's model.
+   * its own multi-task model (the first variant's other settings), every task judged in its group's model.
    */
   groups?: string[][][];
+  /**
+   * Also train, per seed, the config without each auxiliary task in turn (it needs `trainer.main`): an
+   * auxiliary task helps the main tasks where they do worse without it, beyond the seed noise.
+   */
+  leaveOneOut?: boolean;
   /** Called with each line of progress (default: none). */
   log?: (line: string) => void;
 }
@@ -159,10 +145,20 @@ export interface CompareResult {
   baselines: Record<string, { metric: string; value: Spread }>;
   variants: VariantRow[];
   cells: { id: string; variant: number; seed: number; tasks?: string[]; summary: RunSummary }[];
+  /**
+   * With --leave-one-out, per auxiliary task: the main tasks' change (%, higher is better, their mean)
+   * of the first variant against the same config trained without that task, paired by seed.
+   */
+  leaveOneOut?: Record<string, LeaveOneOut>;
   /** The best partition into k groups for each k, from the first variant's diagnostics (all seeds). */
   grouping?: Grouping[];
   /** Complete once every cell finished. */
   complete: boolean;
+}
+
+export interface LeaveOneOut {
+  change: Spread;
+  verdict: Verdict['verdict'];
 }
 
 export async function compare(configFile: string, dir: string, options: CompareOptions): Promise<CompareResult> {
@@ -195,24 +191,49 @@ export async function compare(configFile: string, dir: string, options: CompareO
       throw argumentError('compare', `${dir} holds a comparison of another grid (${file} differs): use a new directory`);
     cells.push({ variant: v, seed, id, dir: path.join(dir, 'cells', id), ...(tasks ? { tasks } : {}) });
   };
+  const variantRaw = (choice: number[]) => {
+    const cellRaw = structuredClone(raw);
+    for (const [a, axis] of axes.entries()) setPath(cellRaw, axis.path, axis.values[choice[a]!]);
+    return cellRaw;
+  };
   for (const [v, choice] of variants.entries()) {
     for (const seed of seeds) {
-      const cellRaw = structuredClone(raw);
-      for (const [a, axis] of axes.entries()) setPath(cellRaw, axis.path, axis.values[choice[a]!]);
+      const cellRaw = variantRaw(choice);
       // The baselines train once per seed, in the first variant's cells.
       if (v === 0) cellRaw.baselines = baselineTasks;
       else delete cellRaw.baselines;
       addCell(v, seed, cellRaw, `v${v}-seed${seed}`, `variant ${variantLabel(axes, choice)}`);
     }
   }
-  const partitions = (options.groups ?? []).map((partition) => checkPartition(partition, dataTaskNames(config.data)));
+  const dataTasks = dataTaskNames(config.data);
+  const partitions = (options.groups ?? []).map((partition) => checkPartition(partition, dataTasks));
   const labels = variants.map((choice) => variantLabel(axes, choice));
+  for (const partition of partitions) labels.push(`groups ${partition.map((g) => g.join('+')).join(' | ')}`);
+  // Leave-one-out runs are one-group partitions: the data's tasks but one auxiliary task.
+  const leftOut: string[] = [];
+  if (options.leaveOneOut) {
+    const { main } = config.trainer;
+    if (main.length === 0)
+      throw argumentError('compare', '--leave-one-out: the config names no trainer.main (its verdicts are for the main tasks)');
+    for (const task of dataTasks.filter((t) => !main.includes(t))) {
+      partitions.push([dataTasks.filter((t) => t !== task)]);
+      labels.push(`without ${task}`);
+      leftOut.push(task);
+    }
+    if (leftOut.length === 0) throw argumentError('compare', '--leave-one-out: every task of the data is a main task');
+    const unmeasured = main.filter((t) => !baselineTasks.includes(t));
+    if (unmeasured.length > 0)
+      throw argumentError(
+        'compare',
+        `--leave-one-out: the main task(s) ${unmeasured.join(', ')} need a baseline (config.baselines) to name their metric`,
+      );
+  }
   for (const [p, partition] of partitions.entries()) {
     const v = variants.length + p;
-    labels.push(`groups ${partition.map((g) => g.join('+')).join(' | ')}`);
     for (const seed of seeds) {
       for (const [g, group] of partition.entries()) {
-        const cellRaw = structuredClone(raw);
+        // A partition trains with the first variant's settings, the one its rows are compared with.
+        const cellRaw = variantRaw(variants[0]!);
         delete cellRaw.baselines;
         // A list of task names (phonetics, GLUE) or, for files, the tasks' own entries.
         const listed = (cellRaw.data as { tasks?: unknown }).tasks;
@@ -224,7 +245,7 @@ export async function compare(configFile: string, dir: string, options: CompareO
             : Object.fromEntries(Object.entries(listed as Record<string, unknown>).filter(([name]) => group.includes(name))),
         );
         groupTrainer(cellRaw, group);
-        addCell(v, seed, cellRaw, `p${p}-g${g}-seed${seed}`, labels[v]!, group);
+        addCell(v, seed, cellRaw, `p${p}-g${g}-seed${seed}`, `variant ${labels[v]!}`, group);
       }
     }
   }
@@ -256,10 +277,21 @@ export async function compare(configFile: string, dir: string, options: CompareO
       writeFileAtomic(summaryFile, JSON.stringify(summary) + '\n', 'compare');
     }
     done.push({ id: cell.id, variant: cell.variant, seed: cell.seed, ...(cell.tasks ? { tasks: cell.tasks } : {}), summary });
-    const partial = aggregate(configFile, config, axes, labels, seeds, baselineTasks, done, dir, false);
+    const partial = aggregate(configFile, config, axes, labels, leftOut, seeds, baselineTasks, done, dir, false);
     writeFileAtomic(path.join(dir, 'compare.json'), JSON.stringify(partial, null, 2) + '\n', 'compare');
   }
-  const result = aggregate(configFile, config, axes, labels, seeds, baselineTasks, done, dir, complete && done.length === cells.length);
+  const result = aggregate(
+    configFile,
+    config,
+    axes,
+    labels,
+    leftOut,
+    seeds,
+    baselineTasks,
+    done,
+    dir,
+    complete && done.length === cells.length,
+  );
   writeFileAtomic(path.join(dir, 'compare.json'), JSON.stringify(result, null, 2) + '\n', 'compare');
   writeFileAtomic(path.join(dir, 'compare.html'), compareHtml(result), 'compare');
   return result;
@@ -315,6 +347,7 @@ function aggregate(
   config: RunConfig,
   axes: Axis[],
   labels: string[],
+  leftOut: string[],
   seeds: number[],
   baselineTasks: string[],
   cells: CompareResult['cells'],
@@ -348,9 +381,11 @@ function aggregate(
     const mine = cells.filter((c) => c.variant === v && (c.tasks === undefined || c.id.includes('-g0-')));
     const settings: Record<string, string> = label.startsWith('groups ')
       ? { groups: label.slice('groups '.length) }
-      : axes.length === 0
-        ? {}
-        : Object.fromEntries(label.split(', ').map((p) => p.split('=') as [string, string]));
+      : label.startsWith('without ')
+        ? { without: label.slice('without '.length) }
+        : axes.length === 0
+          ? {}
+          : Object.fromEntries(label.split(', ').map((p) => p.split('=') as [string, string]));
     const tasks: VariantRow['tasks'] = {};
     const deltaMs: number[] = [];
     const versus: number[] = [];
@@ -396,6 +431,27 @@ function aggregate(
     return row;
   });
   const firstDiagnostics = cells.filter((c) => c.variant === 0).flatMap((c) => diagnosticsOf(path.join(dir, 'cells', c.id)));
+  // Leave-one-out: the main tasks with every auxiliary task (variant 0) against without one, per seed.
+  const leaveOneOut: Record<string, LeaveOneOut> = {};
+  leftOut.forEach((task, i) => {
+    const v = labels.length - leftOut.length + i;
+    const changes = seeds
+      .map((seed) => {
+        const perMain = config.trainer.main.map((m) => {
+          const { metric, higher } = mainMetric[m] ?? { metric: '', higher: true };
+          const withIt = valueOf(0, seed, m, metric);
+          const without = valueOf(v, seed, m, metric);
+          return withIt === undefined || without === undefined || without === 0
+            ? undefined
+            : (100 * (higher ? withIt - without : without - withIt)) / Math.abs(without);
+        });
+        return perMain.every((c) => c !== undefined) ? perMain.reduce((a, c) => a + c!, 0) / perMain.length : undefined;
+      })
+      .filter((c): c is number => c !== undefined);
+    if (changes.length === 0) return;
+    const change = spread(changes);
+    leaveOneOut[task] = { change, verdict: insideNoise(change) ? 'neutral' : change.mean > 0 ? 'helps' : 'hurts' };
+  });
   return {
     config: configFile,
     seeds,
@@ -403,96 +459,22 @@ function aggregate(
     baselines,
     variants: rows,
     cells,
+    ...(leftOut.length > 0 ? { leaveOneOut } : {}),
     ...(firstDiagnostics.length > 0 && firstDiagnostics[0]!.tasks.length <= 9 ? { grouping: recommendGroups(firstDiagnostics) } : {}),
     complete,
   };
 }
 
-// ---- what the diagnostics say: verdicts and grouping ----
-
-export interface DiagnosticsEvent {
-  tasks: string[];
-  affinity: number[][];
-  cosine: number[][];
-}
+// ---- the diagnostics of a run directory ----
 
 /** The multi-task model's diagnostics events of a run directory (metrics.jsonl). */
 export function diagnosticsOf(runDir: string): DiagnosticsEvent[] {
   const file = path.join(runDir, 'metrics.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((e) => e.kind === 'diagnostics' && (e.model === undefined || e.model === MULTI_TASK)) as unknown as DiagnosticsEvent[];
-}
-
-export interface Verdict {
-  verdict: 'helps' | 'neutral' | 'hurts';
-  affinity: Spread;
-}
-
-/**
- * Each auxiliary task's verdict for the main tasks from the lookahead affinity (Fifty et al. 2021):
- * affinity[a][m] = 1 − Lₘ(after a step on a's gradient)/Lₘ, averaged over the main tasks m, one value
- * per diagnostics event. Helps: its 95 % interval lies above 0; hurts: below; neutral: it contains 0.
- */
-export function auxiliaryVerdicts(events: DiagnosticsEvent[], main: string[]): Record<string, Verdict> {
-  const tasks = events[0]!.tasks;
-  const out: Record<string, Verdict> = {};
-  for (const aux of tasks.filter((t) => !main.includes(t))) {
-    const values = events.map((e) => {
-      const a = e.tasks.indexOf(aux);
-      const mains = main.map((m) => e.tasks.indexOf(m)).filter((m) => m >= 0);
-      return mains.reduce((s, m) => s + e.affinity[a]![m]!, 0) / mains.length;
-    });
-    const affinity = spread(values);
-    const verdict = insideNoise(affinity) ? 'neutral' : affinity.mean > 0 ? 'helps' : 'hurts';
-    out[aux] = { verdict, affinity };
-  }
-  return out;
-}
-
-export interface Grouping {
-  k: number;
-  groups: string[][];
-  score: number;
-}
-
-/**
- * The best partition of the tasks into k groups for k = 1..K by total affinity (Fifty et al. 2021's
- * criterion without overlapping groups): a group G scores Σ_{i∈G} mean_{j∈G, j≠i} Z[j][i], Z[j][i] the
- * mean affinity of j's step on i's loss; a task alone scores 0. Every partition is tried (K ≤ 9).
- */
-export function recommendGroups(events: DiagnosticsEvent[]): Grouping[] {
-  if (events.length === 0) throw argumentError('groups', 'no diagnostics events: train with diagnosticsEvery');
-  const tasks = events[0]!.tasks;
-  if (tasks.length > 9) throw argumentError('groups', `${tasks.length} tasks have too many partitions to try (at most 9)`);
-  const z = tasks.map((_, j) => tasks.map((_, i) => events.reduce((s, e) => s + e.affinity[j]![i]!, 0) / events.length));
-  const groupScore = (group: number[]) =>
-    group.length < 2
-      ? 0
-      : group.reduce((s, i) => s + group.filter((j) => j !== i).reduce((t, j) => t + z[j]![i]!, 0) / (group.length - 1), 0);
-  const best = new Map<number, Grouping>();
-  const visit = (index: number, groups: number[][]) => {
-    if (index === tasks.length) {
-      const score = groups.reduce((s, g) => s + groupScore(g), 0);
-      const current = best.get(groups.length);
-      if (!current || score > current.score)
-        best.set(groups.length, { k: groups.length, groups: groups.map((g) => g.map((i) => tasks[i]!)), score });
-      return;
-    }
-    for (const group of groups) {
-      group.push(index);
-      visit(index + 1, groups);
-      group.pop();
-    }
-    groups.push([index]);
-    visit(index + 1, groups);
-    groups.pop();
-  };
-  visit(0, []);
-  return [...best.values()].sort((a, b) => a.k - b.k);
+  // A torn last line (a cell killed mid-write) is dropped: the cell is resumed and writes it again.
+  return parseEvents(readFileSync(file, 'utf8'), file, () => {}).filter(
+    (e): e is Extract<typeof e, { kind: 'diagnostics' }> => e.kind === 'diagnostics' && (e.model === undefined || e.model === MULTI_TASK),
+  );
 }
 
 // ---- output ----
@@ -534,22 +516,25 @@ export function compareLines(result: CompareResult): string[] {
       );
     }
   }
+  if (result.leaveOneOut) lines.push('', ...leaveOneOutLines(result.leaveOneOut));
   if (result.grouping) lines.push('', ...groupingLines(result.grouping));
   if (!result.complete) lines.push('', 'incomplete: run the same command again to continue');
   return lines;
 }
 
-/** The grouping recommendation as text: for each k, the best partition and its total affinity. */
-export function groupingLines(grouping: Grouping[]): string[] {
+const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+const LEAVE_ONE_OUT_HEADING =
+  "leave-one-out: the main tasks' change from training with the auxiliary task (the first variant) against without it, paired by seed";
+
+function leaveOneOutLines(verdicts: Record<string, LeaveOneOut>): string[] {
   return [
-    'task groups by total inter-task affinity (Fifty et al. 2021), best partition for each k:',
-    ...grouping.map(
-      (g) => `  k=${g.k}: ${g.groups.map((group) => group.join('+')).join(' | ')}   total affinity ${g.score.toExponential(3)}`,
+    `${LEAVE_ONE_OUT_HEADING}:`,
+    ...Object.entries(verdicts).map(
+      ([task, v]) => `  ${task.padEnd(12)} ${v.verdict.padEnd(8)} ${signed(v.change)}${insideNoise(v.change) ? ' ~' : ''}`,
     ),
   ];
 }
-
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 export function compareHtml(result: CompareResult): string {
   const tasks = Object.keys(result.baselines);
@@ -597,6 +582,19 @@ ${head}
 ${baseline}
 ${rows}
 </table>
+${
+  result.leaveOneOut
+    ? `<h2>Leave one out</h2>
+<p>${escape(LEAVE_ONE_OUT_HEADING)} (higher is better; helps or hurts only outside the seed noise).</p>
+<table><tr><th>auxiliary task</th><th>verdict</th><th>main-task change</th></tr>
+${Object.entries(result.leaveOneOut)
+  .map(
+    ([t, v]) => `<tr><td>${escape(t)}</td><td class="${v.verdict}">${v.verdict}</td>${cell(signed(v.change), insideNoise(v.change))}</tr>`,
+  )
+  .join('\n')}
+</table>`
+    : ''
+}
 ${
   result.grouping
     ? `<h2>Task groups</h2>
