@@ -178,9 +178,9 @@ function bound(issue: { origin?: string; inclusive?: boolean }, below: boolean, 
   switch (issue.origin) {
     case 'array':
     case 'set':
-      return `${below ? 'at least' : 'at most'} ${limit} items`;
+      return `${below ? 'at least' : 'at most'} ${limit} item${limit === 1 ? '' : 's'}`;
     case 'string':
-      return `${below ? 'at least' : 'at most'} ${limit} characters`;
+      return `${below ? 'at least' : 'at most'} ${limit} character${limit === 1 ? '' : 's'}`;
     case 'int':
       return `an integer ${op} ${limit}`;
     default:
@@ -235,7 +235,17 @@ export function formatIssue(issue: z.core.$ZodIssue, root: string): string {
         if (best && input !== undefined && typeof input === 'object') {
           return formatIssue({ ...best[0]!, path: [...issue.path, ...best[0]!.path] } as z.core.$ZodIssue, root);
         }
-        message = input === undefined ? 'is required' : `is not valid${got}`;
+        // A plain value: the branch of its type that refused it (`expected an integer > 0, got 0`), or
+        // the types the union takes.
+        const ofItsType = branches.find((b) => b[0]!.code !== 'invalid_type');
+        if (ofItsType && input !== undefined) {
+          return formatIssue({ ...ofItsType[0]!, path: [...issue.path, ...ofItsType[0]!.path] } as z.core.$ZodIssue, root);
+        }
+        const expected = [
+          ...new Set(branches.flatMap((b) => (b[0]!.code === 'invalid_type' ? [ARTICLE[b[0]!.expected] ?? String(b[0]!.expected)] : []))),
+        ];
+        message =
+          input === undefined ? 'is required' : expected.length > 0 ? `expected ${expected.join(' or ')}${got}` : `is not valid${got}`;
       }
       break;
     }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../lib/index.ts';
+import { multiheadAttentionOptions, transformerStackOptions } from '../lib/nn/options.ts';
 import { allClose, equal, expectClose, fromWire, runReference, wireRecord, type WireTensor } from './support/nn-reference.ts';
 
 const E = 16,
@@ -321,6 +322,37 @@ describe('functional attention and masks', () => {
   });
 });
 
+describe('block options', () => {
+  it("default to the native options structs' values, which are torch's", () => {
+    const parsed = transformerStackOptions.parse({ dModel: 8, nhead: 2, numLayers: 1 });
+    expect(parsed).toEqual({
+      dModel: 8,
+      nhead: 2,
+      numLayers: 1,
+      ...mt.registry.defaults.nn.transformerLayer,
+      ...mt.registry.defaults.nn.transformerStack,
+    });
+    // torch.nn.TransformerEncoderLayer(d_model, nhead): dim_feedforward=2048, dropout=0.1, relu, eps 1e-5, norm_first=False.
+    expect(mt.registry.defaults.nn.transformerLayer).toEqual({
+      dimFeedforward: 2048,
+      dropout: 0.1,
+      activation: 'relu',
+      layerNormEps: 1e-5,
+      normFirst: false,
+    });
+    expect(multiheadAttentionOptions.parse({ embedDim: 8, numHeads: 2 })).toEqual({
+      embedDim: 8,
+      numHeads: 2,
+      kdim: 8,
+      vdim: 8,
+      ...mt.registry.defaults.nn.multiheadAttention,
+    });
+    expect(
+      new mt.nn.Embedding({ numEmbeddings: 4, embeddingDim: 2, paddingIdx: -1 }).stateDict().weight!.select(0, 3).abs().sum().item(),
+    ).toBe(0);
+  });
+});
+
 describe('bad options and inputs are refused, naming the field', () => {
   const cases: [string, () => unknown, RegExp][] = [
     [
@@ -351,7 +383,7 @@ describe('bad options and inputs are refused, naming the field', () => {
     [
       'unknown activation',
       () => new mt.nn.TransformerDecoder({ dModel: 8, nhead: 2, numLayers: 1, activation: 'tanh' as never }),
-      /'activation' must be one of 'relu', 'gelu'/,
+      /TransformerDecoder\.activation: expected one of "relu", "gelu", got "tanh"/,
     ],
     [
       'zero layers',
@@ -369,6 +401,33 @@ describe('bad options and inputs are refused, naming the field', () => {
       /'embedDim' \(6\) must be divisible by 'numHeads' \(4\)/,
     ],
     ['options not an object', () => new mt.nn.Linear(null as never), /options must be an object/],
+    // An option that is not one is refused, not ignored (a misspelt 'bias' would silently keep the default).
+    [
+      'unknown option',
+      () => new mt.nn.Linear({ inFeatures: 2, outFeatures: 3, bais: false } as never),
+      /Linear\.bais: is not an option here/,
+    ],
+    [
+      'unknown stack option',
+      () => new mt.nn.TransformerEncoder({ dModel: 8, nhead: 2, numLayers: 1, layers: 2 } as never),
+      /TransformerEncoder\.layers: is not an option here/,
+    ],
+    [
+      'stack dModel not divisible',
+      () => new mt.nn.TransformerDecoder({ dModel: 10, nhead: 4, numLayers: 1 }),
+      /TransformerDecoder: 'dModel' \(10\) must be divisible by 'nhead' \(4\)/,
+    ],
+    [
+      'zero normalizedShape',
+      () => new mt.nn.LayerNorm({ normalizedShape: 0 }),
+      /LayerNorm\.normalizedShape: expected an integer > 0, got 0/,
+    ],
+    [
+      'normalizedShape of the wrong type',
+      () => new mt.nn.LayerNorm({ normalizedShape: 'x' as never }),
+      /LayerNorm\.normalizedShape: expected a number or an array, got "x"/,
+    ],
+    ['empty normalizedShape', () => new mt.nn.LayerNorm({ normalizedShape: [] }), /LayerNorm\.normalizedShape: expected at least 1 item$/],
     [
       'paddingIdx out of range',
       () => new mt.nn.Embedding({ numEmbeddings: 4, embeddingDim: 2, paddingIdx: 4 }),

@@ -3,18 +3,9 @@ import { argumentError } from '../errors.ts';
 import { native, type NativeTensor } from '../native.ts';
 import { Tensor } from '../tensor.ts';
 import { checkInt, checkDevice, checkDtype, type Device, type DType, optionsObject } from '../validate.ts';
-import {
-  checkInput,
-  checkMask,
-  checkOptions,
-  divisible,
-  nnDefault,
-  optionalBoolean,
-  optionalPositiveInt,
-  positiveInt,
-  probability,
-} from './check.ts';
+import { checkInput, checkMask, checkOptions, optionalBoolean } from './check.ts';
 import { handleOf, Module } from './module.ts';
+import { blockOptions, multiheadAttentionOptions } from './options.ts';
 
 export interface MultiheadAttentionOptions {
   embedDim: number;
@@ -49,22 +40,10 @@ export class MultiheadAttention extends Module {
   readonly vdim: number;
 
   constructor(options: MultiheadAttentionOptions) {
-    const where = 'MultiheadAttention';
-    const o = checkOptions(options, where);
-    const embedDim = positiveInt(o.embedDim, where, 'embedDim');
-    const numHeads = positiveInt(o.numHeads, where, 'numHeads');
-    divisible(embedDim, numHeads, where, 'embedDim', 'numHeads');
-    const resolved = {
-      embedDim,
-      numHeads,
-      dropout: probability(o.dropout, nnDefault('multiheadAttention', 'dropout'), where, 'dropout'),
-      bias: optionalBoolean(o.bias, nnDefault('multiheadAttention', 'bias'), where, 'bias'),
-      kdim: optionalPositiveInt(o.kdim, embedDim, where, 'kdim'),
-      vdim: optionalPositiveInt(o.vdim, embedDim, where, 'vdim'),
-    };
+    const resolved = blockOptions(multiheadAttentionOptions, options, 'MultiheadAttention');
     super('multiheadAttention', resolved);
-    this.embedDim = embedDim;
-    this.numHeads = numHeads;
+    this.embedDim = resolved.embedDim;
+    this.numHeads = resolved.numHeads;
     this.kdim = resolved.kdim;
     this.vdim = resolved.vdim;
   }

@@ -1,9 +1,8 @@
-/** Option and input checks shared by the mt.nn blocks; every message names the block and the field. */
+/** Input checks shared by the mt.nn blocks' forwards (their constructor options are zod schemas, lib/nn/options.ts); every message names the block and the field. */
 import { argumentError, ErrorCode, TorchError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
 import * as schemas from '../schema.ts';
-import { parse } from '../schema.ts';
-import { checkBoolean, checkOneOf, describe } from '../validate.ts';
+import { checkBoolean, describe } from '../validate.ts';
 
 const FLOAT_DTYPES = ['float32', 'float64', 'float16', 'bfloat16'];
 
@@ -21,32 +20,8 @@ export function checkOptions(value: unknown, where: string): Record<string, unkn
   return value as Record<string, unknown>;
 }
 
-export function positiveInt(value: unknown, where: string, name: string): number {
-  return parse(schemas.positiveInt, value, `${where}.${name}`);
-}
-
-export function optionalPositiveInt(value: unknown, fallback: number, where: string, name: string): number {
-  return value === undefined ? fallback : positiveInt(value, where, name);
-}
-
-export function probability(value: unknown, fallback: number, where: string, name: string): number {
-  return value === undefined ? fallback : parse(schemas.probability, value, `${where}.${name}`);
-}
-
-export function positiveNumber(value: unknown, fallback: number, where: string, name: string): number {
-  return value === undefined ? fallback : parse(schemas.positiveNumber, value, `${where}.${name}`);
-}
-
 export function optionalBoolean(value: unknown, fallback: boolean, where: string, name: string): boolean {
   return value === undefined ? fallback : checkBoolean(value, where, name);
-}
-
-export function optionalOneOf<V extends string>(value: unknown, options: readonly V[], fallback: V, where: string, name: string): V {
-  return value === undefined ? fallback : checkOneOf(value, options, where, name);
-}
-
-export function divisible(value: number, by: number, where: string, name: string, byName: string): void {
-  if (value % by !== 0) throw argumentError(where, `'${name}' (${value}) must be divisible by '${byName}' (${by})`);
 }
 
 /** A floating tensor of `ndim` dimensions whose last size (if given) is `features`. */

@@ -1,9 +1,9 @@
 /** The leaf blocks: torch.nn.Linear, Embedding, LayerNorm and Dropout (libtorch's own modules). */
 import { argumentError } from '../errors.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import { checkInt, optionsObject } from '../validate.ts';
-import { checkOptions, nnDefault, optionalBoolean, positiveInt, positiveNumber, probability } from './check.ts';
+import { optionsObject } from '../validate.ts';
 import { Module } from './module.ts';
+import { blockOptions, dropoutOptions, embeddingOptions, layerNormOptions, linearOptions } from './options.ts';
 
 export interface LinearOptions {
   inFeatures: number;
@@ -16,13 +16,7 @@ export class Linear extends Module {
   readonly inFeatures: number;
   readonly outFeatures: number;
   constructor(options: LinearOptions) {
-    const where = 'Linear';
-    const o = checkOptions(options, where);
-    const resolved = {
-      inFeatures: positiveInt(o.inFeatures, where, 'inFeatures'),
-      outFeatures: positiveInt(o.outFeatures, where, 'outFeatures'),
-      bias: optionalBoolean(o.bias, nnDefault('linear', 'bias'), where, 'bias'),
-    };
+    const resolved = blockOptions(linearOptions, options, 'Linear');
     super('linear', resolved);
     this.inFeatures = resolved.inFeatures;
     this.outFeatures = resolved.outFeatures;
@@ -46,18 +40,7 @@ export interface EmbeddingOptions {
  * zero and gets no gradient. */
 export class Embedding extends Module {
   constructor(options: EmbeddingOptions) {
-    const where = 'Embedding';
-    const o = checkOptions(options, where);
-    const numEmbeddings = positiveInt(o.numEmbeddings, where, 'numEmbeddings');
-    const resolved: Record<string, number> = { numEmbeddings, embeddingDim: positiveInt(o.embeddingDim, where, 'embeddingDim') };
-    if (o.paddingIdx !== undefined) {
-      const p = checkInt(o.paddingIdx, where, 'paddingIdx');
-      if (p < -numEmbeddings || p >= numEmbeddings) {
-        throw argumentError(where, `'paddingIdx' must be within [-${numEmbeddings}, ${numEmbeddings - 1}], got ${p}`);
-      }
-      resolved.paddingIdx = p < 0 ? p + numEmbeddings : p;
-    }
-    super('embedding', resolved);
+    super('embedding', blockOptions(embeddingOptions, options, 'Embedding'));
   }
   forward(input: Tensor): Tensor {
     const t = checkTensor(input, 'Embedding.forward', 'input');
@@ -76,16 +59,7 @@ export interface LayerNormOptions {
 /** torch.nn.LayerNorm over the trailing `normalizedShape` dimensions; parameters `weight`, `bias`. */
 export class LayerNorm extends Module {
   constructor(options: LayerNormOptions) {
-    const where = 'LayerNorm';
-    const o = checkOptions(options, where);
-    const shape = Array.isArray(o.normalizedShape) ? o.normalizedShape : [o.normalizedShape];
-    if (shape.length === 0) throw argumentError(where, `'normalizedShape' must not be empty`);
-    shape.forEach((d, i) => positiveInt(d, where, `normalizedShape[${i}]`));
-    super('layerNorm', {
-      normalizedShape: shape,
-      eps: positiveNumber(o.eps, nnDefault('layerNorm', 'eps'), where, 'eps'),
-      elementwiseAffine: optionalBoolean(o.elementwiseAffine, nnDefault('layerNorm', 'elementwiseAffine'), where, 'elementwiseAffine'),
-    });
+    super('layerNorm', blockOptions(layerNormOptions, options, 'LayerNorm'));
   }
   forward(input: Tensor): Tensor {
     return this.call(checkTensor(input, 'LayerNorm.forward', 'input').handle);
@@ -95,9 +69,7 @@ export class LayerNorm extends Module {
 /** torch.nn.Dropout: zeroes elements with probability p in training mode, scaling the rest by 1/(1-p). */
 export class Dropout extends Module {
   constructor(options: { p?: number } = {}) {
-    options = optionsObject(options, 'Dropout');
-    const o = checkOptions(options, 'Dropout');
-    super('dropout', { p: probability(o.p, nnDefault('dropout', 'p'), 'Dropout', 'p') });
+    super('dropout', blockOptions(dropoutOptions, optionsObject(options, 'Dropout'), 'Dropout'));
   }
   forward(input: Tensor): Tensor {
     return this.call(checkTensor(input, 'Dropout.forward', 'input').handle);

@@ -3,8 +3,9 @@
 import { argumentError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { checkInt } from '../validate.ts';
-import { checkInput, checkOptions, nnDefault, positiveInt, probability } from './check.ts';
+import { checkInput } from './check.ts';
 import { Module } from './module.ts';
+import { blockOptions, positionalEncodingOptions } from './options.ts';
 
 export interface PositionalEncodingOptions {
   dModel: number;
@@ -16,12 +17,7 @@ abstract class PositionalEncoding extends Module {
   readonly dModel: number;
   readonly maxLen: number;
   protected constructor(kind: string, where: string, options: PositionalEncodingOptions) {
-    const o = checkOptions(options, where);
-    const resolved = {
-      dModel: positiveInt(o.dModel, where, 'dModel'),
-      maxLen: positiveInt(o.maxLen, where, 'maxLen'),
-      dropout: probability(o.dropout, nnDefault('positionalEncoding', 'dropout'), where, 'dropout'),
-    };
+    const resolved = blockOptions(positionalEncodingOptions, options, where);
     super(kind, resolved);
     this.dModel = resolved.dModel;
     this.maxLen = resolved.maxLen;

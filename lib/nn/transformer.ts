@@ -3,24 +3,12 @@
 import { argumentError } from '../errors.ts';
 import { native, type NativeDecoderCache } from '../native.ts';
 import { checkTensor, Tensor } from '../tensor.ts';
-import {
-  checkInput,
-  checkMask,
-  checkOptions,
-  divisible,
-  nnDefault,
-  optionalBoolean,
-  optionalOneOf,
-  optionalPositiveInt,
-  positiveInt,
-  positiveNumber,
-  probability,
-} from './check.ts';
+import { checkInput, checkMask, checkOptions } from './check.ts';
 import { handleOf, Module } from './module.ts';
+import { blockOptions, transformerLayerOptions, transformerStackOptions, type Activation } from './options.ts';
 import { optionsObject } from '../validate.ts';
 
-export type Activation = 'relu' | 'gelu';
-const ACTIVATIONS = ['relu', 'gelu'] as const;
+export type { Activation };
 
 /** torch.nn.TransformerEncoderLayer's / TransformerDecoderLayer's arguments (batch_first is always true). */
 export interface TransformerLayerOptions {
@@ -44,31 +32,11 @@ export interface TransformerStackOptions extends TransformerLayerOptions {
   norm?: boolean;
 }
 
-function layerOptions(options: unknown, where: string): Required<TransformerLayerOptions> {
-  const o = checkOptions(options, where);
-  const dModel = positiveInt(o.dModel, where, 'dModel');
-  const nhead = positiveInt(o.nhead, where, 'nhead');
-  divisible(dModel, nhead, where, 'dModel', 'nhead');
-  return {
-    dModel,
-    nhead,
-    // Defaults: the native TransformerLayerOptions' (torch's).
-    dimFeedforward: optionalPositiveInt(o.dimFeedforward, nnDefault('transformerLayer', 'dimFeedforward'), where, 'dimFeedforward'),
-    dropout: probability(o.dropout, nnDefault('transformerLayer', 'dropout'), where, 'dropout'),
-    activation: optionalOneOf(o.activation, ACTIVATIONS, nnDefault('transformerLayer', 'activation'), where, 'activation'),
-    layerNormEps: positiveNumber(o.layerNormEps, nnDefault('transformerLayer', 'layerNormEps'), where, 'layerNormEps'),
-    normFirst: optionalBoolean(o.normFirst, nnDefault('transformerLayer', 'normFirst'), where, 'normFirst'),
-  };
-}
-
-function stackOptions(options: unknown, where: string): Required<TransformerStackOptions> {
-  const o = checkOptions(options, where);
-  return {
-    ...layerOptions(o, where),
-    numLayers: positiveInt(o.numLayers, where, 'numLayers'),
-    norm: optionalBoolean(o.norm, nnDefault('transformerStack', 'norm'), where, 'norm'),
-  };
-}
+// Defaults: the native TransformerLayerOptions' (torch's), through lib/nn/options.ts.
+const layerOptions = (options: unknown, where: string): Required<TransformerLayerOptions> =>
+  blockOptions(transformerLayerOptions, options, where);
+const stackOptions = (options: unknown, where: string): Required<TransformerStackOptions> =>
+  blockOptions(transformerStackOptions, options, where);
 
 /** The masks of an encoder forward, checked against src (B, S, dModel). */
 function encoderArgs(
