@@ -4,7 +4,7 @@ config.json and loading the same model.safetensors, so any saved model runs in P
 
 It is written from torch.nn's own blocks (TransformerEncoder/DecoderLayer, MultiheadAttention via
 F.multi_head_attention_forward for LoRA), independently of the C++ code, and serves as the test
-oracle: test/model-parity.test.ts and test/generation.test.ts compare outputs, losses, gradients and
+oracle: test/parity/model-parity.test.ts and test/parity/generation.test.ts compare outputs, losses, gradients and
 beam-search results with it.
 
 Library use:
@@ -13,10 +13,10 @@ Library use:
     sequences, scores = model.generate("g2p", batch, beam_size=4)
 
 The tests' job runner (one process per test file, every case batched) is
-test/support/multitask_twin_jobs.py.
+test/parity/oracles/multitask_twin_jobs.py.
 
 A config naming a sharing scheme or head this twin does not implement is refused (ValueError naming
-it); test/registry-kinds.test.ts checks SCHEMES and HEADS against the addon's registry.
+it); test/parity/registry-kinds.test.ts checks SCHEMES and HEADS against the addon's registry.
 
 The twin stays in training mode: torch's inference fast paths (nested tensors) would change the
 numbers at padded positions, and the cases use dropout 0, so training mode computes the same math.

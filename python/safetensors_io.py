@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A small, pure-Python safetensors reader and writer over torch.
 
-Every PyTorch oracle (test/reference/) and the twin load and save weights through this file, so the
+Every PyTorch oracle (test/parity/oracles/) and the twin load and save weights through this file, so the
 oracles need nothing beyond torch (the `safetensors` package is not installed on CI). It is written
 independently of mtl-torch's C++ reader, so each checks the other.
 
@@ -12,7 +12,7 @@ Library use:
     save(tensors, "w.safetensors", metadata={"k": "v"})
 
 The test modes that check it against mtl-torch's reader and writer are
-test/support/safetensors_io_modes.py.
+test/parity/oracles/safetensors_io_modes.py.
 """
 import json
 import struct

@@ -6,7 +6,7 @@
  * The binding exposes no trainer options (FACTS.md): it trains up to its default 30,000 tokens, with
  * no special tokens. Its vocabulary is ordered alphabet first (sorted), then the continuing-subword
  * alphabet (WordPiece's `##x`), then each merge's token in the order the merges were learned (the most
- * frequent pair first), as checked in test/own-data.test.ts; so the first N - specials ids are the
+ * frequent pair first), as checked in test/unit/own-data.test.ts; so the first N - specials ids are the
  * alphabet and the N most useful merges, and the special tokens go in front.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';

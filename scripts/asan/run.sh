@@ -24,7 +24,7 @@ export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppre
 # The caching host allocator hides use-after-free of tensor memory from ASan: off under ASan.
 export MTL_TORCH_MALLOC=system
 if [[ $# -gt 0 ]]; then files=("$@"); else
-  mapfile -t files < <(ls test/*.test.ts | grep -v -e report-browser -e cuda -e packaging -e build.test)
+  mapfile -t files < <(ls test/*/*.test.ts | grep -v -e report-browser -e cuda -e packaging -e build.test)
 fi
 started=$SECONDS
 # Instrumented code runs a few times slower: the per-test and per-hook limits grow with it.

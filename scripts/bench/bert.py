@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch eager side of scripts/bench/bert.ts: forward + backward of a BERT-base-sized BertModel
-(test/reference/hf_models.py, Hugging Face's BertModel computation), same threads and sizes; prints
+(test/parity/oracles/hf_models.py, Hugging Face's BertModel computation), same threads and sizes; prints
 one JSON line of per-iteration times (one round: bert.ts alternates rounds of both sides)."""
 import json
 import os
@@ -10,7 +10,7 @@ import torch
 
 from timing import report_step_times
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "parity", "oracles"))
 from hf_models import build  # noqa: E402
 
 

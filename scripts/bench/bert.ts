@@ -3,7 +3,7 @@
  * learned positions, token types, embedding LayerNorm, pooler; batch 8, seq 128, dropout 0.1, train
  * mode) in mtl-torch (the layout mt.pretrained.encoder builds from a BERT checkpoint, here with
  * random weights: nothing is downloaded) and in PyTorch eager (bert.py: Hugging Face's BertModel
- * computation from test/reference/hf_models.py), spawned in the same run with the same threads.
+ * computation from test/parity/oracles/hf_models.py), spawned in the same run with the same threads.
  * Prints the median ms per iteration of each and the ratio PyTorch / mtl-torch (> 1: mtl-torch is
  * faster).
  *

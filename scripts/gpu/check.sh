@@ -4,7 +4,7 @@
 #   1. builds the addon against that PyTorch's libtorch (CUDA),
 #   2. measures the seed model's training throughput in bf16, mtl-torch against PyTorch eager (the
 #      twin) in one run: tokens/s, the RATIO and the MFU against the H200's dense bf16 peak,
-#   3. runs the CUDA test suites (test/cuda.test.ts, test/cuda-model.test.ts),
+#   3. runs the CUDA test suites (test/parity/cuda.test.ts, test/parity/cuda-model.test.ts),
 #   4. trains in bf16 and fp16 (dynamic loss scaling): the small model with separate and shared
 #      inputs, the gradient-surgery weightings (PCGrad, CAGrad, Nash-MTL) and uncertainty in fp16,
 #      the seed model; every loss must fall with no skipped step once the scale has settled,
@@ -89,7 +89,7 @@ if [ "$device" = cuda ]; then
   out=${OUT:-$logs}
   part seed-throughput 240 npx tsx scripts/gpu/seed-throughput.ts --device cuda --precision bf16 --batch 64 --json "$out/seed-throughput.json"
   export MTL_TORCH_TEST_DEVICE=cuda
-  part cuda-suites 240 npx vitest run test/cuda.test.ts test/cuda-model.test.ts
+  part cuda-suites 240 npx vitest run test/parity/cuda.test.ts test/parity/cuda-model.test.ts
   part train-small 150 npx tsx scripts/gpu/train-bf16.ts --device cuda --size small --precisions bf16,fp16 --inputs separate,shared
   part train-weightings 180 npx tsx scripts/gpu/train-bf16.ts --device cuda --size small --precisions fp16,bf16 --inputs separate \
     --weightings pcgrad,cagrad,nashMtl,uncertainty

@@ -1,5 +1,5 @@
 /**
- * One process of the data-parallel tests (test/distributed.test.ts): a rank (the torchrun variables
+ * One process of the data-parallel tests (test/processes/distributed.test.ts): a rank (the torchrun variables
  * in its environment) or the single-process reference. It trains the small multi-task Transformer
  * of the trainer tests under one of the configurations below and writes, on rank 0 (or alone),
  * weights.safetensors, losses.json (the losses of every step event) and metrics.json; every rank

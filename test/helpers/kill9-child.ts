@@ -1,5 +1,5 @@
 /**
- * Child process of test/kill9.test.ts: trains the resume-test run (test/helpers/resume-setup.ts) to
+ * Child process of test/processes/kill9.test.ts: trains the resume-test run (test/helpers/resume-setup.ts) to
  * `steps` with a checkpoint after every step, continuing from dir/checkpoint.safetensors when one
  * exists; prints "step N" as it goes (the parent kills it with SIGKILL at random points) and, once
  * the run is complete, writes the final weights to `out`.

@@ -1,6 +1,6 @@
 /**
  * The PyTorch oracle for parity tests: cases are declared once, written to a temporary JSON file,
- * run by test/reference/ops.py under Debian's python3-torch in ONE process per test file, and
+ * run by test/parity/oracles/ops.py under Debian's python3-torch in ONE process per test file, and
  * the JavaScript side runs the same case and compares outputs and gradients.
  * Expected numbers always come from PyTorch; nothing here is typed by hand.
  */
@@ -13,7 +13,7 @@ import { expect } from 'vitest';
 import * as mt from '../../lib/index.ts';
 
 export const PYTHON = process.env.MTL_TORCH_PYTHON ?? '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../reference/ops.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../parity/oracles/ops.py', import.meta.url));
 
 export type DType = mt.DType;
 export interface InputSpec {

@@ -1,5 +1,5 @@
 /**
- * Child process of test/reliability.test.ts: one scenario per process, so that a crash shows as a
+ * Child process of test/processes/reliability.test.ts: one scenario per process, so that a crash shows as a
  * signal and a hang as a timeout. Prints "ready" once a fit has taken its first step (the parent then
  * knows the native loop runs), and "refused <code> <message>" for each refusal it was asked to provoke.
  *

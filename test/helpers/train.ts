@@ -11,7 +11,7 @@ import { PYTHON } from './reference.ts';
 export { PYTHON };
 
 export function scriptPath(name: string): string {
-  return fileURLToPath(new URL(`../reference/${name}`, import.meta.url));
+  return fileURLToPath(new URL(`../parity/oracles/${name}`, import.meta.url));
 }
 
 export function runPython(script: string, args: string[]): void {

@@ -1,4 +1,4 @@
-// Shared pieces of the core's GoogleTest suite: running the PyTorch oracles of test/reference/
+// Shared pieces of the core's GoogleTest suite: running the PyTorch oracles of test/parity/oracles/
 // (under the interpreter MTL_TORCH_PYTHON names, /usr/bin/python3 by default: Debian's
 // python3-torch), temporary files, and closeness checks that say what differs.
 #pragma once
@@ -36,10 +36,10 @@ inline nlohmann::json readJson(const std::filesystem::path& path) {
   return nlohmann::json::parse(in);
 }
 
-// Runs test/reference/<script> with `args`; a failure fails the test with the oracle's exit code.
+// Runs test/parity/oracles/<script> with `args`; a failure fails the test with the oracle's exit code.
 inline void runOracle(const std::string& script, const std::vector<std::string>& args) {
   std::ostringstream command;
-  command << python() << " " << sourceDir() << "/test/reference/" << script;
+  command << python() << " " << sourceDir() << "/test/parity/oracles/" << script;
   for (const auto& arg : args) command << " '" << arg << "'";
   const int status = std::system(command.str().c_str());
   ASSERT_EQ(status, 0) << "the PyTorch oracle failed: " << command.str();

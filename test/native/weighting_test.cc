@@ -1,5 +1,5 @@
 // Every loss-weighting method against a PyTorch reference written from its paper's formula
-// (test/reference/weighting.py): given the same losses and per-task gradients, the λ each method
+// (test/parity/oracles/weighting.py): given the same losses and per-task gradients, the λ each method
 // reports (and really applies: ∂objective/∂Lᵢ), the gradient it sends to the shared parameters and
 // its learned parameters over 20 steps agree. Then properties: DWA adapts from the third period,
 // per epoch or per `window` steps; learned weightings move; unknown kinds and missing λ are refused.
