@@ -4,13 +4,14 @@
  * dict loading, train/eval, to(), freeze, positional encodings, the functional attention and every
  * bad-option error.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as mt from '../../lib/index.ts';
 import { multiheadAttentionOptions, transformerStackOptions } from '../../lib/nn/options.ts';
-import { allClose, equal, expectClose, fromWire, runReference, wireRecord, type WireTensor } from './oracles/nn-reference.ts';
+import { allClose, equal, expectClose, fromWire, PYTHON, runReference, wireRecord, type WireTensor } from './oracles/nn-reference.ts';
 
 const E = 16,
   H = 4;
@@ -323,7 +324,7 @@ describe('functional attention and masks', () => {
 });
 
 describe('block options', () => {
-  it("default to the native options structs' values, which are torch's", () => {
+  it("default to the native options structs' values, which are torch.nn's", () => {
     const parsed = transformerStackOptions.parse({ dModel: 8, nhead: 2, numLayers: 1 });
     expect(parsed).toEqual({
       dModel: 8,
@@ -332,14 +333,34 @@ describe('block options', () => {
       ...mt.registry.defaults.nn.transformerLayer,
       ...mt.registry.defaults.nn.transformerStack,
     });
-    // torch.nn.TransformerEncoderLayer(d_model, nhead): dim_feedforward=2048, dropout=0.1, relu, eps 1e-5, norm_first=False.
+    // The defaults of torch.nn's own constructors, read from PyTorch's signatures.
+    const program = [
+      'import inspect, json, torch',
+      'def d(c): return {k: (v.default.__name__ if callable(v.default) else v.default) for k, v in inspect.signature(c.__init__).parameters.items()}',
+      "print(json.dumps({n: d(getattr(torch.nn, n)) for n in ['TransformerEncoderLayer', 'MultiheadAttention', 'Linear', 'LayerNorm', 'Dropout']}, default=str))",
+    ].join('\n');
+    const torchDefaults = JSON.parse(execFileSync(PYTHON, ['-c', program], { encoding: 'utf8' })) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const layer = torchDefaults.TransformerEncoderLayer!;
     expect(mt.registry.defaults.nn.transformerLayer).toEqual({
-      dimFeedforward: 2048,
-      dropout: 0.1,
-      activation: 'relu',
-      layerNormEps: 1e-5,
-      normFirst: false,
+      dimFeedforward: layer.dim_feedforward,
+      dropout: layer.dropout,
+      activation: layer.activation,
+      layerNormEps: layer.layer_norm_eps,
+      normFirst: layer.norm_first,
     });
+    expect(mt.registry.defaults.nn.multiheadAttention).toEqual({
+      dropout: torchDefaults.MultiheadAttention!.dropout,
+      bias: torchDefaults.MultiheadAttention!.bias,
+    });
+    expect(mt.registry.defaults.nn.linear).toEqual({ bias: torchDefaults.Linear!.bias });
+    expect(mt.registry.defaults.nn.layerNorm).toEqual({
+      eps: torchDefaults.LayerNorm!.eps,
+      elementwiseAffine: torchDefaults.LayerNorm!.elementwise_affine,
+    });
+    expect(mt.registry.defaults.nn.dropout).toEqual({ p: torchDefaults.Dropout!.p });
     expect(multiheadAttentionOptions.parse({ embedDim: 8, numHeads: 2 })).toEqual({
       embedDim: 8,
       numHeads: 2,
