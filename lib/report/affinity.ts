@@ -80,12 +80,15 @@ export function recommendGroups(events: DiagnosticsEvent[]): Grouping[] {
   return [...best.values()].sort((a, b) => a.k - b.k);
 }
 
+/** A partition as text: groups split by ' | ', a group's tasks joined by `join`. */
+export function partitionText(grouping: Grouping, join = ' + '): string {
+  return grouping.groups.map((group) => group.join(join)).join(' | ');
+}
+
 /** The grouping recommendation as text: for each k, the best partition and its total affinity. */
 export function groupingLines(grouping: Grouping[]): string[] {
   return [
     'task groups by total inter-task affinity (Fifty et al. 2021), best partition for each k:',
-    ...grouping.map(
-      (g) => `  k=${g.k}: ${g.groups.map((group) => group.join('+')).join(' | ')}   total affinity ${g.score.toExponential(3)}`,
-    ),
+    ...grouping.map((g) => `  k=${g.k}: ${partitionText(g, '+')}   total affinity ${g.score.toExponential(3)}`),
   ];
 }

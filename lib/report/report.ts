@@ -11,7 +11,7 @@ import { argumentError } from '../errors.ts';
 import { MAX_TEXT_DATA_BYTES, readJsonFile, readTextFile, writeFileAtomic } from '../files.ts';
 
 /** metrics.jsonl of a long run: a line per event, far below this. */
-import { auxiliaryVerdicts, recommendGroups } from './affinity.ts';
+import { auxiliaryVerdicts, partitionText, recommendGroups } from './affinity.ts';
 import { escapeXml, heatMap, linePlot, seriesColor, smoothed, type Series } from './svg.ts';
 
 export type TaskMetrics = Record<string, Record<string, number>>;
@@ -320,10 +320,7 @@ function groupingTable(diagnostics: Of<'diagnostics'>[]): string {
   const count = diagnostics[0]!.tasks.length;
   if (count < 2 || count > 9) return '';
   const rows = recommendGroups(diagnostics)
-    .map(
-      (g) =>
-        `<tr><td>${g.k}</td><td class="name">${g.groups.map((group) => escapeXml(group.join(' + '))).join(' | ')}</td><td>${sci(g.score)}</td></tr>`,
-    )
+    .map((g) => `<tr><td>${g.k}</td><td class="name">${escapeXml(partitionText(g))}</td><td>${sci(g.score)}</td></tr>`)
     .join('');
   return `<h3>Which tasks to train together</h3>
 <p class="note">The best partition into k groups by total inter-task affinity (Fifty et al. 2021): a group scores, for each of its tasks, the mean affinity of the others' steps on it. <code>mtl-torch compare --groups</code> trains a partition to check it.</p>

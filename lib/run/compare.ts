@@ -17,6 +17,7 @@ import { makeDirectory, readJsonFile, writeFileAtomic } from '../files.ts';
 import {
   auxiliaryVerdicts,
   groupingLines,
+  partitionText,
   recommendGroups,
   type DiagnosticsEvent,
   type Grouping,
@@ -251,6 +252,13 @@ export async function compare(configFile: string, dir: string, options: CompareO
   }
 
   const done: CompareResult['cells'] = [];
+  // A finished cell's log no longer changes: read once, though the table is rebuilt after every cell.
+  const diagnosticsRead = new Map<string, DiagnosticsEvent[]>();
+  const diagnosticsOfCell = (id: string) => {
+    let events = diagnosticsRead.get(id);
+    if (!events) diagnosticsRead.set(id, (events = diagnosticsOf(path.join(dir, 'cells', id))));
+    return events;
+  };
   let complete = true;
   for (const cell of cells) {
     if (options.signal?.aborted) {
@@ -277,7 +285,7 @@ export async function compare(configFile: string, dir: string, options: CompareO
       writeFileAtomic(summaryFile, JSON.stringify(summary) + '\n', 'compare');
     }
     done.push({ id: cell.id, variant: cell.variant, seed: cell.seed, ...(cell.tasks ? { tasks: cell.tasks } : {}), summary });
-    const partial = aggregate(configFile, config, axes, labels, leftOut, seeds, baselineTasks, done, dir, false);
+    const partial = aggregate(configFile, config, axes, labels, leftOut, seeds, baselineTasks, done, diagnosticsOfCell, false);
     writeFileAtomic(path.join(dir, 'compare.json'), JSON.stringify(partial, null, 2) + '\n', 'compare');
   }
   const result = aggregate(
@@ -289,7 +297,7 @@ export async function compare(configFile: string, dir: string, options: CompareO
     seeds,
     baselineTasks,
     done,
-    dir,
+    diagnosticsOfCell,
     complete && done.length === cells.length,
   );
   writeFileAtomic(path.join(dir, 'compare.json'), JSON.stringify(result, null, 2) + '\n', 'compare');
@@ -351,7 +359,7 @@ function aggregate(
   seeds: number[],
   baselineTasks: string[],
   cells: CompareResult['cells'],
-  dir: string,
+  diagnosticsOfCell: (id: string) => DiagnosticsEvent[],
   complete: boolean,
 ): CompareResult {
   const metricOf = (summary: RunSummary, label: string) => summary.results.find((r) => r.model === label)?.metrics;
@@ -425,12 +433,12 @@ function aggregate(
       row.versusFirst = { ...s, insideNoise: insideNoise(s) };
     }
     if (config.trainer.main.length > 0 && !label.startsWith('groups ')) {
-      const events = mine.flatMap((cell) => diagnosticsOf(path.join(dir, 'cells', cell.id)));
+      const events = mine.flatMap((cell) => diagnosticsOfCell(cell.id));
       if (events.length > 0) row.verdicts = auxiliaryVerdicts(events, config.trainer.main);
     }
     return row;
   });
-  const firstDiagnostics = cells.filter((c) => c.variant === 0).flatMap((c) => diagnosticsOf(path.join(dir, 'cells', c.id)));
+  const firstDiagnostics = cells.filter((c) => c.variant === 0).flatMap((c) => diagnosticsOfCell(c.id));
   // Leave-one-out: the main tasks with every auxiliary task (variant 0) against without one, per seed.
   const leaveOneOut: Record<string, LeaveOneOut> = {};
   leftOut.forEach((task, i) => {
@@ -600,7 +608,7 @@ ${
     ? `<h2>Task groups</h2>
 <p>The best partition of the tasks into k groups by total inter-task affinity (Fifty et al. 2021), from the first variant's diagnostics.</p>
 <table><tr><th>k</th><th>groups</th><th>total affinity</th></tr>
-${result.grouping.map((g) => `<tr><td>${g.k}</td><td>${escape(g.groups.map((group) => group.join(' + ')).join(' | '))}</td><td>${g.score.toExponential(3)}</td></tr>`).join('\n')}
+${result.grouping.map((g) => `<tr><td>${g.k}</td><td>${escape(partitionText(g))}</td><td>${g.score.toExponential(3)}</td></tr>`).join('\n')}
 </table>`
     : ''
 }
