@@ -216,6 +216,8 @@ export async function compare(configFile: string, dir: string, options: CompareO
     const { main } = config.trainer;
     if (main.length === 0)
       throw argumentError('compare', '--leave-one-out: the config names no trainer.main (its verdicts are for the main tasks)');
+    if (axes.some((a) => a.path === 'trainer.main' || a.path === 'trainer'))
+      throw argumentError('compare', '--leave-one-out: the main tasks must be the same in every variant (do not --vary trainer.main)');
     for (const task of dataTasks.filter((t) => !main.includes(t))) {
       partitions.push([dataTasks.filter((t) => t !== task)]);
       labels.push(`without ${task}`);

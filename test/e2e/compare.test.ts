@@ -203,6 +203,9 @@ describe('mtl-torch compare (tiny sizes)', () => {
     expect(run(['compare', noMain.file, '--out', path.join(noMain.dir, 'x'), '--seeds', '1', '--leave-one-out']).stderr).toContain(
       '--leave-one-out: the config names no trainer.main',
     );
+    expect(
+      run(['compare', file, '--out', path.join(dir, 'y'), '--seeds', '1', '--leave-one-out', '--vary', 'trainer.main=["gender"]']).stderr,
+    ).toContain('--leave-one-out: the main tasks must be the same in every variant');
   }, 600_000);
 
   it('continues a killed comparison where it stopped', async () => {
